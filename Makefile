@@ -1,0 +1,151 @@
+# aftersales — build, run, test, bench. `make help` lists the targets.
+#
+#   make run     bring the whole backend up in the foreground (Ctrl-C stops it)
+#   make up      the same in the background; returns when every service is healthy
+#   make down    stop what `make up` started
+#   make test    build, then unit and integration tests against a throw-away cluster
+#   make san     the same build with ASan + UBSan into build/san (make test SAN=1 runs it)
+
+SHELL := /bin/bash
+CC    ?= cc
+SAN   ?=
+ifeq ($(SAN),1)
+BUILD ?= build/san
+SANFLAGS = -fsanitize=address,undefined -fno-omit-frame-pointer
+OPT ?= -O1
+else
+BUILD ?= build
+SANFLAGS =
+OPT ?= -O2
+endif
+GEN   := build/gen
+PKGS  := libzmq libprotobuf-c libuv jansson libpq
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANFLAGS) -MMD -MP \
+           -Icommon/include -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
+           -I/usr/include/postgresql
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -lprotobuf-c -luv -ljansson -lpq)
+LDFLAGS := $(SANFLAGS)
+
+PROTOS     := $(wildcard proto/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
+PROTO_O    := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C)) $(BUILD)/obj/gen/registry.o
+COMMON_O   := $(patsubst common/src/%.c,$(BUILD)/obj/common/%.o,$(wildcard common/src/*.c))
+LIBCOMMON  := $(BUILD)/lib/libascommon.a
+
+SERVICES   := intake warranty parts settlement surveys
+svc_srcs    = $(filter-out services/$(1)/test_%.c services/$(1)/eval_main.c,$(wildcard services/$(1)/*.c))
+svc_objs    = $(patsubst services/%.c,$(BUILD)/obj/services/%.o,$(call svc_srcs,$(1)))
+
+BINS := $(patsubst %,$(BUILD)/bin/as-%,$(SERVICES)) $(BUILD)/bin/as-gateway $(BUILD)/bin/asctl \
+        $(BUILD)/bin/as-warranty-eval
+
+UNIT_SRCS  := $(wildcard tests/unit/test_*.c) $(wildcard services/*/test_*.c)
+UNIT_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
+ITEST_SRCS := $(wildcard tests/integration/*.c)
+ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
+
+# Generated sources are intermediate files to make; keep them.
+.SECONDARY:
+
+.PHONY: all deps build run up down test test-unit san clean help format check-format
+.DEFAULT_GOAL := all
+
+# Packages first (a fresh machine has none), then a fresh make that can ask pkg-config.
+all: deps
+	@$(MAKE) --no-print-directory build
+build: $(BINS) $(UNIT_BINS) $(ITEST_BINS)
+
+help:
+	@sed -n 's/^#   //p' Makefile
+
+deps:
+	@deploy/local/deps.sh
+
+# ---- generated code ----
+$(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
+	@mkdir -p $(GEN)
+	protoc-c --c_out=$(GEN) -Iproto $<
+$(GEN)/registry.c: $(PROTOS) proto/gen-registry.sh
+	@mkdir -p $(GEN)
+	proto/gen-registry.sh $@ $(PROTOS)
+
+$(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
+
+# Everything compiled here may include generated headers: make them first.
+$(BUILD)/obj/common/%.o: common/src/%.c | $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+$(BUILD)/obj/services/%.o: services/%.c | $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservices/$(firstword $(subst /, ,$*)) -c $< -o $@
+$(BUILD)/obj/tests/%.o: tests/%.c | $(PROTO_C)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Iservices/gateway -Iservices/warranty -c $< -o $@
+
+$(LIBCOMMON): $(COMMON_O) $(PROTO_O)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+# ---- programs ----
+define svc_rule
+$(BUILD)/bin/as-$(1): $(call svc_objs,$(1)) $(LIBCOMMON)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -lm -o $$@
+endef
+$(foreach s,$(SERVICES),$(eval $(call svc_rule,$(s))))
+
+$(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lhttp_parser -lsodium -o $@
+$(BUILD)/bin/asctl: $(call svc_objs,asctl) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+$(BUILD)/bin/as-warranty-eval: $(BUILD)/obj/services/warranty/engine.o $(BUILD)/obj/services/warranty/eval_main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -ljansson -o $@
+
+# ---- tests ----
+$(BUILD)/tests/test_engine: $(BUILD)/obj/services/warranty/test_engine.o $(BUILD)/obj/services/warranty/engine.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -ljansson -lcmocka -o $@
+$(BUILD)/tests/test_http: $(BUILD)/obj/services/gateway/test_http.o $(BUILD)/obj/services/gateway/http.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ -luv -lhttp_parser -lcmocka -lpthread -o $@
+$(BUILD)/gen-test/pbjson_test.pb-c.c: tests/unit/pbjson_test.proto
+	@mkdir -p $(dir $@)
+	protoc-c --c_out=$(dir $@) -Itests/unit $<
+$(BUILD)/tests/test_pbjson: tests/unit/test_pbjson.c $(BUILD)/gen-test/pbjson_test.pb-c.c $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -I$(BUILD)/gen-test $(LDFLAGS) tests/unit/test_pbjson.c $(BUILD)/gen-test/pbjson_test.pb-c.c $(LIBCOMMON) $(LDLIBS) -lcmocka -o $@
+$(BUILD)/tests/test_%: $(BUILD)/obj/tests/unit/test_%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+$(BUILD)/tests/%: $(BUILD)/obj/tests/integration/%.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+# ---- running ----
+run: all
+	@deploy/local/stack.sh run
+up: all
+	@deploy/local/stack.sh up
+down:
+	@deploy/local/stack.sh down
+
+test: all
+	@tests/run.sh
+
+san:
+	@$(MAKE) --no-print-directory SAN=1 build
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+check-format:
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,179 @@
+/* bus.h — ZeroMQ messaging on the libuv loop: command server and client, event relay and
+ * consumer. Every frame on the wire is an as.Envelope (proto/as.proto).
+ *
+ *   commands  ROUTER (server) <- DEALER (client). The caller's request_id is the idempotency key;
+ *             the client resends the same id with back-off until its deadline, then reports the
+ *             outcome as unknown (status 504). The server answers every frame: malformed,
+ *             oversized or unknown frames get an error reply and change nothing.
+ *   events    The service's outbox is the source of truth. The relay publishes committed rows on
+ *             PUB (topic = stream name) in sequence order; the same ROUTER answers
+ *             "as.ReplayRequest" from the outbox. A consumer applies sequence N+1 only after N,
+ *             recording its position in the same transaction as the effect, and replays from the
+ *             publisher on start, on a gap and after a period of silence.
+ *
+ * ZMQ_FD is edge-triggered: every socket is drained until ZMQ_EVENTS says empty (at most a
+ * batch per loop iteration) and re-checked after each send. */
+#ifndef AS_BUS_H
+#define AS_BUS_H
+
+#include <jansson.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "as.pb-c.h"
+#include "as/db.h"
+
+/* ---- raw socket on the loop ---- */
+
+typedef struct as_zsock as_zsock_t;
+/* One received multipart message. Frames are valid during the callback only. */
+typedef void (*as_zsock_cb)(as_zsock_t *zs, const void *const *frames, const size_t *lens,
+                            int nframes, void *user_data);
+
+/* Create a socket of `type` (ZMQ_ROUTER, ...), bind or connect it to `endpoint`, and watch it.
+ * `max_msg` is the hard transport limit (ZMQ_MAXMSGSIZE); `hwm` the send/receive high-water
+ * marks. Returns NULL with a message in err. */
+as_zsock_t *as_zsock_new(uv_loop_t *loop, void *zctx, int type, const char *endpoint, int bind,
+                         int64_t max_msg, int hwm, as_zsock_cb cb, void *user_data, char *err,
+                         size_t errlen);
+/* Send a multipart message without blocking. Returns 0, or -1 when the peer's queue is full or
+ * the message cannot be routed (the message is dropped; callers count it). */
+int as_zsock_send(as_zsock_t *zs, const void *const *frames, const size_t *lens, int nframes);
+void *as_zsock_raw(as_zsock_t *zs);
+/* Stop watching, close the socket (linger 0) and free it in the close callback. Accepts NULL. */
+void as_zsock_destroy(as_zsock_t **zs_p);
+
+/* ---- helpers ---- */
+
+/* Fill `out` (33 bytes) with a random 128-bit id in hex. */
+void as_new_id(char out[33]);
+int64_t as_now_ms(void);
+/* Look a message type up by its full name ("intake.OpenTicket"); NULL if unknown. */
+const ProtobufCMessageDescriptor *as_registry_find(const char *type);
+/* Pack `msg` into a malloc'ed buffer. Returns NULL on OOM. */
+uint8_t *as_pack(const ProtobufCMessage *msg, size_t *len);
+
+/* ---- command server ---- */
+
+typedef struct as_server as_server_t;
+typedef struct as_cmd_ctx as_cmd_ctx_t;
+
+/* A command handler. `req` is the decoded payload (owned by ctx; freed after the reply).
+ * It must end, now or later, with exactly one as_cmd_reply*(). */
+typedef void (*as_cmd_fn)(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data);
+
+typedef struct as_cmd_def {
+    const char *type;                         /* full message name of the request */
+    const ProtobufCMessageDescriptor *reply;  /* type of the reply body (NULL = none) */
+    as_cmd_fn fn;
+    const char *sql_fn;                       /* for as_cmd_sql_default: SQL function name */
+} as_cmd_def_t;
+
+typedef struct as_server_stats {
+    uint64_t commands, rejected, replayed, overloaded;
+    unsigned inflight;
+} as_server_stats_t;
+
+as_server_t *as_server_new(uv_loop_t *loop, void *zctx, const char *endpoint, int64_t max_msg,
+                           const char *service, char *err, size_t errlen);
+/* Register command definitions (the array must outlive the server). */
+void as_server_add(as_server_t *s, const as_cmd_def_t *defs, size_t n, void *user_data);
+/* Attach the database and relay used by the built-in commands (health, replay) and SQL helpers. */
+struct as_relay;
+void as_server_attach(as_server_t *s, as_db_t *db, struct as_relay *relay,
+                      void (*health)(as_server_t *, As__HealthReply *, void *), void *health_ud);
+void as_server_get_stats(const as_server_t *s, as_server_stats_t *out);
+void as_server_destroy(as_server_t **s_p);
+
+const char *as_cmd_request_id(const as_cmd_ctx_t *ctx);
+const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx);
+const as_cmd_def_t *as_cmd_def(const as_cmd_ctx_t *ctx);
+as_server_t *as_cmd_server(const as_cmd_ctx_t *ctx);
+as_db_t *as_cmd_db(const as_cmd_ctx_t *ctx);
+
+/* Reply and free ctx. `body` (borrowed) must be of the def's reply type, or NULL. */
+void as_cmd_reply(as_cmd_ctx_t *ctx, int status, const char *code, const char *message,
+                  const ProtobufCMessage *body);
+/* Reply 400 "validation" with one entry per offending field. */
+void as_cmd_reply_fields(as_cmd_ctx_t *ctx, const char *message, int n, const char *const *fields,
+                         const char *const *problems);
+/* Reply with a JSON body converted to the def's reply type (an error if it does not fit). */
+void as_cmd_reply_json(as_cmd_ctx_t *ctx, int status, const json_t *body, int replayed);
+void as_cmd_error(as_cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Run the SQL function `fn(request_id, principal jsonb, args jsonb) returns jsonb` through the
+ * schema's exec_command() wrapper (idempotency by request id, reply stored with the effect) and
+ * reply with its result: {"status": n, "body": {...}}. Errors raised with SQLSTATE ASnnn become
+ * status nnn (MESSAGE = code, DETAIL = text). Takes ownership of `args`. */
+void as_cmd_sql(as_cmd_ctx_t *ctx, const char *fn, json_t *args);
+/* A handler that converts the request to JSON and calls as_cmd_sql(def->sql_fn). */
+void as_cmd_sql_default(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data);
+/* The principal as a JSON object (new reference). */
+json_t *as_principal_json(const As__Principal *p);
+
+/* ---- command client ---- */
+
+typedef struct as_client as_client_t;
+/* `reply` is NULL when no answer arrived before the deadline (status 504, outcome unknown). */
+typedef void (*as_client_cb)(int status, const As__Reply *reply, void *user_data);
+
+as_client_t *as_client_new(uv_loop_t *loop, void *zctx, const char *endpoint, int64_t max_msg,
+                           const char *service, char *err, size_t errlen);
+/* Send a command. `request_id` may be NULL (a fresh one is made); `principal` may be NULL.
+ * The same request is resent with back-off until `timeout_ms` passes. Returns 0 or -1 (queue
+ * full; cb not called). */
+int as_client_call(as_client_t *c, const char *type, const ProtobufCMessage *payload,
+                   const char *request_id, const As__Principal *principal, const char *trace_id,
+                   unsigned timeout_ms, as_client_cb cb, void *user_data);
+/* Same with a pre-packed payload. */
+int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload, size_t len,
+                       const char *request_id, const As__Principal *principal,
+                       const char *trace_id, unsigned timeout_ms, as_client_cb cb,
+                       void *user_data);
+unsigned as_client_pending(const as_client_t *c);
+/* Fail every pending call with 503 and free the client. Accepts NULL. */
+void as_client_destroy(as_client_t **c_p);
+
+/* ---- event relay (publisher side) ---- */
+
+typedef struct as_relay as_relay_t;
+as_relay_t *as_relay_new(uv_loop_t *loop, void *zctx, const char *endpoint, as_db_t *db,
+                         const char *stream, const char *service, char *err, size_t errlen);
+/* Something was committed: look at the outbox soon. Cheap to call often. */
+void as_relay_kick(as_relay_t *r);
+uint64_t as_relay_published(const as_relay_t *r);
+void as_relay_destroy(as_relay_t **r_p);
+
+/* ---- event consumer ---- */
+
+typedef struct as_consumer as_consumer_t;
+typedef struct as_event {
+    as_consumer_t *consumer;
+    const char *stream;
+    uint64_t sequence;
+    const char *type;
+    const As__Envelope *env;
+    const ProtobufCMessage *msg; /* decoded payload, NULL for unknown types */
+    const char *json;            /* payload as JSON text ("{}" for unknown types) */
+} as_event_t;
+
+/* Called for each event in order. The handler must end, now or later, with exactly one
+ * as_event_commit(). */
+typedef void (*as_event_fn)(as_event_t *ev, void *user_data);
+
+/* Apply the effect statements (0..14) and advance the stream position in one transaction. If it
+ * fails, the event is delivered again later. */
+void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n);
+
+as_consumer_t *as_consumer_new(uv_loop_t *loop, void *zctx, as_db_t *db, const char *stream,
+                               const char *pub_endpoint, const char *cmd_endpoint,
+                               const char *service, as_event_fn fn, void *user_data, char *err,
+                               size_t errlen);
+uint64_t as_consumer_applied(const as_consumer_t *c);
+/* Trigger a catch-up from the publisher now (e.g. tests, operator command). */
+void as_consumer_replay(as_consumer_t *c);
+void as_consumer_destroy(as_consumer_t **c_p);
+
+#endif

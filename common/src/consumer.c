@@ -1,0 +1,368 @@
+/* consumer.c — applies one stream's events exactly once, in order.
+ *
+ * Position: consumer_offsets.last_seq in the consumer's own schema, advanced by
+ * consumer_advance(stream, seq) in the same transaction as the handler's effect. That function
+ * refuses unless last_seq = seq - 1, so an event is never applied twice nor out of order, even if
+ * two copies of this process ran at once.
+ *
+ * Delivery: events arrive on SUB (fast path) into a bounded in-order queue. A gap, a full queue,
+ * start-up, and silence all lead to the same remedy: ask the publisher for "stream S from
+ * sequence N" (as.ReplayRequest), which is answered from its outbox. */
+#include "as/bus.h"
+#include "as/log.h"
+#include "as/pbjson.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define QUEUE_CAP        2048
+#define REPLAY_BATCH     500
+#define SILENCE_MS       1000
+#define RETRY_MS         300
+
+typedef struct qitem {
+    uint8_t *buf;
+    size_t len;
+} qitem_t;
+
+struct as_consumer {
+    uv_loop_t *loop;
+    as_db_t *db;
+    as_zsock_t *sub;
+    as_client_t *cmd;
+    uv_timer_t timer;
+    char stream[64];
+    char service[32];
+    as_event_fn fn;
+    void *ud;
+    uint64_t applied;     /* last sequence committed */
+    uint64_t known_head;  /* highest sequence we know exists */
+    qitem_t q[QUEUE_CAP]; /* q[k] holds sequence applied + 1 + k */
+    unsigned qhead, qlen;
+    int loaded, loading, busy, replaying, closing, refs;
+    int64_t last_activity, retry_at;
+};
+
+typedef struct ev_holder {
+    as_event_t ev;
+    As__Envelope *env;
+    ProtobufCMessage *msg;
+    char *json;
+    uint64_t seq;
+} ev_holder_t;
+
+static void pump(as_consumer_t *c);
+static void request_replay(as_consumer_t *c);
+
+static void consumer_unref(as_consumer_t *c)
+{
+    if (--c->refs == 0) {
+        for (unsigned k = 0; k < c->qlen; k++)
+            free(c->q[(c->qhead + k) % QUEUE_CAP].buf);
+        free(c);
+    }
+}
+
+static void queue_clear(as_consumer_t *c)
+{
+    for (unsigned k = 0; k < c->qlen; k++)
+        free(c->q[(c->qhead + k) % QUEUE_CAP].buf);
+    c->qhead = c->qlen = 0;
+}
+
+/* Append the packed envelope of sequence `seq` if it is the next one we lack. */
+static void enqueue(as_consumer_t *c, uint64_t seq, const void *buf, size_t len)
+{
+    if (seq > c->known_head)
+        c->known_head = seq;
+    if (seq != c->applied + 1 + c->qlen || c->qlen >= QUEUE_CAP)
+        return;
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        return;
+    memcpy(copy, buf, len);
+    qitem_t *it = &c->q[(c->qhead + c->qlen) % QUEUE_CAP];
+    it->buf = copy;
+    it->len = len;
+    c->qlen++;
+}
+
+static void on_pub(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n, void *ud)
+{
+    (void)zs;
+    as_consumer_t *c = ud;
+    if (n != 2 || c->closing)
+        return;
+    As__Envelope *env = as__envelope__unpack(NULL, lens[1], frames[1]);
+    if (!env)
+        return;
+    c->last_activity = as_now_ms();
+    if (c->loaded && env->stream && strcmp(env->stream, c->stream) == 0 && env->has_sequence) {
+        enqueue(c, env->sequence, frames[1], lens[1]);
+        if (c->known_head > c->applied + c->qlen)
+            request_replay(c);
+        pump(c);
+    }
+    as__envelope__free_unpacked(env, NULL);
+}
+
+static void holder_free(ev_holder_t *h)
+{
+    if (h->msg)
+        protobuf_c_message_free_unpacked(h->msg, NULL);
+    if (h->env)
+        as__envelope__free_unpacked(h->env, NULL);
+    free(h->json);
+    free(h);
+}
+
+static void reload_offset(as_consumer_t *c);
+
+static void commit_done(const as_db_result_t *r, void *ud)
+{
+    ev_holder_t *h = ud;
+    as_consumer_t *c = h->ev.consumer;
+    c->busy = 0;
+    if (c->closing) {
+        holder_free(h);
+        consumer_unref(c);
+        return;
+    }
+    if (r->ok) {
+        c->applied = h->seq;
+        free(c->q[c->qhead].buf);
+        c->qhead = (c->qhead + 1) % QUEUE_CAP;
+        c->qlen--;
+        AS_DEBUG("event applied", "stream=%s seq=%" PRIu64 " type=%s", c->stream, h->seq,
+                 h->ev.type);
+    } else if (strcmp(r->sqlstate, "AS409") == 0) {
+        AS_WARN("stream position moved under us; reloading", "stream=%s seq=%" PRIu64,
+                c->stream, h->seq);
+        queue_clear(c);
+        c->loaded = 0;
+    } else {
+        AS_WARN("event not applied; will retry", "stream=%s seq=%" PRIu64 " type=%s "
+                "sqlstate=%s error=\"%s\"", c->stream, h->seq, h->ev.type, r->sqlstate,
+                r->message);
+        c->retry_at = as_now_ms() + RETRY_MS;
+    }
+    holder_free(h);
+    consumer_unref(c);
+    if (!c->loaded)
+        reload_offset(c);
+    else
+        pump(c);
+}
+
+void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
+{
+    ev_holder_t *h = (ev_holder_t *)ev;
+    as_consumer_t *c = ev->consumer;
+    char seq[24];
+    snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
+    const char *p[2] = {c->stream, seq};
+    as_db_stmt_t all[16];
+    all[0] = (as_db_stmt_t){"SELECT consumer_advance($1, $2::bigint)", 2, p};
+    if (n > 15)
+        n = 15;
+    for (int i = 0; i < n; i++)
+        all[i + 1] = stmts[i];
+    if (as_db_submit(c->db, all, n + 1, commit_done, h) < 0) {
+        as_db_result_t fail = {.ok = 0, .sqlstate = "53300", .message = "queue full"};
+        commit_done(&fail, h);
+    }
+}
+
+static void pump(as_consumer_t *c)
+{
+    if (c->busy || !c->loaded || c->closing || c->qlen == 0)
+        return;
+    if (c->retry_at && as_now_ms() < c->retry_at)
+        return;
+    c->retry_at = 0;
+    qitem_t *it = &c->q[c->qhead];
+    ev_holder_t *h = calloc(1, sizeof *h);
+    if (!h)
+        return;
+    h->env = as__envelope__unpack(NULL, it->len, it->buf);
+    if (!h->env) {
+        free(h);
+        return;
+    }
+    h->seq = h->env->sequence;
+    const ProtobufCMessageDescriptor *d = h->env->type ? as_registry_find(h->env->type) : NULL;
+    if (d && h->env->has_payload)
+        h->msg = protobuf_c_message_unpack(d, NULL, h->env->payload.len, h->env->payload.data);
+    h->json = h->msg ? as_pbjson_encode_string(h->msg) : strdup("{}");
+    h->ev.consumer = c;
+    h->ev.stream = c->stream;
+    h->ev.sequence = h->seq;
+    h->ev.type = h->env->type ? h->env->type : "";
+    h->ev.env = h->env;
+    h->ev.msg = h->msg;
+    h->ev.json = h->json ? h->json : "{}";
+    c->busy = 1;
+    c->refs++;
+    c->fn(&h->ev, c->ud);
+}
+
+static void replay_done(int status, const As__Reply *reply, void *ud)
+{
+    as_consumer_t *c = ud;
+    c->replaying = 0;
+    if (c->closing) {
+        consumer_unref(c);
+        return;
+    }
+    consumer_unref(c);
+    if (status != 200 || !reply || !reply->has_body) {
+        AS_DEBUG("replay failed", "stream=%s status=%d", c->stream, status);
+        return;
+    }
+    As__ReplayBatch *b = as__replay_batch__unpack(NULL, reply->body.len, reply->body.data);
+    if (!b)
+        return;
+    c->last_activity = as_now_ms();
+    if (b->has_head && b->head > c->known_head)
+        c->known_head = b->head;
+    for (size_t i = 0; i < b->n_events; i++) {
+        As__Envelope *env = as__envelope__unpack(NULL, b->events[i].len, b->events[i].data);
+        if (!env)
+            break;
+        enqueue(c, env->sequence, b->events[i].data, b->events[i].len);
+        as__envelope__free_unpacked(env, NULL);
+    }
+    as__replay_batch__free_unpacked(b, NULL);
+    pump(c);
+}
+
+static void request_replay(as_consumer_t *c)
+{
+    if (c->replaying || !c->loaded || c->closing || c->qlen >= QUEUE_CAP - REPLAY_BATCH)
+        return;
+    As__ReplayRequest rq = AS__REPLAY_REQUEST__INIT;
+    rq.stream = c->stream;
+    rq.has_from_sequence = 1;
+    rq.from_sequence = c->applied + c->qlen + 1;
+    rq.has_max = 1;
+    rq.max = REPLAY_BATCH;
+    if (as_client_call(c->cmd, "as.ReplayRequest", &rq.base, NULL, NULL, NULL, 3000, replay_done,
+                       c) == 0) {
+        c->replaying = 1;
+        c->refs++;
+    }
+}
+
+static void offset_loaded(const as_db_result_t *r, void *ud)
+{
+    as_consumer_t *c = ud;
+    c->loading = 0;
+    if (c->closing) {
+        consumer_unref(c);
+        return;
+    }
+    consumer_unref(c);
+    if (!r->ok)
+        return;
+    c->applied = strtoull(as_db_value(r->res[1], 0, 0), NULL, 10);
+    c->loaded = 1;
+    AS_INFO("consumer ready", "stream=%s applied=%" PRIu64, c->stream, c->applied);
+    request_replay(c);
+}
+
+static void reload_offset(as_consumer_t *c)
+{
+    if (c->loading || c->closing)
+        return;
+    const char *p[1] = {c->stream};
+    as_db_stmt_t st[2] = {
+        {"INSERT INTO consumer_offsets(stream) VALUES ($1) ON CONFLICT DO NOTHING", 1, p},
+        {"SELECT last_seq FROM consumer_offsets WHERE stream = $1", 1, p},
+    };
+    if (as_db_submit(c->db, st, 2, offset_loaded, c) == 0) {
+        c->loading = 1;
+        c->refs++;
+    }
+}
+
+static void tick(uv_timer_t *t)
+{
+    as_consumer_t *c = t->data;
+    if (!c->loaded) {
+        reload_offset(c);
+        return;
+    }
+    pump(c);
+    int64_t now = as_now_ms();
+    int behind = c->known_head > c->applied + c->qlen;
+    if (!c->busy && (behind || (c->qlen == 0 && now - c->last_activity >= SILENCE_MS))) {
+        c->last_activity = now;
+        request_replay(c);
+    }
+}
+
+as_consumer_t *as_consumer_new(uv_loop_t *loop, void *zctx, as_db_t *db, const char *stream,
+                               const char *pub_endpoint, const char *cmd_endpoint,
+                               const char *service, as_event_fn fn, void *user_data, char *err,
+                               size_t errlen)
+{
+    as_consumer_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    c->loop = loop;
+    c->db = db;
+    c->fn = fn;
+    c->ud = user_data;
+    c->refs = 1;
+    snprintf(c->stream, sizeof c->stream, "%s", stream);
+    snprintf(c->service, sizeof c->service, "%s", service);
+    c->sub = as_zsock_new(loop, zctx, ZMQ_SUB, pub_endpoint, 0, 0, 100000, on_pub, c, err, errlen);
+    if (!c->sub) {
+        free(c);
+        return NULL;
+    }
+    zmq_setsockopt(as_zsock_raw(c->sub), ZMQ_SUBSCRIBE, c->stream, strlen(c->stream));
+    c->cmd = as_client_new(loop, zctx, cmd_endpoint, 16 << 20, service, err, errlen);
+    if (!c->cmd) {
+        as_zsock_destroy(&c->sub);
+        free(c);
+        return NULL;
+    }
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    uv_timer_start(&c->timer, tick, 0, 100);
+    return c;
+}
+
+uint64_t as_consumer_applied(const as_consumer_t *c)
+{
+    return c->applied;
+}
+
+void as_consumer_replay(as_consumer_t *c)
+{
+    request_replay(c);
+}
+
+static void consumer_timer_closed(uv_handle_t *h)
+{
+    consumer_unref(h->data);
+}
+
+void as_consumer_destroy(as_consumer_t **c_p)
+{
+    if (!c_p || !*c_p)
+        return;
+    as_consumer_t *c = *c_p;
+    *c_p = NULL;
+    c->closing = 1;
+    as_zsock_destroy(&c->sub);
+    as_client_destroy(&c->cmd); /* fails a pending replay: replay_done drops its reference */
+    uv_timer_stop(&c->timer);
+    uv_close((uv_handle_t *)&c->timer, consumer_timer_closed);
+}

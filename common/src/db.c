@@ -1,0 +1,649 @@
+/* db.c — the asynchronous, pipelined PostgreSQL connection described in db.h, and the blocking
+ * migration runner used before the loop starts. */
+#include "as/db.h"
+#include "as/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DB_MAX_STMTS     16
+#define DB_MAX_INFLIGHT  256
+#define DB_BACKOFF_MIN   100
+#define DB_BACKOFF_MAX   5000
+
+typedef struct db_job {
+    struct db_job *next;
+    int n;
+    char *sql[DB_MAX_STMTS];
+    int nparams[DB_MAX_STMTS];
+    char **params[DB_MAX_STMTS];
+    PGresult *res[DB_MAX_STMTS];
+    int cur; /* statement whose results are being read */
+    as_db_cb cb;
+    void *ud;
+} db_job_t;
+
+typedef enum { DB_DOWN, DB_CONNECTING, DB_READY } db_state_t;
+
+struct as_db {
+    uv_loop_t *loop;
+    char *conninfo;
+    PGconn *conn;
+    uv_poll_t *poll; /* heap: freed in its close callback */
+    uv_timer_t timer;
+    uv_idle_t defer; /* runs failed-job callbacks outside of as_db_submit() */
+    db_state_t state;
+    int poll_events;
+    uv_poll_cb poll_fn;
+    unsigned backoff_ms;
+    unsigned max_queue;
+    db_job_t *queue_head, *queue_tail; /* not yet sent */
+    db_job_t *fly_head, *fly_tail;     /* sent, waiting for results */
+    db_job_t *done_head, *done_tail;   /* failed before sending; callback deferred */
+    unsigned queued, inflight, deferred;
+    uint64_t jobs_ok, jobs_failed, reconnects;
+    int closing;
+};
+
+static void db_connect_start(as_db_t *db);
+static void db_pump(as_db_t *db);
+
+static void job_free(db_job_t *j)
+{
+    for (int i = 0; i < j->n; i++) {
+        free(j->sql[i]);
+        if (j->params[i]) {
+            for (int k = 0; k < j->nparams[i]; k++)
+                free(j->params[i][k]);
+            free(j->params[i]);
+        }
+        if (j->res[i])
+            PQclear(j->res[i]);
+    }
+    free(j);
+}
+
+static void job_finish(db_job_t *j, const char *sqlstate, const char *message)
+{
+    as_db_result_t r = {.ok = 1, .n = j->n, .res = j->res, .sqlstate = "", .message = "",
+                        .detail = ""};
+    if (sqlstate) {
+        r.ok = 0;
+        r.sqlstate = sqlstate;
+        r.message = message;
+    } else {
+        for (int i = 0; i < j->n; i++) {
+            ExecStatusType st = j->res[i] ? PQresultStatus(j->res[i]) : PGRES_FATAL_ERROR;
+            if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+                continue;
+            r.ok = 0;
+            if (j->res[i] && st == PGRES_FATAL_ERROR) {
+                const char *s = PQresultErrorField(j->res[i], PG_DIAG_SQLSTATE);
+                const char *m = PQresultErrorField(j->res[i], PG_DIAG_MESSAGE_PRIMARY);
+                const char *d = PQresultErrorField(j->res[i], PG_DIAG_MESSAGE_DETAIL);
+                r.sqlstate = s ? s : "XX000";
+                r.message = m ? m : "database error";
+                r.detail = d ? d : "";
+                break;
+            }
+            if (!r.sqlstate[0]) {
+                r.sqlstate = "XX000";
+                r.message = "statement did not run";
+            }
+        }
+    }
+    if (j->cb)
+        j->cb(&r, j->ud);
+    job_free(j);
+}
+
+static void list_push(db_job_t **head, db_job_t **tail, db_job_t *j)
+{
+    j->next = NULL;
+    if (*tail)
+        (*tail)->next = j;
+    else
+        *head = j;
+    *tail = j;
+}
+
+static db_job_t *list_pop(db_job_t **head, db_job_t **tail)
+{
+    db_job_t *j = *head;
+    if (j) {
+        *head = j->next;
+        if (!*head)
+            *tail = NULL;
+        j->next = NULL;
+    }
+    return j;
+}
+
+static void defer_cb(uv_idle_t *h)
+{
+    as_db_t *db = h->data;
+    db_job_t *j;
+    while ((j = list_pop(&db->done_head, &db->done_tail))) {
+        db->deferred--;
+        db->jobs_failed++;
+        job_finish(j, "08006", "database unavailable; outcome unknown");
+    }
+    uv_idle_stop(&db->defer);
+}
+
+static void poll_close_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void db_drop_connection(as_db_t *db, const char *why)
+{
+    if (db->poll) {
+        uv_poll_stop(db->poll);
+        uv_close((uv_handle_t *)db->poll, poll_close_cb);
+        db->poll = NULL;
+    }
+    if (db->conn) {
+        PQfinish(db->conn);
+        db->conn = NULL;
+    }
+    if (db->state == DB_READY)
+        AS_WARN("database connection lost", "reason=\"%s\" inflight=%u", why, db->inflight);
+    db->state = DB_DOWN;
+    db->poll_events = 0;
+    db_job_t *j;
+    while ((j = list_pop(&db->fly_head, &db->fly_tail))) {
+        db->inflight--;
+        db->jobs_failed++;
+        job_finish(j, "08006", "database connection lost; outcome unknown");
+    }
+    if (db->closing)
+        return;
+    db->reconnects++;
+    uv_timer_start(&db->timer, (uv_timer_cb)db_connect_start, db->backoff_ms, 0);
+    db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX ? DB_BACKOFF_MAX : db->backoff_ms * 2;
+}
+
+static void db_set_poll(as_db_t *db, int events)
+{
+    if (db->poll && events != db->poll_events) {
+        db->poll_events = events;
+        uv_poll_start(db->poll, events, db->poll_fn);
+    }
+}
+
+static void db_read_results(as_db_t *db)
+{
+    if (!PQconsumeInput(db->conn)) {
+        db_drop_connection(db, PQerrorMessage(db->conn));
+        return;
+    }
+    while (db->fly_head) {
+        if (PQisBusy(db->conn))
+            break;
+        PGresult *r = PQgetResult(db->conn);
+        db_job_t *j = db->fly_head;
+        if (!r) {
+            if (j->cur < j->n)
+                j->cur++;
+            continue;
+        }
+        ExecStatusType st = PQresultStatus(r);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(r);
+            list_pop(&db->fly_head, &db->fly_tail);
+            db->inflight--;
+            db->jobs_ok++;
+            job_finish(j, NULL, NULL);
+            if (!db->conn)
+                return; /* a callback destroyed us mid-loop: not allowed, but be safe */
+            continue;
+        }
+        if (j->cur < j->n && !j->res[j->cur])
+            j->res[j->cur] = r;
+        else
+            PQclear(r);
+    }
+    if (PQstatus(db->conn) == CONNECTION_BAD)
+        db_drop_connection(db, PQerrorMessage(db->conn));
+}
+
+static void db_flush(as_db_t *db)
+{
+    int f = PQflush(db->conn);
+    if (f < 0) {
+        db_drop_connection(db, PQerrorMessage(db->conn));
+        return;
+    }
+    db_set_poll(db, f == 1 ? (UV_READABLE | UV_WRITABLE) : UV_READABLE);
+}
+
+/* Send as many queued jobs as the in-flight window allows. */
+static void db_pump(as_db_t *db)
+{
+    if (db->state != DB_READY)
+        return;
+    int sent = 0;
+    while (db->queue_head && db->inflight < DB_MAX_INFLIGHT) {
+        db_job_t *j = list_pop(&db->queue_head, &db->queue_tail);
+        db->queued--;
+        for (int i = 0; i < j->n; i++) {
+            if (!PQsendQueryParams(db->conn, j->sql[i], j->nparams[i], NULL,
+                                   (const char *const *)j->params[i], NULL, NULL, 0)) {
+                list_push(&db->fly_head, &db->fly_tail, j);
+                db->inflight++;
+                db_drop_connection(db, PQerrorMessage(db->conn));
+                return;
+            }
+        }
+        if (!PQpipelineSync(db->conn)) {
+            list_push(&db->fly_head, &db->fly_tail, j);
+            db->inflight++;
+            db_drop_connection(db, PQerrorMessage(db->conn));
+            return;
+        }
+        list_push(&db->fly_head, &db->fly_tail, j);
+        db->inflight++;
+        sent++;
+    }
+    if (sent)
+        db_flush(db);
+}
+
+static void db_io_cb(uv_poll_t *h, int status, int events)
+{
+    as_db_t *db = h->data;
+    if (status < 0) {
+        db_drop_connection(db, uv_strerror(status));
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        db_flush(db);
+        if (!db->conn)
+            return;
+    }
+    if (events & UV_READABLE) {
+        db_read_results(db);
+        if (!db->conn)
+            return;
+    }
+    db_pump(db);
+}
+
+static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    as_db_t *db = h->data;
+    if (status < 0) {
+        db_drop_connection(db, uv_strerror(status));
+        return;
+    }
+    PostgresPollingStatusType ps = PQconnectPoll(db->conn);
+    switch (ps) {
+    case PGRES_POLLING_READING:
+        db_set_poll(db, UV_READABLE);
+        break;
+    case PGRES_POLLING_WRITING:
+        db_set_poll(db, UV_WRITABLE);
+        break;
+    case PGRES_POLLING_OK:
+        if (PQsetnonblocking(db->conn, 1) != 0 || !PQenterPipelineMode(db->conn)) {
+            db_drop_connection(db, PQerrorMessage(db->conn));
+            return;
+        }
+        db->state = DB_READY;
+        db->backoff_ms = DB_BACKOFF_MIN;
+        AS_INFO("database connected", "server_version=%d", PQserverVersion(db->conn));
+        db->poll_events = -1;
+        db->poll_fn = db_io_cb;
+        db_set_poll(db, UV_READABLE);
+        db_pump(db);
+        break;
+    default: {
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s", PQerrorMessage(db->conn));
+        msg[strcspn(msg, "\n")] = '\0';
+        if (db->reconnects % 20 == 0)
+            AS_WARN("database connect failed", "error=\"%s\" retry_ms=%u", msg, db->backoff_ms);
+        db_drop_connection(db, msg);
+    }
+    }
+}
+
+static void db_connect_start(as_db_t *db)
+{
+    if (db->closing || db->state != DB_DOWN)
+        return;
+    db->conn = PQconnectStart(db->conninfo);
+    if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD) {
+        db_drop_connection(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        return;
+    }
+    db->poll = malloc(sizeof *db->poll);
+    if (!db->poll || uv_poll_init(db->loop, db->poll, PQsocket(db->conn)) != 0) {
+        free(db->poll);
+        db->poll = NULL;
+        db_drop_connection(db, "cannot watch socket");
+        return;
+    }
+    db->poll->data = db;
+    db->state = DB_CONNECTING;
+    db->poll_fn = db_connect_poll_cb;
+    db->poll_events = UV_WRITABLE;
+    uv_poll_start(db->poll, UV_WRITABLE, db_connect_poll_cb);
+}
+
+int as_db_new(uv_loop_t *loop, const char *conninfo, unsigned max_queue, as_db_t **out)
+{
+    as_db_t *db = calloc(1, sizeof *db);
+    if (!db)
+        return -1;
+    db->loop = loop;
+    db->conninfo = strdup(conninfo);
+    db->max_queue = max_queue ? max_queue : 10000;
+    db->backoff_ms = DB_BACKOFF_MIN;
+    if (!db->conninfo) {
+        free(db);
+        return -1;
+    }
+    uv_timer_init(loop, &db->timer);
+    db->timer.data = db;
+    uv_idle_init(loop, &db->defer);
+    db->defer.data = db;
+    db_connect_start(db);
+    *out = db;
+    return 0;
+}
+
+static void db_handle_closed(uv_handle_t *h)
+{
+    as_db_t *db = h->data;
+    if (--db->closing == 0) {
+        free(db->conninfo);
+        free(db);
+    }
+}
+
+void as_db_destroy(as_db_t **db_p)
+{
+    if (!db_p || !*db_p)
+        return;
+    as_db_t *db = *db_p;
+    *db_p = NULL;
+    db->closing = 1;
+    db_job_t *j;
+    while ((j = list_pop(&db->queue_head, &db->queue_tail)))
+        job_finish(j, "57P01", "service shutting down");
+    while ((j = list_pop(&db->done_head, &db->done_tail)))
+        job_finish(j, "57P01", "service shutting down");
+    db_drop_connection(db, "shutdown");
+    db->closing = 2;
+    uv_timer_stop(&db->timer);
+    uv_idle_stop(&db->defer);
+    uv_close((uv_handle_t *)&db->timer, db_handle_closed);
+    uv_close((uv_handle_t *)&db->defer, db_handle_closed);
+}
+
+int as_db_submit(as_db_t *db, const as_db_stmt_t *stmts, int n, as_db_cb cb, void *user_data)
+{
+    if (n < 1 || n > DB_MAX_STMTS || db->closing)
+        return -1;
+    if (db->queued + db->inflight + db->deferred >= db->max_queue)
+        return -1;
+    db_job_t *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->n = n;
+    j->cb = cb;
+    j->ud = user_data;
+    for (int i = 0; i < n; i++) {
+        j->sql[i] = strdup(stmts[i].sql);
+        if (!j->sql[i])
+            goto oom;
+        j->nparams[i] = stmts[i].nparams;
+        if (stmts[i].nparams > 0) {
+            j->params[i] = calloc((size_t)stmts[i].nparams, sizeof(char *));
+            if (!j->params[i])
+                goto oom;
+            for (int k = 0; k < stmts[i].nparams; k++) {
+                if (stmts[i].params[k] && !(j->params[i][k] = strdup(stmts[i].params[k])))
+                    goto oom;
+            }
+        }
+    }
+    if (db->state != DB_READY && db->backoff_ms >= DB_BACKOFF_MAX) {
+        /* Down for a while: fail fast instead of letting callers pile up behind it. */
+        list_push(&db->done_head, &db->done_tail, j);
+        db->deferred++;
+        uv_idle_start(&db->defer, defer_cb);
+        return 0;
+    }
+    list_push(&db->queue_head, &db->queue_tail, j);
+    db->queued++;
+    db_pump(db);
+    return 0;
+oom:
+    j->cb = NULL;
+    job_free(j);
+    return -1;
+}
+
+void as_db_get_stats(const as_db_t *db, as_db_stats_t *out)
+{
+    out->jobs_ok = db->jobs_ok;
+    out->jobs_failed = db->jobs_failed;
+    out->reconnects = db->reconnects;
+    out->queued = db->queued;
+    out->inflight = db->inflight;
+    out->connected = db->state == DB_READY;
+}
+
+int as_db_connected(const as_db_t *db)
+{
+    return db->state == DB_READY;
+}
+
+const char *as_db_value(const PGresult *res, int row, int col)
+{
+    if (!res || row < 0 || col < 0 || row >= PQntuples(res) || col >= PQnfields(res))
+        return "";
+    return PQgetvalue(res, row, col);
+}
+
+int as_db_is_null(const PGresult *res, int row, int col)
+{
+    if (!res || row < 0 || col < 0 || row >= PQntuples(res) || col >= PQnfields(res))
+        return 1;
+    return PQgetisnull(res, row, col);
+}
+
+/* ---- blocking start-up helpers ---- */
+
+PGconn *as_db_connect_blocking(const char *conninfo, int wait_ms, char *err, size_t errlen)
+{
+    int waited = 0;
+    for (;;) {
+        PGconn *c = PQconnectdb(conninfo);
+        if (c && PQstatus(c) == CONNECTION_OK)
+            return c;
+        snprintf(err, errlen, "%s", c ? PQerrorMessage(c) : "out of memory");
+        err[strcspn(err, "\n")] = '\0';
+        PQfinish(c);
+        if (waited >= wait_ms)
+            return NULL;
+        usleep(200 * 1000);
+        waited += 200;
+    }
+}
+
+typedef struct mig_file {
+    int version;
+    char name[256];
+    char path[1024];
+} mig_file_t;
+
+static int mig_cmp(const void *a, const void *b)
+{
+    return ((const mig_file_t *)a)->version - ((const mig_file_t *)b)->version;
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = NULL;
+    if (fseek(f, 0, SEEK_END) == 0) {
+        long len = ftell(f);
+        if (len >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+            if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+                free(buf);
+                buf = NULL;
+            } else {
+                buf[len] = '\0';
+            }
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    if (!ok) {
+        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        err[strcspn(err, "\n")] = '\0';
+    }
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int ndirs,
+                  int *version_out, char *err, size_t errlen)
+{
+    mig_file_t *files = NULL;
+    size_t nfiles = 0, cap = 0;
+    int rc = -1;
+    char sql[512];
+
+    for (int d = 0; d < ndirs; d++) {
+        DIR *dir = opendir(dirs[d]);
+        if (!dir) {
+            snprintf(err, errlen, "cannot open migrations directory %s: %s", dirs[d],
+                     strerror(errno));
+            goto out;
+        }
+        struct dirent *e;
+        while ((e = readdir(dir))) {
+            int v;
+            size_t len = strlen(e->d_name);
+            if (len < 5 || strcmp(e->d_name + len - 4, ".sql") != 0 ||
+                sscanf(e->d_name, "%d_", &v) != 1)
+                continue;
+            if (nfiles == cap) {
+                cap = cap ? cap * 2 : 16;
+                mig_file_t *nf = realloc(files, cap * sizeof *files);
+                if (!nf) {
+                    closedir(dir);
+                    snprintf(err, errlen, "out of memory");
+                    goto out;
+                }
+                files = nf;
+            }
+            files[nfiles].version = v;
+            snprintf(files[nfiles].name, sizeof files[nfiles].name, "%s", e->d_name);
+            snprintf(files[nfiles].path, sizeof files[nfiles].path, "%s/%s", dirs[d], e->d_name);
+            nfiles++;
+        }
+        closedir(dir);
+    }
+    qsort(files, nfiles, sizeof *files, mig_cmp);
+    for (size_t i = 1; i < nfiles; i++) {
+        if (files[i].version == files[i - 1].version) {
+            snprintf(err, errlen, "two migrations share version %d: %s and %s", files[i].version,
+                     files[i - 1].path, files[i].path);
+            goto out;
+        }
+    }
+    snprintf(sql, sizeof sql,
+             "SET search_path = %s; CREATE TABLE IF NOT EXISTS schema_migrations ("
+             "version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
+             "DEFAULT now())",
+             schema);
+    if (exec_ok(conn, sql, err, errlen) < 0)
+        goto out;
+    int newest_known = nfiles ? files[nfiles - 1].version : 0;
+    for (size_t i = 0;; i++) {
+        if (exec_ok(conn, "BEGIN", err, errlen) < 0)
+            goto out;
+        snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(hashtext('%s.migrate'))", schema);
+        if (exec_ok(conn, sql, err, errlen) < 0)
+            goto rollback;
+        PGresult *r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+            PQclear(r);
+            goto rollback;
+        }
+        int current = atoi(PQgetvalue(r, 0, 0));
+        PQclear(r);
+        if (current > newest_known) {
+            snprintf(err, errlen,
+                     "schema %s is at version %d but this binary knows only up to %d; "
+                     "refusing to start",
+                     schema, current, newest_known);
+            goto rollback;
+        }
+        while (i < nfiles && files[i].version <= current)
+            i++;
+        if (i >= nfiles) {
+            exec_ok(conn, "COMMIT", err, errlen);
+            *version_out = current;
+            rc = 0;
+            goto out;
+        }
+        char *body = read_file(files[i].path);
+        if (!body) {
+            snprintf(err, errlen, "cannot read %s", files[i].path);
+            goto rollback;
+        }
+        int ok = exec_ok(conn, body, err, errlen);
+        free(body);
+        if (ok < 0) {
+            char inner[400];
+            snprintf(inner, sizeof inner, "%s", err);
+            snprintf(err, errlen, "migration %s failed: %s", files[i].name, inner);
+            goto rollback;
+        }
+        const char *params[2];
+        char vbuf[16];
+        snprintf(vbuf, sizeof vbuf, "%d", files[i].version);
+        params[0] = vbuf;
+        params[1] = files[i].name;
+        r = PQexecParams(conn, "INSERT INTO schema_migrations(version, name) VALUES ($1, $2)", 2,
+                         NULL, params, NULL, NULL, 0);
+        ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+        if (!ok)
+            snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        if (!ok || exec_ok(conn, "COMMIT", err, errlen) < 0)
+            goto rollback;
+        AS_INFO("migration applied", "schema=%s version=%d name=%s", schema, files[i].version,
+                files[i].name);
+        i--; /* re-read the version under the lock on the next round */
+    }
+rollback: {
+    char keep[1];
+    exec_ok(conn, "ROLLBACK", keep, sizeof keep);
+}
+out:
+    free(files);
+    return rc;
+}

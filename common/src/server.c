@@ -1,0 +1,551 @@
+/* server.c — the command side of a service: a ROUTER socket that decodes envelopes, refuses bad
+ * frames with an error reply, dispatches to handlers, and runs SQL-backed commands through the
+ * schema's idempotent exec_command() wrapper. Also answers the built-in as.HealthRequest and
+ * as.ReplayRequest. */
+#include "as/bus.h"
+#include "as/log.h"
+#include "as/pbjson.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+#include <zmq.h>
+
+#define SERVER_MAX_INFLIGHT 8192
+#define SQL_RETRIES         3
+
+typedef struct cmd_entry {
+    const char *type;
+    const as_cmd_def_t *def;
+    const ProtobufCMessageDescriptor *req_desc;
+    void *ud;
+    UT_hash_handle hh;
+} cmd_entry_t;
+
+struct as_server {
+    uv_loop_t *loop;
+    as_zsock_t *zs;
+    cmd_entry_t *cmds;
+    as_db_t *db;
+    as_relay_t *relay;
+    void (*health)(as_server_t *, As__HealthReply *, void *);
+    void *health_ud;
+    int64_t max_msg;
+    char service[32];
+    as_server_stats_t st;
+    int closing;
+};
+
+struct as_cmd_ctx {
+    as_server_t *s;
+    uint8_t ident[256];
+    size_t ident_len;
+    int delimiter; /* the caller used REQ: echo the empty frame */
+    char request_id[128];
+    char trace_id[64];
+    As__Envelope *env;
+    ProtobufCMessage *req;
+    const cmd_entry_t *entry;
+    int retries;
+    char *sql_fn;
+    char *sql_args;
+    char *sql_principal;
+};
+
+void as_relay_serve_replay(as_relay_t *r, as_cmd_ctx_t *ctx, const As__ReplayRequest *req);
+
+static void server_free(as_server_t *s)
+{
+    cmd_entry_t *e, *tmp;
+    HASH_ITER(hh, s->cmds, e, tmp)
+    {
+        HASH_DEL(s->cmds, e);
+        free(e);
+    }
+    free(s);
+}
+
+static void ctx_free(as_cmd_ctx_t *ctx)
+{
+    as_server_t *s = ctx->s;
+    if (ctx->req)
+        protobuf_c_message_free_unpacked(ctx->req, NULL);
+    if (ctx->env)
+        as__envelope__free_unpacked(ctx->env, NULL);
+    free(ctx->sql_fn);
+    free(ctx->sql_args);
+    free(ctx->sql_principal);
+    free(ctx);
+    s->st.inflight--;
+    if (s->closing && s->st.inflight == 0 && !s->zs)
+        server_free(s);
+}
+
+/* Send a reply envelope to `ident`. */
+static void send_reply(as_server_t *s, const uint8_t *ident, size_t ident_len, int delimiter,
+                       const char *request_id, const char *trace_id, const As__Reply *reply)
+{
+    if (!s->zs)
+        return;
+    size_t rlen, elen;
+    uint8_t *rbuf = as_pack(&reply->base, &rlen);
+    if (!rbuf)
+        return;
+    As__Envelope env = AS__ENVELOPE__INIT;
+    env.has_version = 1;
+    env.version = 1;
+    env.type = (char *)"as.Reply";
+    env.request_id = (char *)request_id;
+    env.trace_id = trace_id && *trace_id ? (char *)trace_id : NULL;
+    env.source = s->service;
+    env.has_payload = 1;
+    env.payload.data = rbuf;
+    env.payload.len = rlen;
+    uint8_t *ebuf = as_pack(&env.base, &elen);
+    free(rbuf);
+    if (!ebuf)
+        return;
+    const void *frames[3] = {ident, "", ebuf};
+    size_t lens[3] = {ident_len, 0, elen};
+    if (delimiter) {
+        as_zsock_send(s->zs, frames, lens, 3);
+    } else {
+        frames[1] = ebuf;
+        lens[1] = elen;
+        as_zsock_send(s->zs, frames, lens, 2);
+    }
+    free(ebuf);
+}
+
+static void reply_error_raw(as_server_t *s, const uint8_t *ident, size_t ident_len, int delim,
+                            const char *request_id, int status, const char *code,
+                            const char *message)
+{
+    As__Reply r = AS__REPLY__INIT;
+    r.has_status = 1;
+    r.status = status;
+    r.code = (char *)code;
+    r.message = (char *)message;
+    send_reply(s, ident, ident_len, delim, request_id ? request_id : "", NULL, &r);
+}
+
+void as_cmd_reply(as_cmd_ctx_t *ctx, int status, const char *code, const char *message,
+                  const ProtobufCMessage *body)
+{
+    As__Reply r = AS__REPLY__INIT;
+    r.has_status = 1;
+    r.status = status;
+    r.code = (char *)code;
+    r.message = (char *)message;
+    uint8_t *bbuf = NULL;
+    if (body) {
+        size_t blen;
+        bbuf = as_pack(body, &blen);
+        if (bbuf) {
+            r.body_type = (char *)body->descriptor->name;
+            r.has_body = 1;
+            r.body.data = bbuf;
+            r.body.len = blen;
+        }
+    }
+    send_reply(ctx->s, ctx->ident, ctx->ident_len, ctx->delimiter, ctx->request_id, ctx->trace_id,
+               &r);
+    free(bbuf);
+    if (status >= 500)
+        AS_WARN("command failed", "req=%s type=%s status=%d code=%s", ctx->request_id,
+                ctx->entry ? ctx->entry->type : "?", status, code ? code : "");
+    else
+        AS_DEBUG("command done", "req=%s type=%s status=%d", ctx->request_id,
+                 ctx->entry ? ctx->entry->type : "?", status);
+    ctx_free(ctx);
+}
+
+void as_cmd_reply_fields(as_cmd_ctx_t *ctx, const char *message, int n, const char *const *fields,
+                         const char *const *problems)
+{
+    As__Reply r = AS__REPLY__INIT;
+    As__FieldError fe[32], *fp[32];
+    if (n > 32)
+        n = 32;
+    for (int i = 0; i < n; i++) {
+        as__field_error__init(&fe[i]);
+        fe[i].field = (char *)fields[i];
+        fe[i].problem = (char *)problems[i];
+        fp[i] = &fe[i];
+    }
+    r.has_status = 1;
+    r.status = 400;
+    r.code = (char *)"validation";
+    r.message = (char *)message;
+    r.n_errors = (size_t)n;
+    r.errors = fp;
+    send_reply(ctx->s, ctx->ident, ctx->ident_len, ctx->delimiter, ctx->request_id, ctx->trace_id,
+               &r);
+    ctx_free(ctx);
+}
+
+void as_cmd_error(as_cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    as_cmd_reply(ctx, status, code, msg, NULL);
+}
+
+void as_cmd_reply_json(as_cmd_ctx_t *ctx, int status, const json_t *body, int replayed)
+{
+    const ProtobufCMessageDescriptor *d = ctx->entry ? ctx->entry->def->reply : NULL;
+    ProtobufCMessage *m = NULL;
+    if (d && body && json_is_object(body)) {
+        char err[256];
+        if (as_pbjson_decode(d, body, NULL, &m, err, sizeof err) < 0) {
+            AS_ERROR("reply does not match its schema", "req=%s type=%s error=\"%s\"",
+                     ctx->request_id, d->name, err);
+            as_cmd_error(ctx, 500, "internal", "reply does not match its schema: %s", err);
+            return;
+        }
+    }
+    As__Reply r = AS__REPLY__INIT;
+    r.has_status = 1;
+    r.status = status;
+    r.has_replayed = replayed != 0;
+    r.replayed = replayed != 0;
+    uint8_t *bbuf = NULL;
+    if (m) {
+        size_t blen;
+        bbuf = as_pack(m, &blen);
+        r.body_type = (char *)d->name;
+        r.has_body = bbuf != NULL;
+        r.body.data = bbuf;
+        r.body.len = bbuf ? blen : 0;
+    }
+    if (replayed)
+        ctx->s->st.replayed++;
+    send_reply(ctx->s, ctx->ident, ctx->ident_len, ctx->delimiter, ctx->request_id, ctx->trace_id,
+               &r);
+    free(bbuf);
+    if (m)
+        protobuf_c_message_free_unpacked(m, NULL);
+    ctx_free(ctx);
+}
+
+json_t *as_principal_json(const As__Principal *p)
+{
+    json_t *o = json_object();
+    if (p) {
+        if (p->subject)
+            json_object_set_new(o, "subject", json_string(p->subject));
+        if (p->role)
+            json_object_set_new(o, "role", json_string(p->role));
+        if (p->site)
+            json_object_set_new(o, "site", json_string(p->site));
+        if (p->region)
+            json_object_set_new(o, "region", json_string(p->region));
+    }
+    return o;
+}
+
+static void sql_submit(as_cmd_ctx_t *ctx);
+
+static void sql_done(const as_db_result_t *r, void *ud)
+{
+    as_cmd_ctx_t *ctx = ud;
+    if (r->ok) {
+        json_error_t jerr;
+        json_t *o = json_loads(as_db_value(r->res[0], 0, 0), 0, &jerr);
+        if (!o || !json_is_object(o)) {
+            json_decref(o);
+            as_cmd_error(ctx, 500, "internal", "command returned no reply");
+            return;
+        }
+        int status = (int)json_integer_value(json_object_get(o, "status"));
+        int replayed = json_is_true(json_object_get(o, "replayed"));
+        if (ctx->s->relay && !replayed)
+            as_relay_kick(ctx->s->relay);
+        as_cmd_reply_json(ctx, status ? status : 200, json_object_get(o, "body"), replayed);
+        json_decref(o);
+        return;
+    }
+    const char *st = r->sqlstate;
+    if (st[0] == 'A' && st[1] == 'S' && st[2] >= '1' && st[2] <= '5') {
+        int status = atoi(st + 2);
+        as_cmd_reply(ctx, status, r->message, r->detail && *r->detail ? r->detail : r->message,
+                     NULL);
+        return;
+    }
+    int retriable = strcmp(st, "23505") == 0 || strcmp(st, "40001") == 0 ||
+                    strcmp(st, "40P01") == 0;
+    if (retriable && ctx->retries++ < SQL_RETRIES) {
+        sql_submit(ctx);
+        return;
+    }
+    if (strncmp(st, "08", 2) == 0 || strcmp(st, "57P01") == 0) {
+        as_cmd_error(ctx, 503, "unavailable",
+                     "the database is unavailable; retry with the same request id");
+        return;
+    }
+    if (strcmp(st, "23514") == 0 || strcmp(st, "23505") == 0 || strcmp(st, "23503") == 0) {
+        as_cmd_error(ctx, 409, "conflict", "%s", r->message);
+        return;
+    }
+    if (strcmp(st, "22P02") == 0 || strcmp(st, "22003") == 0 || strcmp(st, "22007") == 0 ||
+        strcmp(st, "22008") == 0 || strcmp(st, "22001") == 0) {
+        as_cmd_error(ctx, 400, "invalid", "%s", r->message);
+        return;
+    }
+    AS_ERROR("command sql failed", "req=%s fn=%s sqlstate=%s error=\"%s\"", ctx->request_id,
+             ctx->sql_fn, st, r->message);
+    as_cmd_error(ctx, 500, "internal", "internal error (request %s)", ctx->request_id);
+}
+
+static void sql_submit(as_cmd_ctx_t *ctx)
+{
+    const char *params[4] = {ctx->request_id, ctx->sql_fn, ctx->sql_principal, ctx->sql_args};
+    as_db_stmt_t st = {"SELECT exec_command($1, $2, $3::jsonb, $4::jsonb)::text", 4, params};
+    if (!ctx->s->db || as_db_submit(ctx->s->db, &st, 1, sql_done, ctx) < 0) {
+        ctx->s->st.overloaded++;
+        as_cmd_error(ctx, 503, "overloaded", "the service is busy; retry shortly");
+    }
+}
+
+void as_cmd_sql(as_cmd_ctx_t *ctx, const char *fn, json_t *args)
+{
+    json_t *p = as_principal_json(ctx->env->principal);
+    ctx->sql_fn = strdup(fn);
+    ctx->sql_args = json_dumps(args ? args : json_object(), JSON_COMPACT);
+    ctx->sql_principal = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    json_decref(args);
+    if (!ctx->sql_fn || !ctx->sql_args || !ctx->sql_principal) {
+        as_cmd_error(ctx, 500, "internal", "out of memory");
+        return;
+    }
+    sql_submit(ctx);
+}
+
+void as_cmd_sql_default(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data)
+{
+    (void)user_data;
+    as_cmd_sql(ctx, ctx->entry->def->sql_fn, as_pbjson_encode(req));
+}
+
+const char *as_cmd_request_id(const as_cmd_ctx_t *ctx)
+{
+    return ctx->request_id;
+}
+const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx)
+{
+    return ctx->env->principal;
+}
+const as_cmd_def_t *as_cmd_def(const as_cmd_ctx_t *ctx)
+{
+    return ctx->entry ? ctx->entry->def : NULL;
+}
+as_server_t *as_cmd_server(const as_cmd_ctx_t *ctx)
+{
+    return ctx->s;
+}
+as_db_t *as_cmd_db(const as_cmd_ctx_t *ctx)
+{
+    return ctx->s->db;
+}
+
+static void builtin_health(as_cmd_ctx_t *ctx)
+{
+    As__HealthReply h = AS__HEALTH_REPLY__INIT;
+    h.service = ctx->s->service;
+    h.status = (char *)"ok";
+    h.has_db = 1;
+    h.db = ctx->s->db ? as_db_connected(ctx->s->db) : 0;
+    h.has_commands = 1;
+    h.commands = ctx->s->st.commands;
+    h.has_rejected = 1;
+    h.rejected = ctx->s->st.rejected;
+    if (!h.db)
+        h.status = (char *)"degraded";
+    if (ctx->s->health)
+        ctx->s->health(ctx->s, &h, ctx->s->health_ud);
+    as_cmd_reply(ctx, 200, NULL, NULL, &h.base);
+    for (size_t i = 0; i < h.n_streams; i++)
+        free(h.streams[i]);
+    free(h.streams);
+}
+
+static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n,
+                     void *ud)
+{
+    (void)zs;
+    as_server_t *s = ud;
+    if (s->closing)
+        return;
+    if (n < 2 || n > 3 || lens[0] > sizeof(((as_cmd_ctx_t *)0)->ident) ||
+        (n == 3 && lens[1] != 0)) {
+        s->st.rejected++;
+        if (n >= 1 && lens[0] <= sizeof(((as_cmd_ctx_t *)0)->ident))
+            reply_error_raw(s, frames[0], lens[0], 0, "", 400, "malformed_frame",
+                            "expected [identity, envelope]");
+        return;
+    }
+    int delim = n == 3;
+    const uint8_t *data = frames[n - 1];
+    size_t len = lens[n - 1];
+    if ((int64_t)len > s->max_msg) {
+        s->st.rejected++;
+        char msg[128];
+        snprintf(msg, sizeof msg, "message of %zu bytes exceeds the limit of %lld", len,
+                 (long long)s->max_msg);
+        reply_error_raw(s, frames[0], lens[0], delim, "", 413, "too_large", msg);
+        return;
+    }
+    As__Envelope *env = as__envelope__unpack(NULL, len, data);
+    if (!env) {
+        s->st.rejected++;
+        reply_error_raw(s, frames[0], lens[0], delim, "", 400, "malformed_envelope",
+                        "the frame is not a valid envelope");
+        return;
+    }
+    const char *rid = env->request_id ? env->request_id : "";
+    if (!*rid || strlen(rid) >= sizeof(((as_cmd_ctx_t *)0)->request_id) || !env->type) {
+        s->st.rejected++;
+        reply_error_raw(s, frames[0], lens[0], delim, "", 400, "malformed_envelope",
+                        "request_id (1..127 bytes) and type are required");
+        as__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    if (env->has_deadline_ms && env->deadline_ms > 0 && env->deadline_ms < as_now_ms()) {
+        s->st.rejected++;
+        reply_error_raw(s, frames[0], lens[0], delim, rid, 504, "deadline_passed",
+                        "the request arrived after its deadline");
+        as__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    if (s->st.inflight >= SERVER_MAX_INFLIGHT) {
+        s->st.overloaded++;
+        reply_error_raw(s, frames[0], lens[0], delim, rid, 503, "overloaded",
+                        "the service is busy; retry shortly");
+        as__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    cmd_entry_t *e = NULL;
+    HASH_FIND_STR(s->cmds, env->type, e);
+    int builtin_health_req = strcmp(env->type, "as.HealthRequest") == 0;
+    int builtin_replay = strcmp(env->type, "as.ReplayRequest") == 0;
+    if (!e && !builtin_health_req && !builtin_replay) {
+        s->st.rejected++;
+        char msg[200];
+        snprintf(msg, sizeof msg, "unknown command type '%.100s'", env->type);
+        reply_error_raw(s, frames[0], lens[0], delim, rid, 400, "unknown_type", msg);
+        as__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    const ProtobufCMessageDescriptor *d =
+        e ? e->req_desc
+          : (builtin_health_req ? &as__health_request__descriptor : &as__replay_request__descriptor);
+    ProtobufCMessage *req =
+        protobuf_c_message_unpack(d, NULL, env->has_payload ? env->payload.len : 0,
+                                  env->has_payload ? env->payload.data : (const uint8_t *)"");
+    if (!req) {
+        s->st.rejected++;
+        char msg[200];
+        snprintf(msg, sizeof msg, "payload is not a valid %s", d->name);
+        reply_error_raw(s, frames[0], lens[0], delim, rid, 400, "malformed_payload", msg);
+        as__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    as_cmd_ctx_t *ctx = calloc(1, sizeof *ctx);
+    if (!ctx) {
+        protobuf_c_message_free_unpacked(req, NULL);
+        as__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    ctx->s = s;
+    memcpy(ctx->ident, frames[0], lens[0]);
+    ctx->ident_len = lens[0];
+    ctx->delimiter = delim;
+    snprintf(ctx->request_id, sizeof ctx->request_id, "%s", rid);
+    snprintf(ctx->trace_id, sizeof ctx->trace_id, "%s", env->trace_id ? env->trace_id : "");
+    ctx->env = env;
+    ctx->req = req;
+    ctx->entry = e;
+    s->st.inflight++;
+    s->st.commands++;
+    if (builtin_health_req)
+        builtin_health(ctx);
+    else if (builtin_replay) {
+        if (!s->relay)
+            as_cmd_error(ctx, 404, "no_stream", "this service publishes no stream");
+        else
+            as_relay_serve_replay(s->relay, ctx, (const As__ReplayRequest *)req);
+    } else
+        e->def->fn(ctx, req, e->ud);
+}
+
+as_server_t *as_server_new(uv_loop_t *loop, void *zctx, const char *endpoint, int64_t max_msg,
+                           const char *service, char *err, size_t errlen)
+{
+    as_server_t *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    s->loop = loop;
+    s->max_msg = max_msg;
+    snprintf(s->service, sizeof s->service, "%s", service);
+    /* The transport refuses frames far beyond the limit; up to 4x we still answer with 413. */
+    s->zs = as_zsock_new(loop, zctx, ZMQ_ROUTER, endpoint, 1, max_msg * 4 + 4096, 10000, on_frame,
+                         s, err, errlen);
+    if (!s->zs) {
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void as_server_add(as_server_t *s, const as_cmd_def_t *defs, size_t n, void *user_data)
+{
+    for (size_t i = 0; i < n; i++) {
+        const ProtobufCMessageDescriptor *d = as_registry_find(defs[i].type);
+        if (!d) {
+            AS_ERROR("command type not in the registry", "type=%s", defs[i].type);
+            continue;
+        }
+        cmd_entry_t *e = calloc(1, sizeof *e);
+        if (!e)
+            continue;
+        e->type = defs[i].type;
+        e->def = &defs[i];
+        e->req_desc = d;
+        e->ud = user_data;
+        HASH_ADD_KEYPTR(hh, s->cmds, e->type, strlen(e->type), e);
+    }
+}
+
+void as_server_attach(as_server_t *s, as_db_t *db, as_relay_t *relay,
+                      void (*health)(as_server_t *, As__HealthReply *, void *), void *health_ud)
+{
+    s->db = db;
+    s->relay = relay;
+    s->health = health;
+    s->health_ud = health_ud;
+}
+
+void as_server_get_stats(const as_server_t *s, as_server_stats_t *out)
+{
+    *out = s->st;
+}
+
+void as_server_destroy(as_server_t **s_p)
+{
+    if (!s_p || !*s_p)
+        return;
+    as_server_t *s = *s_p;
+    *s_p = NULL;
+    s->closing = 1;
+    as_zsock_destroy(&s->zs);
+    if (s->st.inflight == 0)
+        server_free(s);
+}

@@ -1,0 +1,289 @@
+/* service.c — start-up, wiring and orderly shutdown shared by every database-backed service. */
+#include "as/service.h"
+#include "as/log.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+static const char *const peer_names[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
+char *as_cfg_endpoints[10];
+
+static as_config_item_t endpoint_items[] = {AS_ENDPOINT_ITEMS};
+
+const char *as_endpoint(const char *name, const char *kind)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(peer_names[i], name) == 0)
+            return as_cfg_endpoints[i * 2 + (strcmp(kind, "pub") == 0)];
+    return NULL;
+}
+
+int as_endpoints_load(const char *service, const char *file, char *err, size_t errlen)
+{
+    return as_config_load(endpoint_items, 10, service, file, err, errlen);
+}
+
+/* ---- settings common to database services ---- */
+
+static char *cfg_db, *cfg_log_level, *cfg_migrations, *cfg_runtime_migrations, *cfg_bind_cmd,
+    *cfg_bind_pub;
+static long cfg_max_msg, cfg_db_queue;
+
+static as_config_item_t common_items[] = {
+    AS_ENDPOINT_ITEMS,
+    {"db", AS_CFG_STRING, NULL, 0, 0, "libpq connection string of this service's database role",
+     &cfg_db},
+    {"log_level", AS_CFG_STRING, "info", 0, 0, "debug | info | warn | error", &cfg_log_level},
+    {"migrations", AS_CFG_STRING, "", 0, 0,
+     "directory of this service's numbered SQL migrations (default services/<name>/migrations)",
+     &cfg_migrations},
+    {"runtime_migrations", AS_CFG_STRING, "common/sql", 0, 0,
+     "directory of the shared runtime migrations", &cfg_runtime_migrations},
+    {"bind_cmd", AS_CFG_STRING, "", 0, 0, "address to bind commands on (default: <name>_cmd)",
+     &cfg_bind_cmd},
+    {"bind_pub", AS_CFG_STRING, "", 0, 0, "address to bind events on (default: <name>_pub)",
+     &cfg_bind_pub},
+    {"max_msg_bytes", AS_CFG_INT, "1048576", 1024, 64L << 20, "largest accepted message",
+     &cfg_max_msg},
+    {"db_queue", AS_CFG_INT, "20000", 16, 1000000, "database jobs queued or in flight, at most",
+     &cfg_db_queue},
+};
+#define N_COMMON (sizeof common_items / sizeof common_items[0])
+
+typedef struct runner {
+    as_service_t svc;
+    uv_signal_t sigterm, sigint;
+    uv_timer_t drain;
+    int drain_ticks;
+    int stopping;
+} runner_t;
+
+static void health_cb(as_server_t *s, As__HealthReply *h, void *ud)
+{
+    (void)s;
+    runner_t *r = ud;
+    as_service_t *svc = &r->svc;
+    h->has_schema_version = 1;
+    h->schema_version = svc->schema_version;
+    h->version = (char *)"1.0.0";
+    size_t n = (svc->relay ? 1 : 0) + svc->def->nsubs;
+    h->streams = calloc(n ? n : 1, sizeof *h->streams);
+    if (!h->streams)
+        return;
+    if (svc->relay) {
+        As__StreamStatus *st = malloc(sizeof *st);
+        if (st) {
+            as__stream_status__init(st);
+            st->stream = (char *)svc->def->name;
+            st->has_published = 1;
+            st->published = as_relay_published(svc->relay);
+            h->streams[h->n_streams++] = st;
+        }
+    }
+    for (size_t i = 0; i < svc->def->nsubs && i < AS_SERVICE_MAX_SUBS; i++) {
+        As__StreamStatus *st = malloc(sizeof *st);
+        if (!st || !svc->consumers[i]) {
+            free(st);
+            continue;
+        }
+        as__stream_status__init(st);
+        st->stream = (char *)svc->def->subs[i].stream;
+        st->has_applied = 1;
+        st->applied = as_consumer_applied(svc->consumers[i]);
+        h->streams[h->n_streams++] = st;
+    }
+    if (svc->def->health)
+        svc->def->health(svc, h);
+}
+
+static void close_all(runner_t *r)
+{
+    as_service_t *svc = &r->svc;
+    if (svc->def->stop)
+        svc->def->stop(svc);
+    for (int i = 0; i < AS_SERVICE_MAX_SUBS; i++)
+        as_consumer_destroy(&svc->consumers[i]);
+    as_relay_destroy(&svc->relay);
+    as_server_destroy(&svc->server);
+    as_db_destroy(&svc->db);
+    uv_close((uv_handle_t *)&r->sigterm, NULL);
+    uv_close((uv_handle_t *)&r->sigint, NULL);
+    uv_close((uv_handle_t *)&r->drain, NULL);
+}
+
+static void drain_tick(uv_timer_t *t)
+{
+    runner_t *r = t->data;
+    as_server_stats_t st = {0};
+    if (r->svc.server)
+        as_server_get_stats(r->svc.server, &st);
+    if (st.inflight == 0 || ++r->drain_ticks > 100) {
+        AS_INFO("stopped", "unfinished_commands=%u", st.inflight);
+        uv_timer_stop(t);
+        close_all(r);
+    }
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    runner_t *r = h->data;
+    if (r->stopping)
+        return;
+    r->stopping = 1;
+    AS_INFO("stopping", "signal=%d", signum);
+    uv_timer_start(&r->drain, drain_tick, 0, 50);
+}
+
+static void usage(const as_service_def_t *def)
+{
+    fprintf(stderr, "usage: as-%s [--config FILE] [--help]\n\n", def->name);
+    as_config_usage(common_items, N_COMMON, def->name);
+    if (def->nextra)
+        as_config_usage(def->extra, def->nextra, def->name);
+}
+
+int as_service_main(int argc, char **argv, const as_service_def_t *def)
+{
+    const char *config_file = NULL;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == 'c')
+            config_file = optarg;
+        else {
+            usage(def);
+            return ch == 'h' ? 0 : 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    char err[512];
+    /* One table, so that a file may hold the common and the service's own settings. */
+    size_t nall = N_COMMON + def->nextra;
+    as_config_item_t *all = calloc(nall, sizeof *all);
+    if (!all)
+        return 1;
+    memcpy(all, common_items, sizeof common_items);
+    if (def->nextra)
+        memcpy(all + N_COMMON, def->extra, def->nextra * sizeof *all);
+    if (as_config_load(all, nall, def->name, config_file, err, sizeof err) < 0) {
+        fprintf(stderr, "as-%s: %s\n", def->name, err);
+        free(all);
+        return 2;
+    }
+    int lvl = as_log_level_parse(cfg_log_level);
+    if (lvl < 0) {
+        fprintf(stderr, "as-%s: setting 'log_level': '%s' is not debug|info|warn|error\n",
+                def->name, cfg_log_level);
+        as_config_free(all, nall);
+        free(all);
+        return 2;
+    }
+    as_log_init(def->name, (as_log_level_t)lvl);
+
+    /* Schema first: refuse to run against a schema we do not understand. */
+    PGconn *mc = as_db_connect_blocking(cfg_db, 30000, err, sizeof err);
+    if (!mc) {
+        AS_ERROR("cannot reach the database", "error=\"%s\"", err);
+        as_config_free(all, nall);
+        free(all);
+        return 1;
+    }
+    char own_dir[512];
+    if (cfg_migrations[0])
+        snprintf(own_dir, sizeof own_dir, "%s", cfg_migrations);
+    else
+        snprintf(own_dir, sizeof own_dir, "services/%s/migrations", def->name);
+    const char *dirs[2] = {cfg_runtime_migrations, own_dir};
+    runner_t r;
+    memset(&r, 0, sizeof r);
+    as_service_t *svc = &r.svc;
+    svc->def = def;
+    svc->max_msg = cfg_max_msg;
+    int mrc = as_db_migrate(mc, def->name, dirs, 2, &svc->schema_version, err, sizeof err);
+    PQfinish(mc);
+    if (mrc < 0) {
+        AS_ERROR("migrations failed", "error=\"%s\"", err);
+        as_config_free(all, nall);
+        free(all);
+        return 1;
+    }
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    svc->loop = &loop;
+    svc->zctx = zmq_ctx_new();
+    int rc = 1;
+    if (as_db_new(&loop, cfg_db, (unsigned)cfg_db_queue, &svc->db) < 0) {
+        AS_ERROR("cannot create the database connection", "%s", "");
+        goto out;
+    }
+    const char *bind_cmd = cfg_bind_cmd[0] ? cfg_bind_cmd : as_endpoint(def->name, "cmd");
+    const char *bind_pub = cfg_bind_pub[0] ? cfg_bind_pub : as_endpoint(def->name, "pub");
+    svc->server = as_server_new(&loop, svc->zctx, bind_cmd, cfg_max_msg, def->name, err,
+                                sizeof err);
+    if (!svc->server) {
+        AS_ERROR("cannot bind the command endpoint", "error=\"%s\"", err);
+        goto out;
+    }
+    if (def->publishes) {
+        svc->relay = as_relay_new(&loop, svc->zctx, bind_pub, svc->db, def->name, def->name, err,
+                                  sizeof err);
+        if (!svc->relay) {
+            AS_ERROR("cannot bind the event endpoint", "error=\"%s\"", err);
+            goto out;
+        }
+    }
+    as_server_add(svc->server, def->cmds, def->ncmds, svc);
+    as_server_attach(svc->server, svc->db, svc->relay, health_cb, &r);
+    for (size_t i = 0; i < def->nsubs && i < AS_SERVICE_MAX_SUBS; i++) {
+        const char *pub = as_endpoint(def->subs[i].stream, "pub");
+        const char *cmd = as_endpoint(def->subs[i].stream, "cmd");
+        if (!pub || !cmd) {
+            AS_ERROR("unknown stream", "stream=%s", def->subs[i].stream);
+            goto out;
+        }
+        svc->consumers[i] = as_consumer_new(&loop, svc->zctx, svc->db, def->subs[i].stream, pub,
+                                            cmd, def->name, def->subs[i].fn, svc, err,
+                                            sizeof err);
+        if (!svc->consumers[i]) {
+            AS_ERROR("cannot start consumer", "stream=%s error=\"%s\"", def->subs[i].stream, err);
+            goto out;
+        }
+    }
+    if (def->start && def->start(svc) != 0) {
+        AS_ERROR("service start failed", "%s", "");
+        goto out;
+    }
+    uv_signal_init(&loop, &r.sigterm);
+    uv_signal_init(&loop, &r.sigint);
+    uv_timer_init(&loop, &r.drain);
+    r.sigterm.data = r.sigint.data = r.drain.data = &r;
+    uv_signal_start(&r.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&r.sigint, on_signal, SIGINT);
+    AS_INFO("started", "cmd=%s pub=%s schema_version=%d", bind_cmd,
+            def->publishes ? bind_pub : "-", svc->schema_version);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    if (rc != 0) {
+        for (int i = 0; i < AS_SERVICE_MAX_SUBS; i++)
+            as_consumer_destroy(&svc->consumers[i]);
+        as_relay_destroy(&svc->relay);
+        as_server_destroy(&svc->server);
+        as_db_destroy(&svc->db);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop) != 0)
+        AS_WARN("loop closed with handles still open", "%s", "");
+    zmq_ctx_term(svc->zctx);
+    as_config_free(all, nall);
+    free(all);
+    return rc;
+}

@@ -1,0 +1,108 @@
+/* auth.c — the hashed token table behind auth.h. */
+#include "auth.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+typedef struct token_entry {
+    char hash[65];
+    gw_principal_t p;
+    UT_hash_handle hh;
+} token_entry_t;
+
+struct gw_tokens {
+    token_entry_t *map;
+    size_t n;
+};
+
+static const char *const ROLES[] = {"admin", "region", "center", "warehouse", "finance", "reviewer",
+                                    NULL};
+
+gw_tokens_t *gw_tokens_load(const char *path, char *err, size_t errlen)
+{
+    if (sodium_init() < 0) {
+        snprintf(err, errlen, "libsodium failed to initialise");
+        return NULL;
+    }
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "cannot read tokens file %s", path);
+        return NULL;
+    }
+    gw_tokens_t *t = calloc(1, sizeof *t);
+    char line[512];
+    int lineno = 0;
+    while (t && fgets(line, sizeof line, f)) {
+        lineno++;
+        if (line[0] == '#' || line[0] == '\n')
+            continue;
+        token_entry_t *e = calloc(1, sizeof *e);
+        if (!e)
+            break;
+        if (sscanf(line, "%64s %63s %15s %15s %15s", e->hash, e->p.subject, e->p.role, e->p.site,
+                   e->p.region) != 5 ||
+            strlen(e->hash) != 64) {
+            snprintf(err, errlen, "%s:%d: expected '<sha256> <subject> <role> <site> <region>'",
+                     path, lineno);
+            free(e);
+            gw_tokens_free(&t);
+            break;
+        }
+        int role_ok = 0;
+        for (int i = 0; ROLES[i]; i++)
+            role_ok |= strcmp(ROLES[i], e->p.role) == 0;
+        if (!role_ok) {
+            snprintf(err, errlen, "%s:%d: unknown role '%s'", path, lineno, e->p.role);
+            free(e);
+            gw_tokens_free(&t);
+            break;
+        }
+        if (strcmp(e->p.site, "-") == 0)
+            e->p.site[0] = '\0';
+        if (strcmp(e->p.region, "-") == 0)
+            e->p.region[0] = '\0';
+        token_entry_t *dup = NULL;
+        HASH_FIND_STR(t->map, e->hash, dup);
+        if (dup) {
+            free(e);
+            continue;
+        }
+        HASH_ADD_STR(t->map, hash, e);
+        t->n++;
+    }
+    fclose(f);
+    return t;
+}
+
+const gw_principal_t *gw_tokens_find(const gw_tokens_t *t, const char *token)
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    char hex[65];
+    crypto_hash_sha256(digest, (const unsigned char *)token, strlen(token));
+    sodium_bin2hex(hex, sizeof hex, digest, sizeof digest);
+    token_entry_t *e = NULL;
+    HASH_FIND_STR(t->map, hex, e);
+    return e ? &e->p : NULL;
+}
+
+size_t gw_tokens_count(const gw_tokens_t *t)
+{
+    return t->n;
+}
+
+void gw_tokens_free(gw_tokens_t **t_p)
+{
+    if (!t_p || !*t_p)
+        return;
+    token_entry_t *e, *tmp;
+    HASH_ITER(hh, (*t_p)->map, e, tmp)
+    {
+        HASH_DEL((*t_p)->map, e);
+        free(e);
+    }
+    free(*t_p);
+    *t_p = NULL;
+}

@@ -1,0 +1,128 @@
+/* http.h — the gateway's HTTP/1.1 server layer on a libuv loop.
+ *
+ * Accepts TCP connections, parses requests with http-parser, hands every complete request to
+ * one callback and writes the responses, which may be produced at any later time (the gateway
+ * answers after a round-trip to a backend service). Everything runs on the loop thread.
+ *
+ *   keep-alive  HTTP/1.1 persistent connections and HTTP/1.0 "Connection: keep-alive";
+ *               "Connection: close" is honoured.
+ *   pipelining  Responses leave in request order whatever order they are produced in. At most
+ *               `max_pipelined` parsed requests wait for their responses; beyond that the
+ *               connection stops reading until responses drain.
+ *   errors      Malformed requests (400), oversized headers (431) or bodies (413), unsupported
+ *               Transfer-Encoding (501) or Expect (417) are answered by the layer itself with a
+ *               JSON body {"error":{"code":"...","message":"..."}} and the connection is closed
+ *               after that response.
+ *   aborts      A request whose client went away stays valid for its owner; the later response
+ *               call is a no-op that frees it (see as_http_req_aborted).
+ *   limits      Header and body sizes, idle time, connection count, pipeline depth and the
+ *               bytes queued for writing per connection are all bounded.
+ *
+ * Ownership: a request belongs to the application from the callback until its response is
+ * finished (as_http_respond or as_http_stream_end); afterwards the pointer must not be used. */
+#ifndef AS_GATEWAY_HTTP_H
+#define AS_GATEWAY_HTTP_H
+
+#include <stddef.h>
+#include <uv.h>
+
+typedef struct as_http_server as_http_server_t;
+typedef struct as_http_req as_http_req_t;
+
+typedef struct as_http_limits {
+    size_t max_header_bytes;      /* request line + headers; default 16 KiB, beyond -> 431 */
+    size_t max_body_bytes;        /* default 1 MiB, beyond -> 413 */
+    unsigned idle_timeout_ms;     /* keep-alive idle close, also the header deadline; 30000 */
+    unsigned max_connections;     /* default 1024; beyond that accept and immediately close */
+    unsigned max_pipelined;       /* parsed requests awaiting their response; default 16 */
+    size_t max_write_queue_bytes; /* bytes queued for writing per connection; default 8 MiB */
+} as_http_limits_t;
+
+/* Fill `l` with the defaults listed above. */
+void as_http_limits_default(as_http_limits_t *l);
+
+/* Called on the loop thread for every complete request. The application owns `req` from now
+ * on and must finish it exactly once (as_http_respond or the stream functions). */
+typedef void (*as_http_request_cb)(as_http_req_t *req, void *user_data);
+
+/* Bind host:port (numeric IPv4 or IPv6 address; port 0 = ephemeral) and start accepting on
+ * `loop`. `limits` may be NULL for the defaults; zero fields also take their default.
+ * Returns 0 and the server in *out, or a negative libuv error code (UV_EINVAL for bad
+ * arguments). On failure after the listening handle was created, its memory is released by a
+ * close callback during the next run of the loop. */
+int as_http_server_start(uv_loop_t *loop, const char *host, int port,
+                         const as_http_limits_t *limits, as_http_request_cb cb, void *user_data,
+                         as_http_server_t **out);
+
+/* The port the server is bound to (useful after binding port 0), or -1. */
+int as_http_server_port(const as_http_server_t *s);
+
+/* Stop accepting and close every connection; requests still owned by the application become
+ * aborted. Memory is freed in close callbacks; `done(arg)` (may be NULL) runs once every handle
+ * of the server is closed, after which `s` is gone. Calling it twice is a no-op. */
+void as_http_server_stop(as_http_server_t *s, void (*done)(void *), void *arg);
+
+/* ---- request accessors: valid until the response is finished ---- */
+
+/* Method name: "GET", "POST", ... */
+const char *as_http_req_method(const as_http_req_t *r);
+/* Percent-decoded path without query ("/" when the target has none). */
+const char *as_http_req_path(const as_http_req_t *r);
+/* The request target exactly as received (path and query, still encoded). */
+const char *as_http_req_target(const as_http_req_t *r);
+/* Decoded value of the first query parameter `name` ("+" means space), "" for a parameter
+ * without "=", NULL if absent. */
+const char *as_http_req_query(const as_http_req_t *r, const char *name);
+/* Value of the first header called `name` (case-insensitive), NULL if absent. */
+const char *as_http_req_header(const as_http_req_t *r, const char *name);
+/* The body as a NUL-terminated copy ("" when empty); its length in *len if len != NULL. */
+const char *as_http_req_body(const as_http_req_t *r, size_t *len);
+/* The client's address as "ip:port" ("[ip]:port" for IPv6). */
+const char *as_http_req_peer(const as_http_req_t *r);
+/* An application pointer carried by the request (NULL initially). */
+void as_http_req_set_data(as_http_req_t *r, void *p);
+void *as_http_req_data(const as_http_req_t *r);
+/* True when the client went away (or the server stopped); responding is then a no-op that just
+ * frees the request. */
+int as_http_req_aborted(const as_http_req_t *r);
+
+/* ---- responses: call from the loop thread, at any time after the callback ---- */
+
+/* Complete response; call exactly once per request. `content_type` may be NULL (no header);
+ * `extra_headers` is NULL or lines each ending in "\r\n". Adds Content-Length, Date and
+ * Connection. `status` must be 200..599 (anything else is sent as 500); for HEAD requests and
+ * statuses 204/304 no body is sent. The request is gone when this returns. */
+void as_http_respond(as_http_req_t *r, int status, const char *content_type, const char *body,
+                     size_t len, const char *extra_headers);
+
+/* Respond with the layer's JSON error body {"error":{"code":code,"message":message}}; `code`
+ * and `message` are escaped as JSON strings. Finishes the request like as_http_respond. */
+void as_http_respond_error(as_http_req_t *r, int status, const char *code, const char *message);
+
+/* Start a streamed response (chunked transfer encoding; for HTTP/1.0 clients the body is
+ * delimited by closing the connection). Call instead of as_http_respond, then
+ * as_http_stream_write any number of times and as_http_stream_end once. */
+void as_http_stream_begin(as_http_req_t *r, int status, const char *content_type,
+                          const char *extra_headers);
+
+/* Queue `len` bytes as one chunk. Returns the bytes now queued for writing on the connection
+ * (not yet accepted by the kernel) so the caller can apply back-pressure, or 0 when the request
+ * is aborted. If the connection already has max_write_queue_bytes queued, the connection is
+ * closed instead (the request becomes aborted). */
+size_t as_http_stream_write(as_http_req_t *r, const char *data, size_t len);
+
+/* Finish a streamed response. The request is gone when this returns (also when aborted). */
+void as_http_stream_end(as_http_req_t *r);
+
+/* Back-pressure helper for streamed responses: arrange for `cb(r, arg)` to run once, from the
+ * loop, when the bytes queued on the connection fall to `low_water` or below, or when the
+ * request becomes aborted (check as_http_req_aborted in the callback). Returns 0 when armed,
+ * or 1 when not armed because the condition already holds (the caller should continue now).
+ * A new call replaces an armed callback. */
+int as_http_stream_on_drain(as_http_req_t *r, size_t low_water,
+                            void (*cb)(as_http_req_t *r, void *arg), void *arg);
+
+/* Reason phrase for a status code ("Unknown" for codes without one). */
+const char *as_http_status_text(int status);
+
+#endif

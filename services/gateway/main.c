@@ -1,0 +1,533 @@
+/* main.c — the gateway: the HTTP/JSON edge the centres, the warehouse and finance call.
+ *
+ * Stateless. For each request it authenticates the bearer token (hashed table, auth.c), finds the
+ * route, checks the caller's role, turns path, query and JSON body into the command's protobuf
+ * message (descriptor-driven, so unknown fields are refused), sends it to the owning service over
+ * ZeroMQ with the principal in the envelope, and maps the reply back to HTTP and JSON.
+ * An Idempotency-Key header becomes the command's request id, so a retried POST is applied once. */
+#include "as/log.h"
+#include "as/pbjson.h"
+#include "as/service.h"
+#include "auth.h"
+#include "http.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+enum {
+    R_ADMIN = 1 << 0,
+    R_REGION = 1 << 1,
+    R_CENTER = 1 << 2,
+    R_WAREHOUSE = 1 << 3,
+    R_FINANCE = 1 << 4,
+    R_REVIEWER = 1 << 5,
+    R_ALL = 0x3f,
+};
+
+typedef struct route {
+    const char *method;
+    const char *pattern; /* segments like {id} capture into the field of the same name */
+    unsigned roles;
+    const char *service;
+    const char *cmd;
+    int body; /* takes a JSON body */
+} route_t;
+
+static const route_t ROUTES[] = {
+    {"POST", "/v1/tickets", R_ADMIN | R_REGION | R_CENTER, "intake", "intake.OpenTicket", 1},
+    {"GET", "/v1/tickets", R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE, "intake",
+     "intake.ListTickets", 0},
+    {"GET", "/v1/tickets/{id}", R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE, "intake",
+     "intake.GetTicket", 0},
+};
+#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
+
+static const char *const SERVICES[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
+
+static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level;
+static long cfg_http_port, cfg_timeout_ms, cfg_max_body;
+
+static as_config_item_t gateway_items[] = {
+    AS_ENDPOINT_ITEMS,
+    {"http_host", AS_CFG_STRING, "127.0.0.1", 0, 0, "address the HTTP server listens on",
+     &cfg_http_host},
+    {"http_port", AS_CFG_INT, "8480", 0, 65535, "HTTP port", &cfg_http_port},
+    {"tokens_file", AS_CFG_STRING, "var/run/tokens", 0, 0,
+     "file of hashed bearer tokens and their principals", &cfg_tokens_file},
+    {"upstream_timeout_ms", AS_CFG_INT, "5000", 100, 120000,
+     "how long to wait for a service before answering 504", &cfg_timeout_ms},
+    {"max_body_bytes", AS_CFG_INT, "1048576", 1024, 64L << 20, "largest accepted request body",
+     &cfg_max_body},
+    {"log_level", AS_CFG_STRING, "info", 0, 0, "debug | info | warn | error", &cfg_log_level},
+};
+#define N_ITEMS (sizeof gateway_items / sizeof gateway_items[0])
+
+typedef struct gateway {
+    uv_loop_t *loop;
+    void *zctx;
+    as_http_server_t *http;
+    as_client_t *clients[5];
+    gw_tokens_t *tokens;
+    uv_signal_t sigterm, sigint;
+} gateway_t;
+
+static gateway_t gw;
+
+static as_client_t *client_for(const char *service)
+{
+    for (int i = 0; i < 5; i++)
+        if (strcmp(SERVICES[i], service) == 0)
+            return gw.clients[i];
+    return NULL;
+}
+
+static void respond_json(as_http_req_t *r, int status, json_t *body)
+{
+    char *s = json_dumps(body, JSON_COMPACT);
+    if (!s) {
+        as_http_respond_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    as_http_respond(r, status, "application/json", s, strlen(s), NULL);
+    free(s);
+}
+
+/* ---- /healthz: every service answers, or we say which does not ---- */
+
+typedef struct health_req {
+    as_http_req_t *r;
+    json_t *services;
+    int pending, all_ok;
+} health_req_t;
+
+typedef struct health_part {
+    health_req_t *h;
+    const char *name;
+} health_part_t;
+
+static void health_done(int status, const As__Reply *reply, void *ud)
+{
+    health_part_t *part = ud;
+    health_req_t *h = part->h;
+    json_t *s = NULL;
+    if (status == 200 && reply && reply->has_body) {
+        As__HealthReply *hr = as__health_reply__unpack(NULL, reply->body.len, reply->body.data);
+        if (hr) {
+            s = as_pbjson_encode(&hr->base);
+            if (!hr->status || strcmp(hr->status, "ok") != 0)
+                h->all_ok = 0;
+            as__health_reply__free_unpacked(hr, NULL);
+        }
+    }
+    if (!s) {
+        h->all_ok = 0;
+        s = json_pack("{s:s, s:s}", "status", "unreachable", "error",
+                      status == 504 ? "no answer before the deadline" : "bad answer");
+    }
+    json_object_set_new(h->services, part->name, s);
+    free(part);
+    if (--h->pending == 0) {
+        json_t *body = json_pack("{s:s, s:O}", "status", h->all_ok ? "ok" : "degraded", "services",
+                                 h->services);
+        respond_json(h->r, h->all_ok ? 200 : 503, body);
+        json_decref(body);
+        json_decref(h->services);
+        free(h);
+    }
+}
+
+static void healthz(as_http_req_t *r)
+{
+    health_req_t *h = calloc(1, sizeof *h);
+    if (!h) {
+        as_http_respond_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    h->r = r;
+    h->services = json_object();
+    h->all_ok = 1;
+    h->pending = 5;
+    As__HealthRequest hq = AS__HEALTH_REQUEST__INIT;
+    for (int i = 0; i < 5; i++) {
+        health_part_t *part = malloc(sizeof *part);
+        if (part) {
+            part->h = h;
+            part->name = SERVICES[i];
+        }
+        if (!part || as_client_call(gw.clients[i], "as.HealthRequest", &hq.base, NULL, NULL, NULL,
+                                    2000, health_done, part) < 0) {
+            if (part)
+                health_done(503, NULL, part);
+        }
+    }
+}
+
+/* ---- routed commands ---- */
+
+/* Match `path` against `pattern`; captured {name} segments go into `params` as strings. */
+static int route_match(const char *pattern, const char *path, json_t *params)
+{
+    while (*pattern && *path) {
+        if (*pattern != '/' || *path != '/')
+            return 0;
+        pattern++;
+        path++;
+        const char *pe = strchr(pattern, '/'), *se = strchr(path, '/');
+        size_t pl = pe ? (size_t)(pe - pattern) : strlen(pattern);
+        size_t sl = se ? (size_t)(se - path) : strlen(path);
+        if (pl > 2 && pattern[0] == '{' && pattern[pl - 1] == '}') {
+            if (sl == 0 || sl > 128)
+                return 0;
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(pl - 2), pattern + 1);
+            if (params)
+                json_object_set_new(params, name, json_stringn(path, sl));
+        } else if (pl != sl || strncmp(pattern, path, pl) != 0) {
+            return 0;
+        }
+        pattern += pl;
+        path += sl;
+    }
+    return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+}
+
+static unsigned role_bit(const char *role)
+{
+    static const char *const names[] = {"admin",   "region",   "center",
+                                        "warehouse", "finance", "reviewer"};
+    for (int i = 0; i < 6; i++)
+        if (strcmp(names[i], role) == 0)
+            return 1u << i;
+    return 0;
+}
+
+typedef struct call {
+    as_http_req_t *r;
+    const route_t *route;
+} call_t;
+
+static void call_done(int status, const As__Reply *reply, void *ud)
+{
+    call_t *c = ud;
+    as_http_req_t *r = c->r;
+    free(c);
+    if (!reply) {
+        if (status == 504)
+            as_http_respond_error(r, 504, "upstream_timeout",
+                                  "the service did not answer in time; the outcome is unknown — "
+                                  "retry with the same Idempotency-Key");
+        else
+            as_http_respond_error(r, 502, "bad_gateway", "the service sent no valid answer");
+        return;
+    }
+    int st = reply->has_status ? reply->status : 200;
+    if (st < 100 || st > 599)
+        st = 502;
+    json_t *body = NULL;
+    if (reply->has_body && reply->body_type) {
+        const ProtobufCMessageDescriptor *d = as_registry_find(reply->body_type);
+        ProtobufCMessage *m =
+            d ? protobuf_c_message_unpack(d, NULL, reply->body.len, reply->body.data) : NULL;
+        if (m) {
+            body = as_pbjson_encode(m);
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
+    }
+    if (st >= 400) {
+        json_t *err = json_pack("{s:s, s:s}", "code", reply->code ? reply->code : "error",
+                                "message", reply->message ? reply->message : "");
+        if (reply->n_errors) {
+            json_t *fields = json_array();
+            for (size_t i = 0; i < reply->n_errors; i++)
+                json_array_append_new(fields, json_pack("{s:s, s:s}", "field",
+                                                        reply->errors[i]->field
+                                                            ? reply->errors[i]->field
+                                                            : "",
+                                                        "problem",
+                                                        reply->errors[i]->problem
+                                                            ? reply->errors[i]->problem
+                                                            : ""));
+            json_object_set_new(err, "fields", fields);
+        }
+        json_t *o = json_pack("{s:o}", "error", err);
+        respond_json(r, st, o);
+        json_decref(o);
+        json_decref(body);
+        return;
+    }
+    if (!body)
+        body = json_object();
+    const char *extra = reply->has_replayed && reply->replayed ? "Idempotent-Replayed: true\r\n"
+                                                               : NULL;
+    char *s = json_dumps(body, JSON_COMPACT);
+    as_http_respond(r, st, "application/json", s ? s : "{}", s ? strlen(s) : 2, extra);
+    free(s);
+    json_decref(body);
+}
+
+/* Put query parameters that name fields of `d` into `args`, typed by the field. */
+static int query_args(as_http_req_t *r, const ProtobufCMessageDescriptor *d, json_t *args,
+                      char *err, size_t errlen)
+{
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        const char *v = as_http_req_query(r, f->name);
+        if (!v)
+            continue;
+        switch (f->type) {
+        case PROTOBUF_C_TYPE_INT32:
+        case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_UINT32:
+        case PROTOBUF_C_TYPE_UINT64: {
+            char *end;
+            errno = 0;
+            long long n = strtoll(v, &end, 10);
+            if (errno || !*v || *end) {
+                snprintf(err, errlen, "query parameter '%s' must be an integer", f->name);
+                return -1;
+            }
+            json_object_set_new(args, f->name, json_integer(n));
+            break;
+        }
+        case PROTOBUF_C_TYPE_BOOL:
+            if (strcmp(v, "true") && strcmp(v, "false")) {
+                snprintf(err, errlen, "query parameter '%s' must be true or false", f->name);
+                return -1;
+            }
+            json_object_set_new(args, f->name, json_boolean(strcmp(v, "true") == 0));
+            break;
+        default:
+            json_object_set_new(args, f->name, json_string(v));
+        }
+    }
+    return 0;
+}
+
+static int idempotency_key_ok(const char *k)
+{
+    size_t n = strlen(k);
+    if (n < 1 || n > 80)
+        return 0;
+    for (; *k; k++)
+        if (!isgraph((unsigned char)*k))
+            return 0;
+    return 1;
+}
+
+static void handle_route(as_http_req_t *r, const route_t *rt, json_t *params,
+                         const gw_principal_t *pr)
+{
+    char err[300];
+    const ProtobufCMessageDescriptor *d = as_registry_find(rt->cmd);
+    json_t *args = NULL;
+    if (rt->body) {
+        size_t len;
+        const char *body = as_http_req_body(r, &len);
+        json_error_t jerr;
+        args = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
+        if (!args) {
+            snprintf(err, sizeof err, "the body is not valid JSON: %s (line %d)", jerr.text,
+                     jerr.line);
+            as_http_respond_error(r, 400, "malformed_json", len ? err : "a JSON body is required");
+            return;
+        }
+        if (!json_is_object(args)) {
+            json_decref(args);
+            as_http_respond_error(r, 400, "malformed_json", "the body must be a JSON object");
+            return;
+        }
+    } else {
+        args = json_object();
+        if (query_args(r, d, args, err, sizeof err) < 0) {
+            json_decref(args);
+            as_http_respond_error(r, 400, "bad_query", err);
+            return;
+        }
+    }
+    json_object_update(args, params);
+    ProtobufCMessage *m = NULL;
+    if (as_pbjson_decode(d, args, NULL, &m, err, sizeof err) < 0) {
+        json_decref(args);
+        as_http_respond_error(r, 400, "invalid_field", err);
+        return;
+    }
+    json_decref(args);
+    char rid[200];
+    const char *key = as_http_req_header(r, "Idempotency-Key");
+    if (key) {
+        if (!idempotency_key_ok(key)) {
+            protobuf_c_message_free_unpacked(m, NULL);
+            as_http_respond_error(r, 400, "bad_idempotency_key",
+                                  "Idempotency-Key must be 1..80 visible ASCII characters");
+            return;
+        }
+        /* Scoped by caller and route, so two desks cannot collide on a key. */
+        snprintf(rid, sizeof rid, "k:%s:%s:%s", pr->subject, rt->cmd, key);
+        rid[sizeof rid - 1] = '\0';
+        if (strlen(rid) > 126)
+            rid[126] = '\0';
+    } else {
+        as_new_id(rid);
+    }
+    As__Principal p = AS__PRINCIPAL__INIT;
+    p.subject = (char *)pr->subject;
+    p.role = (char *)pr->role;
+    p.site = pr->site[0] ? (char *)pr->site : NULL;
+    p.region = pr->region[0] ? (char *)pr->region : NULL;
+    call_t *c = malloc(sizeof *c);
+    const char *trace = as_http_req_header(r, "X-Trace-Id");
+    if (!c || as_client_call(client_for(rt->service), rt->cmd, m, rid, &p, trace,
+                             (unsigned)cfg_timeout_ms, call_done, c) < 0) {
+        free(c);
+        as_http_respond_error(r, 503, "overloaded", "the gateway is busy; retry shortly");
+    } else {
+        c->r = r;
+        c->route = rt;
+    }
+    protobuf_c_message_free_unpacked(m, NULL);
+}
+
+static void on_request(as_http_req_t *r, void *ud)
+{
+    (void)ud;
+    const char *method = as_http_req_method(r), *path = as_http_req_path(r);
+    if (strcmp(path, "/healthz") == 0) {
+        if (strcmp(method, "GET") != 0)
+            as_http_respond_error(r, 405, "method_not_allowed", "use GET");
+        else
+            healthz(r);
+        return;
+    }
+    const route_t *rt = NULL;
+    int path_known = 0;
+    json_t *params = json_object();
+    for (size_t i = 0; i < N_ROUTES; i++) {
+        if (!route_match(ROUTES[i].pattern, path, NULL))
+            continue;
+        path_known = 1;
+        if (strcmp(ROUTES[i].method, method) == 0) {
+            rt = &ROUTES[i];
+            route_match(rt->pattern, path, params);
+            break;
+        }
+    }
+    if (!rt) {
+        json_decref(params);
+        if (path_known)
+            as_http_respond_error(r, 405, "method_not_allowed",
+                                  "this path does not take that method");
+        else
+            as_http_respond_error(r, 404, "not_found", "no such route");
+        return;
+    }
+    const char *auth = as_http_req_header(r, "Authorization");
+    const gw_principal_t *pr = NULL;
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
+        pr = gw_tokens_find(gw.tokens, auth + 7);
+    if (!pr) {
+        json_decref(params);
+        as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
+        return;
+    }
+    if (!(rt->roles & role_bit(pr->role))) {
+        json_decref(params);
+        as_http_respond_error(r, 403, "forbidden", "your role may not use this route");
+        return;
+    }
+    handle_route(r, rt, params, pr);
+    json_decref(params);
+}
+
+static void closed_done(void *arg)
+{
+    (void)arg;
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    AS_INFO("stopping", "signal=%d", signum);
+    as_http_server_stop(gw.http, closed_done, NULL);
+    gw.http = NULL;
+    for (int i = 0; i < 5; i++)
+        as_client_destroy(&gw.clients[i]);
+    uv_close((uv_handle_t *)&gw.sigterm, NULL);
+    uv_close((uv_handle_t *)&gw.sigint, NULL);
+}
+
+int main(int argc, char **argv)
+{
+    const char *config_file = NULL;
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int ch;
+    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+        if (ch == 'c')
+            config_file = optarg;
+        else {
+            fprintf(stderr, "usage: as-gateway [--config FILE]\n\n");
+            as_config_usage(gateway_items, N_ITEMS, "gateway");
+            return ch == 'h' ? 0 : 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    char err[512];
+    if (as_config_load(gateway_items, N_ITEMS, "gateway", config_file, err, sizeof err) < 0) {
+        fprintf(stderr, "as-gateway: %s\n", err);
+        return 2;
+    }
+    int lvl = as_log_level_parse(cfg_log_level);
+    as_log_init("gateway", lvl < 0 ? AS_LOG_INFO : (as_log_level_t)lvl);
+    gw.tokens = gw_tokens_load(cfg_tokens_file, err, sizeof err);
+    if (!gw.tokens) {
+        AS_ERROR("cannot load tokens", "error=\"%s\"", err);
+        return 1;
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    gw.loop = &loop;
+    gw.zctx = zmq_ctx_new();
+    int rc = 1;
+    for (int i = 0; i < 5; i++) {
+        gw.clients[i] = as_client_new(&loop, gw.zctx, as_endpoint(SERVICES[i], "cmd"),
+                                      16 << 20, "gateway", err, sizeof err);
+        if (!gw.clients[i]) {
+            AS_ERROR("cannot connect", "service=%s error=\"%s\"", SERVICES[i], err);
+            goto out;
+        }
+    }
+    as_http_limits_t lim;
+    as_http_limits_default(&lim);
+    lim.max_body_bytes = (size_t)cfg_max_body;
+    if (as_http_server_start(&loop, cfg_http_host, (int)cfg_http_port, &lim, on_request, NULL,
+                             &gw.http) != 0) {
+        AS_ERROR("cannot listen", "host=%s port=%ld", cfg_http_host, cfg_http_port);
+        goto out;
+    }
+    uv_signal_init(&loop, &gw.sigterm);
+    uv_signal_init(&loop, &gw.sigint);
+    uv_signal_start(&gw.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&gw.sigint, on_signal, SIGINT);
+    AS_INFO("started", "http=%s:%d tokens=%zu", cfg_http_host, as_http_server_port(gw.http),
+            gw_tokens_count(gw.tokens));
+    uv_run(&loop, UV_RUN_DEFAULT);
+    rc = 0;
+out:
+    if (rc) {
+        for (int i = 0; i < 5; i++)
+            as_client_destroy(&gw.clients[i]);
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    zmq_ctx_term(gw.zctx);
+    gw_tokens_free(&gw.tokens);
+    as_config_free(gateway_items, N_ITEMS);
+    return rc;
+}

@@ -1,0 +1,285 @@
+/* validate.c — intake's input rules: required fields, formats, ranges and lengths. */
+#include "validate.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+void iv_add(iv_errors_t *e, const char *field, const char *fmt, ...)
+{
+    if (e->n >= IV_MAX_ERRORS)
+        return;
+    snprintf(e->field[e->n], sizeof e->field[0], "%s", field);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->problem[e->n], sizeof e->problem[0], fmt, ap);
+    va_end(ap);
+    e->n++;
+}
+
+int iv_imei_valid(const char *imei)
+{
+    if (!imei || strlen(imei) != 15)
+        return 0;
+    int sum = 0;
+    for (int i = 0; i < 15; i++) {
+        if (!isdigit((unsigned char)imei[i]))
+            return 0;
+        int d = imei[i] - '0';
+        if (i % 2 == 1) { /* every second digit from the left, doubled */
+            d *= 2;
+            if (d > 9)
+                d -= 9;
+        }
+        sum += d;
+    }
+    return sum % 10 == 0;
+}
+
+static int32_t days_from_civil(int y, unsigned m, unsigned d)
+{
+    y -= m <= 2;
+    const int era = (y >= 0 ? y : y - 399) / 400;
+    const unsigned yoe = (unsigned)(y - era * 400);
+    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + (int32_t)doe - 719468;
+}
+
+int iv_date_parse(const char *s, int32_t *days)
+{
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return -1;
+    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
+        return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[m - 1] + (m == 2 && leap))
+        return -1;
+    *days = days_from_civil(y, (unsigned)m, (unsigned)d);
+    return 0;
+}
+
+int32_t iv_today(void)
+{
+    const char *fake = getenv("AS_TODAY"); /* tests pin the business date */
+    int32_t d;
+    if (fake && iv_date_parse(fake, &d) == 0)
+        return d;
+    return (int32_t)((time(NULL) + 8 * 3600) / 86400);
+}
+
+void iv_date_format(int32_t z, char out[11])
+{
+    z += 719468;
+    const int era = (z >= 0 ? z : z - 146096) / 146097;
+    const unsigned doe = (unsigned)(z - era * 146097);
+    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int y = (int)yoe + era * 400;
+    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const unsigned mp = (5 * doy + 2) / 153;
+    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
+    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2;
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, "%04d-%02u-%02u", y, m, d);
+    memcpy(out, tmp, 10);
+    out[10] = '\0';
+}
+
+static int present(const char *s)
+{
+    return s && *s;
+}
+
+static void text(iv_errors_t *e, const char *field, const char *s, size_t max, int required)
+{
+    if (!present(s)) {
+        if (required)
+            iv_add(e, field, "is required");
+        return;
+    }
+    if (strlen(s) > max)
+        iv_add(e, field, "is longer than %zu bytes", max);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 && *p != '\t') {
+            iv_add(e, field, "contains control characters");
+            return;
+        }
+    }
+}
+
+static int one_of(const char *s, const char *const *set)
+{
+    for (; *set; set++)
+        if (strcmp(s, *set) == 0)
+            return 1;
+    return 0;
+}
+
+static const char *const CATEGORIES[] = {"phone_host",      "phone_battery",       "phone_charger",
+                                         "phone_headset",   "phone_data_card",     "phone_terminal_card",
+                                         "car",             "general",             NULL};
+static const char *const GENERAL_ITEMS[] = {"color_tv", "bw_tv", "bicycle", "vcr", NULL};
+static const char *const REQUESTS[] = {"refund", "exchange", "repair", NULL};
+static const char *const CAR_FAULTS[] = {"none",       "steering_failure", "brake_failure",
+                                         "body_crack", "fuel_leak",        "traction_battery_fire",
+                                         "major_part", "serious_safety",   "other",
+                                         NULL};
+
+static void date_field(iv_errors_t *e, const char *field, const char *s, int required,
+                       int32_t today, int32_t *out)
+{
+    *out = INT32_MIN;
+    if (!present(s)) {
+        if (required)
+            iv_add(e, field, "is required (YYYY-MM-DD)");
+        return;
+    }
+    int32_t d;
+    if (iv_date_parse(s, &d) < 0) {
+        iv_add(e, field, "'%.20s' is not a date (YYYY-MM-DD)", s);
+        return;
+    }
+    if (d > today) {
+        iv_add(e, field, "is in the future");
+        return;
+    }
+    *out = d;
+}
+
+int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160], int *nwarn)
+{
+    *nwarn = 0;
+    int32_t today = iv_today();
+    text(e, "center", t->center, 16, 1);
+    if (!t->customer) {
+        iv_add(e, "customer", "is required");
+    } else {
+        text(e, "customer.name", t->customer->name, 100, 1);
+        text(e, "customer.phone", t->customer->phone, 20, 1);
+        if (present(t->customer->phone)) {
+            const char *p = t->customer->phone;
+            size_t digits = 0;
+            for (; *p; p++) {
+                if (isdigit((unsigned char)*p))
+                    digits++;
+                else if (!strchr("+- ", *p)) {
+                    iv_add(e, "customer.phone", "may contain only digits, '+', '-' and spaces");
+                    break;
+                }
+            }
+            if (digits < 5)
+                iv_add(e, "customer.phone", "needs at least 5 digits");
+        }
+    }
+    const char *category = NULL;
+    if (!t->device) {
+        iv_add(e, "device", "is required");
+    } else {
+        Intake__Device *d = t->device;
+        category = d->category;
+        if (!present(d->category))
+            iv_add(e, "device.category", "is required");
+        else if (!one_of(d->category, CATEGORIES))
+            iv_add(e, "device.category", "'%.40s' is not one of phone_host, phone_battery, "
+                   "phone_charger, phone_headset, phone_data_card, phone_terminal_card, car, "
+                   "general", d->category);
+        if (present(d->category) && strcmp(d->category, "general") == 0 &&
+            (!present(d->general_item) || !one_of(d->general_item, GENERAL_ITEMS)))
+            iv_add(e, "device.general_item", "is required for general goods: color_tv, bw_tv, "
+                   "bicycle or vcr");
+        text(e, "device.brand", d->brand, 60, 1);
+        text(e, "device.model", d->model, 60, 1);
+        text(e, "device.serial", d->serial, 64, 0);
+        text(e, "device.vin", d->vin, 17, 0);
+        int is_host = present(d->category) && strcmp(d->category, "phone_host") == 0;
+        if (is_host && !present(d->imei))
+            iv_add(e, "device.imei", "is required for a phone host");
+        if (present(d->imei) && !iv_imei_valid(d->imei))
+            iv_add(e, "device.imei", "must be 15 digits with a valid check digit (Luhn)");
+        if (present(d->imei_label) && !iv_imei_valid(d->imei_label))
+            iv_add(e, "device.imei_label", "must be 15 digits with a valid check digit (Luhn)");
+        if (present(d->imei) && present(d->imei_label) && strcmp(d->imei, d->imei_label) != 0) {
+            /* 内外码不一致: recorded, never silently accepted. */
+            if (!t->flags) {
+                t->flags = malloc(sizeof *t->flags);
+                if (t->flags)
+                    intake__flags__init(t->flags);
+            }
+            if (t->flags) {
+                t->flags->has_proof_mismatch = 1;
+                t->flags->proof_mismatch = 1;
+            }
+            if (*nwarn < 4)
+                snprintf(warnings[(*nwarn)++], 160,
+                         "IMEI inside the device differs from the label: proof mismatch recorded");
+        }
+        if (d->has_odometer_km && (d->odometer_km < 0 || d->odometer_km > 10000000))
+            iv_add(e, "device.odometer_km", "must be between 0 and 10000000");
+        if (present(d->category) && strcmp(d->category, "car") == 0 && !d->has_odometer_km)
+            iv_add(e, "device.odometer_km", "is required for a car");
+    }
+    int32_t claim = today;
+    if (present(t->claim_date)) {
+        int32_t cd;
+        date_field(e, "claim_date", t->claim_date, 0, today, &cd);
+        if (cd != INT32_MIN)
+            claim = cd;
+    } else {
+        char buf[11];
+        iv_date_format(today, buf);
+        t->claim_date = strdup(buf);
+    }
+    if (!t->purchase) {
+        iv_add(e, "purchase", "is required");
+    } else {
+        Intake__Purchase *p = t->purchase;
+        int32_t inv, del, prod;
+        int has_proof = (p->has_invoice && p->invoice) || (p->has_warranty_card && p->warranty_card) ||
+                        (p->has_invoice_copy && p->invoice_copy);
+        date_field(e, "purchase.invoice_date", p->invoice_date, has_proof, today, &inv);
+        date_field(e, "purchase.delivery_date", p->delivery_date, 0, today, &del);
+        date_field(e, "purchase.imei_production_date", p->imei_production_date, 0, today, &prod);
+        if (inv != INT32_MIN && inv > claim)
+            iv_add(e, "purchase.invoice_date", "is after the claim date");
+        if (del != INT32_MIN && inv != INT32_MIN && del < inv)
+            iv_add(e, "purchase.delivery_date", "is before the invoice date");
+        if (!p->has_price_cents)
+            iv_add(e, "purchase.price_cents", "is required");
+        else if (p->price_cents < 0 || p->price_cents > 100000000000LL)
+            iv_add(e, "purchase.price_cents", "must be between 0 and 100000000000");
+        if (p->has_standalone_price_cents &&
+            (p->standalone_price_cents < 0 || p->standalone_price_cents > 100000000000LL))
+            iv_add(e, "purchase.standalone_price_cents", "must be between 0 and 100000000000");
+    }
+    if (!t->fault) {
+        iv_add(e, "fault", "is required");
+    } else {
+        text(e, "fault.code", t->fault->code, 32, 1);
+        text(e, "fault.description", t->fault->description, 2000, 0);
+        if (present(t->fault->car) && !one_of(t->fault->car, CAR_FAULTS))
+            iv_add(e, "fault.car", "'%.40s' is not a car fault class", t->fault->car);
+        text(e, "fault.assembly", t->fault->assembly, 40, 0);
+        if (category && strcmp(category, "car") == 0 && !present(t->fault->car))
+            iv_add(e, "fault.car", "is required for a car");
+    }
+    if (!present(t->request))
+        iv_add(e, "request", "is required: refund, exchange or repair");
+    else if (!one_of(t->request, REQUESTS))
+        iv_add(e, "request", "'%.20s' is not refund, exchange or repair", t->request);
+    if (present(t->use_compensation_rate)) {
+        char *end;
+        double r = strtod(t->use_compensation_rate, &end);
+        if (*end || r < 0 || r > 0.01)
+            iv_add(e, "use_compensation_rate", "must be a decimal between 0 and 0.01");
+    }
+    return e->n;
+}
