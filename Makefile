@@ -18,7 +18,7 @@ BUILD ?= build
 SANFLAGS =
 OPT ?= -O2
 endif
-GEN   := build/gen
+GEN   := $(BUILD)/gen
 PKGS  := libzmq libprotobuf-c libuv jansson libpq
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANFLAGS) -MMD -MP \
            -Icommon/include -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \

@@ -84,26 +84,30 @@ pg_locate() {
     else
         pg_set_paths "$VAR/pg" "$VAR/run/pg" "$LOG_DIR/postgres.log"
     fi
+    # As root, the server runs as the data directory's owner, or as the system user for a new
+    # one. (A root-owned directory cannot be served: initdb made it, so that cannot happen.)
     if [ "$(id -u)" -eq 0 ]; then
-        if [ -d "$PG_DATA" ]; then
+        if [ -d "$PG_DATA" ] && [ "$(stat -c %u "$PG_DATA")" -ne 0 ]; then
             PG_USER=$(stat -c %U "$PG_DATA")
-            # A data directory owned by root cannot be served; hand it to the system user.
-            if [ "$PG_USER" = root ]; then
-                pg_ensure_system_user
-                PG_USER=$PG_SYSTEM_USER
-            fi
-        else
+        elif [ "$mode" = create ]; then
             pg_ensure_system_user
+            PG_USER=$PG_SYSTEM_USER
+        elif id -u "$PG_SYSTEM_USER" >/dev/null 2>&1; then
             PG_USER=$PG_SYSTEM_USER
         fi
     fi
 }
 
+# pg_set_paths BASE SOCKDIR LOG — the cluster's paths. A Unix socket path is limited to 107
+# bytes; in a deep checkout the socket directory moves to /tmp (clients use TCP anyway).
 pg_set_paths() {
     PG_BASE=$1
     PG_DATA=$1/data
     PG_SOCK=$2
     PG_LOG=$3
+    if [ $((${#PG_SOCK} + 18)) -gt 100 ]; then
+        PG_SOCK=/tmp/aftersales-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)-$AS_PG_PORT
+    fi
 }
 
 # pg_as_owner CMD... — run a server program as the cluster's user, from a directory it can read.
@@ -181,7 +185,7 @@ EOF
 # pg_init — initdb a new cluster: scram everywhere, UTF-8, generated superuser password.
 pg_init() {
     local pwtmp
-    say "initialising PostgreSQL cluster in $PG_DATA"
+    say "initialising PostgreSQL cluster in $(rel "$PG_DATA")"
     gen_secret_file "$SECRETS_DIR/pg_super.pw" 24
     mkdir -p "$PG_BASE"
     pg_own "$PG_BASE"
@@ -220,7 +224,7 @@ pg_start() {
 
     if pg_running; then
         if [ "$(pg_running_port)" = "$AS_PG_PORT" ]; then
-            say "PostgreSQL already running on 127.0.0.1:$AS_PG_PORT ($PG_DATA)"
+            say "PostgreSQL already running on 127.0.0.1:$AS_PG_PORT ($(rel "$PG_DATA"))"
             return 0
         fi
         say "PostgreSQL runs on port $(pg_running_port), restarting on $AS_PG_PORT"
@@ -236,7 +240,7 @@ pg_start() {
         ln -sfn "$PG_LOG" "$LOG_DIR/postgres.log"
     fi
 
-    say "starting PostgreSQL on 127.0.0.1:$AS_PG_PORT (log $LOG_DIR/postgres.log)"
+    say "starting PostgreSQL on 127.0.0.1:$AS_PG_PORT (log $(rel "$LOG_DIR")/postgres.log)"
     if ! pg_as_owner "$PG_BIN/pg_ctl" start -w -t 60 -D "$PG_DATA" -l "$PG_LOG" >/dev/null; then
         tail -n 20 "$PG_LOG" >&2 || true
         die "PostgreSQL did not start (log: $PG_LOG)"
@@ -248,7 +252,7 @@ pg_stop() {
     [ -n "${PG_BIN:-}" ] || pg_find_bin
     [ -n "${PG_DATA:-}" ] || pg_locate
     pg_running || return 0
-    say "stopping PostgreSQL ($PG_DATA)"
+    say "stopping PostgreSQL ($(rel "$PG_DATA"))"
     if ! pg_as_owner "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m fast -w -t 60 >/dev/null; then
         say "fast shutdown timed out; using immediate"
         pg_as_owner "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m immediate -w -t 30 >/dev/null || true
@@ -292,12 +296,20 @@ pg_bootstrap() {
 
     sql+="SELECT 'CREATE DATABASE $PG_DBNAME' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$PG_DBNAME') \\gexec"$'\n'
     sql+="\\connect $PG_DBNAME"$'\n'
-    # Nobody but the service roles may connect; nobody may create in schema public.
-    sql+="REVOKE ALL ON DATABASE $PG_DBNAME FROM PUBLIC;"$'\n'
-    sql+="REVOKE ALL ON SCHEMA public FROM PUBLIC;"$'\n'
+    # Nobody but the service roles may connect; nobody may use schema public. (Each statement
+    # runs only when the privilege is still there, so that a second run rewrites no row.)
+    sql+="SELECT 'REVOKE ALL ON DATABASE $PG_DBNAME FROM PUBLIC'
+  FROM pg_database d, aclexplode(coalesce(d.datacl, acldefault('d', d.datdba))) a
+ WHERE d.datname = '$PG_DBNAME' AND a.grantee = 0 LIMIT 1 \\gexec"$'\n'
+    sql+="SELECT 'REVOKE ALL ON SCHEMA public FROM PUBLIC'
+  FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+ WHERE n.nspname = 'public' AND a.grantee = 0 LIMIT 1 \\gexec"$'\n'
     for s in "${SERVICES[@]}"; do
         sql+="\\set role as_$s"$'\n'"\\set schema $s"$'\n'
-        sql+="GRANT CONNECT ON DATABASE $PG_DBNAME TO :\"role\";"$'\n'
+        sql+="SELECT format('GRANT CONNECT ON DATABASE $PG_DBNAME TO %I', :'role')
+  WHERE NOT EXISTS (SELECT FROM pg_database d, aclexplode(d.datacl) a
+                     WHERE d.datname = '$PG_DBNAME' AND a.grantee = :'role'::regrole
+                       AND a.privilege_type = 'CONNECT') \\gexec"$'\n'
         sql+="SELECT format('CREATE SCHEMA %I AUTHORIZATION %I', :'schema', :'role')
   WHERE NOT EXISTS (SELECT FROM pg_namespace WHERE nspname = :'schema') \\gexec"$'\n'
         sql+="SELECT format('ALTER SCHEMA %I OWNER TO %I', :'schema', :'role')

@@ -112,6 +112,8 @@ struct as_http_conn {
     as_http_req_t *completed;   /* request completed by the last parser run, to dispatch */
     unsigned complete_count;    /* FIFO entries not in REQ_PARSING */
     size_t buffered_bytes;      /* response bytes not yet submitted to libuv */
+    uint64_t submitted_total;   /* bytes ever submitted to uv_write */
+    uint64_t written_mark;      /* bytes written to the socket when the timer was armed */
     size_t header_bytes;        /* bytes of request line + headers of `cur` */
     int err_status;             /* error chosen by a parser callback */
     const char *err_code;
@@ -469,8 +471,8 @@ static int req_queue_response(as_http_req_t *r, int status, const char *content_
                              extra_headers[ex_len - 1] != '\n');
     if (ct_len > SIZE_MAX / 8 || ex_len > SIZE_MAX / 8 || body_len > SIZE_MAX / 4)
         return -1;
-    size_t total = (size_t)n + (ct_len ? 16 + ct_len : 0) + ex_len + (ex_crlf ? 2 : 0) + 2 +
-                   body_len;
+    size_t total =
+        (size_t)n + (ct_len ? 16 + ct_len : 0) + ex_len + (ex_crlf ? 2 : 0) + 2 + body_len;
     out_buf_t *ob = out_buf_new(total);
     if (!ob)
         return -1;
@@ -793,10 +795,18 @@ static size_t conn_queued(as_http_conn_t *c)
     return c->buffered_bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
+/* Bytes libuv has written to the socket so far. */
+static uint64_t conn_written(as_http_conn_t *c)
+{
+    return c->submitted_total - uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+}
+
 static void conn_touch(as_http_conn_t *c)
 {
-    if (!c->closing && !c->lingering && c->timer_ok)
-        uv_timer_start(&c->timer, on_conn_timer, c->server->limits.idle_timeout_ms, 0);
+    if (c->closing || c->lingering || !c->timer_ok)
+        return;
+    c->written_mark = conn_written(c);
+    uv_timer_start(&c->timer, on_conn_timer, c->server->limits.idle_timeout_ms, 0);
 }
 
 /* Free the layer's requests and detach the application's ones (they become aborted). */
@@ -909,10 +919,13 @@ static void on_conn_timer(uv_timer_t *t)
         conn_close(c);
         return;
     }
-    /* Bytes waiting for the socket and no write progress for a whole period: the client
-     * stopped reading. */
+    /* Bytes waiting for the socket: fine while they move (one large write completes only at
+     * its end), but no progress for a whole period means the client stopped reading. */
     if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > 0) {
-        conn_close(c);
+        if (conn_written(c) > c->written_mark)
+            conn_touch(c);
+        else
+            conn_close(c);
         return;
     }
     for (as_http_req_t *r = c->head; r; r = r->next) {
@@ -957,6 +970,7 @@ static int conn_submit(as_http_conn_t *c, out_buf_t *ob)
     ob->conn = c;
     ob->wr.data = ob;
     uv_buf_t buf = uv_buf_init(ob->data, (unsigned int)ob->len);
+    c->submitted_total += ob->len;
     int rc = uv_write(&ob->wr, (uv_stream_t *)&c->tcp, &buf, 1, on_write);
     if (rc != 0)
         free(ob);
@@ -1016,8 +1030,7 @@ static void conn_flush(as_http_conn_t *c)
             return;
         }
     }
-    if (c->closing || c->no_more_requests ||
-        c->complete_count >= c->server->limits.max_pipelined)
+    if (c->closing || c->no_more_requests || c->complete_count >= c->server->limits.max_pipelined)
         return;
     if (c->in_off < c->in_len) {
         if (!c->processing)
@@ -1097,8 +1110,8 @@ static void conn_update_reading(as_http_conn_t *c)
     if (c->closing)
         return;
     int want = !c->peer_eof &&
-               (c->no_more_requests || (c->in_off == c->in_len &&
-                                        c->complete_count < c->server->limits.max_pipelined));
+               (c->no_more_requests ||
+                (c->in_off == c->in_len && c->complete_count < c->server->limits.max_pipelined));
     if (want && !c->reading) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
             conn_close(c);
@@ -1341,9 +1354,8 @@ int as_http_server_start(uv_loop_t *loop, const char *host, int port,
     rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &blen);
     if (rc != 0)
         goto fail;
-    s->port = bound.ss_family == AF_INET6
-                  ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
-                  : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&bound)->sin_port);
     *out = s;
     return 0;
 fail:

@@ -9,6 +9,7 @@
 #include "as/pbjson.h"
 #include "as/service.h"
 #include "auth.h"
+#include "gateway.h"
 #include "http.h"
 
 #include <ctype.h>
@@ -20,33 +21,11 @@
 #include <string.h>
 #include <zmq.h>
 
-enum {
-    R_ADMIN = 1 << 0,
-    R_REGION = 1 << 1,
-    R_CENTER = 1 << 2,
-    R_WAREHOUSE = 1 << 3,
-    R_FINANCE = 1 << 4,
-    R_REVIEWER = 1 << 5,
-    R_ALL = 0x3f,
-};
-
-typedef struct route {
-    const char *method;
-    const char *pattern; /* segments like {id} capture into the field of the same name */
-    unsigned roles;
-    const char *service;
-    const char *cmd;
-    int body; /* takes a JSON body */
-} route_t;
-
-static const route_t ROUTES[] = {
-    {"POST", "/v1/tickets", R_ADMIN | R_REGION | R_CENTER, "intake", "intake.OpenTicket", 1},
-    {"GET", "/v1/tickets", R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE, "intake",
-     "intake.ListTickets", 0},
-    {"GET", "/v1/tickets/{id}", R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE, "intake",
-     "intake.GetTicket", 0},
-};
-#define N_ROUTES (sizeof ROUTES / sizeof ROUTES[0])
+/* All route tables; a route appears in exactly one. */
+static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake, gw_routes_warranty,
+                                                 gw_routes_parts, gw_routes_settlement,
+                                                 gw_routes_surveys};
+#define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
 static const char *const SERVICES[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
 
@@ -87,7 +66,7 @@ static as_client_t *client_for(const char *service)
     return NULL;
 }
 
-static void respond_json(as_http_req_t *r, int status, json_t *body)
+void gw_respond_json(as_http_req_t *r, int status, json_t *body)
 {
     char *s = json_dumps(body, JSON_COMPACT);
     if (!s) {
@@ -135,7 +114,7 @@ static void health_done(int status, const As__Reply *reply, void *ud)
     if (--h->pending == 0) {
         json_t *body = json_pack("{s:s, s:O}", "status", h->all_ok ? "ok" : "degraded", "services",
                                  h->services);
-        respond_json(h->r, h->all_ok ? 200 : 503, body);
+        gw_respond_json(h->r, h->all_ok ? 200 : 503, body);
         json_decref(body);
         json_decref(h->services);
         free(h);
@@ -207,16 +186,15 @@ static unsigned role_bit(const char *role)
     return 0;
 }
 
-typedef struct call {
-    as_http_req_t *r;
-    const route_t *route;
-} call_t;
-
-static void call_done(int status, const As__Reply *reply, void *ud)
+ProtobufCMessage *gw_reply_body(const As__Reply *reply, const ProtobufCMessageDescriptor *d)
 {
-    call_t *c = ud;
-    as_http_req_t *r = c->r;
-    free(c);
+    if (!reply || !reply->has_body || !reply->body_type || strcmp(reply->body_type, d->name) != 0)
+        return NULL;
+    return protobuf_c_message_unpack(d, NULL, reply->body.len, reply->body.data);
+}
+
+void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply)
+{
     if (!reply) {
         if (status == 504)
             as_http_respond_error(r, 504, "upstream_timeout",
@@ -245,30 +223,57 @@ static void call_done(int status, const As__Reply *reply, void *ud)
         if (reply->n_errors) {
             json_t *fields = json_array();
             for (size_t i = 0; i < reply->n_errors; i++)
-                json_array_append_new(fields, json_pack("{s:s, s:s}", "field",
-                                                        reply->errors[i]->field
-                                                            ? reply->errors[i]->field
-                                                            : "",
-                                                        "problem",
-                                                        reply->errors[i]->problem
-                                                            ? reply->errors[i]->problem
-                                                            : ""));
+                json_array_append_new(
+                    fields, json_pack("{s:s, s:s}", "field",
+                                      reply->errors[i]->field ? reply->errors[i]->field : "",
+                                      "problem",
+                                      reply->errors[i]->problem ? reply->errors[i]->problem : ""));
             json_object_set_new(err, "fields", fields);
         }
         json_t *o = json_pack("{s:o}", "error", err);
-        respond_json(r, st, o);
+        gw_respond_json(r, st, o);
         json_decref(o);
         json_decref(body);
         return;
     }
     if (!body)
         body = json_object();
-    const char *extra = reply->has_replayed && reply->replayed ? "Idempotent-Replayed: true\r\n"
-                                                               : NULL;
+    const char *extra =
+        reply->has_replayed && reply->replayed ? "Idempotent-Replayed: true\r\n" : NULL;
     char *s = json_dumps(body, JSON_COMPACT);
     as_http_respond(r, st, "application/json", s ? s : "{}", s ? strlen(s) : 2, extra);
     free(s);
     json_decref(body);
+}
+
+typedef struct call {
+    as_http_req_t *r;
+    const gw_route_t *route;
+} call_t;
+
+/* Generic reply: the JSON of the reply body, or (reply_field) the raw JSON text it carries. */
+static void call_done(int status, const As__Reply *reply, void *ud)
+{
+    call_t *c = ud;
+    as_http_req_t *r = c->r;
+    const gw_route_t *rt = c->route;
+    free(c);
+    if (rt->reply_field && reply && reply->has_status && reply->status < 400 && reply->body_type) {
+        const ProtobufCMessageDescriptor *d = as_registry_find(reply->body_type);
+        ProtobufCMessage *m = d ? gw_reply_body(reply, d) : NULL;
+        const ProtobufCFieldDescriptor *f =
+            m ? protobuf_c_message_descriptor_get_field_by_name(d, rt->reply_field) : NULL;
+        if (f && f->type == PROTOBUF_C_TYPE_STRING) {
+            const char *raw = *(char *const *)((const char *)m + f->offset);
+            as_http_respond(r, reply->status, "application/json", raw ? raw : "{}",
+                            raw ? strlen(raw) : 2, NULL);
+            protobuf_c_message_free_unpacked(m, NULL);
+            return;
+        }
+        if (m)
+            protobuf_c_message_free_unpacked(m, NULL);
+    }
+    gw_respond_reply(r, status, reply);
 }
 
 /* Put query parameters that name fields of `d` into `args`, typed by the field. */
@@ -320,76 +325,113 @@ static int idempotency_key_ok(const char *k)
     return 1;
 }
 
-static void handle_route(as_http_req_t *r, const route_t *rt, json_t *params,
-                         const gw_principal_t *pr)
+ProtobufCMessage *gw_build_command(as_http_req_t *r, const gw_route_t *rt, json_t *params)
 {
     char err[300];
     const ProtobufCMessageDescriptor *d = as_registry_find(rt->cmd);
+    if (!d) {
+        as_http_respond_error(r, 500, "internal", "route names an unknown command");
+        return NULL;
+    }
     json_t *args = NULL;
-    if (rt->body) {
-        size_t len;
-        const char *body = as_http_req_body(r, &len);
+    size_t len = 0;
+    const char *body = rt->body ? as_http_req_body(r, &len) : NULL;
+    if (rt->body && rt->body_field) {
+        args = json_object();
+        json_object_set_new(args, rt->body_field, json_stringn(body ? body : "", len));
+    } else if (rt->body) {
         json_error_t jerr;
         args = len ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr) : NULL;
         if (!args) {
             snprintf(err, sizeof err, "the body is not valid JSON: %s (line %d)", jerr.text,
                      jerr.line);
             as_http_respond_error(r, 400, "malformed_json", len ? err : "a JSON body is required");
-            return;
+            return NULL;
         }
         if (!json_is_object(args)) {
             json_decref(args);
             as_http_respond_error(r, 400, "malformed_json", "the body must be a JSON object");
-            return;
+            return NULL;
         }
     } else {
         args = json_object();
         if (query_args(r, d, args, err, sizeof err) < 0) {
             json_decref(args);
             as_http_respond_error(r, 400, "bad_query", err);
-            return;
+            return NULL;
         }
     }
-    json_object_update(args, params);
+    if (params)
+        json_object_update(args, params);
     ProtobufCMessage *m = NULL;
     if (as_pbjson_decode(d, args, NULL, &m, err, sizeof err) < 0) {
         json_decref(args);
         as_http_respond_error(r, 400, "invalid_field", err);
-        return;
+        return NULL;
     }
     json_decref(args);
-    char rid[200];
-    const char *key = as_http_req_header(r, "Idempotency-Key");
-    if (key) {
-        if (!idempotency_key_ok(key)) {
-            protobuf_c_message_free_unpacked(m, NULL);
-            as_http_respond_error(r, 400, "bad_idempotency_key",
-                                  "Idempotency-Key must be 1..80 visible ASCII characters");
-            return;
-        }
-        /* Scoped by caller and route, so two desks cannot collide on a key. */
-        snprintf(rid, sizeof rid, "k:%s:%s:%s", pr->subject, rt->cmd, key);
-        rid[sizeof rid - 1] = '\0';
-        if (strlen(rid) > 126)
-            rid[126] = '\0';
-    } else {
-        as_new_id(rid);
-    }
+    return m;
+}
+
+int gw_call_type(as_http_req_t *r, const char *service, const char *type,
+                 const ProtobufCMessage *msg, const char *request_id, const gw_principal_t *pr,
+                 as_client_cb cb, void *ud)
+{
     As__Principal p = AS__PRINCIPAL__INIT;
     p.subject = (char *)pr->subject;
     p.role = (char *)pr->role;
     p.site = pr->site[0] ? (char *)pr->site : NULL;
     p.region = pr->region[0] ? (char *)pr->region : NULL;
-    call_t *c = malloc(sizeof *c);
     const char *trace = as_http_req_header(r, "X-Trace-Id");
-    if (!c || as_client_call(client_for(rt->service), rt->cmd, m, rid, &p, trace,
-                             (unsigned)cfg_timeout_ms, call_done, c) < 0) {
-        free(c);
+    as_client_t *c = client_for(service);
+    if (!c || as_client_call(c, type, msg, request_id, &p, trace, (unsigned)cfg_timeout_ms, cb,
+                             ud) < 0) {
         as_http_respond_error(r, 503, "overloaded", "the gateway is busy; retry shortly");
-    } else {
-        c->r = r;
-        c->route = rt;
+        return -1;
     }
+    return 0;
+}
+
+int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
+            const gw_principal_t *pr, as_client_cb cb, void *ud)
+{
+    char rid[200];
+    const char *key = as_http_req_header(r, "Idempotency-Key");
+    if (key) {
+        if (!idempotency_key_ok(key)) {
+            as_http_respond_error(r, 400, "bad_idempotency_key",
+                                  "Idempotency-Key must be 1..80 visible ASCII characters");
+            return -1;
+        }
+        /* Scoped by caller and command, so two desks cannot collide on a key. */
+        snprintf(rid, sizeof rid, "k:%s:%s:%s", pr->subject, rt->cmd, key);
+        rid[126] = '\0';
+    } else {
+        as_new_id(rid);
+    }
+    return gw_call_type(r, rt->service, rt->cmd, msg, rid, pr, cb, ud);
+}
+
+static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                         const gw_principal_t *pr)
+{
+    if (rt->handler) {
+        rt->handler(r, rt, params, pr);
+        return;
+    }
+    ProtobufCMessage *m = gw_build_command(r, rt, params);
+    if (!m)
+        return;
+    call_t *c = malloc(sizeof *c);
+    if (!c) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    c->r = r;
+    c->route = rt;
+    if (gw_call(r, rt, m, pr, call_done, c) < 0)
+        free(c);
     protobuf_c_message_free_unpacked(m, NULL);
 }
 
@@ -404,17 +446,19 @@ static void on_request(as_http_req_t *r, void *ud)
             healthz(r);
         return;
     }
-    const route_t *rt = NULL;
+    const gw_route_t *rt = NULL;
     int path_known = 0;
     json_t *params = json_object();
-    for (size_t i = 0; i < N_ROUTES; i++) {
-        if (!route_match(ROUTES[i].pattern, path, NULL))
-            continue;
-        path_known = 1;
-        if (strcmp(ROUTES[i].method, method) == 0) {
-            rt = &ROUTES[i];
-            route_match(rt->pattern, path, params);
-            break;
+    for (size_t t = 0; t < N_TABLES && !rt; t++) {
+        for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
+            if (!route_match(x->pattern, path, NULL))
+                continue;
+            path_known = 1;
+            if (strcmp(x->method, method) == 0) {
+                rt = x;
+                route_match(rt->pattern, path, params);
+                break;
+            }
         }
     }
     if (!rt) {

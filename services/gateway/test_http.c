@@ -78,7 +78,12 @@ static void timed_closed(uv_handle_t *h)
 static void on_slow_timer(uv_timer_t *t)
 {
     timed_t *tm = t->data;
-    as_http_respond(tm->req, 200, "text/plain", tm->body, strlen(tm->body), NULL);
+    as_http_req_t *req = tm->req;
+    /* application data and the raw target survive until the response */
+    const char *body =
+        as_http_req_data(req) == tm && strncmp(as_http_req_target(req), "/slow", 5) == 0 ? tm->body
+                                                                                         : "wrong";
+    as_http_respond(req, 200, "text/plain", body, strlen(body), NULL);
     uv_close((uv_handle_t *)t, timed_closed);
 }
 
@@ -112,6 +117,7 @@ static void start_timer(fixture_t *fx, as_http_req_t *req, const char *body, uv_
     tm->fx = fx;
     tm->req = req;
     tm->body = body;
+    as_http_req_set_data(req, tm);
     uv_timer_init(&fx->loop, &tm->timer);
     tm->timer.data = tm;
     uv_timer_start(&tm->timer, cb, timeout, repeat);
@@ -136,7 +142,8 @@ static void export_pump(as_http_req_t *req, void *arg)
         if (as_http_req_aborted(req))
             break;
         job->sent += n;
-        if (queued > EXPORT_HIGH && as_http_stream_on_drain(req, EXPORT_LOW, export_pump, job) == 0) {
+        if (queued > EXPORT_HIGH &&
+            as_http_stream_on_drain(req, EXPORT_LOW, export_pump, job) == 0) {
             free(chunk);
             return;
         }
@@ -186,7 +193,8 @@ static void handler(as_http_req_t *req, void *user_data)
                  as_http_req_method(req), as_http_req_peer(req), xt ? xt : "-");
         as_http_respond(req, 200, "application/octet-stream", body, len, extra);
     } else if (strcmp(path, "/slow") == 0) {
-        start_timer(fx, req, "slow", on_slow_timer, 100, 0);
+        const char *ms = as_http_req_query(req, "ms");
+        start_timer(fx, req, "slow", on_slow_timer, ms ? (uint64_t)atoi(ms) : 100, 0);
     } else if (strcmp(path, "/hold") == 0) {
         start_timer(fx, req, NULL, on_hold_timer, 10, 10);
     } else if (strcmp(path, "/park") == 0) {
@@ -225,7 +233,7 @@ static void handler(as_http_req_t *req, void *user_data)
     } else if (strcmp(path, "/nocontent") == 0) {
         as_http_respond(req, 204, NULL, "ignored", 7, NULL);
     } else {
-        as_http_respond_error(req, 404, "not_found", "no such \"route\"");
+        as_http_respond_error(req, 404, "not_found", "no such \"route\"\n");
     }
 }
 
@@ -735,21 +743,20 @@ static void garbage_gets_400_and_the_connection_closes(void **state)
     fixture_t *fx = fixture_start(NULL);
     char body[256];
     int closed = 0;
-    assert_int_equal(one_shot(fx->port, "\x16\x03\x01\x02 garbage\r\n\r\n", body, sizeof body,
-                              &closed),
-                     400);
+    assert_int_equal(
+        one_shot(fx->port, "\x16\x03\x01\x02 garbage\r\n\r\n", body, sizeof body, &closed), 400);
     assert_non_null(strstr(body, "{\"error\":{\"code\":\"bad_request\""));
     assert_true(closed);
-    assert_int_equal(one_shot(fx->port, "GET /hello HTTP/1.1\r\nBroken header\r\n\r\n", NULL, 0,
-                              &closed),
-                     400);
+    assert_int_equal(
+        one_shot(fx->port, "GET /hello HTTP/1.1\r\nBroken header\r\n\r\n", NULL, 0, &closed), 400);
     assert_true(closed);
     /* request smuggling shapes */
-    assert_int_equal(one_shot(fx->port,
-                              "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"
-                              "abcd",
-                              NULL, 0, NULL),
-                     400);
+    assert_int_equal(
+        one_shot(fx->port,
+                 "POST /echo HTTP/1.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n"
+                 "abcd",
+                 NULL, 0, NULL),
+        400);
     assert_int_equal(one_shot(fx->port,
                               "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n"
                               "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -774,9 +781,8 @@ static void a_path_with_dot_dot_nul_or_bad_escapes_gets_400(void **state)
 {
     (void)state;
     fixture_t *fx = fixture_start(NULL);
-    const char *bad[] = {"/a/../hello", "/..", "/a/%2e%2E/hello", "/a/..%2fhello",
-                         "/a%00b",      "/bad%zz", "/bad%4",         "/query?a=%00",
-                         "/query?a=%g1"};
+    const char *bad[] = {"/a/../hello", "/..",    "/a/%2e%2E/hello", "/a/..%2fhello", "/a%00b",
+                         "/bad%zz",     "/bad%4", "/query?a=%00",    "/query?a=%g1"};
     char req[256];
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         snprintf(req, sizeof req, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", bad[i]);
@@ -885,10 +891,11 @@ static void unsupported_transfer_encoding_gets_501_and_unknown_expect_gets_417(v
     fixture_t *fx = fixture_start(NULL);
     char body[256];
     int closed = 0;
-    assert_int_equal(one_shot(fx->port,
-                              "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
-                              body, sizeof body, &closed),
-                     501);
+    assert_int_equal(
+        one_shot(fx->port,
+                 "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n", body,
+                 sizeof body, &closed),
+        501);
     assert_non_null(strstr(body, "\"code\":\"unsupported_transfer_encoding\""));
     assert_true(closed);
     assert_int_equal(one_shot(fx->port, "GET /hello HTTP/1.1\r\nExpect: teapot\r\n\r\n", body,
@@ -913,7 +920,18 @@ static void a_client_that_disconnects_before_the_async_response_is_handled_clean
     assert_true(wait_for(&fx->requests, 1, 5000));
     client_close(c); /* gone while the handler still owns the request */
     assert_true(wait_for(&fx->hold_finished, 1, 5000));
+    /* gone in the middle of a request: headers, then half a body */
+    c = client_open(fx->port);
+    client_send_str(c, "POST /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nhalf");
+    usleep(50 * 1000);
+    client_close(c);
+    c = client_open(fx->port);
+    client_send_str(c, "GET /hello HTTP/1.1\r\nX-Partial: ");
+    usleep(50 * 1000);
+    client_close(c);
+    usleep(50 * 1000);
     fixture_stop(fx);
+    assert_int_equal(atomic_load(&fx->requests), 1);
     assert_true(fx->hold_saw_abort);
     assert_true(fx->hold_fields_ok);
     free(fx);
@@ -1079,6 +1097,43 @@ static void an_idle_connection_is_closed_after_the_timeout(void **state)
     free(fx);
 }
 
+static void a_handler_slower_than_the_idle_timeout_keeps_its_connection(void **state)
+{
+    (void)state;
+    as_http_limits_t lim;
+    as_http_limits_default(&lim);
+    lim.idle_timeout_ms = 200;
+    fixture_t *fx = fixture_start(&lim);
+    client_t *c = client_open(fx->port);
+    response_t r;
+    client_send_str(c, "GET /slow?ms=700 HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_response(c, &r, 0), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "slow");
+    response_free(&r);
+    client_close(c);
+    fixture_free(fx);
+}
+
+static void a_client_that_stops_reading_is_closed_after_the_idle_timeout(void **state)
+{
+    (void)state;
+    as_http_limits_t lim;
+    as_http_limits_default(&lim);
+    lim.idle_timeout_ms = 300;
+    fixture_t *fx = fixture_start(&lim);
+    client_t *c = client_open(fx->port);
+    client_send_str(c, "GET /export?n=1024 HTTP/1.1\r\nHost: t\r\n\r\n");
+    long t0 = now_ms();
+    assert_true(wait_for(&fx->export_finished, 1, 5000)); /* never read a byte */
+    assert_true(now_ms() - t0 >= 250);
+    assert_true(client_wait_closed(c));
+    client_close(c);
+    fixture_stop(fx);
+    assert_true(fx->export_aborted);
+    free(fx);
+}
+
 static void connections_beyond_the_limit_are_closed_at_once(void **state)
 {
     (void)state;
@@ -1122,8 +1177,9 @@ static void head_and_204_responses_carry_no_body(void **state)
     client_send_str(c, "GET /nothing-here HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_int_equal(read_response(c, &r, 0), 0);
     assert_int_equal(r.status, 404);
-    assert_string_equal(r.body,
-                        "{\"error\":{\"code\":\"not_found\",\"message\":\"no such \\\"route\\\"\"}}");
+    assert_string_equal(
+        r.body,
+        "{\"error\":{\"code\":\"not_found\",\"message\":\"no such \\\"route\\\"\\u000a\"}}");
     response_free(&r);
     client_close(c);
     fixture_free(fx);
@@ -1175,9 +1231,9 @@ static void start_rejects_bad_arguments_and_a_busy_port_cleanly(void **state)
     assert_int_equal(lim.max_connections, 1024);
     assert_int_equal(lim.max_pipelined, 16);
     assert_int_equal(as_http_server_start(&loop, "127.0.0.1", 0, &lim, handler, NULL, &a), 0);
-    assert_int_equal(as_http_server_start(&loop, "127.0.0.1", as_http_server_port(a), NULL,
-                                          handler, NULL, &b),
-                     UV_EADDRINUSE);
+    assert_int_equal(
+        as_http_server_start(&loop, "127.0.0.1", as_http_server_port(a), NULL, handler, NULL, &b),
+        UV_EADDRINUSE);
     assert_null(b);
     as_http_server_stop(a, NULL, NULL);
     assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
@@ -1229,6 +1285,8 @@ int main(void)
         cmocka_unit_test(a_client_that_never_reads_is_cut_off_at_the_write_queue_cap),
         cmocka_unit_test(query_parameters_and_path_are_percent_decoded),
         cmocka_unit_test(an_idle_connection_is_closed_after_the_timeout),
+        cmocka_unit_test(a_handler_slower_than_the_idle_timeout_keeps_its_connection),
+        cmocka_unit_test(a_client_that_stops_reading_is_closed_after_the_idle_timeout),
         cmocka_unit_test(connections_beyond_the_limit_are_closed_at_once),
         cmocka_unit_test(head_and_204_responses_carry_no_body),
         cmocka_unit_test(stop_with_open_connections_leaves_the_loop_closable),

@@ -1,0 +1,71 @@
+/* gateway.h — what a route table needs from the gateway: the route shape, the role bits, and
+ * helpers to call a service and turn its reply into HTTP. Each service's routes live in their own
+ * file (routes_<service>.c) and are listed in routes.c. */
+#ifndef GATEWAY_H
+#define GATEWAY_H
+
+#include <jansson.h>
+
+#include "as/bus.h"
+#include "auth.h"
+#include "http.h"
+
+enum {
+    R_ADMIN = 1 << 0,
+    R_REGION = 1 << 1,
+    R_CENTER = 1 << 2,
+    R_WAREHOUSE = 1 << 3,
+    R_FINANCE = 1 << 4,
+    R_REVIEWER = 1 << 5,
+    R_ALL = 0x3f,
+};
+
+typedef struct gw_route gw_route_t;
+
+/* A custom handler: `params` holds the captured path segments (borrowed). It must finish the
+ * request (as_http_respond… now or later). */
+typedef void (*gw_handler_fn)(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                              const gw_principal_t *p);
+
+struct gw_route {
+    const char *method;
+    const char *pattern;     /* "/v1/tickets/{id}/cancel": {id} fills the field "id" */
+    unsigned roles;          /* R_* bits allowed */
+    const char *service;     /* owning service */
+    const char *cmd;         /* command type, e.g. "intake.CancelTicket" */
+    int body;                /* 1: JSON body, merged with path params; 0: query parameters */
+    const char *body_field;  /* if set, the raw JSON body is passed as this string field */
+    const char *reply_field; /* if set, this string field of the reply is the raw JSON answer */
+    gw_handler_fn handler;   /* NULL: the generic command mapping */
+    const char *summary;     /* one line for the route listing */
+};
+
+/* Route tables, one per service (NULL-terminated by a route with method NULL). */
+extern const gw_route_t gw_routes_intake[];
+extern const gw_route_t gw_routes_warranty[];
+extern const gw_route_t gw_routes_parts[];
+extern const gw_route_t gw_routes_settlement[];
+extern const gw_route_t gw_routes_surveys[];
+
+/* Build the command of `rt` from the request (body or query, plus params) — as the generic
+ * mapping does — and return it, or answer 400 and return NULL. Caller frees the message. */
+ProtobufCMessage *gw_build_command(as_http_req_t *r, const gw_route_t *rt, json_t *params);
+
+/* Send `msg` to the route's service as `rt->cmd` for principal `p`; `cb` gets the reply. Uses the
+ * request's Idempotency-Key when present. Returns 0 or answers 503 itself and returns -1. */
+int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
+            const gw_principal_t *p, as_client_cb cb, void *ud);
+int gw_call_type(as_http_req_t *r, const char *service, const char *type,
+                 const ProtobufCMessage *msg, const char *request_id, const gw_principal_t *p,
+                 as_client_cb cb, void *ud);
+
+/* Answer the HTTP request from a service reply: status, JSON body (by body_type) or the error
+ * object {"error":{"code","message","fields"}}; 504/502 when there was no reply. */
+void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply);
+
+/* Decode a reply body of type `d`; NULL if absent or not that type. Caller frees. */
+ProtobufCMessage *gw_reply_body(const As__Reply *reply, const ProtobufCMessageDescriptor *d);
+
+void gw_respond_json(as_http_req_t *r, int status, json_t *body);
+
+#endif

@@ -1,0 +1,138 @@
+# shellcheck shell=bash
+# tests/lib.sh — helpers for the integration test scripts in tests/integration/*.sh.
+#
+# Every assertion prints one TAP-style line, `ok - NAME` or `not ok - NAME: REASON` (details
+# follow as `# ` lines), which tests/run.sh counts. A script sources this file, makes its
+# assertions and ends with `t_done`, whose exit status says whether all of them passed.
+#
+#   . "$(dirname "$0")/../lib.sh"
+#   http GET /healthz
+#   t_status "gateway is healthy" 200
+#   http POST /v1/tickets "$AS_TOKEN_CENTER" '{"serial":"X1"}'
+#   t_status "a centre opens a ticket" 201
+#   t_eq "the ticket is open" open "$(jbody .state)"
+#   t_done
+#
+# The environment comes from tests/run.sh: $AS_VAR/run/env (AS_GATEWAY_URL, AS_TOKEN_*, ...),
+# plus AS_BIN and AS_BUILD.
+
+T_PASSED=0
+T_FAILED=0
+HTTP_STATUS=""
+HTTP_BODY=""
+
+# t_note TEXT — diagnostic lines, each as a TAP comment.
+t_note() {
+    local line
+    while IFS= read -r line; do
+        printf '# %s\n' "$line"
+    done <<<"$*"
+}
+
+# t_ok NAME — a passed check.
+t_ok() {
+    T_PASSED=$((T_PASSED + 1))
+    printf 'ok - %s\n' "$1"
+}
+
+# t_fail NAME REASON — a failed check; a multi-line reason continues as comments.
+t_fail() {
+    local name=$1 reason=${2:-failed} first rest
+    T_FAILED=$((T_FAILED + 1))
+    first=${reason%%$'\n'*}
+    printf 'not ok - %s: %s\n' "$name" "$first"
+    if [ "$first" != "$reason" ]; then
+        rest=${reason#*$'\n'}
+        t_note "$rest"
+    fi
+}
+
+# t_check NAME COMMAND... — ok when COMMAND succeeds; its output is shown on failure.
+t_check() {
+    local name=$1 out
+    shift
+    if out=$("$@" 2>&1); then
+        t_ok "$name"
+    else
+        t_fail "$name" "command failed: $*"$'\n'"$out"
+    fi
+}
+
+# t_eq NAME EXPECTED ACTUAL — string equality.
+t_eq() {
+    if [ "$2" = "$3" ]; then
+        t_ok "$1"
+    else
+        t_fail "$1" "expected '$2', got '$3'"
+    fi
+}
+
+# t_match NAME REGEX ACTUAL — ACTUAL matches the extended regular expression REGEX.
+t_match() {
+    if [[ $3 =~ $2 ]]; then
+        t_ok "$1"
+    else
+        t_fail "$1" "'$3' does not match /$2/"
+    fi
+}
+
+# http METHOD PATH [TOKEN] [BODY] [CURL ARGS...] — one request to the gateway. Sets
+# HTTP_STATUS (000 when no answer came) and HTTP_BODY. An empty TOKEN sends no Authorization
+# header; a BODY is sent as JSON.
+http() {
+    local method=$1 path=$2 token=${3:-} body=${4:-} out status
+    local -a args=(-sS -X "$method" --max-time "${T_HTTP_TIMEOUT:-30}" -o - -w '\n%{http_code}')
+    shift 2
+    [ $# -eq 0 ] || shift
+    [ $# -eq 0 ] || shift
+    if [ -n "$token" ]; then
+        args+=(-H "Authorization: Bearer $token")
+    fi
+    if [ -n "$body" ]; then
+        args+=(-H 'Content-Type: application/json' --data-binary "$body")
+    fi
+    out=$(curl "${args[@]}" "$@" "${AS_GATEWAY_URL:?AS_GATEWAY_URL is not set}$path" 2>/dev/null) || true
+    status=${out##*$'\n'}
+    if [[ $status =~ ^[0-9]{3}$ ]]; then
+        HTTP_STATUS=$status
+        HTTP_BODY=${out%$'\n'*}
+    else
+        HTTP_STATUS=000
+        HTTP_BODY=""
+    fi
+}
+# t_http — the same as http, under the name the other helpers share.
+t_http() { http "$@"; }
+
+# t_status NAME EXPECTED — the last http call answered EXPECTED; the body is shown otherwise.
+t_status() {
+    if [ "$HTTP_STATUS" = "$2" ]; then
+        t_ok "$1"
+    else
+        t_fail "$1" "HTTP status $HTTP_STATUS, expected $2"$'\n'"body: ${HTTP_BODY:0:2000}"
+    fi
+}
+
+# jbody FILTER — a jq filter applied to the last HTTP_BODY (raw output; empty on bad JSON).
+jbody() {
+    printf '%s' "$HTTP_BODY" | jq -r "$1" 2>/dev/null || true
+}
+
+# t_jq NAME FILTER EXPECTED — the last body, through the jq FILTER, equals EXPECTED.
+t_jq() {
+    local actual
+    actual=$(jbody "$2")
+    if [ "$actual" = "$3" ]; then
+        t_ok "$1"
+    else
+        t_fail "$1" "$2 is '$actual', expected '$3'"$'\n'"body: ${HTTP_BODY:0:2000}"
+    fi
+}
+
+# t_done — the end of a script: exit 0 when every check passed, 1 otherwise.
+t_done() {
+    if [ "$T_FAILED" -eq 0 ]; then
+        exit 0
+    fi
+    exit 1
+}
