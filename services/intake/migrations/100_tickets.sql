@@ -11,6 +11,12 @@ CREATE TABLE centers (
     region text NOT NULL REFERENCES regions(code)
 );
 
+-- Which manufacturer stands behind a brand (warranty claims go to it).
+CREATE TABLE brands (
+    brand        text PRIMARY KEY,
+    manufacturer text NOT NULL
+);
+
 CREATE SEQUENCE ticket_no;
 
 CREATE TABLE tickets (
@@ -34,6 +40,8 @@ CREATE TABLE tickets (
     repeat_repair  boolean NOT NULL DEFAULT false,
     warnings       text[] NOT NULL DEFAULT '{}',
     decision       jsonb,
+    manufacturer   text,
+    work           jsonb NOT NULL DEFAULT '{}',
     opened_at      timestamptz NOT NULL DEFAULT now(),
     updated_at     timestamptz NOT NULL DEFAULT now(),
     closed_at      timestamptz
@@ -93,6 +101,8 @@ LANGUAGE sql STABLE AS $$
         'opened_at', to_char(t.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'updated_at', to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'decision', t.decision,
+        'manufacturer', t.manufacturer,
+        'work', CASE WHEN t.work = '{}' THEN NULL ELSE t.work END,
         'warnings', to_jsonb(t.warnings),
         'timeline', CASE WHEN p_timeline THEN (
             SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
@@ -138,7 +148,7 @@ BEGIN
     END IF;
     INSERT INTO tickets(id, center, region, state, customer_name, customer_phone, category,
                         device, purchase, fault, flags, request, claim_date, extra, device_key,
-                        repeat_repair, warnings)
+                        repeat_repair, warnings, manufacturer)
     VALUES ('T' || lpad(nextval('ticket_no')::text, 8, '0'), c.code, c.region, 'received',
             a#>>'{customer,name}', a#>>'{customer,phone}', a#>>'{device,category}',
             coalesce(a->'device', '{}'), coalesce(a->'purchase', '{}'), coalesce(a->'fault', '{}'),
@@ -149,7 +159,8 @@ BEGIN
                 'use_compensation_rate', a->'use_compensation_rate')),
             v_key,
             v_last_closed IS NOT NULL AND v_last_closed > now() - interval '90 days',
-            coalesce(ARRAY(SELECT jsonb_array_elements_text(a->'warnings')), '{}'))
+            coalesce(ARRAY(SELECT jsonb_array_elements_text(a->'warnings')), '{}'),
+            (SELECT manufacturer FROM brands WHERE lower(brand) = lower(a#>>'{device,brand}')))
     RETURNING * INTO t;
     INSERT INTO ticket_timeline(ticket_id, from_state, to_state, event, actor, request_id)
         VALUES (t.id, NULL, 'received', 'opened', v_actor, p_req);
