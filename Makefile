@@ -101,7 +101,7 @@ $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lhttp_parser -lsodium -o $@
 $(BUILD)/bin/asctl: $(call svc_objs,asctl) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -o $@
 $(BUILD)/bin/as-warranty-eval: $(BUILD)/obj/services/warranty/engine.o $(BUILD)/obj/services/warranty/eval_main.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -ljansson -o $@

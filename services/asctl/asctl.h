@@ -1,0 +1,63 @@
+/* asctl.h — shared pieces of the command-line client: the HTTP call to the gateway, output
+ * helpers and the command table each noun file contributes to. */
+#ifndef ASCTL_H
+#define ASCTL_H
+
+#include <jansson.h>
+
+/* Exit codes scripts can rely on. */
+enum {
+    ASCTL_OK = 0,
+    ASCTL_USAGE = 2,    /* bad command line */
+    ASCTL_REJECTED = 3, /* the system said no (4xx): validation, state, permission, not found */
+    ASCTL_FAILED = 4,   /* the system could not answer (5xx, timeout, unreachable) */
+};
+
+typedef struct asctl_opts {
+    const char *url;
+    const char *token;
+    int json;    /* print raw JSON */
+    int verbose; /* print the request line */
+} asctl_opts_t;
+
+/* Perform one HTTP request. `body` may be NULL. On return *status holds the HTTP status (0 when
+ * no answer) and *out the parsed JSON answer (new reference; NULL when not JSON). Returns 0 when
+ * an answer arrived. `idempotency_key` may be NULL. */
+int asctl_http(const asctl_opts_t *o, const char *method, const char *path, const char *body,
+               const char *idempotency_key, int *status, json_t **out);
+
+/* Print an error answer ({"error":{…}}) readably on stderr and return the matching exit code. */
+int asctl_report_error(int status, json_t *answer);
+
+/* Print `answer` as JSON (pretty) on stdout. */
+void asctl_print_json(json_t *answer);
+
+/* A small table printer: columns are chosen by the caller, values come from JSON paths. */
+typedef struct asctl_col {
+    const char *title;
+    const char *path; /* dot path into each row object, e.g. "decision.status" */
+    int width;
+} asctl_col_t;
+void asctl_print_table(json_t *rows, const asctl_col_t *cols, int ncols);
+/* The string at a dot path ("" when absent); numbers and booleans are formatted. */
+const char *asctl_get(json_t *obj, const char *path, char *buf, size_t len);
+
+typedef struct asctl_cmd {
+    const char *noun, *verb;
+    const char *usage; /* arguments, e.g. "ID [--note TEXT]" */
+    const char *help;  /* one line */
+    int (*run)(const asctl_opts_t *o, int argc, char **argv);
+} asctl_cmd_t;
+
+extern const asctl_cmd_t asctl_ticket_cmds[];
+extern const asctl_cmd_t asctl_misc_cmds[];
+
+/* Shared option parsing for verbs: `--name value` pairs after positional arguments. Returns the
+ * value of --name, or NULL. `flag` variants return 1 when --name is present. */
+const char *asctl_opt(int argc, char **argv, const char *name);
+int asctl_flag(int argc, char **argv, const char *name);
+/* All values of a repeated option (e.g. --part SKU:QTY), as a JSON array of {sku, qty}; NULL
+ * with a message on stderr when one is malformed. */
+json_t *asctl_parts(int argc, char **argv, const char *name);
+
+#endif

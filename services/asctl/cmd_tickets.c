@@ -1,0 +1,322 @@
+/* cmd_tickets.c — `asctl ticket …`: the front desk's verbs, and `asctl health` / `asctl call`. */
+#include "asctl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Run one request and print the answer (JSON or via `print`). Returns the exit code. */
+static int request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
+                   const char *key, void (*print)(json_t *))
+{
+    char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    int status;
+    json_t *ans;
+    int rc = asctl_http(o, method, path, b, key, &status, &ans);
+    free(b);
+    json_decref(body);
+    if (rc < 0)
+        return ASCTL_FAILED;
+    if (status >= 400 || status == 0) {
+        int code = asctl_report_error(status, ans);
+        json_decref(ans);
+        return code;
+    }
+    if (o->json || !print)
+        asctl_print_json(ans);
+    else
+        print(ans);
+    json_decref(ans);
+    return ASCTL_OK;
+}
+
+static const asctl_col_t LIST_COLS[] = {
+    {"TICKET", "id", 10},         {"CENTRE", "center", 6},        {"STATE", "state", 16},
+    {"CATEGORY", "category", 12}, {"DEVICE", "device.model", 14}, {"DECISION", "decision.status", 26},
+    {"REMEDY", "decision.remedy", 8}, {"OPENED", "opened_at", 20},
+};
+
+static void print_ticket(json_t *t)
+{
+    char b[512];
+    printf("ticket    %s  (%s, centre %s, region %s)\n", asctl_get(t, "id", b, sizeof b),
+           json_string_value(json_object_get(t, "state")),
+           json_string_value(json_object_get(t, "center")),
+           json_string_value(json_object_get(t, "region")));
+    printf("customer  %s  %s\n", json_string_value(json_object_get(json_object_get(t, "customer"), "name")),
+           asctl_get(t, "customer.phone", b, sizeof b));
+    printf("device    %s %s %s", asctl_get(t, "device.category", b, sizeof b),
+           json_string_value(json_object_get(json_object_get(t, "device"), "brand")),
+           json_string_value(json_object_get(json_object_get(t, "device"), "model")));
+    printf("  imei %s\n", asctl_get(t, "device.imei", b, sizeof b));
+    printf("fault     %s", asctl_get(t, "fault.code", b, sizeof b));
+    printf("  request %s  claim date %s\n", json_string_value(json_object_get(t, "request")),
+           asctl_get(t, "claim_date", b, sizeof b));
+    json_t *d = json_object_get(t, "decision");
+    if (d) {
+        printf("decision  %s", asctl_get(d, "status", b, sizeof b));
+        printf(" / %s", asctl_get(d, "remedy", b, sizeof b));
+        printf("  free %s", asctl_get(d, "free", b, sizeof b));
+        printf("  rules %s\n", asctl_get(d, "rules", b, sizeof b));
+        printf("          %s\n", asctl_get(d, "reason", b, sizeof b));
+    }
+    json_t *w = json_object_get(t, "warnings");
+    size_t i;
+    json_t *x;
+    json_array_foreach(w, i, x) printf("warning   %s\n", json_string_value(x));
+    printf("\ntimeline:\n");
+    json_array_foreach(json_object_get(t, "timeline"), i, x)
+    {
+        char at[64], ev[64], to[64], who[64], note[300];
+        printf("  %-24s %-18s -> %-16s %-12s %s\n", asctl_get(x, "at", at, sizeof at),
+               asctl_get(x, "event", ev, sizeof ev), asctl_get(x, "to_state", to, sizeof to),
+               asctl_get(x, "actor", who, sizeof who), asctl_get(x, "note", note, sizeof note));
+    }
+}
+
+static void print_list(json_t *ans)
+{
+    asctl_print_table(json_object_get(ans, "tickets"), LIST_COLS,
+                      sizeof LIST_COLS / sizeof LIST_COLS[0]);
+    const char *next = json_string_value(json_object_get(ans, "next"));
+    if (next)
+        printf("\nmore: asctl ticket list --after %s\n", next);
+}
+
+static json_t *read_json_file(const char *path)
+{
+    json_error_t e;
+    json_t *j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &e) : json_load_file(path, 0, &e);
+    if (!j)
+        fprintf(stderr, "asctl: %s: %s (line %d)\n", path, e.text, e.line);
+    return j;
+}
+
+static int t_open(const asctl_opts_t *o, int argc, char **argv)
+{
+    const char *file = asctl_opt(argc, argv, "--file");
+    if (!file) {
+        fprintf(stderr, "asctl: ticket open needs --file FILE (or - for stdin) with the ticket "
+                        "JSON\n");
+        return ASCTL_USAGE;
+    }
+    json_t *body = read_json_file(file);
+    if (!body)
+        return ASCTL_USAGE;
+    return request(o, "POST", "/v1/tickets", body, asctl_opt(argc, argv, "--key"), print_ticket);
+}
+
+static int need_id(int argc, char **argv, const char *verb)
+{
+    if (argc < 1 || argv[0][0] == '-') {
+        fprintf(stderr, "asctl: ticket %s needs a ticket id\n", verb);
+        return 0;
+    }
+    return 1;
+}
+
+static int t_show(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "show"))
+        return ASCTL_USAGE;
+    char path[256];
+    snprintf(path, sizeof path, "/v1/tickets/%s", argv[0]);
+    return request(o, "GET", path, NULL, NULL, print_ticket);
+}
+
+static int t_list(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const filters[] = {"center", "state", "imei", "serial", "phone",
+                                          "from",   "to",    "after", "limit"};
+    char path[1024] = "/v1/tickets";
+    size_t off = strlen(path);
+    char sep = '?';
+    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
+        char opt[32];
+        snprintf(opt, sizeof opt, "--%s", filters[i]);
+        const char *v = asctl_opt(argc, argv, opt);
+        if (v && off < sizeof path) {
+            off += (size_t)snprintf(path + off, sizeof path - off, "%c%s=%s", sep, filters[i], v);
+            sep = '&';
+        }
+    }
+    return request(o, "GET", path, NULL, NULL, print_list);
+}
+
+static int post_verb(const asctl_opts_t *o, const char *id, const char *verb, json_t *body)
+{
+    char path[256];
+    snprintf(path, sizeof path, "/v1/tickets/%s/%s", id, verb);
+    return request(o, "POST", path, body, NULL, print_ticket);
+}
+
+static void set_str(json_t *b, const char *key, const char *v)
+{
+    if (v)
+        json_object_set_new(b, key, json_string(v));
+}
+
+static int set_int(json_t *b, const char *key, const char *v)
+{
+    if (!v)
+        return 0;
+    char *end;
+    long long n = strtoll(v, &end, 10);
+    if (*end || !*v) {
+        fprintf(stderr, "asctl: %s must be a whole number, got '%s'\n", key, v);
+        return -1;
+    }
+    json_object_set_new(b, key, json_integer(n));
+    return 0;
+}
+
+static int t_diagnose(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "diagnose"))
+        return ASCTL_USAGE;
+    json_t *b = json_object(), *parts = asctl_parts(argc, argv, "--part");
+    if (!parts || set_int(b, "estimate_cents", asctl_opt(argc, argv, "--estimate")) < 0) {
+        json_decref(b);
+        json_decref(parts);
+        return ASCTL_USAGE;
+    }
+    set_str(b, "fault_code", asctl_opt(argc, argv, "--fault-code"));
+    set_str(b, "labour_code", asctl_opt(argc, argv, "--labour-code"));
+    set_str(b, "promised_date", asctl_opt(argc, argv, "--promised"));
+    set_str(b, "note", asctl_opt(argc, argv, "--note"));
+    json_object_set_new(b, "parts", parts);
+    return post_verb(o, argv[0], "diagnosis", b);
+}
+
+static int t_consent(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "consent"))
+        return ASCTL_USAGE;
+    int acc = asctl_flag(argc, argv, "--accept"), dec = asctl_flag(argc, argv, "--decline");
+    if (acc == dec) {
+        fprintf(stderr, "asctl: ticket consent needs exactly one of --accept or --decline\n");
+        return ASCTL_USAGE;
+    }
+    json_t *b = json_pack("{s:b}", "accept", acc);
+    set_str(b, "note", asctl_opt(argc, argv, "--note"));
+    return post_verb(o, argv[0], "consent", b);
+}
+
+static int t_parts(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "parts"))
+        return ASCTL_USAGE;
+    json_t *parts = asctl_parts(argc, argv, "--part");
+    if (!parts)
+        return ASCTL_USAGE;
+    json_t *b = json_pack("{s:o}", "parts", parts);
+    set_str(b, "note", asctl_opt(argc, argv, "--note"));
+    return post_verb(o, argv[0], "parts-requests", b);
+}
+
+static int t_complete(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "complete"))
+        return ASCTL_USAGE;
+    json_t *b = json_object(), *parts = asctl_parts(argc, argv, "--part");
+    if (!parts || set_int(b, "labour_minutes", asctl_opt(argc, argv, "--minutes")) < 0) {
+        json_decref(b);
+        json_decref(parts);
+        return ASCTL_USAGE;
+    }
+    json_object_set_new(b, "parts_used", parts);
+    set_str(b, "labour_code", asctl_opt(argc, argv, "--labour-code"));
+    set_str(b, "cause", asctl_opt(argc, argv, "--cause"));
+    set_str(b, "note", asctl_opt(argc, argv, "--note"));
+    return post_verb(o, argv[0], "repair-complete", b);
+}
+
+static int t_handback(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "handback"))
+        return ASCTL_USAGE;
+    json_t *b = json_object();
+    set_str(b, "note", asctl_opt(argc, argv, "--note"));
+    return post_verb(o, argv[0], "handback", b);
+}
+
+static int t_cancel(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "cancel"))
+        return ASCTL_USAGE;
+    const char *reason = asctl_opt(argc, argv, "--reason");
+    if (!reason) {
+        fprintf(stderr, "asctl: ticket cancel needs --reason TEXT\n");
+        return ASCTL_USAGE;
+    }
+    return post_verb(o, argv[0], "cancel", json_pack("{s:s}", "reason", reason));
+}
+
+const asctl_cmd_t asctl_ticket_cmds[] = {
+    {"ticket", "open", "--file FILE|- [--key IDEMPOTENCY-KEY]", "open a ticket from its JSON", t_open},
+    {"ticket", "show", "ID", "a ticket with its decision and timeline", t_show},
+    {"ticket", "list", "[--center C] [--state S] [--imei I] [--phone P] [--from D] [--to D] [--limit N] [--after ID]",
+     "list tickets", t_list},
+    {"ticket", "diagnose", "ID [--fault-code C] [--labour-code L] [--part SKU:QTY]... [--estimate CENTS] [--promised DATE]",
+     "record the diagnosis", t_diagnose},
+    {"ticket", "consent", "ID --accept|--decline [--note T]", "the customer's answer to the estimate", t_consent},
+    {"ticket", "parts", "ID --part SKU:QTY...", "request parts for the repair", t_parts},
+    {"ticket", "complete", "ID [--part SKU:QTY]... [--minutes N] [--cause C]", "the repair is done", t_complete},
+    {"ticket", "handback", "ID [--note T]", "hand the product back", t_handback},
+    {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static void print_health(json_t *ans)
+{
+    printf("system: %s\n", json_string_value(json_object_get(ans, "status")));
+    const char *name;
+    json_t *s;
+    json_object_foreach(json_object_get(ans, "services"), name, s)
+    {
+        char b1[32], b2[32];
+        printf("  %-11s %-12s db %-4s schema %s\n", name, json_string_value(json_object_get(s, "status")),
+               asctl_get(s, "db", b1, sizeof b1), asctl_get(s, "schema_version", b2, sizeof b2));
+    }
+}
+
+static int m_health(const asctl_opts_t *o, int argc, char **argv)
+{
+    (void)argc;
+    (void)argv;
+    int status;
+    json_t *ans;
+    if (asctl_http(o, "GET", "/healthz", NULL, NULL, &status, &ans) < 0)
+        return ASCTL_FAILED;
+    if (o->json)
+        asctl_print_json(ans);
+    else if (ans)
+        print_health(ans);
+    json_decref(ans);
+    return status == 200 ? ASCTL_OK : ASCTL_FAILED;
+}
+
+/* Any route: asctl call METHOD PATH [JSON|@FILE] */
+static int m_call(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "asctl: call needs METHOD PATH [JSON|@FILE]\n");
+        return ASCTL_USAGE;
+    }
+    json_t *body = NULL;
+    if (argc > 2) {
+        json_error_t e;
+        body = argv[2][0] == '@' ? json_load_file(argv[2] + 1, 0, &e) : json_loads(argv[2], 0, &e);
+        if (!body) {
+            fprintf(stderr, "asctl: the body is not JSON: %s\n", e.text);
+            return ASCTL_USAGE;
+        }
+    }
+    return request(o, argv[0], argv[1], body, asctl_opt(argc, argv, "--key"), NULL);
+}
+
+const asctl_cmd_t asctl_misc_cmds[] = {
+    {"health", "", "", "is every service up?", m_health},
+    {"call", "", "METHOD PATH [JSON|@FILE] [--key K]", "any gateway route, raw JSON out", m_call},
+    {NULL, NULL, NULL, NULL, NULL},
+};
