@@ -113,6 +113,9 @@ $(BUILD)/tests/test_engine: $(BUILD)/obj/services/warranty/test_engine.o $(BUILD
 $(BUILD)/tests/test_http: $(BUILD)/obj/services/gateway/test_http.o $(BUILD)/obj/services/gateway/http.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -luv -lhttp_parser -lcmocka -lpthread -o $@
+$(BUILD)/tests/test_validate: $(BUILD)/obj/services/intake/test_validate.o $(BUILD)/obj/services/intake/validate.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
 $(BUILD)/gen-test/pbjson_test.pb-c.c: tests/unit/pbjson_test.proto
 	@mkdir -p $(dir $@)
 	protoc-c --c_out=$(dir $@) -Itests/unit $<
