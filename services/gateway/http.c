@@ -18,6 +18,7 @@
 
 #include <http_parser.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1308,6 +1309,15 @@ int as_http_server_start(uv_loop_t *loop, const char *host, int port,
     if (uv_ip4_addr(host, port, (struct sockaddr_in *)&addr) != 0 &&
         uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr) != 0)
         return UV_EINVAL;
+    /* libuv writes with write(2): a peer that went away would raise SIGPIPE and kill the
+     * process. Ignore it unless the program installed its own disposition. */
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = SIG_IGN;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGPIPE, &sa, NULL);
+    }
     s = calloc(1, sizeof *s);
     if (!s)
         return UV_ENOMEM;

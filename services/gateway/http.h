@@ -47,6 +47,8 @@ typedef void (*as_http_request_cb)(as_http_req_t *req, void *user_data);
 
 /* Bind host:port (numeric IPv4 or IPv6 address; port 0 = ephemeral) and start accepting on
  * `loop`. `limits` may be NULL for the defaults; zero fields also take their default.
+ * Sets SIGPIPE to ignored if it still has the default disposition (libuv writes with write(2),
+ * so a vanished client would otherwise kill the process).
  * Returns 0 and the server in *out, or a negative libuv error code (UV_EINVAL for bad
  * arguments). On failure after the listening handle was created, its memory is released by a
  * close callback during the next run of the loop. */
@@ -105,10 +107,11 @@ void as_http_respond_error(as_http_req_t *r, int status, const char *code, const
 void as_http_stream_begin(as_http_req_t *r, int status, const char *content_type,
                           const char *extra_headers);
 
-/* Queue `len` bytes as one chunk. Returns the bytes now queued for writing on the connection
- * (not yet accepted by the kernel) so the caller can apply back-pressure, or 0 when the request
- * is aborted. If the connection already has max_write_queue_bytes queued, the connection is
- * closed instead (the request becomes aborted). */
+/* Queue `len` bytes as one chunk (len 0 is ignored). Returns the bytes now queued for writing
+ * on the connection (not yet accepted by the kernel) so the caller can apply back-pressure; 0
+ * means nothing is queued or the request is aborted (check as_http_req_aborted). If the
+ * connection already has max_write_queue_bytes queued, it is closed instead and the request
+ * becomes aborted. */
 size_t as_http_stream_write(as_http_req_t *r, const char *data, size_t len);
 
 /* Finish a streamed response. The request is gone when this returns (also when aborted). */

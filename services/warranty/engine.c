@@ -61,6 +61,7 @@ static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
     *y = yoe + era * 400 + (*m <= 2);
 }
 
+/* Contract: engine.h. Strict YYYY-MM-DD, real calendar day, years 1900..2999; 0 or -1. */
 int wr_date_parse(const char *s, int32_t *days_out)
 {
     if (s == NULL || days_out == NULL || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
@@ -81,6 +82,7 @@ int wr_date_parse(const char *s, int32_t *days_out)
     return 0;
 }
 
+/* Contract: engine.h. Writes exactly 10 characters plus NUL; years clamped to 0000..9999. */
 void wr_date_format(int32_t days, char out[11])
 {
     int64_t y;
@@ -104,6 +106,7 @@ void wr_date_format(int32_t days, char out[11])
     out[10] = '\0';
 }
 
+/* Contract: engine.h. D-2: same day-of-month, clamped to the target month's last day. */
 int32_t wr_add_months(int32_t days, int months)
 {
     int64_t y;
@@ -182,14 +185,17 @@ static size_t sort_unique(int32_t *v, size_t n)
 /* ------------------------------------------------------------------------------------------ */
 
 /* Canonical output order of rule ids: regime rules, exclusions, then arithmetic rules. */
-#define RULE_LIST(X)                                                                           \
-    X(M1, "M-1") X(M2, "M-2") X(M3, "M-3") X(M4, "M-4") X(M5, "M-5") X(M6, "M-6")             \
-    X(M7, "M-7") X(M8, "M-8") X(M9, "M-9") X(M10, "M-10") X(M11, "M-11") X(M12, "M-12")       \
-    X(M13, "M-13") X(M14, "M-14") X(G1, "G-1") X(G2, "G-2") X(G3, "G-3") X(G4, "G-4")         \
-    X(G5, "G-5") X(G6, "G-6") X(C1, "C-1") X(C2, "C-2") X(C3, "C-3") X(C4, "C-4")             \
-    X(C5, "C-5") X(C6, "C-6") X(C7, "C-7") X(C8, "C-8") X(C9, "C-9") X(C10, "C-10")           \
-    X(C11, "C-11") X(E1, "E1") X(E2, "E2") X(E3, "E3") X(E4, "E4") X(E5, "E5") X(E6, "E6")     \
+/* clang-format off */
+#define RULE_LIST(X)                                                                               \
+    X(M1, "M-1") X(M2, "M-2") X(M3, "M-3") X(M4, "M-4") X(M5, "M-5") X(M6, "M-6") X(M7, "M-7")     \
+    X(M8, "M-8") X(M9, "M-9") X(M10, "M-10") X(M11, "M-11") X(M12, "M-12") X(M13, "M-13")          \
+    X(M14, "M-14")                                                                                 \
+    X(G1, "G-1") X(G2, "G-2") X(G3, "G-3") X(G4, "G-4") X(G5, "G-5") X(G6, "G-6")                  \
+    X(C1, "C-1") X(C2, "C-2") X(C3, "C-3") X(C4, "C-4") X(C5, "C-5") X(C6, "C-6") X(C7, "C-7")     \
+    X(C8, "C-8") X(C9, "C-9") X(C10, "C-10") X(C11, "C-11")                                        \
+    X(E1, "E1") X(E2, "E2") X(E3, "E3") X(E4, "E4") X(E5, "E5") X(E6, "E6")                        \
     X(D1, "D-1") X(D2, "D-2") X(D3, "D-3") X(D4, "D-4") X(D5, "D-5") X(D6, "D-6")
+/* clang-format on */
 
 enum rule_id {
 #define RULE_ENUM(sym, name) R_##sym,
@@ -278,6 +284,13 @@ __attribute__((format(printf, 2, 3))) static void sb_add(sbuf_t *s, const char *
         s->len = s->cap - 1;
 }
 
+/* Append one clause of a list, separated from the previous one by ", ". */
+static void sb_clause(sbuf_t *s, const char **sep, const char *text)
+{
+    sb_add(s, "%s%s", *sep, text);
+    *sep = ", ";
+}
+
 /* Append cents as yuan, e.g. 399900 -> "3999.00". */
 static void sb_money(sbuf_t *s, int64_t cents)
 {
@@ -344,9 +357,9 @@ static const struct {
     const char *name;
     int validity_months;
 } CATEGORIES[] = {
-    {"phone_host", 12},     {"phone_battery", 6},        {"phone_charger", 12},
-    {"phone_headset", 3},   {"phone_data_card", 12},     {"phone_terminal_card", 12},
-    {"car", 24},            {"general", 12},
+    {"phone_host", 12},   {"phone_battery", 6},    {"phone_charger", 12},
+    {"phone_headset", 3}, {"phone_data_card", 12}, {"phone_terminal_card", 12},
+    {"car", 24},          {"general", 12},
 };
 
 /* G-5 catalogue daily depreciation rates, in ppm per day (0.1 % = 1000 ppm). */
@@ -373,13 +386,13 @@ typedef enum car_fault {
     CF_OTHER
 } car_fault_t;
 
-static const char *const CAR_FAULTS[] = {"none",      "steering_failure",      "brake_failure",
-                                         "body_crack", "fuel_leak",             "traction_battery_fire",
-                                         "major_part", "serious_safety",        "other"};
+static const char *const CAR_FAULTS[] = {"none",       "steering_failure", "brake_failure",
+                                         "body_crack", "fuel_leak",        "traction_battery_fire",
+                                         "major_part", "serious_safety",   "other"};
 
 static const char *const CAR_FAULT_LABELS[] = {
-    "fault",     "steering failure",      "brake failure",        "body crack",
-    "fuel leak", "traction battery fire", "main part failure",    "serious safety fault",
+    "fault",     "steering failure",      "brake failure",     "body crack",
+    "fuel leak", "traction battery fire", "main part failure", "serious safety fault",
     "fault"};
 
 typedef enum delay_cause { DC_NONE, DC_PRODUCER_PARTS, DC_REPAIRER } delay_cause_t;
@@ -513,8 +526,8 @@ static int get_int(const json_t *obj, const char *key, const char *name, long lo
     if (x < 0)
         return fail(err, errlen, "%s: must not be negative", name);
     if (x > max)
-        return fail(err, errlen, "%s: %lld is implausibly large (limit %lld)", name,
-                    (long long)x, max);
+        return fail(err, errlen, "%s: %lld is implausibly large (limit %lld)", name, (long long)x,
+                    max);
     *present = true;
     *out = (int64_t)x;
     return 0;
@@ -536,9 +549,8 @@ static int get_date(const json_t *obj, const char *key, const char *name, bool *
 }
 
 /* An enumerated string; *out = def when absent. */
-static int get_enum(const json_t *obj, const char *key, const char *name,
-                    const char *const *names, size_t n, int def, int *out, char *err,
-                    size_t errlen)
+static int get_enum(const json_t *obj, const char *key, const char *name, const char *const *names,
+                    size_t n, int def, int *out, char *err, size_t errlen)
 {
     const char *s;
     *out = def;
@@ -573,11 +585,10 @@ static int parse_proofs(const json_t *req, request_t *r, char *err, size_t errle
     if (p == NULL)
         return 0;
     if (get_bool(p, "invoice", "proofs.invoice", false, &r->proof_invoice, err, errlen) ||
-        get_bool(p, "warranty_card", "proofs.warranty_card", false, &r->proof_card, err,
-                 errlen) ||
+        get_bool(p, "warranty_card", "proofs.warranty_card", false, &r->proof_card, err, errlen) ||
         get_bool(p, "invoice_copy", "proofs.invoice_copy", false, &r->proof_copy, err, errlen) ||
-        get_date(p, "imei_production_date", "proofs.imei_production_date",
-                 &r->has_production_date, &r->production_date, err, errlen))
+        get_date(p, "imei_production_date", "proofs.imei_production_date", &r->has_production_date,
+                 &r->production_date, err, errlen))
         return -1;
     return 0;
 }
@@ -593,8 +604,8 @@ static int parse_fault(const json_t *req, request_t *r, char *err, size_t errlen
         return 0;
     if (get_string(f, "code", "fault.code", &code, err, errlen) ||
         get_bool(f, "listed", "fault.listed", false, &r->fault_listed, err, errlen) ||
-        get_enum(f, "car", "fault.car", CAR_FAULTS, sizeof CAR_FAULTS / sizeof *CAR_FAULTS,
-                 CF_NONE, &car, err, errlen) ||
+        get_enum(f, "car", "fault.car", CAR_FAULTS, sizeof CAR_FAULTS / sizeof *CAR_FAULTS, CF_NONE,
+                 &car, err, errlen) ||
         get_string(f, "assembly", "fault.assembly", &r->assembly, err, errlen) ||
         get_string(f, "part", "fault.part", &r->part, err, errlen))
         return -1;
@@ -618,8 +629,8 @@ static int parse_flags(const json_t *req, request_t *r, char *err, size_t errlen
                  errlen) ||
         get_bool(f, "commercial_use", "flags.commercial_use", false, &r->commercial_use, err,
                  errlen) ||
-        get_bool(f, "disclosed_defect", "flags.disclosed_defect", false, &r->disclosed_defect,
-                 err, errlen) ||
+        get_bool(f, "disclosed_defect", "flags.disclosed_defect", false, &r->disclosed_defect, err,
+                 errlen) ||
         get_bool(f, "prohibited_modification", "flags.prohibited_modification", false,
                  &r->prohibited_modification, err, errlen) ||
         get_bool(f, "improper_self_handling", "flags.improper_self_handling", false,
@@ -628,8 +639,8 @@ static int parse_flags(const json_t *req, request_t *r, char *err, size_t errlen
     return 0;
 }
 
-static int parse_repair(const json_t *v, size_t i, const request_t *r, repair_t *out,
-                        char *err, size_t errlen)
+static int parse_repair(const json_t *v, size_t i, const request_t *r, repair_t *out, char *err,
+                        size_t errlen)
 {
     char name[64];
     bool has_hours;
@@ -637,8 +648,8 @@ static int parse_repair(const json_t *v, size_t i, const request_t *r, repair_t 
     if (!json_is_object(v))
         return fail(err, errlen, "history.repairs[%zu]: must be an object", i);
 #define PATH(key) (snprintf(name, sizeof name, "history.repairs[%zu].%s", i, key), name)
-    if (get_date(v, "dropped_off", PATH("dropped_off"), &out->has_dropped_off,
-                 &out->dropped_off, err, errlen) ||
+    if (get_date(v, "dropped_off", PATH("dropped_off"), &out->has_dropped_off, &out->dropped_off,
+                 err, errlen) ||
         get_date(v, "returned", PATH("returned"), &out->has_returned, &out->returned, err,
                  errlen) ||
         get_int(v, "hours", PATH("hours"), MAX_HOURS, &has_hours, &out->hours, err, errlen) ||
@@ -658,8 +669,7 @@ static int parse_repair(const json_t *v, size_t i, const request_t *r, repair_t 
         if (out->returned > r->claim_date)
             return fail(err, errlen, "history.repairs[%zu]: returned is after claim_date", i);
         if (r->has_invoice_date && out->dropped_off < r->invoice_date)
-            return fail(err, errlen, "history.repairs[%zu]: dropped_off is before invoice_date",
-                        i);
+            return fail(err, errlen, "history.repairs[%zu]: dropped_off is before invoice_date", i);
     }
     if (r->cat == CAT_CAR) {
         if (!out->has_hours && !out->has_dropped_off)
@@ -667,8 +677,7 @@ static int parse_repair(const json_t *v, size_t i, const request_t *r, repair_t 
                         "history.repairs[%zu]: a car repair needs hours or dropped_off/returned",
                         i);
     } else if (!out->has_dropped_off) {
-        return fail(err, errlen, "history.repairs[%zu]: missing required field \"dropped_off\"",
-                    i);
+        return fail(err, errlen, "history.repairs[%zu]: missing required field \"dropped_off\"", i);
     }
     return 0;
 }
@@ -688,11 +697,10 @@ static int parse_replacement(const json_t *v, size_t i, replacement_t *out, char
         return -1;
 #undef PATH
     if (out->assembly == NULL)
-        return fail(err, errlen,
-                    "history.replacements[%zu]: missing required field \"assembly\"", i);
-    if (!has_count)
-        return fail(err, errlen, "history.replacements[%zu]: missing required field \"count\"",
+        return fail(err, errlen, "history.replacements[%zu]: missing required field \"assembly\"",
                     i);
+    if (!has_count)
+        return fail(err, errlen, "history.replacements[%zu]: missing required field \"count\"", i);
     return 0;
 }
 
@@ -757,8 +765,8 @@ static int parse_open_repair(const json_t *req, request_t *r, char *err, size_t 
         return -1;
     if (o == NULL)
         return 0;
-    if (get_date(o, "dropped_off", "open_repair.dropped_off", &present, &r->open_dropped_off,
-                 err, errlen) ||
+    if (get_date(o, "dropped_off", "open_repair.dropped_off", &present, &r->open_dropped_off, err,
+                 errlen) ||
         get_enum(o, "delay_cause", "open_repair.delay_cause", DELAY_CAUSES,
                  sizeof DELAY_CAUSES / sizeof *DELAY_CAUSES, DC_NONE, &cause, err, errlen))
         return -1;
@@ -831,8 +839,8 @@ static int parse_request(const json_t *req, request_t *r, char *err, size_t errl
     const char *cat_names[sizeof CATEGORIES / sizeof *CATEGORIES];
     for (size_t i = 0; i < sizeof CATEGORIES / sizeof *CATEGORIES; i++)
         cat_names[i] = CATEGORIES[i].name;
-    if (get_enum(req, "category", "category", cat_names, sizeof cat_names / sizeof *cat_names,
-                 -1, &cat, err, errlen))
+    if (get_enum(req, "category", "category", cat_names, sizeof cat_names / sizeof *cat_names, -1,
+                 &cat, err, errlen))
         return -1;
     r->cat = (category_t)cat;
 
@@ -853,12 +861,12 @@ static int parse_request(const json_t *req, request_t *r, char *err, size_t errl
         return -1;
     if (!present)
         return fail(err, errlen, "missing required field \"claim_date\"");
-    if (get_date(req, "invoice_date", "invoice_date", &r->has_invoice_date, &r->invoice_date,
+    if (get_date(req, "invoice_date", "invoice_date", &r->has_invoice_date, &r->invoice_date, err,
+                 errlen) ||
+        get_date(req, "delivery_date", "delivery_date", &r->has_delivery_date, &r->delivery_date,
                  err, errlen) ||
-        get_date(req, "delivery_date", "delivery_date", &r->has_delivery_date,
-                 &r->delivery_date, err, errlen) ||
-        get_date(req, "exchange_date", "exchange_date", &r->has_exchange_date,
-                 &r->exchange_date, err, errlen))
+        get_date(req, "exchange_date", "exchange_date", &r->has_exchange_date, &r->exchange_date,
+                 err, errlen))
         return -1;
     if (r->has_invoice_date && r->claim_date < r->invoice_date)
         return fail(err, errlen, "claim_date is before invoice_date");
@@ -896,8 +904,8 @@ static int parse_request(const json_t *req, request_t *r, char *err, size_t errl
                  &r->seller_has_same_model, err, errlen) ||
         get_bool(req, "consumer_accepts_other_model", "consumer_accepts_other_model", false,
                  &r->consumer_accepts_other_model, err, errlen) ||
-        get_bool(req, "bundled_with_host", "bundled_with_host", false, &r->bundled_with_host,
-                 err, errlen))
+        get_bool(req, "bundled_with_host", "bundled_with_host", false, &r->bundled_with_host, err,
+                 errlen))
         return -1;
     if (parse_rate(req, r, err, errlen) || parse_holidays(req, r, err, errlen))
         return -1;
@@ -987,7 +995,7 @@ static void grant(unsigned *ent, sources_t *src, unsigned bits, int rule)
 
 /* Facts the reason sentence may quote. */
 typedef struct facts {
-    int64_t day_index;     /* D-1 day of the claim since the sale (or delivery) */
+    int64_t day_index; /* D-1 day of the claim since the sale (or delivery) */
     int64_t listed_repairs;
     int64_t open_days;
     int64_t use_days;
@@ -1070,8 +1078,9 @@ static void sb_ground(sbuf_t *s, int rule, const request_t *r, const decision_t 
                CAR_FAULT_LABELS[r->car_fault], (long long)f->day_index, (long long)r->km);
         break;
     case R_C4:
-        sb_add(s, "a main part of the %s failed on day %lld at %lld km, within 60 days and 3000 "
-                  "km",
+        sb_add(s,
+               "a main part of the %s failed on day %lld at %lld km, within 60 days and 3000 "
+               "km",
                r->assembly, (long long)f->day_index, (long long)r->km);
         break;
     case R_C5:
@@ -1275,16 +1284,15 @@ static int eval_goods(const request_t *r, const wr_policy_t *pol, const calendar
             sep = ", ";
         }
         if (excl & RULE(R_E2))
-            sb_add(&s, "%smisuse or man-made damage", sep), sep = ", ";
+            sb_clause(&s, &sep, "misuse or man-made damage");
         if (excl & RULE(R_E3))
-            sb_add(&s, "%sopened by someone other than an authorised repairer", sep), sep = ", ";
+            sb_clause(&s, &sep, "opened by someone other than an authorised repairer");
         if (excl & RULE(R_E4))
-            sb_add(&s, "%sno invoice, warranty card or production date", sep), sep = ", ";
+            sb_clause(&s, &sep, "no invoice, warranty card or production date");
         if (excl & RULE(R_E5))
-            sb_add(&s, "%sthe warranty card does not match the product or was altered", sep),
-                sep = ", ";
+            sb_clause(&s, &sep, "the warranty card does not match the product or was altered");
         if (excl & RULE(R_E6))
-            sb_add(&s, "%sforce majeure", sep);
+            sb_clause(&s, &sep, "force majeure");
         sb_add(&s, "; a paid repair is available.");
         return 0;
     }
@@ -1382,8 +1390,9 @@ static int eval_goods(const request_t *r, const wr_policy_t *pol, const calendar
             base_price = r->standalone;
         } else {
             if (!r->has_price)
-                return fail(err, errlen, "missing required field \"price_cents\" (needed for "
-                                         "the refund amount)");
+                return fail(err, errlen,
+                            "missing required field \"price_cents\" (needed for "
+                            "the refund amount)");
             base_price = r->price;
         }
         dc->show_refund = true;
@@ -1466,13 +1475,16 @@ static int eval_car(const request_t *r, const wr_policy_t *pol, const calendar_t
     const bool y2021 = r->invoice_date >= y2022;
     dc->regime = y2021 ? "car-2021" : "car-2013";
 
+    /* The policy default is capped at the statutory maximum of the regime (0.5 % / 0.8 %);
+     * a lower operator rate only favours the consumer and is kept. */
     int64_t ppm = clamp_ppm(pol->car_use_comp_default_ppm);
+    if (ppm > (y2021 ? 5000 : 8000))
+        ppm = y2021 ? 5000 : 8000;
     if (r->has_rate) {
         if (y2021 && r->rate_ppm > 5000)
             return fail(err, errlen, "use_compensation_rate: car-2021 allows at most 0.005");
         if (!y2021 && (r->rate_ppm < 5000 || r->rate_ppm > 8000))
-            return fail(err, errlen,
-                        "use_compensation_rate: car-2013 requires 0.005 to 0.008");
+            return fail(err, errlen, "use_compensation_rate: car-2013 requires 0.005 to 0.008");
         ppm = r->rate_ppm;
     }
 
@@ -1529,19 +1541,19 @@ static int eval_car(const request_t *r, const wr_policy_t *pol, const calendar_t
         if (exempt) {
             dc->rules |= RULE(R_C10);
             if (r->disclosed_defect)
-                sb_add(&s, "%sthe defect was disclosed in writing at sale", sep), sep = ", ";
+                sb_clause(&s, &sep, "the defect was disclosed in writing at sale");
             if (r->misuse)
-                sb_add(&s, "%suse against the owner's manual", sep), sep = ", ";
+                sb_clause(&s, &sep, "use against the owner's manual");
             if (r->prohibited_modification)
-                sb_add(&s, "%sa modification the manual forbids", sep), sep = ", ";
+                sb_clause(&s, &sep, "a modification the manual forbids");
             if (r->improper_self_handling)
-                sb_add(&s, "%simproper handling by the consumer", sep), sep = ", ";
+                sb_clause(&s, &sep, "improper handling by the consumer");
             if (r->force_majeure)
-                sb_add(&s, "%sforce majeure", sep), sep = ", ";
+                sb_clause(&s, &sep, "force majeure");
             if (!y2021 && r->commercial_use)
-                sb_add(&s, "%scommercial use", sep), sep = ", ";
+                sb_clause(&s, &sep, "commercial use");
             if (no_proofs_2013)
-                sb_add(&s, "%sno valid invoice and warranty card", sep);
+                sb_clause(&s, &sep, "no valid invoice and warranty card");
         }
         sb_add(&s, "; a paid repair is available.");
         return 0;
@@ -1701,6 +1713,7 @@ static int eval_car(const request_t *r, const wr_policy_t *pol, const calendar_t
 /* 6. JSON output and public entry points                                                      */
 /* ------------------------------------------------------------------------------------------ */
 
+/* Contract: engine.h. Statutory defaults; a NULL pointer is ignored. */
 void wr_policy_defaults(wr_policy_t *p)
 {
     if (p == NULL)
@@ -1783,6 +1796,8 @@ static json_t *decision_json(const request_t *r, const decision_t *dc)
     return o;
 }
 
+/* Contract: engine.h. Parse, pick the evaluator for the category, render the decision or an
+ * {"id","error"} object. Returns a new reference, or NULL only when memory runs out. */
 json_t *wr_evaluate(const json_t *request, const wr_policy_t *policy)
 {
     wr_policy_t defaults;
@@ -1817,6 +1832,7 @@ json_t *wr_evaluate(const json_t *request, const wr_policy_t *policy)
     return out;
 }
 
+/* Contract: engine.h. 1 = *out holds one compact JSON line, 0 = blank line, -1 = no memory. */
 int wr_evaluate_line(const char *line, size_t len, const wr_policy_t *policy, char **out)
 {
     *out = NULL;
@@ -1846,6 +1862,7 @@ int wr_evaluate_line(const char *line, size_t len, const wr_policy_t *policy, ch
     return *out != NULL ? 1 : -1;
 }
 
+/* Contract: engine.h. One date per line, '#' comments; sorted unique output; -1 + err. */
 int wr_holidays_read(FILE *in, int32_t **days_out, size_t *n_out, char *err, size_t err_len)
 {
     char *line = NULL;

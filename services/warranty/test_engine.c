@@ -28,7 +28,7 @@
 /* Evaluate a request written with single quotes under policy p (NULL: defaults). */
 static json_t *eval_policy(const wr_policy_t *p, const char *fmt, ...)
 {
-    static char buf[1 << 16];
+    char buf[1 << 16];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
@@ -71,16 +71,16 @@ static json_t *phone_x(const char *category, const char *invoice, const char *cl
                 strstr(extra, "'fault'") ? "" : LISTED, extra);
 }
 
-#define HOST(claim, request)             phone("phone_host", "2025-04-10", claim, request, "")
-#define HOST_X(claim, request, extra)    phone_x("phone_host", "2025-04-10", claim, request, extra)
+#define HOST(claim, request)          phone("phone_host", "2025-04-10", claim, request, "")
+#define HOST_X(claim, request, extra) phone_x("phone_host", "2025-04-10", claim, request, extra)
 
 /* A general-goods request: price 3000.00, full proofs, listed fault, plus extra fields. */
 static json_t *goods(const char *item, const char *invoice, const char *claim, const char *request,
                      const char *extra)
 {
     return EVAL("{'id':'g','category':'general','general_item':'%s','invoice_date':'%s',"
-                "'claim_date':'%s','price_cents':300000,'request':'%s'," FULL_PROOFS
-                "," LISTED "%s%s}",
+                "'claim_date':'%s','price_cents':300000,'request':'%s'," FULL_PROOFS "," LISTED
+                "%s%s}",
                 item, invoice, claim, request, *extra ? "," : "", extra);
 }
 
@@ -237,9 +237,9 @@ static void test_date_parse_rejects_impossible_and_loose_dates(void **state)
 {
     (void)state;
     int32_t d;
-    const char *bad[] = {"2023-02-29", "2025-04-31", "2025-13-01", "2025-00-10", "2025-1-01",
+    const char *bad[] = {"2023-02-29", "2025-04-31", "2025-13-01", "2025-00-10",  "2025-1-01",
                          "2025-01-1",  "20250101",   "2025/01/01", " 2025-01-01", "2025-01-01 ",
-                         "abcd-ef-gh", "",           "1899-12-31", "3000-01-01", "2100-02-29"};
+                         "abcd-ef-gh", "",           "1899-12-31", "3000-01-01",  "2100-02-29"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
         if (wr_date_parse(bad[i], &d) != -1)
             fail_msg("accepted \"%s\"", bad[i]);
@@ -298,6 +298,36 @@ static void test_add_months_keeps_day_of_month_and_never_uses_365_days(void **st
     expect_add_months("2025-12-15", 1, "2026-01-15");
     expect_add_months("2025-03-31", -1, "2025-02-28");
     expect_add_months("2022-03-01", 36, "2025-03-01");
+}
+
+static void test_d1_day_index_excludes_the_start_day_across_a_year_end(void **state)
+{
+    (void)state;
+    json_t *d = phone("phone_host", "2024-12-31", "2025-01-07", "refund", "");
+    expect_decision(d, "granted", "refund", "refund,exchange,repair", true);
+    expect_list(d, "rules", "M-2");
+    json_decref(d);
+    d = phone("phone_host", "2024-12-31", "2025-01-08", "refund", "");
+    expect_str(d, "status", "granted_with_depreciation");
+    expect_list(d, "rules", "M-3,M-10");
+    json_decref(d);
+}
+
+static void test_d4_yinei_includes_the_number_and_chaoguo_excludes_it(void **state)
+{
+    (void)state;
+    /* 3000 km 以内 includes 3000; 超过60日 starts at 61; 超过30日 starts at 31. */
+    json_t *d = car("2022-03-01", "2022-03-20", 3000, "refund", "'fault':{'car':'fuel_leak'}");
+    expect_str(d, "status", "granted");
+    json_decref(d);
+    d = phone_x("phone_host", "2025-01-10", "2025-04-30", "exchange",
+                "'open_repair':{'dropped_off':'2025-03-01','delay_cause':'producer_parts'}");
+    expect_str(d, "status", "denied");
+    json_decref(d);
+    d = phone_x("phone_host", "2025-01-10", "2025-03-31", "exchange",
+                "'open_repair':{'dropped_off':'2025-03-01','delay_cause':'repairer'}");
+    expect_str(d, "status", "denied");
+    json_decref(d);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -425,9 +455,9 @@ static void test_phone_host_unlisted_fault_day_3_refund_denied_repair_only(void 
 static void test_phone_host_missing_fault_counts_as_unlisted(void **state)
 {
     (void)state;
-    json_t *d = EVAL("{'id':'t','category':'phone_host','invoice_date':'2025-04-10',"
-                     "'claim_date':'2025-04-12','price_cents':1," FULL_PROOFS
-                     ",'request':'repair'}");
+    json_t *d =
+        EVAL("{'id':'t','category':'phone_host','invoice_date':'2025-04-10',"
+             "'claim_date':'2025-04-12','price_cents':1," FULL_PROOFS ",'request':'repair'}");
     expect_decision(d, "granted", "repair", "repair", true);
     expect_list(d, "rules", "M-4,M-14");
     json_decref(d);
@@ -511,8 +541,8 @@ static void test_accessory_validity_periods_follow_m1(void **state)
 static void test_validity_end_on_a_holiday_rolls_to_the_next_day(void **state)
 {
     (void)state;
-    json_t *d = phone_x("phone_host", "2025-05-01", "2026-05-02", "repair",
-                        "'holidays':['2026-05-01']");
+    json_t *d =
+        phone_x("phone_host", "2025-05-01", "2026-05-02", "repair", "'holidays':['2026-05-01']");
     expect_decision(d, "granted", "repair", "repair", true);
     expect_str(d, "coverage_end", "2026-05-02");
     expect_list(d, "rules", "M-4,D-3");
@@ -525,9 +555,9 @@ static void test_validity_end_on_a_holiday_rolls_to_the_next_day(void **state)
 static void test_validity_end_in_a_holiday_run_rolls_past_the_whole_run(void **state)
 {
     (void)state;
-    json_t *d = phone_x(
-        "phone_host", "2025-05-01", "2026-05-06", "repair",
-        "'holidays':['2026-05-05','2026-05-01','2026-05-02','2026-05-03','2026-05-04']");
+    json_t *d =
+        phone_x("phone_host", "2025-05-01", "2026-05-06", "repair",
+                "'holidays':['2026-05-05','2026-05-01','2026-05-02','2026-05-03','2026-05-04']");
     expect_decision(d, "granted", "repair", "repair", true);
     expect_str(d, "coverage_end", "2026-05-06");
     json_decref(d);
@@ -572,17 +602,15 @@ static void test_policy_calendar_and_request_holidays_are_combined(void **state)
     assert_int_equal(wr_date_parse("2026-05-01", &h), 0);
     p.holidays = &h;
     p.n_holidays = 1;
-    json_t *d = eval_policy(&p,
-                            "{'id':'t','category':'phone_host','invoice_date':'2025-05-01',"
-                            "'claim_date':'2026-05-03','request':'repair'," FULL_PROOFS "," LISTED
-                            ",'holidays':['2026-05-02']}");
+    json_t *d = eval_policy(&p, "{'id':'t','category':'phone_host','invoice_date':'2025-05-01',"
+                                "'claim_date':'2026-05-03','request':'repair'," FULL_PROOFS
+                                "," LISTED ",'holidays':['2026-05-02']}");
     expect_decision(d, "granted", "repair", "repair", true);
     expect_str(d, "coverage_end", "2026-05-03");
     json_decref(d);
     /* The policy calendar alone rolls one day only. */
     d = eval_policy(&p, "{'id':'t','category':'phone_host','invoice_date':'2025-05-01',"
-                        "'claim_date':'2026-05-03','request':'repair'," FULL_PROOFS "," LISTED
-                        "}");
+                        "'claim_date':'2026-05-03','request':'repair'," FULL_PROOFS "," LISTED "}");
     expect_not_covered(d, "E1,D-3");
     expect_str(d, "coverage_end", "2026-05-02");
     json_decref(d);
@@ -601,8 +629,9 @@ static void test_empty_calendar_rolls_nothing(void **state)
 /* D-5 extension                                                                             */
 /* ---------------------------------------------------------------------------------------- */
 
-#define ONE_REPAIR "'history':{'repairs':[{'dropped_off':'2025-06-01','returned':'2025-06-11'," \
-                   "'listed':true}]}"
+#define ONE_REPAIR                                                                                 \
+    "'history':{'repairs':[{'dropped_off':'2025-06-01','returned':'2025-06-11',"                   \
+    "'listed':true}]}"
 
 static void test_completed_repair_extends_validity_by_its_days(void **state)
 {
@@ -652,8 +681,8 @@ static void test_repair_dropped_off_after_validity_does_not_extend(void **state)
 /* M-5, M-7, M-8                                                                             */
 /* ---------------------------------------------------------------------------------------- */
 
-#define TWO_LISTED_REPAIRS                                                                     \
-    "'history':{'repairs':[{'dropped_off':'2025-03-01','returned':'2025-03-05','listed':true}," \
+#define TWO_LISTED_REPAIRS                                                                         \
+    "'history':{'repairs':[{'dropped_off':'2025-03-01','returned':'2025-03-05','listed':true},"    \
     "{'dropped_off':'2025-05-01','returned':'2025-05-04','listed':true}]}"
 
 static void test_phone_host_two_listed_repairs_then_failure_exchange_granted(void **state)
@@ -704,8 +733,9 @@ static void test_phone_host_unlisted_current_fault_gets_no_m5_exchange(void **st
 static void test_producer_parts_delay_60_days_no_exchange(void **state)
 {
     (void)state;
-    json_t *d = phone_x("phone_host", "2025-01-10", "2025-04-30", "exchange",
-                        "'open_repair':{'dropped_off':'2025-03-01','delay_cause':'producer_parts'}");
+    json_t *d =
+        phone_x("phone_host", "2025-01-10", "2025-04-30", "exchange",
+                "'open_repair':{'dropped_off':'2025-03-01','delay_cause':'producer_parts'}");
     expect_decision(d, "denied", "none", "repair", false);
     expect_no_rule(d, "M-7");
     json_decref(d);
@@ -714,8 +744,9 @@ static void test_producer_parts_delay_60_days_no_exchange(void **state)
 static void test_producer_parts_delay_61_days_exchange_granted(void **state)
 {
     (void)state;
-    json_t *d = phone_x("phone_host", "2025-01-10", "2025-05-01", "exchange",
-                        "'open_repair':{'dropped_off':'2025-03-01','delay_cause':'producer_parts'}");
+    json_t *d =
+        phone_x("phone_host", "2025-01-10", "2025-05-01", "exchange",
+                "'open_repair':{'dropped_off':'2025-03-01','delay_cause':'producer_parts'}");
     expect_decision(d, "granted", "exchange", "refund,exchange,repair", true);
     expect_list(d, "rules", "M-4,M-7,M-10,D-5");
     /* 111 days since the sale minus 61 days in the open repair = 50 use days */
@@ -778,8 +809,8 @@ static void test_accessory_has_no_seven_day_refund(void **state)
 static void test_accessory_after_one_exchange_refund_denied(void **state)
 {
     (void)state;
-    json_t *d = phone_x("phone_battery", "2025-04-10", "2025-06-01", "refund",
-                        "'history':{'exchanges':1}");
+    json_t *d =
+        phone_x("phone_battery", "2025-04-10", "2025-06-01", "refund", "'history':{'exchanges':1}");
     expect_decision(d, "denied", "none", "exchange,repair", false);
     json_decref(d);
 }
@@ -922,12 +953,11 @@ static void test_exchange_restarts_validity_from_exchange_date(void **state)
     json_decref(d);
 }
 
-static void test_exchange_keeps_the_seven_and_fifteen_day_windows_on_the_original_sale(
-    void **state)
+static void test_exchange_keeps_the_seven_and_fifteen_day_windows_on_the_original_sale(void **state)
 {
     (void)state;
-    json_t *d = phone_x("phone_host", "2025-04-01", "2025-04-17", "refund",
-                        "'exchange_date':'2025-04-12'");
+    json_t *d =
+        phone_x("phone_host", "2025-04-01", "2025-04-17", "refund", "'exchange_date':'2025-04-12'");
     expect_decision(d, "denied", "none", "repair", false);
     expect_list(d, "rules", "M-4,M-11");
     json_decref(d);
@@ -999,14 +1029,13 @@ static void test_warranty_card_without_invoice_is_treated_like_a_copy(void **sta
     json_decref(d);
 }
 
-static void test_no_proof_validity_starts_at_production_date_plus_90_days_repair_only(
-    void **state)
+static void test_no_proof_validity_starts_at_production_date_plus_90_days_repair_only(void **state)
 {
     (void)state;
     /* 2025-01-01 + 90 days = 2025-04-01; + 12 months = 2026-04-01 */
-    json_t *d = EVAL("{'id':'t','category':'phone_host','claim_date':'2025-04-15',"
-                     "'proofs':{'imei_production_date':'2025-01-01'}," LISTED
-                     ",'request':'exchange'}");
+    json_t *d =
+        EVAL("{'id':'t','category':'phone_host','claim_date':'2025-04-15',"
+             "'proofs':{'imei_production_date':'2025-01-01'}," LISTED ",'request':'exchange'}");
     expect_decision(d, "denied", "none", "repair", false);
     expect_list(d, "rules", "M-4,M-12");
     expect_str(d, "coverage_end", "2026-04-01");
@@ -1020,9 +1049,9 @@ static void test_no_proof_validity_starts_at_production_date_plus_90_days_repair
 static void test_no_proof_after_production_based_validity_not_covered(void **state)
 {
     (void)state;
-    json_t *d = EVAL("{'id':'t','category':'phone_host','claim_date':'2026-04-02',"
-                     "'proofs':{'imei_production_date':'2025-01-01'}," LISTED
-                     ",'request':'repair'}");
+    json_t *d =
+        EVAL("{'id':'t','category':'phone_host','claim_date':'2026-04-02',"
+             "'proofs':{'imei_production_date':'2025-01-01'}," LISTED ",'request':'repair'}");
     expect_not_covered(d, "M-12,E1");
     json_decref(d);
 }
@@ -1168,8 +1197,8 @@ static void test_general_repairer_delay_31_days_exchange_g4(void **state)
 static void test_general_no_same_model_full_refund_g5(void **state)
 {
     (void)state;
-    json_t *d = goods("bicycle", "2025-04-10", "2025-04-20", "refund",
-                      "'seller_has_same_model':false");
+    json_t *d =
+        goods("bicycle", "2025-04-10", "2025-04-20", "refund", "'seller_has_same_model':false");
     expect_decision(d, "granted", "refund", "refund,repair", true);
     expect_int(d, "refund_cents", 300000);
     expect_absent(d, "depreciation_cents");
@@ -1180,8 +1209,8 @@ static void test_general_no_same_model_full_refund_g5(void **state)
 static void test_general_exchange_restarts_validity_g6(void **state)
 {
     (void)state;
-    json_t *d = goods("color_tv", "2025-01-10", "2026-03-01", "repair",
-                      "'exchange_date':'2025-06-01'");
+    json_t *d =
+        goods("color_tv", "2025-01-10", "2026-03-01", "repair", "'exchange_date':'2025-06-01'");
     expect_decision(d, "granted", "repair", "repair", true);
     expect_list(d, "rules", "M-4,G-6");
     expect_str(d, "coverage_end", "2026-06-01");
@@ -1258,8 +1287,9 @@ static void test_car_2021_periods_and_windows_start_at_the_delivery_date(void **
 {
     (void)state;
     /* Invoice + 16 days, delivery + 7 days: C-2 still applies. */
-    json_t *d = car("2022-03-01", "2022-03-17", 400, "refund",
-                    "'delivery_date':'2022-03-10','fault':{'car':'major_part','assembly':'engine'}");
+    json_t *d =
+        car("2022-03-01", "2022-03-17", 400, "refund",
+            "'delivery_date':'2022-03-10','fault':{'car':'major_part','assembly':'engine'}");
     expect_decision(d, "granted", "refund", "refund,exchange,repair", true);
     expect_str(d, "coverage_end", "2024-03-10");
     expect_list(d, "rules", "C-2,C-4");
@@ -1277,7 +1307,8 @@ static void test_car_2013_periods_ignore_the_delivery_date(void **state)
     json_decref(d);
 }
 
-#define CAR_31_DAYS "'history':{'repairs':[{'hours':240,'problem':'a'},{'hours':481,'problem':'b'}]}"
+#define CAR_31_DAYS                                                                                \
+    "'history':{'repairs':[{'hours':240,'problem':'a'},{'hours':481,'problem':'b'}]}"
 
 static void test_car_50000_km_inside_validity_50001_km_outside(void **state)
 {
@@ -1426,8 +1457,8 @@ static void test_car_day_61_brake_failure_repair_only(void **state)
 static void test_car_3001_km_steering_failure_repair_only(void **state)
 {
     (void)state;
-    json_t *d = car("2022-03-01", "2022-03-20", 3001, "exchange",
-                    "'fault':{'car':'steering_failure'}");
+    json_t *d =
+        car("2022-03-01", "2022-03-20", 3001, "exchange", "'fault':{'car':'steering_failure'}");
     expect_decision(d, "denied", "none", "repair", false);
     json_decref(d);
     d = car("2022-03-01", "2022-03-20", 3000, "exchange", "'fault':{'car':'steering_failure'}");
@@ -1450,8 +1481,8 @@ static void test_car_2013_body_crack_and_fuel_leak_qualify_for_c3(void **state)
 static void test_traction_battery_fire_is_c3_in_2021_but_not_in_2013(void **state)
 {
     (void)state;
-    json_t *d = car("2022-03-01", "2022-03-20", 800, "refund",
-                    "'fault':{'car':'traction_battery_fire'}");
+    json_t *d =
+        car("2022-03-01", "2022-03-20", 800, "refund", "'fault':{'car':'traction_battery_fire'}");
     expect_decision(d, "granted", "refund", "refund,exchange,repair", true);
     json_decref(d);
     d = car("2020-03-01", "2020-03-20", 800, "refund", "'fault':{'car':'traction_battery_fire'}");
@@ -1490,12 +1521,12 @@ static void test_car_2013_drive_motor_is_not_a_c4_assembly(void **state)
 /* C-5, C-6, D-6, C-9                                                                        */
 /* ---------------------------------------------------------------------------------------- */
 
-#define TWO_SAFETY_REPAIRS                                                                      \
-    "'history':{'repairs':[{'hours':10,'serious_safety':true,'problem':'brakes'},"             \
+#define TWO_SAFETY_REPAIRS                                                                         \
+    "'history':{'repairs':[{'hours':10,'serious_safety':true,'problem':'brakes'},"                 \
     "{'hours':10,'serious_safety':true,'problem':'brakes'}]}"
 
-static void test_car_serious_safety_fault_after_two_repairs_refund_minus_use_compensation(
-    void **state)
+static void
+test_car_serious_safety_fault_after_two_repairs_refund_minus_use_compensation(void **state)
 {
     (void)state;
     /* 200000.00 x 20000 km / 1000 x 0.5 % = 20000.00 */
@@ -1573,8 +1604,8 @@ static void test_car_2021_cumulative_30_repair_days_no_exchange_31_days_exchange
 static void test_car_2013_cumulative_35_days_no_exchange_36_days_exchange_only(void **state)
 {
     (void)state;
-    json_t *d = car("2020-03-01", "2021-03-01", 20000, "exchange",
-                    "'history':{'repairs':[{'hours':840}]}");
+    json_t *d =
+        car("2020-03-01", "2021-03-01", 20000, "exchange", "'history':{'repairs':[{'hours':840}]}");
     expect_decision(d, "denied", "none", "repair", false);
     json_decref(d);
     d = car("2020-03-01", "2021-03-01", 20000, "exchange", "'history':{'repairs':[{'hours':841}]}");
@@ -1656,10 +1687,11 @@ static void test_car_2013_use_compensation_rate_from_request_rounded_half_up(voi
 {
     (void)state;
     /* 150000.33 x 12345 km / 1000 x 0.8 % = 14814.0325908 -> 14814.03 */
-    json_t *d = EVAL("{'id':'c','category':'car','invoice_date':'2020-03-01',"
-                     "'claim_date':'2021-03-01','odometer_km':12345,'price_cents':15000033,"
-                     FULL_PROOFS ",'request':'exchange','use_compensation_rate':0.008,"
-                     "'history':{'repairs':[{'hours':841}]}}");
+    json_t *d =
+        EVAL("{'id':'c','category':'car','invoice_date':'2020-03-01',"
+             "'claim_date':'2021-03-01','odometer_km':12345,'price_cents':15000033," FULL_PROOFS
+             ",'request':'exchange','use_compensation_rate':0.008,"
+             "'history':{'repairs':[{'hours':841}]}}");
     expect_decision(d, "granted", "exchange", "exchange,repair", false);
     expect_int(d, "use_compensation_cents", 1481403);
     json_decref(d);
@@ -1682,8 +1714,8 @@ static void test_car_use_compensation_rate_outside_the_regime_range_is_an_error(
 static void test_car_2021_lower_rate_from_request_is_used(void **state)
 {
     (void)state;
-    json_t *d =
-        car("2022-03-01", "2023-03-01", 20000, "refund", "'use_compensation_rate':0.0025," CAR_31_DAYS);
+    json_t *d = car("2022-03-01", "2023-03-01", 20000, "refund",
+                    "'use_compensation_rate':0.0025," CAR_31_DAYS);
     expect_int(d, "use_compensation_cents", 1000000);
     expect_int(d, "refund_cents", 19000000);
     json_decref(d);
@@ -1692,12 +1724,31 @@ static void test_car_2021_lower_rate_from_request_is_used(void **state)
 static void test_car_c3_together_with_c6_stays_free(void **state)
 {
     (void)state;
-    json_t *d = car("2022-03-01", "2022-04-20", 2500, "refund",
-                    "'fault':{'car':'fuel_leak'}," CAR_31_DAYS);
+    json_t *d =
+        car("2022-03-01", "2022-04-20", 2500, "refund", "'fault':{'car':'fuel_leak'}," CAR_31_DAYS);
     expect_decision(d, "granted", "refund", "refund,exchange,repair", true);
     expect_int(d, "refund_cents", 20000000);
     expect_absent(d, "use_compensation_cents");
     expect_list(d, "rules", "C-1,C-3,C-6,D-6");
+    json_decref(d);
+}
+
+static void test_policy_car_rate_is_capped_at_the_statutory_maximum(void **state)
+{
+    (void)state;
+    wr_policy_t p;
+    wr_policy_defaults(&p);
+    p.car_use_comp_default_ppm = 20000; /* 2 %: above both statutory maxima */
+    json_t *d = eval_policy(&p, "{'id':'c','category':'car','invoice_date':'2022-03-01',"
+                                "'claim_date':'2023-03-01','odometer_km':20000,"
+                                "'price_cents':20000000,'request':'exchange'," CAR_31_DAYS "}");
+    expect_int(d, "use_compensation_cents", 2000000); /* 0.5 % */
+    json_decref(d);
+    d = eval_policy(&p,
+                    "{'id':'c','category':'car','invoice_date':'2020-03-01',"
+                    "'claim_date':'2021-03-01','odometer_km':20000,'price_cents':20000000,"
+                    "'request':'exchange'," FULL_PROOFS ",'history':{'repairs':[{'hours':841}]}}");
+    expect_int(d, "use_compensation_cents", 3200000); /* 0.8 % */
     json_decref(d);
 }
 
@@ -1736,7 +1787,8 @@ static void test_car_open_repair_5_days_no_backup_car_6_days_backup_car(void **s
     expect_decision(d, "granted", "repair", "repair", true);
     expect_no_rule(d, "C-8");
     json_decref(d);
-    d = car("2022-03-01", "2022-06-07", 5000, "repair", "'open_repair':{'dropped_off':'2022-06-01'}");
+    d = car("2022-03-01", "2022-06-07", 5000, "repair",
+            "'open_repair':{'dropped_off':'2022-06-01'}");
     expect_decision(d, "granted", "repair", "repair", true);
     expect_list(d, "rules", "C-1,C-8");
     assert_non_null(strstr(json_string_value(json_object_get(d, "reason")), "backup car"));
@@ -1835,8 +1887,7 @@ static wr_policy_t promise_policy(void)
     return p;
 }
 
-static void test_promise_extends_phone_validity_for_a_brand_matched_case_insensitively(
-    void **state)
+static void test_promise_extends_phone_validity_for_a_brand_matched_case_insensitively(void **state)
 {
     (void)state;
     const wr_policy_t p = promise_policy();
@@ -2072,12 +2123,10 @@ static void test_evaluate_line_writes_keys_in_contract_order(void **state)
         "\"invoice\":true},\"fault\":{\"listed\":true}}\r\n";
     char *out = NULL;
     assert_int_equal(wr_evaluate_line(line, strlen(line), NULL, &out), 1);
-    const char *keys[] = {"\"id\":",           "\"regime\":",
-                          "\"status\":",       "\"remedy\":",
-                          "\"entitled\":",     "\"free\":",
-                          "\"refund_cents\":", "\"depreciation_cents\":",
-                          "\"coverage_end\":", "\"rules\":",
-                          "\"reason\":"};
+    const char *keys[] = {
+        "\"id\":",           "\"regime\":", "\"status\":",       "\"remedy\":",
+        "\"entitled\":",     "\"free\":",   "\"refund_cents\":", "\"depreciation_cents\":",
+        "\"coverage_end\":", "\"rules\":",  "\"reason\":"};
     const char *prev = out;
     for (size_t i = 0; i < sizeof keys / sizeof *keys; i++) {
         const char *at = strstr(out, keys[i]);
@@ -2167,6 +2216,8 @@ int main(void)
         cmocka_unit_test(test_add_months_aug_31_plus_6_clamps_to_feb_28_in_common_year),
         cmocka_unit_test(test_add_months_feb_29_plus_12_ends_feb_28),
         cmocka_unit_test(test_add_months_keeps_day_of_month_and_never_uses_365_days),
+        cmocka_unit_test(test_d1_day_index_excludes_the_start_day_across_a_year_end),
+        cmocka_unit_test(test_d4_yinei_includes_the_number_and_chaoguo_excludes_it),
         cmocka_unit_test(test_example_host_day_7_refund_granted_with_full_price),
         cmocka_unit_test(test_example_battery_aug_31_claim_feb_28_is_inside_and_exchanged),
         cmocka_unit_test(test_example_host_liquid_damage_day_3_not_covered_e2),
@@ -2227,8 +2278,7 @@ int main(void)
         cmocka_unit_test(test_invoice_copy_day_10_blocks_depreciated_refund),
         cmocka_unit_test(test_invoice_copy_blocks_the_no_same_model_refund),
         cmocka_unit_test(test_warranty_card_without_invoice_is_treated_like_a_copy),
-        cmocka_unit_test(
-            test_no_proof_validity_starts_at_production_date_plus_90_days_repair_only),
+        cmocka_unit_test(test_no_proof_validity_starts_at_production_date_plus_90_days_repair_only),
         cmocka_unit_test(test_no_proof_after_production_based_validity_not_covered),
         cmocka_unit_test(test_no_proof_and_no_production_date_excluded_e4),
         cmocka_unit_test(test_unauthorised_opening_excluded_e3),
@@ -2287,6 +2337,7 @@ int main(void)
         cmocka_unit_test(test_car_use_compensation_rate_outside_the_regime_range_is_an_error),
         cmocka_unit_test(test_car_2021_lower_rate_from_request_is_used),
         cmocka_unit_test(test_car_c3_together_with_c6_stays_free),
+        cmocka_unit_test(test_policy_car_rate_is_capped_at_the_statutory_maximum),
         cmocka_unit_test(test_car_2013_no_same_model_turns_c6_exchange_into_refund),
         cmocka_unit_test(test_car_c3_no_same_model_full_refund),
         cmocka_unit_test(test_car_open_repair_5_days_no_backup_car_6_days_backup_car),
@@ -2296,7 +2347,8 @@ int main(void)
         cmocka_unit_test(test_car_exempt_and_expired_is_not_covered),
         cmocka_unit_test(test_car_exchange_restarts_both_periods_c11),
         cmocka_unit_test(test_car_without_odometer_is_an_error),
-        cmocka_unit_test(test_promise_extends_phone_validity_for_a_brand_matched_case_insensitively),
+        cmocka_unit_test(
+            test_promise_extends_phone_validity_for_a_brand_matched_case_insensitively),
         cmocka_unit_test(test_promise_of_another_brand_is_ignored),
         cmocka_unit_test(test_promise_extends_car_warranty),
         cmocka_unit_test(test_negative_promise_cannot_shorten_the_statute),
