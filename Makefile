@@ -152,3 +152,6 @@ clean:
 	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# Fuzzing (libFuzzer, clang): targets and `make fuzz` are defined beside the fuzzers.
+-include tests/fuzz/fuzz.mk
