@@ -10,7 +10,8 @@
 #   stack.sh clean            down, then delete the state directory and its cluster
 #
 # Settings (environment): AS_VAR (state directory, default var), AS_PG_PORT (55432),
-# AS_PORT_BASE (7100), AS_HTTP_PORT (8480), AS_BIN (build/bin), AS_UP_TIMEOUT (60 seconds).
+# AS_PORT_BASE (7100), AS_HTTP_PORT (8480), AS_BIN (build/bin), AS_UP_TIMEOUT (60 seconds),
+# AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy).
 #
 # What it leaves in $AS_VAR:
 #   run/aftersales.conf   the configuration every program reads (holds passwords: mode 600)
@@ -28,7 +29,37 @@ cd "$ROOT"
 
 # ---- settings -------------------------------------------------------------------------------
 
+# abs PATH — PATH made absolute against the repository root, normalised.
+abs() {
+    case $1 in
+    /*) realpath -m -- "$1" ;;
+    *) realpath -m -- "$ROOT/$1" ;;
+    esac
+}
+# rel PATH — PATH relative to the repository root when inside it (for messages).
+rel() {
+    case $1 in
+    "$ROOT"/*) printf '%s' "${1#"$ROOT"/}" ;;
+    *) printf '%s' "$1" ;;
+    esac
+}
+
 AS_VAR=${AS_VAR:-var}
+# Ports not given by the caller: for commands that act on a stack already started (down,
+# status, psql, clean), the ones that stack was started with, from its env file; otherwise
+# the defaults.
+saved_setting() {
+    local f=$1/run/env
+    [ -f "$f" ] || return 0
+    sed -n "s/^export $2=\([0-9][0-9]*\)\$/\1/p" "$f" 2>/dev/null | head -n 1
+}
+case ${1:-} in
+down | status | psql | clean)
+    AS_PG_PORT=${AS_PG_PORT:-$(saved_setting "$(abs "$AS_VAR")" AS_PG_PORT)}
+    AS_PORT_BASE=${AS_PORT_BASE:-$(saved_setting "$(abs "$AS_VAR")" AS_PORT_BASE)}
+    AS_HTTP_PORT=${AS_HTTP_PORT:-$(saved_setting "$(abs "$AS_VAR")" AS_HTTP_PORT)}
+    ;;
+esac
 AS_PG_PORT=${AS_PG_PORT:-55432}
 AS_PORT_BASE=${AS_PORT_BASE:-7100}
 AS_HTTP_PORT=${AS_HTTP_PORT:-8480}
@@ -51,21 +82,6 @@ done
 [ "$AS_PG_PORT" -ne 5432 ] || die "AS_PG_PORT=5432 is the system cluster's port; pick another"
 [ "$AS_PORT_BASE" -ge 1024 ] && [ "$AS_PORT_BASE" -le 65000 ] || die "AS_PORT_BASE must be in 1024..65000"
 
-# abs PATH — PATH made absolute against the repository root, normalised.
-abs() {
-    case $1 in
-    /*) realpath -m -- "$1" ;;
-    *) realpath -m -- "$ROOT/$1" ;;
-    esac
-}
-# rel PATH — PATH relative to the repository root when inside it (for messages).
-rel() {
-    case $1 in
-    "$ROOT"/*) printf '%s' "${1#"$ROOT"/}" ;;
-    *) printf '%s' "$1" ;;
-    esac
-}
-
 VAR=$(abs "$AS_VAR")
 RUN_DIR=$VAR/run
 LOG_DIR=$VAR/log
@@ -75,6 +91,7 @@ CONFIG=$RUN_DIR/aftersales.conf
 TOKENS=$RUN_DIR/tokens
 ENV_FILE=$RUN_DIR/env
 GATEWAY_URL=http://127.0.0.1:$AS_HTTP_PORT
+DEMO_DIR=$(abs "${AS_DEMO_DIR:-deploy/demo}")
 
 case $VAR in
 / | "$ROOT" | /usr | /usr/* | /etc | /etc/*) die "AS_VAR=$AS_VAR is not a sensible state directory" ;;
@@ -201,15 +218,17 @@ write_tokens_and_env() {
 pidfile() { printf '%s/%s.pid' "$RUN_DIR" "$1"; }
 
 # program_pid NAME — print the pid of our running as-NAME, from its pid file. Fails when there
-# is none, or when the pid now belongs to something else (after a reboot pids are reused).
+# is none, or when the pid now belongs to something else (after a reboot pids are reused):
+# the process must be as-NAME started with this state directory's configuration file, so a
+# stack of another state directory is never touched.
 program_pid() {
-    local f pid
+    local f pid cmdline
     f=$(pidfile "$1")
     [ -f "$f" ] || return 1
     pid=$(cat "$f" 2>/dev/null || true)
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    [ -r "/proc/$pid/cmdline" ] || return 1
-    tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "as-$1 " || return 1
+    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    [[ $cmdline == *"as-$1 "* && $cmdline == *"--config $CONFIG "* ]] || return 1
     printf '%s' "$pid"
 }
 
@@ -279,9 +298,6 @@ wait_healthy() {
     deadline=$((SECONDS + AS_UP_TIMEOUT))
     say "waiting for $GATEWAY_URL/healthz (up to $AS_UP_TIMEOUT s)"
     while :; do
-        if curl -sf -o /dev/null --max-time 2 "$GATEWAY_URL/healthz"; then
-            return 0
-        fi
         for name in "${PROGRAMS[@]}"; do
             if ! program_pid "$name" >/dev/null; then
                 warn "as-$name exited during start-up"
@@ -289,6 +305,9 @@ wait_healthy() {
                 return 1
             fi
         done
+        if curl -sf -o /dev/null --max-time 2 "$GATEWAY_URL/healthz"; then
+            return 0
+        fi
         if [ "${STOP_REQUESTED:-0}" -eq 1 ]; then
             return 1
         fi
@@ -305,7 +324,7 @@ wait_healthy() {
 load_demo_data() {
     local s f
     for s in "${SERVICES[@]}"; do
-        f=$ROOT/deploy/demo/$s.sql
+        f=$DEMO_DIR/$s.sql
         [ -f "$f" ] || continue
         say "loading demo data $(rel "$f") as as_$s"
         PGPASSFILE=$SECRETS_DIR/pgpass "$PSQL" -X -q -v ON_ERROR_STOP=1 \
@@ -319,7 +338,8 @@ load_demo_data() {
 # prepare — everything before the programs start: stale processes gone, PostgreSQL running
 # and bootstrapped, configuration, tokens and env written, ports free.
 prepare() {
-    local name port
+    local name port i
+    local -a ports
     need curl od sha256sum setsid realpath
     for name in "${PROGRAMS[@]}"; do
         [ -x "$BIN_DIR/as-$name" ] || die "$(rel "$BIN_DIR")/as-$name is missing: build first (make)"
@@ -331,8 +351,11 @@ prepare() {
     pg_bootstrap
     write_tokens_and_env
     write_config
-    for port in "$AS_HTTP_PORT" $(seq $((AS_PORT_BASE + 11)) 10 $((AS_PORT_BASE + 51))) \
-        $(seq $((AS_PORT_BASE + 12)) 10 $((AS_PORT_BASE + 52))); do
+    ports=("$AS_HTTP_PORT")
+    for i in 1 2 3 4 5; do
+        ports+=($((AS_PORT_BASE + i * 10 + 1)) $((AS_PORT_BASE + i * 10 + 2)))
+    done
+    for port in "${ports[@]}"; do
         if port_in_use "$port"; then
             die "port $port is already in use (another stack with the same AS_PORT_BASE/AS_HTTP_PORT?)"
         fi
@@ -354,6 +377,11 @@ start_all() {
 }
 
 print_summary() {
+    local stop="make down" me=deploy/local/stack.sh
+    if [ "$VAR" != "$ROOT/var" ]; then
+        me="AS_VAR=$AS_VAR deploy/local/stack.sh"
+        stop="$me down"
+    fi
     cat <<EOF
 
 aftersales is up.
@@ -361,8 +389,8 @@ aftersales is up.
   env       source $(rel "$ENV_FILE")   (gateway URL, one bearer token per demo principal)
   config    $(rel "$CONFIG")
   logs      $(rel "$LOG_DIR")/<program>.log, $(rel "$LOG_DIR")/postgres.log
-  database  deploy/local/stack.sh psql [intake|warranty|parts|settlement|surveys]
-  stop      make down   (or AS_VAR=$AS_VAR deploy/local/stack.sh down)
+  database  $me psql [intake|warranty|parts|settlement|surveys]
+  stop      $stop
 
 EOF
 }
@@ -429,6 +457,11 @@ cmd_run() {
     follow_logs
     prepare
     if ! start_all; then
+        # Ctrl-C during start-up is a stop, not a failure.
+        if [ "$STOP_REQUESTED" -eq 1 ]; then
+            RUN_HEALTHY=1
+            exit 0
+        fi
         die "the stack did not come up"
     fi
     RUN_HEALTHY=1
@@ -452,20 +485,20 @@ cmd_status() {
     pg_locate
     for name in "${PROGRAMS[@]}"; do
         if pid=$(program_pid "$name"); then
-            printf '  %-11s running   pid %s\n' "as-$name" "$pid"
+            printf '  %-14s running   pid %s\n' "as-$name" "$pid"
         elif [ -f "$(pidfile "$name")" ]; then
-            printf '  %-11s dead      (stale pid file)\n' "as-$name"
+            printf '  %-14s dead      (stale pid file)\n' "as-$name"
             rc=3
         else
-            printf '  %-11s stopped\n' "as-$name"
+            printf '  %-14s stopped\n' "as-$name"
             rc=3
         fi
     done
     if pg_running; then
-        printf '  %-11s running   pid %s, 127.0.0.1:%s, %s\n' postgres \
+        printf '  %-14s running   pid %s, 127.0.0.1:%s, %s\n' postgres \
             "$(head -n 1 "$PG_DATA/postmaster.pid")" "$(pg_running_port)" "$(rel "$PG_DATA")"
     else
-        printf '  %-11s stopped   %s\n' postgres "$(rel "$PG_DATA")"
+        printf '  %-14s stopped   %s\n' postgres "$(rel "$PG_DATA")"
         rc=3
     fi
     if curl -sf -o /dev/null --max-time 3 "$GATEWAY_URL/healthz"; then
@@ -474,7 +507,7 @@ cmd_status() {
         health=unhealthy
         rc=3
     fi
-    printf '  %-11s %s (%s/healthz)\n' gateway "$health" "$GATEWAY_URL"
+    printf '  %-14s %s (%s/healthz)\n' gateway "$health" "$GATEWAY_URL"
     return "$rc"
 }
 
