@@ -4,6 +4,7 @@
 #   make up      the same in the background; returns when every service is healthy
 #   make down    stop what `make up` started
 #   make test    build, then unit and integration tests against a throw-away cluster
+#   make keys    CURVE key pairs for every program, and the allow-list (AS_VAR/run/keys)
 #   make san     the same build with ASan + UBSan into build/san (make test SAN=1 runs it)
 
 SHELL := /bin/bash
@@ -37,7 +38,7 @@ svc_srcs    = $(filter-out services/$(1)/test_%.c services/$(1)/eval_main.c,$(wi
 svc_objs    = $(patsubst services/%.c,$(BUILD)/obj/services/%.o,$(call svc_srcs,$(1)))
 
 BINS := $(patsubst %,$(BUILD)/bin/as-%,$(SERVICES)) $(BUILD)/bin/as-gateway $(BUILD)/bin/asctl \
-        $(BUILD)/bin/as-warranty-eval
+        $(BUILD)/bin/as-warranty-eval $(BUILD)/bin/as-keygen
 
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c) $(wildcard services/*/test_*.c)
 UNIT_BINS  := $(patsubst %.c,$(BUILD)/tests/%,$(notdir $(UNIT_SRCS)))
@@ -47,7 +48,7 @@ ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
 # Generated sources are intermediate files to make; keep them.
 .SECONDARY:
 
-.PHONY: all deps build run up down test test-unit san clean help format check-format
+.PHONY: all deps build run up down test test-unit san clean help format check-format keys
 .DEFAULT_GOAL := all
 
 # Packages first (a fresh machine has none), then a fresh make that can ask pkg-config.
@@ -102,6 +103,9 @@ $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
 $(BUILD)/bin/asctl: $(call svc_objs,asctl) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcurl -o $@
+$(BUILD)/bin/as-keygen: $(BUILD)/obj/services/keygen/main.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -o $@
 $(BUILD)/bin/as-warranty-eval: $(BUILD)/obj/services/warranty/engine.o $(BUILD)/obj/services/warranty/eval_main.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -ljansson -o $@
@@ -139,6 +143,10 @@ down:
 
 test: all
 	@tests/run.sh
+
+KEY_NAMES := intake warranty parts settlement surveys gateway asctl tester
+keys: all
+	@$(BUILD)/bin/as-keygen $${AS_VAR:-var}/run/keys $(KEY_NAMES) && echo "keys in $${AS_VAR:-var}/run/keys"
 
 san:
 	@$(MAKE) --no-print-directory SAN=1 build

@@ -12,6 +12,7 @@
 
 static const char *const peer_names[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
 char *as_cfg_endpoints[10];
+char *as_cfg_curve_keys;
 
 static as_config_item_t endpoint_items[] = {AS_ENDPOINT_ITEMS};
 
@@ -25,7 +26,8 @@ const char *as_endpoint(const char *name, const char *kind)
 
 int as_endpoints_load(const char *service, const char *file, char *err, size_t errlen)
 {
-    return as_config_load(endpoint_items, 10, service, file, err, errlen);
+    return as_config_load(endpoint_items, sizeof endpoint_items / sizeof endpoint_items[0], service,
+                          file, err, errlen);
 }
 
 /* ---- settings common to database services ---- */
@@ -111,6 +113,7 @@ static void close_all(runner_t *r)
     as_relay_destroy(&svc->relay);
     as_server_destroy(&svc->server);
     as_db_destroy(&svc->db);
+    as_curve_shutdown();
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->drain, NULL);
@@ -219,6 +222,10 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     svc->loop = &loop;
     svc->zctx = zmq_ctx_new();
     int rc = 1;
+    if (as_curve_setup(svc->zctx, &loop, as_cfg_curve_keys, def->name, err, sizeof err) < 0) {
+        AS_ERROR("cannot set up CURVE", "error=\"%s\"", err);
+        goto out;
+    }
     if (as_db_new(&loop, cfg_db, (unsigned)cfg_db_queue, &svc->db) < 0) {
         AS_ERROR("cannot create the database connection", "%s", "");
         goto out;
@@ -277,6 +284,7 @@ out:
         as_relay_destroy(&svc->relay);
         as_server_destroy(&svc->server);
         as_db_destroy(&svc->db);
+        as_curve_shutdown();
         uv_run(&loop, UV_RUN_NOWAIT);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -32,6 +32,11 @@ struct as_zsock {
 
 static void zs_drain(as_zsock_t *zs);
 
+/* From curve.c. */
+int as_curve_enabled(void);
+int as_curve_server(void *sock, char *err, size_t errlen);
+const char *as_curve_peer_of(const char *endpoint);
+
 static void zs_idle_cb(uv_idle_t *h)
 {
     zs_drain(h->data);
@@ -115,8 +120,25 @@ as_zsock_t *as_zsock_new(uv_loop_t *loop, void *zctx, int type, const char *endp
         zmq_setsockopt(zs->sock, ZMQ_SNDHWM, &hwm, sizeof hwm);
         zmq_setsockopt(zs->sock, ZMQ_RCVHWM, &hwm, sizeof hwm);
     }
-    if (type == ZMQ_SUB)
-        (void)0; /* subscriptions are set by the caller through as_zsock_raw() */
+    if (as_curve_enabled() && strncmp(endpoint, "tcp://", 6) == 0) {
+        int crc;
+        if (bind) {
+            crc = as_curve_server(zs->sock, err, errlen);
+        } else {
+            const char *peer = as_curve_peer_of(endpoint);
+            if (!peer) {
+                snprintf(err, errlen, "CURVE is on but %s is no known service endpoint", endpoint);
+                crc = -1;
+            } else {
+                crc = as_curve_client(zs->sock, peer, err, errlen);
+            }
+        }
+        if (crc < 0) {
+            zmq_close(zs->sock);
+            free(zs);
+            return NULL;
+        }
+    }
     int rc = bind ? zmq_bind(zs->sock, endpoint) : zmq_connect(zs->sock, endpoint);
     if (rc != 0) {
         snprintf(err, errlen, "%s %s: %s", bind ? "bind" : "connect", endpoint,

@@ -11,12 +11,14 @@
 #
 # Settings (environment): AS_VAR (state directory, default var), AS_PG_PORT (55432),
 # AS_PORT_BASE (7100), AS_HTTP_PORT (8480), AS_BIN (build/bin), AS_UP_TIMEOUT (60 seconds),
+# AS_CURVE (on: ZeroMQ CURVE authentication between programs; off: plain TCP),
 # AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy).
 #
 # What it leaves in $AS_VAR:
 #   run/aftersales.conf   the configuration every program reads (holds passwords: mode 600)
 #   run/tokens            sha256 of each demo bearer token, with its principal (the gateway's)
 #   run/env               shell assignments for clients and tests: URL, tokens, ports
+#   run/keys/             CURVE key pairs of every program and the allow-list (AS_CURVE=off: none)
 #   run/secrets/          generated passwords and raw tokens (mode 700), a libpq pgpass file
 #   run/<program>.pid     pid files;  run/pg/  the PostgreSQL socket directory
 #   log/<program>.log     one log per program (the previous run's in .log.1), postgres.log
@@ -89,6 +91,7 @@ SECRETS_DIR=$RUN_DIR/secrets
 BIN_DIR=$(abs "$AS_BIN")
 CONFIG=$RUN_DIR/aftersales.conf
 TOKENS=$RUN_DIR/tokens
+KEYS_DIR=$RUN_DIR/keys
 ENV_FILE=$RUN_DIR/env
 GATEWAY_URL=http://127.0.0.1:$AS_HTTP_PORT
 DEMO_DIR=$(abs "${AS_DEMO_DIR:-deploy/demo}")
@@ -173,6 +176,10 @@ write_config() {
         c+="${s}_pub = tcp://127.0.0.1:$((port + 2))"$'\n'
         i=$((i + 1))
     done
+    if [ "${AS_CURVE:-on}" = on ]; then
+        c+="# Service-to-service authentication: CURVE keys and the allow-list (as-keygen)."$'\n'
+        c+="curve_keys = $KEYS_DIR"$'\n'
+    fi
     for s in "${SERVICES[@]}"; do
         c+=$'\n'"[$s]"$'\n'
         c+="db = host=127.0.0.1 port=$AS_PG_PORT dbname=$PG_DBNAME user=as_$s password=$(cat "$SECRETS_DIR/$s.pw") application_name=as-$s"$'\n'
@@ -337,6 +344,14 @@ load_demo_data() {
 
 # prepare — everything before the programs start: stale processes gone, PostgreSQL running
 # and bootstrapped, configuration, tokens and env written, ports free.
+# make_keys — CURVE key pairs for every program (kept across restarts) and the allow-list.
+make_keys() {
+    [ "${AS_CURVE:-on}" = on ] || return 0
+    [ -x "$BIN_DIR/as-keygen" ] || die "$(rel "$BIN_DIR")/as-keygen is missing: build first (make)"
+    "$BIN_DIR/as-keygen" "$KEYS_DIR" "${SERVICES[@]}" gateway asctl tester ||
+        die "cannot make CURVE keys in $(rel "$KEYS_DIR")"
+}
+
 prepare() {
     local name port i
     local -a ports
@@ -350,6 +365,7 @@ prepare() {
     pg_start
     pg_bootstrap
     write_tokens_and_env
+    make_keys
     write_config
     ports=("$AS_HTTP_PORT")
     for i in 1 2 3 4 5; do

@@ -501,6 +501,7 @@ static void on_signal(uv_signal_t *h, int signum)
     gw.http = NULL;
     for (int i = 0; i < 5; i++)
         as_client_destroy(&gw.clients[i]);
+    as_curve_shutdown();
     uv_close((uv_handle_t *)&gw.sigterm, NULL);
     uv_close((uv_handle_t *)&gw.sigint, NULL);
 }
@@ -538,6 +539,10 @@ int main(int argc, char **argv)
     gw.loop = &loop;
     gw.zctx = zmq_ctx_new();
     int rc = 1;
+    if (as_curve_setup(gw.zctx, &loop, as_cfg_curve_keys, "gateway", err, sizeof err) < 0) {
+        AS_ERROR("cannot set up CURVE", "error=\"%s\"", err);
+        goto out;
+    }
     for (int i = 0; i < 5; i++) {
         gw.clients[i] = as_client_new(&loop, gw.zctx, as_endpoint(SERVICES[i], "cmd"),
                                       16 << 20, "gateway", err, sizeof err);
@@ -566,6 +571,7 @@ out:
     if (rc) {
         for (int i = 0; i < 5; i++)
             as_client_destroy(&gw.clients[i]);
+        as_curve_shutdown();
         uv_run(&loop, UV_RUN_NOWAIT);
     }
     uv_run(&loop, UV_RUN_DEFAULT);

@@ -4,6 +4,7 @@
  * Reads AS_CONFIG (the stack's configuration file) for the endpoints. Prints TAP lines. */
 #include "as/bus.h"
 #include "as/service.h"
+#include "curve_keys.h"
 #include "intake.pb-c.h"
 
 #include <stdio.h>
@@ -113,6 +114,10 @@ int main(void)
     void *sock = zmq_socket(ctx, ZMQ_DEALER);
     int linger = 0;
     zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    if (it_curve_client(sock, "tester", "intake") < 0) {
+        printf("not ok - it_bus setup: cannot read the tester's CURVE keys\n");
+        return 1;
+    }
     zmq_connect(sock, as_endpoint("intake", "cmd"));
 
     /* 1. The same request id twice: one ticket, the second answer is the stored one. */

@@ -44,6 +44,20 @@ void *as_zsock_raw(as_zsock_t *zs);
 /* Stop watching, close the socket (linger 0) and free it in the close callback. Accepts NULL. */
 void as_zsock_destroy(as_zsock_t **zs_p);
 
+/* ---- authentication (ZeroMQ CURVE) ---- */
+
+/* Turn CURVE on for every TCP socket this process creates from now on. `keys_dir` holds, as
+ * written by as-keygen (make keys): `<name>.key` (this program's public and secret key, z85, one
+ * per line), `<peer>.pub` for every service we connect to, and `allowed` (lines `name z85-key`):
+ * the clients our servers accept. A ZAP handler on `loop` refuses any other key before a message
+ * reaches the service. `self` names our key. An empty `keys_dir` leaves CURVE off. */
+int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char *self,
+                   char *err, size_t errlen) __attribute__((warn_unused_result));
+/* Stop the ZAP handler (before the loop closes). */
+void as_curve_shutdown(void);
+/* Apply the client side of CURVE to a raw socket that will connect to service `peer`. */
+int as_curve_client(void *sock, const char *peer, char *err, size_t errlen);
+
 /* ---- helpers ---- */
 
 /* Fill `out` (33 bytes) with a random 128-bit id in hex. */

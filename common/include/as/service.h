@@ -62,6 +62,7 @@ const char *as_endpoint(const char *name, const char *kind);
 /* The endpoint settings every program shares (commands and events of each service). Programs
  * that are not database services (gateway, asctl) put AS_ENDPOINT_ITEMS in their own table. */
 extern char *as_cfg_endpoints[10];
+extern char *as_cfg_curve_keys;
 int as_endpoints_load(const char *service, const char *file, char *err, size_t errlen);
 #define AS_ENDPOINT_ITEMS                                                                             \
     {"intake_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7111", 0, 0, "intake command endpoint",        \
@@ -83,7 +84,9 @@ int as_endpoints_load(const char *service, const char *file, char *err, size_t e
     {"surveys_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7151", 0, 0, "surveys command endpoint",      \
      &as_cfg_endpoints[8]},                                                                        \
     {"surveys_pub", AS_CFG_STRING, "tcp://127.0.0.1:7152", 0, 0, "surveys event endpoint",        \
-     &as_cfg_endpoints[9]}
+     &as_cfg_endpoints[9]},                                                                        \
+    {"curve_keys", AS_CFG_STRING, "", 0, 0,                                                        \
+     "directory of CURVE keys (make keys); empty = plain TCP", &as_cfg_curve_keys}
 
 
 
