@@ -163,3 +163,6 @@ clean:
 
 # Fuzzing (libFuzzer, clang): targets and `make fuzz` are defined beside the fuzzers.
 -include tests/fuzz/fuzz.mk
+
+# Benchmark (make bench): the load generator and its runner live beside it.
+-include tests/bench/bench.mk
