@@ -5,6 +5,12 @@
  * refuses unless last_seq = seq - 1, so an event is never applied twice nor out of order, even if
  * two copies of this process ran at once.
  *
+ * Batching: when several events are queued, their handlers run one after another and every
+ * statement they commit synchronously goes into ONE transaction (each event's position advance
+ * included), so a busy stream costs one commit per batch, not per event. A handler that commits
+ * later (after its own asynchronous work) ends the batch; the connection runs jobs in order, so
+ * order is kept. If a batch fails, the next attempt takes one event at a time.
+ *
  * Delivery: events arrive on SUB (fast path) into a bounded in-order queue. A gap, a full queue,
  * start-up, and silence all lead to the same remedy: ask the publisher for "stream S from
  * sequence N" (as.ReplayRequest), which is answered from its outbox. */
@@ -22,6 +28,8 @@
 #define REPLAY_BATCH     500
 #define SILENCE_MS       1000
 #define RETRY_MS         300
+#define APPLY_BATCH      32  /* events per transaction, at most */
+#define BATCH_STMTS      240 /* statements per transaction, at most */
 
 typedef struct qitem {
     uint8_t *buf;
@@ -39,6 +47,16 @@ struct as_consumer {
     as_event_fn fn;
     void *ud;
     uint64_t applied;     /* last sequence committed */
+    uint64_t dispatched;  /* last sequence handed to a handler (>= applied) */
+    unsigned jobs;        /* apply transactions in flight */
+    int solo;             /* after a failed batch: one event per transaction */
+    int collecting;       /* inside pump(): synchronous commits join the batch */
+    int async_pending;    /* a handler will commit later: wait for it before pumping again */
+    as_db_stmt_t bstmt[BATCH_STMTS];
+    char **bstore;        /* owned copies of the batch's SQL and parameters */
+    size_t bstore_n, bstore_cap;
+    int bn;               /* statements in the batch */
+    uint64_t bfirst, blast; /* sequences the batch covers */
     uint64_t known_head;  /* highest sequence we know exists */
     qitem_t q[QUEUE_CAP]; /* q[k] holds sequence applied + 1 + k */
     unsigned qhead, qlen;
@@ -52,9 +70,18 @@ typedef struct ev_holder {
     ProtobufCMessage *msg;
     char *json;
     uint64_t seq;
+    int committed;
 } ev_holder_t;
 
+/* What one apply transaction covers. */
+typedef struct apply_job {
+    as_consumer_t *c;
+    uint64_t first, last;
+    unsigned count;
+} apply_job_t;
+
 static void pump(as_consumer_t *c);
+static void batch_reset(as_consumer_t *c);
 static void request_replay(as_consumer_t *c);
 
 static void consumer_unref(as_consumer_t *c)
@@ -62,6 +89,8 @@ static void consumer_unref(as_consumer_t *c)
     if (--c->refs == 0) {
         for (unsigned k = 0; k < c->qlen; k++)
             free(c->q[(c->qhead + k) % QUEUE_CAP].buf);
+        batch_reset(c);
+        free(c->bstore);
         free(c);
     }
 }
@@ -121,61 +150,157 @@ static void holder_free(ev_holder_t *h)
 
 static void reload_offset(as_consumer_t *c);
 
-static void commit_done(const as_db_result_t *r, void *ud)
+/* Make the batch own `ptr` (freed when the batch is reset). Returns ptr, or NULL (and frees
+ * it) when out of memory. */
+static void *bown(as_consumer_t *c, void *ptr)
 {
-    ev_holder_t *h = ud;
-    as_consumer_t *c = h->ev.consumer;
-    c->busy = 0;
+    if (!ptr)
+        return NULL;
+    if (c->bstore_n == c->bstore_cap) {
+        size_t cap = c->bstore_cap ? c->bstore_cap * 2 : 256;
+        char **n = realloc(c->bstore, cap * sizeof *n);
+        if (!n) {
+            free(ptr);
+            return NULL;
+        }
+        c->bstore = n;
+        c->bstore_cap = cap;
+    }
+    c->bstore[c->bstore_n++] = ptr;
+    return ptr;
+}
+
+/* A copy of `v` owned by the batch. */
+static const char *bkeep(as_consumer_t *c, const char *v)
+{
+    return v ? bown(c, strdup(v)) : NULL;
+}
+
+static void batch_reset(as_consumer_t *c)
+{
+    for (size_t i = 0; i < c->bstore_n; i++)
+        free(c->bstore[i]);
+    c->bstore_n = 0;
+    c->bn = 0;
+    c->bfirst = c->blast = 0;
+}
+
+static void apply_done(const as_db_result_t *r, void *ud)
+{
+    apply_job_t *j = ud;
+    as_consumer_t *c = j->c;
+    c->jobs--;
     if (c->closing) {
-        holder_free(h);
+        free(j);
         consumer_unref(c);
         return;
     }
-    if (r->ok) {
-        c->applied = h->seq;
-        free(c->q[c->qhead].buf);
-        c->qhead = (c->qhead + 1) % QUEUE_CAP;
-        c->qlen--;
-        AS_DEBUG("event applied", "stream=%s seq=%" PRIu64 " type=%s", c->stream, h->seq,
-                 h->ev.type);
-    } else if (strcmp(r->sqlstate, "AS409") == 0) {
+    if (r->ok && j->first == c->applied + 1) {
+        for (uint64_t s = j->first; s <= j->last; s++) {
+            free(c->q[c->qhead].buf);
+            c->qhead = (c->qhead + 1) % QUEUE_CAP;
+            c->qlen--;
+        }
+        c->applied = j->last;
+        c->solo = 0;
+        AS_DEBUG("events applied", "stream=%s first=%" PRIu64 " last=%" PRIu64, c->stream,
+                 j->first, j->last);
+    } else if (!r->ok && strcmp(r->sqlstate, "AS409") == 0 && j->first == c->applied + 1) {
         AS_WARN("stream position moved under us; reloading", "stream=%s seq=%" PRIu64,
-                c->stream, h->seq);
+                c->stream, j->first);
         queue_clear(c);
         c->loaded = 0;
-    } else {
-        AS_WARN("event not applied; will retry", "stream=%s seq=%" PRIu64 " type=%s "
-                "sqlstate=%s error=\"%s\"", c->stream, h->seq, h->ev.type, r->sqlstate,
-                r->message);
+    } else if (!r->ok) {
+        if (j->first == c->applied + 1) /* later jobs fail on the position guard: quiet */
+            AS_WARN("events not applied; will retry", "stream=%s first=%" PRIu64 " last=%" PRIu64
+                    " sqlstate=%s error=\"%s\"", c->stream, j->first, j->last, r->sqlstate,
+                    r->message);
+        c->solo = j->count > 1 || c->solo;
         c->retry_at = as_now_ms() + RETRY_MS;
     }
-    holder_free(h);
+    if (c->jobs == 0)
+        c->dispatched = c->applied; /* whatever was not applied is dispatched again */
+    free(j);
     consumer_unref(c);
+    if (c->jobs > 0 || c->async_pending)
+        return;
+    c->busy = 0;
     if (!c->loaded)
         reload_offset(c);
     else
         pump(c);
 }
 
+/* Submit the collected batch as one transaction. */
+static void batch_submit(as_consumer_t *c)
+{
+    if (c->bn == 0)
+        return;
+    apply_job_t *j = calloc(1, sizeof *j);
+    if (j) {
+        j->c = c;
+        j->first = c->bfirst;
+        j->last = c->blast;
+        j->count = (unsigned)(c->blast - c->bfirst + 1);
+    }
+    if (!j || as_db_submit(c->db, c->bstmt, c->bn, apply_done, j) < 0) {
+        free(j);
+        c->retry_at = as_now_ms() + RETRY_MS;
+        c->dispatched = c->applied;
+    } else {
+        c->jobs++;
+        c->refs++;
+    }
+    batch_reset(c);
+}
+
 void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
 {
     ev_holder_t *h = (ev_holder_t *)ev;
     as_consumer_t *c = ev->consumer;
+    if (h->committed)
+        return; /* exactly once */
+    h->committed = 1;
+    if (n < 0)
+        n = 0;
+    if (!c->collecting)
+        batch_reset(c); /* a late (asynchronous) commit goes alone */
+    if (c->bn + 1 + n > BATCH_STMTS)
+        batch_submit(c);
     char seq[24];
     snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
-    const char *p[2] = {c->stream, seq};
-    as_db_stmt_t all[16];
-    all[0] = (as_db_stmt_t){"SELECT consumer_advance($1, $2::bigint)", 2, p};
-    if (n > 15)
-        n = 15;
-    for (int i = 0; i < n; i++)
-        all[i + 1] = stmts[i];
-    if (as_db_submit(c->db, all, n + 1, commit_done, h) < 0) {
-        as_db_result_t fail = {.ok = 0, .sqlstate = "53300", .message = "queue full"};
-        commit_done(&fail, h);
+    const char **p = bown(c, malloc(2 * sizeof *p));
+    if (p) {
+        p[0] = bkeep(c, c->stream);
+        p[1] = bkeep(c, seq);
+    }
+    c->bstmt[c->bn++] = (as_db_stmt_t){"SELECT consumer_advance($1, $2::bigint)", p ? 2 : 0,
+                                       (const char *const *)p};
+    for (int i = 0; i < n && c->bn < BATCH_STMTS; i++) {
+        int np = stmts[i].nparams;
+        const char **pp = np ? bown(c, calloc((size_t)np, sizeof *pp)) : NULL;
+        for (int k = 0; pp && k < np; k++)
+            pp[k] = bkeep(c, stmts[i].params[k]);
+        c->bstmt[c->bn++] = (as_db_stmt_t){bkeep(c, stmts[i].sql), pp ? np : 0,
+                                           (const char *const *)pp};
+    }
+    if (!c->bfirst)
+        c->bfirst = h->seq;
+    c->blast = h->seq;
+    if (!c->collecting) {
+        c->async_pending = 0;
+        batch_submit(c);
+        holder_free(h);
+        consumer_unref(c);
+        if (c->jobs == 0) { /* nothing could be submitted: let the timer retry */
+            c->busy = 0;
+            c->dispatched = c->applied;
+        }
     }
 }
 
+/* Hand queued events to the handler, from the first not yet dispatched, and commit what they
+ * give synchronously as one transaction. */
 static void pump(as_consumer_t *c)
 {
     if (c->busy || !c->loaded || c->closing || c->qlen == 0)
@@ -183,30 +308,51 @@ static void pump(as_consumer_t *c)
     if (c->retry_at && as_now_ms() < c->retry_at)
         return;
     c->retry_at = 0;
-    qitem_t *it = &c->q[c->qhead];
-    ev_holder_t *h = calloc(1, sizeof *h);
-    if (!h)
-        return;
-    h->env = as__envelope__unpack(NULL, it->len, it->buf);
-    if (!h->env) {
-        free(h);
-        return;
-    }
-    h->seq = h->env->sequence;
-    const ProtobufCMessageDescriptor *d = h->env->type ? as_registry_find(h->env->type) : NULL;
-    if (d && h->env->has_payload)
-        h->msg = protobuf_c_message_unpack(d, NULL, h->env->payload.len, h->env->payload.data);
-    h->json = h->msg ? as_pbjson_encode_string(h->msg) : strdup("{}");
-    h->ev.consumer = c;
-    h->ev.stream = c->stream;
-    h->ev.sequence = h->seq;
-    h->ev.type = h->env->type ? h->env->type : "";
-    h->ev.env = h->env;
-    h->ev.msg = h->msg;
-    h->ev.json = h->json ? h->json : "{}";
+    c->dispatched = c->applied;
+    unsigned max = c->solo ? 1 : APPLY_BATCH;
     c->busy = 1;
-    c->refs++;
-    c->fn(&h->ev, c->ud);
+    c->collecting = 1;
+    batch_reset(c);
+    for (unsigned k = 0; k < c->qlen && k < max; k++) {
+        qitem_t *it = &c->q[(c->qhead + k) % QUEUE_CAP];
+        ev_holder_t *h = calloc(1, sizeof *h);
+        if (!h)
+            break;
+        h->env = as__envelope__unpack(NULL, it->len, it->buf);
+        if (!h->env) {
+            free(h);
+            break;
+        }
+        h->seq = h->env->sequence;
+        const ProtobufCMessageDescriptor *d = h->env->type ? as_registry_find(h->env->type) : NULL;
+        if (d && h->env->has_payload)
+            h->msg = protobuf_c_message_unpack(d, NULL, h->env->payload.len, h->env->payload.data);
+        h->json = h->msg ? as_pbjson_encode_string(h->msg) : strdup("{}");
+        h->ev.consumer = c;
+        h->ev.stream = c->stream;
+        h->ev.sequence = h->seq;
+        h->ev.type = h->env->type ? h->env->type : "";
+        h->ev.env = h->env;
+        h->ev.msg = h->msg;
+        h->ev.json = h->json ? h->json : "{}";
+        c->dispatched = h->seq;
+        c->refs++;
+        c->fn(&h->ev, c->ud);
+        if (!h->committed) {
+            /* Asynchronous handler: what came before goes now, this event commits later
+             * (the connection keeps the order). */
+            c->collecting = 0;
+            c->async_pending = 1;
+            batch_submit(c);
+            return;
+        }
+        holder_free(h);
+        consumer_unref(c);
+    }
+    c->collecting = 0;
+    batch_submit(c);
+    if (c->jobs == 0)
+        c->busy = 0;
 }
 
 static void replay_done(int status, const As__Reply *reply, void *ud)

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DB_MAX_STMTS     16
+#define DB_MAX_STMTS     256
 #define DB_MAX_INFLIGHT  256
 #define DB_BACKOFF_MIN   100
 #define DB_BACKOFF_MAX   5000
@@ -18,10 +18,10 @@
 typedef struct db_job {
     struct db_job *next;
     int n;
-    char *sql[DB_MAX_STMTS];
-    int nparams[DB_MAX_STMTS];
-    char **params[DB_MAX_STMTS];
-    PGresult *res[DB_MAX_STMTS];
+    char **sql;       /* the arrays below have n entries, allocated with the job */
+    int *nparams;
+    char ***params;
+    PGresult **res;
     int cur; /* statement whose results are being read */
     as_db_cb cb;
     void *ud;
@@ -394,9 +394,15 @@ int as_db_submit(as_db_t *db, const as_db_stmt_t *stmts, int n, as_db_cb cb, voi
         return -1;
     if (db->queued + db->inflight + db->deferred >= db->max_queue)
         return -1;
-    db_job_t *j = calloc(1, sizeof *j);
+    /* One allocation: the job, then its four arrays. */
+    size_t arrays = (size_t)n * (sizeof(char *) + sizeof(int) + sizeof(char **) + sizeof(PGresult *));
+    db_job_t *j = calloc(1, sizeof *j + arrays);
     if (!j)
         return -1;
+    j->sql = (char **)(j + 1);
+    j->params = (char ***)(j->sql + n);
+    j->res = (PGresult **)(j->params + n);
+    j->nparams = (int *)(j->res + n);
     j->n = n;
     j->cb = cb;
     j->ud = user_data;

@@ -15,6 +15,7 @@
 
 #define SERVER_MAX_INFLIGHT 8192
 #define SQL_RETRIES         3
+#define SQL_BATCH           32 /* commands per transaction, at most */
 
 typedef struct cmd_entry {
     const char *type;
@@ -36,6 +37,11 @@ struct as_server {
     char service[32];
     as_server_stats_t st;
     int closing;
+    /* SQL-backed commands waiting to be sent as one transaction at the end of this loop
+     * iteration (or as soon as SQL_BATCH are waiting). */
+    as_cmd_ctx_t *batch[SQL_BATCH];
+    int nbatch;
+    uv_check_t *flush; /* heap: freed in its close callback */
 };
 
 struct as_cmd_ctx {
@@ -251,30 +257,22 @@ json_t *as_principal_json(const As__Principal *p)
 
 static void sql_submit(as_cmd_ctx_t *ctx);
 
-static void sql_done(const as_db_result_t *r, void *ud)
+/* Finish one command from its exec_command() reply, or from an error (sqlstate, message,
+ * detail) raised by its SQL function or by the database. */
+static void sql_finish(as_cmd_ctx_t *ctx, json_t *reply, const char *st, const char *message,
+                       const char *detail)
 {
-    as_cmd_ctx_t *ctx = ud;
-    if (r->ok) {
-        json_error_t jerr;
-        json_t *o = json_loads(as_db_value(r->res[0], 0, 0), 0, &jerr);
-        if (!o || !json_is_object(o)) {
-            json_decref(o);
-            as_cmd_error(ctx, 500, "internal", "command returned no reply");
-            return;
-        }
-        int status = (int)json_integer_value(json_object_get(o, "status"));
-        int replayed = json_is_true(json_object_get(o, "replayed"));
+    if (reply) {
+        int status = (int)json_integer_value(json_object_get(reply, "status"));
+        int replayed = json_is_true(json_object_get(reply, "replayed"));
         if (ctx->s->relay && !replayed)
             as_relay_kick(ctx->s->relay);
-        as_cmd_reply_json(ctx, status ? status : 200, json_object_get(o, "body"), replayed);
-        json_decref(o);
+        as_cmd_reply_json(ctx, status ? status : 200, json_object_get(reply, "body"), replayed);
         return;
     }
-    const char *st = r->sqlstate;
     if (st[0] == 'A' && st[1] == 'S' && st[2] >= '1' && st[2] <= '5') {
         int status = atoi(st + 2);
-        as_cmd_reply(ctx, status, r->message, r->detail && *r->detail ? r->detail : r->message,
-                     NULL);
+        as_cmd_reply(ctx, status, message, detail && *detail ? detail : message, NULL);
         return;
     }
     int retriable = strcmp(st, "23505") == 0 || strcmp(st, "40001") == 0 ||
@@ -289,27 +287,150 @@ static void sql_done(const as_db_result_t *r, void *ud)
         return;
     }
     if (strcmp(st, "23514") == 0 || strcmp(st, "23505") == 0 || strcmp(st, "23503") == 0) {
-        as_cmd_error(ctx, 409, "conflict", "%s", r->message);
+        as_cmd_error(ctx, 409, "conflict", "%s", message);
         return;
     }
     if (strcmp(st, "22P02") == 0 || strcmp(st, "22003") == 0 || strcmp(st, "22007") == 0 ||
         strcmp(st, "22008") == 0 || strcmp(st, "22001") == 0) {
-        as_cmd_error(ctx, 400, "invalid", "%s", r->message);
+        as_cmd_error(ctx, 400, "invalid", "%s", message);
         return;
     }
     AS_ERROR("command sql failed", "req=%s fn=%s sqlstate=%s error=\"%s\"", ctx->request_id,
-             ctx->sql_fn, st, r->message);
+             ctx->sql_fn, st, message);
     as_cmd_error(ctx, 500, "internal", "internal error (request %s)", ctx->request_id);
+}
+
+typedef struct sql_batch {
+    int n;
+    as_cmd_ctx_t *ctx[SQL_BATCH];
+} sql_batch_t;
+
+static void batch_done(const as_db_result_t *r, void *ud)
+{
+    sql_batch_t *b = ud;
+    json_t *arr = NULL;
+    if (r->ok) {
+        json_error_t jerr;
+        arr = json_loads(as_db_value(r->res[0], 0, 0), 0, &jerr);
+    }
+    for (int i = 0; i < b->n; i++) {
+        as_cmd_ctx_t *ctx = b->ctx[i];
+        if (!r->ok) {
+            sql_finish(ctx, NULL, r->sqlstate, r->message, r->detail);
+            continue;
+        }
+        json_t *rep = json_array_get(arr, (size_t)i);
+        json_t *err = json_object_get(rep, "error");
+        if (!rep || !json_is_object(rep)) {
+            sql_finish(ctx, NULL, "XX000", "command returned no reply", "");
+        } else if (err) {
+            sql_finish(ctx, NULL, json_string_value(json_object_get(err, "sqlstate")),
+                       json_string_value(json_object_get(err, "message")),
+                       json_string_value(json_object_get(err, "detail")));
+        } else {
+            sql_finish(ctx, rep, NULL, NULL, NULL);
+        }
+    }
+    json_decref(arr);
+    free(b);
+}
+
+/* Append `v` to `*buf` as a JSON string. */
+static int put_json_string(char **buf, size_t *len, size_t *cap, const char *v)
+{
+    json_t *j = json_string(v ? v : "");
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (!t)
+        return -1;
+    size_t n = strlen(t);
+    if (*len + n + 1 > *cap) {
+        size_t nc = (*len + n + 1) * 2;
+        char *nb = realloc(*buf, nc);
+        if (!nb) {
+            free(t);
+            return -1;
+        }
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, t, n + 1);
+    *len += n;
+    free(t);
+    return 0;
+}
+
+static int put_raw(char **buf, size_t *len, size_t *cap, const char *v)
+{
+    size_t n = strlen(v);
+    if (*len + n + 1 > *cap) {
+        size_t nc = (*len + n + 1) * 2;
+        char *nb = realloc(*buf, nc);
+        if (!nb)
+            return -1;
+        *buf = nb;
+        *cap = nc;
+    }
+    memcpy(*buf + *len, v, n + 1);
+    *len += n;
+    return 0;
+}
+
+/* Send the waiting commands as one transaction through exec_batch(). */
+static void batch_flush(as_server_t *s)
+{
+    if (s->nbatch == 0)
+        return;
+    sql_batch_t *b = calloc(1, sizeof *b);
+    char *text = NULL;
+    size_t len = 0, cap = 0;
+    int ok = b != NULL && put_raw(&text, &len, &cap, "[") == 0;
+    for (int i = 0; ok && i < s->nbatch; i++) {
+        as_cmd_ctx_t *c = s->batch[i];
+        ok = put_raw(&text, &len, &cap, i ? ",{\"r\":" : "{\"r\":") == 0 &&
+             put_json_string(&text, &len, &cap, c->request_id) == 0 &&
+             put_raw(&text, &len, &cap, ",\"f\":") == 0 &&
+             put_json_string(&text, &len, &cap, c->sql_fn) == 0 &&
+             put_raw(&text, &len, &cap, ",\"p\":") == 0 &&
+             put_raw(&text, &len, &cap, c->sql_principal) == 0 &&
+             put_raw(&text, &len, &cap, ",\"a\":") == 0 &&
+             put_raw(&text, &len, &cap, c->sql_args) == 0 && put_raw(&text, &len, &cap, "}") == 0;
+    }
+    ok = ok && put_raw(&text, &len, &cap, "]") == 0;
+    int n = s->nbatch;
+    s->nbatch = 0;
+    if (ok) {
+        b->n = n;
+        memcpy(b->ctx, s->batch, (size_t)n * sizeof *b->ctx);
+        const char *params[1] = {text};
+        as_db_stmt_t st = {"SELECT exec_batch($1::jsonb)::text", 1, params};
+        ok = s->db && as_db_submit(s->db, &st, 1, batch_done, b) == 0;
+    }
+    free(text);
+    if (!ok) {
+        free(b);
+        for (int i = 0; i < n; i++) {
+            s->st.overloaded++;
+            as_cmd_error(s->batch[i], 503, "overloaded", "the service is busy; retry shortly");
+        }
+    }
+}
+
+static void flush_cb(uv_check_t *h)
+{
+    as_server_t *s = h->data;
+    uv_check_stop(h);
+    batch_flush(s);
 }
 
 static void sql_submit(as_cmd_ctx_t *ctx)
 {
-    const char *params[4] = {ctx->request_id, ctx->sql_fn, ctx->sql_principal, ctx->sql_args};
-    as_db_stmt_t st = {"SELECT exec_command($1, $2, $3::jsonb, $4::jsonb)::text", 4, params};
-    if (!ctx->s->db || as_db_submit(ctx->s->db, &st, 1, sql_done, ctx) < 0) {
-        ctx->s->st.overloaded++;
-        as_cmd_error(ctx, 503, "overloaded", "the service is busy; retry shortly");
-    }
+    as_server_t *s = ctx->s;
+    s->batch[s->nbatch++] = ctx;
+    if (s->nbatch == SQL_BATCH)
+        batch_flush(s);
+    else if (s->flush)
+        uv_check_start(s->flush, flush_cb);
 }
 
 void as_cmd_sql(as_cmd_ctx_t *ctx, const char *fn, json_t *args)
@@ -498,10 +619,15 @@ as_server_t *as_server_new(uv_loop_t *loop, void *zctx, const char *endpoint, in
     /* The transport refuses frames far beyond the limit; up to 4x we still answer with 413. */
     s->zs = as_zsock_new(loop, zctx, ZMQ_ROUTER, endpoint, 1, max_msg * 4 + 4096, 10000, on_frame,
                          s, err, errlen);
-    if (!s->zs) {
+    s->flush = malloc(sizeof *s->flush);
+    if (!s->zs || !s->flush) {
+        as_zsock_destroy(&s->zs);
+        free(s->flush);
         free(s);
         return NULL;
     }
+    uv_check_init(loop, s->flush);
+    s->flush->data = s;
     return s;
 }
 
@@ -545,7 +671,10 @@ void as_server_destroy(as_server_t **s_p)
     as_server_t *s = *s_p;
     *s_p = NULL;
     s->closing = 1;
+    batch_flush(s); /* nothing may wait in the batch forever */
     as_zsock_destroy(&s->zs);
+    uv_close((uv_handle_t *)s->flush, (uv_close_cb)free);
+    s->flush = NULL;
     if (s->st.inflight == 0)
         server_free(s);
 }

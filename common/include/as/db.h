@@ -57,7 +57,7 @@ int as_db_new(uv_loop_t *loop, const char *conninfo, unsigned max_queue, as_db_t
  * queued complete with SQLSTATE 57P01 before this returns. Accepts NULL. */
 void as_db_destroy(as_db_t **db_p);
 
-/* Queue a job of `n` statements (1..16). `cb` runs exactly once, on the loop, later — never from
+/* Queue a job of `n` statements (1..256). `cb` runs exactly once, on the loop, later — never from
  * inside as_db_submit(). Returns 0, or -1 when the queue is full (nothing queued; cb not run). */
 int as_db_submit(as_db_t *db, const as_db_stmt_t *stmts, int n, as_db_cb cb, void *user_data)
     __attribute__((warn_unused_result));
