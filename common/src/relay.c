@@ -25,6 +25,7 @@ struct as_relay {
     char stream[64];
     char service[32];
     uint64_t published;
+    uint64_t head; /* last committed sequence, as of the latest fetch */
     int loaded, busy, again, closing;
 };
 
@@ -99,6 +100,7 @@ static void fetch_done(const as_db_result_t *res, void *ud)
     }
     const PGresult *rows = res->res[1];
     int n = PQntuples(rows);
+    r->head = strtoull(as_db_value(res->res[2], 0, 0), NULL, 10);
     for (int i = 0; i < n; i++) {
         size_t len;
         uint8_t *buf = row_envelope(rows, i, r->stream, r->service, &len);
@@ -129,13 +131,15 @@ static void relay_fetch(as_relay_t *r)
     snprintf(lim, sizeof lim, "%d", RELAY_BATCH);
     const char *p1[2] = {r->stream, pub};
     const char *p2[3] = {r->stream, pub, lim};
-    as_db_stmt_t st[2] = {
+    const char *p3[1] = {r->stream};
+    as_db_stmt_t st[3] = {
         {"UPDATE outbox_streams SET published_seq = $2 WHERE stream = $1 AND published_seq < $2",
          2, p1},
         {SQL_FETCH, 3, p2},
+        {"SELECT last_seq FROM outbox_streams WHERE stream = $1", 1, p3},
     };
     r->again = 0;
-    if (as_db_submit(r->db, st, 2, fetch_done, r) == 0)
+    if (as_db_submit(r->db, st, 3, fetch_done, r) == 0)
         r->busy = 1;
 }
 
@@ -204,6 +208,11 @@ void as_relay_kick(as_relay_t *r)
 uint64_t as_relay_published(const as_relay_t *r)
 {
     return r->published;
+}
+
+uint64_t as_relay_head(const as_relay_t *r)
+{
+    return r->head > r->published ? r->head : r->published;
 }
 
 static void relay_timer_closed(uv_handle_t *h)

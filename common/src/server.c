@@ -41,6 +41,7 @@ struct as_server {
      * iteration (or as soon as SQL_BATCH are waiting). */
     as_cmd_ctx_t *batch[SQL_BATCH];
     int nbatch;
+    const char *metrics_sql;
     uv_check_t *flush; /* heap: freed in its close callback */
 };
 
@@ -496,6 +497,53 @@ static void builtin_health(as_cmd_ctx_t *ctx)
     free(h.streams);
 }
 
+static void metrics_done(const as_db_result_t *r, void *ud)
+{
+    as_cmd_ctx_t *ctx = ud;
+    As__MetricsReply m = AS__METRICS_REPLY__INIT;
+    int n = r->ok ? PQntuples(r->res[0]) : 0;
+    As__Metric *items = calloc((size_t)(n ? n : 1), sizeof *items);
+    As__Metric **ptrs = calloc((size_t)(n ? n : 1), sizeof *ptrs);
+    if (!r->ok || !items || !ptrs) {
+        free(items);
+        free(ptrs);
+        as_cmd_error(ctx, 503, "unavailable", "metrics are unavailable: %s",
+                     r->ok ? "out of memory" : r->message);
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        as__metric__init(&items[i]);
+        items[i].name = (char *)as_db_value(r->res[0], i, 0);
+        items[i].labels = (char *)as_db_value(r->res[0], i, 1);
+        items[i].has_value = 1;
+        items[i].value = atof(as_db_value(r->res[0], i, 2));
+        items[i].help = (char *)as_db_value(r->res[0], i, 3);
+        ptrs[i] = &items[i];
+    }
+    m.n_metrics = (size_t)n;
+    m.metrics = ptrs;
+    as_cmd_reply(ctx, 200, NULL, NULL, &m.base);
+    free(items);
+    free(ptrs);
+}
+
+static void builtin_metrics(as_cmd_ctx_t *ctx)
+{
+    if (!ctx->s->metrics_sql || !ctx->s->db) {
+        As__MetricsReply m = AS__METRICS_REPLY__INIT;
+        as_cmd_reply(ctx, 200, NULL, NULL, &m.base);
+        return;
+    }
+    as_db_stmt_t st = {ctx->s->metrics_sql, 0, NULL};
+    if (as_db_submit(ctx->s->db, &st, 1, metrics_done, ctx) < 0)
+        as_cmd_error(ctx, 503, "overloaded", "the service is busy; retry shortly");
+}
+
+void as_server_set_metrics(as_server_t *s, const char *sql)
+{
+    s->metrics_sql = sql;
+}
+
 static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n,
                      void *ud)
 {
@@ -555,7 +603,8 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
     HASH_FIND_STR(s->cmds, env->type, e);
     int builtin_health_req = strcmp(env->type, "as.HealthRequest") == 0;
     int builtin_replay = strcmp(env->type, "as.ReplayRequest") == 0;
-    if (!e && !builtin_health_req && !builtin_replay) {
+    int builtin_metrics_req = strcmp(env->type, "as.MetricsRequest") == 0;
+    if (!e && !builtin_health_req && !builtin_replay && !builtin_metrics_req) {
         s->st.rejected++;
         char msg[200];
         snprintf(msg, sizeof msg, "unknown command type '%.100s'", env->type);
@@ -564,8 +613,10 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
         return;
     }
     const ProtobufCMessageDescriptor *d =
-        e ? e->req_desc
-          : (builtin_health_req ? &as__health_request__descriptor : &as__replay_request__descriptor);
+        e                    ? e->req_desc
+        : builtin_health_req ? &as__health_request__descriptor
+        : builtin_metrics_req ? &as__metrics_request__descriptor
+                             : &as__replay_request__descriptor;
     ProtobufCMessage *req =
         protobuf_c_message_unpack(d, NULL, env->has_payload ? env->payload.len : 0,
                                   env->has_payload ? env->payload.data : (const uint8_t *)"");
@@ -596,6 +647,8 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
     s->st.commands++;
     if (builtin_health_req)
         builtin_health(ctx);
+    else if (builtin_metrics_req)
+        builtin_metrics(ctx);
     else if (builtin_replay) {
         if (!s->relay)
             as_cmd_error(ctx, 404, "no_stream", "this service publishes no stream");

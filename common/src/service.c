@@ -84,6 +84,8 @@ static void health_cb(as_server_t *s, As__HealthReply *h, void *ud)
             st->stream = (char *)svc->def->name;
             st->has_published = 1;
             st->published = as_relay_published(svc->relay);
+            st->has_head = 1;
+            st->head = as_relay_head(svc->relay);
             h->streams[h->n_streams++] = st;
         }
     }
@@ -247,6 +249,8 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
         }
     }
     as_server_add(svc->server, def->cmds, def->ncmds, svc);
+    if (def->metrics_sql)
+        as_server_set_metrics(svc->server, def->metrics_sql);
     as_server_attach(svc->server, svc->db, svc->relay, health_cb, &r);
     for (size_t i = 0; i < def->nsubs && i < AS_SERVICE_MAX_SUBS; i++) {
         const char *pub = as_endpoint(def->subs[i].stream, "pub");

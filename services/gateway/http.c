@@ -57,6 +57,8 @@ typedef struct query_kv {
 
 struct as_http_req {
     as_http_conn_t *conn; /* NULL once detached (aborted) */
+    as_http_server_t *server;
+    int hooked;           /* the response hook has seen this request */
     as_http_req_t *next;  /* the connection's FIFO */
     enum req_state state;
     int aborted;
@@ -148,6 +150,8 @@ struct as_http_server {
     int stopping;
     void (*done)(void *);
     void *done_arg;
+    as_http_response_hook hook;
+    void *hook_ud;
 };
 
 static int on_message_begin(http_parser *p);
@@ -426,6 +430,7 @@ static as_http_req_t *req_new(as_http_conn_t *c)
     if (!r)
         return NULL;
     r->conn = c;
+    r->server = c->server;
     r->state = REQ_PARSING;
     memcpy(r->peer, c->peer, sizeof r->peer);
     r->next = NULL;
@@ -1462,11 +1467,26 @@ static int clamp_status(int status)
     return status < 200 || status > 599 ? 500 : status;
 }
 
+static void run_hook(as_http_req_t *r, int status)
+{
+    if (!r->hooked && r->server && r->server->hook) {
+        r->hooked = 1;
+        r->server->hook(r, status, r->aborted, r->server->hook_ud);
+    }
+}
+
+void as_http_server_on_response(as_http_server_t *s, as_http_response_hook fn, void *ud)
+{
+    s->hook = fn;
+    s->hook_ud = ud;
+}
+
 void as_http_respond(as_http_req_t *r, int status, const char *content_type, const char *body,
                      size_t len, const char *extra_headers)
 {
     if (!r)
         return;
+    run_hook(r, status);
     if (r->aborted) {
         req_free(r);
         return;
@@ -1509,6 +1529,8 @@ void as_http_respond_error(as_http_req_t *r, int status, const char *code, const
 void as_http_stream_begin(as_http_req_t *r, int status, const char *content_type,
                           const char *extra_headers)
 {
+    if (r)
+        run_hook(r, status);
     if (!r || r->aborted || r->state != REQ_PENDING)
         return;
     as_http_conn_t *c = r->conn;

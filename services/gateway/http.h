@@ -59,6 +59,12 @@ int as_http_server_start(uv_loop_t *loop, const char *host, int port,
 /* The port the server is bound to (useful after binding port 0), or -1. */
 int as_http_server_port(const as_http_server_t *s);
 
+/* Called once per request when its response starts (as_http_respond, as_http_respond_error or
+ * as_http_stream_begin), before the request is freed; `aborted` when the client already left.
+ * For metrics and access logs. */
+typedef void (*as_http_response_hook)(as_http_req_t *r, int status, int aborted, void *ud);
+void as_http_server_on_response(as_http_server_t *s, as_http_response_hook fn, void *ud);
+
 /* Stop accepting and close every connection; requests still owned by the application become
  * aborted. Memory is freed in close callbacks; `done(arg)` (may be NULL) runs once every handle
  * of the server is closed, after which `s` is gone. Calling it twice is a no-op. */

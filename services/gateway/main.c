@@ -11,6 +11,7 @@
 #include "auth.h"
 #include "gateway.h"
 #include "http.h"
+#include "metrics.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <zmq.h>
 
 /* All route tables; a route appears in exactly one. */
@@ -373,10 +375,42 @@ ProtobufCMessage *gw_build_command(as_http_req_t *r, const gw_route_t *rt, json_
     return m;
 }
 
+/* Times every command round trip for /metrics, then hands the reply on. */
+typedef struct timed_call {
+    as_client_cb cb;
+    void *ud;
+    const char *service;
+    double start;
+} timed_call_t;
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void timed_done(int status, const As__Reply *reply, void *ud)
+{
+    timed_call_t *t = ud;
+    gw_metrics_upstream(t->service, status, mono_s() - t->start);
+    t->cb(status, reply, t->ud);
+    free(t);
+}
+
 int gw_call_type(as_http_req_t *r, const char *service, const char *type,
                  const ProtobufCMessage *msg, const char *request_id, const gw_principal_t *pr,
                  as_client_cb cb, void *ud)
 {
+    timed_call_t *t = malloc(sizeof *t);
+    if (!t) {
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
+        return -1;
+    }
+    t->cb = cb;
+    t->ud = ud;
+    t->service = service;
+    t->start = mono_s();
     As__Principal p = AS__PRINCIPAL__INIT;
     p.subject = (char *)pr->subject;
     p.role = (char *)pr->role;
@@ -384,8 +418,9 @@ int gw_call_type(as_http_req_t *r, const char *service, const char *type,
     p.region = pr->region[0] ? (char *)pr->region : NULL;
     const char *trace = as_http_req_header(r, "X-Trace-Id");
     as_client_t *c = client_for(service);
-    if (!c || as_client_call(c, type, msg, request_id, &p, trace, (unsigned)cfg_timeout_ms, cb,
-                             ud) < 0) {
+    if (!c || as_client_call(c, type, msg, request_id, &p, trace, (unsigned)cfg_timeout_ms,
+                             timed_done, t) < 0) {
+        free(t);
         as_http_respond_error(r, 503, "overloaded", "the gateway is busy; retry shortly");
         return -1;
     }
@@ -439,7 +474,23 @@ static void on_request(as_http_req_t *r, void *ud)
 {
     (void)ud;
     const char *method = as_http_req_method(r), *path = as_http_req_path(r);
+    if (strcmp(path, "/metrics") == 0) {
+        gw_metrics_begin(r, "/metrics");
+        const char *auth = as_http_req_header(r, "Authorization");
+        const gw_principal_t *pr =
+            auth && strncasecmp(auth, "Bearer ", 7) == 0 ? gw_tokens_find(gw.tokens, auth + 7) : NULL;
+        if (strcmp(method, "GET") != 0)
+            as_http_respond_error(r, 405, "method_not_allowed", "use GET");
+        else if (!pr)
+            as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
+        else if (strcmp(pr->role, "admin") != 0)
+            as_http_respond_error(r, 403, "forbidden", "metrics are for the admin role");
+        else
+            gw_metrics_scrape(r, gw.clients, SERVICES, 5);
+        return;
+    }
     if (strcmp(path, "/healthz") == 0) {
+        gw_metrics_begin(r, "/healthz");
         if (strcmp(method, "GET") != 0)
             as_http_respond_error(r, 405, "method_not_allowed", "use GET");
         else
@@ -461,6 +512,7 @@ static void on_request(as_http_req_t *r, void *ud)
             }
         }
     }
+    gw_metrics_begin(r, rt ? rt->pattern : NULL);
     if (!rt) {
         json_decref(params);
         if (path_known)
@@ -559,6 +611,7 @@ int main(int argc, char **argv)
         AS_ERROR("cannot listen", "host=%s port=%ld", cfg_http_host, cfg_http_port);
         goto out;
     }
+    as_http_server_on_response(gw.http, gw_metrics_on_response, NULL);
     uv_signal_init(&loop, &gw.sigterm);
     uv_signal_init(&loop, &gw.sigint);
     uv_signal_start(&gw.sigterm, on_signal, SIGTERM);

@@ -259,6 +259,8 @@ static const as_service_def_t intake_service = {
     .subs = subscriptions,
     .nsubs = sizeof subscriptions / sizeof subscriptions[0],
     .publishes = 1,
+    .metrics_sql = "SELECT 'aftersales_tickets', format('state=\"%s\"', state), count(*), "
+                   "'tickets by state' FROM tickets GROUP BY state",
 };
 
 int main(int argc, char **argv)

@@ -98,6 +98,8 @@ struct as_relay;
 void as_server_attach(as_server_t *s, as_db_t *db, struct as_relay *relay,
                       void (*health)(as_server_t *, As__HealthReply *, void *), void *health_ud);
 void as_server_get_stats(const as_server_t *s, as_server_stats_t *out);
+/* SQL answering as.MetricsRequest: rows of (name text, labels text, value float8, help text). */
+void as_server_set_metrics(as_server_t *s, const char *sql);
 void as_server_destroy(as_server_t **s_p);
 
 const char *as_cmd_request_id(const as_cmd_ctx_t *ctx);
@@ -158,6 +160,8 @@ as_relay_t *as_relay_new(uv_loop_t *loop, void *zctx, const char *endpoint, as_d
 /* Something was committed: look at the outbox soon. Cheap to call often. */
 void as_relay_kick(as_relay_t *r);
 uint64_t as_relay_published(const as_relay_t *r);
+/* The last committed sequence seen by the relay (its latest look at the outbox). */
+uint64_t as_relay_head(const as_relay_t *r);
 void as_relay_destroy(as_relay_t **r_p);
 
 /* ---- event consumer ---- */

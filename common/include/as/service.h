@@ -37,6 +37,9 @@ typedef struct as_service_def {
     void (*stop)(as_service_t *svc);
     /* Add service-specific fields to the health answer. */
     void (*health)(as_service_t *svc, As__HealthReply *h);
+    /* SQL for the gateway's /metrics: rows (name, labels, value, help), e.g. tickets by state.
+     * NULL: none. */
+    const char *metrics_sql;
 } as_service_def_t;
 
 struct as_service {

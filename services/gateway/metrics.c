@@ -1,0 +1,291 @@
+/* metrics.c — counters and histograms behind /metrics, in Prometheus' text format. */
+#include "metrics.h"
+
+#include "as/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uthash.h>
+
+static const double BUCKETS[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                 0.25,  0.5,    1,     2.5,  5,     10};
+#define NB (sizeof BUCKETS / sizeof BUCKETS[0])
+
+typedef struct hist {
+    char key[200];
+    char labels[200];
+    uint64_t count;
+    double sum;
+    uint64_t bucket[NB];
+    UT_hash_handle hh;
+} hist_t;
+
+typedef struct inflight {
+    as_http_req_t *r;
+    double start;
+    const char *route;
+    UT_hash_handle hh;
+} inflight_t;
+
+static hist_t *http_hists, *upstream_hists;
+static inflight_t *inflight;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void observe(hist_t **table, const char *labels, double seconds)
+{
+    hist_t *h = NULL;
+    HASH_FIND_STR(*table, labels, h);
+    if (!h) {
+        h = calloc(1, sizeof *h);
+        if (!h)
+            return;
+        snprintf(h->key, sizeof h->key, "%s", labels);
+        snprintf(h->labels, sizeof h->labels, "%s", labels);
+        HASH_ADD_STR(*table, key, h);
+    }
+    h->count++;
+    h->sum += seconds;
+    for (size_t i = 0; i < NB; i++)
+        if (seconds <= BUCKETS[i])
+            h->bucket[i]++;
+}
+
+void gw_metrics_begin(as_http_req_t *r, const char *route)
+{
+    inflight_t *f = NULL;
+    HASH_FIND_PTR(inflight, &r, f);
+    if (!f) {
+        f = calloc(1, sizeof *f);
+        if (!f)
+            return;
+        f->r = r;
+        HASH_ADD_PTR(inflight, r, f);
+    }
+    f->start = f->start ? f->start : now_s();
+    f->route = route;
+}
+
+void gw_metrics_on_response(as_http_req_t *r, int status, int aborted, void *ud)
+{
+    (void)ud;
+    inflight_t *f = NULL;
+    HASH_FIND_PTR(inflight, &r, f);
+    if (!f)
+        return;
+    HASH_DEL(inflight, f);
+    char labels[200];
+    snprintf(labels, sizeof labels, "method=\"%s\",route=\"%s\",status=\"%d\"",
+             as_http_req_method(r), f->route ? f->route : "unmatched", aborted ? 499 : status);
+    observe(&http_hists, labels, now_s() - f->start);
+    free(f);
+}
+
+void gw_metrics_upstream(const char *service, int status, double seconds)
+{
+    char labels[200];
+    snprintf(labels, sizeof labels, "service=\"%s\",outcome=\"%s\"", service,
+             status == 504 ? "timeout" : status >= 500 ? "error" : "ok");
+    observe(&upstream_hists, labels, seconds);
+}
+
+/* ---- rendering ---- */
+
+typedef struct sbuf {
+    char *p;
+    size_t len, cap;
+} sbuf_t;
+
+static void sb_printf(sbuf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf_t *b, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return;
+        if (b->p && b->len + (size_t)n < b->cap) {
+            b->len += (size_t)n;
+            return;
+        }
+        size_t cap = (b->cap + (size_t)n + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np)
+            return;
+        b->p = np;
+        b->cap = cap;
+    }
+}
+
+static void render_hists(sbuf_t *b, hist_t *table, const char *name, const char *help)
+{
+    sb_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    for (hist_t *h = table; h; h = h->hh.next) {
+        for (size_t i = 0; i < NB; i++)
+            sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, h->labels, BUCKETS[i],
+                      (unsigned long long)h->bucket[i]);
+        sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, h->labels,
+                  (unsigned long long)h->count);
+        sb_printf(b, "%s_sum{%s} %.6f\n%s_count{%s} %llu\n", name, h->labels, h->sum, name,
+                  h->labels, (unsigned long long)h->count);
+    }
+}
+
+typedef struct scrape {
+    as_http_req_t *r;
+    int pending, n;
+    const char *names[8];
+    As__HealthReply *health[8];
+    As__MetricsReply *gauges[8];
+} scrape_t;
+
+typedef struct scrape_part {
+    scrape_t *s;
+    int idx;
+    int kind; /* 0 health, 1 gauges */
+} scrape_part_t;
+
+static uint64_t stream_head(scrape_t *s, const char *stream)
+{
+    for (int i = 0; i < s->n; i++) {
+        As__HealthReply *h = s->health[i];
+        for (size_t k = 0; h && k < h->n_streams; k++)
+            if (h->streams[k]->stream && strcmp(h->streams[k]->stream, stream) == 0 &&
+                h->streams[k]->has_head)
+                return h->streams[k]->head;
+    }
+    return 0;
+}
+
+static void scrape_render(scrape_t *s)
+{
+    sbuf_t b = {0};
+    render_hists(&b, http_hists, "aftersales_http_request_duration_seconds",
+                 "HTTP requests by route and status, with latency");
+    render_hists(&b, upstream_hists, "aftersales_command_duration_seconds",
+                 "command round trips from the gateway to each service");
+    sb_printf(&b, "# HELP aftersales_service_up 1 when the service answered its health check "
+                  "and reaches its database\n# TYPE aftersales_service_up gauge\n");
+    for (int i = 0; i < s->n; i++) {
+        As__HealthReply *h = s->health[i];
+        sb_printf(&b, "aftersales_service_up{service=\"%s\"} %d\n", s->names[i],
+                  h && h->status && strcmp(h->status, "ok") == 0);
+    }
+    sb_printf(&b, "# HELP aftersales_outbox_backlog events committed but not yet published\n"
+                  "# TYPE aftersales_outbox_backlog gauge\n");
+    for (int i = 0; i < s->n; i++) {
+        As__HealthReply *h = s->health[i];
+        for (size_t k = 0; h && k < h->n_streams; k++) {
+            As__StreamStatus *st = h->streams[k];
+            if (st->has_published && st->stream)
+                sb_printf(&b, "aftersales_outbox_backlog{stream=\"%s\"} %llu\n", st->stream,
+                          (unsigned long long)(st->head > st->published ? st->head - st->published
+                                                                        : 0));
+        }
+    }
+    sb_printf(&b, "# HELP aftersales_consumer_lag events of a stream a consumer has not applied "
+                  "yet\n# TYPE aftersales_consumer_lag gauge\n");
+    for (int i = 0; i < s->n; i++) {
+        As__HealthReply *h = s->health[i];
+        for (size_t k = 0; h && k < h->n_streams; k++) {
+            As__StreamStatus *st = h->streams[k];
+            if (!st->has_applied || !st->stream)
+                continue;
+            uint64_t head = stream_head(s, st->stream);
+            sb_printf(&b, "aftersales_consumer_lag{service=\"%s\",stream=\"%s\"} %llu\n",
+                      s->names[i], st->stream,
+                      (unsigned long long)(head > st->applied ? head - st->applied : 0));
+        }
+    }
+    sb_printf(&b, "# HELP aftersales_commands_total commands answered since the service started\n"
+                  "# TYPE aftersales_commands_total counter\n");
+    for (int i = 0; i < s->n; i++)
+        if (s->health[i])
+            sb_printf(&b, "aftersales_commands_total{service=\"%s\"} %llu\n", s->names[i],
+                      (unsigned long long)s->health[i]->commands);
+    /* The services' own gauges, one HELP/TYPE per name. */
+    for (int i = 0; i < s->n; i++) {
+        As__MetricsReply *m = s->gauges[i];
+        for (size_t k = 0; m && k < m->n_metrics; k++) {
+            As__Metric *g = m->metrics[k];
+            int first = 1;
+            for (size_t j = 0; j < k; j++)
+                if (strcmp(m->metrics[j]->name, g->name) == 0)
+                    first = 0;
+            if (first)
+                sb_printf(&b, "# HELP %s %s\n# TYPE %s gauge\n", g->name,
+                          g->help && *g->help ? g->help : g->name, g->name);
+            sb_printf(&b, "%s{%s%s} %g\n", g->name, g->labels ? g->labels : "",
+                      g->labels && *g->labels ? "" : "", g->value);
+        }
+    }
+    as_http_respond(s->r, 200, "text/plain; version=0.0.4", b.p ? b.p : "", b.len, NULL);
+    free(b.p);
+    for (int i = 0; i < s->n; i++) {
+        if (s->health[i])
+            as__health_reply__free_unpacked(s->health[i], NULL);
+        if (s->gauges[i])
+            as__metrics_reply__free_unpacked(s->gauges[i], NULL);
+    }
+    free(s);
+}
+
+static void scrape_done(int status, const As__Reply *reply, void *ud)
+{
+    scrape_part_t *p = ud;
+    scrape_t *s = p->s;
+    if (status == 200 && reply && reply->has_body) {
+        if (p->kind == 0)
+            s->health[p->idx] = as__health_reply__unpack(NULL, reply->body.len, reply->body.data);
+        else
+            s->gauges[p->idx] = as__metrics_reply__unpack(NULL, reply->body.len, reply->body.data);
+    }
+    free(p);
+    if (--s->pending == 0)
+        scrape_render(s);
+}
+
+void gw_metrics_scrape(as_http_req_t *r, as_client_t *const *clients, const char *const *names,
+                       int n)
+{
+    scrape_t *s = calloc(1, sizeof *s);
+    if (!s || n > 8) {
+        free(s);
+        as_http_respond_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    s->r = r;
+    s->n = n;
+    s->pending = 2 * n;
+    As__HealthRequest hq = AS__HEALTH_REQUEST__INIT;
+    As__MetricsRequest mq = AS__METRICS_REQUEST__INIT;
+    for (int i = 0; i < n; i++) {
+        s->names[i] = names[i];
+        for (int kind = 0; kind < 2; kind++) {
+            scrape_part_t *p = malloc(sizeof *p);
+            if (p) {
+                p->s = s;
+                p->idx = i;
+                p->kind = kind;
+            }
+            if (!p || as_client_call(clients[i], kind ? "as.MetricsRequest" : "as.HealthRequest",
+                                     kind ? &mq.base : &hq.base, NULL, NULL, NULL, 2000,
+                                     scrape_done, p) < 0) {
+                if (p)
+                    scrape_done(503, NULL, p);
+                else if (--s->pending == 0)
+                    scrape_render(s);
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+/* metrics.h — the gateway's Prometheus metrics: HTTP requests and latency per route and
+ * status, command latency per service, and (gathered from the services at scrape time) health,
+ * outbox backlog and consumer lag per stream, and each service's own gauges. */
+#ifndef GATEWAY_METRICS_H
+#define GATEWAY_METRICS_H
+
+#include "as/bus.h"
+#include "http.h"
+
+/* Remember when request `r` started and which route it took (NULL: none matched). */
+void gw_metrics_begin(as_http_req_t *r, const char *route);
+/* The response hook (as_http_server_on_response): records the request. */
+void gw_metrics_on_response(as_http_req_t *r, int status, int aborted, void *ud);
+/* Record one command round trip to `service` (status 504: no answer). */
+void gw_metrics_upstream(const char *service, int status, double seconds);
+
+/* Answer GET /metrics: asks every service for its health and gauges, then renders the text
+ * format. `clients` are the five service clients in the order intake, warranty, parts,
+ * settlement, surveys. */
+void gw_metrics_scrape(as_http_req_t *r, as_client_t *const *clients,
+                       const char *const *names, int n);
+
+#endif
