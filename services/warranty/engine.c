@@ -441,6 +441,7 @@ typedef struct request {
     int32_t production_date;
 
     bool fault_listed;
+    const char *fault_code;
     car_fault_t car_fault;
     const char *assembly;
     const char *part;
@@ -596,13 +597,12 @@ static int parse_proofs(const json_t *req, request_t *r, char *err, size_t errle
 static int parse_fault(const json_t *req, request_t *r, char *err, size_t errlen)
 {
     const json_t *f;
-    const char *code;
     int car = CF_NONE;
     if (get_object(req, "fault", &f, err, errlen) != 0)
         return -1;
     if (f == NULL)
         return 0;
-    if (get_string(f, "code", "fault.code", &code, err, errlen) ||
+    if (get_string(f, "code", "fault.code", &r->fault_code, err, errlen) ||
         get_bool(f, "listed", "fault.listed", false, &r->fault_listed, err, errlen) ||
         get_enum(f, "car", "fault.car", CAR_FAULTS, sizeof CAR_FAULTS / sizeof *CAR_FAULTS, CF_NONE,
                  &car, err, errlen) ||
@@ -1726,6 +1726,27 @@ void wr_policy_defaults(wr_policy_t *p)
     p->promises = NULL;
     p->n_promises = 0;
     p->version = "statutory";
+    p->fault_codes = NULL;
+    p->n_fault_codes = 0;
+}
+
+/* Contract: engine.h. Linear scan: tables are a few hundred rows and scanned once per request. */
+const wr_fault_code_t *wr_fault_code_find(const wr_policy_t *policy, const char *code,
+                                          const char *category)
+{
+    const wr_fault_code_t *any = NULL;
+    if (policy == NULL || policy->fault_codes == NULL || code == NULL || category == NULL)
+        return NULL;
+    for (size_t i = 0; i < policy->n_fault_codes; i++) {
+        const wr_fault_code_t *f = &policy->fault_codes[i];
+        if (f->code == NULL || f->category == NULL || strcmp(f->code, code) != 0)
+            continue;
+        if (strcmp(f->category, category) == 0)
+            return f;
+        if (strcmp(f->category, "*") == 0)
+            any = f;
+    }
+    return any;
 }
 
 /* Adds key -> value (stealing the reference); records a failure in *ok. */
@@ -1822,6 +1843,11 @@ json_t *wr_evaluate(const json_t *request, const wr_policy_t *policy)
     if (parse_request(request, &r, err, sizeof err) != 0) {
         out = error_json(id, err);
     } else {
+        /* M-14 as data: a known fault code's table entry decides whether the fault is listed. */
+        const wr_fault_code_t *fc =
+            wr_fault_code_find(policy, r.fault_code, CATEGORIES[r.cat].name);
+        if (fc != NULL)
+            r.fault_listed = fc->listed != 0;
         const calendar_t cal = {policy->holidays, policy->holidays ? policy->n_holidays : 0,
                                 r.holidays, r.n_holidays};
         const int rc = r.cat == CAT_CAR ? eval_car(&r, policy, &cal, &dc, err, sizeof err)

@@ -30,6 +30,14 @@ typedef struct wr_manufacturer_promise {
     int extra_warranty_months; /* cars: added to 包修期 */
 } wr_manufacturer_promise_t;
 
+/* One row of the fault-code table (M-14): a known code's entry decides whether the fault is a
+ * listed performance fault, whatever the request's fault.listed says. */
+typedef struct wr_fault_code {
+    const char *code;     /* matched exactly to the request's fault.code */
+    const char *category; /* contract category, or "*" for all */
+    int listed;           /* 1: a listed performance fault (M-14), 0: not listed */
+} wr_fault_code_t;
+
 typedef struct wr_policy {
     const int32_t *holidays; /* sorted ascending, days since 1970-01-01 (civil calendar); may be
                                 NULL */
@@ -39,6 +47,8 @@ typedef struct wr_policy {
     const wr_manufacturer_promise_t *promises;
     size_t n_promises;
     const char *version; /* policy version string echoed nowhere by the engine; caller stores it */
+    const wr_fault_code_t *fault_codes; /* may be NULL: then fault.listed is taken as given */
+    size_t n_fault_codes;
 } wr_policy_t;
 
 /*
@@ -46,6 +56,14 @@ typedef struct wr_policy {
  * 5000 ppm per day, car use-compensation rate 5000 ppm, version "statutory".
  */
 void wr_policy_defaults(wr_policy_t *p);
+
+/*
+ * The fault-code table entry for `code` in product `category` (an exact category row wins over a
+ * "*" row), or NULL when the policy has no table, code or category is NULL, or the code is
+ * unknown there. The returned pointer is borrowed from the policy.
+ */
+const wr_fault_code_t *wr_fault_code_find(const wr_policy_t *policy, const char *code,
+                                          const char *category);
 
 /*
  * Evaluate one contract request against the rulebook.
@@ -57,8 +75,9 @@ void wr_policy_defaults(wr_policy_t *p);
  *     reason; or
  *   - {"id": <id or null>, "error": "<clear message>"} when the request is malformed (wrong
  *     types, bad dates, unknown category, missing required field, negative money, ...).
- * Unknown fields are ignored. Never crashes on any JSON input. Returns NULL only when memory
- * runs out.
+ * Unknown fields are ignored. When the policy has a fault-code table and it knows the request's
+ * fault.code for its category, the table's `listed` replaces the request's fault.listed.
+ * Never crashes on any JSON input. Returns NULL only when memory runs out.
  */
 json_t *wr_evaluate(const json_t *request, const wr_policy_t *policy);
 

@@ -2206,6 +2206,70 @@ static void test_policy_defaults_are_statutory(void **state)
     assert_int_equal(p.n_promises, 0);
 }
 
+/* ---------------------------------------------------------------------------------------- */
+/* The fault-code table (M-14 as policy data)                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+static const wr_fault_code_t FAULT_CODES[] = {
+    {"SCRATCH", "*", 0},
+    {"NO_POWER", "*", 1},
+    {"NO_POWER", "phone_battery", 0},
+};
+
+static wr_policy_t fault_code_policy(void)
+{
+    wr_policy_t p;
+    wr_policy_defaults(&p);
+    p.fault_codes = FAULT_CODES;
+    p.n_fault_codes = sizeof FAULT_CODES / sizeof *FAULT_CODES;
+    return p;
+}
+
+static void test_fault_code_table_overrides_the_desks_listed_flag(void **state)
+{
+    (void)state;
+    const wr_policy_t p = fault_code_policy();
+    json_t *d = eval_policy(
+        &p, "{'id':'t','category':'phone_host','invoice_date':'2025-04-10',"
+            "'claim_date':'2025-04-12','price_cents':100000,'request':'refund'," FULL_PROOFS
+            ",'fault':{'code':'SCRATCH','listed':true}}");
+    expect_decision(d, "denied", "none", "repair", false);
+    json_decref(d);
+    d = eval_policy(&p,
+                    "{'id':'t','category':'phone_host','invoice_date':'2025-04-10',"
+                    "'claim_date':'2025-04-12','price_cents':100000,'request':'refund'," FULL_PROOFS
+                    ",'fault':{'code':'NO_POWER','listed':false}}");
+    expect_decision(d, "granted", "refund", "refund,exchange,repair", true);
+    json_decref(d);
+}
+
+static void test_fault_code_unknown_to_the_table_keeps_the_desks_flag(void **state)
+{
+    (void)state;
+    const wr_policy_t p = fault_code_policy();
+    json_t *d = eval_policy(
+        &p, "{'id':'t','category':'phone_host','invoice_date':'2025-04-10',"
+            "'claim_date':'2025-04-12','price_cents':100000,'request':'refund'," FULL_PROOFS
+            ",'fault':{'code':'MYSTERY','listed':true}}");
+    expect_decision(d, "granted", "refund", "refund,exchange,repair", true);
+    json_decref(d);
+    assert_null(wr_fault_code_find(&p, "MYSTERY", "phone_host"));
+    assert_null(wr_fault_code_find(&p, NULL, "phone_host"));
+    assert_null(wr_fault_code_find(NULL, "NO_POWER", "phone_host"));
+}
+
+static void test_fault_code_row_of_the_category_wins_over_the_wildcard(void **state)
+{
+    (void)state;
+    const wr_policy_t p = fault_code_policy();
+    const wr_fault_code_t *f = wr_fault_code_find(&p, "NO_POWER", "phone_battery");
+    assert_non_null(f);
+    assert_int_equal(f->listed, 0);
+    f = wr_fault_code_find(&p, "NO_POWER", "phone_host");
+    assert_non_null(f);
+    assert_int_equal(f->listed, 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2368,6 +2432,9 @@ int main(void)
         cmocka_unit_test(test_holiday_file_reader_accepts_comments_and_sorts),
         cmocka_unit_test(test_holiday_file_reader_rejects_a_bad_line),
         cmocka_unit_test(test_policy_defaults_are_statutory),
+        cmocka_unit_test(test_fault_code_table_overrides_the_desks_listed_flag),
+        cmocka_unit_test(test_fault_code_unknown_to_the_table_keeps_the_desks_flag),
+        cmocka_unit_test(test_fault_code_row_of_the_category_wins_over_the_wildcard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
