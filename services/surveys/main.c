@@ -1,14 +1,107 @@
-/* main.c — the surveys service. This release runs the shared runtime only: its schema and
- * migrations, health and the command endpoint. Its domain commands and event handlers are not
- * built yet (see docs/architecture.md, "What is built"). */
+/* main.c — the surveys service: satisfaction callbacks, survey scores, complaints.
+ *
+ * It follows intake's stream: each TicketClosed schedules one satisfaction callback (the SQL
+ * handler is idempotent by the ticket's unique key, and the runtime applies each event once in
+ * the transaction that advances the stream position). Commands (commands.c) run one SQL function
+ * each. The escalation timer (deadlines.c) escalates complaints whose deadlines passed and
+ * publishes surveys.ComplaintEscalated on the "surveys" stream.
+ *
+ * Settings are the table below (config file section [surveys], or AS_SURVEYS_<NAME>). The clock
+ * can be moved only with test_mode=1: a production start with a clock offset is refused. */
+#include "as/log.h"
 #include "as/service.h"
+#include "surveys.h"
 
-static const as_service_def_t surveys_service = {
-    .name = "surveys",
-    .publishes = 1,
+#include <string.h>
+
+sv_settings_t sv_cfg;
+
+static as_config_item_t surveys_items[] = {
+    {"test_mode", AS_CFG_INT, "0", 0, 1,
+     "1 = tests may move the service clock (AdvanceClock, clock_offset_s); never in production",
+     &sv_cfg.test_mode},
+    {"clock_offset_s", AS_CFG_INT, "0", 0, 20L * 365 * 86400,
+     "test mode only: start with the service clock this many seconds ahead",
+     &sv_cfg.clock_offset_s},
+    {"callback_delay_h", AS_CFG_INT, "48", 0, 24 * 60,
+     "hours after a ticket closes that its satisfaction callback is due (then moved into "
+     "business hours 09:00-18:00 Asia/Shanghai)",
+     &sv_cfg.callback_delay_h},
+    {"callback_retry_h", AS_CFG_INT, "4", 1, 24 * 30,
+     "business hours until the next try after an unreachable customer", &sv_cfg.callback_retry_h},
+    {"callback_max_attempts", AS_CFG_INT, "3", 1, 20,
+     "call attempts before a callback closes as unreachable", &sv_cfg.callback_max_attempts},
+    {"low_score_milli", AS_CFG_INT, "3000", 1000, 5001,
+     "a weighted score below this (thousandths: 3000 = 3.0) opens a complaint",
+     &sv_cfg.low_score_milli},
+    {"low_dimension", AS_CFG_INT, "1", 0, 5,
+     "any dimension scored at or below this opens a complaint (0 = off)", &sv_cfg.low_dimension},
+    {"general_ack_h", AS_CFG_INT, "24", 1, 24 * 365, "general complaints: hours to acknowledge",
+     &sv_cfg.general_ack_h},
+    {"general_resolve_h", AS_CFG_INT, "168", 1, 24 * 365, "general complaints: hours to resolve",
+     &sv_cfg.general_resolve_h},
+    {"serious_ack_h", AS_CFG_INT, "4", 1, 24 * 365, "serious complaints: hours to acknowledge",
+     &sv_cfg.serious_ack_h},
+    {"serious_resolve_h", AS_CFG_INT, "48", 1, 24 * 365, "serious complaints: hours to resolve",
+     &sv_cfg.serious_resolve_h},
+    {"serious_report_h", AS_CFG_INT, "48", 1, 24 * 365,
+     "serious complaints: hours to file the written report", &sv_cfg.serious_report_h},
+    {"critical_ack_h", AS_CFG_INT, "1", 1, 24 * 365, "critical complaints: hours to acknowledge",
+     &sv_cfg.critical_ack_h},
+    {"critical_resolve_h", AS_CFG_INT, "24", 1, 24 * 365, "critical complaints: hours to resolve",
+     &sv_cfg.critical_resolve_h},
+    {"deadline_poll_s", AS_CFG_INT, "30", 1, 3600,
+     "the escalation timer re-reads the deadlines at least this often", &sv_cfg.deadline_poll_s},
 };
+
+static void on_intake_event(as_event_t *ev, void *ud)
+{
+    (void)ud;
+    if (strcmp(ev->type, "intake.TicketClosed") == 0) {
+        const char *p[1] = {ev->json};
+        as_db_stmt_t st = {"SELECT on_ticket_closed($1::jsonb)", 1, p};
+        as_event_commit(ev, &st, 1);
+        return;
+    }
+    as_event_commit(ev, NULL, 0); /* not for us: just move past it */
+}
+
+static const as_sub_def_t subscriptions[] = {
+    {"intake", on_intake_event},
+};
+
+static int surveys_start(as_service_t *svc)
+{
+    if (!sv_cfg.test_mode && sv_cfg.clock_offset_s != 0) {
+        AS_ERROR("refusing to start", "reason=\"clock_offset_s=%ld needs test_mode=1\"",
+                 sv_cfg.clock_offset_s);
+        return -1;
+    }
+    if (sv_cfg.test_mode)
+        AS_WARN("TEST MODE: the service clock can be moved; never run this in production",
+                "clock_offset_s=%ld", sv_cfg.clock_offset_s);
+    return sv_deadlines_start(svc);
+}
+
+static void surveys_stop(as_service_t *svc)
+{
+    (void)svc;
+    sv_deadlines_stop();
+}
 
 int main(int argc, char **argv)
 {
-    return as_service_main(argc, argv, &surveys_service);
+    as_service_def_t def = {
+        .name = "surveys",
+        .cmds = sv_commands,
+        .ncmds = sv_ncommands,
+        .subs = subscriptions,
+        .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+        .publishes = 1,
+        .extra = surveys_items,
+        .nextra = sizeof surveys_items / sizeof surveys_items[0],
+        .start = surveys_start,
+        .stop = surveys_stop,
+    };
+    return as_service_main(argc, argv, &def);
 }

@@ -1,0 +1,85 @@
+# shellcheck shell=bash
+# services/surveys/tests/lib.sh — helpers for the surveys integration tests
+# (tests/integration/surveys_*.sh), sourced after tests/lib.sh. Kept here rather than in
+# tests/integration/ because every *.sh there is run as a test program.
+#
+#   sv_sql SQL                 run SQL as as_surveys; prints rows (unaligned, | separated)
+#   sv_close_ticket ID CENTER REGION CLOSED_AT
+#                              call the TicketClosed handler directly, as the consumer would
+#   sv_restart [NAME=VALUE...] stop as-surveys (SIGTERM; SIGKILL with SV_KILL=1) and start it
+#                              again with those environment settings, e.g.
+#                              AS_SURVEYS_TEST_MODE=1 AS_SURVEYS_CLOCK_OFFSET_S=3600
+#   sv_clock SECONDS           move the test clock forward (test mode); sets SV_OFFSET
+#   sv_new_id PREFIX           a ticket id unique to this run
+#   sv_wait_complaint ID FILTER VALUE
+#                              poll GET /v1/complaints/ID (up to 10 s) until the jq FILTER
+#                              gives VALUE; the last answer stays in HTTP_BODY
+
+SV_ROOT=${AS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd -P)}
+SV_BIN=${AS_BIN:-build/bin}
+case $SV_BIN in /*) ;; *) SV_BIN=$SV_ROOT/$SV_BIN ;; esac
+
+sv_sql() {
+    PGPASSWORD=$(cat "${AS_VAR:?}/run/secrets/surveys.pw") psql -X -q -At -v ON_ERROR_STOP=1 \
+        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_surveys application_name=surveys-test" \
+        -c "$1" 2>&1
+}
+
+sv_close_ticket() {
+    local ev
+    ev=$(jq -nc --arg t "$1" --arg c "$2" --arg r "$3" --arg at "$4" '{ticket_id: $t, center: $c,
+        region: $r, outcome: "repaired", customer: {name: "Zhao Lei", phone: "13700001234"},
+        category: "phone_host", brand: "Huaxin", closed_at: $at}')
+    sv_sql "SELECT on_ticket_closed('$ev'::jsonb)"
+}
+
+sv_new_id() {
+    printf '%s%s%04d' "$1" "$(date +%s | tail -c 6)" $((RANDOM % 10000))
+}
+
+# sv_healthy — the gateway reports every service healthy (bounded: 20 s).
+sv_healthy() {
+    local i
+    for i in $(seq 1 100); do
+        if curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz"; then
+            return 0
+        fi
+        sleep 0.2
+    done
+    return 1
+}
+
+sv_restart() {
+    local pidf=$AS_VAR/run/surveys.pid pid i sig=TERM
+    [ "${SV_KILL:-0}" = 1 ] && sig=KILL
+    pid=$(cat "$pidf" 2>/dev/null || true)
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -"$sig" "$pid"
+        for i in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    (
+        cd "$SV_ROOT" || exit 1
+        env "$@" setsid "$SV_BIN/as-surveys" --config "$AS_CONFIG" >>"$AS_VAR/log/surveys.log" 2>&1 </dev/null &
+        echo $! >"$pidf"
+    )
+    sleep 0.3
+    sv_healthy
+}
+
+sv_clock() {
+    http POST /v1/surveys/test/clock "$AS_TOKEN_ADMIN" "{\"seconds\":$1}"
+    SV_OFFSET=$(jbody .offset_s)
+}
+
+sv_wait_complaint() {
+    local i
+    for i in $(seq 1 50); do
+        http GET "/v1/complaints/$1" "$AS_TOKEN_ADMIN"
+        [ "$(jbody "$2")" = "$3" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
