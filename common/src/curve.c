@@ -128,8 +128,8 @@ int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char
         char name[32], key[64];
         if (line[0] == '#' || sscanf(line, "%31s %63s", name, key) != 2 || strlen(key) != 40)
             continue;
-        snprintf(curve.allowed_name[curve.nallowed], 32, "%s", name);
-        snprintf(curve.allowed_key[curve.nallowed], 41, "%s", key);
+        memcpy(curve.allowed_name[curve.nallowed], name, sizeof name);
+        memcpy(curve.allowed_key[curve.nallowed], key, 41); /* 40 characters and the NUL */
         curve.nallowed++;
     }
     fclose(f);

@@ -309,11 +309,11 @@ static void format_peer(const struct sockaddr_storage *ss, char *out, size_t n)
     if (ss->ss_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
         uv_ip4_name(sin, ip, sizeof ip);
-        snprintf(out, n, "%s:%u", ip, (unsigned)ntohs(sin->sin_port));
+        snprintf(out, n, "%.46s:%u", ip, (unsigned)ntohs(sin->sin_port));
     } else if (ss->ss_family == AF_INET6) {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
         uv_ip6_name(sin6, ip, sizeof ip);
-        snprintf(out, n, "[%s]:%u", ip, (unsigned)ntohs(sin6->sin6_port));
+        snprintf(out, n, "[%.46s]:%u", ip, (unsigned)ntohs(sin6->sin6_port));
     } else {
         snprintf(out, n, "unknown");
     }
