@@ -558,17 +558,46 @@ static void on_signal(uv_signal_t *h, int signum)
     uv_close((uv_handle_t *)&gw.sigint, NULL);
 }
 
+/* `as-gateway --routes`: the route table as tab-separated lines (method, path, roles, service,
+ * command, summary), for the API reference and the tests that keep the two in step. */
+static void print_routes(void)
+{
+    static const char *const role_names[] = {"admin",   "region",  "center",
+                                              "warehouse", "finance", "reviewer"};
+    printf("GET\t/healthz\t-\t-\t-\thealth of every service (no token)\n");
+    printf("GET\t/metrics\tadmin\t-\t-\tPrometheus metrics\n");
+    for (size_t t = 0; t < N_TABLES; t++) {
+        for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
+            printf("%s\t%s\t", x->method, x->pattern);
+            int first = 1;
+            for (int i = 0; i < 6; i++) {
+                if (x->roles & (1u << i)) {
+                    printf("%s%s", first ? "" : ",", role_names[i]);
+                    first = 0;
+                }
+            }
+            printf("\t%s\t%s\t%s\n", x->service, x->cmd ? x->cmd : "-",
+                   x->summary ? x->summary : "");
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *config_file = NULL;
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"routes", no_argument, NULL, 'r'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:hr", opts, NULL)) != -1) {
         if (ch == 'c')
             config_file = optarg;
-        else {
-            fprintf(stderr, "usage: as-gateway [--config FILE]\n\n");
+        else if (ch == 'r') {
+            print_routes();
+            return 0;
+        } else {
+            fprintf(stderr, "usage: as-gateway [--config FILE] [--routes]\n\n");
             as_config_usage(gateway_items, N_ITEMS, "gateway");
             return ch == 'h' ? 0 : 2;
         }
