@@ -154,6 +154,7 @@ struct as_http_server {
     void *hook_ud;
 };
 
+static void run_hook(as_http_req_t *r, int status);
 static int on_message_begin(http_parser *p);
 static int on_url(http_parser *p, const char *at, size_t len);
 static int on_header_field(http_parser *p, const char *at, size_t len);
@@ -826,6 +827,8 @@ static void conn_abort_requests(as_http_conn_t *c)
         if (req_is_app_owned(r)) {
             r->aborted = 1;
             r->conn = NULL;
+            run_hook(r, 499); /* the client left: the hook sees it now, while the server lives */
+            r->server = NULL; /* the server may be freed before the owner answers */
             if (r->drain_cb) {
                 r->drain_conn = c;
                 r->drain_next = c->drain_list;

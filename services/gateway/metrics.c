@@ -70,7 +70,7 @@ void gw_metrics_begin(as_http_req_t *r, const char *route)
         f->r = r;
         HASH_ADD_PTR(inflight, r, f);
     }
-    f->start = f->start ? f->start : now_s();
+    f->start = now_s(); /* a new request may reuse a finished one's address */
     f->route = route;
 }
 
