@@ -166,3 +166,6 @@ clean:
 
 # Benchmark (make bench): the load generator and its runner live beside it.
 -include tests/bench/bench.mk
+
+# Fault suite (make test-faults) and the multi-host scenario.
+-include tests/faults/faults.mk
