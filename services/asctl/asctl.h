@@ -50,7 +50,16 @@ typedef struct asctl_cmd {
 } asctl_cmd_t;
 
 extern const asctl_cmd_t asctl_ticket_cmds[];
+extern const asctl_cmd_t asctl_warranty_cmds[];
+extern const asctl_cmd_t asctl_parts_cmds[];
+extern const asctl_cmd_t asctl_settlement_cmds[];
+extern const asctl_cmd_t asctl_surveys_cmds[];
 extern const asctl_cmd_t asctl_misc_cmds[];
+
+/* Shared by the noun files: run one request and print the answer (JSON with --json, or through
+ * `print`; NULL prints JSON). Takes `body`. Returns the exit code. */
+int asctl_request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
+                  const char *idempotency_key, void (*print)(json_t *));
 
 /* Shared option parsing for verbs: `--name value` pairs after positional arguments. Returns the
  * value of --name, or NULL. `flag` variants return 1 when --name is present. */

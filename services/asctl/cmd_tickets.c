@@ -6,7 +6,7 @@
 #include <string.h>
 
 /* Run one request and print the answer (JSON or via `print`). Returns the exit code. */
-static int request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
+int asctl_request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
                    const char *key, void (*print)(json_t *))
 {
     char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
@@ -103,7 +103,7 @@ static int t_open(const asctl_opts_t *o, int argc, char **argv)
     json_t *body = read_json_file(file);
     if (!body)
         return ASCTL_USAGE;
-    return request(o, "POST", "/v1/tickets", body, asctl_opt(argc, argv, "--key"), print_ticket);
+    return asctl_request(o, "POST", "/v1/tickets", body, asctl_opt(argc, argv, "--key"), print_ticket);
 }
 
 static int need_id(int argc, char **argv, const char *verb)
@@ -121,7 +121,7 @@ static int t_show(const asctl_opts_t *o, int argc, char **argv)
         return ASCTL_USAGE;
     char path[256];
     snprintf(path, sizeof path, "/v1/tickets/%s", argv[0]);
-    return request(o, "GET", path, NULL, NULL, print_ticket);
+    return asctl_request(o, "GET", path, NULL, NULL, print_ticket);
 }
 
 static int t_list(const asctl_opts_t *o, int argc, char **argv)
@@ -140,14 +140,14 @@ static int t_list(const asctl_opts_t *o, int argc, char **argv)
             sep = '&';
         }
     }
-    return request(o, "GET", path, NULL, NULL, print_list);
+    return asctl_request(o, "GET", path, NULL, NULL, print_list);
 }
 
 static int post_verb(const asctl_opts_t *o, const char *id, const char *verb, json_t *body)
 {
     char path[256];
     snprintf(path, sizeof path, "/v1/tickets/%s/%s", id, verb);
-    return request(o, "POST", path, body, NULL, print_ticket);
+    return asctl_request(o, "POST", path, body, NULL, print_ticket);
 }
 
 static void set_str(json_t *b, const char *key, const char *v)
@@ -312,7 +312,7 @@ static int m_call(const asctl_opts_t *o, int argc, char **argv)
             return ASCTL_USAGE;
         }
     }
-    return request(o, argv[0], argv[1], body, asctl_opt(argc, argv, "--key"), NULL);
+    return asctl_request(o, argv[0], argv[1], body, asctl_opt(argc, argv, "--key"), NULL);
 }
 
 const asctl_cmd_t asctl_misc_cmds[] = {
