@@ -4,6 +4,7 @@
 #   make up      the same in the background; returns when every service is healthy
 #   make down    stop what `make up` started
 #   make test    build, then unit and integration tests against a throw-away cluster
+#   make demo    play a realistic day against `make up` and print a summary that reconciles
 #   make keys    CURVE key pairs for every program, and the allow-list (AS_VAR/run/keys)
 #   make san     the same build with ASan + UBSan into build/san (make test SAN=1 runs it)
 
@@ -48,7 +49,7 @@ ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
 # Generated sources are intermediate files to make; keep them.
 .SECONDARY:
 
-.PHONY: all deps build run up down test test-unit san clean help format check-format keys
+.PHONY: all deps build run up down test test-unit san clean help format check-format keys demo
 .DEFAULT_GOAL := all
 
 # Packages first (a fresh machine has none), then a fresh make that can ask pkg-config.
@@ -143,6 +144,9 @@ down:
 
 test: all
 	@tests/run.sh
+
+demo: all
+	@deploy/demo/day.sh
 
 KEY_NAMES := intake warranty parts settlement surveys gateway asctl tester
 keys: all
