@@ -42,8 +42,7 @@ static void pending_free(pending_t *p)
     free(p);
 }
 
-static void on_reply(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n,
-                     void *ud)
+static void on_reply(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n, void *ud)
 {
     (void)zs;
     as_client_t *c = ud;
@@ -59,8 +58,8 @@ static void on_reply(as_zsock_t *zs, const void *const *frames, const size_t *le
         as__envelope__free_unpacked(env, NULL);
         return;
     }
-    As__Reply *r = env->has_payload ? as__reply__unpack(NULL, env->payload.len, env->payload.data)
-                                    : NULL;
+    As__Reply *r =
+        env->has_payload ? as__reply__unpack(NULL, env->payload.len, env->payload.data) : NULL;
     HASH_DEL(c->pending, p);
     c->npending--;
     if (r)
@@ -119,9 +118,8 @@ as_client_t *as_client_new(uv_loop_t *loop, void *zctx, const char *endpoint, in
 }
 
 int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload, size_t len,
-                       const char *request_id, const As__Principal *principal,
-                       const char *trace_id, unsigned timeout_ms, as_client_cb cb,
-                       void *user_data)
+                       const char *request_id, const As__Principal *principal, const char *trace_id,
+                       unsigned timeout_ms, as_client_cb cb, void *user_data)
 {
     if (c->npending >= CLIENT_MAX_PENDING)
         return -1;

@@ -24,12 +24,12 @@
 #include <string.h>
 #include <zmq.h>
 
-#define QUEUE_CAP        2048
-#define REPLAY_BATCH     500
-#define SILENCE_MS       1000
-#define RETRY_MS         300
-#define APPLY_BATCH      32  /* events per transaction, at most */
-#define BATCH_STMTS      240 /* statements per transaction, at most */
+#define QUEUE_CAP    2048
+#define REPLAY_BATCH 500
+#define SILENCE_MS   1000
+#define RETRY_MS     300
+#define APPLY_BATCH  32  /* events per transaction, at most */
+#define BATCH_STMTS  240 /* statements per transaction, at most */
 
 typedef struct qitem {
     uint8_t *buf;
@@ -46,19 +46,19 @@ struct as_consumer {
     char service[32];
     as_event_fn fn;
     void *ud;
-    uint64_t applied;     /* last sequence committed */
-    uint64_t dispatched;  /* last sequence handed to a handler (>= applied) */
-    unsigned jobs;        /* apply transactions in flight */
-    int solo;             /* after a failed batch: one event per transaction */
-    int collecting;       /* inside pump(): synchronous commits join the batch */
-    int async_pending;    /* a handler will commit later: wait for it before pumping again */
+    uint64_t applied;    /* last sequence committed */
+    uint64_t dispatched; /* last sequence handed to a handler (>= applied) */
+    unsigned jobs;       /* apply transactions in flight */
+    int solo;            /* after a failed batch: one event per transaction */
+    int collecting;      /* inside pump(): synchronous commits join the batch */
+    int async_pending;   /* a handler will commit later: wait for it before pumping again */
     as_db_stmt_t bstmt[BATCH_STMTS];
-    char **bstore;        /* owned copies of the batch's SQL and parameters */
+    char **bstore; /* owned copies of the batch's SQL and parameters */
     size_t bstore_n, bstore_cap;
-    int bn;               /* statements in the batch */
+    int bn;                 /* statements in the batch */
     uint64_t bfirst, blast; /* sequences the batch covers */
-    uint64_t known_head;  /* highest sequence we know exists */
-    qitem_t q[QUEUE_CAP]; /* q[k] holds sequence applied + 1 + k */
+    uint64_t known_head;    /* highest sequence we know exists */
+    qitem_t q[QUEUE_CAP];   /* q[k] holds sequence applied + 1 + k */
     unsigned qhead, qlen;
     int loaded, loading, busy, replaying, closing, refs;
     int64_t last_activity, retry_at;
@@ -203,18 +203,18 @@ static void apply_done(const as_db_result_t *r, void *ud)
         }
         c->applied = j->last;
         c->solo = 0;
-        AS_DEBUG("events applied", "stream=%s first=%" PRIu64 " last=%" PRIu64, c->stream,
-                 j->first, j->last);
+        AS_DEBUG("events applied", "stream=%s first=%" PRIu64 " last=%" PRIu64, c->stream, j->first,
+                 j->last);
     } else if (!r->ok && strcmp(r->sqlstate, "AS409") == 0 && j->first == c->applied + 1) {
-        AS_WARN("stream position moved under us; reloading", "stream=%s seq=%" PRIu64,
-                c->stream, j->first);
+        AS_WARN("stream position moved under us; reloading", "stream=%s seq=%" PRIu64, c->stream,
+                j->first);
         queue_clear(c);
         c->loaded = 0;
     } else if (!r->ok) {
         if (j->first == c->applied + 1) /* later jobs fail on the position guard: quiet */
-            AS_WARN("events not applied; will retry", "stream=%s first=%" PRIu64 " last=%" PRIu64
-                    " sqlstate=%s error=\"%s\"", c->stream, j->first, j->last, r->sqlstate,
-                    r->message);
+            AS_WARN("events not applied; will retry",
+                    "stream=%s first=%" PRIu64 " last=%" PRIu64 " sqlstate=%s error=\"%s\"",
+                    c->stream, j->first, j->last, r->sqlstate, r->message);
         c->solo = j->count > 1 || c->solo;
         c->retry_at = as_now_ms() + RETRY_MS;
     }
@@ -281,8 +281,8 @@ void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
         const char **pp = np ? bown(c, calloc((size_t)np, sizeof *pp)) : NULL;
         for (int k = 0; pp && k < np; k++)
             pp[k] = bkeep(c, stmts[i].params[k]);
-        c->bstmt[c->bn++] = (as_db_stmt_t){bkeep(c, stmts[i].sql), pp ? np : 0,
-                                           (const char *const *)pp};
+        c->bstmt[c->bn++] =
+            (as_db_stmt_t){bkeep(c, stmts[i].sql), pp ? np : 0, (const char *const *)pp};
     }
     if (!c->bfirst)
         c->bfirst = h->seq;

@@ -102,8 +102,8 @@ static void zap_request(as_zsock_t *zs, const void *const *frames, const size_t 
     as_zsock_send(zs, out, olens, 6);
 }
 
-int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char *self,
-                   char *err, size_t errlen)
+int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char *self, char *err,
+                   size_t errlen)
 {
     if (!keys_dir || !*keys_dir)
         return 0;
@@ -133,8 +133,8 @@ int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char
         curve.nallowed++;
     }
     fclose(f);
-    curve.zap = as_zsock_new(loop, zctx, ZMQ_REP, "inproc://zeromq.zap.01", 1, 0, 1000,
-                             zap_request, NULL, err, errlen);
+    curve.zap = as_zsock_new(loop, zctx, ZMQ_REP, "inproc://zeromq.zap.01", 1, 0, 1000, zap_request,
+                             NULL, err, errlen);
     if (!curve.zap)
         return -1;
     curve.on = 1;

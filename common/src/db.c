@@ -10,15 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#define DB_MAX_STMTS     256
-#define DB_MAX_INFLIGHT  256
-#define DB_BACKOFF_MIN   100
-#define DB_BACKOFF_MAX   5000
+#define DB_MAX_STMTS    256
+#define DB_MAX_INFLIGHT 256
+#define DB_BACKOFF_MIN  100
+#define DB_BACKOFF_MAX  5000
 
 typedef struct db_job {
     struct db_job *next;
     int n;
-    char **sql;       /* the arrays below have n entries, allocated with the job */
+    char **sql; /* the arrays below have n entries, allocated with the job */
     int *nparams;
     char ***params;
     PGresult **res;
@@ -69,8 +69,8 @@ static void job_free(db_job_t *j)
 
 static void job_finish(db_job_t *j, const char *sqlstate, const char *message)
 {
-    as_db_result_t r = {.ok = 1, .n = j->n, .res = j->res, .sqlstate = "", .message = "",
-                        .detail = ""};
+    as_db_result_t r = {
+        .ok = 1, .n = j->n, .res = j->res, .sqlstate = "", .message = "", .detail = ""};
     if (sqlstate) {
         r.ok = 0;
         r.sqlstate = sqlstate;
@@ -395,7 +395,8 @@ int as_db_submit(as_db_t *db, const as_db_stmt_t *stmts, int n, as_db_cb cb, voi
     if (db->queued + db->inflight + db->deferred >= db->max_queue)
         return -1;
     /* One allocation: the job, then its four arrays. */
-    size_t arrays = (size_t)n * (sizeof(char *) + sizeof(int) + sizeof(char **) + sizeof(PGresult *));
+    size_t arrays =
+        (size_t)n * (sizeof(char *) + sizeof(int) + sizeof(char **) + sizeof(PGresult *));
     db_job_t *j = calloc(1, sizeof *j + arrays);
     if (!j)
         return -1;
@@ -645,7 +646,7 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
                 files[i].name);
         i--; /* re-read the version under the lock on the next round */
     }
-rollback: {
+rollback : {
     char keep[1];
     exec_ok(conn, "ROLLBACK", keep, sizeof keep);
 }

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <zmq.h>
 
-#define RELAY_BATCH    500
-#define RELAY_POLL_MS  200
-#define REPLAY_MAX     1000
+#define RELAY_BATCH   500
+#define RELAY_POLL_MS 200
+#define REPLAY_MAX    1000
 
 struct as_relay {
     uv_loop_t *loop;
@@ -43,8 +43,8 @@ static uint8_t *row_envelope(const PGresult *res, int row, const char *stream, c
     const ProtobufCMessageDescriptor *d = as_registry_find(type);
     uint64_t seq = strtoull(as_db_value(res, row, 0), NULL, 10);
     if (!d) {
-        AS_ERROR("outbox row has an unknown type", "stream=%s seq=%" PRIu64 " type=%s", stream,
-                 seq, type);
+        AS_ERROR("outbox row has an unknown type", "stream=%s seq=%" PRIu64 " type=%s", stream, seq,
+                 type);
         return NULL;
     }
     json_error_t jerr;
@@ -52,8 +52,8 @@ static uint8_t *row_envelope(const PGresult *res, int row, const char *stream, c
     ProtobufCMessage *m = NULL;
     char err[256] = "not a JSON object";
     if (!j || as_pbjson_decode(d, j, NULL, &m, err, sizeof err) < 0) {
-        AS_ERROR("outbox row does not match its type", "stream=%s seq=%" PRIu64
-                 " type=%s error=\"%s\"", stream, seq, type, err);
+        AS_ERROR("outbox row does not match its type",
+                 "stream=%s seq=%" PRIu64 " type=%s error=\"%s\"", stream, seq, type, err);
         json_decref(j);
         return NULL;
     }
@@ -133,8 +133,8 @@ static void relay_fetch(as_relay_t *r)
     const char *p2[3] = {r->stream, pub, lim};
     const char *p3[1] = {r->stream};
     as_db_stmt_t st[3] = {
-        {"UPDATE outbox_streams SET published_seq = $2 WHERE stream = $1 AND published_seq < $2",
-         2, p1},
+        {"UPDATE outbox_streams SET published_seq = $2 WHERE stream = $1 AND published_seq < $2", 2,
+         p1},
         {SQL_FETCH, 3, p2},
         {"SELECT last_seq FROM outbox_streams WHERE stream = $1", 1, p3},
     };

@@ -276,8 +276,8 @@ static void sql_finish(as_cmd_ctx_t *ctx, json_t *reply, const char *st, const c
         as_cmd_reply(ctx, status, message, detail && *detail ? detail : message, NULL);
         return;
     }
-    int retriable = strcmp(st, "23505") == 0 || strcmp(st, "40001") == 0 ||
-                    strcmp(st, "40P01") == 0;
+    int retriable =
+        strcmp(st, "23505") == 0 || strcmp(st, "40001") == 0 || strcmp(st, "40P01") == 0;
     if (retriable && ctx->retries++ < SQL_RETRIES) {
         sql_submit(ctx);
         return;
@@ -544,8 +544,7 @@ void as_server_set_metrics(as_server_t *s, const char *sql)
     s->metrics_sql = sql;
 }
 
-static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n,
-                     void *ud)
+static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n, void *ud)
 {
     (void)zs;
     as_server_t *s = ud;
@@ -612,11 +611,10 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
         as__envelope__free_unpacked(env, NULL);
         return;
     }
-    const ProtobufCMessageDescriptor *d =
-        e                    ? e->req_desc
-        : builtin_health_req ? &as__health_request__descriptor
-        : builtin_metrics_req ? &as__metrics_request__descriptor
-                             : &as__replay_request__descriptor;
+    const ProtobufCMessageDescriptor *d = e                     ? e->req_desc
+                                          : builtin_health_req  ? &as__health_request__descriptor
+                                          : builtin_metrics_req ? &as__metrics_request__descriptor
+                                                                : &as__replay_request__descriptor;
     ProtobufCMessage *req =
         protobuf_c_message_unpack(d, NULL, env->has_payload ? env->payload.len : 0,
                                   env->has_payload ? env->payload.data : (const uint8_t *)"");

@@ -234,8 +234,8 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     }
     const char *bind_cmd = cfg_bind_cmd[0] ? cfg_bind_cmd : as_endpoint(def->name, "cmd");
     const char *bind_pub = cfg_bind_pub[0] ? cfg_bind_pub : as_endpoint(def->name, "pub");
-    svc->server = as_server_new(&loop, svc->zctx, bind_cmd, cfg_max_msg, def->name, err,
-                                sizeof err);
+    svc->server =
+        as_server_new(&loop, svc->zctx, bind_cmd, cfg_max_msg, def->name, err, sizeof err);
     if (!svc->server) {
         AS_ERROR("cannot bind the command endpoint", "error=\"%s\"", err);
         goto out;
@@ -260,8 +260,7 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
             goto out;
         }
         svc->consumers[i] = as_consumer_new(&loop, svc->zctx, svc->db, def->subs[i].stream, pub,
-                                            cmd, def->name, def->subs[i].fn, svc, err,
-                                            sizeof err);
+                                            cmd, def->name, def->subs[i].fn, svc, err, sizeof err);
         if (!svc->consumers[i]) {
             AS_ERROR("cannot start consumer", "stream=%s error=\"%s\"", def->subs[i].stream, err);
             goto out;
@@ -277,8 +276,8 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     r.sigterm.data = r.sigint.data = r.drain.data = &r;
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
-    AS_INFO("started", "cmd=%s pub=%s schema_version=%d", bind_cmd,
-            def->publishes ? bind_pub : "-", svc->schema_version);
+    AS_INFO("started", "cmd=%s pub=%s schema_version=%d", bind_cmd, def->publishes ? bind_pub : "-",
+            svc->schema_version);
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -7,7 +7,7 @@
 
 /* Run one request and print the answer (JSON or via `print`). Returns the exit code. */
 int asctl_request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
-                   const char *key, void (*print)(json_t *))
+                  const char *key, void (*print)(json_t *))
 {
     char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int status;
@@ -31,9 +31,14 @@ int asctl_request(const asctl_opts_t *o, const char *method, const char *path, j
 }
 
 static const asctl_col_t LIST_COLS[] = {
-    {"TICKET", "id", 10},         {"CENTRE", "center", 6},        {"STATE", "state", 16},
-    {"CATEGORY", "category", 12}, {"DEVICE", "device.model", 14}, {"DECISION", "decision.status", 26},
-    {"REMEDY", "decision.remedy", 8}, {"OPENED", "opened_at", 20},
+    {"TICKET", "id", 10},
+    {"CENTRE", "center", 6},
+    {"STATE", "state", 16},
+    {"CATEGORY", "category", 12},
+    {"DEVICE", "device.model", 14},
+    {"DECISION", "decision.status", 26},
+    {"REMEDY", "decision.remedy", 8},
+    {"OPENED", "opened_at", 20},
 };
 
 static void print_ticket(json_t *t)
@@ -43,7 +48,8 @@ static void print_ticket(json_t *t)
            json_string_value(json_object_get(t, "state")),
            json_string_value(json_object_get(t, "center")),
            json_string_value(json_object_get(t, "region")));
-    printf("customer  %s  %s\n", json_string_value(json_object_get(json_object_get(t, "customer"), "name")),
+    printf("customer  %s  %s\n",
+           json_string_value(json_object_get(json_object_get(t, "customer"), "name")),
            asctl_get(t, "customer.phone", b, sizeof b));
     printf("device    %s %s %s", asctl_get(t, "device.category", b, sizeof b),
            json_string_value(json_object_get(json_object_get(t, "device"), "brand")),
@@ -103,7 +109,8 @@ static int t_open(const asctl_opts_t *o, int argc, char **argv)
     json_t *body = read_json_file(file);
     if (!body)
         return ASCTL_USAGE;
-    return asctl_request(o, "POST", "/v1/tickets", body, asctl_opt(argc, argv, "--key"), print_ticket);
+    return asctl_request(o, "POST", "/v1/tickets", body, asctl_opt(argc, argv, "--key"),
+                         print_ticket);
 }
 
 static int need_id(int argc, char **argv, const char *verb)
@@ -126,7 +133,7 @@ static int t_show(const asctl_opts_t *o, int argc, char **argv)
 
 static int t_list(const asctl_opts_t *o, int argc, char **argv)
 {
-    static const char *const filters[] = {"center", "state", "imei", "serial", "phone",
+    static const char *const filters[] = {"center", "state", "imei",  "serial", "phone",
                                           "from",   "to",    "after", "limit"};
     char path[1024] = "/v1/tickets";
     size_t off = strlen(path);
@@ -253,15 +260,21 @@ static int t_cancel(const asctl_opts_t *o, int argc, char **argv)
 }
 
 const asctl_cmd_t asctl_ticket_cmds[] = {
-    {"ticket", "open", "--file FILE|- [--key IDEMPOTENCY-KEY]", "open a ticket from its JSON", t_open},
+    {"ticket", "open", "--file FILE|- [--key IDEMPOTENCY-KEY]", "open a ticket from its JSON",
+     t_open},
     {"ticket", "show", "ID", "a ticket with its decision and timeline", t_show},
-    {"ticket", "list", "[--center C] [--state S] [--imei I] [--phone P] [--from D] [--to D] [--limit N] [--after ID]",
+    {"ticket", "list",
+     "[--center C] [--state S] [--imei I] [--phone P] [--from D] [--to D] [--limit N] [--after ID]",
      "list tickets", t_list},
-    {"ticket", "diagnose", "ID [--fault-code C] [--labour-code L] [--part SKU:QTY]... [--estimate CENTS] [--promised DATE]",
+    {"ticket", "diagnose",
+     "ID [--fault-code C] [--labour-code L] [--part SKU:QTY]... [--estimate CENTS] [--promised "
+     "DATE]",
      "record the diagnosis", t_diagnose},
-    {"ticket", "consent", "ID --accept|--decline [--note T]", "the customer's answer to the estimate", t_consent},
+    {"ticket", "consent", "ID --accept|--decline [--note T]",
+     "the customer's answer to the estimate", t_consent},
     {"ticket", "parts", "ID --part SKU:QTY...", "request parts for the repair", t_parts},
-    {"ticket", "complete", "ID [--part SKU:QTY]... [--minutes N] [--cause C]", "the repair is done", t_complete},
+    {"ticket", "complete", "ID [--part SKU:QTY]... [--minutes N] [--cause C]", "the repair is done",
+     t_complete},
     {"ticket", "handback", "ID [--note T]", "hand the product back", t_handback},
     {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel},
     {NULL, NULL, NULL, NULL, NULL},
@@ -275,8 +288,9 @@ static void print_health(json_t *ans)
     json_object_foreach(json_object_get(ans, "services"), name, s)
     {
         char b1[32], b2[32];
-        printf("  %-11s %-12s db %-4s schema %s\n", name, json_string_value(json_object_get(s, "status")),
-               asctl_get(s, "db", b1, sizeof b1), asctl_get(s, "schema_version", b2, sizeof b2));
+        printf("  %-11s %-12s db %-4s schema %s\n", name,
+               json_string_value(json_object_get(s, "status")), asctl_get(s, "db", b1, sizeof b1),
+               asctl_get(s, "schema_version", b2, sizeof b2));
     }
 }
 

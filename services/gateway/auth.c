@@ -18,8 +18,8 @@ struct gw_tokens {
     size_t n;
 };
 
-static const char *const ROLES[] = {"admin", "region", "center", "warehouse", "finance", "reviewer",
-                                    NULL};
+static const char *const ROLES[] = {"admin",   "region",   "center", "warehouse",
+                                    "finance", "reviewer", NULL};
 
 gw_tokens_t *gw_tokens_load(const char *path, char *err, size_t errlen)
 {

@@ -58,8 +58,8 @@ typedef struct query_kv {
 struct as_http_req {
     as_http_conn_t *conn; /* NULL once detached (aborted) */
     as_http_server_t *server;
-    int hooked;           /* the response hook has seen this request */
-    as_http_req_t *next;  /* the connection's FIFO */
+    int hooked;          /* the response hook has seen this request */
+    as_http_req_t *next; /* the connection's FIFO */
     enum req_state state;
     int aborted;
     int close_after;    /* last request of the connection */

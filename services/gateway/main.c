@@ -24,9 +24,8 @@
 #include <zmq.h>
 
 /* All route tables; a route appears in exactly one. */
-static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake, gw_routes_warranty,
-                                                 gw_routes_parts, gw_routes_settlement,
-                                                 gw_routes_surveys};
+static const gw_route_t *const ROUTE_TABLES[] = {
+    gw_routes_intake, gw_routes_warranty, gw_routes_parts, gw_routes_settlement, gw_routes_surveys};
 #define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
 static const char *const SERVICES[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
@@ -180,7 +179,7 @@ static int route_match(const char *pattern, const char *path, json_t *params)
 
 static unsigned role_bit(const char *role)
 {
-    static const char *const names[] = {"admin",   "region",   "center",
+    static const char *const names[] = {"admin",     "region",  "center",
                                         "warehouse", "finance", "reviewer"};
     for (int i = 0; i < 6; i++)
         if (strcmp(names[i], role) == 0)
@@ -226,10 +225,10 @@ void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply)
             json_t *fields = json_array();
             for (size_t i = 0; i < reply->n_errors; i++)
                 json_array_append_new(
-                    fields, json_pack("{s:s, s:s}", "field",
-                                      reply->errors[i]->field ? reply->errors[i]->field : "",
-                                      "problem",
-                                      reply->errors[i]->problem ? reply->errors[i]->problem : ""));
+                    fields,
+                    json_pack("{s:s, s:s}", "field",
+                              reply->errors[i]->field ? reply->errors[i]->field : "", "problem",
+                              reply->errors[i]->problem ? reply->errors[i]->problem : ""));
             json_object_set_new(err, "fields", fields);
         }
         json_t *o = json_pack("{s:o}", "error", err);
@@ -477,8 +476,9 @@ static void on_request(as_http_req_t *r, void *ud)
     if (strcmp(path, "/metrics") == 0) {
         gw_metrics_begin(r, "/metrics");
         const char *auth = as_http_req_header(r, "Authorization");
-        const gw_principal_t *pr =
-            auth && strncasecmp(auth, "Bearer ", 7) == 0 ? gw_tokens_find(gw.tokens, auth + 7) : NULL;
+        const gw_principal_t *pr = auth && strncasecmp(auth, "Bearer ", 7) == 0
+                                       ? gw_tokens_find(gw.tokens, auth + 7)
+                                       : NULL;
         if (strcmp(method, "GET") != 0)
             as_http_respond_error(r, 405, "method_not_allowed", "use GET");
         else if (!pr)
@@ -562,8 +562,8 @@ static void on_signal(uv_signal_t *h, int signum)
  * command, summary), for the API reference and the tests that keep the two in step. */
 static void print_routes(void)
 {
-    static const char *const role_names[] = {"admin",   "region",  "center",
-                                              "warehouse", "finance", "reviewer"};
+    static const char *const role_names[] = {"admin",     "region",  "center",
+                                             "warehouse", "finance", "reviewer"};
     printf("GET\t/healthz\t-\t-\t-\thealth of every service (no token)\n");
     printf("GET\t/metrics\tadmin\t-\t-\tPrometheus metrics\n");
     for (size_t t = 0; t < N_TABLES; t++) {
@@ -625,8 +625,8 @@ int main(int argc, char **argv)
         goto out;
     }
     for (int i = 0; i < 5; i++) {
-        gw.clients[i] = as_client_new(&loop, gw.zctx, as_endpoint(SERVICES[i], "cmd"),
-                                      16 << 20, "gateway", err, sizeof err);
+        gw.clients[i] = as_client_new(&loop, gw.zctx, as_endpoint(SERVICES[i], "cmd"), 16 << 20,
+                                      "gateway", err, sizeof err);
         if (!gw.clients[i]) {
             AS_ERROR("cannot connect", "service=%s error=\"%s\"", SERVICES[i], err);
             goto out;

@@ -93,7 +93,9 @@ void gw_metrics_upstream(const char *service, int status, double seconds)
 {
     char labels[200];
     snprintf(labels, sizeof labels, "service=\"%s\",outcome=\"%s\"", service,
-             status == 504 ? "timeout" : status >= 500 ? "error" : "ok");
+             status == 504   ? "timeout"
+             : status >= 500 ? "error"
+                             : "ok");
     observe(&upstream_hists, labels, seconds);
 }
 
@@ -188,9 +190,9 @@ static void scrape_render(scrape_t *s)
         for (size_t k = 0; h && k < h->n_streams; k++) {
             As__StreamStatus *st = h->streams[k];
             if (st->has_published && st->stream)
-                sb_printf(&b, "aftersales_outbox_backlog{stream=\"%s\"} %llu\n", st->stream,
-                          (unsigned long long)(st->head > st->published ? st->head - st->published
-                                                                        : 0));
+                sb_printf(
+                    &b, "aftersales_outbox_backlog{stream=\"%s\"} %llu\n", st->stream,
+                    (unsigned long long)(st->head > st->published ? st->head - st->published : 0));
         }
     }
     sb_printf(&b, "# HELP aftersales_consumer_lag events of a stream a consumer has not applied "

@@ -17,7 +17,7 @@ void gw_metrics_upstream(const char *service, int status, double seconds);
 /* Answer GET /metrics: asks every service for its health and gauges, then renders the text
  * format. `clients` are the five service clients in the order intake, warranty, parts,
  * settlement, surveys. */
-void gw_metrics_scrape(as_http_req_t *r, as_client_t *const *clients,
-                       const char *const *names, int n);
+void gw_metrics_scrape(as_http_req_t *r, as_client_t *const *clients, const char *const *names,
+                       int n);
 
 #endif

@@ -1,7 +1,7 @@
 /* routes_intake.c — the HTTP routes of the intake service (tickets). */
 #include "gateway.h"
 
-#define DESK (R_ADMIN | R_REGION | R_CENTER)
+#define DESK    (R_ADMIN | R_REGION | R_CENTER)
 #define READERS (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE)
 
 const gw_route_t gw_routes_intake[] = {

@@ -151,7 +151,8 @@ static void complete_repair(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
         for (size_t i = 0; i < sizeof CAUSES / sizeof CAUSES[0]; i++)
             ok |= strcmp(CAUSES[i], c->cause) == 0;
         if (!ok)
-            iv_add(&e, "cause", "must be one of service_station, customer_visit, design_quality, "
+            iv_add(&e, "cause",
+                   "must be one of service_station, customer_visit, design_quality, "
                    "manufacturing_quality, parts_problem, other");
     }
     check_note(&e, "note", c->note);
@@ -213,8 +214,7 @@ static const as_cmd_def_t commands[] = {
     {"intake.Diagnose", &intake__ticket__descriptor, diagnose, "cmd_diagnose"},
     {"intake.Consent", &intake__ticket__descriptor, consent, "cmd_consent"},
     {"intake.RequestParts", &intake__ticket__descriptor, request_parts, "cmd_request_parts"},
-    {"intake.CompleteRepair", &intake__ticket__descriptor, complete_repair,
-     "cmd_complete_repair"},
+    {"intake.CompleteRepair", &intake__ticket__descriptor, complete_repair, "cmd_complete_repair"},
     {"intake.Handback", &intake__ticket__descriptor, handback, "cmd_handback"},
     {"intake.CancelTicket", &intake__ticket__descriptor, cancel_ticket, "cmd_cancel_ticket"},
 };

@@ -124,9 +124,9 @@ static int one_of(const char *s, const char *const *set)
     return 0;
 }
 
-static const char *const CATEGORIES[] = {"phone_host",      "phone_battery",       "phone_charger",
-                                         "phone_headset",   "phone_data_card",     "phone_terminal_card",
-                                         "car",             "general",             NULL};
+static const char *const CATEGORIES[] = {"phone_host",    "phone_battery",   "phone_charger",
+                                         "phone_headset", "phone_data_card", "phone_terminal_card",
+                                         "car",           "general",         NULL};
 static const char *const GENERAL_ITEMS[] = {"color_tv", "bw_tv", "bicycle", "vcr", NULL};
 static const char *const REQUESTS[] = {"refund", "exchange", "repair", NULL};
 static const char *const CAR_FAULTS[] = {"none",       "steering_failure", "brake_failure",
@@ -189,12 +189,15 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
         if (!present(d->category))
             iv_add(e, "device.category", "is required");
         else if (!one_of(d->category, CATEGORIES))
-            iv_add(e, "device.category", "'%.40s' is not one of phone_host, phone_battery, "
+            iv_add(e, "device.category",
+                   "'%.40s' is not one of phone_host, phone_battery, "
                    "phone_charger, phone_headset, phone_data_card, phone_terminal_card, car, "
-                   "general", d->category);
+                   "general",
+                   d->category);
         if (present(d->category) && strcmp(d->category, "general") == 0 &&
             (!present(d->general_item) || !one_of(d->general_item, GENERAL_ITEMS)))
-            iv_add(e, "device.general_item", "is required for general goods: color_tv, bw_tv, "
+            iv_add(e, "device.general_item",
+                   "is required for general goods: color_tv, bw_tv, "
                    "bicycle or vcr");
         text(e, "device.brand", d->brand, 60, 1);
         text(e, "device.model", d->model, 60, 1);
@@ -243,7 +246,8 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
     } else {
         Intake__Purchase *p = t->purchase;
         int32_t inv, del, prod;
-        int has_proof = (p->has_invoice && p->invoice) || (p->has_warranty_card && p->warranty_card) ||
+        int has_proof = (p->has_invoice && p->invoice) ||
+                        (p->has_warranty_card && p->warranty_card) ||
                         (p->has_invoice_copy && p->invoice_copy);
         date_field(e, "purchase.invoice_date", p->invoice_date, has_proof, today, &inv);
         date_field(e, "purchase.delivery_date", p->delivery_date, 0, today, &del);

@@ -43,8 +43,8 @@ static As__Reply *roundtrip(void *sock, const void *frame, size_t len, char *rid
         return NULL;
     if (rid_out)
         snprintf(rid_out, 128, "%s", env->request_id ? env->request_id : "");
-    As__Reply *r = env->has_payload ? as__reply__unpack(NULL, env->payload.len, env->payload.data)
-                                    : NULL;
+    As__Reply *r =
+        env->has_payload ? as__reply__unpack(NULL, env->payload.len, env->payload.data) : NULL;
     as__envelope__free_unpacked(env, NULL);
     return r;
 }
@@ -134,8 +134,10 @@ int main(void)
     As__Reply *r1 = roundtrip(sock, frame, len, NULL);
     As__Reply *r2 = roundtrip(sock, frame, len, NULL);
     free(frame);
-    Intake__Ticket *t1 = r1 && r1->has_body ? intake__ticket__unpack(NULL, r1->body.len, r1->body.data) : NULL;
-    Intake__Ticket *t2 = r2 && r2->has_body ? intake__ticket__unpack(NULL, r2->body.len, r2->body.data) : NULL;
+    Intake__Ticket *t1 =
+        r1 && r1->has_body ? intake__ticket__unpack(NULL, r1->body.len, r1->body.data) : NULL;
+    Intake__Ticket *t2 =
+        r2 && r2->has_body ? intake__ticket__unpack(NULL, r2->body.len, r2->body.data) : NULL;
     check(r1 && r1->status == 201 && t1 && t1->id, "open ticket over the bus answers 201",
           r1 ? (r1->message ? r1->message : "no body") : "no reply");
     check(t1 && t2 && t1->id && t2->id && strcmp(t1->id, t2->id) == 0,

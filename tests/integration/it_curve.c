@@ -77,7 +77,9 @@ static int open_ticket(void *ctx, int (*setup)(void *), const char *rid, int wai
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, sock, 0) >= 0) {
             As__Envelope *e = as__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-            As__Reply *r = e && e->has_payload ? as__reply__unpack(NULL, e->payload.len, e->payload.data) : NULL;
+            As__Reply *r = e && e->has_payload
+                               ? as__reply__unpack(NULL, e->payload.len, e->payload.data)
+                               : NULL;
             if (r) {
                 status = r->status;
                 *replayed = r->has_replayed && r->replayed;
@@ -126,8 +128,11 @@ static long long health(void *ctx, int (*setup)(void *), int wait_ms)
         zmq_msg_init(&m);
         if (zmq_msg_recv(&m, sock, 0) >= 0) {
             As__Envelope *e = as__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-            As__Reply *r = e && e->has_payload ? as__reply__unpack(NULL, e->payload.len, e->payload.data) : NULL;
-            As__HealthReply *h = r && r->has_body ? as__health_reply__unpack(NULL, r->body.len, r->body.data) : NULL;
+            As__Reply *r = e && e->has_payload
+                               ? as__reply__unpack(NULL, e->payload.len, e->payload.data)
+                               : NULL;
+            As__HealthReply *h =
+                r && r->has_body ? as__health_reply__unpack(NULL, r->body.len, r->body.data) : NULL;
             if (h)
                 commands = (long long)h->commands;
             if (h)

@@ -51,8 +51,8 @@ void as_zsock_destroy(as_zsock_t **zs_p);
  * per line), `<peer>.pub` for every service we connect to, and `allowed` (lines `name z85-key`):
  * the clients our servers accept. A ZAP handler on `loop` refuses any other key before a message
  * reaches the service. `self` names our key. An empty `keys_dir` leaves CURVE off. */
-int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char *self,
-                   char *err, size_t errlen) __attribute__((warn_unused_result));
+int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char *self, char *err,
+                   size_t errlen) __attribute__((warn_unused_result));
 /* Stop the ZAP handler (before the loop closes). */
 void as_curve_shutdown(void);
 /* Apply the client side of CURVE to a raw socket that will connect to service `peer`. */
@@ -78,10 +78,10 @@ typedef struct as_cmd_ctx as_cmd_ctx_t;
 typedef void (*as_cmd_fn)(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data);
 
 typedef struct as_cmd_def {
-    const char *type;                         /* full message name of the request */
-    const ProtobufCMessageDescriptor *reply;  /* type of the reply body (NULL = none) */
+    const char *type;                        /* full message name of the request */
+    const ProtobufCMessageDescriptor *reply; /* type of the reply body (NULL = none) */
     as_cmd_fn fn;
-    const char *sql_fn;                       /* for as_cmd_sql_default: SQL function name */
+    const char *sql_fn; /* for as_cmd_sql_default: SQL function name */
 } as_cmd_def_t;
 
 typedef struct as_server_stats {
@@ -145,9 +145,8 @@ int as_client_call(as_client_t *c, const char *type, const ProtobufCMessage *pay
                    unsigned timeout_ms, as_client_cb cb, void *user_data);
 /* Same with a pre-packed payload. */
 int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload, size_t len,
-                       const char *request_id, const As__Principal *principal,
-                       const char *trace_id, unsigned timeout_ms, as_client_cb cb,
-                       void *user_data);
+                       const char *request_id, const As__Principal *principal, const char *trace_id,
+                       unsigned timeout_ms, as_client_cb cb, void *user_data);
 unsigned as_client_pending(const as_client_t *c);
 /* Fail every pending call with 503 and free the client. Accepts NULL. */
 void as_client_destroy(as_client_t **c_p);

@@ -15,12 +15,12 @@
 typedef enum { AS_CFG_STRING, AS_CFG_INT } as_config_type_t;
 
 typedef struct as_config_item {
-    const char *name;       /* lower_snake_case */
+    const char *name; /* lower_snake_case */
     as_config_type_t type;
-    const char *def;        /* default as text; NULL means "must be set" */
-    long min, max;          /* inclusive bounds for AS_CFG_INT */
+    const char *def; /* default as text; NULL means "must be set" */
+    long min, max;   /* inclusive bounds for AS_CFG_INT */
     const char *help;
-    void *ptr;              /* char ** (malloc'ed copy, owned by the table) or long * */
+    void *ptr; /* char ** (malloc'ed copy, owned by the table) or long * */
 } as_config_item_t;
 
 /* Load settings into the table's pointers. `file` may be NULL. Returns 0, or -1 with a message

@@ -23,13 +23,13 @@ typedef struct as_sub_def {
 } as_sub_def_t;
 
 typedef struct as_service_def {
-    const char *name;              /* also the schema and the stream it publishes */
+    const char *name; /* also the schema and the stream it publishes */
     const as_cmd_def_t *cmds;
     size_t ncmds;
     const as_sub_def_t *subs;
     size_t nsubs;
-    int publishes;                 /* has an outbox stream named after the service */
-    as_config_item_t *extra;       /* the service's own settings (may be NULL) */
+    int publishes;           /* has an outbox stream named after the service */
+    as_config_item_t *extra; /* the service's own settings (may be NULL) */
     size_t nextra;
     /* Called once the database, server and consumers exist; non-zero aborts the start. */
     int (*start)(as_service_t *svc);
@@ -67,30 +67,55 @@ const char *as_endpoint(const char *name, const char *kind);
 extern char *as_cfg_endpoints[10];
 extern char *as_cfg_curve_keys;
 int as_endpoints_load(const char *service, const char *file, char *err, size_t errlen);
-#define AS_ENDPOINT_ITEMS                                                                             \
-    {"intake_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7111", 0, 0, "intake command endpoint",        \
-     &as_cfg_endpoints[0]},                                                                        \
-    {"intake_pub", AS_CFG_STRING, "tcp://127.0.0.1:7112", 0, 0, "intake event endpoint",          \
-     &as_cfg_endpoints[1]},                                                                        \
-    {"warranty_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7121", 0, 0, "warranty command endpoint",    \
-     &as_cfg_endpoints[2]},                                                                        \
-    {"warranty_pub", AS_CFG_STRING, "tcp://127.0.0.1:7122", 0, 0, "warranty event endpoint",      \
-     &as_cfg_endpoints[3]},                                                                        \
-    {"parts_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7131", 0, 0, "parts command endpoint",          \
-     &as_cfg_endpoints[4]},                                                                        \
-    {"parts_pub", AS_CFG_STRING, "tcp://127.0.0.1:7132", 0, 0, "parts event endpoint",            \
-     &as_cfg_endpoints[5]},                                                                        \
-    {"settlement_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7141", 0, 0,                                \
-     "settlement command endpoint", &as_cfg_endpoints[6]},                                         \
-    {"settlement_pub", AS_CFG_STRING, "tcp://127.0.0.1:7142", 0, 0, "settlement event endpoint",  \
-     &as_cfg_endpoints[7]},                                                                        \
-    {"surveys_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7151", 0, 0, "surveys command endpoint",      \
-     &as_cfg_endpoints[8]},                                                                        \
-    {"surveys_pub", AS_CFG_STRING, "tcp://127.0.0.1:7152", 0, 0, "surveys event endpoint",        \
-     &as_cfg_endpoints[9]},                                                                        \
-    {"curve_keys", AS_CFG_STRING, "", 0, 0,                                                        \
-     "directory of CURVE keys (make keys); empty = plain TCP", &as_cfg_curve_keys}
-
-
+#define AS_ENDPOINT_ITEMS                                                                            \
+    {"intake_cmd",        AS_CFG_STRING, "tcp://127.0.0.1:7111", 0, 0, "intake command endpoint",    \
+     &as_cfg_endpoints[0]},                                                                          \
+        {"intake_pub",        AS_CFG_STRING, "tcp://127.0.0.1:7112", 0, 0, "intake event endpoint",  \
+         &as_cfg_endpoints[1]},                                                                      \
+        {"warranty_cmd",                                                                             \
+         AS_CFG_STRING,                                                                              \
+         "tcp://127.0.0.1:7121",                                                                     \
+         0,                                                                                          \
+         0,                                                                                          \
+         "warranty command endpoint",                                                                \
+         &as_cfg_endpoints[2]},                                                                      \
+        {"warranty_pub",                                                                             \
+         AS_CFG_STRING,                                                                              \
+         "tcp://127.0.0.1:7122",                                                                     \
+         0,                                                                                          \
+         0,                                                                                          \
+         "warranty event endpoint",                                                                  \
+         &as_cfg_endpoints[3]},                                                                      \
+        {"parts_cmd",         AS_CFG_STRING, "tcp://127.0.0.1:7131", 0, 0, "parts command endpoint", \
+         &as_cfg_endpoints[4]},                                                                      \
+        {"parts_pub", AS_CFG_STRING,          "tcp://127.0.0.1:7132", 0,                             \
+         0,           "parts event endpoint", &as_cfg_endpoints[5]},                                 \
+        {"settlement_cmd",                                                                           \
+         AS_CFG_STRING,                                                                              \
+         "tcp://127.0.0.1:7141",                                                                     \
+         0,                                                                                          \
+         0,                                                                                          \
+         "settlement command endpoint",                                                              \
+         &as_cfg_endpoints[6]},                                                                      \
+        {"settlement_pub",                                                                           \
+         AS_CFG_STRING,                                                                              \
+         "tcp://127.0.0.1:7142",                                                                     \
+         0,                                                                                          \
+         0,                                                                                          \
+         "settlement event endpoint",                                                                \
+         &as_cfg_endpoints[7]},                                                                      \
+        {"surveys_cmd",                                                                              \
+         AS_CFG_STRING,                                                                              \
+         "tcp://127.0.0.1:7151",                                                                     \
+         0,                                                                                          \
+         0,                                                                                          \
+         "surveys command endpoint",                                                                 \
+         &as_cfg_endpoints[8]},                                                                      \
+        {"surveys_pub",       AS_CFG_STRING, "tcp://127.0.0.1:7152", 0, 0, "surveys event endpoint", \
+         &as_cfg_endpoints[9]},                                                                      \
+    {                                                                                                \
+        "curve_keys", AS_CFG_STRING, "", 0, 0,                                                       \
+            "directory of CURVE keys (make keys); empty = plain TCP", &as_cfg_curve_keys             \
+    }
 
 #endif
