@@ -151,7 +151,9 @@ static void db_drop_connection(as_db_t *db, const char *why)
         PQfinish(db->conn);
         db->conn = NULL;
     }
-    if (db->state == DB_READY)
+    if (db->state == DB_READY && db->closing)
+        AS_INFO("database connection closed", "inflight=%u", db->inflight);
+    else if (db->state == DB_READY)
         AS_WARN("database connection lost", "reason=\"%s\" inflight=%u", why, db->inflight);
     db->state = DB_DOWN;
     db->poll_events = 0;
