@@ -1128,6 +1128,12 @@ BEGIN
                 greatest(coalesce((e->>'qty')::int, 1), 1), e->>'site', e->>'manufacturer',
                 coalesce(e->>'returned_at', ''), nullif(e->>'return_id', ''))
         ON CONFLICT DO NOTHING;
+    IF FOUND THEN
+        PERFORM audit_write('{"role": "service", "subject": "settlement"}', NULL,
+                            'defective_returned', 'ticket', e->>'ticket_id',
+                            jsonb_strip_nulls(jsonb_build_object('sku', e->>'sku', 'qty', e->'qty',
+                                'line_no', e->'line_no', 'return_id', e->>'return_id')));
+    END IF;
 EXCEPTION WHEN data_exception THEN
     PERFORM reject_event('parts.DefectiveReturnRecorded', e, SQLERRM);
 END $$;

@@ -1,0 +1,30 @@
+/* validate.h — field-level checks of settlement commands, before anything touches the
+ * database. Problems are collected (not just the first) so a caller can fix them in one go. */
+#ifndef SETTLEMENT_VALIDATE_H
+#define SETTLEMENT_VALIDATE_H
+
+#include <protobuf-c/protobuf-c.h>
+
+#define SV_MAX_ERRORS 16
+
+typedef struct sv_errors {
+    int n;
+    char field[SV_MAX_ERRORS][64];
+    char problem[SV_MAX_ERRORS][160];
+} sv_errors_t;
+
+void sv_add(sv_errors_t *e, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Strict YYYY-MM-DD with a real calendar day (years 1900..2999). Returns 1 when valid. */
+int sv_date_valid(const char *s);
+/* YYYY-MM with month 01..12. Returns 1 when valid. */
+int sv_period_valid(const char *s);
+/* An identifier: 1..max bytes of visible ASCII. Returns 1 when valid. */
+int sv_id_valid(const char *s, size_t max);
+
+/* Check the request `msg` of any settlement command (dispatch by descriptor). Returns the number
+ * of problems found in `e`; commands without rules return 0. */
+int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e);
+
+#endif
