@@ -86,8 +86,17 @@ if state_is "$id" awaiting_parts; then
     wait_for 10 state_is "$id" adjudicated
     http POST "/v1/tickets/$id/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER"}'
 fi
-http POST "/v1/tickets/$id/repair-complete" "$AS_TOKEN_CENTER" '{"labour_minutes":30,"cause":"manufacturing_quality"}'
-t_status "the repair completes after the restart" 200
+if [ -n "$sku" ] && state_is "$id" in_repair && [ "$(jbody '.work.requested[0].status')" = reserved ]; then
+    http POST "/v1/tickets/$id/repair-complete" "$AS_TOKEN_CENTER" \
+        "{\"labour_minutes\":30,\"cause\":\"manufacturing_quality\",\"parts_used\":[{\"sku\":\"$sku\",\"qty\":1}]}"
+    t_status "the repair completes after the restart, using the reserved part" 200
+    t_jq "the used part is matched to its reserved line" '.work.parts_used[0].line_no' 1
+else
+    http POST "/v1/tickets/$id/repair-complete" "$AS_TOKEN_CENTER" '{"labour_minutes":30,"cause":"manufacturing_quality"}'
+    t_status "the repair completes after the restart" 200
+fi
+http GET "/v1/tickets/$id" "$AS_TOKEN_CENTER"
+t_status "the completed ticket reads back" 200
 charged() {
     http GET "/v1/settlement/charges/$id" "$AS_TOKEN_FINANCE"
     [ "$HTTP_STATUS" = 200 ]
