@@ -9,7 +9,7 @@
 #   stack.sh psql [SERVICE]   psql as the service's role (or as the superuser); extra args pass on
 #   stack.sh clean            down, then delete the state directory and its cluster
 #
-# Settings (environment): AS_VAR (state directory, default var), AS_PG_PORT (55432),
+# Settings (environment): AS_VAR (state directory, default var), AS_PG_PORT (25432; below the ephemeral port range),
 # AS_PORT_BASE (7100), AS_HTTP_PORT (8480), AS_BIN (build/bin), AS_UP_TIMEOUT (60 seconds),
 # AS_CURVE (on: ZeroMQ CURVE authentication between programs; off: plain TCP),
 # AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy).
@@ -62,7 +62,7 @@ down | status | psql | clean)
     AS_HTTP_PORT=${AS_HTTP_PORT:-$(saved_setting "$(abs "$AS_VAR")" AS_HTTP_PORT)}
     ;;
 esac
-AS_PG_PORT=${AS_PG_PORT:-55432}
+AS_PG_PORT=${AS_PG_PORT:-25432}
 AS_PORT_BASE=${AS_PORT_BASE:-7100}
 AS_HTTP_PORT=${AS_HTTP_PORT:-8480}
 AS_BIN=${AS_BIN:-build/bin}
