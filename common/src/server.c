@@ -16,6 +16,10 @@
 #define SERVER_MAX_INFLIGHT 8192
 #define SQL_RETRIES         3
 #define SQL_BATCH           32 /* commands per transaction, at most */
+/* Transactions of commands in flight, at most. While they commit (the disk flush is most of a
+ * small transaction's time), new commands gather into the next batch: group commit that adapts
+ * to the load, with no timer. */
+#define SQL_BATCHES_INFLIGHT 2
 
 typedef struct cmd_entry {
     const char *type;
@@ -41,6 +45,7 @@ struct as_server {
      * iteration (or as soon as SQL_BATCH are waiting). */
     as_cmd_ctx_t *batch[SQL_BATCH];
     int nbatch;
+    int batches_inflight;
     const char *metrics_sql;
     uv_check_t *flush; /* heap: freed in its close callback */
 };
@@ -302,13 +307,19 @@ static void sql_finish(as_cmd_ctx_t *ctx, json_t *reply, const char *st, const c
 }
 
 typedef struct sql_batch {
+    as_server_t *s;
     int n;
     as_cmd_ctx_t *ctx[SQL_BATCH];
 } sql_batch_t;
 
+static void batch_flush(as_server_t *s);
+static void flush_cb(uv_check_t *h);
+
 static void batch_done(const as_db_result_t *r, void *ud)
 {
     sql_batch_t *b = ud;
+    as_server_t *srv = b->s;
+    srv->batches_inflight--;
     json_t *arr = NULL;
     if (r->ok) {
         json_error_t jerr;
@@ -334,6 +345,8 @@ static void batch_done(const as_db_result_t *r, void *ud)
     }
     json_decref(arr);
     free(b);
+    if (srv->nbatch > 0 && srv->flush) /* what gathered meanwhile goes now */
+        uv_check_start(srv->flush, flush_cb);
 }
 
 /* Append `v` to `*buf` as a JSON string. */
@@ -401,11 +414,14 @@ static void batch_flush(as_server_t *s)
     int n = s->nbatch;
     s->nbatch = 0;
     if (ok) {
+        b->s = s;
         b->n = n;
         memcpy(b->ctx, s->batch, (size_t)n * sizeof *b->ctx);
         const char *params[1] = {text};
         as_db_stmt_t st = {"SELECT exec_batch($1::jsonb)::text", 1, params};
         ok = s->db && as_db_submit(s->db, &st, 1, batch_done, b) == 0;
+        if (ok)
+            s->batches_inflight++;
     }
     free(text);
     if (!ok) {
@@ -421,16 +437,17 @@ static void flush_cb(uv_check_t *h)
 {
     as_server_t *s = h->data;
     uv_check_stop(h);
-    batch_flush(s);
+    if (s->batches_inflight < SQL_BATCHES_INFLIGHT)
+        batch_flush(s);
 }
 
 static void sql_submit(as_cmd_ctx_t *ctx)
 {
     as_server_t *s = ctx->s;
-    s->batch[s->nbatch++] = ctx;
     if (s->nbatch == SQL_BATCH)
-        batch_flush(s);
-    else if (s->flush)
+        batch_flush(s); /* full: it goes now, whatever is in flight */
+    s->batch[s->nbatch++] = ctx;
+    if (s->flush && s->batches_inflight < SQL_BATCHES_INFLIGHT)
         uv_check_start(s->flush, flush_cb);
 }
 
