@@ -26,4 +26,4 @@ out=$1; shift
   echo "            return registry[i];"
   echo "    return NULL;"
   echo "}"
-} > "$out"
+} > "$out.tmp" && mv "$out.tmp" "$out"

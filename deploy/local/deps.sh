@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(pkg-config gcc make protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libuv1-dev
       libjansson-dev libpq-dev libhttp-parser-dev libsodium-dev libcmocka-dev uthash-dev
-      libcurl4-openssl-dev
+      libcurl4-openssl-dev clang libclang-rt-14-dev llvm python3-yaml
       postgresql postgresql-contrib curl jq procps)
 missing=()
 for p in "${PKGS[@]}"; do

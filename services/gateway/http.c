@@ -802,6 +802,22 @@ static size_t conn_queued(as_http_conn_t *c)
     return c->buffered_bytes + uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
+/* Bytes that must leave before `r` can make progress: the socket's write queue plus what the
+ * requests up to and including `r` still buffer. Answers to later pipelined requests wait behind
+ * `r` and do not count (counting them could stall a stream's back-pressure forever). */
+static size_t req_queued(as_http_req_t *r)
+{
+    as_http_conn_t *c = r->conn;
+    size_t n = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
+    for (as_http_req_t *x = c->head; x; x = x->next) {
+        for (out_buf_t *ob = x->out_head; ob; ob = ob->next)
+            n += ob->len;
+        if (x == r)
+            break;
+    }
+    return n;
+}
+
 /* Bytes libuv has written to the socket so far. */
 static uint64_t conn_written(as_http_conn_t *c)
 {
@@ -962,9 +978,8 @@ static void on_write(uv_write_t *wr, int status)
     for (;;) {
         if (c->closing)
             return;
-        size_t queued = conn_queued(c);
         as_http_req_t *r = c->head;
-        while (r && !(r->drain_cb && queued <= r->drain_low))
+        while (r && !(r->drain_cb && req_queued(r) <= r->drain_low))
             r = r->next;
         if (!r)
             return;
@@ -1559,7 +1574,7 @@ size_t as_http_stream_write(as_http_req_t *r, const char *data, size_t len)
         return 0;
     as_http_conn_t *c = r->conn;
     if (len == 0 || !data || r->no_body)
-        return conn_queued(c);
+        return req_queued(r);
     if (conn_queued(c) >= c->server->limits.max_write_queue_bytes) {
         conn_close(c);
         return 0;
@@ -1581,7 +1596,7 @@ size_t as_http_stream_write(as_http_req_t *r, const char *data, size_t len)
         ob->len = len;
     req_push_out(r, ob);
     conn_flush(c);
-    return r->aborted ? 0 : conn_queued(c);
+    return r->aborted ? 0 : req_queued(r);
 }
 
 void as_http_stream_end(as_http_req_t *r)
@@ -1616,7 +1631,7 @@ int as_http_stream_on_drain(as_http_req_t *r, size_t low_water,
 {
     if (!r || !cb || r->aborted || r->state != REQ_STREAMING)
         return 1;
-    if (conn_queued(r->conn) <= low_water) {
+    if (req_queued(r) <= low_water) {
         r->drain_cb = NULL;
         return 1;
     }

@@ -24,7 +24,7 @@
 
 #define EXPORT_PAGE_ROWS 1000
 #define EXPORT_LOW_WATER (256u * 1024u) /* ask for the next page below this many queued bytes */
-#define EXPORT_RETRIES   3
+#define EXPORT_RETRIES   5
 
 /* ---- POST with an optional JSON body ---- */
 

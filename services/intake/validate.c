@@ -239,6 +239,7 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
     } else {
         char buf[11];
         iv_date_format(today, buf);
+        free(t->claim_date); /* may be "" owned by the message */
         t->claim_date = strdup(buf);
     }
     if (!t->purchase) {
@@ -280,9 +281,14 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
     else if (!one_of(t->request, REQUESTS))
         iv_add(e, "request", "'%.20s' is not refund, exchange or repair", t->request);
     if (present(t->use_compensation_rate)) {
-        char *end;
-        double r = strtod(t->use_compensation_rate, &end);
-        if (*end || r < 0 || r > 0.01)
+        /* Plain decimal text only ("0.005"): no signs, exponents, hex or NaN. */
+        const char *q = t->use_compensation_rate;
+        size_t digits = strspn(q, "0123456789");
+        int plain = digits > 0 && (q[digits] == '\0' ||
+                                   (q[digits] == '.' && q[digits + 1] &&
+                                    strspn(q + digits + 1, "0123456789") == strlen(q + digits + 1)));
+        double r = plain ? strtod(q, NULL) : -1;
+        if (!plain || !(r >= 0 && r <= 0.01))
             iv_add(e, "use_compensation_rate", "must be a decimal between 0 and 0.01");
     }
     return e->n;
