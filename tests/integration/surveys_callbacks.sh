@@ -47,7 +47,7 @@ http POST "/v1/tickets/$tid/handback" "$AS_TOKEN_CENTER" '{}'
 t_jq "intake closes a granted refund at hand-back" .state refunded
 found=""
 for _ in $(seq 1 50); do
-    http GET "/v1/surveys/due?date=$(in_days 4)&center=SH01" "$AS_TOKEN_CENTER"
+    http GET "/v1/surveys/due?date=$(in_days 4)&center=SH01&limit=500" "$AS_TOKEN_CENTER"
     found=$(jbody ".callbacks[] | select(.ticket_id == \"$tid\") | .id")
     [ -n "$found" ] && break
     sleep 0.2
