@@ -140,8 +140,17 @@ static void poll_close_cb(uv_handle_t *h)
     free(h);
 }
 
-static void db_drop_connection(as_db_t *db, const char *why)
+static void reconnect_cb(uv_timer_t *t)
 {
+    db_connect_start(t->data);
+}
+
+static void db_drop_connection(as_db_t *db, const char *why_in)
+{
+    /* `why_in` may point into the connection's own error buffer, freed by PQfinish below. */
+    char why[256];
+    snprintf(why, sizeof why, "%s", why_in ? why_in : "");
+    why[strcspn(why, "\n")] = '\0';
     if (db->poll) {
         uv_poll_stop(db->poll);
         uv_close((uv_handle_t *)db->poll, poll_close_cb);
@@ -166,7 +175,7 @@ static void db_drop_connection(as_db_t *db, const char *why)
     if (db->closing)
         return;
     db->reconnects++;
-    uv_timer_start(&db->timer, (uv_timer_cb)db_connect_start, db->backoff_ms, 0);
+    uv_timer_start(&db->timer, reconnect_cb, db->backoff_ms, 0);
     db->backoff_ms = db->backoff_ms * 2 > DB_BACKOFF_MAX ? DB_BACKOFF_MAX : db->backoff_ms * 2;
 }
 

@@ -284,9 +284,10 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
         /* Plain decimal text only ("0.005"): no signs, exponents, hex or NaN. */
         const char *q = t->use_compensation_rate;
         size_t digits = strspn(q, "0123456789");
-        int plain = digits > 0 && (q[digits] == '\0' ||
-                                   (q[digits] == '.' && q[digits + 1] &&
-                                    strspn(q + digits + 1, "0123456789") == strlen(q + digits + 1)));
+        int plain =
+            digits > 0 &&
+            (q[digits] == '\0' || (q[digits] == '.' && q[digits + 1] &&
+                                   strspn(q + digits + 1, "0123456789") == strlen(q + digits + 1)));
         double r = plain ? strtod(q, NULL) : -1;
         if (!plain || !(r >= 0 && r <= 0.01))
             iv_add(e, "use_compensation_rate", "must be a decimal between 0 and 0.01");
