@@ -146,7 +146,7 @@ test: all
 	@tests/run.sh
 
 demo: all
-	@deploy/demo/day.sh
+	@AS_BIN=$(BUILD)/bin deploy/demo/day.sh
 
 KEY_NAMES := intake warranty parts settlement surveys gateway asctl tester
 keys: all

@@ -1,6 +1,533 @@
-/* cmd_surveys.c — `asctl` verbs for the surveys service. */
+/* cmd_surveys.c — `asctl survey …` (satisfaction callbacks and the satisfaction report) and
+ * `asctl complaint …` (complaints: one owner, deadlines by severity, escalation). */
 #include "asctl.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Verb helpers defined in cmd_warranty.c (they belong in asctl.h). */
+int asctl_verb_check(int argc, char **argv, const char *spec, int min_pos, int max_pos,
+                     const char *cmd);
+const char *asctl_verb_pos(int argc, char **argv, const char *spec, int k);
+asctl_opts_t asctl_verb_opts(const asctl_opts_t *o, int argc, char **argv);
+int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *const *map);
+int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment);
+int asctl_verb_int(const char *v, const char *what, long long *out);
+int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map);
+void asctl_verb_line(const char *label, const char *value);
+void asctl_verb_table(json_t *rows, const asctl_col_t *cols, int ncols);
+
+static const char *str_of(json_t *obj, const char *field)
+{
+    const char *v = json_string_value(json_object_get(obj, field));
+    return v ? v : "";
+}
+
+/* POST <fmt with the ID> with a body from `map`; `need` names an option that must be given. */
+static int id_post(const asctl_opts_t *o0, int argc, char **argv, const char *cmd, const char *spec,
+                   const char *fmt, const char *const *map, const char *need,
+                   void (*print)(json_t *))
+{
+    if (asctl_verb_check(argc, argv, spec, 1, 1, cmd) < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    if (need && !asctl_opt(argc, argv, need)) {
+        fprintf(stderr, "asctl: %s needs %s (asctl %s --help)\n", cmd, need, cmd);
+        return ASCTL_USAGE;
+    }
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, fmt, asctl_verb_pos(argc, argv, spec, 0)) < 0)
+        return ASCTL_USAGE;
+    json_t *b = json_object();
+    if (map && asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "POST", path, b, NULL, print);
+}
+
+/* ---- callbacks --------------------------------------------------------------------------- */
+
+static const asctl_col_t CALLBACK_COLS[] = {
+    {"CALLBACK", "id", 10},
+    {"TICKET", "ticket_id", 10},
+    {"CENTRE", "center", 6},
+    {"STATE", "state", 11},
+    {"CUSTOMER", "customer_name", 14},
+    {"PHONE", "customer_phone", 13},
+    {"OUTCOME", "outcome", 9},
+    {"DUE", "due_at", 24},
+    {"TRIES", "attempts", 5},
+};
+
+static void print_due(json_t *ans)
+{
+    json_t *cbs = json_object_get(ans, "callbacks");
+    printf("callbacks due on or before %s: %zu\n\n", str_of(ans, "date"), json_array_size(cbs));
+    asctl_verb_table(cbs, CALLBACK_COLS, sizeof CALLBACK_COLS / sizeof CALLBACK_COLS[0]);
+}
+
+static void print_callback(json_t *cb)
+{
+    char b[512];
+    printf("callback       %s   ticket %s   centre %s   %s\n", str_of(cb, "id"),
+           str_of(cb, "ticket_id"), str_of(cb, "center"), str_of(cb, "state"));
+    snprintf(b, sizeof b, "%s  %s", str_of(cb, "customer_name"), str_of(cb, "customer_phone"));
+    asctl_verb_line("customer", b);
+    snprintf(b, sizeof b, "%s %s, %s", str_of(cb, "brand"), str_of(cb, "category"),
+             str_of(cb, "outcome"));
+    asctl_verb_line("product", b);
+    asctl_verb_line("closed", str_of(cb, "closed_at"));
+    snprintf(b, sizeof b, "%s (business date %s)", str_of(cb, "due_at"), str_of(cb, "due_date"));
+    asctl_verb_line("due", b);
+    char a1[16], a2[16];
+    snprintf(b, sizeof b, "%s of %s", asctl_get(cb, "attempts", a1, sizeof a1),
+             asctl_get(cb, "max_attempts", a2, sizeof a2));
+    asctl_verb_line("attempts", b);
+    json_t *h = json_object_get(cb, "history");
+    if (json_array_size(h) > 0) {
+        static const asctl_col_t cols[] = {{"#", "attempt", 2},
+                                           {"AT", "at", 24},
+                                           {"RESULT", "result", 11},
+                                           {"BY", "by", 14},
+                                           {"NOTE", "note", 40}};
+        printf("\n");
+        asctl_verb_table(h, cols, sizeof cols / sizeof cols[0]);
+    }
+    json_t *r = json_object_get(cb, "response");
+    if (r) {
+        char s[5][8], nps[8];
+        printf("\nresponse       %s   weighted score %s (weights v%s)%s\n", str_of(r, "id"),
+               str_of(r, "weighted_score"), asctl_get(r, "weight_version", a1, sizeof a1),
+               json_is_true(json_object_get(r, "low")) ? "   LOW" : "");
+        printf("scores         attitude %s  repair %s  timeliness %s  price %s  facilities %s  "
+               "nps %s\n",
+               asctl_get(r, "attitude", s[0], sizeof s[0]),
+               asctl_get(r, "repair_quality", s[1], sizeof s[1]),
+               asctl_get(r, "timeliness", s[2], sizeof s[2]),
+               asctl_get(r, "price", s[3], sizeof s[3]),
+               asctl_get(r, "facilities", s[4], sizeof s[4]), asctl_get(r, "nps", nps, sizeof nps));
+        asctl_verb_line("comment", str_of(r, "comment"));
+        if (*str_of(r, "complaint_id"))
+            printf("complaint      %s opened from the low score (asctl complaint show %s)\n",
+                   str_of(r, "complaint_id"), str_of(r, "complaint_id"));
+    }
+}
+
+static int sv_due(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--date",  "date",  "--center", "center",
+                                    "--limit", "limit", NULL};
+    if (asctl_verb_check(argc, argv, "--date= --center= --limit=", 0, 0, "survey due") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[512] = "/v1/surveys/due";
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_due);
+}
+
+static int sv_show(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 1, 1, "survey show") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/surveys/callbacks/%s",
+                        asctl_verb_pos(argc, argv, "", 0)) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_callback);
+}
+
+static int sv_answer(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--scores= --attitude= --repair= --timeliness= --price= --facilities= "
+                       "--nps= --comment=";
+    static const char *const dims[] = {"attitude", "repair_quality", "timeliness", "price",
+                                       "facilities"};
+    static const char *const opts[] = {"--attitude", "--repair", "--timeliness", "--price",
+                                       "--facilities"};
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "survey answer") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    long long v[5];
+    int have[5] = {0};
+    const char *scores = asctl_opt(argc, argv, "--scores");
+    if (scores) {
+        char *end;
+        const char *p = scores;
+        for (int i = 0; i < 5; i++) {
+            v[i] = strtoll(p, &end, 10);
+            if (end == p || (i < 4 && *end != ',') || (i == 4 && *end)) {
+                fprintf(stderr,
+                        "asctl: --scores expects five numbers A,R,T,P,F (attitude, repair "
+                        "quality, timeliness, price, facilities), got '%s'\n",
+                        scores);
+                return ASCTL_USAGE;
+            }
+            have[i] = 1;
+            p = end + 1;
+        }
+    }
+    for (int i = 0; i < 5; i++) {
+        const char *x = asctl_opt(argc, argv, opts[i]);
+        if (x) {
+            if (asctl_verb_int(x, opts[i], &v[i]) < 0)
+                return ASCTL_USAGE;
+            have[i] = 1;
+        }
+        if (!have[i]) {
+            fprintf(stderr,
+                    "asctl: survey answer needs all five scores: --scores A,R,T,P,F (or "
+                    "%s N and the others)\n",
+                    opts[i]);
+            return ASCTL_USAGE;
+        }
+    }
+    json_t *b = json_object();
+    for (int i = 0; i < 5; i++)
+        json_object_set_new(b, dims[i], json_integer(v[i]));
+    static const char *const map[] = {"--nps", "nps", "i", "--comment", "comment", "s", NULL};
+    if (asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/surveys/callbacks/%s/answer",
+                        asctl_verb_pos(argc, argv, spec, 0)) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "POST", path, b, NULL, print_callback);
+}
+
+static const char *const NOTE_MAP[] = {"--note", "note", "s", NULL};
+
+static int sv_refuse(const asctl_opts_t *o, int argc, char **argv)
+{
+    return id_post(o, argc, argv, "survey refuse", "--note=", "/v1/surveys/callbacks/%s/refuse",
+                   NOTE_MAP, NULL, print_callback);
+}
+
+static int sv_unreachable(const asctl_opts_t *o, int argc, char **argv)
+{
+    return id_post(o, argc, argv, "survey unreachable",
+                   "--note=", "/v1/surveys/callbacks/%s/unreachable", NOTE_MAP, NULL,
+                   print_callback);
+}
+
+static void print_satisfaction(json_t *ans)
+{
+    static const asctl_col_t cols[] = {
+        {"KEY", "key", 8},
+        {"RESPONSES", "responses", 9},
+        {"SCORE", "weighted_score", 6},
+        {"NPS", "nps", 6},
+        {"PROMOTERS", "promoters", 9},
+        {"PASSIVES", "passives", 8},
+        {"DETRACTORS", "detractors", 10},
+        {"DUE", "callbacks_due", 5},
+        {"ANSWERED", "answered", 8},
+        {"RATE", "response_rate", 5},
+    };
+    printf("satisfaction by %s, %s .. %s (score: weighted, 1-5; NPS: %% promoters - %% "
+           "detractors)\n\n",
+           str_of(ans, "group"), str_of(ans, "from"), str_of(ans, "to"));
+    asctl_verb_table(json_object_get(ans, "rows"), cols, sizeof cols / sizeof cols[0]);
+}
+
+static int sv_report(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
+    if (asctl_verb_check(argc, argv, "--group= --from= --to=", 0, 0, "survey report") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[512] = "/v1/reports/satisfaction";
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_satisfaction);
+}
+
+static void print_weights(json_t *ans)
+{
+    static const asctl_col_t cols[] = {
+        {"VERSION", "version", 7},
+        {"FROM", "effective_from", 10},
+        {"ATTITUDE", "attitude", 8},
+        {"REPAIR", "repair_quality", 6},
+        {"TIMELY", "timeliness", 6},
+        {"PRICE", "price", 5},
+        {"FACILITIES", "facilities", 10},
+        {"BY", "created_by", 10},
+        {"NOTE", "note", 30},
+    };
+    char b[16];
+    asctl_verb_table(json_object_get(ans, "weight_sets"), cols, sizeof cols / sizeof cols[0]);
+    printf("\nin effect today: version %s (weights in thousandths)\n",
+           asctl_get(ans, "current_version", b, sizeof b));
+}
+
+static int sv_weights(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 0, 0, "survey weights") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    return asctl_request(&o, "GET", "/v1/surveys/weights", NULL, NULL, print_weights);
+}
+
+/* ---- complaints -------------------------------------------------------------------------- */
+
+static const asctl_col_t COMPLAINT_COLS[] = {
+    {"COMPLAINT", "id", 10},     {"TICKET", "ticket_id", 10},  {"CENTRE", "center", 6},
+    {"SEVERITY", "severity", 8}, {"STATE", "state", 12},       {"LEVEL", "level", 14},
+    {"OWNER", "owner", 20},      {"CAUSE", "cause", 14},       {"CHANNEL", "channel", 13},
+    {"OVERDUE", "overdue", 7},   {"OPENED", "created_at", 24},
+};
+
+static void print_complaints(json_t *ans)
+{
+    asctl_verb_table(json_object_get(ans, "complaints"), COMPLAINT_COLS,
+                     sizeof COMPLAINT_COLS / sizeof COMPLAINT_COLS[0]);
+    const char *next = json_string_value(json_object_get(ans, "next"));
+    if (next)
+        printf("\nmore: asctl complaint list --after %s (with the same filters)\n", next);
+}
+
+static void print_complaint(json_t *c)
+{
+    char b[512], n[16];
+    printf("complaint      %s   %s, %s   level %s   owner %s%s\n", str_of(c, "id"),
+           str_of(c, "severity"), str_of(c, "state"), str_of(c, "level"), str_of(c, "owner"),
+           json_is_true(json_object_get(c, "overdue")) ? "   OVERDUE" : "");
+    snprintf(b, sizeof b, "%s%s%s   centre %s (%s)", str_of(c, "channel"),
+             *str_of(c, "source") ? ", source " : "", str_of(c, "source"), str_of(c, "center"),
+             str_of(c, "region"));
+    asctl_verb_line("channel", b);
+    asctl_verb_line("ticket", str_of(c, "ticket_id"));
+    asctl_verb_line("cause", str_of(c, "cause"));
+    snprintf(b, sizeof b, "%s  %s", str_of(c, "customer_name"), str_of(c, "customer_phone"));
+    if (strlen(b) > 2)
+        asctl_verb_line("customer", b);
+    asctl_verb_line("description", str_of(c, "description"));
+    asctl_verb_line("opened", str_of(c, "created_at"));
+    asctl_verb_line("acknowledged", str_of(c, "acknowledged_at"));
+    asctl_verb_line("resolved", str_of(c, "resolved_at"));
+    asctl_verb_line("resolution", str_of(c, "resolution"));
+    asctl_verb_line("closed", str_of(c, "closed_at"));
+    asctl_verb_line("follow-up", str_of(c, "followup_outcome"));
+    asctl_verb_line("report", str_of(c, "report"));
+    if (json_integer_value(json_object_get(c, "escalations")) > 0)
+        asctl_verb_line("escalations", asctl_get(c, "escalations", n, sizeof n));
+    if (json_integer_value(json_object_get(c, "reopened")) > 0)
+        asctl_verb_line("reopened", asctl_get(c, "reopened", n, sizeof n));
+    json_t *d = json_object_get(c, "deadlines");
+    if (json_array_size(d) > 0) {
+        static const asctl_col_t cols[] = {
+            {"DEADLINE", "kind", 11},  {"DUE", "due_at", 24},
+            {"MET", "met_at", 24},     {"BREACHED", "breached", 8},
+            {"ESC", "escalations", 3}, {"NEXT_ESCALATION", "next_escalation_at", 24},
+        };
+        printf("\n");
+        asctl_verb_table(d, cols, sizeof cols / sizeof cols[0]);
+    }
+    json_t *h = json_object_get(c, "history");
+    if (json_array_size(h) > 0) {
+        static const asctl_col_t cols[] = {
+            {"AT", "at", 24},          {"EVENT", "event", 15},      {"STATE", "to_state", 12},
+            {"LEVEL", "to_level", 14}, {"SEVERITY", "severity", 8}, {"BY", "actor", 20},
+            {"NOTE", "note", 40},
+        };
+        printf("\n");
+        asctl_verb_table(h, cols, sizeof cols / sizeof cols[0]);
+    }
+}
+
+static int c_open(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--channel= --cause= --description= --ticket= --center= --customer= "
+                       "--phone=";
+    static const char *const map[] = {
+        "--channel",     "channel",        "s", "--cause",    "cause",         "s",
+        "--description", "description",    "s", "--ticket",   "ticket_id",     "s",
+        "--center",      "center",         "s", "--customer", "customer_name", "s",
+        "--phone",       "customer_phone", "s", NULL};
+    if (asctl_verb_check(argc, argv, spec, 0, 0, "complaint open") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    if (!asctl_opt(argc, argv, "--channel") || !asctl_opt(argc, argv, "--cause") ||
+        !asctl_opt(argc, argv, "--description")) {
+        fprintf(stderr, "asctl: complaint open needs --channel, --cause and --description\n");
+        return ASCTL_USAGE;
+    }
+    json_t *b = json_object();
+    asctl_verb_body(b, argc, argv, map);
+    return asctl_request(&o, "POST", "/v1/complaints", b, NULL, print_complaint);
+}
+
+static int c_list(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--state", "state",   "--severity", "severity", "--center",
+                                    "center",  "--cause", "cause",      "--ticket", "ticket_id",
+                                    "--after", "after",   "--limit",    "limit",    NULL};
+    if (asctl_verb_check(argc, argv,
+                         "--state= --severity= --center= --cause= --ticket= --after= --limit=", 0,
+                         0, "complaint list") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[1024] = "/v1/complaints";
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_complaints);
+}
+
+static int c_show(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 1, 1, "complaint show") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/complaints/%s", asctl_verb_pos(argc, argv, "", 0)) <
+        0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_complaint);
+}
+
+static int c_ack(const asctl_opts_t *o, int argc, char **argv)
+{
+    return id_post(o, argc, argv, "complaint ack", "--note=", "/v1/complaints/%s/acknowledge",
+                   NOTE_MAP, NULL, print_complaint);
+}
+
+static int c_resolve(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const map[] = {"--resolution", "resolution", "s", NULL};
+    return id_post(o, argc, argv, "complaint resolve", "--resolution=", "/v1/complaints/%s/resolve",
+                   map, "--resolution", print_complaint);
+}
+
+static int c_close(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const map[] = {"--outcome", "followup_outcome", "s", "--note", "note", "s",
+                                      NULL};
+    return id_post(o, argc, argv, "complaint close",
+                   "--outcome= --note=", "/v1/complaints/%s/close", map, "--outcome",
+                   print_complaint);
+}
+
+static int c_reopen(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const map[] = {"--reason", "reason", "s", NULL};
+    return id_post(o, argc, argv, "complaint reopen", "--reason=", "/v1/complaints/%s/reopen", map,
+                   NULL, print_complaint);
+}
+
+static int c_raise(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const map[] = {"--severity", "severity", "s", "--note", "note", "s", NULL};
+    return id_post(o, argc, argv, "complaint raise",
+                   "--severity= --note=", "/v1/complaints/%s/severity", map, "--severity",
+                   print_complaint);
+}
+
+static int c_assign(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const map[] = {"--owner", "owner", "s", "--note", "note", "s", NULL};
+    return id_post(o, argc, argv, "complaint assign",
+                   "--owner= --note=", "/v1/complaints/%s/assign", map, "--owner", print_complaint);
+}
+
+static int c_overdue(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", "--limit", "limit", NULL};
+    if (asctl_verb_check(argc, argv, "--center= --limit=", 0, 0, "complaint overdue") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[512] = "/v1/complaints/overdue";
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_complaints);
+}
+
+static void print_complaint_report(json_t *ans)
+{
+    static const asctl_col_t cols[] = {
+        {"KEY", "key", 16},
+        {"COUNT", "count", 5},
+        {"OPEN", "open", 5},
+        {"CLOSED", "closed", 6},
+        {"ESCALATED", "escalated", 9},
+        {"AVG_H_TO_CLOSE", "avg_hours_to_close", 14},
+        {"MEDIAN_H", "median_hours_to_close", 8},
+    };
+    printf("complaints by %s, %s .. %s\n\n", str_of(ans, "group"), str_of(ans, "from"),
+           str_of(ans, "to"));
+    asctl_verb_table(json_object_get(ans, "rows"), cols, sizeof cols / sizeof cols[0]);
+}
+
+/* `complaint report` is the statistics; `complaint report ID --text T` files the written report
+ * a serious complaint owes within two days. */
+static int c_report(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--group= --from= --to= --text=";
+    int n = asctl_verb_check(argc, argv, spec, 0, 1, "complaint report");
+    if (n < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    if (n == 1) {
+        const char *text = asctl_opt(argc, argv, "--text");
+        if (!text) {
+            fprintf(stderr, "asctl: complaint report ID needs --text TEXT (the written report)\n");
+            return ASCTL_USAGE;
+        }
+        char path[256];
+        if (asctl_verb_path(path, sizeof path, "/v1/complaints/%s/report",
+                            asctl_verb_pos(argc, argv, spec, 0)) < 0)
+            return ASCTL_USAGE;
+        return asctl_request(&o, "POST", path, json_pack("{s:s}", "report", text), NULL,
+                             print_complaint);
+    }
+    if (asctl_opt(argc, argv, "--text")) {
+        fprintf(stderr, "asctl: complaint report --text needs the complaint ID first\n");
+        return ASCTL_USAGE;
+    }
+    static const char *const q[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
+    char path[512] = "/v1/reports/complaints";
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_complaint_report);
+}
+
 const asctl_cmd_t asctl_surveys_cmds[] = {
+    {"survey", "due", "[--date YYYY-MM-DD] [--center C] [--limit N]",
+     "callbacks due on or before a date (default today)", sv_due},
+    {"survey", "show", "CALLBACK", "one callback with its attempts and response", sv_show},
+    {"survey", "answer", "CALLBACK --scores A,R,T,P,F [--nps N] [--comment T]",
+     "record the scores (1-5: attitude, repair, timeliness, price, facilities)", sv_answer},
+    {"survey", "refuse", "CALLBACK [--note T]", "the customer declined the survey", sv_refuse},
+    {"survey", "unreachable", "CALLBACK [--note T]",
+     "nobody answered: retried later, closed after the last attempt", sv_unreachable},
+    {"survey", "report", "[--group center|region] [--from D] [--to D]",
+     "weighted score, NPS and response rate (default: the last 30 days)", sv_report},
+    {"survey", "weights", "", "the weight sets and the one in effect today", sv_weights},
+    {"complaint", "open",
+     "--channel C --cause C --description T [--ticket T] [--center C] [--customer N] [--phone P]",
+     "open a complaint (severity follows the channel)", c_open},
+    {"complaint", "list", "[--state S] [--severity S] [--center C] [--cause C] [--ticket T]",
+     "complaints, newest first", c_list},
+    {"complaint", "show", "ID", "one complaint with its deadlines and history", c_show},
+    {"complaint", "ack", "ID [--note T]", "first response: open -> acknowledged", c_ack},
+    {"complaint", "resolve", "ID --resolution T", "acknowledged -> resolved", c_resolve},
+    {"complaint", "close", "ID --outcome satisfied|unsatisfied|unreachable [--note T]",
+     "resolved -> closed, with the follow-up call's outcome", c_close},
+    {"complaint", "reopen", "ID [--reason T]", "resolved or closed -> open, fresh deadlines",
+     c_reopen},
+    {"complaint", "raise", "ID --severity serious|critical [--note T]",
+     "raise the severity (escalates to its level; never lowered)", c_raise},
+    {"complaint", "assign", "ID --owner O [--note T]", "head office reassigns the owner", c_assign},
+    {"complaint", "overdue", "[--center C] [--limit N]",
+     "complaints with a deadline passed and not met", c_overdue},
+    {"complaint", "report", "[--group cause|severity|center] [--from D] [--to D] | ID --text T",
+     "complaint statistics; with an ID, file the written report", c_report},
     {NULL, NULL, NULL, NULL, NULL},
 };

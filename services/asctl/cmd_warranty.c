@@ -1,6 +1,652 @@
-/* cmd_warranty.c — `asctl` verbs for the warranty service. */
+/* cmd_warranty.c — `asctl warranty …` (the what-if evaluation, the policy in force,
+ * re-evaluation) and `asctl review …` (the manual-review queue).
+ *
+ * This file also defines the small helpers the other noun files (cmd_parts.c,
+ * cmd_settlement.c, cmd_surveys.c) share for their verbs: strict option checking, positional
+ * arguments, query strings, request bodies from options, and money in yuan. Their prototypes are
+ * repeated at the top of each of those files; they belong in asctl.h. */
 #include "asctl.h"
 
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers shared by the noun files ---------------------------------------------------- */
+
+/* Is `name` in the space-separated `spec`? *takes_value is set when it is written "name=". */
+static int spec_has(const char *spec, const char *name, int *takes_value)
+{
+    size_t n = strlen(name);
+    const char *p = spec;
+    while (p && *p) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w == 0)
+            break;
+        int value = p[w - 1] == '=';
+        size_t base = value ? w - 1 : w;
+        if (base == n && strncmp(p, name, n) == 0) {
+            *takes_value = value;
+            return 1;
+        }
+        p += w;
+    }
+    return 0;
+}
+
+/* Check a verb's arguments against `spec` ("--site= --sku= --all": '=' marks an option that
+ * takes a value; options may repeat; --json and --help are always allowed) and count the
+ * positional arguments, which must number min_pos..max_pos. Prints what is wrong, naming
+ * `cmd`, and returns -1; otherwise returns the number of positional arguments. */
+int asctl_verb_check(int argc, char **argv, const char *spec, int min_pos, int max_pos,
+                     const char *cmd)
+{
+    int npos = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
+            npos++;
+            continue;
+        }
+        int value = 0;
+        if (strcmp(a, "--json") == 0 || strcmp(a, "--help") == 0)
+            continue;
+        if (!spec_has(spec, a, &value)) {
+            fprintf(stderr, "asctl: %s: unknown option '%s' (asctl %s --help)\n", cmd, a, cmd);
+            return -1;
+        }
+        if (value) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "asctl: %s: option %s needs a value\n", cmd, a);
+                return -1;
+            }
+            i++;
+        }
+    }
+    if (npos < min_pos || npos > max_pos) {
+        if (min_pos == max_pos)
+            fprintf(stderr, "asctl: %s takes %d argument%s before its options (got %d)\n", cmd,
+                    min_pos, min_pos == 1 ? "" : "s", npos);
+        else
+            fprintf(stderr, "asctl: %s takes %d to %d arguments before its options (got %d)\n", cmd,
+                    min_pos, max_pos, npos);
+        return -1;
+    }
+    return npos;
+}
+
+/* The k-th positional argument (0-based) under `spec`, or NULL. */
+const char *asctl_verb_pos(int argc, char **argv, const char *spec, int k)
+{
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        int value = 0;
+        if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
+            if (spec_has(spec, a, &value) && value)
+                i++;
+            continue;
+        }
+        if (k-- == 0)
+            return a;
+    }
+    return NULL;
+}
+
+/* The global options with --json applied when the verb's arguments carry it. */
+asctl_opts_t asctl_verb_opts(const asctl_opts_t *o, int argc, char **argv)
+{
+    asctl_opts_t lo = *o;
+    if (asctl_flag(argc, argv, "--json"))
+        lo.json = 1;
+    return lo;
+}
+
+/* Append "?k=v&…" to `path` (of size `len`) from the options in `map`, pairs of option and
+ * query name ({"--center", "center", …, NULL}); values are URL-escaped. Returns 0, or -1 when
+ * the path would not fit. */
+int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *const *map)
+{
+    size_t off = strlen(path);
+    char sep = strchr(path, '?') ? '&' : '?';
+    for (size_t i = 0; map[i]; i += 2) {
+        const char *v = asctl_opt(argc, argv, map[i]);
+        if (!v)
+            continue;
+        char *e = curl_easy_escape(NULL, v, 0);
+        if (!e)
+            return -1;
+        int n = snprintf(path + off, len - off, "%c%s=%s", sep, map[i + 1], e);
+        curl_free(e);
+        if (n < 0 || (size_t)n >= len - off)
+            return -1;
+        off += (size_t)n;
+        sep = '&';
+    }
+    return 0;
+}
+
+/* A path with one escaped segment: fmt holds one %s. Returns 0 or -1 when it does not fit. */
+int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment)
+{
+    char *e = curl_easy_escape(NULL, segment, 0);
+    if (!e)
+        return -1;
+    int n = snprintf(path, len, fmt, e);
+    curl_free(e);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Parse a whole number; prints a message naming `what` and returns -1 when it is not one. */
+int asctl_verb_int(const char *v, const char *what, long long *out)
+{
+    char *end;
+    if (!v || !*v) {
+        fprintf(stderr, "asctl: %s needs a whole number\n", what);
+        return -1;
+    }
+    long long n = strtoll(v, &end, 10);
+    if (*end) {
+        fprintf(stderr, "asctl: %s must be a whole number, got '%s'\n", what, v);
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+/* Set body fields from options. `map` holds triples {option, field, kind}: kind "s" copies the
+ * text, "i" a whole number, "b" sets true when the flag is present, "l" a comma-separated list
+ * of words. Returns 0, or -1 (with a message) when a number is malformed. */
+int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map)
+{
+    for (size_t i = 0; map[i]; i += 3) {
+        const char *opt = map[i], *field = map[i + 1], *kind = map[i + 2];
+        if (kind[0] == 'b') {
+            if (asctl_flag(argc, argv, opt))
+                json_object_set_new(body, field, json_true());
+            continue;
+        }
+        const char *v = asctl_opt(argc, argv, opt);
+        if (!v)
+            continue;
+        if (kind[0] == 'i') {
+            long long n;
+            if (asctl_verb_int(v, opt, &n) < 0)
+                return -1;
+            json_object_set_new(body, field, json_integer(n));
+        } else if (kind[0] == 'l') {
+            json_t *a = json_array();
+            const char *p = v;
+            while (*p) {
+                size_t w = strcspn(p, ",");
+                if (w > 0)
+                    json_array_append_new(a, json_stringn(p, w));
+                p += w;
+                if (*p == ',')
+                    p++;
+            }
+            json_object_set_new(body, field, a);
+        } else {
+            json_object_set_new(body, field, json_string(v));
+        }
+    }
+    return 0;
+}
+
+/* Cents as yuan text: 123456 -> "1,234.56", -5 -> "-0.05". Returns buf. */
+const char *asctl_verb_yuan(long long cents, char *buf, size_t len)
+{
+    unsigned long long a = cents < 0 ? 0ULL - (unsigned long long)cents : (unsigned long long)cents;
+    char digits[32], grouped[48];
+    snprintf(digits, sizeof digits, "%llu", a / 100);
+    size_t n = strlen(digits), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (i > 0 && (n - i) % 3 == 0)
+            grouped[k++] = ',';
+        grouped[k++] = digits[i];
+    }
+    grouped[k] = '\0';
+    snprintf(buf, len, "%s%s.%02llu", cents < 0 ? "-" : "", grouped, a % 100);
+    return buf;
+}
+
+/* Add "<field>_yuan" text next to each integer "<field>" named in `fields` (NULL-terminated) of
+ * every object in `rows`, so the table printer can show money in yuan. */
+void asctl_verb_add_yuan(json_t *rows, const char *const *fields)
+{
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        for (size_t f = 0; fields[f]; f++) {
+            json_t *v = json_object_get(row, fields[f]);
+            if (!json_is_integer(v))
+                continue;
+            char key[96], buf[48];
+            snprintf(key, sizeof key, "%s_yuan", fields[f]);
+            json_object_set_new(
+                row, key, json_string(asctl_verb_yuan(json_integer_value(v), buf, sizeof buf)));
+        }
+    }
+}
+
+/* Read a JSON document from a file, or stdin for "-". NULL with a message when unreadable. */
+json_t *asctl_verb_read_json(const char *path)
+{
+    json_error_t e;
+    json_t *j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &e) : json_load_file(path, 0, &e);
+    if (!j)
+        fprintf(stderr, "asctl: %s: %s (line %d)\n", strcmp(path, "-") == 0 ? "stdin" : path,
+                e.text, e.line);
+    return j;
+}
+
+/* Decode one UTF-8 sequence at s (at most n bytes): its length in *len (1 for a malformed
+ * byte) and its code point. */
+static unsigned utf8_next(const unsigned char *s, size_t n, size_t *len)
+{
+    unsigned c = s[0];
+    size_t want = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+    if (want == 0 || want > n) {
+        *len = 1;
+        return 0xFFFD;
+    }
+    if (want == 1) {
+        *len = 1;
+        return c;
+    }
+    unsigned cp = c & (0x7Fu >> want);
+    for (size_t i = 1; i < want; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            *len = 1;
+            return 0xFFFD;
+        }
+        cp = (cp << 6) | (s[i] & 0x3F);
+    }
+    *len = want;
+    return cp;
+}
+
+/* Terminal columns of a code point: 2 for East Asian wide and full-width characters. */
+static int cp_width(unsigned cp)
+{
+    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
+        return 0;
+    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
+        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD))
+        return 2;
+    return 1;
+}
+
+/* Print `s` in exactly `width` terminal columns: cut at a character boundary (never inside a
+ * UTF-8 sequence or a wide character), padded with spaces on the right, or on the left when
+ * `right` is set. */
+static void put_cell(const char *s, int width, int right)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = strlen(s), i = 0, cut = 0;
+    int used = 0;
+    while (i < n) {
+        size_t len;
+        int w = cp_width(utf8_next(p + i, n - i, &len));
+        if (used + w > width)
+            break;
+        used += w;
+        i += len;
+        cut = i;
+    }
+    if (right)
+        printf("%*s", width - used, "");
+    fwrite(s, 1, cut, stdout);
+    if (!right)
+        printf("%*s", width - used, "");
+}
+
+/* Like asctl_print_table, but UTF-8 aware (Chinese names and descriptions are cut at character
+ * boundaries and measured in terminal columns), and numbers (JSON integers, "<x>_yuan" money)
+ * are right-aligned. */
+void asctl_verb_table(json_t *rows, const asctl_col_t *cols, int ncols)
+{
+    for (int c = 0; c < ncols; c++) {
+        size_t pl = strlen(cols[c].path);
+        int right = pl > 5 && strcmp(cols[c].path + pl - 5, "_yuan") == 0;
+        put_cell(cols[c].title, cols[c].width, right);
+        putchar(' ');
+    }
+    printf("\n");
+    for (int c = 0; c < ncols; c++) {
+        for (int k = 0; k < cols[c].width; k++)
+            putchar('-');
+        putchar(' ');
+    }
+    printf("\n");
+    size_t i;
+    json_t *row;
+    json_array_foreach(rows, i, row)
+    {
+        for (int c = 0; c < ncols; c++) {
+            char buf[512];
+            const char *path = cols[c].path;
+            size_t pl = strlen(path);
+            json_t *v = row;
+            char key[128];
+            for (const char *p = path; v && *p;) {
+                size_t k = strcspn(p, ".");
+                snprintf(key, sizeof key, "%.*s", (int)k, p);
+                v = json_object_get(v, key);
+                p += k + (p[k] == '.');
+            }
+            int right = json_is_integer(v) || (pl > 5 && strcmp(path + pl - 5, "_yuan") == 0);
+            put_cell(asctl_get(row, path, buf, sizeof buf), cols[c].width, right);
+            putchar(' ');
+        }
+        printf("\n");
+    }
+}
+
+/* One "label  value" line, skipped when the value is empty. */
+void asctl_verb_line(const char *label, const char *value)
+{
+    if (value && *value)
+        printf("%-14s %s\n", label, value);
+}
+
+/* ---- warranty ---------------------------------------------------------------------------- */
+
+/* A money field of a decision as "2,999.00 yuan (299900 cents)"; "" when absent. */
+static const char *money_field(json_t *d, const char *field, char *buf, size_t len)
+{
+    json_t *v = json_object_get(d, field);
+    if (!json_is_integer(v)) {
+        buf[0] = '\0';
+        return buf;
+    }
+    char y[48];
+    long long c = json_integer_value(v);
+    snprintf(buf, len, "%s yuan (%lld cents)", asctl_verb_yuan(c, y, sizeof y), c);
+    return buf;
+}
+
+/* The words of a string array joined by ", ". */
+static const char *joined(json_t *a, char *buf, size_t len)
+{
+    size_t i, off = 0;
+    json_t *x;
+    buf[0] = '\0';
+    json_array_foreach(a, i, x)
+    {
+        if (json_is_string(x) && off < len)
+            off +=
+                (size_t)snprintf(buf + off, len - off, "%s%s", i ? ", " : "", json_string_value(x));
+    }
+    return buf;
+}
+
+/* A decision in the contract's shape (the evaluator's, a review's `decision` or `final`). */
+static void print_decision(json_t *d)
+{
+    char b[1024], b2[256];
+    const char *status = json_string_value(json_object_get(d, "status"));
+    const char *remedy = json_string_value(json_object_get(d, "remedy"));
+    const char *regime = json_string_value(json_object_get(d, "regime"));
+    snprintf(b, sizeof b, "%s / %s%s%s%s", status ? status : "?", remedy ? remedy : "?",
+             regime ? "   (regime " : "", regime ? regime : "", regime ? ")" : "");
+    asctl_verb_line("decision", b);
+    asctl_verb_line("entitled", joined(json_object_get(d, "entitled"), b, sizeof b));
+    asctl_verb_line("free", asctl_get(d, "free", b, sizeof b));
+    asctl_verb_line("refund", money_field(d, "refund_cents", b, sizeof b));
+    asctl_verb_line("depreciation", money_field(d, "depreciation_cents", b, sizeof b));
+    asctl_verb_line("use comp.", money_field(d, "use_compensation_cents", b, sizeof b));
+    asctl_verb_line("coverage end", asctl_get(d, "coverage_end", b2, sizeof b2));
+    asctl_verb_line("rules", joined(json_object_get(d, "rules"), b, sizeof b));
+    asctl_verb_line("reason", asctl_get(d, "reason", b, sizeof b));
+    asctl_verb_line("error", asctl_get(d, "error", b, sizeof b));
+}
+
+static int w_evaluate(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--file=";
+    if (asctl_verb_check(argc, argv, spec, 0, 0, "warranty evaluate") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    const char *file = asctl_opt(argc, argv, "--file");
+    if (!file) {
+        fprintf(stderr, "asctl: warranty evaluate needs --file FILE (or - for stdin) with the "
+                        "evaluation request JSON\n");
+        return ASCTL_USAGE;
+    }
+    json_t *req = asctl_verb_read_json(file);
+    if (!req)
+        return ASCTL_USAGE;
+    if (!json_is_object(req)) {
+        fprintf(stderr, "asctl: the evaluation request must be one JSON object\n");
+        json_decref(req);
+        return ASCTL_USAGE;
+    }
+    char *body = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    int status;
+    json_t *ans;
+    int rc = asctl_http(&o, "POST", "/v1/warranty/evaluate", body, NULL, &status, &ans);
+    free(body);
+    if (rc < 0)
+        return ASCTL_FAILED;
+    if (status >= 400 || status == 0) {
+        int code = asctl_report_error(status, ans);
+        json_decref(ans);
+        return code;
+    }
+    int code = ASCTL_OK;
+    if (o.json)
+        asctl_print_json(ans);
+    else
+        print_decision(ans);
+    if (json_object_get(ans, "error")) {
+        if (!o.json)
+            fprintf(stderr, "asctl: the engine could not evaluate this request\n");
+        code = ASCTL_REJECTED;
+    }
+    json_decref(ans);
+    return code;
+}
+
+static void print_policy(json_t *p)
+{
+    char b[512];
+    printf("policy         %s%s\n", asctl_get(p, "version", b, sizeof b),
+           json_is_true(json_object_get(p, "in_force")) ? "  (in force)" : "");
+    asctl_verb_line("effective", asctl_get(p, "effective_from", b, sizeof b));
+    asctl_verb_line("description", asctl_get(p, "description", b, sizeof b));
+    asctl_verb_line("phone depr.", asctl_get(p, "phone_depreciation_ppm", b, sizeof b));
+    asctl_verb_line("car use comp.", asctl_get(p, "car_use_comp_ppm", b, sizeof b));
+    asctl_verb_line("fault codes", asctl_get(p, "fault_codes", b, sizeof b));
+    asctl_verb_line("holidays", asctl_get(p, "holidays", b, sizeof b));
+    asctl_verb_line("loaded at", asctl_get(p, "loaded_at", b, sizeof b));
+    json_t *pr = json_object_get(p, "promises");
+    if (json_array_size(pr) > 0) {
+        static const asctl_col_t cols[] = {
+            {"BRAND", "brand", 12},
+            {"CATEGORY", "category", 16},
+            {"+VALIDITY MONTHS", "extra_validity_months", 16},
+            {"+WARRANTY MONTHS", "extra_warranty_months", 16},
+        };
+        printf("\npromises:\n");
+        asctl_verb_table(pr, cols, sizeof cols / sizeof cols[0]);
+    }
+}
+
+static int w_policy(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--version", "version", NULL};
+    if (asctl_verb_check(argc, argv, "--version=", 0, 0, "warranty policy") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[512] = "/v1/warranty/policy";
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_policy);
+}
+
+static void print_reevaluation(json_t *r)
+{
+    char b[256];
+    printf("ticket         %s   policy %s\n", asctl_get(r, "ticket_id", b, sizeof b),
+           json_string_value(json_object_get(r, "policy_version")));
+    printf("identical      %s\n", json_is_true(json_object_get(r, "identical"))
+                                      ? "yes: the stored decision is what the engine says today"
+                                      : "NO: the recomputed decision differs");
+    printf("\nstored:\n");
+    print_decision(json_object_get(r, "stored"));
+    printf("\nrecomputed:\n");
+    print_decision(json_object_get(r, "recomputed"));
+}
+
+static int w_reevaluate(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 1, 1, "warranty re-evaluate") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/warranty/decisions/%s/re-evaluate",
+                        asctl_verb_pos(argc, argv, "", 0)) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "POST", path, NULL, NULL, print_reevaluation);
+}
+
+/* ---- review ------------------------------------------------------------------------------ */
+
+static void print_review(json_t *r)
+{
+    char b[1024];
+    printf("review         %s   ticket %s   centre %s   %s\n", asctl_get(r, "id", b, sizeof b),
+           json_string_value(json_object_get(r, "ticket_id")),
+           json_string_value(json_object_get(r, "center")),
+           json_string_value(json_object_get(r, "status")));
+    asctl_verb_line("why", joined(json_object_get(r, "reasons"), b, sizeof b));
+    asctl_verb_line("policy", asctl_get(r, "policy_version", b, sizeof b));
+    asctl_verb_line("queued", asctl_get(r, "created_at", b, sizeof b));
+    printf("\nengine's decision:\n");
+    print_decision(json_object_get(r, "decision"));
+    if (json_object_get(r, "final")) {
+        printf("\n%s by %s at %s:\n", asctl_get(r, "action", b, sizeof b),
+               json_string_value(json_object_get(r, "decided_by")),
+               json_string_value(json_object_get(r, "decided_at")));
+        print_decision(json_object_get(r, "final"));
+        asctl_verb_line("note", asctl_get(r, "note", b, sizeof b));
+    }
+}
+
+static const asctl_col_t REVIEW_COLS[] = {
+    {"ID", "id", 6},
+    {"TICKET", "ticket_id", 10},
+    {"CENTRE", "center", 6},
+    {"STATUS", "status", 9},
+    {"WHY", "reasons", 24},
+    {"ENGINE", "decision.status", 13},
+    {"REMEDY", "decision.remedy", 8},
+    {"ACTION", "action", 8},
+    {"FINAL", "final.status", 13},
+    {"QUEUED", "created_at", 24},
+};
+
+static void print_reviews(json_t *ans)
+{
+    asctl_verb_table(json_object_get(ans, "reviews"), REVIEW_COLS,
+                     sizeof REVIEW_COLS / sizeof REVIEW_COLS[0]);
+    json_t *next = json_object_get(ans, "next");
+    if (json_is_integer(next))
+        printf("\nmore: asctl review list --after %lld\n", (long long)json_integer_value(next));
+}
+
+static int r_list(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--status", "status", "--limit", "limit",
+                                    "--after",  "after",  NULL};
+    if (asctl_verb_check(argc, argv, "--status= --limit= --after=", 0, 0, "review list") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[512] = "/v1/warranty/reviews";
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_reviews);
+}
+
+static int review_decide(const asctl_opts_t *o, const char *id, json_t *body)
+{
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/warranty/reviews/%s/decision", id) < 0) {
+        json_decref(body);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(o, "POST", path, body, NULL, print_review);
+}
+
+static int r_approve(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--note= --reason=";
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "review approve") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_pack("{s:s}", "action", "approve");
+    const char *note = asctl_opt(argc, argv, "--note");
+    if (!note)
+        note = asctl_opt(argc, argv, "--reason");
+    if (note)
+        json_object_set_new(b, "reason", json_string(note));
+    return review_decide(&o, asctl_verb_pos(argc, argv, spec, 0), b);
+}
+
+static int r_override(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--status= --remedy= --entitled= --free --paid --reason=";
+    static const char *const map[] = {"--status", "status",     "s",        "--remedy", "remedy",
+                                      "s",        "--entitled", "entitled", "l",        "--reason",
+                                      "reason",   "s",          NULL};
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "review override") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    if (!asctl_opt(argc, argv, "--status") || !asctl_opt(argc, argv, "--remedy") ||
+        !asctl_opt(argc, argv, "--reason")) {
+        fprintf(stderr, "asctl: review override needs --status, --remedy and --reason (the "
+                        "reason is recorded and shown on the ticket)\n");
+        return ASCTL_USAGE;
+    }
+    int fr = asctl_flag(argc, argv, "--free"), paid = asctl_flag(argc, argv, "--paid");
+    if (fr && paid) {
+        fprintf(stderr, "asctl: review override takes --free or --paid, not both\n");
+        return ASCTL_USAGE;
+    }
+    json_t *b = json_pack("{s:s}", "action", "override");
+    if (asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    /* `free` is part of every override: explicit for a granted remedy (getting it wrong costs
+     * the customer or the manufacturer), false otherwise (denied, not_covered, exempt). */
+    const char *st = asctl_opt(argc, argv, "--status");
+    if (!fr && !paid && strncmp(st, "granted", 7) == 0) {
+        fprintf(stderr, "asctl: review override --status %s needs --free or --paid\n", st);
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    json_object_set_new(b, "free", json_boolean(fr));
+    return review_decide(&o, asctl_verb_pos(argc, argv, spec, 0), b);
+}
+
 const asctl_cmd_t asctl_warranty_cmds[] = {
+    {"warranty", "evaluate", "--file FILE|-",
+     "what-if: a request in the evaluation contract's JSON in, the decision out", w_evaluate},
+    {"warranty", "policy", "[--version V]", "the policy version in force (or another one)",
+     w_policy},
+    {"warranty", "re-evaluate", "TICKET",
+     "re-run a ticket's stored request under its recorded policy version", w_reevaluate},
+    {"review", "list", "[--status pending|decided|withdrawn] [--limit N] [--after ID]",
+     "the manual-review queue", r_list},
+    {"review", "approve", "ID [--note TEXT]", "confirm the engine's decision", r_approve},
+    {"review", "override", "ID --status S --remedy R [--entitled a,b] [--free|--paid] --reason T",
+     "replace the engine's decision (denied: remedy none)", r_override},
     {NULL, NULL, NULL, NULL, NULL},
 };
