@@ -34,7 +34,7 @@ static const asctl_col_t LIST_COLS[] = {
     {"TICKET", "id", 10},
     {"CENTRE", "center", 6},
     {"STATE", "state", 16},
-    {"CATEGORY", "category", 12},
+    {"CATEGORY", "device.category", 12},
     {"DEVICE", "device.model", 14},
     {"DECISION", "decision.status", 26},
     {"REMEDY", "decision.remedy", 8},

@@ -220,8 +220,11 @@ static void load_env_file(const char *path)
     char line[1024];
     while (fgets(line, sizeof line, f)) {
         line[strcspn(line, "\n")] = '\0';
-        char *eq = strchr(line, '=');
-        if (!eq || strncmp(line, "AS_", 3) != 0)
+        char *name = line;
+        if (strncmp(name, "export ", 7) == 0) /* the stack writes `export NAME=value` */
+            name += 7;
+        char *eq = strchr(name, '=');
+        if (!eq || strncmp(name, "AS_", 3) != 0)
             continue;
         *eq = '\0';
         char *v = eq + 1;
@@ -230,7 +233,7 @@ static void load_env_file(const char *path)
             v[n - 1] = '\0';
             v++;
         }
-        setenv(line, v, 0);
+        setenv(name, v, 0);
     }
     fclose(f);
 }
