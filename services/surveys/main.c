@@ -98,6 +98,11 @@ int main(int argc, char **argv)
         .subs = subscriptions,
         .nsubs = sizeof subscriptions / sizeof subscriptions[0],
         .publishes = 1,
+        .metrics_sql =
+            "SELECT 'aftersales_complaints_overdue', format('severity=\"%s\"', severity), "
+            "count(*) FILTER (WHERE complaint_overdue(c)), "
+            "'open complaints past a deadline, by severity' FROM complaints c "
+            "WHERE state <> 'closed' GROUP BY severity",
         .extra = surveys_items,
         .nextra = sizeof surveys_items / sizeof surveys_items[0],
         .start = surveys_start,
