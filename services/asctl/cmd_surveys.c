@@ -6,18 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Verb helpers defined in cmd_warranty.c (they belong in asctl.h). */
-int asctl_verb_check(int argc, char **argv, const char *spec, int min_pos, int max_pos,
-                     const char *cmd);
-const char *asctl_verb_pos(int argc, char **argv, const char *spec, int k);
-asctl_opts_t asctl_verb_opts(const asctl_opts_t *o, int argc, char **argv);
-int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *const *map);
-int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment);
-int asctl_verb_int(const char *v, const char *what, long long *out);
-int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map);
-void asctl_verb_line(const char *label, const char *value);
-void asctl_verb_table(json_t *rows, const asctl_col_t *cols, int ncols);
-
 static const char *str_of(json_t *obj, const char *field)
 {
     const char *v = json_string_value(json_object_get(obj, field));
