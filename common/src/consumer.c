@@ -1,15 +1,16 @@
 /* consumer.c — applies one stream's events exactly once, in order.
  *
  * Position: consumer_offsets.last_seq in the consumer's own schema, advanced by
- * consumer_advance(stream, seq) in the same transaction as the handler's effect. That function
- * refuses unless last_seq = seq - 1, so an event is never applied twice nor out of order, even if
- * two copies of this process ran at once.
+ * consumer_advance_range(stream, first, last) as the first statement of the transaction that
+ * applies the handlers' effects for first..last. That function refuses unless last_seq =
+ * first - 1, so an event is never applied twice nor out of order, even if two copies of this
+ * process ran at once.
  *
  * Batching: when several events are queued, their handlers run one after another and every
- * statement they commit synchronously goes into ONE transaction (each event's position advance
- * included), so a busy stream costs one commit per batch, not per event. A handler that commits
- * later (after its own asynchronous work) ends the batch; the connection runs jobs in order, so
- * order is kept. If a batch fails, the next attempt takes one event at a time.
+ * statement they commit synchronously goes into ONE transaction (after one position advance for
+ * the whole batch), so a busy stream costs one commit per batch, not per event. A handler that
+ * commits later (after its own asynchronous work) ends the batch; the connection runs jobs in
+ * order, so order is kept. If a batch fails, the next attempt takes one event at a time.
  *
  * Delivery: events arrive on SUB (fast path) into a bounded in-order queue. A gap, a full queue,
  * start-up, and silence all lead to the same remedy: ask the publisher for "stream S from
@@ -236,6 +237,24 @@ static void batch_submit(as_consumer_t *c)
 {
     if (c->bn == 0)
         return;
+    /* The position goes first: a batch that is not next fails before any effect runs. */
+    char first[24], last[24];
+    snprintf(first, sizeof first, "%" PRIu64, c->bfirst);
+    snprintf(last, sizeof last, "%" PRIu64, c->blast);
+    const char **p = bown(c, malloc(3 * sizeof *p));
+    if (p) {
+        p[0] = bkeep(c, c->stream);
+        p[1] = bkeep(c, first);
+        p[2] = bkeep(c, last);
+    }
+    if (!p || !p[0] || !p[1] || !p[2]) { /* out of memory: let the timer retry */
+        batch_reset(c);
+        c->retry_at = as_now_ms() + RETRY_MS;
+        c->dispatched = c->applied;
+        return;
+    }
+    c->bstmt[0] = (as_db_stmt_t){"SELECT consumer_advance_range($1, $2::bigint, $3::bigint)", 3,
+                                 (const char *const *)p};
     apply_job_t *j = calloc(1, sizeof *j);
     if (j) {
         j->c = c;
@@ -265,17 +284,10 @@ void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
         n = 0;
     if (!c->collecting)
         batch_reset(c); /* a late (asynchronous) commit goes alone */
-    if (c->bn + 1 + n > BATCH_STMTS)
+    if (c->bn + n > BATCH_STMTS)
         batch_submit(c);
-    char seq[24];
-    snprintf(seq, sizeof seq, "%" PRIu64, h->seq);
-    const char **p = bown(c, malloc(2 * sizeof *p));
-    if (p) {
-        p[0] = bkeep(c, c->stream);
-        p[1] = bkeep(c, seq);
-    }
-    c->bstmt[c->bn++] = (as_db_stmt_t){"SELECT consumer_advance($1, $2::bigint)", p ? 2 : 0,
-                                       (const char *const *)p};
+    if (c->bn == 0)
+        c->bn = 1; /* slot 0: the position advance for the whole batch, filled in at submit */
     for (int i = 0; i < n && c->bn < BATCH_STMTS; i++) {
         int np = stmts[i].nparams;
         const char **pp = np ? bown(c, calloc((size_t)np, sizeof *pp)) : NULL;

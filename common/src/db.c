@@ -598,19 +598,35 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
     if (exec_ok(conn, sql, err, errlen) < 0)
         goto out;
     int newest_known = nfiles ? files[nfiles - 1].version : 0;
-    for (size_t i = 0;; i++) {
+    /* Each round, under the schema's migration lock: apply the lowest-numbered file that is not
+     * in schema_migrations yet. Membership, not "above the highest applied": a runtime migration
+     * (common/sql, numbered below 100) added after a service's own 1xx files still applies to an
+     * existing database. When nothing is left, the post-migration hook runs in the same locked
+     * transaction (rebuild_dispatch(): the command dispatcher over the schema's cmd_ functions). */
+    for (;;) {
         if (exec_ok(conn, "BEGIN", err, errlen) < 0)
             goto out;
         snprintf(sql, sizeof sql, "SELECT pg_advisory_xact_lock(hashtext('%s.migrate'))", schema);
         if (exec_ok(conn, sql, err, errlen) < 0)
             goto rollback;
-        PGresult *r = PQexec(conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
+        PGresult *r = PQexec(conn, "SELECT version FROM schema_migrations ORDER BY version");
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
             snprintf(err, errlen, "%s", PQresultErrorMessage(r));
             PQclear(r);
             goto rollback;
         }
-        int current = atoi(PQgetvalue(r, 0, 0));
+        int napplied = PQntuples(r), current = 0;
+        size_t next = nfiles; /* the first file not applied */
+        for (size_t i = 0, k = 0; i < nfiles; i++) {
+            while (k < (size_t)napplied && atoi(PQgetvalue(r, (int)k, 0)) < files[i].version)
+                k++;
+            if (k >= (size_t)napplied || atoi(PQgetvalue(r, (int)k, 0)) != files[i].version) {
+                next = i;
+                break;
+            }
+        }
+        if (napplied)
+            current = atoi(PQgetvalue(r, napplied - 1, 0));
         PQclear(r);
         if (current > newest_known) {
             snprintf(err, errlen,
@@ -619,14 +635,20 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
                      schema, current, newest_known);
             goto rollback;
         }
-        while (i < nfiles && files[i].version <= current)
-            i++;
-        if (i >= nfiles) {
-            exec_ok(conn, "COMMIT", err, errlen);
+        if (next >= nfiles) {
+            r = PQexec(conn, "SELECT rebuild_dispatch() WHERE to_regproc('rebuild_dispatch') "
+                             "IS NOT NULL");
+            int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+            if (!ok)
+                snprintf(err, errlen, "rebuild_dispatch: %s", PQresultErrorMessage(r));
+            PQclear(r);
+            if (!ok || exec_ok(conn, "COMMIT", err, errlen) < 0)
+                goto rollback;
             *version_out = current;
             rc = 0;
             goto out;
         }
+        size_t i = next;
         char *body = read_file(files[i].path);
         if (!body) {
             snprintf(err, errlen, "cannot read %s", files[i].path);
@@ -655,7 +677,6 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
             goto rollback;
         AS_INFO("migration applied", "schema=%s version=%d name=%s", schema, files[i].version,
                 files[i].name);
-        i--; /* re-read the version under the lock on the next round */
     }
 rollback : {
     char keep[1];
