@@ -32,11 +32,13 @@ int asctl_report_error(int status, json_t *answer);
 /* Print `answer` as JSON (pretty) on stdout. */
 void asctl_print_json(json_t *answer);
 
-/* A small table printer: columns are chosen by the caller, values come from JSON paths. */
+/* The table printer: columns are chosen by the caller, values come from JSON paths. Widths are
+ * terminal columns (a Chinese character takes two); a longer value is cut at a character
+ * boundary. JSON integers and "<x>_yuan" money columns are right-aligned. (table.c) */
 typedef struct asctl_col {
     const char *title;
     const char *path; /* dot path into each row object, e.g. "decision.status" */
-    int width;
+    int width;        /* in terminal columns */
 } asctl_col_t;
 void asctl_print_table(json_t *rows, const asctl_col_t *cols, int ncols);
 /* The string at a dot path ("" when absent); numbers and booleans are formatted. */
@@ -84,6 +86,5 @@ const char *asctl_verb_yuan(long long cents, char *buf, size_t len);
 void asctl_verb_add_yuan(json_t *rows, const char *const *fields);
 json_t *asctl_verb_read_json(const char *path);
 void asctl_verb_line(const char *label, const char *value);
-void asctl_verb_table(json_t *rows, const asctl_col_t *cols, int ncols);
 
 #endif

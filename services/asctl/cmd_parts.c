@@ -23,11 +23,11 @@ static void print_stock(json_t *ans)
     if (!items) { /* one site and SKU: a single item */
         items = json_array();
         json_array_append(items, ans);
-        asctl_verb_table(items, STOCK_COLS, sizeof STOCK_COLS / sizeof STOCK_COLS[0]);
+        asctl_print_table(items, STOCK_COLS, sizeof STOCK_COLS / sizeof STOCK_COLS[0]);
         json_decref(items);
         return;
     }
-    asctl_verb_table(items, STOCK_COLS, sizeof STOCK_COLS / sizeof STOCK_COLS[0]);
+    asctl_print_table(items, STOCK_COLS, sizeof STOCK_COLS / sizeof STOCK_COLS[0]);
 }
 
 static int p_stock(const asctl_opts_t *o0, int argc, char **argv)
@@ -61,8 +61,8 @@ static const asctl_col_t MOVE_COLS[] = {
 
 static void print_movements(json_t *ans)
 {
-    asctl_verb_table(json_object_get(ans, "movements"), MOVE_COLS,
-                     sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
+    asctl_print_table(json_object_get(ans, "movements"), MOVE_COLS,
+                      sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
     json_t *next = json_object_get(ans, "next");
     if (json_is_integer(next))
         printf("\nmore: asctl parts movements --after %lld (with the same filters)\n",
@@ -93,7 +93,7 @@ static void print_receipt(json_t *r)
            (long long)json_integer_value(json_object_get(r, "last_movement_id")));
     json_t *m = json_object_get(r, "movements");
     if (json_array_size(m) > 0)
-        asctl_verb_table(m, MOVE_COLS, sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
+        asctl_print_table(m, MOVE_COLS, sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
 }
 
 /* The whole of a text file (or stdin for "-"), NUL-terminated; NULL with a message. */
@@ -176,7 +176,7 @@ static void print_movement(json_t *m)
 {
     json_t *rows = json_array();
     json_array_append(rows, m);
-    asctl_verb_table(rows, MOVE_COLS, sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
+    asctl_print_table(rows, MOVE_COLS, sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
     json_decref(rows);
 }
 
@@ -296,7 +296,7 @@ static void print_transfer(json_t *t)
     static const asctl_col_t cols[] = {
         {"LINE", "line_no", 4}, {"SKU", "sku", 16}, {"QTY", "qty", 5}};
     printf("\n");
-    asctl_verb_table(json_object_get(t, "lines"), cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(json_object_get(t, "lines"), cols, sizeof cols / sizeof cols[0]);
     if (json_is_string(json_object_get(t, "state")) &&
         strcmp(json_string_value(json_object_get(t, "state")), "waiting") == 0)
         printf("\nwaiting: the source has not got the stock yet; it is allocated when it has\n");
@@ -308,7 +308,7 @@ static void print_transfers(json_t *ans)
     size_t i;
     json_t *t;
     json_array_foreach(ts, i, t) add_lines_text(t);
-    asctl_verb_table(ts, TRANSFER_COLS, sizeof TRANSFER_COLS / sizeof TRANSFER_COLS[0]);
+    asctl_print_table(ts, TRANSFER_COLS, sizeof TRANSFER_COLS / sizeof TRANSFER_COLS[0]);
 }
 
 static int p_transfers(const asctl_opts_t *o0, int argc, char **argv)
@@ -414,8 +414,8 @@ static const asctl_col_t RES_COLS[] = {
 
 static void print_reservations(json_t *ans)
 {
-    asctl_verb_table(json_object_get(ans, "reservations"), RES_COLS,
-                     sizeof RES_COLS / sizeof RES_COLS[0]);
+    asctl_print_table(json_object_get(ans, "reservations"), RES_COLS,
+                      sizeof RES_COLS / sizeof RES_COLS[0]);
 }
 
 static int p_reservations(const asctl_opts_t *o0, int argc, char **argv)
@@ -452,7 +452,7 @@ static void print_replenishment(json_t *ans)
     static const char *const money[] = {"unit_cost_cents", NULL};
     json_t *items = json_object_get(ans, "items");
     asctl_verb_add_yuan(items, money);
-    asctl_verb_table(items, cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(items, cols, sizeof cols / sizeof cols[0]);
     char b[256];
     printf("\nconsumption window %s days", asctl_get(ans, "window_days", b, sizeof b));
     if (json_string_value(json_object_get(ans, "formula")))
@@ -490,15 +490,15 @@ static const asctl_col_t RET_COLS[] = {
 
 static void print_returns(json_t *ans)
 {
-    asctl_verb_table(json_object_get(ans, "returns"), RET_COLS,
-                     sizeof RET_COLS / sizeof RET_COLS[0]);
+    asctl_print_table(json_object_get(ans, "returns"), RET_COLS,
+                      sizeof RET_COLS / sizeof RET_COLS[0]);
 }
 
 static void print_return(json_t *r)
 {
     json_t *rows = json_array();
     json_array_append(rows, r);
-    asctl_verb_table(rows, RET_COLS, sizeof RET_COLS / sizeof RET_COLS[0]);
+    asctl_print_table(rows, RET_COLS, sizeof RET_COLS / sizeof RET_COLS[0]);
     json_decref(rows);
 }
 
@@ -532,15 +532,15 @@ static const asctl_col_t LOANER_COLS[] = {
 
 static void print_loaners(json_t *ans)
 {
-    asctl_verb_table(json_object_get(ans, "loaners"), LOANER_COLS,
-                     sizeof LOANER_COLS / sizeof LOANER_COLS[0]);
+    asctl_print_table(json_object_get(ans, "loaners"), LOANER_COLS,
+                      sizeof LOANER_COLS / sizeof LOANER_COLS[0]);
 }
 
 static void print_loaner(json_t *l)
 {
     json_t *rows = json_array();
     json_array_append(rows, l);
-    asctl_verb_table(rows, LOANER_COLS, sizeof LOANER_COLS / sizeof LOANER_COLS[0]);
+    asctl_print_table(rows, LOANER_COLS, sizeof LOANER_COLS / sizeof LOANER_COLS[0]);
     json_decref(rows);
 }
 
@@ -603,7 +603,7 @@ static void print_skus(json_t *ans)
     static const char *const money[] = {"unit_cost_cents", "list_price_cents", NULL};
     json_t *skus = json_object_get(ans, "skus");
     asctl_verb_add_yuan(skus, money);
-    asctl_verb_table(skus, cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(skus, cols, sizeof cols / sizeof cols[0]);
 }
 
 static int p_skus(const asctl_opts_t *o0, int argc, char **argv)
@@ -631,7 +631,7 @@ static void print_ledger_check(json_t *ans)
                                            {"PROBLEM", "problem", 30},
                                            {"BALANCE", "balance", 7},
                                            {"EXPECTED", "expected", 8}};
-        asctl_verb_table(m, cols, sizeof cols / sizeof cols[0]);
+        asctl_print_table(m, cols, sizeof cols / sizeof cols[0]);
     }
 }
 

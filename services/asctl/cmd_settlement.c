@@ -64,7 +64,8 @@ static void print_charges(json_t *c)
     json_t *lines = json_object_get(c, "lines");
     asctl_verb_add_yuan(lines, LINE_MONEY);
     printf("\n");
-    asctl_verb_table(lines, CHARGE_LINE_COLS, sizeof CHARGE_LINE_COLS / sizeof CHARGE_LINE_COLS[0]);
+    asctl_print_table(lines, CHARGE_LINE_COLS,
+                      sizeof CHARGE_LINE_COLS / sizeof CHARGE_LINE_COLS[0]);
     printf("\ncustomer %s (VAT %s)   manufacturer %s   company %s   seller %s   %s\n",
            yuan_of(c, "customer_cents", y1, sizeof y1), yuan_of(c, "vat_cents", y2, sizeof y2),
            yuan_of(c, "manufacturer_cents", y3, sizeof y3),
@@ -110,7 +111,7 @@ static void print_invoice(json_t *inv)
     json_t *lines = json_object_get(inv, "lines");
     asctl_verb_add_yuan(lines, LINE_MONEY);
     printf("\n");
-    asctl_verb_table(lines, CHARGE_LINE_COLS, 9);
+    asctl_print_table(lines, CHARGE_LINE_COLS, 9);
     printf("\nnet %s + VAT %s (%s bp) = total %s %s   paid %s\n",
            yuan_of(inv, "net_cents", y1, sizeof y1), yuan_of(inv, "vat_cents", y2, sizeof y2),
            asctl_get(inv, "vat_rate_bp", b, sizeof b), yuan_of(inv, "total_cents", y3, sizeof y3),
@@ -127,7 +128,7 @@ static void print_invoices(json_t *ans)
     };
     json_t *inv = json_object_get(ans, "invoices");
     asctl_verb_add_yuan(inv, INVOICE_MONEY);
-    asctl_verb_table(inv, cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(inv, cols, sizeof cols / sizeof cols[0]);
     const char *next = json_string_value(json_object_get(ans, "next"));
     if (next)
         printf("\nmore: asctl settlement invoices --after %s (with the same filters)\n", next);
@@ -195,7 +196,7 @@ static void print_claim(json_t *c)
     if (json_array_size(lines) > 0) {
         asctl_verb_add_yuan(lines, money);
         printf("\n");
-        asctl_verb_table(lines, cols, sizeof cols / sizeof cols[0]);
+        asctl_print_table(lines, cols, sizeof cols / sizeof cols[0]);
     }
 }
 
@@ -214,7 +215,7 @@ static void print_claims(json_t *ans)
     };
     json_t *claims = json_object_get(ans, "claims");
     asctl_verb_add_yuan(claims, CLAIM_MONEY);
-    asctl_verb_table(claims, cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(claims, cols, sizeof cols / sizeof cols[0]);
     const char *next = json_string_value(json_object_get(ans, "next"));
     if (next)
         printf("\nmore: asctl settlement claims --after %s (with the same filters)\n", next);
@@ -385,7 +386,7 @@ static void print_periods(json_t *ans)
 {
     json_t *p = json_object_get(ans, "periods");
     asctl_verb_add_yuan(p, DC_MONEY);
-    asctl_verb_table(p, PERIOD_COLS, sizeof PERIOD_COLS / sizeof PERIOD_COLS[0]);
+    asctl_print_table(p, PERIOD_COLS, sizeof PERIOD_COLS / sizeof PERIOD_COLS[0]);
 }
 
 static void print_period(json_t *p)
@@ -393,7 +394,7 @@ static void print_period(json_t *p)
     json_t *rows = json_array();
     json_array_append(rows, p);
     asctl_verb_add_yuan(rows, DC_MONEY);
-    asctl_verb_table(rows, PERIOD_COLS, sizeof PERIOD_COLS / sizeof PERIOD_COLS[0]);
+    asctl_print_table(rows, PERIOD_COLS, sizeof PERIOD_COLS / sizeof PERIOD_COLS[0]);
     json_decref(rows);
 }
 
@@ -430,7 +431,7 @@ static void print_balance(json_t *ans)
     char y1[48], y2[48], b[32];
     json_t *acc = json_object_get(ans, "accounts");
     asctl_verb_add_yuan(acc, DC_MONEY);
-    asctl_verb_table(acc, cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(acc, cols, sizeof cols / sizeof cols[0]);
     printf("\n%s entries   debits %s   credits %s   balanced %s\n",
            asctl_get(ans, "entries", b, sizeof b), yuan_of(ans, "debit_cents", y1, sizeof y1),
            yuan_of(ans, "credit_cents", y2, sizeof y2),
@@ -484,7 +485,7 @@ static void print_costs(json_t *ans)
     char b[64];
     printf("cost analysis by %s, %s .. %s (%s)\n\n", asctl_get(ans, "group", b, sizeof b),
            str_or(ans, "from", "start"), str_or(ans, "to", "today"), str_or(ans, "currency", ""));
-    asctl_verb_table(rows, cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(rows, cols, sizeof cols / sizeof cols[0]);
     json_decref(rows);
 }
 
@@ -527,7 +528,7 @@ static void print_entry(json_t *e)
     json_t *lines = json_object_get(e, "lines");
     asctl_verb_add_yuan(lines, DC_MONEY);
     printf("\n");
-    asctl_verb_table(lines, cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(lines, cols, sizeof cols / sizeof cols[0]);
 }
 
 static int s_entry(const asctl_opts_t *o0, int argc, char **argv)
@@ -570,9 +571,9 @@ typedef struct export_state {
     int csv;
     long status;     /* HTTP status, read when the first body byte arrives */
     int write_errno; /* a write to `out` failed */
-    long long bytes, rows, records;
+    long long bytes, rows, records, markers;
     int in_quotes, at_line_start;
-    char tail[256]; /* the last bytes of the body (JSON: to check its end) */
+    char tail[1024]; /* the last bytes of the body (JSON: to check its end; CSV: #error) */
     size_t tail_len;
     char *err; /* the body of an error answer */
     size_t err_len;
@@ -631,13 +632,16 @@ static size_t on_header(char *p, size_t size, size_t n, void *ud)
 }
 
 /* Count the rows of the body as it streams. CSV: records end at a line break outside quotes
- * (a memo may hold one inside quotes); the first record is the header. JSON: every row is a
- * line starting with '{', and so is the document's first line. */
+ * (a memo may hold one inside quotes); the first record is the header, and a record starting
+ * with '#' is the gateway's "#error" line, not a row (a row starts with its cursor). JSON: every
+ * row is a line starting with '{', and so is the document's first line. */
 static void count_rows(export_state_t *s, const char *p, size_t len)
 {
     for (size_t i = 0; i < len; i++) {
         char c = p[i];
         if (s->csv) {
+            if (c == '#' && s->at_line_start && !s->in_quotes)
+                s->markers++;
             if (c == '"')
                 s->in_quotes = !s->in_quotes;
             else if (c == '\n' && !s->in_quotes)
@@ -647,7 +651,8 @@ static void count_rows(export_state_t *s, const char *p, size_t len)
         }
         s->at_line_start = c == '\n';
     }
-    s->rows = s->records > 0 ? s->records - 1 : 0;
+    long long n = s->records - s->markers - 1;
+    s->rows = n > 0 ? n : 0;
 }
 
 static void keep_tail(export_state_t *s, const char *p, size_t len)
@@ -705,6 +710,38 @@ static int json_complete(const export_state_t *s)
         n--;
     const char *c = strstr(t, "\"count\":");
     return c && n > 0 && t[n - 1] == '}' && strtoll(c + 8, NULL, 10) == s->rows;
+}
+
+/* Did the gateway end a CSV export with its error line ("#error,<reason>", written when the
+ * export fails after the head was sent)? Returns 1 with the reason (CSV-unquoted) in `why`. */
+static int csv_error_line(const export_state_t *s, char *why, size_t len)
+{
+    char t[sizeof s->tail + 1];
+    memcpy(t, s->tail, s->tail_len);
+    t[s->tail_len] = '\0';
+    size_t n = strlen(t);
+    while (n > 0 && (t[n - 1] == '\n' || t[n - 1] == '\r'))
+        t[--n] = '\0';
+    char *line = strrchr(t, '\n');
+    line = line ? line + 1 : ((long long)s->tail_len == s->bytes ? t : NULL);
+    if (!line || strncmp(line, "#error", 6) != 0)
+        return 0;
+    const char *v = line[6] == ',' ? line + 7 : line + 6;
+    size_t k = 0;
+    if (*v == '"') {
+        for (v++; *v && k + 1 < len; v++) {
+            if (*v == '"' && v[1] != '"')
+                break;
+            if (*v == '"')
+                v++;
+            why[k++] = *v;
+        }
+    } else {
+        while (*v && k + 1 < len)
+            why[k++] = *v++;
+    }
+    why[k] = '\0';
+    return 1;
 }
 
 static int s_export(const asctl_opts_t *o0, int argc, char **argv)
@@ -787,17 +824,27 @@ static int s_export(const asctl_opts_t *o0, int argc, char **argv)
 
     int code = ASCTL_OK;
     const char *why = NULL;
-    char whybuf[4400];
+    char whybuf[4400], reason[1024] = "";
+    /* A failure after the head: the gateway ends a CSV with "#error,<reason>" and closes the
+     * connection without the chunked encoding's last chunk (CURLE_PARTIAL_FILE). That line is
+     * not a row. */
+    int cut = s.status == 200 && s.csv && csv_error_line(&s, reason, sizeof reason);
     if (s.status != 200 && s.status != 0) {
         json_error_t je;
         json_t *ans = s.err ? json_loads(s.err, 0, &je) : NULL;
         code = asctl_report_error((int)s.status, ans);
         json_decref(ans);
+    } else if (s.write_errno) {
+        snprintf(whybuf, sizeof whybuf, "cannot write the output: %s", strerror(s.write_errno));
+        why = whybuf;
+        code = ASCTL_FAILED;
+    } else if (cut || rc == CURLE_PARTIAL_FILE) {
+        snprintf(whybuf, sizeof whybuf, "the gateway cut the export short: %s",
+                 reason[0] ? reason : "the transfer ended before the end of the export");
+        why = whybuf;
+        code = ASCTL_FAILED;
     } else if (rc != CURLE_OK) {
-        if (s.write_errno)
-            snprintf(whybuf, sizeof whybuf, "cannot write the output: %s", strerror(s.write_errno));
-        else
-            snprintf(whybuf, sizeof whybuf, "the transfer failed: %s", curl_easy_strerror(rc));
+        snprintf(whybuf, sizeof whybuf, "the transfer failed: %s", curl_easy_strerror(rc));
         why = whybuf;
         code = ASCTL_FAILED;
     } else if (!s.csv && !json_complete(&s)) {
@@ -826,7 +873,9 @@ static int s_export(const asctl_opts_t *o0, int argc, char **argv)
     }
     if (why)
         fprintf(stderr, "asctl: export failed after %lld rows: %s%s\n", s.rows, why,
-                out ? " (nothing written)" : "");
+                out           ? " (nothing written)"
+                : s.bytes > 0 ? " (the output written so far is incomplete)"
+                              : "");
     if (code == ASCTL_OK && s.show) {
         char hb[32];
         human_bytes(s.bytes, hb, sizeof hb);

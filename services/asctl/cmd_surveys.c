@@ -53,7 +53,7 @@ static void print_due(json_t *ans)
 {
     json_t *cbs = json_object_get(ans, "callbacks");
     printf("callbacks due on or before %s: %zu\n\n", str_of(ans, "date"), json_array_size(cbs));
-    asctl_verb_table(cbs, CALLBACK_COLS, sizeof CALLBACK_COLS / sizeof CALLBACK_COLS[0]);
+    asctl_print_table(cbs, CALLBACK_COLS, sizeof CALLBACK_COLS / sizeof CALLBACK_COLS[0]);
 }
 
 static void print_callback(json_t *cb)
@@ -81,7 +81,7 @@ static void print_callback(json_t *cb)
                                            {"BY", "by", 14},
                                            {"NOTE", "note", 40}};
         printf("\n");
-        asctl_verb_table(h, cols, sizeof cols / sizeof cols[0]);
+        asctl_print_table(h, cols, sizeof cols / sizeof cols[0]);
     }
     json_t *r = json_object_get(cb, "response");
     if (r) {
@@ -222,7 +222,7 @@ static void print_satisfaction(json_t *ans)
     printf("satisfaction by %s, %s .. %s (score: weighted, 1-5; NPS: %% promoters - %% "
            "detractors)\n\n",
            str_of(ans, "group"), str_of(ans, "from"), str_of(ans, "to"));
-    asctl_verb_table(json_object_get(ans, "rows"), cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(json_object_get(ans, "rows"), cols, sizeof cols / sizeof cols[0]);
 }
 
 static int sv_report(const asctl_opts_t *o0, int argc, char **argv)
@@ -251,7 +251,7 @@ static void print_weights(json_t *ans)
         {"NOTE", "note", 30},
     };
     char b[16];
-    asctl_verb_table(json_object_get(ans, "weight_sets"), cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(json_object_get(ans, "weight_sets"), cols, sizeof cols / sizeof cols[0]);
     printf("\nin effect today: version %s (weights in thousandths)\n",
            asctl_get(ans, "current_version", b, sizeof b));
 }
@@ -275,8 +275,8 @@ static const asctl_col_t COMPLAINT_COLS[] = {
 
 static void print_complaints(json_t *ans)
 {
-    asctl_verb_table(json_object_get(ans, "complaints"), COMPLAINT_COLS,
-                     sizeof COMPLAINT_COLS / sizeof COMPLAINT_COLS[0]);
+    asctl_print_table(json_object_get(ans, "complaints"), COMPLAINT_COLS,
+                      sizeof COMPLAINT_COLS / sizeof COMPLAINT_COLS[0]);
     const char *next = json_string_value(json_object_get(ans, "next"));
     if (next)
         printf("\nmore: asctl complaint list --after %s (with the same filters)\n", next);
@@ -317,7 +317,7 @@ static void print_complaint(json_t *c)
             {"ESC", "escalations", 3}, {"NEXT_ESCALATION", "next_escalation_at", 24},
         };
         printf("\n");
-        asctl_verb_table(d, cols, sizeof cols / sizeof cols[0]);
+        asctl_print_table(d, cols, sizeof cols / sizeof cols[0]);
     }
     json_t *h = json_object_get(c, "history");
     if (json_array_size(h) > 0) {
@@ -327,7 +327,7 @@ static void print_complaint(json_t *c)
             {"NOTE", "note", 40},
         };
         printf("\n");
-        asctl_verb_table(h, cols, sizeof cols / sizeof cols[0]);
+        asctl_print_table(h, cols, sizeof cols / sizeof cols[0]);
     }
 }
 
@@ -450,7 +450,7 @@ static void print_complaint_report(json_t *ans)
     };
     printf("complaints by %s, %s .. %s\n\n", str_of(ans, "group"), str_of(ans, "from"),
            str_of(ans, "to"));
-    asctl_verb_table(json_object_get(ans, "rows"), cols, sizeof cols / sizeof cols[0]);
+    asctl_print_table(json_object_get(ans, "rows"), cols, sizeof cols / sizeof cols[0]);
 }
 
 /* `complaint report` is the statistics; `complaint report ID --text T` files the written report

@@ -30,15 +30,17 @@ int asctl_request(const asctl_opts_t *o, const char *method, const char *path, j
     return ASCTL_OK;
 }
 
+/* Widths are terminal columns: a Chinese customer name of five characters fills CUSTOMER. */
 static const asctl_col_t LIST_COLS[] = {
     {"TICKET", "id", 10},
     {"CENTRE", "center", 6},
     {"STATE", "state", 16},
+    {"CUSTOMER", "customer.name", 10},
     {"CATEGORY", "device.category", 12},
     {"DEVICE", "device.model", 14},
     {"DECISION", "decision.status", 26},
     {"REMEDY", "decision.remedy", 8},
-    {"OPENED", "opened_at", 20},
+    {"OPENED (UTC)", "opened_at", 16},
 };
 
 static void print_ticket(json_t *t)
@@ -131,23 +133,23 @@ static int t_show(const asctl_opts_t *o, int argc, char **argv)
     return asctl_request(o, "GET", path, NULL, NULL, print_ticket);
 }
 
-static int t_list(const asctl_opts_t *o, int argc, char **argv)
+static int t_list(const asctl_opts_t *o0, int argc, char **argv)
 {
-    static const char *const filters[] = {"center", "state", "imei",  "serial", "phone",
-                                          "from",   "to",    "after", "limit"};
+    /* each option is the route's query parameter of the same name */
+    static const char *const q[] = {"--center", "center",   "--state", "state",   "--imei",
+                                    "imei",     "--serial", "serial",  "--phone", "phone",
+                                    "--from",   "from",     "--to",    "to",      "--after",
+                                    "after",    "--limit",  "limit",   NULL};
+    if (asctl_verb_check(argc, argv,
+                         "--center= --state= --imei= --serial= --phone= --from= --to= --after= "
+                         "--limit=",
+                         0, 0, "ticket list") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
     char path[1024] = "/v1/tickets";
-    size_t off = strlen(path);
-    char sep = '?';
-    for (size_t i = 0; i < sizeof filters / sizeof filters[0]; i++) {
-        char opt[32];
-        snprintf(opt, sizeof opt, "--%s", filters[i]);
-        const char *v = asctl_opt(argc, argv, opt);
-        if (v && off < sizeof path) {
-            off += (size_t)snprintf(path + off, sizeof path - off, "%c%s=%s", sep, filters[i], v);
-            sep = '&';
-        }
-    }
-    return asctl_request(o, "GET", path, NULL, NULL, print_list);
+    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_list);
 }
 
 static int post_verb(const asctl_opts_t *o, const char *id, const char *verb, json_t *body)
@@ -264,7 +266,8 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
      t_open},
     {"ticket", "show", "ID", "a ticket with its decision and timeline", t_show},
     {"ticket", "list",
-     "[--center C] [--state S] [--imei I] [--phone P] [--from D] [--to D] [--limit N] [--after ID]",
+     "[--center C] [--state S] [--imei I] [--serial S] [--phone P] [--from D] [--to D] [--limit N] "
+     "[--after ID]",
      "list tickets", t_list},
     {"ticket", "diagnose",
      "ID [--fault-code C] [--labour-code L] [--part SKU:QTY]... [--estimate CENTS] [--promised "

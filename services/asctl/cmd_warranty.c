@@ -3,8 +3,8 @@
  *
  * This file also defines the small helpers the other noun files (cmd_parts.c,
  * cmd_settlement.c, cmd_surveys.c) share for their verbs: strict option checking, positional
- * arguments, query strings, request bodies from options, and money in yuan. Their prototypes are
- * repeated at the top of each of those files; they belong in asctl.h. */
+ * arguments, query strings, request bodies from options, and money in yuan (declared in
+ * asctl.h). The table printer they all use is in table.c. */
 #include "asctl.h"
 
 #include <curl/curl.h>
@@ -242,111 +242,6 @@ json_t *asctl_verb_read_json(const char *path)
     return j;
 }
 
-/* Decode one UTF-8 sequence at s (at most n bytes): its length in *len (1 for a malformed
- * byte) and its code point. */
-static unsigned utf8_next(const unsigned char *s, size_t n, size_t *len)
-{
-    unsigned c = s[0];
-    size_t want = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
-    if (want == 0 || want > n) {
-        *len = 1;
-        return 0xFFFD;
-    }
-    if (want == 1) {
-        *len = 1;
-        return c;
-    }
-    unsigned cp = c & (0x7Fu >> want);
-    for (size_t i = 1; i < want; i++) {
-        if ((s[i] & 0xC0) != 0x80) {
-            *len = 1;
-            return 0xFFFD;
-        }
-        cp = (cp << 6) | (s[i] & 0x3F);
-    }
-    *len = want;
-    return cp;
-}
-
-/* Terminal columns of a code point: 2 for East Asian wide and full-width characters. */
-static int cp_width(unsigned cp)
-{
-    if (cp < 0x20 || (cp >= 0x7F && cp < 0xA0))
-        return 0;
-    if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF && cp != 0x303F) ||
-        (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
-        (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
-        (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x20000 && cp <= 0x3FFFD))
-        return 2;
-    return 1;
-}
-
-/* Print `s` in exactly `width` terminal columns: cut at a character boundary (never inside a
- * UTF-8 sequence or a wide character), padded with spaces on the right, or on the left when
- * `right` is set. */
-static void put_cell(const char *s, int width, int right)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    size_t n = strlen(s), i = 0, cut = 0;
-    int used = 0;
-    while (i < n) {
-        size_t len;
-        int w = cp_width(utf8_next(p + i, n - i, &len));
-        if (used + w > width)
-            break;
-        used += w;
-        i += len;
-        cut = i;
-    }
-    if (right)
-        printf("%*s", width - used, "");
-    fwrite(s, 1, cut, stdout);
-    if (!right)
-        printf("%*s", width - used, "");
-}
-
-/* Like asctl_print_table, but UTF-8 aware (Chinese names and descriptions are cut at character
- * boundaries and measured in terminal columns), and numbers (JSON integers, "<x>_yuan" money)
- * are right-aligned. */
-void asctl_verb_table(json_t *rows, const asctl_col_t *cols, int ncols)
-{
-    for (int c = 0; c < ncols; c++) {
-        size_t pl = strlen(cols[c].path);
-        int right = pl > 5 && strcmp(cols[c].path + pl - 5, "_yuan") == 0;
-        put_cell(cols[c].title, cols[c].width, right);
-        putchar(' ');
-    }
-    printf("\n");
-    for (int c = 0; c < ncols; c++) {
-        for (int k = 0; k < cols[c].width; k++)
-            putchar('-');
-        putchar(' ');
-    }
-    printf("\n");
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        for (int c = 0; c < ncols; c++) {
-            char buf[512];
-            const char *path = cols[c].path;
-            size_t pl = strlen(path);
-            json_t *v = row;
-            char key[128];
-            for (const char *p = path; v && *p;) {
-                size_t k = strcspn(p, ".");
-                snprintf(key, sizeof key, "%.*s", (int)k, p);
-                v = json_object_get(v, key);
-                p += k + (p[k] == '.');
-            }
-            int right = json_is_integer(v) || (pl > 5 && strcmp(path + pl - 5, "_yuan") == 0);
-            put_cell(asctl_get(row, path, buf, sizeof buf), cols[c].width, right);
-            putchar(' ');
-        }
-        printf("\n");
-    }
-}
-
 /* One "label  value" line, skipped when the value is empty. */
 void asctl_verb_line(const char *label, const char *value)
 {
@@ -474,7 +369,7 @@ static void print_policy(json_t *p)
             {"+WARRANTY MONTHS", "extra_warranty_months", 16},
         };
         printf("\npromises:\n");
-        asctl_verb_table(pr, cols, sizeof cols / sizeof cols[0]);
+        asctl_print_table(pr, cols, sizeof cols / sizeof cols[0]);
     }
 }
 
@@ -554,8 +449,8 @@ static const asctl_col_t REVIEW_COLS[] = {
 
 static void print_reviews(json_t *ans)
 {
-    asctl_verb_table(json_object_get(ans, "reviews"), REVIEW_COLS,
-                     sizeof REVIEW_COLS / sizeof REVIEW_COLS[0]);
+    asctl_print_table(json_object_get(ans, "reviews"), REVIEW_COLS,
+                      sizeof REVIEW_COLS / sizeof REVIEW_COLS[0]);
     json_t *next = json_object_get(ans, "next");
     if (json_is_integer(next))
         printf("\nmore: asctl review list --after %lld\n", (long long)json_integer_value(next));

@@ -151,30 +151,6 @@ const char *asctl_get(json_t *obj, const char *path, char *buf, size_t len)
     return buf;
 }
 
-void asctl_print_table(json_t *rows, const asctl_col_t *cols, int ncols)
-{
-    for (int c = 0; c < ncols; c++)
-        printf("%-*s ", cols[c].width, cols[c].title);
-    printf("\n");
-    for (int c = 0; c < ncols; c++) {
-        for (int k = 0; k < cols[c].width; k++)
-            putchar('-');
-        putchar(' ');
-    }
-    printf("\n");
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        for (int c = 0; c < ncols; c++) {
-            char buf[256];
-            asctl_get(row, cols[c].path, buf, sizeof buf);
-            printf("%-*.*s ", cols[c].width, cols[c].width, buf);
-        }
-        printf("\n");
-    }
-}
-
 const char *asctl_opt(int argc, char **argv, const char *name)
 {
     for (int i = 0; i + 1 < argc; i++)

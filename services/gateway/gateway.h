@@ -1,6 +1,6 @@
 /* gateway.h — what a route table needs from the gateway: the route shape, the role bits, and
  * helpers to call a service and turn its reply into HTTP. Each service's routes live in their own
- * file (routes_<service>.c) and are listed in routes.c. */
+ * file (routes_<service>.c) and are listed in main.c (ROUTE_TABLES). */
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
@@ -38,7 +38,18 @@ struct gw_route {
     const char *reply_field; /* if set, this string field of the reply is the raw JSON answer */
     gw_handler_fn handler;   /* NULL: the generic command mapping */
     const char *summary;     /* one line for the route listing */
+    const char *query;       /* handler routes: the query parameters the handler reads,
+                                space-separated ("format from to after"); NULL: none */
 };
+
+/* Query parameters. Every one a request carries must be accepted by its route, or the gateway
+ * answers 400 bad_query before the handler runs (nothing reaches a service):
+ *   - generic GET routes accept the fields of their command that are not path parameters;
+ *   - handler routes accept exactly the names in `query`;
+ *   - POST routes accept none (their arguments are the JSON body and the path);
+ * and a name may appear only once. gw_route_query writes the names `rt` accepts,
+ * space-separated, into buf ("" for none). */
+void gw_route_query(const gw_route_t *rt, char *buf, size_t len);
 
 /* Route tables, one per service (NULL-terminated by a route with method NULL). */
 extern const gw_route_t gw_routes_intake[];

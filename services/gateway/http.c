@@ -1445,6 +1445,27 @@ const char *as_http_req_query(const as_http_req_t *r, const char *name)
     return NULL;
 }
 
+size_t as_http_req_query_count(const as_http_req_t *r)
+{
+    return r ? r->n_query : 0;
+}
+
+int as_http_req_query_at(const as_http_req_t *r, size_t i, const char **name, const char **value)
+{
+    const char *k = NULL, *v = NULL;
+    int rc = -1;
+    if (r && i < r->n_query) {
+        k = r->query[i].key;
+        v = r->query[i].value;
+        rc = 0;
+    }
+    if (name)
+        *name = k;
+    if (value)
+        *value = v;
+    return rc;
+}
+
 const char *as_http_req_header(const as_http_req_t *r, const char *name)
 {
     return r && name ? req_find_header(r, name) : NULL;
@@ -1622,6 +1643,33 @@ void as_http_stream_end(as_http_req_t *r)
         memcpy(ob->data, last, sizeof last - 1);
         req_push_out(r, ob);
     }
+    r->state = REQ_DONE;
+    conn_flush(c);
+}
+
+void as_http_stream_abort(as_http_req_t *r, const char *marker)
+{
+    if (!r)
+        return;
+    if (r->aborted) {
+        req_free(r);
+        return;
+    }
+    if (r->state != REQ_STREAMING)
+        return; /* misuse: not streaming */
+    r->drain_cb = NULL;
+    size_t len = marker ? strlen(marker) : 0;
+    if (len) {
+        as_http_stream_write(r, marker, len); /* may close the connection (write queue cap) */
+        if (r->aborted) {
+            req_free(r);
+            return;
+        }
+    }
+    /* No "0\r\n\r\n": the response ends with the connection, which closes once the queued
+     * bytes are written (conn_flush retires the request and shuts the write side down). */
+    as_http_conn_t *c = r->conn;
+    r->close_after = 1;
     r->state = REQ_DONE;
     conn_flush(c);
 }

@@ -19,7 +19,8 @@
  *               bytes queued for writing per connection are all bounded.
  *
  * Ownership: a request belongs to the application from the callback until its response is
- * finished (as_http_respond or as_http_stream_end); afterwards the pointer must not be used. */
+ * finished (as_http_respond, as_http_stream_end or as_http_stream_abort); afterwards the pointer
+ * must not be used. */
 #ifndef AS_GATEWAY_HTTP_H
 #define AS_GATEWAY_HTTP_H
 
@@ -81,6 +82,12 @@ const char *as_http_req_target(const as_http_req_t *r);
 /* Decoded value of the first query parameter `name` ("+" means space), "" for a parameter
  * without "=", NULL if absent. */
 const char *as_http_req_query(const as_http_req_t *r, const char *name);
+/* The number of query parameters, in the order received (a name may come more than once;
+ * empty segments such as the one in "a=1&&b=2" are not parameters). */
+size_t as_http_req_query_count(const as_http_req_t *r);
+/* The i-th query parameter (0-based): its decoded name in *name and value in *value ("" for a
+ * parameter without "="). Returns 0, or -1 (and NULLs) when i is out of range. */
+int as_http_req_query_at(const as_http_req_t *r, size_t i, const char **name, const char **value);
 /* Value of the first header called `name` (case-insensitive), NULL if absent. */
 const char *as_http_req_header(const as_http_req_t *r, const char *name);
 /* The body as a NUL-terminated copy ("" when empty); its length in *len if len != NULL. */
@@ -122,6 +129,17 @@ size_t as_http_stream_write(as_http_req_t *r, const char *data, size_t len);
 
 /* Finish a streamed response. The request is gone when this returns (also when aborted). */
 void as_http_stream_end(as_http_req_t *r);
+
+/* Cut a streamed response short so that no client can take it for complete: queue `marker`
+ * (NULL or "" for none) as the last bytes of the body — the caller words it for its media type,
+ * e.g. "#error,<reason>\r\n" for CSV — then close the connection once everything queued is
+ * written, WITHOUT the terminating zero-length chunk. A chunked reader sees the transfer end
+ * early (curl: exit 18, "transfer closed with outstanding read data remaining"); for an HTTP/1.0
+ * client (no chunking) the marker followed by the close is the only signal. Requests pipelined
+ * behind this one are dropped with the connection. Call instead of as_http_stream_end (after
+ * as_http_stream_begin); the request is gone when this returns (also when aborted). Logging is
+ * the caller's. */
+void as_http_stream_abort(as_http_req_t *r, const char *marker);
 
 /* Back-pressure helper for streamed responses: arrange for `cb(r, arg)` to run once, from the
  * loop, when the bytes queued on the connection fall to `low_water` or below, or when the

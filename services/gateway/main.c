@@ -1,9 +1,11 @@
 /* main.c — the gateway: the HTTP/JSON edge the centres, the warehouse and finance call.
  *
  * Stateless. For each request it authenticates the bearer token (hashed table, auth.c), finds the
- * route, checks the caller's role, turns path, query and JSON body into the command's protobuf
- * message (descriptor-driven, so unknown fields are refused), sends it to the owning service over
- * ZeroMQ with the principal in the envelope, and maps the reply back to HTTP and JSON.
+ * route, checks the caller's role, refuses query parameters the route does not accept (400
+ * bad_query: a typo never silently widens a list), turns path, query and JSON body into the
+ * command's protobuf message (descriptor-driven, so unknown fields are refused), sends it to the
+ * owning service over ZeroMQ with the principal in the envelope, and maps the reply back to HTTP
+ * and JSON.
  * An Idempotency-Key header becomes the command's request id, so a retried POST is applied once. */
 #include "as/log.h"
 #include "as/pbjson.h"
@@ -277,7 +279,8 @@ static void call_done(int status, const As__Reply *reply, void *ud)
     gw_respond_reply(r, status, reply);
 }
 
-/* Put query parameters that name fields of `d` into `args`, typed by the field. */
+/* Put the query parameters that name fields of `d` into `args`, typed by the field (any other
+ * parameter was refused by handle_route before). */
 static int query_args(as_http_req_t *r, const ProtobufCMessageDescriptor *d, json_t *args,
                       char *err, size_t errlen)
 {
@@ -311,6 +314,162 @@ static int query_args(as_http_req_t *r, const ProtobufCMessageDescriptor *d, jso
         default:
             json_object_set_new(args, f->name, json_string(v));
         }
+    }
+    return 0;
+}
+
+/* ---- query parameters: every one must be accepted by its route (see gateway.h) ---- */
+
+/* Is {name} a path parameter of `pattern`? */
+static int pattern_has_param(const char *pattern, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{'))
+        if (strncmp(p + 1, name, n) == 0 && p[1 + n] == '}')
+            return 1;
+    return 0;
+}
+
+/* Is `name` one of the space-separated words of `list`? */
+static int word_in(const char *list, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = list; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w && w == n && strncmp(p, name, n) == 0)
+            return 1;
+        p += w;
+    }
+    return 0;
+}
+
+void gw_route_query(const gw_route_t *rt, char *buf, size_t len)
+{
+    if (!len)
+        return;
+    buf[0] = '\0';
+    if (strcmp(rt->method, "GET") != 0)
+        return;
+    if (rt->handler) {
+        snprintf(buf, len, "%s", rt->query ? rt->query : "");
+        return;
+    }
+    const ProtobufCMessageDescriptor *d = rt->cmd ? as_registry_find(rt->cmd) : NULL;
+    size_t off = 0;
+    for (unsigned i = 0; d && i < d->n_fields; i++) {
+        const char *name = d->fields[i].name;
+        if (pattern_has_param(rt->pattern, name))
+            continue;
+        int n = snprintf(buf + off, len - off, "%s%s", off ? " " : "", name);
+        if (n < 0 || (size_t)n >= len - off) {
+            buf[off] = '\0';
+            return;
+        }
+        off += (size_t)n;
+    }
+}
+
+/* Length of the well-formed UTF-8 sequence at s (1..4), or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+               : c >= 0xE0 && c <= 0xEF ? 3
+               : c >= 0xF0 && c <= 0xF4 ? 4
+                                        : 0;
+    if (!n)
+        return 0;
+    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+    unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+    if (s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (s[i] < 0x80 || s[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+/* A client's parameter name for an error message: at most 64 bytes of it, control characters
+ * and bytes that are not UTF-8 replaced by '?'. */
+static void shown_name(const char *s, char *out, size_t cap)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0, limit = cap - 4 < 64 ? cap - 4 : 64;
+    while (*p && o < limit) {
+        size_t n = utf8_len(p);
+        if (n == 1 && (*p < 0x20 || *p == 0x7F))
+            n = 0;
+        if (n == 0) {
+            out[o++] = '?';
+            p++;
+            continue;
+        }
+        if (o + n > limit)
+            break;
+        memcpy(out + o, p, n);
+        o += n;
+        p += n;
+    }
+    if (*p) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+}
+
+/* Answer 400 bad_query and return -1 unless every query parameter of `r` is in `accepts`
+ * (space-separated names), given once, and not a path parameter of `pattern` (may be NULL).
+ * `method` is the route's: only GET routes take query parameters. */
+static int query_check(as_http_req_t *r, const char *method, const char *pattern,
+                       const char *accepts)
+{
+    const char *k, *v, *k2;
+    char name[80], msg[1400];
+    for (size_t i = 0; as_http_req_query_at(r, i, &k, &v) == 0; i++) {
+        shown_name(k, name, sizeof name);
+        if (pattern && pattern_has_param(pattern, k)) {
+            snprintf(msg, sizeof msg,
+                     "query parameter '%s' is a path parameter of this route (%s); give it in "
+                     "the path only",
+                     name, pattern);
+        } else if (strcmp(method, "GET") != 0) {
+            snprintf(msg, sizeof msg,
+                     "%s routes take no query parameters (got '%s'); send the fields in the JSON "
+                     "body",
+                     method, name);
+        } else if (!word_in(accepts, k)) {
+            char list[1024];
+            size_t o = 0;
+            for (const char *a = accepts; *a && o + 3 < sizeof list; a++) {
+                if (*a == ' ') {
+                    list[o++] = ',';
+                    list[o++] = ' ';
+                } else {
+                    list[o++] = *a;
+                }
+            }
+            list[o] = '\0';
+            if (o)
+                snprintf(msg, sizeof msg, "unknown query parameter '%s' (this route accepts: %s)",
+                         name, list);
+            else
+                snprintf(msg, sizeof msg,
+                         "unknown query parameter '%s' (this route takes no query parameters)",
+                         name);
+        } else {
+            size_t j = 0;
+            while (j < i && as_http_req_query_at(r, j, &k2, NULL) == 0 && strcmp(k, k2) != 0)
+                j++;
+            if (j == i)
+                continue;
+            snprintf(msg, sizeof msg, "query parameter '%s' is given more than once", name);
+        }
+        as_http_respond_error(r, 400, "bad_query", msg);
+        return -1;
     }
     return 0;
 }
@@ -449,6 +608,12 @@ int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
 static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
                          const gw_principal_t *pr)
 {
+    if (as_http_req_query_count(r) > 0) {
+        char accepts[1024];
+        gw_route_query(rt, accepts, sizeof accepts);
+        if (query_check(r, rt->method, rt->pattern, accepts) < 0)
+            return;
+    }
     if (rt->handler) {
         rt->handler(r, rt, params, pr);
         return;
@@ -485,7 +650,7 @@ static void on_request(as_http_req_t *r, void *ud)
             as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
         else if (strcmp(pr->role, "admin") != 0)
             as_http_respond_error(r, 403, "forbidden", "metrics are for the admin role");
-        else
+        else if (query_check(r, "GET", NULL, "") == 0)
             gw_metrics_scrape(r, gw.clients, SERVICES, 5);
         return;
     }
@@ -493,7 +658,7 @@ static void on_request(as_http_req_t *r, void *ud)
         gw_metrics_begin(r, "/healthz");
         if (strcmp(method, "GET") != 0)
             as_http_respond_error(r, 405, "method_not_allowed", "use GET");
-        else
+        else if (query_check(r, "GET", NULL, "") == 0)
             healthz(r);
         return;
     }
@@ -582,22 +747,44 @@ static void print_routes(void)
     }
 }
 
+/* `as-gateway --query-params`: the query parameters each route accepts, as tab-separated lines
+ * (method, path, comma-separated names or "-"), for the tests that hold the API reference to
+ * them. */
+static void print_query_params(void)
+{
+    printf("GET\t/healthz\t-\nGET\t/metrics\t-\n");
+    for (size_t t = 0; t < N_TABLES; t++) {
+        for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
+            char q[1024];
+            gw_route_query(x, q, sizeof q);
+            for (char *p = q; *p; p++)
+                if (*p == ' ')
+                    *p = ',';
+            printf("%s\t%s\t%s\n", x->method, x->pattern, q[0] ? q : "-");
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *config_file = NULL;
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
                                          {"routes", no_argument, NULL, 'r'},
+                                         {"query-params", no_argument, NULL, 'q'},
                                          {"help", no_argument, NULL, 'h'},
                                          {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:hr", opts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:hrq", opts, NULL)) != -1) {
         if (ch == 'c')
             config_file = optarg;
         else if (ch == 'r') {
             print_routes();
             return 0;
+        } else if (ch == 'q') {
+            print_query_params();
+            return 0;
         } else {
-            fprintf(stderr, "usage: as-gateway [--config FILE] [--routes]\n\n");
+            fprintf(stderr, "usage: as-gateway [--config FILE] [--routes] [--query-params]\n\n");
             as_config_usage(gateway_items, N_ITEMS, "gateway");
             return ch == 'h' ? 0 : 2;
         }

@@ -7,7 +7,9 @@
  *     settlement.ExportPage from the service (all pages bounded by the ledger head seen on the
  *     first page, so the export is a consistent cut) and writes each page as soon as it arrives,
  *     with back-pressure: the next page is asked for only when the client has drained most of
- *     what was written. Memory stays at about one page whatever the size of the export. */
+ *     what was written. Memory stays at about one page whatever the size of the export. When a
+ *     page cannot be had after the head was sent (the service failed or timed out past the
+ *     retries), the stream is cut, never ended normally: see export_fail. */
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "gateway.h"
@@ -246,6 +248,33 @@ static void export_finish(export_job_t *j)
     free(j);
 }
 
+/* The export cannot go on. Before the head: an error answer. After it (the status line said 200)
+ * the body is cut so that no client can take it for a whole export: a CSV gets a last line
+ * "#error,<reason>", a JSON document stays unterminated (no closing bracket, so it does not
+ * parse), and the connection closes without the last chunk of the chunked encoding (curl exits
+ * 18). A client that already left needs nothing. Frees the job. */
+static void export_fail(export_job_t *j, const char *reason)
+{
+    as_http_req_t *r = j->r;
+    if (!j->started || as_http_req_aborted(r)) {
+        export_finish(j);
+        return;
+    }
+    AS_ERROR("export aborted", "subject=%s rows=%" PRId64 " after=%s reason=\"%s\"", j->p.subject,
+             j->rows, j->after[0] ? j->after : "-", reason);
+    if (j->csv) {
+        sbuf_t b = {0};
+        sb_str(&b, "#error");
+        csv_field(&b, reason, 0);
+        sb_put(&b, "\r\n", 2);
+        as_http_stream_abort(r, b.oom ? "#error\r\n" : b.data);
+        free(b.data);
+    } else {
+        as_http_stream_abort(r, NULL);
+    }
+    free(j);
+}
+
 static void export_resume(as_http_req_t *r, void *arg)
 {
     export_job_t *j = arg;
@@ -282,11 +311,22 @@ static void export_page_done(int status, const As__Reply *reply, void *ud)
             export_fetch(j); /* reads are safe to repeat */
             return;
         }
-        /* The head is sent: the body stops short. JSON stays unterminated (invalid), so a
-         * client cannot mistake it for a complete export. */
-        AS_WARN("export stopped", "subject=%s rows=%" PRId64 " status=%d", j->p.subject, j->rows,
-                status);
-        export_finish(j);
+        /* The head is sent: the body stops short, marked so (see export_fail). */
+        char why[300];
+        if (status == 504)
+            snprintf(why, sizeof why,
+                     "the settlement service did not answer in time (%d attempts); the export "
+                     "is incomplete",
+                     j->retries);
+        else if (status == 200 && reply && (!reply->has_status || reply->status == 200))
+            snprintf(why, sizeof why,
+                     "the settlement service sent no export page; the export is incomplete");
+        else
+            snprintf(why, sizeof why,
+                     "the settlement service failed (status %d%s%s); the export is incomplete",
+                     reply && reply->has_status ? reply->status : status,
+                     reply && reply->code ? ", " : "", reply && reply->code ? reply->code : "");
+        export_fail(j, why);
         return;
     }
     j->retries = 0;
@@ -330,8 +370,7 @@ static void export_page_done(int status, const As__Reply *reply, void *ud)
     }
     if (b.oom) {
         free(b.data);
-        AS_ERROR("export out of memory", "subject=%s rows=%" PRId64, j->p.subject, j->rows);
-        export_finish(j);
+        export_fail(j, "the gateway ran out of memory; the export is incomplete");
         return;
     }
     if (b.len)
@@ -359,12 +398,15 @@ static void export_fetch(export_job_t *j)
                      export_page_done, j) < 0) {
         /* Before the head this already answered 503; while streaming it could not. */
         if (j->started)
-            as_http_stream_end(j->r);
-        free(j);
+            export_fail(j, "the gateway could not ask the settlement service for the next page; "
+                           "the export is incomplete");
+        else
+            free(j);
     }
 }
 
-/* GET /v1/settlement/export?from=&to=&format=csv|json&after= */
+/* GET /v1/settlement/export?from=&to=&format=csv|json&after= (the route's `query` lists the
+ * parameters; the gateway refuses any other before this runs) */
 static void export_handler(as_http_req_t *r, const gw_route_t *rt, json_t *params,
                            const gw_principal_t *p)
 {
@@ -402,36 +444,37 @@ static void export_handler(as_http_req_t *r, const gw_route_t *rt, json_t *param
 const gw_route_t gw_routes_settlement[] = {
     {"GET", "/v1/settlement/charges/{ticket_id}", MONEY_READERS, "settlement",
      "settlement.GetCharges", 0, NULL, NULL, NULL,
-     "a ticket's charge lines, payers, totals and ledger entries"},
+     "a ticket's charge lines, payers, totals and ledger entries", NULL},
     {"GET", "/v1/settlement/invoices", FIN | R_REGION | R_CENTER, "settlement",
      "settlement.ListInvoices", 0, NULL, NULL, NULL,
-     "customer invoices (center, year; cursor pagination)"},
+     "customer invoices (center, year; cursor pagination)", NULL},
     {"GET", "/v1/settlement/invoices/{invoice_no}", FIN | R_REGION | R_CENTER, "settlement",
-     "settlement.GetInvoice", 0, NULL, NULL, NULL, "one customer invoice with its lines"},
+     "settlement.GetInvoice", 0, NULL, NULL, NULL, "one customer invoice with its lines", NULL},
     {"GET", "/v1/settlement/claims", FIN, "settlement", "settlement.ListClaims", 0, NULL, NULL,
-     NULL, "manufacturer claims (manufacturer, period, state; cursor pagination)"},
+     NULL, "manufacturer claims (manufacturer, period, state; cursor pagination)", NULL},
     {"GET", "/v1/settlement/claims/{id}", FIN, "settlement", "settlement.GetClaim", 0, NULL, NULL,
-     NULL, "one manufacturer claim with its lines"},
+     NULL, "one manufacturer claim with its lines", NULL},
     {"POST", "/v1/settlement/claims/{id}/submit", FIN, "settlement", "settlement.SubmitClaim", 1,
      NULL, NULL, optional_body,
-     "submit an open claim (409 while a line waits for its defective part)"},
+     "submit an open claim (409 while a line waits for its defective part)", NULL},
     {"POST", "/v1/settlement/claims/{id}/decision", FIN, "settlement", "settlement.DecideClaim", 1,
-     NULL, NULL, NULL, "record the manufacturer's decision per line"},
+     NULL, NULL, NULL, "record the manufacturer's decision per line", NULL},
     {"POST", "/v1/settlement/claims/{id}/payment", FIN, "settlement", "settlement.PayClaim", 1,
-     NULL, NULL, optional_body, "record the manufacturer's payment of a decided claim"},
+     NULL, NULL, optional_body, "record the manufacturer's payment of a decided claim", NULL},
     {"GET", "/v1/settlement/periods", FIN, "settlement", "settlement.ListPeriods", 0, NULL, NULL,
-     NULL, "accounting periods with their state and totals"},
+     NULL, "accounting periods with their state and totals", NULL},
     {"POST", "/v1/settlement/periods/{period}/close", FIN, "settlement", "settlement.ClosePeriod",
-     1, NULL, NULL, optional_body, "close an accounting period (YYYY-MM)"},
+     1, NULL, NULL, optional_body, "close an accounting period (YYYY-MM)", NULL},
     {"GET", "/v1/settlement/entries/{id}", FIN, "settlement", "settlement.GetEntry", 0, NULL, NULL,
-     NULL, "one journal entry with its lines"},
+     NULL, "one journal entry with its lines", NULL},
     {"POST", "/v1/settlement/entries/{id}/reverse", FIN, "settlement", "settlement.ReverseEntry", 1,
-     NULL, NULL, NULL, "post the reversal of a journal entry"},
+     NULL, NULL, NULL, "post the reversal of a journal entry", NULL},
     {"GET", "/v1/settlement/balance", FIN, "settlement", "settlement.GetBalance", 0, NULL, NULL,
-     NULL, "trial balance by account (period, or from/to posting dates)"},
+     NULL, "trial balance by account (period, or from/to posting dates)", NULL},
     {"GET", "/v1/settlement/costs", FIN | R_REGION, "settlement", "settlement.GetCosts", 0, NULL,
-     NULL, NULL, "service cost analysis by region, center or cause"},
+     NULL, NULL, "service cost analysis by region, center or cause", NULL},
     {"GET", "/v1/settlement/export", R_FINANCE, "settlement", "settlement.ExportPage", 0, NULL,
-     NULL, export_handler, "finance export of the ledger (CSV or JSON, streamed, cursor)"},
-    {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL},
+     NULL, export_handler, "finance export of the ledger (CSV or JSON, streamed, cursor)",
+     "format from to after"},
+    {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

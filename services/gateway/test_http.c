@@ -105,6 +105,15 @@ static void on_hold_timer(uv_timer_t *t)
     atomic_store(&fx->hold_finished, 1);
 }
 
+/* /stream-abort: the stream fails after its first rows. */
+static void on_abort_timer(uv_timer_t *t)
+{
+    timed_t *tm = t->data;
+    as_http_stream_write(tm->req, "3,4\r\n", 5);
+    as_http_stream_abort(tm->req, tm->body);
+    uv_close((uv_handle_t *)t, timed_closed);
+}
+
 static void start_timer(fixture_t *fx, as_http_req_t *req, const char *body, uv_timer_cb cb,
                         uint64_t timeout, uint64_t repeat)
 {
@@ -206,6 +215,17 @@ static void handler(as_http_req_t *req, void *user_data)
         int n = snprintf(body, sizeof body, "a=[%s] b=[%s] c=[%s] flag=[%s] d=%s", a ? a : "?",
                          b ? b : "?", c ? c : "?", f ? f : "?", d ? "present" : "absent");
         as_http_respond(req, 200, "text/plain", body, (size_t)n, NULL);
+    } else if (strcmp(path, "/pairs") == 0) {
+        char body[512];
+        size_t n = as_http_req_query_count(req), off = 0;
+        const char *k, *v;
+        off += (size_t)snprintf(body, sizeof body, "%zu:", n);
+        for (size_t i = 0; as_http_req_query_at(req, i, &k, &v) == 0 && off < sizeof body; i++)
+            off += (size_t)snprintf(body + off, sizeof body - off, " [%s]=[%s]", k, v);
+        if (off < sizeof body && as_http_req_query_at(req, n, &k, &v) == -1 && !k && !v)
+            off += (size_t)snprintf(body + off, sizeof body - off, " end");
+        as_http_respond(req, 200, "text/plain", body, off < sizeof body ? off : sizeof body - 1,
+                        NULL);
     } else if (strcmp(path, "/stream") == 0) {
         static const char big_char = 'x';
         char big[3000];
@@ -216,6 +236,14 @@ static void handler(as_http_req_t *req, void *user_data)
         as_http_stream_write(req, "beta-gamma", 10);
         as_http_stream_write(req, big, sizeof big);
         as_http_stream_end(req);
+    } else if (strcmp(path, "/stream-abort") == 0) {
+        /* two chunks now, then (from a timer, once they are on the wire) one more and the
+         * abort with its marker */
+        as_http_stream_begin(req, 200, "text/csv", NULL);
+        as_http_stream_write(req, "a,b\r\n", 5);
+        as_http_stream_write(req, "1,2\r\n", 5);
+        start_timer(fx, req, as_http_req_query(req, "quiet") ? NULL : "#error,boom\r\n",
+                    on_abort_timer, 30, 0);
     } else if (strcmp(path, "/export") == 0) {
         const char *n = as_http_req_query(req, "n");
         export_job_t *job = calloc(1, sizeof *job);
@@ -470,8 +498,8 @@ static int body_append(response_t *r, client_t *c, size_t n)
     return 0;
 }
 
-/* Read one response strictly; `no_body` for answers to HEAD. Returns 0 or -1. */
-static int read_response(client_t *c, response_t *r, int no_body)
+/* Read the status line and headers of one response into `r` (body empty). Returns 0 or -1. */
+static int read_head(client_t *c, response_t *r)
 {
     char line[2048];
     memset(r, 0, sizeof *r);
@@ -496,6 +524,43 @@ static int read_response(client_t *c, response_t *r, int no_body)
         copy_trunc(r->values[r->n_headers], sizeof r->values[0], v);
         r->n_headers++;
     }
+    return 0;
+}
+
+/* Read a chunked response that may be cut short: the chunks go to r->body until the
+ * zero-length last chunk (*terminated = 1) or the end of the connection (*terminated = 0).
+ * Returns 0, or -1 when the framing is broken. */
+static int read_chunks_until_end(client_t *c, response_t *r, int *terminated)
+{
+    char line[2048];
+    *terminated = 0;
+    if (read_head(c, r) != 0)
+        return -1;
+    for (;;) {
+        char *end = NULL;
+        if (client_read_line(c, line, sizeof line) != 0)
+            return c->off == c->len ? 0 : -1; /* the connection ended between chunks */
+        unsigned long size = strtoul(line, &end, 16);
+        if (end == line || *end)
+            return -1;
+        if (size == 0) {
+            *terminated = 1;
+            return client_read_line(c, line, sizeof line) == 0 && !line[0] ? 0 : -1;
+        }
+        if (r->n_chunks < 64)
+            r->chunk_sizes[r->n_chunks] = size;
+        r->n_chunks++;
+        if (body_append(r, c, size) != 0 || client_read_line(c, line, sizeof line) != 0 || line[0])
+            return -1;
+    }
+}
+
+/* Read one response strictly; `no_body` for answers to HEAD. Returns 0 or -1. */
+static int read_response(client_t *c, response_t *r, int no_body)
+{
+    char line[2048];
+    if (read_head(c, r) != 0)
+        return -1;
     if (no_body || r->status < 200 || r->status == 204 || r->status == 304)
         return 0;
     const char *te = resp_header(r, "Transfer-Encoding");
@@ -975,6 +1040,53 @@ static void a_streamed_response_uses_valid_chunked_framing(void **state)
     fixture_free(fx);
 }
 
+static void an_aborted_stream_ends_with_its_marker_and_no_last_chunk(void **state)
+{
+    (void)state;
+    fixture_t *fx = fixture_start(NULL);
+    client_t *c = client_open(fx->port);
+    response_t r;
+    int terminated = -1;
+    /* a second request pipelined behind: it must not be answered on the cut connection */
+    client_send_str(c, "GET /stream-abort HTTP/1.1\r\nHost: t\r\n\r\n"
+                       "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_chunks_until_end(c, &r, &terminated), 0);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(resp_header(&r, "Transfer-Encoding"), "chunked");
+    assert_false(terminated); /* no "0\r\n\r\n" */
+    assert_int_equal(r.n_chunks, 4);
+    assert_string_equal(r.body, "a,b\r\n1,2\r\n3,4\r\n#error,boom\r\n");
+    assert_true(client_wait_closed(c)); /* and nothing after it: the connection is closed */
+    response_free(&r);
+    client_close(c);
+
+    /* without a marker: the same cut, nothing extra */
+    c = client_open(fx->port);
+    client_send_str(c, "GET /stream-abort?quiet HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_int_equal(read_chunks_until_end(c, &r, &terminated), 0);
+    assert_false(terminated);
+    assert_string_equal(r.body, "a,b\r\n1,2\r\n3,4\r\n");
+    assert_true(client_wait_closed(c));
+    response_free(&r);
+    client_close(c);
+
+    /* HTTP/1.0 (no chunking): the marker is the last line before the close */
+    c = client_open(fx->port);
+    client_send_str(c, "GET /stream-abort HTTP/1.0\r\n\r\n");
+    assert_int_equal(read_response(c, &r, 0), 0);
+    assert_null(resp_header(&r, "Transfer-Encoding"));
+    assert_string_equal(r.body, "a,b\r\n1,2\r\n3,4\r\n#error,boom\r\n");
+    response_free(&r);
+    client_close(c);
+
+    /* the server carries on */
+    char body[64];
+    assert_int_equal(one_shot(fx->port, "GET /hello HTTP/1.1\r\n\r\n", body, sizeof body, NULL),
+                     200);
+    assert_string_equal(body, "hello");
+    fixture_free(fx);
+}
+
 static void a_large_export_streams_with_back_pressure(void **state)
 {
     (void)state;
@@ -1049,6 +1161,14 @@ static void query_parameters_and_path_are_percent_decoded(void **state)
     assert_int_equal(one_shot(fx->port, "GET /query HTTP/1.1\r\n\r\n", body, sizeof body, NULL),
                      200);
     assert_string_equal(body, "a=[?] b=[?] c=[?] flag=[?] d=absent");
+    /* every pair in order, repeats included, empty segments skipped */
+    assert_int_equal(one_shot(fx->port, "GET /pairs?a=1&&b=x+y&a=2&flag&=v HTTP/1.1\r\n\r\n", body,
+                              sizeof body, NULL),
+                     200);
+    assert_string_equal(body, "5: [a]=[1] [b]=[x y] [a]=[2] [flag]=[] []=[v] end");
+    assert_int_equal(one_shot(fx->port, "GET /pairs HTTP/1.1\r\n\r\n", body, sizeof body, NULL),
+                     200);
+    assert_string_equal(body, "0: end");
     /* absolute-form target */
     assert_int_equal(one_shot(fx->port, "GET http://example.com/hello?x=1 HTTP/1.1\r\n\r\n", body,
                               sizeof body, NULL),
@@ -1283,6 +1403,7 @@ int main(void)
         cmocka_unit_test(unsupported_transfer_encoding_gets_501_and_unknown_expect_gets_417),
         cmocka_unit_test(a_client_that_disconnects_before_the_async_response_is_handled_cleanly),
         cmocka_unit_test(a_streamed_response_uses_valid_chunked_framing),
+        cmocka_unit_test(an_aborted_stream_ends_with_its_marker_and_no_last_chunk),
         cmocka_unit_test(a_large_export_streams_with_back_pressure),
         cmocka_unit_test(a_client_leaving_mid_export_aborts_the_stream),
         cmocka_unit_test(a_client_that_never_reads_is_cut_off_at_the_write_queue_cap),
