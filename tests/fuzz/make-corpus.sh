@@ -214,13 +214,28 @@ http_seed fuzz_gateway_query wrong-types 2 $'POST /v1/tickets/T-1/consent HTTP/1
 http_seed fuzz_gateway_query list-out-of-range 0 $'GET /v1/tickets?limit=99999999999&center=%E4%B8%8A%E6%B5%B7&x=1 HTTP/1.1\n'"$TOK"$'\n\n'
 http_seed fuzz_gateway_query metrics 0 $'GET /metrics HTTP/1.1\nAuthorization: Bearer fuzz-center\n\nGET /metrics HTTP/1.1\n'"$TOK"$'\n\n'
 http_seed fuzz_gateway_query bad-key 0 $'POST /v1/tickets/T-1/handback HTTP/1.1\n'"$TOK"$'\nIdempotency-Key: has space\nContent-Length: 2\n\n{}'
-# One request per route of every routes_*.c ({param} segments filled in).
+# One request per route of every routes_*.c ({param} segments filled in). A GET route gets a
+# query parameter it accepts (limit when it takes one, else its first; the gateway refuses any
+# other with 400), as `as-gateway --query-params` lists them; none without a built gateway.
+declare -A ACCEPTS
+if [ -x "$AS_BUILD/bin/as-gateway" ]; then
+    while IFS=$'\t' read -r method pattern params; do
+        [ "$method" = GET ] && ACCEPTS[$pattern]=$params
+    done < <("$AS_BUILD/bin/as-gateway" --query-params)
+fi
 i=0
 while IFS='|' read -r method pattern; do
     i=$((i + 1))
     path=$(printf '%s' "$pattern" | sed 's/{[a-z_]*}/X-0001/g')
     if [ "$method" = GET ]; then
-        http_seed fuzz_gateway_query "route-$i" $((i % 8)) "GET $path?limit=10 HTTP/1.1
+        params=${ACCEPTS[$pattern]:--}
+        query=
+        if [[ ,$params, == *,limit,* ]]; then
+            query='?limit=10'
+        elif [ "$params" != - ]; then
+            query="?${params%%,*}=X-0001"
+        fi
+        http_seed fuzz_gateway_query "route-$i" $((i % 8)) "GET $path$query HTTP/1.1
 $TOK
 
 "
