@@ -10,7 +10,8 @@
 #               (each starts where the previous ended) and end in the ticket's state; every
 #               final ticket has exactly one final timeline entry and a closing time
 #   settlement  at most one charge set per ticket; the ledger balances (every entry, and in
-#               total: debits = credits); every handed-back ticket was charged/closed once
+#               total: debits = credits); every handed-back ticket was charged/closed once;
+#               every claim's claimed_cents is the sum of its lines' (kept by a trigger)
 #   parts       stock equals its ledger (parts' own ledger_mismatches()) and is never negative
 #   warranty    every ticket was decided exactly once;  surveys: one callback per closed ticket
 #   outbox      every stream: gap-free (rows 1..last_seq) and published (published_seq = last_seq)
@@ -309,6 +310,16 @@ if is_up settlement && has settlement journal_lines; then
     fi
 else
     skip "settlement: the ledger balances" "no settlement.journal_lines table yet"
+fi
+if is_up settlement && has settlement claims claim_lines; then
+    bad=$(q settlement "SELECT c.id || ' claimed_cents=' || c.claimed_cents || ' lines=' || coalesce(sum(l.claimed_cents), 0)
+                        FROM claims c LEFT JOIN claim_lines l ON l.claim_id = c.id
+                        GROUP BY c.id, c.claimed_cents
+                        HAVING c.claimed_cents <> coalesce(sum(l.claimed_cents), 0) ORDER BY c.id")
+    check "settlement: every claim's claimed_cents is the sum of its lines ($(q settlement "SELECT count(*) FROM claims") claims)" \
+        0 "$(grep -c . <<<"$bad")" "$(head -n 5 <<<"$bad")"
+else
+    skip "settlement: every claim's claimed_cents is the sum of its lines" "no settlement.claims/claim_lines tables yet"
 fi
 if is_up settlement && has settlement event_rejects && [ "$have_tickets" -eq 1 ]; then
     q settlement "SELECT DISTINCT ticket_id FROM event_rejects WHERE ticket_id IS NOT NULL ORDER BY 1" |
