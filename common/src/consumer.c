@@ -47,6 +47,7 @@ struct as_consumer {
     char service[32];
     as_event_fn fn;
     void *ud;
+    as_relay_t *relay;   /* the service's own publisher, kicked after each applied batch */
     uint64_t applied;    /* last sequence committed */
     uint64_t dispatched; /* last sequence handed to a handler (>= applied) */
     unsigned jobs;       /* apply transactions in flight */
@@ -204,6 +205,8 @@ static void apply_done(const as_db_result_t *r, void *ud)
         }
         c->applied = j->last;
         c->solo = 0;
+        if (c->relay)
+            as_relay_kick(c->relay); /* what the handlers emitted goes out now */
         AS_DEBUG("events applied", "stream=%s first=%" PRIu64 " last=%" PRIu64, c->stream, j->first,
                  j->last);
     } else if (!r->ok && strcmp(r->sqlstate, "AS409") == 0 && j->first == c->applied + 1) {
@@ -495,6 +498,12 @@ as_consumer_t *as_consumer_new(uv_loop_t *loop, void *zctx, as_db_t *db, const c
     c->timer.data = c;
     uv_timer_start(&c->timer, tick, 0, 100);
     return c;
+}
+
+void as_consumer_set_relay(as_consumer_t *c, as_relay_t *relay)
+{
+    if (c)
+        c->relay = relay;
 }
 
 uint64_t as_consumer_applied(const as_consumer_t *c)

@@ -265,6 +265,7 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
             AS_ERROR("cannot start consumer", "stream=%s error=\"%s\"", def->subs[i].stream, err);
             goto out;
         }
+        as_consumer_set_relay(svc->consumers[i], svc->relay);
     }
     if (def->start && def->start(svc) != 0) {
         AS_ERROR("service start failed", "%s", "");

@@ -767,8 +767,13 @@ int bench_run_phase(bench_t *b, const phase_cfg_t *cfg, phase_res_t *res)
                         res->late++;
                 }
             }
-            int64_t wait = (next - bench_now_ns()) / 1000000;
-            timeout = bl_n > 0 ? 1 : wait < 0 ? 0 : wait > 5 ? 5 : wait;
+            /* Sleep until the next send is due, rounded UP to the poll's millisecond: rounding
+             * down turned every sub-millisecond wait into a busy loop (the generator took a
+             * core at 1,000/s). A send may go out up to 1 ms late; its latency is counted from
+             * the scheduled time, so that lateness is in the figures, not hidden. */
+            int64_t wait_ns = next - bench_now_ns();
+            long wait = wait_ns <= 0 ? 0 : (long)((wait_ns + 999999) / 1000000);
+            timeout = bl_n > 0 ? 1 : wait > 5 ? 5 : wait;
         } else if (cfg->mode == MODE_JOURNEY) {
             for (int i = 0; i < b->nj; i++) {
                 journey_t *j = &b->j[i];

@@ -189,6 +189,9 @@ as_consumer_t *as_consumer_new(uv_loop_t *loop, void *zctx, as_db_t *db, const c
                                const char *service, as_event_fn fn, void *user_data, char *err,
                                size_t errlen);
 uint64_t as_consumer_applied(const as_consumer_t *c);
+/* The relay of the consuming service's own stream, if it publishes one: kicked after every
+ * applied batch, since handlers may emit events (otherwise they wait for the relay's poll). */
+void as_consumer_set_relay(as_consumer_t *c, as_relay_t *relay);
 /* Trigger a catch-up from the publisher now (e.g. tests, operator command). */
 void as_consumer_replay(as_consumer_t *c);
 void as_consumer_destroy(as_consumer_t **c_p);
