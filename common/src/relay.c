@@ -25,8 +25,10 @@ struct as_relay {
     char stream[64];
     char service[32];
     uint64_t published;
-    uint64_t head; /* last committed sequence, as of the latest fetch */
-    int loaded, busy, again, closing;
+    uint64_t head;    /* last committed sequence, as of the latest fetch */
+    uint64_t marked;  /* published_seq as last written (or read at start) */
+    uint64_t marking; /* the value the fetch in flight writes, 0 when it writes none */
+    int loaded, busy, again, closing, want_mark;
 };
 
 static const char *SQL_FETCH =
@@ -112,11 +114,11 @@ static void fetch_done(const as_db_result_t *res, void *ud)
         free(buf);
         r->published = strtoull(as_db_value(rows, i, 0), NULL, 10);
     }
+    if (r->marking)
+        r->marked = r->marking;
     if (n == RELAY_BATCH || r->again) {
         r->again = 0;
         relay_fetch(r);
-    } else if (n > 0) {
-        relay_fetch(r); /* records the published position; returns no rows */
     }
 }
 
@@ -132,15 +134,26 @@ static void relay_fetch(as_relay_t *r)
     const char *p1[2] = {r->stream, pub};
     const char *p2[3] = {r->stream, pub, lim};
     const char *p3[1] = {r->stream};
+    /* Recording the published position is a write (a commit that waits for the WAL flush) on
+     * the connection the commands use: only the timer's fetches do it, at most five times a
+     * second, not every fetch a command or a consumer batch kicks. A restart resumes from the
+     * recorded position (consumers ignore what they already applied). */
+    int mark = r->want_mark && r->published > r->marked;
     as_db_stmt_t st[3] = {
         {"UPDATE outbox_streams SET published_seq = $2 WHERE stream = $1 AND published_seq < $2", 2,
          p1},
         {SQL_FETCH, 3, p2},
         {"SELECT last_seq FROM outbox_streams WHERE stream = $1", 1, p3},
     };
+    if (!mark)
+        st[0] = (as_db_stmt_t){"SELECT 1", 0, NULL};
     r->again = 0;
-    if (as_db_submit(r->db, st, 3, fetch_done, r) == 0)
+    if (as_db_submit(r->db, st, 3, fetch_done, r) == 0) {
         r->busy = 1;
+        r->marking = mark ? r->published : 0;
+        if (mark)
+            r->want_mark = 0;
+    }
 }
 
 static void load_done(const as_db_result_t *res, void *ud)
@@ -154,6 +167,7 @@ static void load_done(const as_db_result_t *res, void *ud)
     if (!res->ok)
         return;
     r->published = strtoull(as_db_value(res->res[1], 0, 0), NULL, 10);
+    r->marked = r->published;
     r->loaded = 1;
     AS_INFO("relay ready", "stream=%s published=%" PRIu64, r->stream, r->published);
     relay_fetch(r);
@@ -162,6 +176,7 @@ static void load_done(const as_db_result_t *res, void *ud)
 static void relay_tick(uv_timer_t *t)
 {
     as_relay_t *r = t->data;
+    r->want_mark = 1; /* this fetch, or the next one if one is in flight, records the position */
     if (r->busy)
         return;
     if (!r->loaded) {
