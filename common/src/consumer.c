@@ -29,8 +29,10 @@
 #define REPLAY_BATCH 500
 #define SILENCE_MS   1000
 #define RETRY_MS     300
-#define APPLY_BATCH  32  /* events per transaction, at most */
-#define BATCH_STMTS  240 /* statements per transaction, at most */
+#define APPLY_BATCH  32   /* events per transaction, at most */
+#define BATCH_STMTS  240  /* statements per transaction, at most */
+#define DEFER_MS     100  /* an ignored event's position is recorded within ~2 of these */
+#define DEFER_MAX    1024 /* ... or when this many ignored events wait for it */
 
 typedef struct qitem {
     uint8_t *buf;
@@ -64,6 +66,11 @@ struct as_consumer {
     unsigned qhead, qlen;
     int loaded, loading, busy, replaying, closing, refs;
     int64_t last_activity, retry_at;
+    /* Events after `applied` up to here were dispatched, their handlers gave no statement, and
+     * their position is not recorded yet (0: none). See batch_submit(). */
+    uint64_t deferred_last;
+    int64_t deferred_since;
+    int may_defer; /* set only around the end of a pump */
 };
 
 typedef struct ev_holder {
@@ -102,6 +109,7 @@ static void queue_clear(as_consumer_t *c)
     for (unsigned k = 0; k < c->qlen; k++)
         free(c->q[(c->qhead + k) % QUEUE_CAP].buf);
     c->qhead = c->qlen = 0;
+    c->deferred_last = 0;
 }
 
 /* Append the packed envelope of sequence `seq` if it is the next one we lack. */
@@ -240,6 +248,23 @@ static void batch_submit(as_consumer_t *c)
 {
     if (c->bn == 0)
         return;
+    /* Events whose handlers gave no statement (most consumers ignore most types) need only
+     * their position recorded, and that can wait: a crash before it is recorded delivers them
+     * again, and they are ignored again. So a pump whose batch is only the position, with
+     * nothing in flight, leaves it in memory; the next batch with effects, or the timer after
+     * DEFER_MS, records it. At a trickle of events this saves a commit (and its WAL flush) per
+     * event in every consumer that ignores them. */
+    uint64_t from = c->deferred_last ? c->applied + 1 : c->bfirst;
+    if (c->bn == 1 && c->may_defer && c->jobs == 0 && !c->closing &&
+        c->blast - from + 1 < DEFER_MAX) {
+        if (!c->deferred_last)
+            c->deferred_since = as_now_ms();
+        c->deferred_last = c->blast;
+        batch_reset(c);
+        return;
+    }
+    c->deferred_last = 0;
+    c->bfirst = from;
     /* The position goes first: a batch that is not next fails before any effect runs. */
     char first[24], last[24];
     snprintf(first, sizeof first, "%" PRIu64, c->bfirst);
@@ -323,12 +348,13 @@ static void pump(as_consumer_t *c)
     if (c->retry_at && as_now_ms() < c->retry_at)
         return;
     c->retry_at = 0;
-    c->dispatched = c->applied;
+    c->dispatched = c->deferred_last ? c->deferred_last : c->applied;
     unsigned max = c->solo ? 1 : APPLY_BATCH;
+    unsigned k0 = (unsigned)(c->dispatched - c->applied);
     c->busy = 1;
     c->collecting = 1;
     batch_reset(c);
-    for (unsigned k = 0; k < c->qlen && k < max; k++) {
+    for (unsigned k = k0; k < c->qlen && k - k0 < max; k++) {
         qitem_t *it = &c->q[(c->qhead + k) % QUEUE_CAP];
         ev_holder_t *h = calloc(1, sizeof *h);
         if (!h)
@@ -365,7 +391,9 @@ static void pump(as_consumer_t *c)
         consumer_unref(c);
     }
     c->collecting = 0;
+    c->may_defer = 1;
     batch_submit(c);
+    c->may_defer = 0;
     if (c->jobs == 0)
         c->busy = 0;
 }
@@ -458,6 +486,16 @@ static void tick(uv_timer_t *t)
     }
     pump(c);
     int64_t now = as_now_ms();
+    if (c->deferred_last && !c->busy && !c->closing && now - c->deferred_since >= DEFER_MS) {
+        /* Record the position of the ignored events that waited (see batch_submit). */
+        batch_reset(c);
+        c->bn = 1;
+        c->bfirst = c->blast = c->deferred_last;
+        c->busy = 1;
+        batch_submit(c);
+        if (c->jobs == 0)
+            c->busy = 0;
+    }
     int behind = c->known_head > c->applied + c->qlen;
     if (!c->busy && (behind || (c->qlen == 0 && now - c->last_activity >= SILENCE_MS))) {
         c->last_activity = now;

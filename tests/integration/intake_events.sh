@@ -63,6 +63,7 @@ if [ -n "$sku" ]; then
     }
     check "PartsRequested: parts reserves or backorders the line, and intake hears it" 15 \
         reserved_or_backordered
+    reserved_id=$id
 else
     t_fail "PartsRequested: parts reserves or backorders the line" "the parts catalogue is empty"
 fi
@@ -119,4 +120,23 @@ http POST "/v1/tickets/$id/cancel" "$AS_TOKEN_CENTER" '{"reason":"customer left"
 t_jq "the ticket is cancelled" .state cancelled
 check "TicketCancelled: warranty no longer counts the device as open" 15 \
     test "$(q warranty "SELECT count(*) FROM device_tickets WHERE ticket_id = '$id' AND open")" = 0
+# --- a PartsReserved delivered again adds no timeline row, whatever the ticket's state now ---
+# (the fault suite's replay found one extra row per ticket: the first delivery's row was written
+# by the state change with its own note). Applied twice more inside a rolled-back transaction.
+ev=$(q parts "SELECT payload::text FROM outbox WHERE type = 'parts.PartsReserved'
+              AND payload->>'ticket_id' = '${reserved_id:-none}' ORDER BY seq LIMIT 1")
+if [ -n "$ev" ]; then
+    ev_sql=${ev//\'/\'\'}
+    counts=$("$stack" psql intake -XAtq -c "BEGIN;
+        SELECT count(*) FROM ticket_timeline WHERE ticket_id = '${reserved_id:-none}';
+        SELECT on_parts_reserved('$ev_sql'::jsonb);
+        SELECT on_parts_reserved('$ev_sql'::jsonb);
+        SELECT count(*) FROM ticket_timeline WHERE ticket_id = '${reserved_id:-none}';
+        ROLLBACK;" 2>&1 | grep -E '^[0-9]+$' | paste -sd' ')
+    set -- $counts
+    t_eq "PartsReserved delivered twice more adds no timeline row" "${1:-?}" "${2:-none}"
+else
+    t_fail "PartsReserved delivered twice more adds no timeline row" "no PartsReserved for ${reserved_id:-none} (the line was backordered?)"
+fi
+
 t_done
