@@ -136,3 +136,19 @@ t_done() {
     fi
     exit 1
 }
+
+# new_imei — a random, Luhn-valid 15-digit IMEI, so that no other ticket looks like the same
+# device.
+new_imei() {
+    local body sum=0 i d
+    body=$(printf '35%06d%06d' $((RANDOM % 1000000)) $((RANDOM * 7 % 1000000)))
+    for ((i = 0; i < 14; i++)); do
+        d=${body:13-i:1}
+        if ((i % 2 == 0)); then
+            d=$((d * 2))
+            ((d > 9)) && d=$((d - 9))
+        fi
+        sum=$((sum + d))
+    done
+    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
+}

@@ -24,20 +24,6 @@ sql() {
     (cd "$API_ROOT" && deploy/local/stack.sh psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1)
 }
 
-# A random, Luhn-valid IMEI, so that no other ticket looks like the same device.
-new_imei() {
-    local body sum=0 i d
-    body=$(printf '35%06d%06d' $((RANDOM % 1000000)) $((RANDOM * 7 % 1000000)))
-    for ((i = 0; i < 14; i++)); do
-        d=${body:13-i:1}
-        if ((i % 2 == 0)); then
-            d=$((d * 2))
-            ((d > 9)) && d=$((d - 9))
-        fi
-        sum=$((sum + d))
-    done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
-}
 # ticket_body PHONE DAYS_AGO [JQ] — an open-ticket body for a Huaxin phone (fresh IMEI).
 ticket_body() {
     local imei

@@ -7,20 +7,6 @@
 ASCTL=${AS_BIN:-${AS_BUILD:-build}/bin}/asctl
 export LC_ALL=C.UTF-8
 
-# A valid IMEI (Luhn) unique to this run.
-new_imei() {
-    local body sum=0 i d
-    body=$(printf '35%06d%06d' $((RANDOM % 1000000)) $((RANDOM * 7 % 1000000)))
-    for ((i = 0; i < 14; i++)); do
-        d=${body:13-i:1}
-        if ((i % 2 == 0)); then
-            d=$((d * 2))
-            ((d > 9)) && d=$((d - 9))
-        fi
-        sum=$((sum + d))
-    done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
-}
 IMEI=$(new_imei)
 INV=$(TZ=Asia/Shanghai date -d '-40 days' +%F)
 open_ticket() {

@@ -7,20 +7,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
-# A random, Luhn-valid IMEI, so that tickets of other tests never look like the same device.
-new_imei() {
-    local body sum=0 i d
-    body=$(printf '35%06d%06d' $((RANDOM % 1000000)) $((RANDOM * 7 % 1000000)))
-    for ((i = 0; i < 14; i++)); do
-        d=${body:13-i:1}
-        if ((i % 2 == 0)); then
-            d=$((d * 2))
-            ((d > 9)) && d=$((d - 9))
-        fi
-        sum=$((sum + d))
-    done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
-}
 ticket_body() { # imei request days-ago price [code]
     jq -nc --arg imei "$1" --arg req "$2" --arg inv "$(days_ago "$3")" --argjson price "$4" \
         --arg code "${5:-NO_POWER}" '{
