@@ -80,6 +80,10 @@ const char *asctl_verb_pos(int argc, char **argv, const char *spec, int k);
 asctl_opts_t asctl_verb_opts(const asctl_opts_t *o, int argc, char **argv);
 int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *const *map);
 int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment);
+/* A list verb: no positional argument, the options of `map` (its only options) become the
+ * query parameters of GET `base`, the answer goes to `print`. Returns the exit code. */
+int asctl_verb_list(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *base,
+                    const char *const *map, void (*print)(json_t *));
 int asctl_verb_int(const char *v, const char *what, long long *out);
 int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map);
 const char *asctl_verb_yuan(long long cents, char *buf, size_t len);

@@ -33,13 +33,7 @@ static void print_stock(json_t *ans)
 static int p_stock(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--site", "site", "--sku", "sku", NULL};
-    if (asctl_verb_check(argc, argv, "--site= --sku=", 0, 0, "parts stock") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/parts/stock";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_stock);
+    return asctl_verb_list(o0, argc, argv, "parts stock", "/v1/parts/stock", q, print_stock);
 }
 
 static const asctl_col_t MOVE_COLS[] = {
@@ -74,14 +68,8 @@ static int p_movements(const asctl_opts_t *o0, int argc, char **argv)
     static const char *const q[] = {"--site",  "site",     "--sku",     "sku",     "--kind",
                                     "kind",    "--ticket", "ticket_id", "--after", "after",
                                     "--limit", "limit",    NULL};
-    if (asctl_verb_check(argc, argv, "--site= --sku= --kind= --ticket= --after= --limit=", 0, 0,
-                         "parts movements") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[1024] = "/v1/parts/movements";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_movements);
+    return asctl_verb_list(o0, argc, argv, "parts movements", "/v1/parts/movements", q,
+                           print_movements);
 }
 
 static void print_receipt(json_t *r)
@@ -422,14 +410,8 @@ static int p_reservations(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--ticket", "ticket_id", "--site", "site", "--state",
                                     "state",    "--limit",   "limit",  NULL};
-    if (asctl_verb_check(argc, argv, "--ticket= --site= --state= --limit=", 0, 0,
-                         "parts reservations") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/parts/reservations";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_reservations);
+    return asctl_verb_list(o0, argc, argv, "parts reservations", "/v1/parts/reservations", q,
+                           print_reservations);
 }
 
 static void print_replenishment(json_t *ans)
@@ -463,13 +445,8 @@ static void print_replenishment(json_t *ans)
 static int p_replenishment(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--site", "site", "--sku", "sku", NULL};
-    if (asctl_verb_check(argc, argv, "--site= --sku=", 0, 0, "parts replenishment") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/parts/replenishment";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_replenishment);
+    return asctl_verb_list(o0, argc, argv, "parts replenishment", "/v1/parts/replenishment", q,
+                           print_replenishment);
 }
 
 /* ---- defective returns ------------------------------------------------------------------- */
@@ -506,14 +483,7 @@ static int p_returns(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--status",  "status",  "--site", "site", "--ticket",
                                     "ticket_id", "--limit", "limit",  NULL};
-    if (asctl_verb_check(argc, argv, "--status= --site= --ticket= --limit=", 0, 0,
-                         "parts returns") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/parts/returns";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_returns);
+    return asctl_verb_list(o0, argc, argv, "parts returns", "/v1/parts/returns", q, print_returns);
 }
 
 static int p_receive_return(const asctl_opts_t *o, int argc, char **argv)
@@ -547,13 +517,7 @@ static void print_loaner(json_t *l)
 static int p_loaners(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--site", "site", "--state", "state", NULL};
-    if (asctl_verb_check(argc, argv, "--site= --state=", 0, 0, "parts loaners") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/parts/loaners";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_loaners);
+    return asctl_verb_list(o0, argc, argv, "parts loaners", "/v1/parts/loaners", q, print_loaners);
 }
 
 static int p_lend(const asctl_opts_t *o0, int argc, char **argv)
@@ -609,13 +573,7 @@ static void print_skus(json_t *ans)
 static int p_skus(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--brand", "brand", "--model", "model", "--q", "q", NULL};
-    if (asctl_verb_check(argc, argv, "--brand= --model= --q=", 0, 0, "parts skus") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/parts/skus";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_skus);
+    return asctl_verb_list(o0, argc, argv, "parts skus", "/v1/parts/skus", q, print_skus);
 }
 
 static void print_ledger_check(json_t *ans)

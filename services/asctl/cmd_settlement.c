@@ -441,13 +441,8 @@ static void print_balance(json_t *ans)
 static int s_balance(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--period", "period", "--from", "from", "--to", "to", NULL};
-    if (asctl_verb_check(argc, argv, "--period= --from= --to=", 0, 0, "settlement balance") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/settlement/balance";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_balance);
+    return asctl_verb_list(o0, argc, argv, "settlement balance", "/v1/settlement/balance", q,
+                           print_balance);
 }
 
 static void print_costs(json_t *ans)
@@ -492,13 +487,8 @@ static void print_costs(json_t *ans)
 static int s_costs(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
-    if (asctl_verb_check(argc, argv, "--group= --from= --to=", 0, 0, "settlement costs") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/settlement/costs";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_costs);
+    return asctl_verb_list(o0, argc, argv, "settlement costs", "/v1/settlement/costs", q,
+                           print_costs);
 }
 
 static void print_entry(json_t *e)

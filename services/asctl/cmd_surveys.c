@@ -107,13 +107,7 @@ static int sv_due(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--date",  "date",  "--center", "center",
                                     "--limit", "limit", NULL};
-    if (asctl_verb_check(argc, argv, "--date= --center= --limit=", 0, 0, "survey due") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/surveys/due";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_due);
+    return asctl_verb_list(o0, argc, argv, "survey due", "/v1/surveys/due", q, print_due);
 }
 
 static int sv_show(const asctl_opts_t *o0, int argc, char **argv)
@@ -228,13 +222,8 @@ static void print_satisfaction(json_t *ans)
 static int sv_report(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
-    if (asctl_verb_check(argc, argv, "--group= --from= --to=", 0, 0, "survey report") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/reports/satisfaction";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_satisfaction);
+    return asctl_verb_list(o0, argc, argv, "survey report", "/v1/reports/satisfaction", q,
+                           print_satisfaction);
 }
 
 static void print_weights(json_t *ans)
@@ -428,13 +417,8 @@ static int c_assign(const asctl_opts_t *o, int argc, char **argv)
 static int c_overdue(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--center", "center", "--limit", "limit", NULL};
-    if (asctl_verb_check(argc, argv, "--center= --limit=", 0, 0, "complaint overdue") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/complaints/overdue";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_complaints);
+    return asctl_verb_list(o0, argc, argv, "complaint overdue", "/v1/complaints/overdue", q,
+                           print_complaints);
 }
 
 static void print_complaint_report(json_t *ans)

@@ -127,6 +127,26 @@ int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *
     return 0;
 }
 
+int asctl_verb_list(const asctl_opts_t *o0, int argc, char **argv, const char *cmd,
+                    const char *base, const char *const *map, void (*print)(json_t *))
+{
+    char spec[256] = "", path[1024];
+    size_t off = 0;
+    for (size_t i = 0; map[i]; i += 2) {
+        int n = snprintf(spec + off, sizeof spec - off, "%s%s=", off ? " " : "", map[i]);
+        if (n < 0 || (size_t)n >= sizeof spec - off)
+            return ASCTL_USAGE;
+        off += (size_t)n;
+    }
+    if (asctl_verb_check(argc, argv, spec, 0, 0, cmd) < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    snprintf(path, sizeof path, "%s", base);
+    if (asctl_verb_query(path, sizeof path, argc, argv, map) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print);
+}
+
 /* A path with one escaped segment: fmt holds one %s. Returns 0 or -1 when it does not fit. */
 int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment)
 {
@@ -376,13 +396,8 @@ static void print_policy(json_t *p)
 static int w_policy(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--version", "version", NULL};
-    if (asctl_verb_check(argc, argv, "--version=", 0, 0, "warranty policy") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/warranty/policy";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_policy);
+    return asctl_verb_list(o0, argc, argv, "warranty policy", "/v1/warranty/policy", q,
+                           print_policy);
 }
 
 static void print_reevaluation(json_t *r)
@@ -460,13 +475,7 @@ static int r_list(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--status", "status", "--limit", "limit",
                                     "--after",  "after",  NULL};
-    if (asctl_verb_check(argc, argv, "--status= --limit= --after=", 0, 0, "review list") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/warranty/reviews";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_reviews);
+    return asctl_verb_list(o0, argc, argv, "review list", "/v1/warranty/reviews", q, print_reviews);
 }
 
 static int review_decide(const asctl_opts_t *o, const char *id, json_t *body)
