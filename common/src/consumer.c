@@ -87,6 +87,7 @@ typedef struct apply_job {
     as_consumer_t *c;
     uint64_t first, last;
     unsigned count;
+    int effects; /* the handlers gave statements: they may have emitted events */
 } apply_job_t;
 
 static void pump(as_consumer_t *c);
@@ -213,7 +214,7 @@ static void apply_done(const as_db_result_t *r, void *ud)
         }
         c->applied = j->last;
         c->solo = 0;
-        if (c->relay)
+        if (c->relay && j->effects)
             as_relay_kick(c->relay); /* what the handlers emitted goes out now */
         AS_DEBUG("events applied", "stream=%s first=%" PRIu64 " last=%" PRIu64, c->stream, j->first,
                  j->last);
@@ -289,6 +290,7 @@ static void batch_submit(as_consumer_t *c)
         j->first = c->bfirst;
         j->last = c->blast;
         j->count = (unsigned)(c->blast - c->bfirst + 1);
+        j->effects = c->bn > 1; /* slot 0 is the position */
     }
     if (!j || as_db_submit(c->db, c->bstmt, c->bn, apply_done, j) < 0) {
         free(j);

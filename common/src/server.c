@@ -271,8 +271,6 @@ static void sql_finish(as_cmd_ctx_t *ctx, json_t *reply, const char *st, const c
     if (reply) {
         int status = (int)json_integer_value(json_object_get(reply, "status"));
         int replayed = json_is_true(json_object_get(reply, "replayed"));
-        if (ctx->s->relay && !replayed)
-            as_relay_kick(ctx->s->relay);
         as_cmd_reply_json(ctx, status ? status : 200, json_object_get(reply, "body"), replayed);
         return;
     }
@@ -321,6 +319,7 @@ static void batch_done(const as_db_result_t *r, void *ud)
     as_server_t *srv = b->s;
     srv->batches_inflight--;
     json_t *arr = NULL;
+    int answered = 0; /* commands that ran now (not errors, not replays): they may have emitted */
     if (r->ok) {
         json_error_t jerr;
         arr = json_loads(as_db_value(r->res[0], 0, 0), 0, &jerr);
@@ -340,9 +339,12 @@ static void batch_done(const as_db_result_t *r, void *ud)
                        json_string_value(json_object_get(err, "message")),
                        json_string_value(json_object_get(err, "detail")));
         } else {
+            answered += !json_is_true(json_object_get(rep, "replayed"));
             sql_finish(ctx, rep, NULL, NULL, NULL);
         }
     }
+    if (answered && srv->relay)
+        as_relay_kick(srv->relay); /* once per transaction: what it emitted goes out now */
     json_decref(arr);
     free(b);
     if (srv->nbatch > 0 && srv->flush) /* what gathered meanwhile goes now */
