@@ -711,10 +711,7 @@ int as_pbjson_decode(const ProtobufCMessageDescriptor *desc, const json_t *obj,
 
 static json_t *encode_message(const ProtobufCMessage *msg);
 
-/* Length of the valid UTF-8 sequence starting at s[0] (of n available bytes), or 0 if the
- * bytes there are not valid UTF-8 (same rules as jansson: no overlongs, no surrogates,
- * nothing above U+10FFFF). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+size_t as_utf8_seq_len(const unsigned char *s, size_t n)
 {
     unsigned char b = s[0];
     size_t len;
@@ -756,7 +753,7 @@ static json_t *encode_text(const char *s)
     size_t n = strlen(s);
     size_t i = 0;
     while (i < n) {
-        size_t k = utf8_seq_len(u + i, n - i);
+        size_t k = as_utf8_seq_len(u + i, n - i);
         if (k == 0) {
             break;
         }
@@ -775,7 +772,7 @@ static json_t *encode_text(const char *s)
     }
     size_t o = 0;
     for (i = 0; i < n;) {
-        size_t k = utf8_seq_len(u + i, n - i);
+        size_t k = as_utf8_seq_len(u + i, n - i);
         if (k == 0) {
             memcpy(buf + o, "\xef\xbf\xbd", 3);
             o += 3;

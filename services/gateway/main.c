@@ -371,28 +371,6 @@ void gw_route_query(const gw_route_t *rt, char *buf, size_t len)
     }
 }
 
-/* Length of the well-formed UTF-8 sequence at s (1..4), or 0. */
-static size_t utf8_len(const unsigned char *s)
-{
-    unsigned c = s[0];
-    if (c < 0x80)
-        return 1;
-    size_t n = c >= 0xC2 && c <= 0xDF   ? 2
-               : c >= 0xE0 && c <= 0xEF ? 3
-               : c >= 0xF0 && c <= 0xF4 ? 4
-                                        : 0;
-    if (!n)
-        return 0;
-    unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
-    unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
-    if (s[1] < lo || s[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (s[i] < 0x80 || s[i] > 0xBF)
-            return 0;
-    return n;
-}
-
 /* A client's parameter name for an error message: at most 64 bytes of it, control characters
  * and bytes that are not UTF-8 replaced by '?'. */
 static void shown_name(const char *s, char *out, size_t cap)
@@ -400,7 +378,7 @@ static void shown_name(const char *s, char *out, size_t cap)
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0, limit = cap - 4 < 64 ? cap - 4 : 64;
     while (*p && o < limit) {
-        size_t n = utf8_len(p);
+        size_t n = as_utf8_seq_len(p, strlen((const char *)p));
         if (n == 1 && (*p < 0x20 || *p == 0x7F))
             n = 0;
         if (n == 0) {

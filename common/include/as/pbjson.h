@@ -100,6 +100,11 @@ json_t *as_pbjson_encode(const ProtobufCMessage *msg);
  */
 char *as_pbjson_encode_string(const ProtobufCMessage *msg);
 
+/* Length of the valid UTF-8 sequence starting at s[0] (of n available bytes, n >= 1), or 0 if
+ * the bytes there are not valid UTF-8 (same rules as jansson: no overlongs, no surrogates,
+ * nothing above U+10FFFF). */
+size_t as_utf8_seq_len(const unsigned char *s, size_t n);
+
 #ifdef __cplusplus
 }
 #endif
