@@ -1,12 +1,12 @@
 /*
  * engine.c — the 三包 warranty adjudication rules engine (see engine.h for the API and
- * shared/domain/warranty-rules.md for the rulebook; docs/warranty-engine.md explains the
+ * docs/warranty-rules.md for the rulebook; docs/warranty-engine.md explains the
  * organisation and the interpretation choices).
  *
  * Layout of this file:
  *   1. civil-calendar arithmetic (D-1, D-2) and the holiday calendar (D-3);
  *   2. rule ids, remedies and the decision record;
- *   3. request parsing and validation (contract section 5) into a request_t;
+ *   3. request parsing and validation (the evaluation contract) into a request_t;
  *   4. the phone / general-goods evaluator (M-*, G-*, E*, D-5);
  *   5. the car evaluator (C-*, D-6);
  *   6. decision -> JSON, the public entry points.

@@ -2,7 +2,7 @@
  * engine.h — public API of the 三包 (repair / exchange / refund) warranty adjudication engine.
  *
  * The engine is a pure library: it turns one JSON "contract request" (see
- * shared/domain/warranty-rules.md, section 5) into one JSON decision, using only the
+ * docs/warranty-rules.md, "The evaluation contract") into one JSON decision, using only the
  * request and a read-only policy (holiday calendar, depreciation / use-compensation rates,
  * manufacturer promises). It does no I/O except in wr_holidays_read(), keeps no global
  * mutable state and is safe to call from several threads with distinct requests.

@@ -649,7 +649,7 @@ static void cmd_decide_review(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
         }
         if (bad || dup)
             BAD("entitled", "lists refund, exchange or repair, each at most once");
-        /* The contract's conventions (rulebook section 6.1). */
+        /* The contract's conventions (docs/warranty-rules.md, convention 1). */
         if (m->status && m->remedy && one_of(m->status, STATUSES) && one_of(m->remedy, REMEDIES)) {
             int granted = strncmp(m->status, "granted", 7) == 0;
             if (strcmp(m->status, "denied") == 0 && strcmp(m->remedy, "none") != 0)

@@ -1,8 +1,8 @@
 /*
  * test_engine.c — cmocka unit tests of the 三包 warranty adjudication engine (engine.c).
  *
- * Every rule id of shared/domain/warranty-rules.md (D-1..D-6, M-1..M-14, E1..E6, G-1..G-6,
- * C-1..C-11) and every convention of its section 6 is exercised, with both sides of each
+ * Every rule id of docs/warranty-rules.md (D-1..D-6, M-1..M-14, E1..E6, G-1..G-6,
+ * C-1..C-11) and every one of its numbered conventions is exercised, with both sides of each
  * boundary. Requests are written as JSON with single quotes (turned into double quotes by the
  * helpers) so they stay readable. Expected values were worked out by hand from the rulebook.
  */
@@ -331,7 +331,7 @@ static void test_d4_yinei_includes_the_number_and_chaoguo_excludes_it(void **sta
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* Section 5 examples                                                                        */
+/* The evaluation contract's examples                                                       */
 /* ---------------------------------------------------------------------------------------- */
 
 static void test_example_host_day_7_refund_granted_with_full_price(void **state)

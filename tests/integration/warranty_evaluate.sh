@@ -20,7 +20,7 @@ t_jq "the policy in force has a holiday calendar" '.holidays > 0' true
 t_jq "the policy in force promises Huaxin hosts 6 more months" \
     '[.promises[] | select(.brand == "Huaxin" and .category == "phone_host") | .extra_validity_months] | .[0]' 6
 
-# --- the rulebook's three examples (section 5) ---
+# --- the rulebook's three contract examples (docs/warranty-rules.md#the-contracts-examples) ---
 ex1='{"id":"ex-1","category":"phone_host","invoice_date":"2025-04-10","claim_date":"2025-04-17","price_cents":399900,"proofs":{"invoice":true,"warranty_card":true},"fault":{"listed":true},"request":"refund"}'
 http POST /v1/warranty/evaluate "$AS_TOKEN_CENTER" "$ex1"
 t_status "a desk evaluates a request" 200
