@@ -103,6 +103,26 @@ selected() {
     [ -z "$PATTERN" ] || [[ $1 =~ $PATTERN ]]
 }
 
+# san_reports — in the sanitizer build, a report of ASan, LSan or UBSan in any program's log or
+# output is a failure even when the test that provoked it passed (UBSan reports and carries on;
+# a service's leak report is printed only at its exit, after the tests). Stopped programs only:
+# call it after the stack is down.
+san_reports() {
+    local f hit found=0
+    for f in "$T_VAR"/log/*.log "$OUT_DIR"/*.out; do
+        [ -f "$f" ] || continue
+        hit=$(grep -m1 -E 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$f" || true)
+        if [ -n "$hit" ]; then
+            fail_line sanitizer "$f: $hit"
+            found=1
+        fi
+    done
+    if [ "$found" -eq 0 ]; then
+        printf 'sanitizer: ok - no sanitizer report in any log or test output\n'
+        PASSED=$((PASSED + 1))
+    fi
+}
+
 # finish — at every exit: the stack down, then the summary as the very last line.
 finish() {
     local rc=$?
@@ -115,6 +135,9 @@ finish() {
     if [ "$STACK_TRIED" -eq 1 ]; then
         stack down || echo "run.sh: stopping the test stack failed" >&2
         echo "run.sh: test stack logs are in $T_VAR/log, program output in $OUT_DIR"
+    fi
+    if [ "${SAN:-}" = 1 ]; then
+        san_reports
     fi
     if [ "$rc" -ne 0 ] && [ "$FAILED" -eq 0 ]; then
         # The harness itself went wrong: that must not read as a pass.
