@@ -148,7 +148,7 @@ test: all
 demo: all
 	@AS_BIN=$(BUILD)/bin deploy/demo/day.sh
 
-KEY_NAMES := intake warranty parts settlement surveys gateway asctl tester
+KEY_NAMES := intake warranty parts settlement surveys gateway
 keys: all
 	@$(BUILD)/bin/as-keygen $${AS_VAR:-var}/run/keys $(KEY_NAMES) && echo "keys in $${AS_VAR:-var}/run/keys"
 

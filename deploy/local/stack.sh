@@ -12,6 +12,9 @@
 # Settings (environment): AS_VAR (state directory, default var), AS_PG_PORT (25432; below the ephemeral port range),
 # AS_PORT_BASE (7100), AS_HTTP_PORT (8480), AS_BIN (build/bin), AS_UP_TIMEOUT (60 seconds),
 # AS_CURVE (on: ZeroMQ CURVE authentication between programs; off: plain TCP),
+# AS_TEST_KEYS (test and bench stacks only: extra CURVE keys for tools that talk to the bus
+# directly, as-keygen arguments `NAME[:reads=STREAM,...]`; empty by default, so `make run`'s
+# allow-list holds the five services and the gateway and nothing else),
 # AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy).
 #
 # What it leaves in $AS_VAR:
@@ -344,11 +347,14 @@ load_demo_data() {
 
 # prepare — everything before the programs start: stale processes gone, PostgreSQL running
 # and bootstrapped, configuration, tokens and env written, ports free.
-# make_keys — CURVE key pairs for every program (kept across restarts) and the allow-list.
+# make_keys — CURVE key pairs for every program (kept across restarts) and the allow-list:
+# exactly the services and the gateway, plus the test keys AS_TEST_KEYS names (test stacks).
 make_keys() {
     [ "${AS_CURVE:-on}" = on ] || return 0
     [ -x "$BIN_DIR/as-keygen" ] || die "$(rel "$BIN_DIR")/as-keygen is missing: build first (make)"
-    "$BIN_DIR/as-keygen" "$KEYS_DIR" "${SERVICES[@]}" gateway asctl tester ||
+    local -a extra=()
+    read -r -a extra <<<"${AS_TEST_KEYS:-}"
+    "$BIN_DIR/as-keygen" "$KEYS_DIR" "${SERVICES[@]}" gateway "${extra[@]}" ||
         die "cannot make CURVE keys in $(rel "$KEYS_DIR")"
 }
 
