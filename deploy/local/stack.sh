@@ -8,6 +8,7 @@
 #   stack.sh status           which processes are alive, and whether the gateway is healthy
 #   stack.sh psql [SERVICE]   psql as the service's role (or as the superuser); extra args pass on
 #   stack.sh clean            down, then delete the state directory and its cluster
+#   stack.sh keys             only the CURVE keys and allow-list (run/keys), as `up` makes them
 #
 # Settings (environment): AS_VAR (state directory, default var), AS_PG_PORT (25432; below the ephemeral port range),
 # AS_PORT_BASE (7100), AS_HTTP_PORT (8480), AS_BIN (build/bin), AS_UP_TIMEOUT (60 seconds),
@@ -559,7 +560,7 @@ cmd_clean() {
 }
 
 usage() {
-    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 main() {
@@ -572,6 +573,11 @@ main() {
     status) cmd_status ;;
     psql) cmd_psql "$@" ;;
     clean) cmd_clean ;;
+    keys)
+        mkdir -p "$RUN_DIR"
+        make_keys
+        say "CURVE keys and allow-list in $(rel "$KEYS_DIR")"
+        ;;
     -h | --help | help) usage ;;
     *)
         usage >&2
