@@ -291,6 +291,18 @@ int main(void)
           "the gateway repeating its own request id gets its stored reply",
           again.status < 0 ? "no answer" : "not the stored reply");
 
+    /* The longest request id an envelope may carry (127 bytes) still fits once scoped. */
+    char longest[128];
+    as_new_id(rid);
+    memset(longest, 'x', sizeof longest - 1);
+    memcpy(longest, rid, 32);
+    longest[127] = '\0';
+    ticket_t k3;
+    ticket_init(&k3);
+    a = call(gw, "intake.OpenTicket", longest, &admin, &k3.t.base);
+    check(a.status == 201, "a request id of 127 bytes is still accepted once scoped to its key",
+          a.status < 0 ? "no answer" : a.code);
+
     /* ---- 3. replay only for the stream's consumers ---- */
     As__ReplayRequest rq = AS__REPLAY_REQUEST__INIT;
     rq.stream = (char *)"intake";
