@@ -5,7 +5,7 @@
 #   make down    stop what `make up` started
 #   make test    build, then unit and integration tests against a throw-away cluster
 #   make demo    play a realistic day against `make up` and print a summary that reconciles
-#   make keys    CURVE key pairs for every program, and the allow-list (AS_VAR/run/keys)
+#   make keys    CURVE key pairs of the services and the gateway, and the allow-list (AS_VAR/run/keys)
 #   make san     the same build with ASan + UBSan into build/san (make test SAN=1 runs it)
 
 SHELL := /bin/bash
@@ -148,7 +148,7 @@ test: all
 demo: all
 	@AS_BIN=$(BUILD)/bin deploy/demo/day.sh
 
-KEY_NAMES := intake warranty parts settlement surveys gateway asctl tester
+KEY_NAMES := intake warranty parts settlement surveys gateway
 keys: all
 	@$(BUILD)/bin/as-keygen $${AS_VAR:-var}/run/keys $(KEY_NAMES) && echo "keys in $${AS_VAR:-var}/run/keys"
 

@@ -294,6 +294,14 @@ void as_relay_serve_replay(as_relay_t *r, as_cmd_ctx_t *ctx, const As__ReplayReq
         as_cmd_error(ctx, 404, "no_stream", "this service publishes stream '%s' only", r->stream);
         return;
     }
+    /* Only the keys that consume the stream may read it back (it carries customers' data). */
+    if (!as_curve_may_read(as_cmd_sender(ctx), r->stream)) {
+        AS_WARN("replay refused", "stream=%s key=%s", r->stream,
+                *as_cmd_sender(ctx) ? as_cmd_sender(ctx) : "-");
+        as_cmd_error(ctx, 403, "forbidden", "key '%s' does not consume stream '%s'",
+                     as_cmd_sender(ctx), r->stream);
+        return;
+    }
     replay_req_t *q = calloc(1, sizeof *q);
     if (!q) {
         as_cmd_error(ctx, 503, "overloaded", "out of memory");

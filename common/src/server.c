@@ -54,8 +54,15 @@ struct as_cmd_ctx {
     as_server_t *s;
     uint8_t ident[256];
     size_t ident_len;
-    int delimiter; /* the caller used REQ: echo the empty frame */
-    char request_id[128];
+    int delimiter;        /* the caller used REQ: echo the empty frame */
+    char request_id[128]; /* as the caller sent it (echoed in the reply) */
+    /* The idempotency key: request_id scoped to the sender's CURVE key ("<id>@<key name>"), so
+     * the same id from two keys is two requests; the bare id when CURVE is off. 127 + 1 + 31
+     * bytes at most (commands.request_id allows 159: common/sql/040_scoped_request_ids.sql). */
+    char scoped_id[160];
+    char sender[32];                 /* the sender key's name (User-Id), "" when CURVE is off */
+    const As__Principal *principal;  /* env->principal, or the service principal of a service key */
+    As__Principal service_principal; /* {role: service, subject: sender} for a service key */
     char trace_id[64];
     As__Envelope *env;
     ProtobufCMessage *req;
@@ -299,7 +306,7 @@ static void sql_finish(as_cmd_ctx_t *ctx, json_t *reply, const char *st, const c
         as_cmd_error(ctx, 400, "invalid", "%s", message);
         return;
     }
-    AS_ERROR("command sql failed", "req=%s fn=%s sqlstate=%s error=\"%s\"", ctx->request_id,
+    AS_ERROR("command sql failed", "req=%s fn=%s sqlstate=%s error=\"%s\"", ctx->scoped_id,
              ctx->sql_fn, st, message);
     as_cmd_error(ctx, 500, "internal", "internal error (request %s)", ctx->request_id);
 }
@@ -404,7 +411,7 @@ static void batch_flush(as_server_t *s)
     for (int i = 0; ok && i < s->nbatch; i++) {
         as_cmd_ctx_t *c = s->batch[i];
         ok = put_raw(&text, &len, &cap, i ? ",{\"r\":" : "{\"r\":") == 0 &&
-             put_json_string(&text, &len, &cap, c->request_id) == 0 &&
+             put_json_string(&text, &len, &cap, c->scoped_id) == 0 &&
              put_raw(&text, &len, &cap, ",\"f\":") == 0 &&
              put_json_string(&text, &len, &cap, c->sql_fn) == 0 &&
              put_raw(&text, &len, &cap, ",\"p\":") == 0 &&
@@ -455,7 +462,7 @@ static void sql_submit(as_cmd_ctx_t *ctx)
 
 void as_cmd_sql(as_cmd_ctx_t *ctx, const char *fn, json_t *args)
 {
-    json_t *p = as_principal_json(ctx->env->principal);
+    json_t *p = as_principal_json(ctx->principal);
     ctx->sql_fn = strdup(fn);
     ctx->sql_args = json_dumps(args ? args : json_object(), JSON_COMPACT);
     ctx->sql_principal = json_dumps(p, JSON_COMPACT);
@@ -476,11 +483,15 @@ void as_cmd_sql_default(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *us
 
 const char *as_cmd_request_id(const as_cmd_ctx_t *ctx)
 {
-    return ctx->request_id;
+    return ctx->scoped_id;
+}
+const char *as_cmd_sender(const as_cmd_ctx_t *ctx)
+{
+    return ctx->sender;
 }
 const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx)
 {
-    return ctx->env->principal;
+    return ctx->principal;
 }
 const as_cmd_def_t *as_cmd_def(const as_cmd_ctx_t *ctx)
 {
@@ -565,7 +576,6 @@ void as_server_set_metrics(as_server_t *s, const char *sql)
 
 static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n, void *ud)
 {
-    (void)zs;
     as_server_t *s = ud;
     if (s->closing)
         return;
@@ -600,6 +610,20 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
         s->st.rejected++;
         reply_error_raw(s, frames[0], lens[0], delim, "", 400, "malformed_envelope",
                         "request_id (1..127 bytes) and type are required");
+        as__envelope__free_unpacked(env, NULL);
+        return;
+    }
+    /* Identity: the principal a message may carry, and the scope of its request id, come from
+     * the CURVE key that carried it (its name on the allow-list, the connection's User-Id). */
+    const char *who = as_zsock_user_id(zs);
+    const char *why = NULL;
+    if (as_curve_authorize(who, env->principal, &why) < 0) {
+        s->st.rejected++;
+        char msg[160];
+        snprintf(msg, sizeof msg, "principal refused: %s", why);
+        AS_WARN("principal refused", "req=%.64s key=%s type=%.64s reason=\"%s\"", rid,
+                who ? who : "-", env->type, why);
+        reply_error_raw(s, frames[0], lens[0], delim, rid, 403, "forbidden", msg);
         as__envelope__free_unpacked(env, NULL);
         return;
     }
@@ -656,6 +680,18 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
     ctx->ident_len = lens[0];
     ctx->delimiter = delim;
     snprintf(ctx->request_id, sizeof ctx->request_id, "%s", rid);
+    snprintf(ctx->sender, sizeof ctx->sender, "%s", who ? who : "");
+    if (who)
+        snprintf(ctx->scoped_id, sizeof ctx->scoped_id, "%s@%s", rid, who);
+    else
+        snprintf(ctx->scoped_id, sizeof ctx->scoped_id, "%s", rid);
+    ctx->principal = env->principal;
+    if (as_curve_is_service(who)) {
+        as__principal__init(&ctx->service_principal);
+        ctx->service_principal.role = (char *)"service";
+        ctx->service_principal.subject = ctx->sender;
+        ctx->principal = &ctx->service_principal;
+    }
     snprintf(ctx->trace_id, sizeof ctx->trace_id, "%s", env->trace_id ? env->trace_id : "");
     ctx->env = env;
     ctx->req = req;

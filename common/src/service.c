@@ -259,6 +259,14 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
             AS_ERROR("unknown stream", "stream=%s", def->subs[i].stream);
             goto out;
         }
+        if (!as_stream_consumed_by(def->subs[i].stream, def->name)) {
+            /* The publisher would refuse our key: say why now, not with a silent stall. */
+            AS_ERROR("consumer not declared",
+                     "stream=%s service=%s hint=\"add it to STREAM_CONSUMERS in "
+                     "common/src/curve.c\"",
+                     def->subs[i].stream, def->name);
+            goto out;
+        }
         svc->consumers[i] = as_consumer_new(&loop, svc->zctx, svc->db, def->subs[i].stream, pub,
                                             cmd, def->name, def->subs[i].fn, svc, err, sizeof err);
         if (!svc->consumers[i]) {

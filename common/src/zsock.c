@@ -28,6 +28,7 @@ struct as_zsock {
     int open_handles;
     int closing;
     int in_cb;
+    zmq_msg_t *cur; /* the last frame of the message being handed to cb, NULL otherwise */
 };
 
 static void zs_drain(as_zsock_t *zs);
@@ -84,7 +85,9 @@ static void zs_drain(as_zsock_t *zs)
                 lens[k] = zmq_msg_size(&parts[k]);
             }
             zs->in_cb = 1;
+            zs->cur = &parts[n - 1];
             zs->cb(zs, frames, lens, n, zs->ud);
+            zs->cur = NULL;
             zs->in_cb = 0;
         } else if (too_many) {
             AS_WARN("frame refused", "reason=\"more than %d parts\"", ZSOCK_MAX_FRAMES);
@@ -176,6 +179,14 @@ int as_zsock_send(as_zsock_t *zs, const void *const *frames, const size_t *lens,
     }
     uv_idle_start(&zs->idle, zs_idle_cb);
     return rc;
+}
+
+const char *as_zsock_user_id(const as_zsock_t *zs)
+{
+    if (!zs->cur)
+        return NULL;
+    const char *u = zmq_msg_gets(zs->cur, "User-Id");
+    return u && *u ? u : NULL;
 }
 
 void *as_zsock_raw(as_zsock_t *zs)

@@ -8,10 +8,14 @@
 #   stack.sh status           which processes are alive, and whether the gateway is healthy
 #   stack.sh psql [SERVICE]   psql as the service's role (or as the superuser); extra args pass on
 #   stack.sh clean            down, then delete the state directory and its cluster
+#   stack.sh keys             only the CURVE keys and allow-list (run/keys), as `up` makes them
 #
 # Settings (environment): AS_VAR (state directory, default var), AS_PG_PORT (25432; below the ephemeral port range),
 # AS_PORT_BASE (7100), AS_HTTP_PORT (8480), AS_BIN (build/bin), AS_UP_TIMEOUT (60 seconds),
 # AS_CURVE (on: ZeroMQ CURVE authentication between programs; off: plain TCP),
+# AS_TEST_KEYS (test and bench stacks only: extra CURVE keys for tools that talk to the bus
+# directly, as-keygen arguments `NAME[:reads=STREAM,...]`; empty by default, so `make run`'s
+# allow-list holds the five services and the gateway and nothing else),
 # AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy).
 #
 # What it leaves in $AS_VAR:
@@ -344,11 +348,14 @@ load_demo_data() {
 
 # prepare — everything before the programs start: stale processes gone, PostgreSQL running
 # and bootstrapped, configuration, tokens and env written, ports free.
-# make_keys — CURVE key pairs for every program (kept across restarts) and the allow-list.
+# make_keys — CURVE key pairs for every program (kept across restarts) and the allow-list:
+# exactly the services and the gateway, plus the test keys AS_TEST_KEYS names (test stacks).
 make_keys() {
     [ "${AS_CURVE:-on}" = on ] || return 0
     [ -x "$BIN_DIR/as-keygen" ] || die "$(rel "$BIN_DIR")/as-keygen is missing: build first (make)"
-    "$BIN_DIR/as-keygen" "$KEYS_DIR" "${SERVICES[@]}" gateway asctl tester ||
+    local -a extra=()
+    read -r -a extra <<<"${AS_TEST_KEYS:-}"
+    "$BIN_DIR/as-keygen" "$KEYS_DIR" "${SERVICES[@]}" gateway "${extra[@]}" ||
         die "cannot make CURVE keys in $(rel "$KEYS_DIR")"
 }
 
@@ -553,7 +560,7 @@ cmd_clean() {
 }
 
 usage() {
-    sed -n '2,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+    sed -n '2,13s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
 }
 
 main() {
@@ -566,6 +573,11 @@ main() {
     status) cmd_status ;;
     psql) cmd_psql "$@" ;;
     clean) cmd_clean ;;
+    keys)
+        mkdir -p "$RUN_DIR"
+        make_keys
+        say "CURVE keys and allow-list in $(rel "$KEYS_DIR")"
+        ;;
     -h | --help | help) usage ;;
     *)
         usage >&2

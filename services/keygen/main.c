@@ -1,11 +1,13 @@
 /* main.c — as-keygen: make the CURVE key pairs of the programs and the allow-list.
  *
- *   as-keygen DIR NAME...
+ *   as-keygen DIR NAME[:reads=STREAM,...]...
  *
  * For each NAME without a key yet it writes DIR/NAME.key (public and secret key, z85, mode 600)
- * and DIR/NAME.pub (public key), then rewrites DIR/allowed with `NAME public-key` for every key
- * in DIR. Existing keys are kept, so running it again changes nothing. */
-#include <dirent.h>
+ * and DIR/NAME.pub (public key), then rewrites DIR/allowed with a line `NAME public-key` for
+ * each NAME given — exactly those, whatever other key files DIR holds, so a key made once for a
+ * test stack never lingers on a production allow-list. `:reads=...` (test and bench stacks only)
+ * lets a tool key subscribe to / replay the streams listed (`*`: all). Existing keys are kept,
+ * so running it again changes nothing. There is no size limit; any failure is an error. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -37,8 +39,27 @@ int main(int argc, char **argv)
         return 1;
     }
     for (int i = 2; i < argc; i++) {
-        char path[1024], text[128];
-        snprintf(path, sizeof path, "%s/%s.key", dir, argv[i]);
+        size_t nlen = strcspn(argv[i], ":");
+        const char *grant = argv[i][nlen] == ':' ? argv[i] + nlen + 1 : NULL;
+        int ok = nlen >= 1 && nlen <= 31;
+        for (size_t k = 0; ok && k < nlen; k++) {
+            char c = argv[i][k];
+            ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+                 c == '.';
+        }
+        if (!ok ||
+            (grant && (strncmp(grant, "reads=", 6) != 0 || !grant[6] || strpbrk(grant, " \t\n")))) {
+            fprintf(
+                stderr,
+                "as-keygen: '%s' is not NAME[:reads=STREAM,...] (NAME: 1..31 of a-z 0-9 _ - .)\n",
+                argv[i]);
+            return 2;
+        }
+    }
+    for (int i = 2; i < argc; i++) {
+        char name[32], path[1024], text[128];
+        snprintf(name, sizeof name, "%.*s", (int)strcspn(argv[i], ":"), argv[i]);
+        snprintf(path, sizeof path, "%s/%s.key", dir, name);
         if (access(path, F_OK) == 0)
             continue;
         char pub[41], sec[41];
@@ -51,43 +72,53 @@ int main(int argc, char **argv)
             fprintf(stderr, "as-keygen: cannot write %s\n", path);
             return 1;
         }
-        snprintf(path, sizeof path, "%s/%s.pub", dir, argv[i]);
+        snprintf(path, sizeof path, "%s/%s.pub", dir, name);
         snprintf(text, sizeof text, "%s\n", pub);
         if (write_file(path, text, 0644) != 0) {
             fprintf(stderr, "as-keygen: cannot write %s\n", path);
             return 1;
         }
     }
-    /* The allow-list: every key pair in the directory. */
-    DIR *d = opendir(dir);
-    if (!d)
+    /* The allow-list: the programs named, each with its public key. Written to a temporary file
+     * and renamed, so a reader never sees half of it. */
+    char tmp[1024], path[1024];
+    snprintf(tmp, sizeof tmp, "%s/allowed.tmp", dir);
+    snprintf(path, sizeof path, "%s/allowed", dir);
+    FILE *out = fopen(tmp, "w");
+    if (!out) {
+        fprintf(stderr, "as-keygen: cannot write %s: %s\n", tmp, strerror(errno));
         return 1;
-    char list[16384] = "# programs whose CURVE keys the services accept (made by as-keygen)\n";
-    size_t off = strlen(list);
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        size_t n = strlen(e->d_name);
-        if (n < 5 || strcmp(e->d_name + n - 4, ".pub") != 0)
-            continue;
-        char path[1024], pub[64] = "";
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-        FILE *f = fopen(path, "r");
+    }
+    int ok =
+        fprintf(out, "# programs whose CURVE keys the services accept (made by as-keygen)\n") > 0;
+    for (int i = 2; ok && i < argc; i++) {
+        char name[32], pub[64] = "", kpath[1024];
+        size_t nlen = strcspn(argv[i], ":");
+        snprintf(name, sizeof name, "%.*s", (int)nlen, argv[i]);
+        snprintf(kpath, sizeof kpath, "%s/%s.pub", dir, name);
+        FILE *f = fopen(kpath, "r");
         if (!f || !fgets(pub, sizeof pub, f)) {
+            fprintf(stderr, "as-keygen: cannot read %s\n", kpath);
             if (f)
                 fclose(f);
-            continue;
+            ok = 0;
+            break;
         }
         fclose(f);
         pub[strcspn(pub, "\n")] = '\0';
-        if (off < sizeof list)
-            off += (size_t)snprintf(list + off, sizeof list - off, "%.*s %s\n", (int)(n - 4),
-                                    e->d_name, pub);
+        if (strlen(pub) != 40) {
+            fprintf(stderr, "as-keygen: %s does not hold a z85 key of 40 characters\n", kpath);
+            ok = 0;
+            break;
+        }
+        ok = fprintf(out, "%s %s%s%s\n", name, pub, argv[i][nlen] ? " " : "",
+                     argv[i][nlen] ? argv[i] + nlen + 1 : "") > 0;
     }
-    closedir(d);
-    char path[1024];
-    snprintf(path, sizeof path, "%s/allowed", dir);
-    if (write_file(path, list, 0644) != 0) {
+    if (fclose(out) != 0)
+        ok = 0;
+    if (!ok || chmod(tmp, 0644) != 0 || rename(tmp, path) != 0) {
         fprintf(stderr, "as-keygen: cannot write %s\n", path);
+        unlink(tmp);
         return 1;
     }
     return 0;

@@ -1001,13 +1001,16 @@ static int read_key(const char *path, char *pub, char *sec)
     return ok ? 0 : -1;
 }
 
-/* The tester's CURVE identity towards `peer` (as tests/integration/curve_keys.h does). */
-static int curve_client(void *sock, const char *peer)
+/* The CURVE identity `name` towards `peer` (as tests/integration/curve_keys.h does). Commands
+ * go with the gateway's key, the only one that may act for a user (the bench stands in for the
+ * gateway); subscriptions with the `bench` key, which the bench stack (tests/bench/run.sh)
+ * grants the streams it watches. */
+static int curve_client(void *sock, const char *peer, const char *name)
 {
     if (!as_cfg_curve_keys || !*as_cfg_curve_keys)
         return 0;
     char path[600], pub[64], sec[64], server[64];
-    snprintf(path, sizeof path, "%s/tester.key", as_cfg_curve_keys);
+    snprintf(path, sizeof path, "%s/%s.key", as_cfg_curve_keys, name);
     if (read_key(path, pub, sec) < 0)
         return -1;
     snprintf(path, sizeof path, "%s/%s.pub", as_cfg_curve_keys, peer);
@@ -1028,8 +1031,9 @@ static void *zsocket(bench_t *b, int type, const char *peer, const char *kind, c
     zmq_setsockopt(s, ZMQ_SNDHWM, &zero, sizeof zero); /* unlimited: we bound in-flight */
     zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
     const char *ep = as_endpoint(peer, kind);
-    if (curve_client(s, peer) < 0) {
-        snprintf(err, errlen, "cannot read the tester's CURVE keys in %s", as_cfg_curve_keys);
+    const char *key = type == ZMQ_SUB ? "bench" : "gateway";
+    if (curve_client(s, peer, key) < 0) {
+        snprintf(err, errlen, "cannot read the %s CURVE keys in %s", key, as_cfg_curve_keys);
         zmq_close(s);
         return NULL;
     }

@@ -60,7 +60,8 @@ fi
 # stack CMD — the benchmark stack's stack.sh, with the benchmark's settings.
 stack() {
     AS_VAR=$B_VAR AS_PG_PORT=$B_PG_PORT AS_PORT_BASE=$B_PORT_BASE AS_HTTP_PORT=$B_HTTP_PORT \
-        AS_BIN=$AS_BIN "$TREE/deploy/local/stack.sh" "$@"
+        AS_BIN=$AS_BIN AS_TEST_KEYS=bench:reads=warranty,settlement,surveys \
+        "$TREE/deploy/local/stack.sh" "$@"
 }
 
 STARTED=0

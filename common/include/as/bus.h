@@ -41,6 +41,9 @@ as_zsock_t *as_zsock_new(uv_loop_t *loop, void *zctx, int type, const char *endp
  * the message cannot be routed (the message is dropped; callers count it). */
 int as_zsock_send(as_zsock_t *zs, const void *const *frames, const size_t *lens, int nframes);
 void *as_zsock_raw(as_zsock_t *zs);
+/* During the callback: the name the ZAP handler gave the sender's CURVE key (its User-Id), or
+ * NULL when the connection has none (CURVE off, or a non-TCP endpoint). */
+const char *as_zsock_user_id(const as_zsock_t *zs);
 /* Stop watching, close the socket (linger 0) and free it in the close callback. Accepts NULL. */
 void as_zsock_destroy(as_zsock_t **zs_p);
 
@@ -57,6 +60,18 @@ int as_curve_setup(void *zctx, uv_loop_t *loop, const char *keys_dir, const char
 void as_curve_shutdown(void);
 /* Apply the client side of CURVE to a raw socket that will connect to service `peer`. */
 int as_curve_client(void *sock, const char *peer, char *err, size_t errlen);
+/* Whether the key named `who` (a User-Id) may carry principal `p` (NULL or empty: none):
+ * "gateway" any principal but role=service; a service's key none or exactly {role: service,
+ * subject: <its name>}; any other key none. 0 when it may, -1 (with a reason in *why) when not.
+ * With CURVE off there are no identities and everything passes. */
+int as_curve_authorize(const char *who, const As__Principal *p, const char **why);
+/* Whether `who` is a service's key (CURVE on). */
+int as_curve_is_service(const char *who);
+/* Whether the key named `who` may subscribe to / replay `stream`: the services that consume it
+ * (as_stream_consumed_by), and test keys granted `reads=` in the allow-list. CURVE off: yes. */
+int as_curve_may_read(const char *who, const char *stream);
+/* Whether service `service` is declared a consumer of `stream` (curve.c STREAM_CONSUMERS). */
+int as_stream_consumed_by(const char *stream, const char *service);
 
 /* ---- helpers ---- */
 
@@ -102,7 +117,13 @@ void as_server_get_stats(const as_server_t *s, as_server_stats_t *out);
 void as_server_set_metrics(as_server_t *s, const char *sql);
 void as_server_destroy(as_server_t **s_p);
 
+/* The request's idempotency key: the caller's request id scoped to its CURVE key
+ * ("<request id>@<key name>"; the bare id when CURVE is off). */
 const char *as_cmd_request_id(const as_cmd_ctx_t *ctx);
+/* The name of the CURVE key that sent the request ("" when CURVE is off). */
+const char *as_cmd_sender(const as_cmd_ctx_t *ctx);
+/* The principal the request acts for: as sent (already checked against the sender's key), or
+ * {role: service, subject: <name>} for a service's key. May be NULL. */
 const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx);
 const as_cmd_def_t *as_cmd_def(const as_cmd_ctx_t *ctx);
 as_server_t *as_cmd_server(const as_cmd_ctx_t *ctx);
