@@ -164,6 +164,8 @@ static void on_parts_event(as_event_t *ev, void *ud)
         apply_event(ev, "SELECT on_defective_return($1::jsonb)");
     else if (strcmp(ev->type, "parts.DefectiveReturnOwed") == 0)
         apply_event(ev, "SELECT on_defective_return_owed($1::jsonb)");
+    else if (strcmp(ev->type, "parts.StockValued") == 0)
+        apply_event(ev, "SELECT on_stock_valued($1::jsonb)");
     else
         as_event_commit(ev, NULL, 0);
 }
