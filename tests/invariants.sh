@@ -346,6 +346,34 @@ else
     skip "parts: stock equals the ledger and is never negative" "no parts ledger (stock, movements, ledger_mismatches) yet"
 fi
 
+# ---- money: inventory valued in the ledger -------------------------------------------------
+# Parts values its stock (moving average per site x SKU) and publishes every valued movement;
+# settlement posts them. Once settlement has caught up, 1405 is the good stock's value, 1406
+# what is in transit, 1407 the defective parts held; 1405 never went negative entry by entry.
+if is_up parts && is_up settlement && has_fn parts valuation_totals value_mismatches &&
+    has settlement journal_lines; then
+    bad=$(q parts "SELECT site || '/' || sku || ' ' || problem || ': ' || value || ', expected ' || expected
+                   FROM value_mismatches() ORDER BY 1")
+    check "parts: every stock value equals the sum of its movements' values (value_mismatches() is empty)" \
+        0 "$(grep -c . <<<"$bad")" "$(head -n 5 <<<"$bad")"
+    inv_want() { q parts "SELECT stock_cents || ' ' || transit_cents || ' ' || defective_cents FROM valuation_totals()"; }
+    inv_got() {
+        q settlement "SELECT coalesce(sum(debit_cents - credit_cents) FILTER (WHERE account = '1405'), 0) || ' ' ||
+                             coalesce(sum(debit_cents - credit_cents) FILTER (WHERE account = '1406'), 0) || ' ' ||
+                             coalesce(sum(debit_cents - credit_cents) FILTER (WHERE account = '1407'), 0)
+                      FROM journal_lines WHERE account IN ('1405', '1406', '1407')"
+    }
+    inv_same() { [ "$(inv_want)" = "$(inv_got)" ]; }
+    wait_for "$WAIT" inv_same || true
+    check "money: ledger 1405 / 1406 / 1407 equal parts' valued stock / in transit / defective (cents)" \
+        "$(inv_want)" "$(inv_got)"
+    check "money: parts inventory (1405) never stood below zero, entry by entry" 0 \
+        "$(q settlement "SELECT count(*) FROM (SELECT sum(sum(debit_cents - credit_cents)) OVER (ORDER BY entry_no) AS run
+                         FROM journal_lines WHERE account = '1405' GROUP BY entry_no) x WHERE run < 0")"
+else
+    skip "money: ledger inventory equals parts' valued stock" "no parts valuation or settlement ledger yet"
+fi
+
 # ---- surveys --------------------------------------------------------------------------------
 if is_up surveys && has surveys callbacks && [ "$have_tickets" -eq 1 ]; then
     q surveys "SELECT ticket_id FROM callbacks ORDER BY 1" | LC_ALL=C sort >"$tmp/called"

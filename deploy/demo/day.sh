@@ -9,9 +9,11 @@
 # 7-day refunds, 15-day exchanges, free and paid repairs, an estimate declined, a duplicate
 # claim held for a reviewer, a part GZ02 does not stock brought in by a warehouse transfer, a
 # car at SH02 that waits overnight for its part, a device that comes back the same afternoon;
-# the warehouse receives defective parts and tops up the centres; the callback desk calls
+# the warehouse receives defective parts and tops up the centres, GZ01 borrows from SH01 with
+# its approval (and one unit goes missing on the way); the callback desk calls
 # customers (low scores open complaints, one is escalated); finance submits, decides and pays
-# the manufacturer claims, closes last month and exports the ledger. See docs/demo.md for how
+# the manufacturer claims, pays out the refunds owed to customers, closes last month and
+# exports the ledger. See docs/demo.md for how
 # to read the summary.
 #
 # Settings (environment):
@@ -432,6 +434,20 @@ for site in SH01 GZ01 GZ02; do
         detail "WH01 is short itself: the transfer waits for the next delivery"
     fi
 done
+# GZ01 borrows chargers from SH01: another centre's stock moves only with that centre's
+# approval, and only GZ01 confirms what arrived (one unit short: a discrepancy, written off).
+must POST /v1/parts/transfers center_b '{"from":"SH01","to":"GZ01","lines":[{"sku":"HX10-CHGPORT","qty":2}],"note":"GZ01 borrows two charging ports"}'
+tr=$(jb .id)
+say "GZ01 asks SH01 for 2 HX10-CHGPORT -> $tr ($(jb .state): $(jb .approval_reason))"
+must POST "/v1/parts/transfers/$tr/approve" center '{"note":"we can spare two"}'
+detail "SH01 approves: $(jb .state)"
+if [ "$(jb .state)" = allocated ]; then
+    must POST "/v1/parts/transfers/$tr/ship" center '{"note":"by courier"}'
+    must POST "/v1/parts/transfers/$tr/receive" center_b '{"note":"one missing from the box","lines":[{"sku":"HX10-CHGPORT","qty":1}]}'
+    detail "GZ01 receives $(jb '.discrepancies[0] | "\(.received) of \(.shipped) (\(.missing) missing, \(.value_cents / 100) yuan written off)"')"
+else
+    detail "SH01 has none to spare right now: the transfer waits for its stock"
+fi
 say "stock at SH01 now (asctl parts stock --site SH01):"
 CTL_FILTER='^(SITE|---| *SH01 +HX10-(SCREEN|CAMERA) )' ctl warehouse parts stock --site SH01
 
@@ -535,6 +551,29 @@ for mfr in HUAXIN DRIVECO; do
     detail "paid: $(yuan "$(jb .paid_cents)") yuan on $(jb .paid_date), reference $(jb .reference)"
     printf '%s\t%s\n' "$claim" "$(jb .paid_cents)" >>"$OUT/claims_paid.tsv"
 done
+
+chapter "Finance: refunds paid out"
+# refund_owed TICKET — settlement has booked what the ticket owes its customer (sets OWED).
+refund_owed() {
+    api GET "/v1/settlement/refunds/$1" finance
+    [ "$API_STATUS" = 200 ] && OWED=$(jb .outstanding_cents) && [ "$OWED" -gt 0 ]
+}
+: >"$OUT/refunds_paid.tsv"
+methods=(bank_transfer alipay wechat_pay)
+n=0
+for key in $(printf '%s\n' "${!TID[@]}" | sort); do
+    t=${TID[$key]}
+    must GET "/v1/tickets/$t" admin
+    case $(jb .state) in refunded | exchanged) ;; *) continue ;; esac
+    wait_for 20 "the refund of $t to reach settlement" refund_owed "$t"
+    m=${methods[$((n % ${#methods[@]}))]}
+    must POST "/v1/settlement/refunds/$t/payout" finance \
+        "$(jq -nc --arg m "$m" --arg r "PAYOUT-$RUN_NO-$t" '{method: $m, reference: $r}')"
+    say "$t ($key): $(yuan "$OWED") yuan paid out to the customer by $m, reference PAYOUT-$RUN_NO-$t"
+    printf '%s\t%s\n' "$t" "$(jb .paid_cents)" >>"$OUT/refunds_paid.tsv"
+    n=$((n + 1))
+done
+say "$n refund(s) paid out; refunds payable for today's tickets are cleared"
 
 chapter "Month-end close"
 must GET /v1/settlement/periods finance

@@ -266,7 +266,19 @@ static int s_claim_submit(const asctl_opts_t *o0, int argc, char **argv)
     return claim_post(&o, asctl_verb_pos(argc, argv, spec, 0), "submit", b);
 }
 
-/* One --approve N, --reject N:REASON or --partial N:CENTS:REASON as a LineDecision. */
+/* Yuan with exactly two decimals: "50.00" (the service checks the same). */
+static int yuan_ok(const char *s)
+{
+    const char *dot = strchr(s, '.');
+    if (!dot || dot == s || dot - s > 12 || strlen(dot) != 3)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if (p != dot && (*p < '0' || *p > '9'))
+            return 0;
+    return 1;
+}
+
+/* One --approve N, --reject N:REASON or --partial N:YUAN:REASON as a LineDecision. */
 static json_t *line_decision(const char *opt, const char *v)
 {
     char *end;
@@ -290,23 +302,38 @@ static json_t *line_decision(const char *opt, const char *v)
         json_object_set_new(d, "approved", json_false());
         json_object_set_new(d, "reason", json_string(rest));
     } else {
-        char *e2;
-        long long cents = strtoll(rest, &e2, 10);
-        if (e2 == rest || *e2 != ':' || !e2[1] || cents < 0) {
-            fprintf(stderr, "asctl: --partial expects LINE:CENTS:REASON, got '%s'\n", v);
+        /* LINE:YUAN:REASON, the amount in yuan with two decimals (50.00): never a bare number
+         * that could be read as cents or as yuan. */
+        const char *colon = strchr(rest, ':');
+        char amount[32];
+        size_t n = colon ? (size_t)(colon - rest) : 0;
+        if (!colon || n >= sizeof amount || !colon[1]) {
+            fprintf(stderr,
+                    "asctl: --partial expects LINE:YUAN:REASON (e.g. 2:50.00:capped), "
+                    "got '%s'\n",
+                    v);
+            json_decref(d);
+            return NULL;
+        }
+        memcpy(amount, rest, n);
+        amount[n] = '\0';
+        if (!yuan_ok(amount)) {
+            fprintf(stderr,
+                    "asctl: --partial amount '%s' must be yuan with two decimals (e.g. 50.00)\n",
+                    amount);
             json_decref(d);
             return NULL;
         }
         json_object_set_new(d, "approved", json_true());
-        json_object_set_new(d, "approved_cents", json_integer(cents));
-        json_object_set_new(d, "reason", json_string(e2 + 1));
+        json_object_set_new(d, "approved_amount", json_string(amount));
+        json_object_set_new(d, "reason", json_string(colon + 1));
     }
     return d;
 }
 
 static int s_claim_decide(const asctl_opts_t *o0, int argc, char **argv)
 {
-    const char *spec = "--approve= --reject= --partial= --approve-others --file=";
+    const char *spec = "--approve= --reject= --partial= --approve-others --correction= --file=";
     if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement claim-decide") < 0)
         return ASCTL_USAGE;
     asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
@@ -340,7 +367,7 @@ static int s_claim_decide(const asctl_opts_t *o0, int argc, char **argv)
         int others = asctl_flag(argc, argv, "--approve-others");
         if (json_array_size(lines) == 0 && !others) {
             fprintf(stderr, "asctl: settlement claim-decide needs line decisions (--approve N, "
-                            "--reject N:REASON, --partial N:CENTS:REASON) and/or "
+                            "--reject N:REASON, --partial N:YUAN:REASON) and/or "
                             "--approve-others\n");
             json_decref(lines);
             return ASCTL_USAGE;
@@ -348,17 +375,33 @@ static int s_claim_decide(const asctl_opts_t *o0, int argc, char **argv)
         b = json_pack("{s:o}", "lines", lines);
         if (others)
             json_object_set_new(b, "approve_others", json_true());
+        const char *corr = asctl_opt(argc, argv, "--correction");
+        if (corr)
+            json_object_set_new(b, "correction_reason", json_string(corr));
     }
     return claim_post(&o, asctl_verb_pos(argc, argv, spec, 0), "decision", b);
 }
 
 static int s_claim_pay(const asctl_opts_t *o0, int argc, char **argv)
 {
-    const char *spec = "--amount= --date= --reference=";
-    static const char *const map[] = {"--amount", "paid_cents",  "i",         "--date", "paid_date",
-                                      "s",        "--reference", "reference", "s",      NULL};
+    const char *spec = "--amount= --amount-cents= --date= --reference=";
+    static const char *const map[] = {
+        "--amount",  "paid_amount", "s",           "--amount-cents", "paid_cents", "i", "--date",
+        "paid_date", "s",           "--reference", "reference",      "s",          NULL};
     if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement claim-pay") < 0)
         return ASCTL_USAGE;
+    const char *amount = asctl_opt(argc, argv, "--amount");
+    if (amount && !yuan_ok(amount)) {
+        fprintf(stderr,
+                "asctl: --amount '%s' must be yuan with two decimals (e.g. 175.00); "
+                "or give --amount-cents N\n",
+                amount);
+        return ASCTL_USAGE;
+    }
+    if (amount && asctl_opt(argc, argv, "--amount-cents")) {
+        fprintf(stderr, "asctl: give --amount (yuan) or --amount-cents, not both\n");
+        return ASCTL_USAGE;
+    }
     asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
     json_t *b = json_object();
     if (asctl_verb_body(b, argc, argv, map) < 0) {
@@ -366,6 +409,90 @@ static int s_claim_pay(const asctl_opts_t *o0, int argc, char **argv)
         return ASCTL_USAGE;
     }
     return claim_post(&o, asctl_verb_pos(argc, argv, spec, 0), "payment", b);
+}
+
+/* ---- refunds payable and their payouts ---------------------------------------------------- */
+
+static const char *const REFUND_MONEY[] = {"payable_cents", "paid_cents", "outstanding_cents",
+                                           NULL};
+static const asctl_col_t REFUND_COLS[] = {
+    {"TICKET", "ticket_id", 12},
+    {"CENTRE", "center", 6},
+    {"KIND", "kind", 9},
+    {"PAYABLE", "payable_cents_yuan", 12},
+    {"PAID", "paid_cents_yuan", 12},
+    {"OUTSTANDING", "outstanding_cents_yuan", 12},
+};
+
+static void print_refunds(json_t *ans)
+{
+    json_t *rows = json_object_get(ans, "refunds");
+    asctl_verb_add_yuan(rows, REFUND_MONEY);
+    asctl_print_table(rows, REFUND_COLS, sizeof REFUND_COLS / sizeof REFUND_COLS[0]);
+}
+
+static void print_refund(json_t *r)
+{
+    json_t *rows = json_array();
+    json_array_append(rows, r);
+    asctl_verb_add_yuan(rows, REFUND_MONEY);
+    asctl_print_table(rows, REFUND_COLS, sizeof REFUND_COLS / sizeof REFUND_COLS[0]);
+    json_decref(rows);
+    static const char *const pm[] = {"amount_cents", NULL};
+    static const asctl_col_t cols[] = {
+        {"PAYOUT", "id", 6},      {"DATE", "paid_date", 10},
+        {"METHOD", "method", 13}, {"AMOUNT", "amount_cents_yuan", 12},
+        {"ENTRY", "entry_no", 6}, {"REFERENCE", "reference", 24},
+    };
+    json_t *p = json_object_get(r, "payouts");
+    if (json_array_size(p) > 0) {
+        printf("\n");
+        asctl_verb_add_yuan(p, pm);
+        asctl_print_table(p, cols, sizeof cols / sizeof cols[0]);
+    }
+}
+
+static int s_refunds(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 0, 1, "settlement refunds") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    const char *t = asctl_verb_pos(argc, argv, "", 0);
+    if (!t)
+        return asctl_request(&o, "GET", "/v1/settlement/refunds", NULL, NULL, print_refunds);
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/settlement/refunds/%s", t) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print_refund);
+}
+
+static int s_refund_pay(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--method= --amount-cents= --date= --reference=";
+    static const char *const map[] = {
+        "--method", "method",    "s", "--amount-cents", "amount_cents", "i",
+        "--date",   "paid_date", "s", "--reference",    "reference",    "s",
+        NULL};
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement refund-pay") < 0)
+        return ASCTL_USAGE;
+    if (!asctl_opt(argc, argv, "--method")) {
+        fprintf(stderr, "asctl: settlement refund-pay needs --method "
+                        "cash|card|wechat_pay|alipay|bank_transfer\n");
+        return ASCTL_USAGE;
+    }
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_object();
+    if (asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/settlement/refunds/%s/payout",
+                        asctl_verb_pos(argc, argv, spec, 0)) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "POST", path, b, NULL, print_refund);
 }
 
 /* ---- periods, balance, costs, entries ---------------------------------------------------- */
@@ -886,11 +1013,20 @@ const asctl_cmd_t asctl_settlement_cmds[] = {
      "submit an open claim (--defer-waiting: lines without their returned part move on)",
      s_claim_submit},
     {"settlement", "claim-decide",
-     "ID [--approve N] [--reject N:REASON] [--partial N:CENTS:REASON] [--approve-others] | "
+     "ID [--approve N] [--reject N:REASON] [--partial N:YUAN:REASON] [--approve-others] "
+     "[--correction REASON] | "
      "--file F",
      "record the manufacturer's decision per line", s_claim_decide},
-    {"settlement", "claim-pay", "ID [--amount CENTS] [--date YYYY-MM-DD] [--reference R]",
+    {"settlement", "claim-pay",
+     "ID [--amount YUAN (e.g. 175.00) | --amount-cents N] [--date YYYY-MM-DD] [--reference R]",
      "record the manufacturer's payment (default: the approved amount, today)", s_claim_pay},
+    {"settlement", "refunds", "[TICKET]",
+     "refunds owed to customers not paid out yet, or one ticket's refund and payouts", s_refunds},
+    {"settlement", "refund-pay",
+     "TICKET --method cash|card|wechat_pay|alipay|bank_transfer [--amount-cents N] "
+     "[--date YYYY-MM-DD] [--reference R]",
+     "record the payout of a refund owed to the customer (default: all that is outstanding)",
+     s_refund_pay},
     {"settlement", "periods", "", "accounting periods, their state and totals", s_periods},
     {"settlement", "close", "YYYY-MM", "close an accounting period that has ended", s_close},
     {"settlement", "balance", "[--period YYYY-MM | --from D --to D]", "the trial balance",

@@ -42,8 +42,8 @@ static as_config_item_t parts_items[] = {
 static const char *const MOVEMENT_KINDS[] = {
     "receipt", "transfer_out",     "transfer_in", "reserve",    "release",
     "issue",   "defective_return", "scrap",       "adjustment", NULL};
-static const char *const TRANSFER_STATES[] = {"waiting",  "allocated", "shipped",
-                                              "received", "cancelled", NULL};
+static const char *const TRANSFER_STATES[] = {
+    "pending_approval", "waiting", "allocated", "shipped", "received", "cancelled", NULL};
 static const char *const LINE_STATES[] = {"reserved", "backordered", "issued",
                                           "released", "cancelled",   NULL};
 static const char *const RETURN_STATES[] = {"owed", "overdue", "returned", NULL};
@@ -203,6 +203,35 @@ static void id_and_note(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
             check_id(&e, "id", v, 1);
         else
             pv_text(&e, f->name, v, 2000, 0);
+    }
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+/* ReceiveTransfer: the id, the note, and per SKU what arrived good and damaged. */
+static void receive_transfer(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Parts__ReceiveTransfer *m = (const Parts__ReceiveTransfer *)msg;
+    pv_errors_t e = {0};
+    check_id(&e, "id", m->id, 1);
+    pv_text(&e, "note", m->note, 2000, 0);
+    if (m->n_lines > 500)
+        pv_add(&e, "lines", "at most 500 lines");
+    for (size_t i = 0; i < m->n_lines && i < 500; i++) {
+        const Parts__ReceivedLine *l = m->lines[i];
+        char f[48];
+        snprintf(f, sizeof f, "lines[%zu].sku", i);
+        pv_sku(&e, f, l->sku, 1);
+        if (l->has_qty && l->qty < 0) {
+            snprintf(f, sizeof f, "lines[%zu].qty", i);
+            pv_add(&e, f, "must not be negative");
+        }
+        if (l->has_damaged && l->damaged < 0) {
+            snprintf(f, sizeof f, "lines[%zu].damaged", i);
+            pv_add(&e, f, "must not be negative");
+        }
+        snprintf(f, sizeof f, "lines[%zu].note", i);
+        pv_text(&e, f, l->note, 500, 0);
     }
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
@@ -504,7 +533,10 @@ static const as_cmd_def_t commands[] = {
     {"parts.ScrapStock", &parts__movement__descriptor, scrap_stock, "cmd_scrap_stock"},
     {"parts.CreateTransfer", &parts__transfer__descriptor, create_transfer, "cmd_create_transfer"},
     {"parts.ShipTransfer", &parts__transfer__descriptor, id_and_note, "cmd_ship_transfer"},
-    {"parts.ReceiveTransfer", &parts__transfer__descriptor, id_and_note, "cmd_receive_transfer"},
+    {"parts.ReceiveTransfer", &parts__transfer__descriptor, receive_transfer,
+     "cmd_receive_transfer"},
+    {"parts.ApproveTransfer", &parts__transfer__descriptor, id_and_note, "cmd_approve_transfer"},
+    {"parts.RejectTransfer", &parts__transfer__descriptor, id_and_note, "cmd_reject_transfer"},
     {"parts.CancelTransfer", &parts__transfer__descriptor, id_and_note, "cmd_cancel_transfer"},
     {"parts.GetTransfer", &parts__transfer__descriptor, id_and_note, "cmd_get_transfer"},
     {"parts.ListTransfers", &parts__transfer_list__descriptor, list_transfers,

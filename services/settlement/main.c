@@ -118,9 +118,10 @@ static const as_cmd_def_t commands[] = {
     /* changes, idempotent by request id */
     {"settlement.SubmitClaim", &settlement__claim__descriptor, write_cmd, "cmd_submit_claim"},
     {"settlement.DecideClaim", &settlement__claim__descriptor, write_cmd, "cmd_decide_claim"},
-    {"settlement.PayClaim", &settlement__claim__descriptor, write_cmd, "cmd_pay_claim"},
+    {"settlement.PayClaim", &settlement__claim__descriptor, write_cmd, "cmd_pay_claim_amount"},
     {"settlement.ClosePeriod", &settlement__period__descriptor, write_cmd, "cmd_close_period"},
     {"settlement.ReverseEntry", &settlement__entry__descriptor, write_cmd, "cmd_reverse_entry"},
+    {"settlement.PayRefund", &settlement__refund__descriptor, write_cmd, "cmd_pay_refund"},
     /* reads */
     {"settlement.GetCharges", &settlement__charge_set__descriptor, read_cmd, "read_charges"},
     {"settlement.GetInvoice", &settlement__invoice__descriptor, read_cmd, "read_invoice"},
@@ -132,6 +133,8 @@ static const as_cmd_def_t commands[] = {
     {"settlement.GetBalance", &settlement__balance__descriptor, read_cmd, "read_balance"},
     {"settlement.ExportPage", &settlement__export_rows__descriptor, read_cmd, "read_export_page"},
     {"settlement.GetCosts", &settlement__cost_report__descriptor, read_cmd, "read_costs"},
+    {"settlement.GetRefund", &settlement__refund__descriptor, read_cmd, "read_refund"},
+    {"settlement.ListRefunds", &settlement__refund_list__descriptor, read_cmd, "read_refunds"},
 };
 
 /* ---- events ---- */
@@ -164,6 +167,8 @@ static void on_parts_event(as_event_t *ev, void *ud)
         apply_event(ev, "SELECT on_defective_return($1::jsonb)");
     else if (strcmp(ev->type, "parts.DefectiveReturnOwed") == 0)
         apply_event(ev, "SELECT on_defective_return_owed($1::jsonb)");
+    else if (strcmp(ev->type, "parts.StockValued") == 0)
+        apply_event(ev, "SELECT on_stock_valued($1::jsonb)");
     else
         as_event_commit(ev, NULL, 0);
 }

@@ -105,6 +105,16 @@ static void opt_text(sv_errors_t *e, const char *field, const char *v, size_t ma
         sv_add(e, field, "must be at most %zu bytes", max);
 }
 
+/* Yuan with exactly two decimals: "50.00", "0.05", "1234.50" (at most 12 integer digits). */
+int sv_yuan_valid(const char *s)
+{
+    size_t n = strlen(s);
+    const char *dot = strchr(s, '.');
+    if (!dot || dot == s || (size_t)(dot - s) > 12 || n - (size_t)(dot - s) != 3)
+        return 0;
+    return all_digits(s, (size_t)(dot - s)) && all_digits(dot + 1, 2);
+}
+
 static int is(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
 {
     return m->descriptor == d;
@@ -150,6 +160,7 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
     } else if (is(msg, &settlement__decide_claim__descriptor)) {
         const Settlement__DecideClaim *m = (const void *)msg;
         need_id(e, "id", m->id, 80);
+        opt_text(e, "correction_reason", m->correction_reason, 500);
         if (m->n_lines > 5000)
             sv_add(e, "lines", "at most 5000 decisions per request");
         for (size_t i = 0; i < m->n_lines && e->n < SV_MAX_ERRORS; i++) {
@@ -167,6 +178,20 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
                 snprintf(f, sizeof f, "lines[%zu].approved_cents", i);
                 sv_add(e, f, "a rejected line approves nothing");
             }
+            if (d->approved_amount && !sv_yuan_valid(d->approved_amount)) {
+                snprintf(f, sizeof f, "lines[%zu].approved_amount", i);
+                sv_add(e, f, "must be yuan with two decimals, e.g. \"50.00\"");
+            }
+            if (d->approved_amount && d->has_approved_cents) {
+                snprintf(f, sizeof f, "lines[%zu].approved_amount", i);
+                sv_add(e, f, "give approved_cents or approved_amount, not both");
+            }
+            if (d->has_approved && !d->approved && d->approved_amount &&
+                sv_yuan_valid(d->approved_amount) &&
+                strspn(d->approved_amount, "0.") != strlen(d->approved_amount)) {
+                snprintf(f, sizeof f, "lines[%zu].approved_amount", i);
+                sv_add(e, f, "a rejected line approves nothing");
+            }
             if (d->reason && strlen(d->reason) > 500) {
                 snprintf(f, sizeof f, "lines[%zu].reason", i);
                 sv_add(e, f, "must be at most 500 bytes");
@@ -177,8 +202,28 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
         need_id(e, "id", m->id, 80);
         if (m->has_paid_cents && m->paid_cents <= 0)
             sv_add(e, "paid_cents", "must be positive");
+        if (m->paid_amount && !sv_yuan_valid(m->paid_amount))
+            sv_add(e, "paid_amount", "must be yuan with two decimals, e.g. \"175.00\"");
+        if (m->paid_amount && m->has_paid_cents)
+            sv_add(e, "paid_amount", "give paid_cents or paid_amount, not both");
         opt_date(e, "paid_date", m->paid_date);
         opt_text(e, "reference", m->reference, 100);
+    } else if (is(msg, &settlement__pay_refund__descriptor)) {
+        const Settlement__PayRefund *m = (const void *)msg;
+        need_id(e, "ticket_id", m->ticket_id, 64);
+        static const char *const methods[] = {"cash", "card", "wechat_pay", "alipay",
+                                              "bank_transfer"};
+        int ok = 0;
+        for (size_t i = 0; m->method && i < sizeof methods / sizeof methods[0]; i++)
+            ok |= strcmp(m->method, methods[i]) == 0;
+        if (!ok)
+            sv_add(e, "method", "is required: cash, card, wechat_pay, alipay or bank_transfer");
+        if (m->has_amount_cents && m->amount_cents <= 0)
+            sv_add(e, "amount_cents", "must be positive");
+        opt_date(e, "paid_date", m->paid_date);
+        opt_text(e, "reference", m->reference, 100);
+    } else if (is(msg, &settlement__get_refund__descriptor)) {
+        need_id(e, "ticket_id", ((const Settlement__GetRefund *)msg)->ticket_id, 64);
     } else if (is(msg, &settlement__close_period__descriptor)) {
         const Settlement__ClosePeriod *m = (const void *)msg;
         if (!m->period)

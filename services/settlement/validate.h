@@ -22,6 +22,8 @@ int sv_date_valid(const char *s);
 int sv_period_valid(const char *s);
 /* An identifier: 1..max bytes of visible ASCII. Returns 1 when valid. */
 int sv_id_valid(const char *s, size_t max);
+/* Yuan with exactly two decimals ("50.00"). */
+int sv_yuan_valid(const char *s);
 
 /* Check the request `msg` of any settlement command (dispatch by descriptor). Returns the number
  * of problems found in `e`; commands without rules return 0. */

@@ -281,6 +281,9 @@ route_input() {
     "POST /v1/parts/transfers/{id}/ship") REQ_BODY='{"note":"api roles test"}' ;;
     "POST /v1/parts/transfers/{id}/receive") REQ_BODY='{}' ;;
     "POST /v1/parts/transfers/{id}/cancel") REQ_BODY='{"reason":"api roles test"}' ;;
+    "POST /v1/parts/transfers/{id}/approve") REQ_BODY='{"note":"api roles test"}' ;;
+    "POST /v1/parts/transfers/{id}/reject") REQ_BODY='{"reason":"api roles test"}' ;;
+    "POST /v1/settlement/refunds/{ticket_id}/payout") REQ_BODY='{"method":"cash","reference":"api roles test"}' ;;
     "POST /v1/parts/returns/{id}/receive") REQ_BODY='{}' ;;
     "POST /v1/parts/loaners") REQ_BODY="{\"serial\":\"LN-R$RUN-$role\",\"site\":\"SH01\",\"model\":\"Huaxin HX-8\"}" ;;
     "POST /v1/parts/loaners/{serial}/lend") REQ_BODY="{\"ticket_id\":\"$T_SWEEP\",\"customer\":\"Role Test\",\"phone\":\"$PHONE\"}" ;;
@@ -325,6 +328,10 @@ route_input() {
     /v1/warranty/reviews/*) id=$REVIEW ;;
     /v1/parts/transfers/*/ship) id=$TR_OUT ;;
     /v1/parts/transfers/*/cancel) id=$TR_CANCEL ;;
+    # Only the destination confirms an arrival, only the source approves: each role acts on a
+    # transfer where it is that end (the warehouse is the destination of TR_OUT, SH01 the source).
+    /v1/parts/transfers/*/receive) id=$TR_IN && [ "$role" = warehouse ] && id=$TR_OUT ;;
+    /v1/parts/transfers/*/approve) id=$TR_IN && [ "$role" = center ] && id=$TR_OUT ;;
     /v1/parts/transfers/*) id=$TR_IN ;;
     /v1/parts/returns/*) id=$RETURN_ID ;;
     /v1/parts/loaners/*) id=LN-SH01-01 ;;

@@ -75,8 +75,10 @@ t_jq "DefectiveReturnRecorded releases the claim line" "(.waiting_lines | index(
 
 http POST "/v1/tickets/$W/handback" "$AS_TOKEN_CENTER" '{}'
 wait_http "/v1/settlement/charges/$W" "$AS_TOKEN_FINANCE" .closed_outcome repaired
+# The ticket's entries: its charge, the screen issued at cost and the defective one back (stock
+# entries carry the ticket) — and no payment.
 t_jq "the hand-back closes the charge set; the customer owed nothing, so nothing is paid" \
-    '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 1"
+    '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 3"
 wait_http "/v1/tickets/$W" "$AS_TOKEN_CENTER" '[.timeline[].event] | index("charged") != null' true
 t_jq "intake shows the charge on the ticket's timeline" \
     '.timeline[] | select(.event == "charged") | .note | test("manufacturer 64200")' true

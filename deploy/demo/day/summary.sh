@@ -128,8 +128,9 @@ reconcile() {
 
     # The export: ledger lines of this run's tickets. A ticket's charge entry debits what each
     # payer owes (customer 1122, manufacturer 1124, company 6601, seller 6603); a refund after a
-    # repair is a separate seller entry; the customer's payment at hand-back is cash (1001); a
-    # manufacturer's payment of a claim is cash against its claim id.
+    # repair is a separate seller entry; the customer's payment at hand-back debits the account
+    # of its method (1001 when unspecified); a refund payout clears 2241; a manufacturer's
+    # payment of a claim is cash against its claim id.
     local sums
     jq -r '.[].id' "$OUT/tickets.json" >"$OUT/run-tickets.txt"
     cut -f1 "$OUT/claims_paid.tsv" 2>/dev/null >"$OUT/run-claims.txt" || : >"$OUT/run-claims.txt"
@@ -143,11 +144,12 @@ reconcile() {
                 if (acct == "1122") cu += d; else if (acct == "1124") ma += d
                 else if (acct == "6601") co += d; else if (acct == "6603") se += d
             }
-            if (($col["ticket_id"] in T) && kind == "customer_payment" && acct == "1001") cash += d
+            if (($col["ticket_id"] in T) && kind == "customer_payment") cash += d
+            if (($col["ticket_id"] in T) && kind == "refund_payout" && acct == "2241") rp += d
             if (($col["claim_id"] in C) && kind == "claim_payment" && acct == "1001") cl += d
             dt += d; ct += $col["credit_cents"] + 0
         }
-        END { printf "%d %d %d %d %d %d %d %d %d\n", cu, ma, co, se, cash, cl, rows, dt, ct }')
+        END { printf "%d %d %d %d %d %d %d %d %d %d\n", cu, ma, co, se, cash, cl, rows, dt, ct, rp }')
     local -a x
     read -r -a x <<<"$sums"
     local ok=yes line
@@ -168,6 +170,12 @@ reconcile() {
     row "total" $((api_c + api_m + api_co + api_s)) $((x[0] + x[1] + x[2] + x[3]))
     row "customer payments at hand-back" "$cash" "${x[4]}"
     row "manufacturer claims paid" "$claims" "${x[5]}"
+    local refunds_paid=0
+    if [ -s "$OUT/refunds_paid.tsv" ]; then
+        refunds_paid=$(awk -F'\t' '{ s += $2 } END { print s + 0 }' "$OUT/refunds_paid.tsv")
+    fi
+    row "refunds paid out to customers" "$refunds_paid" "${x[9]}"
+    row "refunds owed = refunds paid out" "$api_s" "$refunds_paid"
     line="the export's debits $(yuan "${x[7]}") = credits $(yuan "${x[8]}")"
     if [ "${x[7]}" != "${x[8]}" ]; then
         ok=no
