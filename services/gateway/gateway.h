@@ -62,6 +62,10 @@ extern const gw_route_t gw_routes_surveys[];
  * mapping does — and return it, or answer 400 and return NULL. Caller frees the message. */
 ProtobufCMessage *gw_build_command(as_http_req_t *r, const gw_route_t *rt, json_t *params);
 
+/* The request id of a keyed (Idempotency-Key) request: a fixed-length hash of subject, command
+ * and key, written to out (at least 67 bytes). */
+void gw_request_id(const char *subject, const char *cmd, const char *key, char *out, size_t len);
+
 /* Send `msg` to the route's service as `rt->cmd` for principal `p`; `cb` gets the reply. Uses the
  * request's Idempotency-Key when present. Returns 0 or answers 503 itself and returns -1. */
 int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,

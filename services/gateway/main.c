@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sodium.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -177,6 +178,16 @@ static int route_match(const char *pattern, const char *path, json_t *params)
         path += sl;
     }
     return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+}
+
+/* Scope fails closed: a centre principal needs its site, a region principal its region. */
+static int principal_scoped(const gw_principal_t *p)
+{
+    if (strcmp(p->role, "center") == 0)
+        return p->site[0] != '\0';
+    if (strcmp(p->role, "region") == 0)
+        return p->region[0] != '\0';
+    return 1;
 }
 
 static unsigned role_bit(const char *role)
@@ -452,6 +463,24 @@ static int query_check(as_http_req_t *r, const char *method, const char *pattern
     return 0;
 }
 
+/* The request id of a keyed request: "k:" and the hex SHA-256 of (subject, command, key), each
+ * ended by a NUL, so it has one fixed length (66) whatever the lengths of its parts: two distinct
+ * keys never map to one id (they used to be cut at 126 bytes), and the id is scoped to the caller
+ * and the command. */
+void gw_request_id(const char *subject, const char *cmd, const char *key, char *out, size_t len)
+{
+    crypto_hash_sha256_state st;
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)subject, strlen(subject) + 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)cmd, strlen(cmd) + 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)key, strlen(key) + 1);
+    crypto_hash_sha256_final(&st, d);
+    char hex[2 * sizeof d + 1];
+    sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+    snprintf(out, len, "k:%s", hex);
+}
+
 static int idempotency_key_ok(const char *k)
 {
     size_t n = strlen(k);
@@ -568,16 +597,22 @@ int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
 {
     char rid[200];
     const char *key = as_http_req_header(r, "Idempotency-Key");
-    if (key) {
+    if (key && strcmp(rt->method, "GET") != 0) {
         if (!idempotency_key_ok(key)) {
             as_http_respond_error(r, 400, "bad_idempotency_key",
                                   "Idempotency-Key must be 1..80 visible ASCII characters");
             return -1;
         }
-        /* Scoped by caller and command, so two desks cannot collide on a key. */
-        snprintf(rid, sizeof rid, "k:%s:%s:%s", pr->subject, rt->cmd, key);
-        rid[126] = '\0';
+        gw_request_id(pr->subject, rt->cmd, key, rid, sizeof rid);
+        as_client_t *c = client_for(rt->service);
+        if (c && as_client_has_pending(c, rid)) {
+            as_http_respond_error(r, 409, "in_progress",
+                                  "a request with this Idempotency-Key is still being answered; "
+                                  "retry it with the same key for its answer");
+            return -1;
+        }
     } else {
+        /* Reads are never stored nor replayed: a GET's key (if any) is ignored. */
         as_new_id(rid);
     }
     return gw_call_type(r, rt->service, rt->cmd, msg, rid, pr, cb, ud);
@@ -665,10 +700,21 @@ static void on_request(as_http_req_t *r, void *ud)
             as_http_respond_error(r, 404, "not_found", "no such route");
         return;
     }
+    if (as_http_req_header_count(r, "Authorization") > 1) {
+        json_decref(params);
+        as_http_respond_error(r, 400, "bad_request", "give one Authorization header, not several");
+        return;
+    }
     const char *auth = as_http_req_header(r, "Authorization");
     const gw_principal_t *pr = NULL;
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
         pr = gw_tokens_find(gw.tokens, auth + 7);
+    if (pr && !principal_scoped(pr)) {
+        json_decref(params);
+        as_http_respond_error(r, 403, "forbidden",
+                              "this token's principal has no site or region to scope it");
+        return;
+    }
     if (!pr) {
         json_decref(params);
         as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");

@@ -148,6 +148,8 @@ int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload,
                        const char *request_id, const As__Principal *principal, const char *trace_id,
                        unsigned timeout_ms, as_client_cb cb, void *user_data);
 unsigned as_client_pending(const as_client_t *c);
+/* 1 when a call with this request id is still waiting for its answer. */
+int as_client_has_pending(const as_client_t *c, const char *request_id);
 /* Fail every pending call with 503 and free the client. Accepts NULL. */
 void as_client_destroy(as_client_t **c_p);
 
