@@ -356,6 +356,67 @@ static int word_in(const char *list, const char *name)
     return 0;
 }
 
+int gw_route_enum(const gw_route_t *rt, const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *p = rt->query ? rt->query : ""; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w > n && p[n] == '=' && strncmp(p, name, n) == 0) {
+            snprintf(buf, len, "%.*s", (int)(w - n - 1), p + n + 1);
+            return 0;
+        }
+        p += w;
+    }
+    return -1;
+}
+
+/* Is `v` one of the '|'-separated values of `list`? */
+static int value_in(const char *list, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = list; *p;) {
+        size_t w = strcspn(p, "|");
+        if (w == n && strncmp(p, v, n) == 0)
+            return 1;
+        p += w;
+        if (*p == '|')
+            p++;
+    }
+    return 0;
+}
+
+static void shown_name(const char *s, char *out, size_t cap);
+
+/* Answer 400 bad_query and return -1 when a query parameter the route declares as an
+ * enumeration has a value outside it; the message lists the allowed values. */
+static int query_enum_check(as_http_req_t *r, const gw_route_t *rt)
+{
+    const char *k, *v;
+    char allowed[600], list[1200], shown[80], msg[1400];
+    for (size_t i = 0; as_http_req_query_at(r, i, &k, &v) == 0; i++) {
+        if (gw_route_enum(rt, k, allowed, sizeof allowed) < 0 || value_in(allowed, v ? v : ""))
+            continue;
+        size_t o = 0;
+        for (const char *a = allowed; *a && o + 3 < sizeof list; a++) {
+            if (*a == '|') {
+                list[o++] = ',';
+                list[o++] = ' ';
+            } else {
+                list[o++] = *a;
+            }
+        }
+        list[o] = '\0';
+        shown_name(v ? v : "", shown, sizeof shown);
+        snprintf(msg, sizeof msg, "query parameter '%s' must be one of: %s (got '%s')", k, list,
+                 shown);
+        as_http_respond_error(r, 400, "bad_query", msg);
+        return -1;
+    }
+    return 0;
+}
+
 void gw_route_query(const gw_route_t *rt, char *buf, size_t len)
 {
     if (!len)
@@ -364,7 +425,17 @@ void gw_route_query(const gw_route_t *rt, char *buf, size_t len)
     if (strcmp(rt->method, "GET") != 0)
         return;
     if (rt->handler) {
-        snprintf(buf, len, "%s", rt->query ? rt->query : "");
+        /* the declared words, without their "=values" */
+        size_t o = 0;
+        for (const char *q = rt->query ? rt->query : ""; *q && o + 1 < len; q++) {
+            if (*q == '=') {
+                while (q[1] && q[1] != ' ')
+                    q++;
+                continue;
+            }
+            buf[o++] = *q;
+        }
+        buf[o] = '\0';
         return;
     }
     const ProtobufCMessageDescriptor *d = rt->cmd ? as_registry_find(rt->cmd) : NULL;
@@ -624,7 +695,7 @@ static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
     if (as_http_req_query_count(r) > 0) {
         char accepts[1024];
         gw_route_query(rt, accepts, sizeof accepts);
-        if (query_check(r, rt->method, rt->pattern, accepts) < 0)
+        if (query_check(r, rt->method, rt->pattern, accepts) < 0 || query_enum_check(r, rt) < 0)
             return;
     }
     if (rt->handler) {
@@ -772,19 +843,35 @@ static void print_routes(void)
 }
 
 /* `as-gateway --query-params`: the query parameters each route accepts, as tab-separated lines
- * (method, path, comma-separated names or "-"), for the tests that hold the API reference to
- * them. */
+ * (method, path, comma-separated names or "-", the enumerated ones as "name=v1|v2;..." or "-"),
+ * for the tests that hold the API reference to them. */
 static void print_query_params(void)
 {
-    printf("GET\t/healthz\t-\nGET\t/metrics\t-\n");
+    printf("GET\t/healthz\t-\t-\nGET\t/metrics\t-\t-\n");
     for (size_t t = 0; t < N_TABLES; t++) {
         for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
-            char q[1024];
+            char q[1024], e[1024] = "", vals[600];
             gw_route_query(x, q, sizeof q);
+            /* the enumerated ones: "name=v1|v2;name2=..." */
+            size_t eo = 0;
+            for (char *p = q; *p;) {
+                size_t w = strcspn(p, " ");
+                char name[80];
+                snprintf(name, sizeof name, "%.*s", (int)w, p);
+                if (strcmp(x->method, "GET") == 0 &&
+                    gw_route_enum(x, name, vals, sizeof vals) == 0) {
+                    int n = snprintf(e + eo, sizeof e - eo, "%s%s=%s", eo ? ";" : "", name, vals);
+                    if (n > 0 && (size_t)n < sizeof e - eo)
+                        eo += (size_t)n;
+                }
+                p += w;
+                while (*p == ' ')
+                    p++;
+            }
             for (char *p = q; *p; p++)
                 if (*p == ' ')
                     *p = ',';
-            printf("%s\t%s\t%s\n", x->method, x->pattern, q[0] ? q : "-");
+            printf("%s\t%s\t%s\t%s\n", x->method, x->pattern, q[0] ? q : "-", e[0] ? e : "-");
         }
     }
 }
