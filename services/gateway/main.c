@@ -153,6 +153,15 @@ static void healthz(as_http_req_t *r)
 
 /* ---- routed commands ---- */
 
+/* How many {name} parameters `pattern` has. */
+static size_t pattern_params(const char *pattern)
+{
+    size_t n = 0;
+    for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{'))
+        n++;
+    return n;
+}
+
 /* Match `path` against `pattern`; captured {name} segments go into `params` as strings. */
 static int route_match(const char *pattern, const char *path, json_t *params)
 {
@@ -599,6 +608,32 @@ ProtobufCMessage *gw_build_command(as_http_req_t *r, const gw_route_t *rt, json_
             return NULL;
         }
     }
+    if (params && rt->body && !rt->body_field) {
+        /* A body field that names a path parameter must agree with the path. */
+        const char *k;
+        json_t *pv;
+        json_object_foreach(params, k, pv)
+        {
+            json_t *bv = json_object_get(args, k);
+            if (!bv)
+                continue;
+            char num[32];
+            const char *b = json_is_string(bv) ? json_string_value(bv) : NULL;
+            if (json_is_integer(bv)) {
+                snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(bv));
+                b = num;
+            }
+            if (!b || strcmp(b, json_string_value(pv)) != 0) {
+                snprintf(err, sizeof err,
+                         "the body's '%s' disagrees with the path; leave it out of the body or "
+                         "give the same value",
+                         k);
+                json_decref(args);
+                as_http_respond_error(r, 400, "invalid_field", err);
+                return NULL;
+            }
+        }
+    }
     if (params)
         json_object_update(args, params);
     ProtobufCMessage *m = NULL;
@@ -762,6 +797,14 @@ static void on_request(as_http_req_t *r, void *ud)
         }
     }
     gw_metrics_begin(r, rt ? rt->pattern : NULL);
+    if (rt && json_object_size(params) != pattern_params(rt->pattern)) {
+        /* a segment that is not text (json_stringn refused it): never let a body field of the
+         * same name stand in for it */
+        json_decref(params);
+        as_http_respond_error(r, 400, "invalid_path",
+                              "a path parameter is not valid UTF-8 text; give it in the path");
+        return;
+    }
     if (!rt) {
         json_decref(params);
         if (path_known)

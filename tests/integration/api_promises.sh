@@ -149,4 +149,41 @@ http GET "/v1/tickets/$TID" "" "" -H "Authorization: Bearer $AS_TOKEN_CENTER_B" 
     -H "Authorization: Bearer $AS_TOKEN_CENTER"
 t_status "  in either order" 400
 
+# --- small leaks ---
+# A refusal does not say where a hidden ticket lives: east's manager names a GZ01 ticket.
+HID=T-HIDDEN-$RANDOM$RANDOM
+sql surveys "INSERT INTO callbacks(id, ticket_id, center, region, closed_at, first_due_at, due_at,
+             max_attempts, created_at, updated_at)
+             VALUES ('CB-$HID', '$HID', 'GZ01', 'south', now(), now(), now(), 3, now(), now())" >/dev/null
+http POST /v1/complaints "$AS_TOKEN_REGION" "{\"ticket_id\":\"$HID\",\"channel\":\"phone\",\"cause\":\"price\",\"description\":\"too dear\"}"
+t_status "a complaint for another region's ticket is 404, as if the ticket did not exist" 404
+t_check "  and the answer does not name its centre" bash -c "! grep -q GZ01 <<<'$HTTP_BODY'"
+
+# A path parameter that is not text is a 400, never replaced by the body's field.
+http POST "/v1/tickets/%FF/cancel" "$AS_TOKEN_CENTER" "{\"id\":\"$TID\",\"reason\":\"x\"}"
+t_status "an invalid path parameter is a 400" 400
+t_jq "  invalid_path" .error.code invalid_path
+# A body id that disagrees with the path is a 400.
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body 13800000007)"
+TID2=$(jbody .id)
+http POST "/v1/tickets/$TID2/cancel" "$AS_TOKEN_CENTER" "{\"id\":\"$TID\",\"reason\":\"x\"}"
+t_status "a body id that disagrees with the path is a 400" 400
+t_match "  saying so" "'id' disagrees with the path" "$(jbody .error.message)"
+http GET "/v1/tickets/$TID2" "$AS_TOKEN_CENTER"
+t_check "  and the ticket is unchanged" test "$(jbody .state)" != cancelled
+http POST "/v1/tickets/$TID2/cancel" "$AS_TOKEN_CENTER" "{\"id\":\"$TID2\",\"reason\":\"x\"}"
+t_status "a body id equal to the path is fine" 200
+
+# The warehouse's views show no customer names (a loaner unit lent to a customer).
+LN=LN-P$RANDOM$RANDOM
+http POST /v1/parts/loaners "$AS_TOKEN_WAREHOUSE" "{\"serial\":\"$LN\",\"site\":\"SH01\",\"sku\":\"HX-LOANER\",\"model\":\"Huaxin HX-8\"}"
+t_status "the warehouse registers a loaner unit" 201
+http POST "/v1/parts/loaners/$LN/lend" "$AS_TOKEN_CENTER" "{\"ticket_id\":\"$TID2\",\"customer\":\"Han Meimei\",\"phone\":\"13912345678\"}"
+t_status "SH01 lends it to a customer" 200
+http GET "/v1/parts/loaners?site=SH01&state=lent" "$AS_TOKEN_CENTER"
+t_jq "the centre's list names the customer" ".loaners[] | select(.serial == \"$LN\") | .customer" "Han Meimei"
+http GET "/v1/parts/loaners?site=SH01&state=lent" "$AS_TOKEN_WAREHOUSE"
+t_jq "the warehouse's list shows the unit and ticket" ".loaners[] | select(.serial == \"$LN\") | .ticket_id" "$TID2"
+t_jq "  but no customer name or phone" ".loaners[] | select(.serial == \"$LN\") | [.customer, .phone] | map(select(. != null)) | length" 0
+
 t_done
