@@ -478,6 +478,11 @@ const char *as_cmd_request_id(const as_cmd_ctx_t *ctx)
 {
     return ctx->request_id;
 }
+
+const char *as_cmd_source(const as_cmd_ctx_t *ctx)
+{
+    return ctx->env ? ctx->env->source : NULL;
+}
 const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx)
 {
     return ctx->env->principal;

@@ -103,6 +103,8 @@ void as_server_set_metrics(as_server_t *s, const char *sql);
 void as_server_destroy(as_server_t **s_p);
 
 const char *as_cmd_request_id(const as_cmd_ctx_t *ctx);
+/* The sender's service name from the envelope (NULL when it gave none). */
+const char *as_cmd_source(const as_cmd_ctx_t *ctx);
 const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx);
 const as_cmd_def_t *as_cmd_def(const as_cmd_ctx_t *ctx);
 as_server_t *as_cmd_server(const as_cmd_ctx_t *ctx);
