@@ -186,4 +186,19 @@ http GET "/v1/parts/loaners?site=SH01&state=lent" "$AS_TOKEN_WAREHOUSE"
 t_jq "the warehouse's list shows the unit and ticket" ".loaners[] | select(.serial == \"$LN\") | .ticket_id" "$TID2"
 t_jq "  but no customer name or phone" ".loaners[] | select(.serial == \"$LN\") | [.customer, .phone] | map(select(. != null)) | length" 0
 
+# --- reference data is checked: an unknown brand is a 422 listing the known ones ---
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body 13800000008 | jq -c '.device.brand = "Nokla"')"
+t_status "a ticket for an unknown brand is a 422" 422
+t_jq "  unknown_brand" .error.code unknown_brand
+t_match "  listing the known brands" "known: .*Huaxin" "$(jbody .error.message)"
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body 13800000009 | jq -c '.device.brand = "huaxin"')"
+t_status "a known brand in another case is fine" 201
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body 13800000010 | jq -c '.center = "XX99"')"
+t_status "an unknown centre is a 422" 422
+t_jq "  unknown_center" .error.code unknown_center
+
+http GET "/v1/parts/stock?site=NOPE9" "$AS_TOKEN_CENTER"
+t_status "an unknown site is a 422" 422
+t_match "  listing the caller's sites" "site NOPE9 does not exist \(your sites: SH01\)" "$(jbody .error.message)"
+
 t_done
