@@ -187,6 +187,13 @@ unsigned as_client_pending(const as_client_t *c)
     return c->npending;
 }
 
+int as_client_has_pending(const as_client_t *c, const char *request_id)
+{
+    pending_t *p = NULL;
+    HASH_FIND_STR(c->pending, request_id, p);
+    return p != NULL;
+}
+
 static void client_timer_closed(uv_handle_t *h)
 {
     free(h->data);

@@ -317,11 +317,18 @@ void as_relay_serve_replay(as_relay_t *r, as_cmd_ctx_t *ctx, const As__ReplayReq
     snprintf(lim, sizeof lim, "%u", max);
     const char *p1[3] = {r->stream, after, lim};
     const char *p2[1] = {r->stream};
-    as_db_stmt_t st[2] = {
+    /* The consumer has applied everything before `from`: its position, for pruning
+     * (common/sql/011_retention.sql). */
+    /* Whose position it is: the CURVE key's name (only consumers' keys get this far), or with
+     * CURVE off the service the envelope names. */
+    const char *source = *as_cmd_sender(ctx) ? as_cmd_sender(ctx) : as_cmd_source(ctx);
+    const char *p3[3] = {r->stream, source ? source : "", after};
+    as_db_stmt_t st[3] = {
         {SQL_FETCH, 3, p1},
         {"SELECT coalesce((SELECT last_seq FROM outbox_streams WHERE stream = $1), 0)", 1, p2},
+        {"SELECT note_consumer_position($1, $2, $3::bigint)", 3, p3},
     };
-    if (as_db_submit(r->db, st, 2, replay_done, q) < 0) {
+    if (as_db_submit(r->db, st, source && *source ? 3 : 2, replay_done, q) < 0) {
         free(q);
         as_cmd_error(ctx, 503, "overloaded", "the service is busy; retry shortly");
     }

@@ -489,6 +489,11 @@ const char *as_cmd_sender(const as_cmd_ctx_t *ctx)
 {
     return ctx->sender;
 }
+
+const char *as_cmd_source(const as_cmd_ctx_t *ctx)
+{
+    return ctx->env ? ctx->env->source : NULL;
+}
 const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx)
 {
     return ctx->principal;

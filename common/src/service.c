@@ -34,7 +34,8 @@ int as_endpoints_load(const char *service, const char *file, char *err, size_t e
 
 static char *cfg_db, *cfg_log_level, *cfg_migrations, *cfg_runtime_migrations, *cfg_bind_cmd,
     *cfg_bind_pub;
-static long cfg_max_msg, cfg_db_queue;
+static long cfg_max_msg, cfg_db_queue, cfg_prune_interval, cfg_prune_batch, cfg_reply_days,
+    cfg_keyless_minutes, cfg_outbox_days;
 
 static as_config_item_t common_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -54,6 +55,18 @@ static as_config_item_t common_items[] = {
      &cfg_max_msg},
     {"db_queue", AS_CFG_INT, "20000", 16, 1000000, "database jobs queued or in flight, at most",
      &cfg_db_queue},
+    /* Retention (docs/operations.md): pruned on a timer, in batches. */
+    {"prune_interval_ms", AS_CFG_INT, "10000", 0, 86400000,
+     "how often stored replies and applied outbox rows are pruned (0: never)", &cfg_prune_interval},
+    {"prune_batch", AS_CFG_INT, "1000", 1, 100000, "rows of each kind pruned per round, at most",
+     &cfg_prune_batch},
+    {"command_reply_days", AS_CFG_INT, "7", 1, 3650,
+     "days a reply to a request with an Idempotency-Key is kept (and replayed)", &cfg_reply_days},
+    {"keyless_reply_minutes", AS_CFG_INT, "60", 5, 100000,
+     "minutes any other reply is kept (covers the bus client's retries of one request id)",
+     &cfg_keyless_minutes},
+    {"outbox_floor_days", AS_CFG_INT, "30", 1, 3650,
+     "days an event is kept at least, even when every consumer has applied it", &cfg_outbox_days},
 };
 #define N_COMMON (sizeof common_items / sizeof common_items[0])
 
@@ -61,9 +74,38 @@ typedef struct runner {
     as_service_t svc;
     uv_signal_t sigterm, sigint;
     uv_timer_t drain;
+    uv_timer_t prune;
     int drain_ticks;
     int stopping;
+    int pruning; /* a round is in flight */
 } runner_t;
+
+static void prune_done(const as_db_result_t *res, void *ud)
+{
+    runner_t *r = ud;
+    r->pruning = 0;
+    if (!res->ok)
+        AS_WARN("pruning failed", "error=\"%s\"", res->message);
+    else if (PQntuples(res->res[0]) == 1)
+        AS_DEBUG("pruned", "rows=%s", as_db_value(res->res[0], 0, 0));
+}
+
+/* One pruning round (common/sql/011_retention.sql), unless one is still running. */
+static void prune_tick(uv_timer_t *t)
+{
+    runner_t *r = t->data;
+    if (r->pruning || r->stopping || !r->svc.db)
+        return;
+    char batch[24], days[24], mins[24], floor_days[24];
+    snprintf(batch, sizeof batch, "%ld", cfg_prune_batch);
+    snprintf(days, sizeof days, "%ld", cfg_reply_days);
+    snprintf(mins, sizeof mins, "%ld", cfg_keyless_minutes);
+    snprintf(floor_days, sizeof floor_days, "%ld", cfg_outbox_days);
+    const char *params[4] = {batch, days, mins, floor_days};
+    as_db_stmt_t st = {"SELECT prune_runtime($1::int, $2::int, $3::int, $4::int)::text", 4, params};
+    if (as_db_submit(r->svc.db, &st, 1, prune_done, r) == 0)
+        r->pruning = 1;
+}
 
 static void health_cb(as_server_t *s, As__HealthReply *h, void *ud)
 {
@@ -119,6 +161,7 @@ static void close_all(runner_t *r)
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
     uv_close((uv_handle_t *)&r->drain, NULL);
+    uv_close((uv_handle_t *)&r->prune, NULL);
 }
 
 static void drain_tick(uv_timer_t *t)
@@ -282,7 +325,11 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     uv_signal_init(&loop, &r.sigterm);
     uv_signal_init(&loop, &r.sigint);
     uv_timer_init(&loop, &r.drain);
-    r.sigterm.data = r.sigint.data = r.drain.data = &r;
+    uv_timer_init(&loop, &r.prune);
+    r.sigterm.data = r.sigint.data = r.drain.data = r.prune.data = &r;
+    if (cfg_prune_interval > 0)
+        uv_timer_start(&r.prune, prune_tick, (uint64_t)cfg_prune_interval,
+                       (uint64_t)cfg_prune_interval);
     uv_signal_start(&r.sigterm, on_signal, SIGTERM);
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     AS_INFO("started", "cmd=%s pub=%s schema_version=%d", bind_cmd, def->publishes ? bind_pub : "-",

@@ -14,5 +14,6 @@ ON CONFLICT DO NOTHING;
 
 INSERT INTO brands(brand, manufacturer) VALUES
     ('Huaxin', 'HUAXIN'),
-    ('DriveCo', 'DRIVECO')
+    ('DriveCo', 'DRIVECO'),
+    ('Lumio', 'LUMIO')
 ON CONFLICT DO NOTHING;

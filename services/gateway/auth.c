@@ -64,6 +64,16 @@ gw_tokens_t *gw_tokens_load(const char *path, char *err, size_t errlen)
             e->p.site[0] = '\0';
         if (strcmp(e->p.region, "-") == 0)
             e->p.region[0] = '\0';
+        /* Scope fails closed: a centre principal without its site, or a region principal without
+         * its region, would be scoped to nothing the checks can compare; refuse the file. */
+        if ((strcmp(e->p.role, "center") == 0 && !e->p.site[0]) ||
+            (strcmp(e->p.role, "region") == 0 && !e->p.region[0])) {
+            snprintf(err, errlen, "%s:%d: a %s principal needs its %s (got '-')", path, lineno,
+                     e->p.role, strcmp(e->p.role, "center") == 0 ? "site" : "region");
+            free(e);
+            gw_tokens_free(&t);
+            break;
+        }
         token_entry_t *dup = NULL;
         HASH_FIND_STR(t->map, e->hash, dup);
         if (dup) {

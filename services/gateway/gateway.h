@@ -38,8 +38,12 @@ struct gw_route {
     const char *reply_field; /* if set, this string field of the reply is the raw JSON answer */
     gw_handler_fn handler;   /* NULL: the generic command mapping */
     const char *summary;     /* one line for the route listing */
-    const char *query;       /* handler routes: the query parameters the handler reads,
-                                space-separated ("format from to after"); NULL: none */
+    const char *query;       /* the query parameters, space-separated words. Handler routes:
+                                every parameter the handler reads ("format from to after").
+                                Any route: a word "name=v1|v2|..." declares that parameter an
+                                enumeration of those values (a generic route names only its
+                                enumerated filters here, its other parameters come from the
+                                command). NULL: none. */
 };
 
 /* Query parameters. Every one a request carries must be accepted by its route, or the gateway
@@ -51,6 +55,11 @@ struct gw_route {
  * space-separated, into buf ("" for none). */
 void gw_route_query(const gw_route_t *rt, char *buf, size_t len);
 
+/* The allowed values of query parameter `name` of `rt`, '|'-separated, into buf; 0 when the
+ * parameter is an enumeration, -1 otherwise. A value outside the list is 400 bad_query naming
+ * the allowed values. */
+int gw_route_enum(const gw_route_t *rt, const char *name, char *buf, size_t len);
+
 /* Route tables, one per service (NULL-terminated by a route with method NULL). */
 extern const gw_route_t gw_routes_intake[];
 extern const gw_route_t gw_routes_warranty[];
@@ -61,6 +70,10 @@ extern const gw_route_t gw_routes_surveys[];
 /* Build the command of `rt` from the request (body or query, plus params) — as the generic
  * mapping does — and return it, or answer 400 and return NULL. Caller frees the message. */
 ProtobufCMessage *gw_build_command(as_http_req_t *r, const gw_route_t *rt, json_t *params);
+
+/* The request id of a keyed (Idempotency-Key) request: a fixed-length hash of subject, command
+ * and key, written to out (at least 67 bytes). */
+void gw_request_id(const char *subject, const char *cmd, const char *key, char *out, size_t len);
 
 /* Send `msg` to the route's service as `rt->cmd` for principal `p`; `cb` gets the reply. Uses the
  * request's Idempotency-Key when present. Returns 0 or answers 503 itself and returns -1. */

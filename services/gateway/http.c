@@ -1471,6 +1471,14 @@ const char *as_http_req_header(const as_http_req_t *r, const char *name)
     return r && name ? req_find_header(r, name) : NULL;
 }
 
+size_t as_http_req_header_count(const as_http_req_t *r, const char *name)
+{
+    size_t n = 0;
+    for (size_t i = 0; r && name && i < r->n_hdrs; i++)
+        n += strcasecmp(r->hbuf + r->hdrs[i].name, name) == 0;
+    return n;
+}
+
 const char *as_http_req_body(const as_http_req_t *r, size_t *len)
 {
     if (len)

@@ -90,6 +90,8 @@ size_t as_http_req_query_count(const as_http_req_t *r);
 int as_http_req_query_at(const as_http_req_t *r, size_t i, const char **name, const char **value);
 /* Value of the first header called `name` (case-insensitive), NULL if absent. */
 const char *as_http_req_header(const as_http_req_t *r, const char *name);
+/* How many headers called `name` (case-insensitive) the request carries. */
+size_t as_http_req_header_count(const as_http_req_t *r, const char *name);
 /* The body as a NUL-terminated copy ("" when empty); its length in *len if len != NULL. */
 const char *as_http_req_body(const as_http_req_t *r, size_t *len);
 /* The client's address as "ip:port" ("[ip]:port" for IPv6). */

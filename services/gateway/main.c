@@ -17,6 +17,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <sodium.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -152,6 +153,15 @@ static void healthz(as_http_req_t *r)
 
 /* ---- routed commands ---- */
 
+/* How many {name} parameters `pattern` has. */
+static size_t pattern_params(const char *pattern)
+{
+    size_t n = 0;
+    for (const char *p = strchr(pattern, '{'); p; p = strchr(p + 1, '{'))
+        n++;
+    return n;
+}
+
 /* Match `path` against `pattern`; captured {name} segments go into `params` as strings. */
 static int route_match(const char *pattern, const char *path, json_t *params)
 {
@@ -177,6 +187,16 @@ static int route_match(const char *pattern, const char *path, json_t *params)
         path += sl;
     }
     return *pattern == '\0' && (*path == '\0' || strcmp(path, "/") == 0);
+}
+
+/* Scope fails closed: a centre principal needs its site, a region principal its region. */
+static int principal_scoped(const gw_principal_t *p)
+{
+    if (strcmp(p->role, "center") == 0)
+        return p->site[0] != '\0';
+    if (strcmp(p->role, "region") == 0)
+        return p->region[0] != '\0';
+    return 1;
 }
 
 static unsigned role_bit(const char *role)
@@ -345,6 +365,67 @@ static int word_in(const char *list, const char *name)
     return 0;
 }
 
+int gw_route_enum(const gw_route_t *rt, const char *name, char *buf, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *p = rt->query ? rt->query : ""; *p;) {
+        while (*p == ' ')
+            p++;
+        size_t w = strcspn(p, " ");
+        if (w > n && p[n] == '=' && strncmp(p, name, n) == 0) {
+            snprintf(buf, len, "%.*s", (int)(w - n - 1), p + n + 1);
+            return 0;
+        }
+        p += w;
+    }
+    return -1;
+}
+
+/* Is `v` one of the '|'-separated values of `list`? */
+static int value_in(const char *list, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *p = list; *p;) {
+        size_t w = strcspn(p, "|");
+        if (w == n && strncmp(p, v, n) == 0)
+            return 1;
+        p += w;
+        if (*p == '|')
+            p++;
+    }
+    return 0;
+}
+
+static void shown_name(const char *s, char *out, size_t cap);
+
+/* Answer 400 bad_query and return -1 when a query parameter the route declares as an
+ * enumeration has a value outside it; the message lists the allowed values. */
+static int query_enum_check(as_http_req_t *r, const gw_route_t *rt)
+{
+    const char *k, *v;
+    char allowed[600], list[1200], shown[80], msg[1400];
+    for (size_t i = 0; as_http_req_query_at(r, i, &k, &v) == 0; i++) {
+        if (gw_route_enum(rt, k, allowed, sizeof allowed) < 0 || value_in(allowed, v ? v : ""))
+            continue;
+        size_t o = 0;
+        for (const char *a = allowed; *a && o + 3 < sizeof list; a++) {
+            if (*a == '|') {
+                list[o++] = ',';
+                list[o++] = ' ';
+            } else {
+                list[o++] = *a;
+            }
+        }
+        list[o] = '\0';
+        shown_name(v ? v : "", shown, sizeof shown);
+        snprintf(msg, sizeof msg, "query parameter '%s' must be one of: %s (got '%s')", k, list,
+                 shown);
+        as_http_respond_error(r, 400, "bad_query", msg);
+        return -1;
+    }
+    return 0;
+}
+
 void gw_route_query(const gw_route_t *rt, char *buf, size_t len)
 {
     if (!len)
@@ -353,7 +434,17 @@ void gw_route_query(const gw_route_t *rt, char *buf, size_t len)
     if (strcmp(rt->method, "GET") != 0)
         return;
     if (rt->handler) {
-        snprintf(buf, len, "%s", rt->query ? rt->query : "");
+        /* the declared words, without their "=values" */
+        size_t o = 0;
+        for (const char *q = rt->query ? rt->query : ""; *q && o + 1 < len; q++) {
+            if (*q == '=') {
+                while (q[1] && q[1] != ' ')
+                    q++;
+                continue;
+            }
+            buf[o++] = *q;
+        }
+        buf[o] = '\0';
         return;
     }
     const ProtobufCMessageDescriptor *d = rt->cmd ? as_registry_find(rt->cmd) : NULL;
@@ -452,6 +543,24 @@ static int query_check(as_http_req_t *r, const char *method, const char *pattern
     return 0;
 }
 
+/* The request id of a keyed request: "k:" and the hex SHA-256 of (subject, command, key), each
+ * ended by a NUL, so it has one fixed length (66) whatever the lengths of its parts: two distinct
+ * keys never map to one id (they used to be cut at 126 bytes), and the id is scoped to the caller
+ * and the command. */
+void gw_request_id(const char *subject, const char *cmd, const char *key, char *out, size_t len)
+{
+    crypto_hash_sha256_state st;
+    unsigned char d[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256_init(&st);
+    crypto_hash_sha256_update(&st, (const unsigned char *)subject, strlen(subject) + 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)cmd, strlen(cmd) + 1);
+    crypto_hash_sha256_update(&st, (const unsigned char *)key, strlen(key) + 1);
+    crypto_hash_sha256_final(&st, d);
+    char hex[2 * sizeof d + 1];
+    sodium_bin2hex(hex, sizeof hex, d, sizeof d);
+    snprintf(out, len, "k:%s", hex);
+}
+
 static int idempotency_key_ok(const char *k)
 {
     size_t n = strlen(k);
@@ -497,6 +606,32 @@ ProtobufCMessage *gw_build_command(as_http_req_t *r, const gw_route_t *rt, json_
             json_decref(args);
             as_http_respond_error(r, 400, "bad_query", err);
             return NULL;
+        }
+    }
+    if (params && rt->body && !rt->body_field) {
+        /* A body field that names a path parameter must agree with the path. */
+        const char *k;
+        json_t *pv;
+        json_object_foreach(params, k, pv)
+        {
+            json_t *bv = json_object_get(args, k);
+            if (!bv)
+                continue;
+            char num[32];
+            const char *b = json_is_string(bv) ? json_string_value(bv) : NULL;
+            if (json_is_integer(bv)) {
+                snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(bv));
+                b = num;
+            }
+            if (!b || strcmp(b, json_string_value(pv)) != 0) {
+                snprintf(err, sizeof err,
+                         "the body's '%s' disagrees with the path; leave it out of the body or "
+                         "give the same value",
+                         k);
+                json_decref(args);
+                as_http_respond_error(r, 400, "invalid_field", err);
+                return NULL;
+            }
         }
     }
     if (params)
@@ -568,16 +703,22 @@ int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
 {
     char rid[200];
     const char *key = as_http_req_header(r, "Idempotency-Key");
-    if (key) {
+    if (key && strcmp(rt->method, "GET") != 0) {
         if (!idempotency_key_ok(key)) {
             as_http_respond_error(r, 400, "bad_idempotency_key",
                                   "Idempotency-Key must be 1..80 visible ASCII characters");
             return -1;
         }
-        /* Scoped by caller and command, so two desks cannot collide on a key. */
-        snprintf(rid, sizeof rid, "k:%s:%s:%s", pr->subject, rt->cmd, key);
-        rid[126] = '\0';
+        gw_request_id(pr->subject, rt->cmd, key, rid, sizeof rid);
+        as_client_t *c = client_for(rt->service);
+        if (c && as_client_has_pending(c, rid)) {
+            as_http_respond_error(r, 409, "in_progress",
+                                  "a request with this Idempotency-Key is still being answered; "
+                                  "retry it with the same key for its answer");
+            return -1;
+        }
     } else {
+        /* Reads are never stored nor replayed: a GET's key (if any) is ignored. */
         as_new_id(rid);
     }
     return gw_call_type(r, rt->service, rt->cmd, msg, rid, pr, cb, ud);
@@ -589,7 +730,7 @@ static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
     if (as_http_req_query_count(r) > 0) {
         char accepts[1024];
         gw_route_query(rt, accepts, sizeof accepts);
-        if (query_check(r, rt->method, rt->pattern, accepts) < 0)
+        if (query_check(r, rt->method, rt->pattern, accepts) < 0 || query_enum_check(r, rt) < 0)
             return;
     }
     if (rt->handler) {
@@ -656,6 +797,14 @@ static void on_request(as_http_req_t *r, void *ud)
         }
     }
     gw_metrics_begin(r, rt ? rt->pattern : NULL);
+    if (rt && json_object_size(params) != pattern_params(rt->pattern)) {
+        /* a segment that is not text (json_stringn refused it): never let a body field of the
+         * same name stand in for it */
+        json_decref(params);
+        as_http_respond_error(r, 400, "invalid_path",
+                              "a path parameter is not valid UTF-8 text; give it in the path");
+        return;
+    }
     if (!rt) {
         json_decref(params);
         if (path_known)
@@ -665,10 +814,21 @@ static void on_request(as_http_req_t *r, void *ud)
             as_http_respond_error(r, 404, "not_found", "no such route");
         return;
     }
+    if (as_http_req_header_count(r, "Authorization") > 1) {
+        json_decref(params);
+        as_http_respond_error(r, 400, "bad_request", "give one Authorization header, not several");
+        return;
+    }
     const char *auth = as_http_req_header(r, "Authorization");
     const gw_principal_t *pr = NULL;
     if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
         pr = gw_tokens_find(gw.tokens, auth + 7);
+    if (pr && !principal_scoped(pr)) {
+        json_decref(params);
+        as_http_respond_error(r, 403, "forbidden",
+                              "this token's principal has no site or region to scope it");
+        return;
+    }
     if (!pr) {
         json_decref(params);
         as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
@@ -726,19 +886,35 @@ static void print_routes(void)
 }
 
 /* `as-gateway --query-params`: the query parameters each route accepts, as tab-separated lines
- * (method, path, comma-separated names or "-"), for the tests that hold the API reference to
- * them. */
+ * (method, path, comma-separated names or "-", the enumerated ones as "name=v1|v2;..." or "-"),
+ * for the tests that hold the API reference to them. */
 static void print_query_params(void)
 {
-    printf("GET\t/healthz\t-\nGET\t/metrics\t-\n");
+    printf("GET\t/healthz\t-\t-\nGET\t/metrics\t-\t-\n");
     for (size_t t = 0; t < N_TABLES; t++) {
         for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
-            char q[1024];
+            char q[1024], e[1024] = "", vals[600];
             gw_route_query(x, q, sizeof q);
+            /* the enumerated ones: "name=v1|v2;name2=..." */
+            size_t eo = 0;
+            for (char *p = q; *p;) {
+                size_t w = strcspn(p, " ");
+                char name[80];
+                snprintf(name, sizeof name, "%.*s", (int)w, p);
+                if (strcmp(x->method, "GET") == 0 &&
+                    gw_route_enum(x, name, vals, sizeof vals) == 0) {
+                    int n = snprintf(e + eo, sizeof e - eo, "%s%s=%s", eo ? ";" : "", name, vals);
+                    if (n > 0 && (size_t)n < sizeof e - eo)
+                        eo += (size_t)n;
+                }
+                p += w;
+                while (*p == ' ')
+                    p++;
+            }
             for (char *p = q; *p; p++)
                 if (*p == ' ')
                     *p = ',';
-            printf("%s\t%s\t%s\n", x->method, x->pattern, q[0] ? q : "-");
+            printf("%s\t%s\t%s\t%s\n", x->method, x->pattern, q[0] ? q : "-", e[0] ? e : "-");
         }
     }
 }

@@ -29,14 +29,18 @@ const gw_route_t gw_routes_surveys[] = {
      NULL, "test mode only: move the surveys clock forward by `seconds`", NULL},
     /* reports */
     {"GET", "/v1/reports/satisfaction", QUALITY, "surveys", "surveys.GetSatisfactionReport", 0,
-     NULL, NULL, NULL, "weighted score, NPS and response rate per centre or region", NULL},
+     NULL, NULL, NULL, "weighted score, NPS and response rate per centre or region",
+     "group=center|region"},
     {"GET", "/v1/reports/complaints", QUALITY, "surveys", "surveys.GetComplaintReport", 0, NULL,
-     NULL, NULL, "complaint counts and hours to close per cause, severity or centre", NULL},
+     NULL, NULL, "complaint counts and hours to close per cause, severity or centre",
+     "group=cause|severity|center"},
     /* complaints */
     {"POST", "/v1/complaints", DESK, "surveys", "surveys.OpenComplaint", 1, NULL, NULL, NULL,
      "open a complaint (severity follows the channel)", NULL},
     {"GET", "/v1/complaints", QUALITY, "surveys", "surveys.ListComplaints", 0, NULL, NULL, NULL,
-     "list complaints (filters, cursor pagination)", NULL},
+     "list complaints (filters, cursor pagination)",
+     "state=open|acknowledged|resolved|closed severity=general|serious|critical "
+     "cause=attitude|repair_quality|overdue|parts_unavailable|price|other"},
     {"GET", "/v1/complaints/overdue", QUALITY, "surveys", "surveys.ListOverdue", 0, NULL, NULL,
      NULL, "complaints with a deadline passed and not met", NULL},
     {"GET", "/v1/complaints/{id}", QUALITY, "surveys", "surveys.GetComplaint", 0, NULL, NULL, NULL,

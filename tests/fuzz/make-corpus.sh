@@ -219,7 +219,7 @@ http_seed fuzz_gateway_query bad-key 0 $'POST /v1/tickets/T-1/handback HTTP/1.1\
 # other with 400), as `as-gateway --query-params` lists them; none without a built gateway.
 declare -A ACCEPTS
 if [ -x "$AS_BUILD/bin/as-gateway" ]; then
-    while IFS=$'\t' read -r method pattern params; do
+    while IFS=$'\t' read -r method pattern params _; do
         [ "$method" = GET ] && ACCEPTS[$pattern]=$params
     done < <("$AS_BUILD/bin/as-gateway" --query-params)
 fi

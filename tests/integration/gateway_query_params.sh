@@ -28,7 +28,7 @@ sorted() { tr ',' '\n' <<<"$1" | sed '/^$/d' | sort | paste -sd, -; }
 # --- the document lists exactly what each route accepts (custom handlers included) ---
 OPS=$(api_operations "$API_ROOT/docs/api/openapi.yaml")
 bad=""
-while IFS=$'\t' read -r method path names; do
+while IFS=$'\t' read -r method path names _; do
     [ "$names" = - ] && names=""
     doc=$(awk -F'\t' -v m="$method" -v p="$path" '$1 == m && $2 == p { print $7 }' <<<"$OPS")
     [ "$doc" = - ] && doc=""
@@ -40,6 +40,46 @@ t_eq "the export accepts format, from, to and after" "after,format,from,to" \
     "$(sorted "$(accepts GET /v1/settlement/export)")"
 t_eq "POST routes accept no query parameters" "" \
     "$(awk -F'\t' '$1 == "POST" && $3 != "-"' <<<"$ACCEPTS")"
+
+# --- enumerated filters: the gateway's allowed values are the document's `enum` ---
+# gateway: METHOD PATH NAME v1|v2... for every declared enumeration (column 4 of --query-params)
+gw_enums=$(awk -F'\t' '$4 != "-" && $4 != "" {
+    n = split($4, e, ";"); for (i = 1; i <= n; i++) { k = e[i]; sub(/=.*/, "", k); v = e[i]; sub(/^[^=]*=/, "", v); print $1 "\t" $2 "\t" k "\t" v } }' <<<"$ACCEPTS" | sort)
+# document: the same, from the query parameters that carry `enum: [...]`
+doc_enums=$(awk '
+    /^  \/[^ ]*:$/ { path = substr($0, 3, length($0) - 3); next }
+    /^    (get|post|put|patch|delete):$/ { method = toupper($1); sub(/:$/, "", method); next }
+    /^        - \{name: / && /in: query/ && /enum: \[/ {
+        name = $0; sub(/^        - \{name: */, "", name); sub(/,.*/, "", name)
+        v = $0; sub(/.*enum: \[/, "", v); sub(/\].*/, "", v); gsub(/ /, "", v); gsub(/,/, "|", v)
+        print method "\t" path "\t" name "\t" v
+    }' "$API_ROOT/docs/api/openapi.yaml" | sort)
+t_eq "every enumerated query filter has the same allowed values in the gateway and in openapi.yaml" \
+    "" "$(diff <(printf '%s\n' "$gw_enums") <(printf '%s\n' "$doc_enums") | grep '^[<>]' || true)"
+t_match "the ticket list's state is one of them" \
+    $'GET\t/v1/tickets\tstate\treceived\\|' "$gw_enums"
+# live: a value outside the list is 400 naming the allowed values; the first allowed one is served
+declare -A TOK=([admin]=$AS_TOKEN_ADMIN [region]=$AS_TOKEN_REGION [center]=$AS_TOKEN_CENTER
+    [warehouse]=$AS_TOKEN_WAREHOUSE [finance]=$AS_TOKEN_FINANCE [reviewer]=$AS_TOKEN_REVIEWER)
+bad=""
+n=0
+while IFS=$'\t' read -r method path name vals; do
+    [ -n "$method" ] || continue
+    roles=$(awk -F'\t' -v m="$method" -v p="$path" '$1 == m && $2 == p { print $3 }' <<<"$ROUTES")
+    token=${TOK[${roles%%,*}]}
+    n=$((n + 1))
+    http GET "$path?$name=bogus_value" "$token"
+    want="query parameter '$name' must be one of: ${vals//|/, } (got 'bogus_value')"
+    [ "$HTTP_STATUS $(jbody .error.code)" = "400 bad_query" ] && [ "$(jbody .error.message)" = "$want" ] ||
+        bad+="$path?$name=bogus_value: HTTP $HTTP_STATUS $(jbody .error.message)"$'\n'
+    http GET "$path?$name=${vals%%|*}" "$token"
+    [ "$HTTP_STATUS" != 400 ] || bad+="$path?$name=${vals%%|*}: HTTP 400 $(jbody .error.message)"$'\n'
+done <<<"$gw_enums"
+t_eq "each of the $n enumerated filters refuses an unknown value (400 naming the allowed ones) and takes a listed one" \
+    "" "${bad%$'\n'}"
+http GET "/v1/tickets?state=bogus" "$AS_TOKEN_CENTER"
+t_status "GET /v1/tickets?state=bogus is a 400" 400
+t_match "  naming the allowed values" "must be one of: received, adjudicated, .*exchanged" "$(jbody .error.message)"
 
 # --- live: what is refused, and how ---
 metrics_calls() {

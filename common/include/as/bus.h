@@ -122,6 +122,9 @@ void as_server_destroy(as_server_t **s_p);
 const char *as_cmd_request_id(const as_cmd_ctx_t *ctx);
 /* The name of the CURVE key that sent the request ("" when CURVE is off). */
 const char *as_cmd_sender(const as_cmd_ctx_t *ctx);
+/* The sender's service name as the envelope claims it (NULL when it gave none). Believe it only
+ * when CURVE is off; with CURVE on, as_cmd_sender() is who really sent the request. */
+const char *as_cmd_source(const as_cmd_ctx_t *ctx);
 /* The principal the request acts for: as sent (already checked against the sender's key), or
  * {role: service, subject: <name>} for a service's key. May be NULL. */
 const As__Principal *as_cmd_principal(const as_cmd_ctx_t *ctx);
@@ -169,6 +172,8 @@ int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload,
                        const char *request_id, const As__Principal *principal, const char *trace_id,
                        unsigned timeout_ms, as_client_cb cb, void *user_data);
 unsigned as_client_pending(const as_client_t *c);
+/* 1 when a call with this request id is still waiting for its answer. */
+int as_client_has_pending(const as_client_t *c, const char *request_id);
 /* Fail every pending call with 503 and free the client. Accepts NULL. */
 void as_client_destroy(as_client_t **c_p);
 
