@@ -34,6 +34,8 @@ static const char *const SERVICES[5] = {"intake", "warranty", "parts", "settleme
 
 static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body;
+static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
+    cfg_request_timeout, cfg_idle_timeout;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -47,6 +49,21 @@ static as_config_item_t gateway_items[] = {
     {"max_body_bytes", AS_CFG_INT, "1048576", 1024, 64L << 20, "largest accepted request body",
      &cfg_max_body},
     {"log_level", AS_CFG_STRING, "info", 0, 0, "debug | info | warn | error", &cfg_log_level},
+    {"http_max_connections", AS_CFG_INT, "1024", 16, 1000000,
+     "open HTTP connections; when full the slowest or longest idle one is closed for a new one",
+     &cfg_max_conns},
+    {"http_max_connections_per_address", AS_CFG_INT, "128", 1, 1000000,
+     "open HTTP connections from one client address", &cfg_max_conns_addr},
+    {"http_header_timeout_ms", AS_CFG_INT, "10000", 100, 600000,
+     "a request's line and headers must arrive within this", &cfg_header_timeout},
+    {"http_body_grace_ms", AS_CFG_INT, "5000", 100, 600000,
+     "a request body may start this late before the minimum rate applies", &cfg_body_grace},
+    {"http_body_min_rate", AS_CFG_INT, "1024", 1, 1L << 30,
+     "bytes per second a request body must keep after the grace", &cfg_body_rate},
+    {"http_request_timeout_ms", AS_CFG_INT, "60000", 100, 3600000,
+     "a whole request (headers and body) must arrive within this", &cfg_request_timeout},
+    {"http_idle_timeout_ms", AS_CFG_INT, "30000", 100, 3600000,
+     "an idle keep-alive connection is closed after this", &cfg_idle_timeout},
 };
 #define N_ITEMS (sizeof gateway_items / sizeof gateway_items[0])
 
@@ -800,12 +817,20 @@ int main(int argc, char **argv)
     as_http_limits_t lim;
     as_http_limits_default(&lim);
     lim.max_body_bytes = (size_t)cfg_max_body;
+    lim.max_connections = (unsigned)cfg_max_conns;
+    lim.max_conns_per_addr = (unsigned)cfg_max_conns_addr;
+    lim.header_timeout_ms = (unsigned)cfg_header_timeout;
+    lim.body_grace_ms = (unsigned)cfg_body_grace;
+    lim.body_min_rate = (unsigned)cfg_body_rate;
+    lim.request_timeout_ms = (unsigned)cfg_request_timeout;
+    lim.idle_timeout_ms = (unsigned)cfg_idle_timeout;
     if (as_http_server_start(&loop, cfg_http_host, (int)cfg_http_port, &lim, on_request, NULL,
                              &gw.http) != 0) {
         AS_ERROR("cannot listen", "host=%s port=%ld", cfg_http_host, cfg_http_port);
         goto out;
     }
     as_http_server_on_response(gw.http, gw_metrics_on_response, NULL);
+    gw_metrics_set_server(gw.http);
     uv_signal_init(&loop, &gw.sigterm);
     uv_signal_init(&loop, &gw.sigint);
     uv_signal_start(&gw.sigterm, on_signal, SIGTERM);
