@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -785,6 +786,13 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* One descriptor per HTTP connection: the soft limit (often 1024) goes up to the hard one,
+     * so that http_max_connections, not EMFILE, bounds them. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     char err[512];
     if (as_config_load(gateway_items, N_ITEMS, "gateway", config_file, err, sizeof err) < 0) {
         fprintf(stderr, "as-gateway: %s\n", err);
