@@ -213,6 +213,15 @@ static void scrape_render(scrape_t *s)
         sb_printf(&b, "aftersales_service_up{service=\"%s\"} %d\n", s->names[i],
                   h && h->status && strcmp(h->status, "ok") == 0);
     }
+    sb_printf(&b, "# HELP aftersales_clock_skew_ms the gateway's clock minus the service's, as "
+                  "the service saw it on the last command's arrival (transit included)\n"
+                  "# TYPE aftersales_clock_skew_ms gauge\n");
+    for (int i = 0; i < s->n; i++) {
+        As__HealthReply *h = s->health[i];
+        if (h && h->has_clock_skew_ms)
+            sb_printf(&b, "aftersales_clock_skew_ms{service=\"%s\"} %lld\n", s->names[i],
+                      (long long)h->clock_skew_ms);
+    }
     sb_printf(&b, "# HELP aftersales_outbox_backlog events committed but not yet published\n"
                   "# TYPE aftersales_outbox_backlog gauge\n");
     for (int i = 0; i < s->n; i++) {
