@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "metrics.h"
+#include "ratelimit.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -36,7 +37,8 @@ static const char *const SERVICES[5] = {"intake", "warranty", "parts", "settleme
 static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body;
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
-    cfg_request_timeout, cfg_idle_timeout;
+    cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
+    cfg_rl_addr_burst;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -65,6 +67,16 @@ static as_config_item_t gateway_items[] = {
      "a whole request (headers and body) must arrive within this", &cfg_request_timeout},
     {"http_idle_timeout_ms", AS_CFG_INT, "30000", 100, 3600000,
      "an idle keep-alive connection is closed after this", &cfg_idle_timeout},
+    {"rate_limit_per_principal", AS_CFG_INT, "1000", 0, 1000000,
+     "requests a second one principal may make (0: no limit); beyond, 429 with Retry-After",
+     &cfg_rl_token_rate},
+    {"rate_limit_per_principal_burst", AS_CFG_INT, "2000", 1, 10000000,
+     "requests one principal may make at once before its rate applies", &cfg_rl_token_burst},
+    {"rate_limit_per_address", AS_CFG_INT, "4000", 0, 10000000,
+     "requests a second one client address may make (0: no limit); beyond, 429 with Retry-After",
+     &cfg_rl_addr_rate},
+    {"rate_limit_per_address_burst", AS_CFG_INT, "8000", 1, 100000000,
+     "requests one client address may make at once before its rate applies", &cfg_rl_addr_burst},
 };
 #define N_ITEMS (sizeof gateway_items / sizeof gateway_items[0])
 
@@ -74,6 +86,7 @@ typedef struct gateway {
     as_http_server_t *http;
     as_client_t *clients[5];
     gw_tokens_t *tokens;
+    gw_ratelimit_t *rl_principal, *rl_address;
     uv_signal_t sigterm, sigint;
 } gateway_t;
 
@@ -630,10 +643,30 @@ static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
     protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* 429 with Retry-After when `rl` has no request left for `key`; returns 1 when it answered. */
+static int rate_limited(as_http_req_t *r, gw_ratelimit_t *rl, const char *key, const char *by)
+{
+    unsigned wait_s = gw_rl_take(rl, key, uv_now(gw.loop));
+    if (!wait_s)
+        return 0;
+    char body[256], hdr[64];
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many requests "
+                     "from this %s; retry in %u s\"}}",
+                     by, wait_s);
+    snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", wait_s);
+    as_http_respond(r, 429, "application/json", body, (size_t)n, hdr);
+    return 1;
+}
+
 static void on_request(as_http_req_t *r, void *ud)
 {
     (void)ud;
     const char *method = as_http_req_method(r), *path = as_http_req_path(r);
+    char rl_key[96];
+    if (rate_limited(r, gw.rl_address,
+                     gw_rl_address_key(as_http_req_peer(r), rl_key, sizeof rl_key), "address"))
+        return;
     if (strcmp(path, "/metrics") == 0) {
         gw_metrics_begin(r, "/metrics");
         const char *auth = as_http_req_header(r, "Authorization");
@@ -690,6 +723,11 @@ static void on_request(as_http_req_t *r, void *ud)
     if (!pr) {
         json_decref(params);
         as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
+        return;
+    }
+    if (rate_limited(r, gw.rl_principal, gw_rl_principal_key(pr, rl_key, sizeof rl_key),
+                     "principal")) {
+        json_decref(params);
         return;
     }
     if (!(rt->roles & role_bit(pr->role))) {
@@ -822,6 +860,9 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    gw.rl_principal = gw_rl_new((double)cfg_rl_token_rate, (double)cfg_rl_token_burst);
+    gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
+    gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
     as_http_limits_t lim;
     as_http_limits_default(&lim);
     lim.max_body_bytes = (size_t)cfg_max_body;
@@ -858,6 +899,8 @@ out:
     uv_loop_close(&loop);
     zmq_ctx_term(gw.zctx);
     gw_tokens_free(&gw.tokens);
+    gw_rl_free(&gw.rl_principal);
+    gw_rl_free(&gw.rl_address);
     as_config_free(gateway_items, N_ITEMS);
     return rc;
 }

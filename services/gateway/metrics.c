@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "as/log.h"
+#include "ratelimit.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +34,13 @@ typedef struct inflight {
 static hist_t *http_hists, *upstream_hists;
 static inflight_t *inflight;
 static const as_http_server_t *http_server;
+static const gw_ratelimit_t *rl_principal, *rl_address;
+
+void gw_metrics_set_limiters(const gw_ratelimit_t *principal, const gw_ratelimit_t *address)
+{
+    rl_principal = principal;
+    rl_address = address;
+}
 
 void gw_metrics_set_server(const as_http_server_t *s)
 {
@@ -206,6 +214,13 @@ static void scrape_render(scrape_t *s)
               hs.connections, (unsigned long long)hs.timed_out, (unsigned long long)hs.shed,
               (unsigned long long)hs.rejected_full, (unsigned long long)hs.rejected_addr,
               (unsigned long long)hs.refused);
+    sb_printf(&b,
+              "# HELP aftersales_http_rate_limited_total requests answered 429, by the limit "
+              "they hit\n# TYPE aftersales_http_rate_limited_total counter\n"
+              "aftersales_http_rate_limited_total{by=\"principal\"} %llu\n"
+              "aftersales_http_rate_limited_total{by=\"address\"} %llu\n",
+              (unsigned long long)gw_rl_refused(rl_principal),
+              (unsigned long long)gw_rl_refused(rl_address));
     sb_printf(&b, "# HELP aftersales_service_up 1 when the service answered its health check "
                   "and reaches its database\n# TYPE aftersales_service_up gauge\n");
     for (int i = 0; i < s->n; i++) {
