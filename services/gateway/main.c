@@ -114,6 +114,7 @@ void gw_respond_json(as_http_req_t *r, int status, json_t *body)
 /* ---- /healthz: every service answers, or we say which does not ---- */
 
 typedef struct health_req {
+    int detailed; /* the admin asked: every service's answer; otherwise only up or down */
     as_http_req_t *r;
     json_t *services;
     int pending, all_ok;
@@ -146,8 +147,10 @@ static void health_done(int status, const As__Reply *reply, void *ud)
     json_object_set_new(h->services, part->name, s);
     free(part);
     if (--h->pending == 0) {
-        json_t *body = json_pack("{s:s, s:O}", "status", h->all_ok ? "ok" : "degraded", "services",
-                                 h->services);
+        json_t *body = h->detailed
+                           ? json_pack("{s:s, s:O}", "status", h->all_ok ? "ok" : "degraded",
+                                       "services", h->services)
+                           : json_pack("{s:s}", "status", h->all_ok ? "ok" : "degraded");
         gw_respond_json(h->r, h->all_ok ? 200 : 503, body);
         json_decref(body);
         json_decref(h->services);
@@ -155,7 +158,7 @@ static void health_done(int status, const As__Reply *reply, void *ud)
     }
 }
 
-static void healthz(as_http_req_t *r)
+static void healthz(as_http_req_t *r, int detailed)
 {
     health_req_t *h = calloc(1, sizeof *h);
     if (!h) {
@@ -163,6 +166,7 @@ static void healthz(as_http_req_t *r)
         return;
     }
     h->r = r;
+    h->detailed = detailed;
     h->services = json_object();
     h->all_ok = 1;
     h->pending = 5;
@@ -687,8 +691,15 @@ static void on_request(as_http_req_t *r, void *ud)
         gw_metrics_begin(r, "/healthz");
         if (strcmp(method, "GET") != 0)
             as_http_respond_error(r, 405, "method_not_allowed", "use GET");
-        else if (query_check(r, "GET", NULL, "") == 0)
-            healthz(r);
+        else if (query_check(r, "GET", NULL, "") == 0) {
+            /* Anyone may ask whether the stack is up; which service is down, versions, streams
+             * and clock skews are for the admin. */
+            const char *auth = as_http_req_header(r, "Authorization");
+            const gw_principal_t *pr = auth && strncasecmp(auth, "Bearer ", 7) == 0
+                                           ? gw_tokens_find(gw.tokens, auth + 7)
+                                           : NULL;
+            healthz(r, pr && strcmp(pr->role, "admin") == 0);
+        }
         return;
     }
     const gw_route_t *rt = NULL;

@@ -213,7 +213,7 @@ scenario_pg() {
     else
         t3=$(f_now)
         t_fail "pg: every service reconnected by itself" \
-            "not healthy 120 s after the restart: $(curl -s --max-time 5 "$AS_GATEWAY_URL/healthz" | jq -c '.services | map_values(.status)' 2>/dev/null)"$'\n'"restarted to go on: $(f_heal)"
+            "not healthy 120 s after the restart: $(curl -s --max-time 5 -H "Authorization: Bearer $AS_TOKEN_ADMIN" "$AS_GATEWAY_URL/healthz" | jq -c '.services | map_values(.status)' 2>/dev/null)"$'\n'"restarted to go on: $(f_heal)"
     fi
     # The load resumes: more tickets acknowledged after the restart.
     f_wait 120 acked_more "$run" "$acked0" || t_fail "pg: the load resumes" "no ticket acknowledged in 120 s"
