@@ -17,6 +17,12 @@
  *               call is a no-op that frees it (see as_http_req_aborted).
  *   limits      Header and body sizes, idle time, connection count, pipeline depth and the
  *               bytes queued for writing per connection are all bounded.
+ *   slow        Every phase of receiving a request has a deadline (headers; body at a minimum
+ *               rate after a grace; the whole request): past it, 408 and close. One address
+ *               holds at most max_conns_per_addr connections. When every slot is taken, the
+ *               connection that brought the fewest bytes a second in its current phase (idle
+ *               ones first, never one with a request being handled) is closed for the new one.
+ *               Refusals are logged (rate-limited) and counted (as_http_server_stats).
  *
  * Ownership: a request belongs to the application from the callback until its response is
  * finished (as_http_respond, as_http_stream_end or as_http_stream_abort); afterwards the pointer
