@@ -115,9 +115,9 @@ $(BUILD)/bin/as-warranty-eval: $(BUILD)/obj/services/warranty/engine.o $(BUILD)/
 $(BUILD)/tests/test_engine: $(BUILD)/obj/services/warranty/test_engine.o $(BUILD)/obj/services/warranty/engine.o
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -ljansson -lcmocka -o $@
-$(BUILD)/tests/test_http: $(BUILD)/obj/services/gateway/test_http.o $(BUILD)/obj/services/gateway/http.o
+$(BUILD)/tests/test_http: $(BUILD)/obj/services/gateway/test_http.o $(BUILD)/obj/services/gateway/http.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) $^ -luv -lhttp_parser -lcmocka -lpthread -o $@
+	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lhttp_parser -lcmocka -lpthread -o $@
 $(BUILD)/tests/test_validate: $(BUILD)/obj/services/intake/test_validate.o $(BUILD)/obj/services/intake/validate.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@

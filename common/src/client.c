@@ -36,6 +36,32 @@ struct as_client {
     int destroyed;
 };
 
+/* Waits are measured on the monotonic clock: a wall clock stepped back or forward must not
+ * make a request wait an hour or give up at once. */
+static int64_t mono_ms(void)
+{
+    return (int64_t)(uv_hrtime() / 1000000);
+}
+
+/* The frame to (re)send: the envelope with the budget left now (the receiver's deadline). */
+static void pending_refresh_budget(pending_t *p, int64_t now)
+{
+    As__Envelope *env = as__envelope__unpack(NULL, p->len, p->frame);
+    if (!env)
+        return;
+    int64_t left = p->deadline - now;
+    env->has_budget_ms = 1;
+    env->budget_ms = left > 0 ? (uint32_t)left : 0;
+    size_t len = 0;
+    uint8_t *frame = as_pack(&env->base, &len);
+    as__envelope__free_unpacked(env, NULL);
+    if (!frame)
+        return;
+    free(p->frame);
+    p->frame = frame;
+    p->len = len;
+}
+
 static void pending_free(pending_t *p)
 {
     free(p->frame);
@@ -75,7 +101,7 @@ static void on_reply(as_zsock_t *zs, const void *const *frames, const size_t *le
 static void tick(uv_timer_t *t)
 {
     as_client_t *c = t->data;
-    int64_t now = as_now_ms();
+    int64_t now = mono_ms();
     pending_t *p, *tmp;
     HASH_ITER(hh, c->pending, p, tmp)
     {
@@ -87,6 +113,7 @@ static void tick(uv_timer_t *t)
             continue;
         }
         if (now >= p->next_send) {
+            pending_refresh_budget(p, now);
             const void *frames[1] = {p->frame};
             size_t lens[1] = {p->len};
             as_zsock_send(c->zs, frames, lens, 1);
@@ -136,7 +163,7 @@ int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload,
         free(p);
         return -1;
     }
-    int64_t now = as_now_ms();
+    int64_t now = mono_ms();
     As__Envelope env = AS__ENVELOPE__INIT;
     env.has_version = 1;
     env.version = 1;
@@ -145,8 +172,10 @@ int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload,
     env.principal = (As__Principal *)principal;
     env.trace_id = (char *)trace_id;
     env.source = c->service[0] ? c->service : NULL;
-    env.has_deadline_ms = 1;
-    env.deadline_ms = now + timeout_ms;
+    env.has_deadline_ms = 1; /* informational: the receiver's clock may differ */
+    env.deadline_ms = as_now_ms() + timeout_ms;
+    env.has_budget_ms = 1;
+    env.budget_ms = timeout_ms;
     env.has_payload = 1;
     env.payload.data = (uint8_t *)payload;
     env.payload.len = len;

@@ -47,7 +47,10 @@ struct as_server {
     int nbatch;
     int batches_inflight;
     const char *metrics_sql;
-    uv_check_t *flush; /* heap: freed in its close callback */
+    uv_check_t *flush;     /* heap: freed in its close callback */
+    int64_t clock_skew_ms; /* the last caller's clock minus ours (see note_skew) */
+    int has_skew;
+    uint64_t skew_logged; /* uv_now of the last skew warning */
 };
 
 struct as_cmd_ctx {
@@ -511,6 +514,37 @@ as_db_t *as_cmd_db(const as_cmd_ctx_t *ctx)
     return ctx->s->db;
 }
 
+/* Clocks are not trusted across processes. A command's deadline is the budget it carries,
+ * counted from its arrival on this process's clock (only budget 0 has passed on arrival). The
+ * wall-clock deadline_ms only serves to see the sender's clock: deadline_ms - budget_ms is its
+ * time of sending, and the difference to ours (transit included) is kept for /healthz and
+ * /metrics and logged (at most once a minute) when it exceeds a second. A sender without a
+ * budget (an older one) is refused only when its wall-clock deadline is more than a minute
+ * past, so a skew of up to a minute changes nothing. */
+#define SKEW_LOG_MS       1000
+#define LEGACY_SKEW_MS    60000
+#define SKEW_LOG_EVERY_MS 60000
+static int deadline_passed(as_server_t *s, const As__Envelope *env)
+{
+    int64_t now = as_now_ms();
+    if (env->has_budget_ms) {
+        if (env->has_deadline_ms && env->deadline_ms > 0) {
+            int64_t skew = env->deadline_ms - (int64_t)env->budget_ms - now;
+            s->clock_skew_ms = skew;
+            s->has_skew = 1;
+            uint64_t mono = uv_now(s->loop);
+            if ((skew > SKEW_LOG_MS || skew < -SKEW_LOG_MS) &&
+                (s->skew_logged == 0 || mono - s->skew_logged >= SKEW_LOG_EVERY_MS)) {
+                s->skew_logged = mono ? mono : 1;
+                AS_WARN("clock skew", "source=%s skew_ms=%lld",
+                        env->source ? env->source : "unknown", (long long)skew);
+            }
+        }
+        return env->budget_ms == 0;
+    }
+    return env->has_deadline_ms && env->deadline_ms > 0 && env->deadline_ms + LEGACY_SKEW_MS < now;
+}
+
 static void builtin_health(as_cmd_ctx_t *ctx)
 {
     As__HealthReply h = AS__HEALTH_REPLY__INIT;
@@ -522,6 +556,8 @@ static void builtin_health(as_cmd_ctx_t *ctx)
     h.commands = ctx->s->st.commands;
     h.has_rejected = 1;
     h.rejected = ctx->s->st.rejected;
+    h.has_clock_skew_ms = ctx->s->has_skew;
+    h.clock_skew_ms = ctx->s->clock_skew_ms;
     if (!h.db)
         h.status = (char *)"degraded";
     if (ctx->s->health)
@@ -632,7 +668,7 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
         as__envelope__free_unpacked(env, NULL);
         return;
     }
-    if (env->has_deadline_ms && env->deadline_ms > 0 && env->deadline_ms < as_now_ms()) {
+    if (deadline_passed(s, env)) {
         s->st.rejected++;
         reply_error_raw(s, frames[0], lens[0], delim, rid, 504, "deadline_passed",
                         "the request arrived after its deadline");

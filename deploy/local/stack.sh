@@ -3,7 +3,8 @@
 # gateway, on one machine, with generated passwords, tokens and configuration.
 #
 #   stack.sh run              start everything, follow the logs, stop everything on Ctrl-C
-#   stack.sh up               start everything in the background; returns when healthy
+#   stack.sh up               start everything in the background; returns when healthy (when
+#                             some programs still run, only the missing ones are started)
 #   stack.sh down             stop the programs and PostgreSQL (fine when nothing runs)
 #   stack.sh status           which processes are alive, and whether the gateway is healthy
 #   stack.sh psql [SERVICE]   psql as the service's role (or as the superuser); extra args pass on
@@ -238,7 +239,9 @@ program_pid() {
     [ -f "$f" ] || return 1
     pid=$(cat "$f" 2>/dev/null || true)
     [[ $pid =~ ^[0-9]+$ ]] || return 1
-    cmdline=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+    # (2>/dev/null before the input redirection: a vanished process must not make bash print
+    # "No such file or directory".)
+    cmdline=$(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline") || return 1
     [[ $cmdline == *"as-$1 "* && $cmdline == *"--config $CONFIG "* ]] || return 1
     printf '%s' "$pid"
 }
@@ -251,6 +254,14 @@ start_program() {
     setsid "$BIN_DIR/as-$name" --config "$CONFIG" >>"$log" 2>&1 </dev/null &
     pid=$!
     printf '%s\n' "$pid" >"$(pidfile "$name")"
+    # Until the child has exec'd, /proc/PID/cmdline is still this shell's, and program_pid
+    # would call the program dead: wait (up to 5 s) for the exec or the child's end.
+    local i
+    for ((i = 0; i < 250; i++)); do
+        program_pid "$name" >/dev/null && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.02
+    done
     say "started as-$name (pid $pid, log $(rel "$log"))"
 }
 
@@ -418,7 +429,38 @@ aftersales is up.
 EOF
 }
 
+# start_missing — some programs of this state directory still run (one died, or `up` twice):
+# keep them and start only the missing ones, PostgreSQL first when it is down.
+start_missing() {
+    local name
+    local -a missing=()
+    for name in "${PROGRAMS[@]}"; do
+        program_pid "$name" >/dev/null || missing+=("$name")
+    done
+    [ -f "$CONFIG" ] || return 1
+    pg_start
+    if [ ${#missing[@]} -eq 0 ]; then
+        say "every program already runs"
+    else
+        say "still running: $(for name in "${PROGRAMS[@]}"; do case " ${missing[*]} " in *" $name "*) ;; *) printf '%s ' "as-$name" ;; esac; done)"
+        for name in "${missing[@]}"; do
+            rm -f "$(pidfile "$name")"
+            start_program "$name"
+        done
+    fi
+    wait_healthy
+}
+
 cmd_up() {
+    local name
+    for name in "${PROGRAMS[@]}"; do
+        if program_pid "$name" >/dev/null; then
+            need curl setsid realpath
+            start_missing || die "the stack did not come up (logs in $(rel "$LOG_DIR"))"
+            print_summary
+            return 0
+        fi
+    done
     prepare
     if ! start_all; then
         stop_all_programs

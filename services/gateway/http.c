@@ -16,6 +16,8 @@
  * pipeline drains), drain callbacks from write and close callbacks. */
 #include "http.h"
 
+#include "as/log.h"
+
 #include <http_parser.h>
 #include <limits.h>
 #include <signal.h>
@@ -26,11 +28,13 @@
 #include <strings.h>
 #include <time.h>
 
-#define READ_BUF_BYTES  16384 /* per-connection input buffer */
-#define LINGER_MS       2000  /* how long to drain input after the final response */
-#define LISTEN_BACKLOG  511
-#define PEER_MAX        64
-#define HEADER_OVERHEAD 4 /* ": " and CRLF counted per header line */
+#define READ_BUF_BYTES          16384 /* per-connection input buffer */
+#define LINGER_MS               2000  /* how long to drain input after the final response */
+#define LISTEN_BACKLOG          511
+#define PEER_MAX                64
+#define HEADER_OVERHEAD         4    /* ": " and CRLF counted per header line */
+#define SHED_GRACE_MS           1000 /* a connection younger than this in its phase is not shed */
+#define REFUSAL_LOGS_PER_SECOND 20   /* log lines about refusals; the rest are counted */
 
 enum req_state { REQ_PARSING, REQ_PENDING, REQ_STREAMING, REQ_DONE };
 
@@ -88,6 +92,8 @@ struct as_http_req {
     void (*drain_cb)(as_http_req_t *r, void *arg);
     void *drain_arg;
     size_t drain_low;
+    uint64_t started_ms;        /* loop time of the first byte */
+    uint64_t body_started_ms;   /* loop time the headers completed */
     as_http_conn_t *drain_conn; /* set while on a closed connection's notify list */
     as_http_req_t *drain_next;
 };
@@ -110,15 +116,18 @@ struct as_http_conn {
     int shutdown_started; /* final response queued, uv_shutdown issued */
     int lingering;        /* write side shut down, draining input until EOF or LINGER_MS */
     int peer_eof;
-    as_http_req_t *head, *tail; /* request FIFO */
-    as_http_req_t *cur;         /* request being parsed (the tail) */
-    as_http_req_t *completed;   /* request completed by the last parser run, to dispatch */
-    unsigned complete_count;    /* FIFO entries not in REQ_PARSING */
-    size_t buffered_bytes;      /* response bytes not yet submitted to libuv */
-    uint64_t submitted_total;   /* bytes ever submitted to uv_write */
-    uint64_t written_mark;      /* bytes written to the socket when the timer was armed */
-    size_t header_bytes;        /* bytes of request line + headers of `cur` */
-    int err_status;             /* error chosen by a parser callback */
+    uint64_t phase_ms;            /* loop time the current phase began (accept, request, idle) */
+    uint64_t phase_bytes;         /* bytes read in the current phase */
+    struct sockaddr_storage addr; /* the client's address (port ignored when compared) */
+    as_http_req_t *head, *tail;   /* request FIFO */
+    as_http_req_t *cur;           /* request being parsed (the tail) */
+    as_http_req_t *completed;     /* request completed by the last parser run, to dispatch */
+    unsigned complete_count;      /* FIFO entries not in REQ_PARSING */
+    size_t buffered_bytes;        /* response bytes not yet submitted to libuv */
+    uint64_t submitted_total;     /* bytes ever submitted to uv_write */
+    uint64_t written_mark;        /* bytes written to the socket when the timer was armed */
+    size_t header_bytes;          /* bytes of request line + headers of `cur` */
+    int err_status;               /* error chosen by a parser callback */
     const char *err_code;
     const char *err_message;
     as_http_req_t *drain_list; /* aborted requests whose drain callback is still owed */
@@ -144,6 +153,7 @@ struct as_http_server {
     void *user_data;
     as_http_conn_t *conns;
     unsigned n_conns;
+    unsigned n_closing; /* of n_conns: closed, waiting for their close callbacks */
     unsigned n_rejects;
     unsigned handles_open;
     int port;
@@ -152,6 +162,10 @@ struct as_http_server {
     void *done_arg;
     as_http_response_hook hook;
     void *hook_ud;
+    as_http_stats_t st;
+    uint64_t log_second; /* refusal log rate limit: the current second, lines in it, dropped */
+    unsigned log_lines;
+    uint64_t log_dropped;
 };
 
 static void run_hook(as_http_req_t *r, int status);
@@ -182,6 +196,7 @@ static void conn_update_reading(as_http_conn_t *c);
 static void on_conn_timer(uv_timer_t *t);
 static void conn_touch(as_http_conn_t *c);
 static void server_maybe_finish(as_http_server_t *s);
+static void conn_parse_error(as_http_conn_t *c, enum http_errno err);
 
 /* ---- small helpers ---- */
 
@@ -195,6 +210,51 @@ void as_http_limits_default(as_http_limits_t *l)
     l->max_connections = 1024;
     l->max_pipelined = 16;
     l->max_write_queue_bytes = 8 * 1024 * 1024;
+    l->header_timeout_ms = 10000;
+    l->body_grace_ms = 5000;
+    l->body_min_rate = 1024;
+    l->request_timeout_ms = 60000;
+    l->max_conns_per_addr = 128;
+}
+
+/* Refusal log lines, at most REFUSAL_LOGS_PER_SECOND a second for the whole process (an attack
+ * must not flood the log); the lines left out are counted and reported with the next one. */
+static uint64_t refusal_second, refusal_dropped;
+static unsigned refusal_lines;
+
+void as_http_log_refusal(const char *peer, int status, const char *reason, const char *detail)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t sec = (uint64_t)ts.tv_sec;
+    if (sec != refusal_second) {
+        refusal_second = sec;
+        refusal_lines = 0;
+    }
+    if (refusal_lines >= REFUSAL_LOGS_PER_SECOND) {
+        refusal_dropped++;
+        return;
+    }
+    refusal_lines++;
+    uint64_t dropped = refusal_dropped;
+    refusal_dropped = 0;
+    AS_WARN("refused", "peer=%s status=%d reason=%s detail=\"%s\" not_logged_before=%llu",
+            peer && *peer ? peer : "unknown", status, reason ? reason : "-", detail ? detail : "",
+            (unsigned long long)dropped);
+}
+
+void as_http_req_log_refusal(const as_http_req_t *r, int status, const char *reason)
+{
+    as_http_log_refusal(r ? r->peer : NULL, status, reason, r && r->path ? r->path : "");
+}
+
+void as_http_server_stats(const as_http_server_t *s, as_http_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!s)
+        return;
+    *out = s->st;
+    out->connections = s->n_conns - s->n_closing;
 }
 
 const char *as_http_status_text(int status)
@@ -633,6 +693,11 @@ static int on_message_begin(http_parser *p)
         return conn_oom(c);
     c->cur = r;
     c->header_bytes = 0;
+    r->started_ms = uv_now(c->server->loop);
+    if (!c->head || c->head == r) { /* the connection was idle: a request phase starts */
+        c->phase_ms = r->started_ms;
+        c->phase_bytes = 0;
+    }
     conn_touch(c); /* the header deadline starts with the request; reads do not extend it */
     return 0;
 }
@@ -705,6 +770,7 @@ static int on_headers_complete(http_parser *p)
     if (!r)
         return -1;
     r->headers_done = 1;
+    r->body_started_ms = uv_now(c->server->loop);
     for (size_t i = 0; i < r->n_hdrs; i++) {
         if (r->hdrs[i].value == SIZE_MAX)
             continue;
@@ -824,12 +890,36 @@ static uint64_t conn_written(as_http_conn_t *c)
     return c->submitted_total - uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp);
 }
 
+/* When the request being received must be complete: its headers within header_timeout_ms of
+ * its first byte; then the body may start within body_grace_ms and must keep body_min_rate
+ * bytes a second; the whole request within request_timeout_ms. Reads do not push these back
+ * except by the bytes they bring. */
+static uint64_t req_receive_deadline(const as_http_conn_t *c, const as_http_req_t *r)
+{
+    const as_http_limits_t *l = &c->server->limits;
+    uint64_t whole = r->started_ms + l->request_timeout_ms;
+    if (!r->headers_done) {
+        uint64_t h = r->started_ms + l->header_timeout_ms;
+        return h < whole ? h : whole;
+    }
+    uint64_t body = r->body_started_ms + l->body_grace_ms +
+                    (l->body_min_rate ? (uint64_t)r->body_len * 1000 / l->body_min_rate : 0);
+    return body < whole ? body : whole;
+}
+
 static void conn_touch(as_http_conn_t *c)
 {
     if (c->closing || c->lingering || !c->timer_ok)
         return;
     c->written_mark = conn_written(c);
-    uv_timer_start(&c->timer, on_conn_timer, c->server->limits.idle_timeout_ms, 0);
+    uint64_t ms = c->server->limits.idle_timeout_ms;
+    if (c->cur && !c->no_more_requests) {
+        uint64_t now = uv_now(c->server->loop), dl = req_receive_deadline(c, c->cur);
+        uint64_t left = dl > now ? dl - now : 0;
+        if (left < ms)
+            ms = left;
+    }
+    uv_timer_start(&c->timer, on_conn_timer, ms, 0);
 }
 
 /* Free the layer's requests and detach the application's ones (they become aborted). */
@@ -885,6 +975,7 @@ static void on_conn_closed(uv_handle_t *h)
     }
     free(c);
     s->n_conns--;
+    s->n_closing--;
     server_maybe_finish(s);
 }
 
@@ -894,6 +985,7 @@ static void conn_close(as_http_conn_t *c)
     if (c->closing)
         return;
     c->closing = 1;
+    c->server->n_closing++;
     c->reading = 0;
     conn_abort_requests(c);
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
@@ -944,6 +1036,25 @@ static void on_conn_timer(uv_timer_t *t)
         conn_close(c);
         return;
     }
+    if (c->cur && !c->no_more_requests) {
+        as_http_server_t *s = c->server;
+        if (uv_now(s->loop) >= req_receive_deadline(c, c->cur)) {
+            s->st.timed_out++;
+            char detail[96];
+            snprintf(detail, sizeof detail, "%s after %llu ms, %zu body bytes",
+                     c->cur->headers_done ? "body too slow" : "headers too slow",
+                     (unsigned long long)(uv_now(s->loop) - c->cur->started_ms), c->cur->body_len);
+            as_http_log_refusal(c->peer, 408, "request_timeout", detail);
+            c->err_status = 408;
+            c->err_code = "request_timeout";
+            c->err_message = "the request did not arrive in time";
+            c->no_more_requests = 1;
+            conn_parse_error(c, HPE_OK);
+            if (!c->closing)
+                conn_touch(c); /* the 408 must leave within the idle period */
+            return;
+        }
+    }
     /* Bytes waiting for the socket: fine while they move (one large write completes only at
      * its end), but no progress for a whole period means the client stopped reading. */
     if (uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > 0) {
@@ -959,6 +1070,10 @@ static void on_conn_timer(uv_timer_t *t)
             return;
         }
     }
+    if (c->cur && !c->no_more_requests) {
+        conn_touch(c); /* receiving within its deadline */
+        return;
+    }
     conn_close(c);
 }
 
@@ -972,6 +1087,10 @@ static void on_write(uv_write_t *wr, int status)
     if (status < 0) {
         conn_close(c);
         return;
+    }
+    if (!c->head && !c->cur) { /* everything answered: an idle phase starts */
+        c->phase_ms = uv_now(c->server->loop);
+        c->phase_bytes = 0;
     }
     conn_touch(c);
     /* Drain callbacks; each may finish requests, so rescan after every call. */
@@ -1124,9 +1243,10 @@ static void on_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
         return;
     }
     c->in_len += (size_t)nread;
+    c->phase_bytes += (uint64_t)nread;
     conn_process_input(c);
-    if (!c->closing && !(c->cur && !c->cur->headers_done))
-        conn_touch(c);
+    if (!c->closing)
+        conn_touch(c); /* a request being received keeps its deadline (see conn_touch) */
 }
 
 static void conn_update_reading(as_http_conn_t *c)
@@ -1164,6 +1284,9 @@ static void conn_parse_error(as_http_conn_t *c, enum http_errno err)
     }
     c->err_status = 0;
     c->no_more_requests = 1;
+    c->server->st.refused++;
+    if (status != 408) /* a timeout was logged with its detail */
+        as_http_log_refusal(c->peer, status, code, message);
     as_http_req_t *r = c->cur;
     c->cur = NULL;
     if (!r)
@@ -1270,12 +1393,57 @@ static void server_reject(as_http_server_t *s)
     uv_close((uv_handle_t *)&rj->tcp, on_reject_closed);
 }
 
+static int same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+    if (a->ss_family != b->ss_family)
+        return 0;
+    if (a->ss_family == AF_INET)
+        return ((const struct sockaddr_in *)a)->sin_addr.s_addr ==
+               ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+    if (a->ss_family == AF_INET6)
+        return memcmp(&((const struct sockaddr_in6 *)a)->sin6_addr,
+                      &((const struct sockaddr_in6 *)b)->sin6_addr, sizeof(struct in6_addr)) == 0;
+    return 0;
+}
+
+/* The connection to give up for a new one when every slot is taken: one that holds no work of
+ * the application's (nothing being handled or answered), has been in its current phase (idle,
+ * or receiving a request) for at least SHED_GRACE_MS, and brought the fewest bytes a second in
+ * it; idle keep-alive connections bring none and go first, the oldest of them first. NULL when
+ * every connection is busy with real work. */
+static as_http_conn_t *pick_victim(as_http_server_t *s, const as_http_conn_t *except)
+{
+    uint64_t now = uv_now(s->loop);
+    as_http_conn_t *best = NULL;
+    uint64_t best_rate = UINT64_MAX, best_age = 0;
+    for (as_http_conn_t *c = s->conns; c; c = c->next) {
+        if (c == except || c->closing || c->shutdown_started || c->lingering)
+            continue;
+        int busy = 0;
+        for (as_http_req_t *r = c->head; r && !busy; r = r->next)
+            busy = r->state != REQ_PARSING;
+        if (busy || now < c->phase_ms + SHED_GRACE_MS)
+            continue;
+        uint64_t age = now - c->phase_ms;
+        uint64_t rate = c->phase_bytes * 1000 / age;
+        if (rate < best_rate || (rate == best_rate && age > best_age)) {
+            best = c;
+            best_rate = rate;
+            best_age = age;
+        }
+    }
+    return best;
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
     as_http_server_t *s = listener->data;
     if (status < 0 || s->stopping)
         return;
-    if (s->n_conns >= s->limits.max_connections) {
+    if (s->n_conns - s->n_closing >= s->limits.max_connections && !pick_victim(s, NULL)) {
+        s->st.rejected_full++;
+        as_http_log_refusal("unknown", 503, "connections_full",
+                            "every connection slot holds a request being handled");
         server_reject(s);
         return;
     }
@@ -1307,10 +1475,43 @@ static void on_connection(uv_stream_t *listener, int status)
         conn_close(c);
         return;
     }
-    struct sockaddr_storage ss;
-    int sslen = (int)sizeof ss;
-    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0)
-        format_peer(&ss, c->peer, sizeof c->peer);
+    int sslen = (int)sizeof c->addr;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&c->addr, &sslen) == 0)
+        format_peer(&c->addr, c->peer, sizeof c->peer);
+    c->phase_ms = uv_now(s->loop);
+    /* One address may hold at most max_conns_per_addr connections. */
+    if (c->addr.ss_family == AF_INET || c->addr.ss_family == AF_INET6) {
+        unsigned same = 0;
+        for (as_http_conn_t *o = s->conns; o; o = o->next)
+            if (o != c && !o->closing && same_address(&o->addr, &c->addr))
+                same++;
+        if (same >= s->limits.max_conns_per_addr) {
+            s->st.rejected_addr++;
+            as_http_log_refusal(c->peer, 503, "too_many_connections",
+                                "the address has its maximum of connections");
+            conn_close(c);
+            return;
+        }
+    }
+    /* Full: make room by closing the slowest or longest idle connection. */
+    if (s->n_conns - s->n_closing > s->limits.max_connections) {
+        as_http_conn_t *v = pick_victim(s, c);
+        if (!v) {
+            s->st.rejected_full++;
+            as_http_log_refusal(c->peer, 503, "connections_full",
+                                "every connection slot holds a request being handled");
+            conn_close(c);
+            return;
+        }
+        char detail[128];
+        uint64_t age = uv_now(s->loop) - v->phase_ms;
+        snprintf(detail, sizeof detail, "%s for %llu ms with %llu bytes; room for %s",
+                 v->cur ? "receiving a request" : "idle", (unsigned long long)age,
+                 (unsigned long long)v->phase_bytes, c->peer);
+        s->st.shed++;
+        as_http_log_refusal(v->peer, 0, "connection_shed", detail);
+        conn_close(v);
+    }
     uv_tcp_nodelay(&c->tcp, 1);
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
@@ -1358,6 +1559,16 @@ int as_http_server_start(uv_loop_t *loop, const char *host, int port,
             s->limits.max_pipelined = limits->max_pipelined;
         if (limits->max_write_queue_bytes)
             s->limits.max_write_queue_bytes = limits->max_write_queue_bytes;
+        if (limits->header_timeout_ms)
+            s->limits.header_timeout_ms = limits->header_timeout_ms;
+        if (limits->body_grace_ms)
+            s->limits.body_grace_ms = limits->body_grace_ms;
+        if (limits->body_min_rate)
+            s->limits.body_min_rate = limits->body_min_rate;
+        if (limits->request_timeout_ms)
+            s->limits.request_timeout_ms = limits->request_timeout_ms;
+        if (limits->max_conns_per_addr)
+            s->limits.max_conns_per_addr = limits->max_conns_per_addr;
     }
     s->loop = loop;
     s->cb = cb;

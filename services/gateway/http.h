@@ -17,6 +17,12 @@
  *               call is a no-op that frees it (see as_http_req_aborted).
  *   limits      Header and body sizes, idle time, connection count, pipeline depth and the
  *               bytes queued for writing per connection are all bounded.
+ *   slow        Every phase of receiving a request has a deadline (headers; body at a minimum
+ *               rate after a grace; the whole request): past it, 408 and close. One address
+ *               holds at most max_conns_per_addr connections. When every slot is taken, the
+ *               connection that brought the fewest bytes a second in its current phase (idle
+ *               ones first, never one with a request being handled) is closed for the new one.
+ *               Refusals are logged (rate-limited) and counted (as_http_server_stats).
  *
  * Ownership: a request belongs to the application from the callback until its response is
  * finished (as_http_respond, as_http_stream_end or as_http_stream_abort); afterwards the pointer
@@ -25,6 +31,7 @@
 #define AS_GATEWAY_HTTP_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 typedef struct as_http_server as_http_server_t;
@@ -37,7 +44,30 @@ typedef struct as_http_limits {
     unsigned max_connections;     /* default 1024; beyond that accept and immediately close */
     unsigned max_pipelined;       /* parsed requests awaiting their response; default 16 */
     size_t max_write_queue_bytes; /* bytes queued for writing per connection; default 8 MiB */
+    unsigned header_timeout_ms;   /* request line + headers must arrive within; default 10000 */
+    unsigned body_grace_ms;       /* the body may start this late; default 5000 */
+    unsigned body_min_rate;       /* then it must keep this many bytes per second; 1024 */
+    unsigned request_timeout_ms;  /* the whole request (headers + body); default 60000 */
+    unsigned max_conns_per_addr;  /* connections from one client address; default 128 */
 } as_http_limits_t;
+
+/* What the layer refused or cut off, since start (for /metrics). */
+typedef struct as_http_stats {
+    uint64_t timed_out;     /* a request phase ran past its deadline: 408, closed */
+    uint64_t shed;          /* slowest or idle connection closed to make room for a new one */
+    uint64_t rejected_full; /* accepted and closed at once: every slot busy with live work */
+    uint64_t rejected_addr; /* accepted and closed at once: the address has its maximum */
+    uint64_t refused;       /* requests answered 4xx/5xx by the layer (parse errors, limits) */
+    unsigned connections;   /* open now */
+} as_http_stats_t;
+
+void as_http_server_stats(const as_http_server_t *s, as_http_stats_t *out);
+
+/* One WARN line "refused" (peer, status, reason, detail), at most 20 a second for the process;
+ * the lines left out are counted in the next one. The layer logs its own refusals (parse
+ * errors, limits, timeouts, shed connections); the application logs its 401/403/429 etc. */
+void as_http_log_refusal(const char *peer, int status, const char *reason, const char *detail);
+void as_http_req_log_refusal(const as_http_req_t *r, int status, const char *reason);
 
 /* Fill `l` with the defaults listed above. */
 void as_http_limits_default(as_http_limits_t *l);

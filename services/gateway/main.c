@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "metrics.h"
+#include "ratelimit.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <zmq.h>
 
@@ -35,6 +37,9 @@ static const char *const SERVICES[5] = {"intake", "warranty", "parts", "settleme
 
 static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body;
+static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
+    cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
+    cfg_rl_addr_burst;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -48,6 +53,31 @@ static as_config_item_t gateway_items[] = {
     {"max_body_bytes", AS_CFG_INT, "1048576", 1024, 64L << 20, "largest accepted request body",
      &cfg_max_body},
     {"log_level", AS_CFG_STRING, "info", 0, 0, "debug | info | warn | error", &cfg_log_level},
+    {"http_max_connections", AS_CFG_INT, "1024", 16, 1000000,
+     "open HTTP connections; when full the slowest or longest idle one is closed for a new one",
+     &cfg_max_conns},
+    {"http_max_connections_per_address", AS_CFG_INT, "128", 1, 1000000,
+     "open HTTP connections from one client address", &cfg_max_conns_addr},
+    {"http_header_timeout_ms", AS_CFG_INT, "10000", 100, 600000,
+     "a request's line and headers must arrive within this", &cfg_header_timeout},
+    {"http_body_grace_ms", AS_CFG_INT, "5000", 100, 600000,
+     "a request body may start this late before the minimum rate applies", &cfg_body_grace},
+    {"http_body_min_rate", AS_CFG_INT, "1024", 1, 1L << 30,
+     "bytes per second a request body must keep after the grace", &cfg_body_rate},
+    {"http_request_timeout_ms", AS_CFG_INT, "60000", 100, 3600000,
+     "a whole request (headers and body) must arrive within this", &cfg_request_timeout},
+    {"http_idle_timeout_ms", AS_CFG_INT, "30000", 100, 3600000,
+     "an idle keep-alive connection is closed after this", &cfg_idle_timeout},
+    {"rate_limit_per_principal", AS_CFG_INT, "1000", 0, 1000000,
+     "requests a second one principal may make (0: no limit); beyond, 429 with Retry-After",
+     &cfg_rl_token_rate},
+    {"rate_limit_per_principal_burst", AS_CFG_INT, "2000", 1, 10000000,
+     "requests one principal may make at once before its rate applies", &cfg_rl_token_burst},
+    {"rate_limit_per_address", AS_CFG_INT, "4000", 0, 10000000,
+     "requests a second one client address may make (0: no limit); beyond, 429 with Retry-After",
+     &cfg_rl_addr_rate},
+    {"rate_limit_per_address_burst", AS_CFG_INT, "8000", 1, 100000000,
+     "requests one client address may make at once before its rate applies", &cfg_rl_addr_burst},
 };
 #define N_ITEMS (sizeof gateway_items / sizeof gateway_items[0])
 
@@ -57,6 +87,7 @@ typedef struct gateway {
     as_http_server_t *http;
     as_client_t *clients[5];
     gw_tokens_t *tokens;
+    gw_ratelimit_t *rl_principal, *rl_address;
     uv_signal_t sigterm, sigint;
 } gateway_t;
 
@@ -84,6 +115,7 @@ void gw_respond_json(as_http_req_t *r, int status, json_t *body)
 /* ---- /healthz: every service answers, or we say which does not ---- */
 
 typedef struct health_req {
+    int detailed; /* the admin asked: every service's answer; otherwise only up or down */
     as_http_req_t *r;
     json_t *services;
     int pending, all_ok;
@@ -116,8 +148,10 @@ static void health_done(int status, const As__Reply *reply, void *ud)
     json_object_set_new(h->services, part->name, s);
     free(part);
     if (--h->pending == 0) {
-        json_t *body = json_pack("{s:s, s:O}", "status", h->all_ok ? "ok" : "degraded", "services",
-                                 h->services);
+        json_t *body = h->detailed
+                           ? json_pack("{s:s, s:O}", "status", h->all_ok ? "ok" : "degraded",
+                                       "services", h->services)
+                           : json_pack("{s:s}", "status", h->all_ok ? "ok" : "degraded");
         gw_respond_json(h->r, h->all_ok ? 200 : 503, body);
         json_decref(body);
         json_decref(h->services);
@@ -125,7 +159,7 @@ static void health_done(int status, const As__Reply *reply, void *ud)
     }
 }
 
-static void healthz(as_http_req_t *r)
+static void healthz(as_http_req_t *r, int detailed)
 {
     health_req_t *h = calloc(1, sizeof *h);
     if (!h) {
@@ -133,6 +167,7 @@ static void healthz(as_http_req_t *r)
         return;
     }
     h->r = r;
+    h->detailed = detailed;
     h->services = json_object();
     h->all_ok = 1;
     h->pending = 5;
@@ -753,10 +788,30 @@ static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
     protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* 429 with Retry-After when `rl` has no request left for `key`; returns 1 when it answered. */
+static int rate_limited(as_http_req_t *r, gw_ratelimit_t *rl, const char *key, const char *by)
+{
+    unsigned wait_s = gw_rl_take(rl, key, uv_now(gw.loop));
+    if (!wait_s)
+        return 0;
+    char body[256], hdr[64];
+    int n = snprintf(body, sizeof body,
+                     "{\"error\":{\"code\":\"rate_limited\",\"message\":\"too many requests "
+                     "from this %s; retry in %u s\"}}",
+                     by, wait_s);
+    snprintf(hdr, sizeof hdr, "Retry-After: %u\r\n", wait_s);
+    as_http_respond(r, 429, "application/json", body, (size_t)n, hdr);
+    return 1;
+}
+
 static void on_request(as_http_req_t *r, void *ud)
 {
     (void)ud;
     const char *method = as_http_req_method(r), *path = as_http_req_path(r);
+    char rl_key[96];
+    if (rate_limited(r, gw.rl_address,
+                     gw_rl_address_key(as_http_req_peer(r), rl_key, sizeof rl_key), "address"))
+        return;
     if (strcmp(path, "/metrics") == 0) {
         gw_metrics_begin(r, "/metrics");
         const char *auth = as_http_req_header(r, "Authorization");
@@ -777,8 +832,15 @@ static void on_request(as_http_req_t *r, void *ud)
         gw_metrics_begin(r, "/healthz");
         if (strcmp(method, "GET") != 0)
             as_http_respond_error(r, 405, "method_not_allowed", "use GET");
-        else if (query_check(r, "GET", NULL, "") == 0)
-            healthz(r);
+        else if (query_check(r, "GET", NULL, "") == 0) {
+            /* Anyone may ask whether the stack is up; which service is down, versions, streams
+             * and clock skews are for the admin. */
+            const char *auth = as_http_req_header(r, "Authorization");
+            const gw_principal_t *pr = auth && strncasecmp(auth, "Bearer ", 7) == 0
+                                           ? gw_tokens_find(gw.tokens, auth + 7)
+                                           : NULL;
+            healthz(r, pr && strcmp(pr->role, "admin") == 0);
+        }
         return;
     }
     const gw_route_t *rt = NULL;
@@ -832,6 +894,11 @@ static void on_request(as_http_req_t *r, void *ud)
     if (!pr) {
         json_decref(params);
         as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
+        return;
+    }
+    if (rate_limited(r, gw.rl_principal, gw_rl_principal_key(pr, rl_key, sizeof rl_key),
+                     "principal")) {
+        json_decref(params);
         return;
     }
     if (!(rt->roles & role_bit(pr->role))) {
@@ -944,6 +1011,13 @@ int main(int argc, char **argv)
         }
     }
     signal(SIGPIPE, SIG_IGN);
+    /* One descriptor per HTTP connection: the soft limit (often 1024) goes up to the hard one,
+     * so that http_max_connections, not EMFILE, bounds them. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        (void)setrlimit(RLIMIT_NOFILE, &rl);
+    }
     char err[512];
     if (as_config_load(gateway_items, N_ITEMS, "gateway", config_file, err, sizeof err) < 0) {
         fprintf(stderr, "as-gateway: %s\n", err);
@@ -973,15 +1047,26 @@ int main(int argc, char **argv)
             goto out;
         }
     }
+    gw.rl_principal = gw_rl_new((double)cfg_rl_token_rate, (double)cfg_rl_token_burst);
+    gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
+    gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
     as_http_limits_t lim;
     as_http_limits_default(&lim);
     lim.max_body_bytes = (size_t)cfg_max_body;
+    lim.max_connections = (unsigned)cfg_max_conns;
+    lim.max_conns_per_addr = (unsigned)cfg_max_conns_addr;
+    lim.header_timeout_ms = (unsigned)cfg_header_timeout;
+    lim.body_grace_ms = (unsigned)cfg_body_grace;
+    lim.body_min_rate = (unsigned)cfg_body_rate;
+    lim.request_timeout_ms = (unsigned)cfg_request_timeout;
+    lim.idle_timeout_ms = (unsigned)cfg_idle_timeout;
     if (as_http_server_start(&loop, cfg_http_host, (int)cfg_http_port, &lim, on_request, NULL,
                              &gw.http) != 0) {
         AS_ERROR("cannot listen", "host=%s port=%ld", cfg_http_host, cfg_http_port);
         goto out;
     }
     as_http_server_on_response(gw.http, gw_metrics_on_response, NULL);
+    gw_metrics_set_server(gw.http);
     uv_signal_init(&loop, &gw.sigterm);
     uv_signal_init(&loop, &gw.sigint);
     uv_signal_start(&gw.sigterm, on_signal, SIGTERM);
@@ -1001,6 +1086,8 @@ out:
     uv_loop_close(&loop);
     zmq_ctx_term(gw.zctx);
     gw_tokens_free(&gw.tokens);
+    gw_rl_free(&gw.rl_principal);
+    gw_rl_free(&gw.rl_address);
     as_config_free(gateway_items, N_ITEMS);
     return rc;
 }

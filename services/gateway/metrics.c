@@ -2,6 +2,7 @@
 #include "metrics.h"
 
 #include "as/log.h"
+#include "ratelimit.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +33,19 @@ typedef struct inflight {
 
 static hist_t *http_hists, *upstream_hists;
 static inflight_t *inflight;
+static const as_http_server_t *http_server;
+static const gw_ratelimit_t *rl_principal, *rl_address;
+
+void gw_metrics_set_limiters(const gw_ratelimit_t *principal, const gw_ratelimit_t *address)
+{
+    rl_principal = principal;
+    rl_address = address;
+}
+
+void gw_metrics_set_server(const as_http_server_t *s)
+{
+    http_server = s;
+}
 
 static double now_s(void)
 {
@@ -77,6 +91,10 @@ void gw_metrics_begin(as_http_req_t *r, const char *route)
 void gw_metrics_on_response(as_http_req_t *r, int status, int aborted, void *ud)
 {
     (void)ud;
+    /* Refused requests are logged (rate-limited) with the client's address and the reason. */
+    if (!aborted && (status == 401 || status == 403 || status == 413 || status == 429 ||
+                     status == 431 || status == 408))
+        as_http_req_log_refusal(r, status, as_http_status_text(status));
     inflight_t *f = NULL;
     HASH_FIND_PTR(inflight, &r, f);
     if (!f)
@@ -176,12 +194,48 @@ static void scrape_render(scrape_t *s)
                  "HTTP requests by route and status, with latency");
     render_hists(&b, upstream_hists, "aftersales_command_duration_seconds",
                  "command round trips from the gateway to each service");
+    as_http_stats_t hs;
+    as_http_server_stats(http_server, &hs);
+    sb_printf(&b,
+              "# HELP aftersales_http_connections HTTP connections open now\n"
+              "# TYPE aftersales_http_connections gauge\n"
+              "aftersales_http_connections %u\n"
+              "# HELP aftersales_http_connections_refused_total connections the gateway closed "
+              "to protect itself, by reason\n"
+              "# TYPE aftersales_http_connections_refused_total counter\n"
+              "aftersales_http_connections_refused_total{reason=\"timeout\"} %llu\n"
+              "aftersales_http_connections_refused_total{reason=\"shed\"} %llu\n"
+              "aftersales_http_connections_refused_total{reason=\"full\"} %llu\n"
+              "aftersales_http_connections_refused_total{reason=\"per_address\"} %llu\n"
+              "# HELP aftersales_http_refused_total requests refused by the HTTP layer "
+              "(malformed, too large, too slow)\n"
+              "# TYPE aftersales_http_refused_total counter\n"
+              "aftersales_http_refused_total %llu\n",
+              hs.connections, (unsigned long long)hs.timed_out, (unsigned long long)hs.shed,
+              (unsigned long long)hs.rejected_full, (unsigned long long)hs.rejected_addr,
+              (unsigned long long)hs.refused);
+    sb_printf(&b,
+              "# HELP aftersales_http_rate_limited_total requests answered 429, by the limit "
+              "they hit\n# TYPE aftersales_http_rate_limited_total counter\n"
+              "aftersales_http_rate_limited_total{by=\"principal\"} %llu\n"
+              "aftersales_http_rate_limited_total{by=\"address\"} %llu\n",
+              (unsigned long long)gw_rl_refused(rl_principal),
+              (unsigned long long)gw_rl_refused(rl_address));
     sb_printf(&b, "# HELP aftersales_service_up 1 when the service answered its health check "
                   "and reaches its database\n# TYPE aftersales_service_up gauge\n");
     for (int i = 0; i < s->n; i++) {
         As__HealthReply *h = s->health[i];
         sb_printf(&b, "aftersales_service_up{service=\"%s\"} %d\n", s->names[i],
                   h && h->status && strcmp(h->status, "ok") == 0);
+    }
+    sb_printf(&b, "# HELP aftersales_clock_skew_ms the gateway's clock minus the service's, as "
+                  "the service saw it on the last command's arrival (transit included)\n"
+                  "# TYPE aftersales_clock_skew_ms gauge\n");
+    for (int i = 0; i < s->n; i++) {
+        As__HealthReply *h = s->health[i];
+        if (h && h->has_clock_skew_ms)
+            sb_printf(&b, "aftersales_clock_skew_ms{service=\"%s\"} %lld\n", s->names[i],
+                      (long long)h->clock_skew_ms);
     }
     sb_printf(&b, "# HELP aftersales_outbox_backlog events committed but not yet published\n"
                   "# TYPE aftersales_outbox_backlog gauge\n");

@@ -9,6 +9,13 @@
 
 /* Remember when request `r` started and which route it took (NULL: none matched). */
 void gw_metrics_begin(as_http_req_t *r, const char *route);
+
+/* The HTTP server whose connection counters /metrics shows. */
+void gw_metrics_set_server(const as_http_server_t *s);
+/* The rate limiters whose 429 counts /metrics shows (ratelimit.h). */
+struct gw_ratelimit;
+void gw_metrics_set_limiters(const struct gw_ratelimit *principal,
+                             const struct gw_ratelimit *address);
 /* The response hook (as_http_server_on_response): records the request. */
 void gw_metrics_on_response(as_http_req_t *r, int status, int aborted, void *ud);
 /* Record one command round trip to `service` (status 504: no answer). */

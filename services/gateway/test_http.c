@@ -1177,12 +1177,60 @@ static void query_parameters_and_path_are_percent_decoded(void **state)
     fixture_free(fx);
 }
 
+/* A body that trickles in below the minimum rate is cut off with 408, however often bytes come;
+ * one address gets at most max_conns_per_addr connections. */
+static void slow_bodies_time_out_and_addresses_are_capped(void **state)
+{
+    (void)state;
+    as_http_limits_t lim;
+    as_http_limits_default(&lim);
+    lim.body_grace_ms = 300;
+    lim.body_min_rate = 1000;
+    lim.max_conns_per_addr = 3;
+    fixture_t *fx = fixture_start(&lim);
+    client_t *c = client_open(fx->port);
+    client_send_str(c, "POST /hello HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\n");
+    long t0 = now_ms();
+    char got[512];
+    size_t have = 0;
+    int closed = 0;
+    while (!closed && now_ms() - t0 < 5000) {
+        char ch = 'a';
+        send(c->fd, &ch, 1, MSG_NOSIGNAL);
+        usleep(50 * 1000);
+        ssize_t n = recv(c->fd, got + have, sizeof got - 1 - have, MSG_DONTWAIT);
+        if (n > 0)
+            have += (size_t)n;
+        closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+    }
+    got[have] = '\0';
+    assert_true(closed);
+    assert_non_null(strstr(got, "HTTP/1.1 408"));
+    assert_true(now_ms() - t0 < 3000);
+    client_close(c);
+    /* three connections from 127.0.0.1 stay open, the fourth is closed at once */
+    client_t *k[4];
+    for (int i = 0; i < 4; i++)
+        k[i] = client_open(fx->port);
+    assert_true(client_wait_closed(k[3]));
+    client_send_str(k[0], "GET /hello HTTP/1.1\r\nHost: t\r\n\r\n");
+    response_t r;
+    assert_int_equal(read_response(k[0], &r, 0), 0);
+    assert_int_equal(r.status, 200);
+    response_free(&r);
+    for (int i = 0; i < 4; i++)
+        client_close(k[i]);
+    fixture_stop(fx);
+    free(fx);
+}
+
 static void an_idle_connection_is_closed_after_the_timeout(void **state)
 {
     (void)state;
     as_http_limits_t lim;
     as_http_limits_default(&lim);
     lim.idle_timeout_ms = 200;
+    lim.header_timeout_ms = 200; /* the header deadline is its own limit */
     fixture_t *fx = fixture_start(&lim);
     /* silent after connecting */
     client_t *c = client_open(fx->port);
@@ -1409,6 +1457,7 @@ int main(void)
         cmocka_unit_test(a_client_that_never_reads_is_cut_off_at_the_write_queue_cap),
         cmocka_unit_test(query_parameters_and_path_are_percent_decoded),
         cmocka_unit_test(an_idle_connection_is_closed_after_the_timeout),
+        cmocka_unit_test(slow_bodies_time_out_and_addresses_are_capped),
         cmocka_unit_test(a_handler_slower_than_the_idle_timeout_keeps_its_connection),
         cmocka_unit_test(a_client_that_stops_reading_is_closed_after_the_idle_timeout),
         cmocka_unit_test(connections_beyond_the_limit_are_closed_at_once),

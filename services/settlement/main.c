@@ -63,6 +63,17 @@ static void read_done(const as_db_result_t *r, void *ud)
             as_cmd_error(ctx, 500, "internal", "read returned no reply");
             return;
         }
+        json_t *err = json_object_get(o, "error"); /* fail() caught by read_call */
+        if (err) {
+            const char *st = json_string_value(json_object_get(err, "sqlstate"));
+            const char *m = json_string_value(json_object_get(err, "message"));
+            const char *d = json_string_value(json_object_get(err, "detail"));
+            int code = st && strlen(st) == 5 ? atoi(st + 2) : 500;
+            as_cmd_reply(ctx, code >= 100 && code <= 599 ? code : 500, m ? m : "error",
+                         d && *d ? d : (m ? m : "error"), NULL);
+            json_decref(o);
+            return;
+        }
         int status = (int)json_integer_value(json_object_get(o, "status"));
         as_cmd_reply_json(ctx, status ? status : 200, json_object_get(o, "body"), 0);
         json_decref(o);
@@ -92,8 +103,8 @@ static void read_cmd(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
     (void)ud;
     if (reject_invalid(ctx, req) < 0)
         return;
-    char sql[128];
-    snprintf(sql, sizeof sql, "SELECT %s($1::jsonb, $2::jsonb)::text", as_cmd_def(ctx)->sql_fn);
+    /* Through read_call (common/sql/020): a 404 comes back as a value, not a logged ERROR. */
+    static const char sql[] = "SELECT read_call($1, $2::jsonb, $3::jsonb)::text";
     json_t *pj = as_principal_json(as_cmd_principal(ctx));
     json_t *aj = as_pbjson_encode(req);
     char *ps = json_dumps(pj, JSON_COMPACT), *as = aj ? json_dumps(aj, JSON_COMPACT) : NULL;
@@ -105,8 +116,8 @@ static void read_cmd(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
         as_cmd_error(ctx, 500, "internal", "out of memory");
         return;
     }
-    const char *params[2] = {ps, as};
-    as_db_stmt_t st = {sql, 2, params};
+    const char *params[3] = {as_cmd_def(ctx)->sql_fn, ps, as};
+    as_db_stmt_t st = {sql, 3, params};
     int rc = as_db_submit(as_cmd_db(ctx), &st, 1, read_done, ctx); /* copies the parameters */
     free(ps);
     free(as);

@@ -276,7 +276,7 @@ f_snapshot() {
 f_heal() {
     local name body st restarted=()
     for name in "${F_SERVICES[@]}"; do
-        body=$(f_client curl -s --max-time 5 "$AS_GATEWAY_URL/healthz" 2>/dev/null)
+        body=$(f_client curl -s --max-time 5 -H "Authorization: Bearer $AS_TOKEN_ADMIN" "$AS_GATEWAY_URL/healthz" 2>/dev/null)
         st=$(printf '%s' "$body" | jq -r ".services.$name.status // \"unknown\"" 2>/dev/null)
         if ! f_alive "$name" || [ "$st" != ok ]; then
             f_stop "$name"

@@ -48,7 +48,7 @@ PG_DOWN=${AS_FAULTS_PG_DOWN:-5}
 STOP_S=${AS_FAULTS_STOP_SECONDS:-60}
 RSS_LIMIT_MB=${AS_FAULTS_RSS_LIMIT_MB:-256}
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(kill pg sigstop replay multihost)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(kill pg sigstop replay multihost starts)
 
 case $(realpath -m -- "$F_VAR") in
 / | "$ROOT" | "$ROOT/var") echo "faults: AS_FAULTS_VAR=$F_VAR would delete more than a test stack" >&2 && exit 2 ;;
@@ -97,7 +97,7 @@ figure() {
 # ---- the stack -------------------------------------------------------------------------------
 
 needs_stack=0
-for s in "${SCENARIOS[@]}"; do [ "$s" = multihost ] || needs_stack=1; done
+for s in "${SCENARIOS[@]}"; do [ "$s" = multihost ] || [ "$s" = starts ] || needs_stack=1; done
 if [ "$needs_stack" -eq 1 ]; then
     echo "# faults: fresh stack in $F_VAR (PostgreSQL $F_PG_PORT, ports $F_PORT_BASE+, HTTP $F_HTTP_PORT)"
     stack clean >/dev/null 2>&1 || true
@@ -213,7 +213,7 @@ scenario_pg() {
     else
         t3=$(f_now)
         t_fail "pg: every service reconnected by itself" \
-            "not healthy 120 s after the restart: $(curl -s --max-time 5 "$AS_GATEWAY_URL/healthz" | jq -c '.services | map_values(.status)' 2>/dev/null)"$'\n'"restarted to go on: $(f_heal)"
+            "not healthy 120 s after the restart: $(curl -s --max-time 5 -H "Authorization: Bearer $AS_TOKEN_ADMIN" "$AS_GATEWAY_URL/healthz" | jq -c '.services | map_values(.status)' 2>/dev/null)"$'\n'"restarted to go on: $(f_heal)"
     fi
     # The load resumes: more tickets acknowledged after the restart.
     f_wait 120 acked_more "$run" "$acked0" || t_fail "pg: the load resumes" "no ticket acknowledged in 120 s"
@@ -364,13 +364,24 @@ scenario_multihost() {
     done < <(AS_BUILD=$AS_BUILD AS_BIN=$AS_BIN deploy/multihost/run.sh 2>&1)
 }
 
+# ---- the stack starts every time: 20 fresh starts of a second stack, then `up` after a death ----
+
+scenario_starts() {
+    local line
+    while IFS= read -r line; do
+        f_relay_tap starts "$line"
+    done < <(AS_STACK_STARTS=${AS_FAULTS_STARTS:-20} AS_VAR=$F_VAR AS_PG_PORT=$F_PG_PORT \
+        AS_PORT_BASE=$F_PORT_BASE AS_HTTP_PORT=$F_HTTP_PORT AS_BIN=$AS_BIN \
+        tests/integration/stack_starts.sh 2>&1)
+}
+
 for s in "${SCENARIOS[@]}"; do
     case $s in
-    kill | pg | sigstop | replay | multihost)
+    kill | pg | sigstop | replay | multihost | starts)
         echo "# ---- scenario $s ($(date +%T))"
         "scenario_$s"
         ;;
-    *) t_fail "faults: unknown scenario '$s'" "one of kill pg sigstop replay multihost" ;;
+    *) t_fail "faults: unknown scenario '$s'" "one of kill pg sigstop replay multihost starts" ;;
     esac
 done
 DONE=1

@@ -93,9 +93,9 @@ $(FUZZ_BIN)/fuzz_warranty_eval: $(FUZZ_OBJ)/tests/fuzz/fuzz_warranty_eval.o \
 	@mkdir -p $(dir $@)
 	$(FUZZ_LINK) -ljansson -o $@
 $(FUZZ_BIN)/fuzz_http: $(FUZZ_OBJ)/tests/fuzz/fuzz_http.o $(FUZZ_HTTP_O) \
-                       $(FUZZ_OBJ)/services/gateway/http.o
+                       $(FUZZ_OBJ)/services/gateway/http.o $(FUZZ_LIB)
 	@mkdir -p $(dir $@)
-	$(FUZZ_LINK) -luv -lhttp_parser -ljansson -o $@
+	$(FUZZ_LINK) -luv -lhttp_parser -ljansson -lprotobuf-c -lzmq -lpq -o $@
 # The gateway's request handling (route matching, auth, query and body mapping) lives in
 # services/gateway/main.c as static functions: the fuzzer includes that file (renaming main).
 $(FUZZ_OBJ)/tests/fuzz/fuzz_gateway_query.o: services/gateway/main.c

@@ -61,7 +61,7 @@ if f_pg_locate && f_pg_stop_immediate; then
         t_ok "every service reconnects to PostgreSQL by itself"
     else
         t_fail "every service reconnects to PostgreSQL by itself" \
-            "not healthy 60 s after the restart: $(curl -s --max-time 5 "$AS_GATEWAY_URL/healthz" | jq -c '.services | map_values(.status)' 2>/dev/null)"$'\n'"restarted to go on: $(f_heal)"
+            "not healthy 60 s after the restart: $(curl -s --max-time 5 -H "Authorization: Bearer $AS_TOKEN_ADMIN" "$AS_GATEWAY_URL/healthz" | jq -c '.services | map_values(.status)' 2>/dev/null)"$'\n'"restarted to go on: $(f_heal)"
     fi
     dead=""
     for s in "${F_PROGRAMS[@]}"; do [ "$(f_pid "$s")" = "${before[$s]}" ] || dead+="$s "; done
