@@ -265,6 +265,7 @@ route_input() {
     "POST /v1/tickets/{id}/repair-complete") REQ_BODY='{"labour_minutes":10,"cause":"other"}' ;;
     "POST /v1/tickets/{id}/handback") REQ_BODY='{}' ;;
     "POST /v1/tickets/{id}/cancel") REQ_BODY='{"reason":"api roles test"}' ;;
+    "POST /v1/tickets/{id}/return-unrepaired") REQ_BODY='{"reason":"api roles test"}' ;;
     "POST /v1/warranty/evaluate") REQ_BODY='{"id":"roles","category":"phone_host","invoice_date":"2026-01-10","claim_date":"2026-01-17","price_cents":399900,"proofs":{"invoice":true,"warranty_card":true},"fault":{"listed":true},"request":"refund"}' ;;
     "POST /v1/warranty/policies") REQ_BODY='{"version":"demo-2026.1","effective_from":"2030-01-01"}' ;;
     "POST /v1/warranty/reviews/{id}/decision") REQ_BODY='{"action":"approve","reason":"api roles test"}' ;;
