@@ -257,6 +257,8 @@ static const event_route_t EVENT_ROUTES[] = {
     {"parts.PartsIssued", "SELECT on_parts_issued($1::jsonb)"},
     {"parts.PartsReleased", "SELECT on_parts_released($1::jsonb)"},
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},
+    {"surveys.CallbackScheduled", "SELECT on_callback_scheduled($1::jsonb)"},
+    {"surveys.ComplaintOpened", "SELECT on_complaint_opened($1::jsonb)"},
 };
 
 static void on_event(as_event_t *ev, void *ud)
@@ -277,6 +279,7 @@ static const as_sub_def_t subscriptions[] = {
     {"warranty", on_event},
     {"parts", on_event},
     {"settlement", on_event},
+    {"surveys", on_event},
 };
 
 static const as_service_def_t intake_service = {

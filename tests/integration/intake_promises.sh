@@ -5,7 +5,9 @@
 #  - "return unrepaired" is a way out of every open state before the repair is done (here from
 #    awaiting_parts and in_repair): lines released, nothing charged, callback scheduled;
 #  - hand-back takes the customer's payment method (validated), stores it and carries it in
-#    TicketClosed.
+#    TicketClosed;
+#  - the ticket names its satisfaction callback and its complaints; /v1/surveys/due takes
+#    ticket_id; a complaint opened for a ticket carries the ticket's customer without retyping.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -121,4 +123,32 @@ poll "nothing is charged to the customer" "declined|0" \
 # --- a repaired ticket is handed back, not returned unrepaired ---
 http POST "/v1/tickets/$A/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"x"}'
 t_status "a closed ticket cannot be returned unrepaired" 409
+
+# --- the ticket names its callback; the due list filters by ticket ---
+poll "the closed ticket names its satisfaction callback" \
+    "$(q surveys "SELECT id FROM callbacks WHERE ticket_id = '$A'")" ticket_field "$A" '.callback_id // ""'
+cb=$(ticket_field "$A" .callback_id)
+t_match "the callback id looks like one" '^CB[0-9]+$' "$cb"
+http GET "/v1/surveys/due?ticket_id=$A&date=$(TZ=Asia/Shanghai date -d '+10 days' +%F)" "$AS_TOKEN_CENTER"
+t_status "the due list accepts ticket_id" 200
+t_jq "it lists exactly that ticket's callback" '[.callbacks[] | .ticket_id + "/" + .id] | join(",")' "$A/$cb"
+http GET "/v1/surveys/due?ticket_id=T-NONE-$RUN&date=$(TZ=Asia/Shanghai date -d '+10 days' +%F)" "$AS_TOKEN_CENTER"
+t_jq "another ticket id lists nothing" '.callbacks | length' 0
+
+# --- a complaint for an open ticket: the ticket's customer comes along, the ticket lists it ---
+open_ticket repair 40
+D=$id
+sleep 0.3
+http POST /v1/complaints "$AS_TOKEN_CENTER" \
+    "{\"channel\":\"walk_in\",\"cause\":\"other\",\"description\":\"waited too long\",\"ticket_id\":\"$D\"}"
+t_status "a complaint is opened for an open ticket without retyping the customer" 201
+cid=$(jbody .id)
+t_jq "the complaint carries the ticket's customer" '.customer_name + " " + .customer_phone + " " + .center' \
+    "Promise Test 13500004444 SH01"
+poll "the ticket names its complaint" "$cid" ticket_field "$D" '.complaints // [] | join(",")'
+http POST /v1/complaints "$AS_TOKEN_CENTER" \
+    "{\"channel\":\"phone\",\"cause\":\"other\",\"description\":\"again\",\"ticket_id\":\"$D\",\"customer_name\":\"Promise Spouse\"}"
+t_jq "a name typed in the request still wins" .customer_name "Promise Spouse"
+cid2=$(jbody .id)
+poll "the ticket lists both complaints, oldest first" "$cid,$cid2" ticket_field "$D" '.complaints // [] | join(",")'
 t_done
