@@ -87,7 +87,6 @@ open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$PHONE_DONE" 100 '.flags = {misus
 T_PAID=$TICKET
 http POST "/v1/tickets/$T_PAID/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"LIQUID","labour_code":"L-BATTERY","estimate_cents":30000,"parts":[{"sku":"HX10-BATTERY","qty":1}]}'
 http POST "/v1/tickets/$T_PAID/consent" "$AS_TOKEN_CENTER" '{"accept":true}'
-http POST "/v1/tickets/$T_PAID/parts-requests" "$AS_TOKEN_CENTER" '{"parts":[{"sku":"HX10-BATTERY","qty":1}]}'
 wait_json "/v1/tickets/$T_PAID" "$AS_TOKEN_CENTER" .state in_repair
 http POST "/v1/tickets/$T_PAID/repair-complete" "$AS_TOKEN_CENTER" '{"parts_used":[{"sku":"HX10-BATTERY","qty":1}],"labour_minutes":20,"cause":"other"}'
 wait_json "/v1/settlement/charges/$T_PAID" "$AS_TOKEN_FINANCE" '.invoice_no != null' true
@@ -105,7 +104,6 @@ t_match "fixture: surveys scheduled the callback of the closed ticket" '.+' "$CA
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$PHONE_DONE" 30)"
 T_WARR=$TICKET
 http POST "/v1/tickets/$T_WARR/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER","labour_code":"L-BATTERY","parts":[{"sku":"HX10-BATTERY","qty":1}]}'
-http POST "/v1/tickets/$T_WARR/parts-requests" "$AS_TOKEN_CENTER" '{"parts":[{"sku":"HX10-BATTERY","qty":1}]}'
 wait_json "/v1/tickets/$T_WARR" "$AS_TOKEN_CENTER" .state in_repair
 http POST "/v1/tickets/$T_WARR/repair-complete" "$AS_TOKEN_CENTER" '{"parts_used":[{"sku":"HX10-BATTERY","qty":1}],"labour_minutes":20,"cause":"manufacturing_quality"}'
 RETURN_ID=$(wait_sql parts "SELECT id FROM defective_returns WHERE ticket_id = '$T_WARR'")

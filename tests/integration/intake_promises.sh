@@ -4,6 +4,8 @@
 #    part, released when it is not used or the ticket ends without a repair;
 #  - "return unrepaired" is a way out of every open state before the repair is done (here from
 #    awaiting_parts and in_repair): lines released, nothing charged, callback scheduled;
+#  - a diagnosis that names parts requests them in the same command (covered: awaiting_parts;
+#    paid: held while the customer decides, released when they decline);
 #  - hand-back takes the customer's payment method (validated), stores it and carries it in
 #    TicketClosed;
 #  - the ticket names its satisfaction callback and its complaints; /v1/surveys/due takes
@@ -82,6 +84,37 @@ t_eq "TicketClosed carries the payment method" wechat_pay \
     "$(q intake "SELECT payload->>'payment_method' FROM outbox WHERE type = 'intake.TicketClosed' AND payload->>'ticket_id' = '$A'")"
 t_eq "the lines stay issued/released after the close" "issued,released" \
     "$(ticket_field "$A" '[.work.requested[].status] | join(",")')"
+
+# --- 3. a diagnosis that names parts requests them in the same command ---
+open_ticket repair 40
+E=$id
+http POST "/v1/tickets/$E/diagnosis" "$AS_TOKEN_CENTER" "{\"fault_code\":\"NO_POWER\",\"parts\":[{\"sku\":\"$SKU\",\"qty\":1}]}"
+t_status "covered work: the diagnosis names a part" 200
+t_jq "the part is requested at once and the ticket waits for it" \
+    '.state + " " + (.work.requested | map("\(.line_no):\(.sku):\(.status)") | join(","))' \
+    "awaiting_parts 1:$SKU:requested"
+t_eq "one PartsRequested went to the parts service" 1 \
+    "$(q intake "SELECT count(*) FROM outbox WHERE type = 'intake.PartsRequested' AND payload->>'ticket_id' = '$E'")"
+poll "parts reserves it and the repair goes on" "in_repair reserved" \
+    ticket_field "$E" '.state + " " + ([.work.requested[].status] | join(","))'
+
+open_ticket repair 100 '.flags = {misuse: true}'
+F=$id
+http POST "/v1/tickets/$F/diagnosis" "$AS_TOKEN_CENTER" "{\"fault_code\":\"LIQUID\",\"estimate_cents\":30000,\"parts\":[{\"sku\":\"$SKU2\",\"qty\":1}]}"
+t_jq "paid work: the estimate waits for consent, the part is requested already" \
+    '.state + " " + (.work.requested | map(.status) | join(","))' "estimate_pending requested"
+poll "the part is held while the customer decides" "estimate_pending reserved" \
+    ticket_field "$F" '.state + " " + ([.work.requested[].status] | join(","))'
+http POST "/v1/tickets/$F/consent" "$AS_TOKEN_CENTER" '{"accept":false}'
+t_jq "a declined estimate ends the ticket" .state declined
+poll "and gives the held part back" "released" ticket_field "$F" '[.work.requested[].status] | join(",")'
+
+open_ticket repair 100 '.flags = {misuse: true}'
+G=$id
+http POST "/v1/tickets/$G/diagnosis" "$AS_TOKEN_CENTER" "{\"fault_code\":\"LIQUID\",\"estimate_cents\":30000,\"parts\":[{\"sku\":\"$SKU2\",\"qty\":1}]}"
+poll "fixture: the part is reserved before consent" "reserved" ticket_field "$G" '[.work.requested[].status] | join(",")'
+http POST "/v1/tickets/$G/consent" "$AS_TOKEN_CENTER" '{"accept":true}'
+t_jq "consent with every part reserved starts the repair" .state in_repair
 
 # --- 2. return unrepaired from awaiting_parts: a line backordered ---
 open_ticket repair 40
