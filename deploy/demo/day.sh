@@ -208,8 +208,8 @@ open_visit() {
 desk_of() { printf '%s' "${DESK[$1]}"; }
 
 handback() {
-    local key=$1 t=${TID[$1]} note=${2:-}
-    must POST "/v1/tickets/$t/handback" "$(desk_of "$key")" "$(jq -nc --arg n "$note" '{note: $n} | with_entries(select(.value != ""))')"
+    local key=$1 t=${TID[$1]} note=${2:-} loaner=${3:-}
+    must POST "/v1/tickets/$t/handback" "$(desk_of "$key")" "$(jq -nc --arg n "$note" --arg l "$loaner" '{note: $n, loaner_unit: $l} | with_entries(select(.value != ""))')"
     wait_state "$t" closed refunded exchanged
     detail "$t handed back: $(jb .state)"
 }
@@ -350,10 +350,9 @@ request_parts $key
 must GET "/v1/parts/transfers?ticket_id=$t" warehouse
 TRANSFER_SHORTAGE=$(jb '.transfers[0].id // empty')
 complete $key
-handback $key "board replaced; loaner returned"
+handback $key "board replaced; loaner returned" "$loaner"
 if [ -n "$loaner" ]; then
-    must POST "/v1/parts/loaners/$loaner/return" admin '{"note":"returned in good order"}'
-    detail "loaner $loaner back on the shelf"
+    detail "loaner $loaner came back with the hand-back: back on the shelf"
 fi
 
 chapter "A car waits overnight at SH02"

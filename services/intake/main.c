@@ -169,6 +169,8 @@ static void handback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     iv_errors_t e = {0};
     check_id(&e, h->id);
     check_note(&e, "note", h->note);
+    if (h->loaner_unit && strlen(h->loaner_unit) > 40)
+        iv_add(&e, "loaner_unit", "is longer than 40 characters");
     if (h->payment_method) {
         int ok = 0;
         for (size_t i = 0; i < sizeof PAYMENT_METHODS / sizeof PAYMENT_METHODS[0]; i++)
@@ -201,6 +203,8 @@ static void return_unrepaired(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
     if (!r->reason || !*r->reason)
         iv_add(&e, "reason", "is required");
     check_note(&e, "reason", r->reason);
+    if (r->loaner_unit && strlen(r->loaner_unit) > 40)
+        iv_add(&e, "loaner_unit", "is longer than 40 characters");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -256,6 +260,8 @@ static const event_route_t EVENT_ROUTES[] = {
     {"parts.PartsBackordered", "SELECT on_parts_backordered($1::jsonb)"},
     {"parts.PartsIssued", "SELECT on_parts_issued($1::jsonb)"},
     {"parts.PartsReleased", "SELECT on_parts_released($1::jsonb)"},
+    {"parts.LoanerLent", "SELECT on_loaner_lent($1::jsonb)"},
+    {"parts.LoanerReturned", "SELECT on_loaner_returned($1::jsonb)"},
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},
     {"surveys.CallbackScheduled", "SELECT on_callback_scheduled($1::jsonb)"},
     {"surveys.ComplaintOpened", "SELECT on_complaint_opened($1::jsonb)"},
