@@ -9,7 +9,8 @@
 #  - hand-back takes the customer's payment method (validated), stores it and carries it in
 #    TicketClosed;
 #  - the ticket names its satisfaction callback and its complaints; /v1/surveys/due takes
-#    ticket_id; a complaint opened for a ticket carries the ticket's customer without retyping.
+#    ticket_id; a complaint opened for a ticket carries the ticket's customer without retyping;
+#  - a device refunded or exchanged before goes to review (rule R-1) at any centre.
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
@@ -32,6 +33,7 @@ poll() {
     t_eq "$name" "$want" "$out"
 }
 ticket_field() { http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"; jbody "$2"; }
+ticket_field_b() { http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER_B"; jbody "$2"; }
 open_ticket() { # request invoice_days_ago [jq]
     http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg imei "$(new_imei)" --arg req "$1" \
         --arg inv "$(days_ago "$2")" '{
@@ -184,4 +186,27 @@ http POST /v1/complaints "$AS_TOKEN_CENTER" \
 t_jq "a name typed in the request still wins" .customer_name "Promise Spouse"
 cid2=$(jbody .id)
 poll "the ticket lists both complaints, oldest first" "$cid,$cid2" ticket_field "$D" '.complaints // [] | join(",")'
+
+# --- 4. a device refunded before is not refunded again automatically (rule R-1), any centre ---
+imei=$(new_imei)
+refund_body() { jq -nc --arg imei "$imei" --arg inv "$(days_ago 3)" '{
+      customer: {name: "Promise Test", phone: "13500004444"},
+      device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
+      purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
+      fault: {code: "NO_POWER", listed: true}, request: "refund"}'; }
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(refund_body)"
+R1=$(jbody .id)
+poll "a day-3 refund is granted" "adjudicated refund" ticket_field "$R1" '.state + " " + .decision.remedy'
+http POST "/v1/tickets/$R1/handback" "$AS_TOKEN_CENTER" '{"payment_method":"alipay"}'
+t_jq "the device is refunded" .state refunded
+http POST /v1/tickets "$AS_TOKEN_CENTER_B" "$(refund_body)"
+t_status "the same phone comes to another centre for a refund" 201
+R2=$(jbody .id)
+poll "it waits for a reviewer instead of a second automatic refund" awaiting_review \
+    ticket_field_b "$R2" .state
+http GET "/v1/tickets/$R2" "$AS_TOKEN_CENTER_B"
+t_jq "the decision lists rule R-1" '.decision.rules | index("R-1") != null' true
+t_jq "and names the earlier ticket" ".decision.reason | test(\"$R1\")" true
+t_eq "the review names the earlier ticket too" 1 \
+    "$(q warranty "SELECT count(*) FROM reviews WHERE ticket_id = '$R2' AND array_to_string(reasons, ' ') LIKE '%prior_remedy%$R1%'")"
 t_done
