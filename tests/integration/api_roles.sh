@@ -130,7 +130,8 @@ TR_CANCEL=$(jbody .id)
 LOANER=LN-API$RUN
 http POST /v1/parts/loaners "$AS_TOKEN_WAREHOUSE" "{\"serial\":\"$LOANER\",\"site\":\"SH01\",\"model\":\"Huaxin HX-8\"}"
 t_status "fixture: the warehouse registers a loaner unit at SH01" 201
-http POST "/v1/parts/loaners/$LOANER/lend" "$AS_TOKEN_CENTER" "{\"ticket_id\":\"$T_PAID\",\"customer\":\"Role Test\",\"phone\":\"$PHONE_DONE\"}"
+# (Loaners are lent against open tickets only: the one waiting for its review.)
+http POST "/v1/parts/loaners/$LOANER/lend" "$AS_TOKEN_CENTER" "{\"ticket_id\":\"$T_REVIEW\",\"customer\":\"Role Test\",\"phone\":\"$PHONE\"}"
 t_status "fixture: SH01 lends it to its customer" 200
 
 # A complaint at SH01.
