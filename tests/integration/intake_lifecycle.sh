@@ -88,7 +88,9 @@ http POST "/v1/tickets/$id/consent" "$AS_TOKEN_CENTER" '{"accept":false}'
 t_jq "a declined estimate ends the ticket" .state declined
 
 # --- a 7-day refund closes through its own path ---
-http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body refund "$(days_ago 3)")"
+# (a fresh IMEI: a device refunded before goes to a reviewer instead, rule R-1)
+fresh=$(new_imei)
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body refund "$(days_ago 3)" | jq -c --arg i "$fresh" '.device.imei = $i | .device.imei_label = $i')"
 id=$(jbody .id)
 wait_decided "$id"
 t_jq "a day-3 refund request is decided" .state adjudicated
