@@ -210,8 +210,8 @@ open_visit() {
 desk_of() { printf '%s' "${DESK[$1]}"; }
 
 handback() {
-    local key=$1 t=${TID[$1]} note=${2:-}
-    must POST "/v1/tickets/$t/handback" "$(desk_of "$key")" "$(jq -nc --arg n "$note" '{note: $n} | with_entries(select(.value != ""))')"
+    local key=$1 t=${TID[$1]} note=${2:-} loaner=${3:-}
+    must POST "/v1/tickets/$t/handback" "$(desk_of "$key")" "$(jq -nc --arg n "$note" --arg l "$loaner" '{note: $n, loaner_unit: $l} | with_entries(select(.value != ""))')"
     wait_state "$t" closed refunded exchanged
     detail "$t handed back: $(jb .state)"
 }
@@ -239,13 +239,13 @@ backordered() {
     [ "$API_STATUS" = 200 ] && [ "$(jb '[.reservations[] | select(.state == "backordered")] | length')" -gt 0 ]
 }
 
-# request_parts KEY — the workshop asks for the visit's parts and waits until they are reserved
-# (serving backorders from the warehouse when the centre has none).
+# request_parts KEY — wait until the parts the diagnosis requested are reserved (serving
+# backorders from the warehouse when the centre has none).
 request_parts() {
     local key=$1 t=${TID[$1]} parts
     parts=$(v "$key" '.work.parts')
     [ "$(jq length <<<"$parts")" -gt 0 ] || return 0
-    must POST "/v1/tickets/$t/parts-requests" "$(desk_of "$key")" "$(jq -nc --argjson p "$parts" '{parts: $p}')"
+    # The diagnosis requested them already (one step for the desk): wait for the parts service.
     wait_for 20 "the parts service to answer for $t" parts_answered "$t"
     if backordered "$t"; then
         detail "$(jb '[.reservations[] | select(.state == "backordered") | "\(.sku) x\(.qty)"] | join(", ")') not in stock at ${CENTER[$key]}: backordered"
@@ -352,10 +352,9 @@ request_parts $key
 must GET "/v1/parts/transfers?ticket_id=$t" warehouse
 TRANSFER_SHORTAGE=$(jb '.transfers[0].id // empty')
 complete $key
-handback $key "board replaced; loaner returned"
+handback $key "board replaced; loaner returned" "$loaner"
 if [ -n "$loaner" ]; then
-    must POST "/v1/parts/loaners/$loaner/return" admin '{"note":"returned in good order"}'
-    detail "loaner $loaner back on the shelf"
+    detail "loaner $loaner came back with the hand-back: back on the shelf"
 fi
 
 chapter "A car waits overnight at SH02"
@@ -363,7 +362,6 @@ key=car_ecu
 t=${TID[$key]}
 say "$t at SH02: $(v $key .story)"
 diagnose $key
-must POST "/v1/tickets/$t/parts-requests" "$(desk_of $key)" "$(jq -c '{parts: .work.parts}' <<<"${VJ[$key]}")"
 wait_for 20 "the parts service to answer for $t" parts_answered "$t"
 detail "DC-ECU-V2 is not in stock at SH02: backordered, and WH01 is asked for one"
 must GET "/v1/parts/transfers?ticket_id=$t" warehouse

@@ -25,5 +25,8 @@ const gw_route_t gw_routes_intake[] = {
      "hand the product back (repaired, refunded or exchanged)", NULL},
     {"POST", "/v1/tickets/{id}/cancel", DESK, "intake", "intake.CancelTicket", 1, NULL, NULL, NULL,
      "cancel a ticket in an early state", NULL},
+    {"POST", "/v1/tickets/{id}/return-unrepaired", DESK, "intake", "intake.ReturnUnrepaired", 1,
+     NULL, NULL, NULL, "give the device back unrepaired (any state before the repair is done)",
+     NULL},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -160,12 +160,25 @@ static void complete_repair(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+static const char *const PAYMENT_METHODS[] = {"cash", "card", "wechat_pay", "alipay",
+                                              "bank_transfer"};
+
 static void handback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__Handback *h = (const Intake__Handback *)msg;
     iv_errors_t e = {0};
     check_id(&e, h->id);
     check_note(&e, "note", h->note);
+    if (h->loaner_unit && strlen(h->loaner_unit) > 40)
+        iv_add(&e, "loaner_unit", "is longer than 40 characters");
+    if (h->payment_method) {
+        int ok = 0;
+        for (size_t i = 0; i < sizeof PAYMENT_METHODS / sizeof PAYMENT_METHODS[0]; i++)
+            ok |= strcmp(PAYMENT_METHODS[i], h->payment_method) == 0;
+        if (!ok)
+            iv_add(&e, "payment_method",
+                   "must be one of cash, card, wechat_pay, alipay, bank_transfer");
+    }
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -178,6 +191,20 @@ static void cancel_ticket(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     if (!c->reason || !*c->reason)
         iv_add(&e, "reason", "is required");
     check_note(&e, "reason", c->reason);
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void return_unrepaired(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ReturnUnrepaired *r = (const Intake__ReturnUnrepaired *)msg;
+    iv_errors_t e = {0};
+    check_id(&e, r->id);
+    if (!r->reason || !*r->reason)
+        iv_add(&e, "reason", "is required");
+    check_note(&e, "reason", r->reason);
+    if (r->loaner_unit && strlen(r->loaner_unit) > 40)
+        iv_add(&e, "loaner_unit", "is longer than 40 characters");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -217,6 +244,8 @@ static const as_cmd_def_t commands[] = {
     {"intake.CompleteRepair", &intake__ticket__descriptor, complete_repair, "cmd_complete_repair"},
     {"intake.Handback", &intake__ticket__descriptor, handback, "cmd_handback"},
     {"intake.CancelTicket", &intake__ticket__descriptor, cancel_ticket, "cmd_cancel_ticket"},
+    {"intake.ReturnUnrepaired", &intake__ticket__descriptor, return_unrepaired,
+     "cmd_return_unrepaired"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
@@ -229,7 +258,13 @@ static const event_route_t EVENT_ROUTES[] = {
     {"warranty.WarrantyDecided", "SELECT on_warranty_decided($1::jsonb)"},
     {"parts.PartsReserved", "SELECT on_parts_reserved($1::jsonb)"},
     {"parts.PartsBackordered", "SELECT on_parts_backordered($1::jsonb)"},
+    {"parts.PartsIssued", "SELECT on_parts_issued($1::jsonb)"},
+    {"parts.PartsReleased", "SELECT on_parts_released($1::jsonb)"},
+    {"parts.LoanerLent", "SELECT on_loaner_lent($1::jsonb)"},
+    {"parts.LoanerReturned", "SELECT on_loaner_returned($1::jsonb)"},
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},
+    {"surveys.CallbackScheduled", "SELECT on_callback_scheduled($1::jsonb)"},
+    {"surveys.ComplaintOpened", "SELECT on_complaint_opened($1::jsonb)"},
 };
 
 static void on_event(as_event_t *ev, void *ud)
@@ -250,6 +285,7 @@ static const as_sub_def_t subscriptions[] = {
     {"warranty", on_event},
     {"parts", on_event},
     {"settlement", on_event},
+    {"surveys", on_event},
 };
 
 static const as_service_def_t intake_service = {

@@ -561,7 +561,8 @@ static int handled_event(const char *type)
 {
     return strcmp(type, "intake.PartsRequested") == 0 ||
            strcmp(type, "intake.RepairCompleted") == 0 ||
-           strcmp(type, "intake.TicketCancelled") == 0;
+           strcmp(type, "intake.TicketCancelled") == 0 ||
+           strcmp(type, "intake.TicketOpened") == 0 || strcmp(type, "intake.TicketClosed") == 0;
 }
 
 static void on_intake_event(as_event_t *ev, void *ud)

@@ -203,6 +203,7 @@ static void list_due(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     sv_errors_t e = {0};
     date(&e, "date", m->date, 0);
     code(&e, "center", m->center, 16, 0);
+    code(&e, "ticket_id", m->ticket_id, 32, 0);
     int_range(&e, "limit", m->has_limit, m->limit, 1, 500, 0);
     if (!reply_errors(ctx, &e))
         run_sql(ctx, msg);

@@ -194,7 +194,8 @@ static size_t sort_unique(int32_t *v, size_t n)
     X(C1, "C-1") X(C2, "C-2") X(C3, "C-3") X(C4, "C-4") X(C5, "C-5") X(C6, "C-6") X(C7, "C-7")     \
     X(C8, "C-8") X(C9, "C-9") X(C10, "C-10") X(C11, "C-11")                                        \
     X(E1, "E1") X(E2, "E2") X(E3, "E3") X(E4, "E4") X(E5, "E5") X(E6, "E6")                        \
-    X(D1, "D-1") X(D2, "D-2") X(D3, "D-3") X(D4, "D-4") X(D5, "D-5") X(D6, "D-6")
+    X(D1, "D-1") X(D2, "D-2") X(D3, "D-3") X(D4, "D-4") X(D5, "D-5") X(D6, "D-6")              \
+    X(R1, "R-1")
 /* clang-format on */
 
 enum rule_id {
@@ -452,6 +453,10 @@ typedef struct request {
     repair_t *repairs;
     size_t n_repairs;
     int64_t exchanges;
+    /* R-1: earlier refunds/exchanges of this very device (history.remedies); the first one
+     * is quoted in the reason. */
+    size_t n_prior_remedies;
+    const char *prior_ticket, *prior_remedy;
     replacement_t *replacements;
     size_t n_replacements;
 
@@ -732,6 +737,36 @@ static int parse_history(const json_t *req, request_t *r, char *err, size_t errl
             if (parse_repair(json_array_get(reps, i), i, r, &r->repairs[i], err, errlen))
                 return -1;
             r->n_repairs = i + 1;
+        }
+    }
+
+    const json_t *rems = field(h, "remedies");
+    if (rems != NULL) {
+        if (!json_is_array(rems))
+            return fail(err, errlen, "history.remedies: must be an array");
+        const size_t n = json_array_size(rems);
+        if (n > MAX_LIST)
+            return fail(err, errlen, "history.remedies: more than %u entries", MAX_LIST);
+        for (size_t i = 0; i < n; i++) {
+            const json_t *v = json_array_get(rems, i);
+            const char *tid = NULL, *rem = NULL;
+            char name[64];
+            if (!json_is_object(v))
+                return fail(err, errlen, "history.remedies[%zu]: must be an object", i);
+            snprintf(name, sizeof name, "history.remedies[%zu].ticket_id", i);
+            if (get_string(v, "ticket_id", name, &tid, err, errlen))
+                return -1;
+            snprintf(name, sizeof name, "history.remedies[%zu].remedy", i);
+            if (get_string(v, "remedy", name, &rem, err, errlen))
+                return -1;
+            if (rem == NULL || (strcmp(rem, "refund") != 0 && strcmp(rem, "exchange") != 0))
+                return fail(err, errlen, "history.remedies[%zu].remedy: must be refund or exchange",
+                            i);
+            if (i == 0) {
+                r->prior_ticket = tid;
+                r->prior_remedy = rem;
+            }
+            r->n_prior_remedies = i + 1;
         }
     }
 
@@ -1771,6 +1806,23 @@ static json_t *error_json(const char *id, const char *message)
     return o;
 }
 
+/* R-1: a device that was already refunded or exchanged (same IMEI / serial / VIN, at any
+ * centre) is never refunded or exchanged again automatically. The decision keeps what the
+ * statutory rules give, lists R-1 and says so in the reason, naming the earlier ticket; the
+ * warranty service sends every R-1 decision to a reviewer. */
+static void apply_r1(const request_t *r, decision_t *dc)
+{
+    if (r->n_prior_remedies == 0 || (dc->remedy != REM_REFUND && dc->remedy != REM_EXCHANGE))
+        return;
+    dc->rules |= RULE(R_R1);
+    size_t len = strlen(dc->reason);
+    snprintf(dc->reason + len, sizeof dc->reason - len,
+             " Review required (R-1): this device was already %s under ticket %.40s%s.",
+             strcmp(r->prior_remedy, "refund") == 0 ? "refunded" : "exchanged",
+             r->prior_ticket ? r->prior_ticket : "(unknown)",
+             r->n_prior_remedies > 1 ? " (and before)" : "");
+}
+
 static json_t *decision_json(const request_t *r, const decision_t *dc)
 {
     json_t *o = json_object();
@@ -1852,6 +1904,8 @@ json_t *wr_evaluate(const json_t *request, const wr_policy_t *policy)
                                 r.holidays, r.n_holidays};
         const int rc = r.cat == CAT_CAR ? eval_car(&r, policy, &cal, &dc, err, sizeof err)
                                         : eval_goods(&r, policy, &cal, &dc, err, sizeof err);
+        if (rc == 0)
+            apply_r1(&r, &dc);
         out = rc == 0 ? decision_json(&r, &dc) : error_json(id, err);
     }
     request_free(&r);

@@ -184,6 +184,19 @@ static json_t *contract_request(json_t *ev)
     }
     json_object_set_new(hist, "repairs", repairs);
     copy_field(hist, "exchanges", ev, "exchanges");
+    /* Earlier refunds/exchanges of the device at any centre. */
+    json_t *rems = json_object_get(ev, "remedies");
+    if (json_array_size(rems) > 0) {
+        json_t *out = json_array();
+        json_array_foreach(rems, i, item)
+        {
+            json_t *x = json_object();
+            copy_field(x, "ticket_id", item, "ticket_id");
+            copy_field(x, "remedy", item, "remedy");
+            json_array_append_new(out, x);
+        }
+        json_object_set_new(hist, "remedies", out);
+    }
     json_object_set_new(r, "history", hist);
     return r;
 }
@@ -222,6 +235,23 @@ static json_t *review_reasons(json_t *req, json_t *dec, const wp_policy_t *p)
         json_integer_value(refund) > cfg_review_refund_cents)
         json_array_append_new(reasons, json_string("large_refund: the refund exceeds the amount a "
                                                    "desk may grant alone"));
+    json_t *rules = json_object_get(dec, "rules"), *rule;
+    size_t k;
+    json_array_foreach(rules, k, rule)
+    {
+        if (json_is_string(rule) && strcmp(json_string_value(rule), "R-1") == 0) {
+            json_t *first =
+                json_array_get(json_object_get(json_object_get(req, "history"), "remedies"), 0);
+            char buf[200];
+            snprintf(buf, sizeof buf,
+                     "prior_remedy: the device was already %s under ticket %.40s (rule R-1)",
+                     str_at(first, "remedy") && strcmp(str_at(first, "remedy"), "refund") == 0
+                         ? "refunded"
+                         : "exchanged",
+                     str_at(first, "ticket_id") ? str_at(first, "ticket_id") : "?");
+            json_array_append_new(reasons, json_string(buf));
+        }
+    }
     const char *code = str_at(json_object_get(req, "fault"), "code");
     const char *cat = str_at(req, "category");
     if (code && *code && cat && p->pol.n_fault_codes > 0 &&

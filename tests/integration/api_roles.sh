@@ -87,7 +87,6 @@ open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$PHONE_DONE" 100 '.flags = {misus
 T_PAID=$TICKET
 http POST "/v1/tickets/$T_PAID/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"LIQUID","labour_code":"L-BATTERY","estimate_cents":30000,"parts":[{"sku":"HX10-BATTERY","qty":1}]}'
 http POST "/v1/tickets/$T_PAID/consent" "$AS_TOKEN_CENTER" '{"accept":true}'
-http POST "/v1/tickets/$T_PAID/parts-requests" "$AS_TOKEN_CENTER" '{"parts":[{"sku":"HX10-BATTERY","qty":1}]}'
 wait_json "/v1/tickets/$T_PAID" "$AS_TOKEN_CENTER" .state in_repair
 http POST "/v1/tickets/$T_PAID/repair-complete" "$AS_TOKEN_CENTER" '{"parts_used":[{"sku":"HX10-BATTERY","qty":1}],"labour_minutes":20,"cause":"other"}'
 wait_json "/v1/settlement/charges/$T_PAID" "$AS_TOKEN_FINANCE" '.invoice_no != null' true
@@ -105,7 +104,6 @@ t_match "fixture: surveys scheduled the callback of the closed ticket" '.+' "$CA
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$PHONE_DONE" 30)"
 T_WARR=$TICKET
 http POST "/v1/tickets/$T_WARR/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER","labour_code":"L-BATTERY","parts":[{"sku":"HX10-BATTERY","qty":1}]}'
-http POST "/v1/tickets/$T_WARR/parts-requests" "$AS_TOKEN_CENTER" '{"parts":[{"sku":"HX10-BATTERY","qty":1}]}'
 wait_json "/v1/tickets/$T_WARR" "$AS_TOKEN_CENTER" .state in_repair
 http POST "/v1/tickets/$T_WARR/repair-complete" "$AS_TOKEN_CENTER" '{"parts_used":[{"sku":"HX10-BATTERY","qty":1}],"labour_minutes":20,"cause":"manufacturing_quality"}'
 RETURN_ID=$(wait_sql parts "SELECT id FROM defective_returns WHERE ticket_id = '$T_WARR'")
@@ -132,7 +130,8 @@ TR_CANCEL=$(jbody .id)
 LOANER=LN-API$RUN
 http POST /v1/parts/loaners "$AS_TOKEN_WAREHOUSE" "{\"serial\":\"$LOANER\",\"site\":\"SH01\",\"model\":\"Huaxin HX-8\"}"
 t_status "fixture: the warehouse registers a loaner unit at SH01" 201
-http POST "/v1/parts/loaners/$LOANER/lend" "$AS_TOKEN_CENTER" "{\"ticket_id\":\"$T_PAID\",\"customer\":\"Role Test\",\"phone\":\"$PHONE_DONE\"}"
+# (Loaners are lent against open tickets only: the one waiting for its review.)
+http POST "/v1/parts/loaners/$LOANER/lend" "$AS_TOKEN_CENTER" "{\"ticket_id\":\"$T_REVIEW\",\"customer\":\"Role Test\",\"phone\":\"$PHONE\"}"
 t_status "fixture: SH01 lends it to its customer" 200
 
 # A complaint at SH01.
@@ -265,6 +264,7 @@ route_input() {
     "POST /v1/tickets/{id}/repair-complete") REQ_BODY='{"labour_minutes":10,"cause":"other"}' ;;
     "POST /v1/tickets/{id}/handback") REQ_BODY='{}' ;;
     "POST /v1/tickets/{id}/cancel") REQ_BODY='{"reason":"api roles test"}' ;;
+    "POST /v1/tickets/{id}/return-unrepaired") REQ_BODY='{"reason":"api roles test"}' ;;
     "POST /v1/warranty/evaluate") REQ_BODY='{"id":"roles","category":"phone_host","invoice_date":"2026-01-10","claim_date":"2026-01-17","price_cents":399900,"proofs":{"invoice":true,"warranty_card":true},"fault":{"listed":true},"request":"refund"}' ;;
     "POST /v1/warranty/policies") REQ_BODY='{"version":"demo-2026.1","effective_from":"2030-01-01"}' ;;
     "POST /v1/warranty/reviews/{id}/decision") REQ_BODY='{"action":"approve","reason":"api roles test"}' ;;

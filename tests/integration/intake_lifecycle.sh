@@ -45,7 +45,7 @@ t_jq "the refusal names the current state" '.error.message | test("is adjudicate
 http GET "/v1/tickets/$id" "$AS_TOKEN_CENTER"
 t_jq "a refused transition changes nothing" .state adjudicated
 
-http POST "/v1/tickets/$id/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER","labour_code":"L-BOARD","parts":[{"sku":"HX10-BOARD","qty":1}]}'
+http POST "/v1/tickets/$id/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER","labour_code":"L-BOARD"}'
 t_status "diagnosis is recorded" 200
 t_jq "covered work goes straight to repair" .state in_repair
 http POST "/v1/tickets/$id/repair-complete" "$AS_TOKEN_CENTER" '{"labour_minutes":45,"cause":"manufacturing_quality"}'
@@ -88,7 +88,9 @@ http POST "/v1/tickets/$id/consent" "$AS_TOKEN_CENTER" '{"accept":false}'
 t_jq "a declined estimate ends the ticket" .state declined
 
 # --- a 7-day refund closes through its own path ---
-http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body refund "$(days_ago 3)")"
+# (a fresh IMEI: a device refunded before goes to a reviewer instead, rule R-1)
+fresh=$(new_imei)
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body refund "$(days_ago 3)" | jq -c --arg i "$fresh" '.device.imei = $i | .device.imei_label = $i')"
 id=$(jbody .id)
 wait_decided "$id"
 t_jq "a day-3 refund request is decided" .state adjudicated

@@ -62,9 +62,8 @@ t_status "SH01 opens a warranty repair" 201
 id=$(jbody .id)
 wait_state "$id" adjudicated
 http POST "/v1/tickets/$id/diagnosis" "$AS_TOKEN_CENTER" "{\"fault_code\":\"NO_DISPLAY\",\"parts\":[{\"sku\":\"$SKU\",\"qty\":1}]}"
-t_jq "covered work goes to repair" .state in_repair
-http POST "/v1/tickets/$id/parts-requests" "$AS_TOKEN_CENTER" "{\"parts\":[{\"sku\":\"$SKU\",\"qty\":1}]}"
-t_status "the workshop requests the screen" 200
+t_status "the diagnosis names the screen" 200
+t_jq "covered work waits for the part the diagnosis requested" .state awaiting_parts
 
 wait_for "SH01 has no screen: the line is backordered" "1|backordered" \
     "SELECT line_no || '|' || state FROM reservations WHERE ticket_id = '$id'"

@@ -48,7 +48,7 @@ open_ticket() { # body -> id in $id, decided
 open_ticket "$(ticket_body repair "$(days_ago 40)" 1)"
 W=$id
 t_jq "the warranty repair is free" '.decision.free' true
-http POST "/v1/tickets/$W/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_DISPLAY","labour_code":"L-SCREEN","parts":[{"sku":"HX10-SCREEN","qty":1}]}'
+http POST "/v1/tickets/$W/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_DISPLAY","labour_code":"L-SCREEN"}'
 t_jq "covered work goes to repair" .state in_repair
 http POST "/v1/tickets/$W/repair-complete" "$AS_TOKEN_CENTER" \
     '{"parts_used":[{"sku":"HX10-SCREEN","qty":1}],"labour_code":"L-SCREEN","labour_minutes":40,"cause":"manufacturing_quality"}'

@@ -29,10 +29,11 @@ t_eq "a callback due inside business hours is due exactly 48 h after the close" 
     "$(sv_sql "SELECT due_at AT TIME ZONE 'Asia/Shanghai' FROM callbacks WHERE ticket_id = '$t2'")"
 
 # End to end: a ticket closed at intake schedules its callback through the event stream.
-body=$(jq -nc --arg inv "$(TZ=Asia/Shanghai date -d '-3 days' +%F)" '{
+# (A fresh IMEI: a device refunded before goes to a reviewer instead, rule R-1.)
+body=$(jq -nc --arg inv "$(TZ=Asia/Shanghai date -d '-3 days' +%F)" --arg imei "$(new_imei)" '{
     customer: {name: "Wang Fang", phone: "13900002222"},
     device: {category: "phone_host", brand: "Huaxin", model: "HX-10",
-             imei: "490154203237518", imei_label: "490154203237518"},
+             imei: $imei, imei_label: $imei},
     purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
     fault: {code: "NO_POWER", description: "will not power on", listed: true},
     request: "refund"}')

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Example 2 — walk a warranty repair through its whole life: opened, decided by warranty,
-# diagnosed, a part requested and reserved by the parts service, repaired, handed back. Each
+# diagnosed (the part it names requested in the same step) and reserved by the parts service,
+# repaired, handed back. Each
 # transition is one POST; one from the wrong state is 409 and changes nothing.
 # shellcheck source=docs/api/examples/_lib.sh
 . "$(dirname "$0")/_lib.sh"
@@ -31,13 +32,8 @@ status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/ticket
   -H "Authorization: Bearer $AS_TOKEN_CENTER" -H 'Content-Type: application/json' \
   -H "Idempotency-Key: life-diag-$RUN" \
   -d '{"fault_code":"NO_CHARGE","labour_code":"L-PORT","parts":[{"sku":"HX10-CHGPORT","qty":1}],"promised_date":"'"$TODAY"'"}')
-expect 200 "diagnosis: covered work goes straight to repair" '.state == "in_repair"'
-
-status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/tickets/$ID/parts-requests" \
-  -H "Authorization: Bearer $AS_TOKEN_CENTER" -H 'Content-Type: application/json' \
-  -H "Idempotency-Key: life-parts-$RUN" -d '{"parts":[{"sku":"HX10-CHGPORT","qty":1}]}')
-expect 200 "request the charging port from the parts service" \
-  '.state == "awaiting_parts" and .work.requested[0].line_no == 1'
+expect 200 "diagnosis names the charging port: it is requested in the same step" \
+  '.state == "awaiting_parts" and .work.requested[0].line_no == 1 and .work.requested[0].sku == "HX10-CHGPORT"'
 
 # SH01 has the part in stock: the parts service reserves it and the ticket resumes.
 wait_until "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "in_repair"'
