@@ -21,6 +21,9 @@ T_FAILED=0
 HTTP_STATUS=""
 HTTP_BODY=""
 
+# q SCHEMA SQL — one value (or rows, unaligned) from the test stack's database, as SCHEMA's role.
+q() { "${AS_ROOT:-.}"/deploy/local/stack.sh psql "$1" -XAtq -c "$2" 2>/dev/null; }
+
 # t_note TEXT — diagnostic lines, each as a TAP comment.
 t_note() {
     local line

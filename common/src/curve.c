@@ -42,7 +42,7 @@ static const struct {
     {"warranty", {"intake", NULL}},
     {"parts", {"intake", "settlement", NULL}},
     {"settlement", {"intake", NULL}},
-    {"surveys", {NULL}},
+    {"surveys", {"intake", NULL}},
 };
 
 /* The key that may act for users: any principal but a service's. */

@@ -178,12 +178,19 @@ t_status "a body id equal to the path is fine" 200
 LN=LN-P$RANDOM$RANDOM
 http POST /v1/parts/loaners "$AS_TOKEN_WAREHOUSE" "{\"serial\":\"$LN\",\"site\":\"SH01\",\"sku\":\"HX-LOANER\",\"model\":\"Huaxin HX-8\"}"
 t_status "the warehouse registers a loaner unit" 201
-http POST "/v1/parts/loaners/$LN/lend" "$AS_TOKEN_CENTER" "{\"ticket_id\":\"$TID2\",\"customer\":\"Han Meimei\",\"phone\":\"13912345678\"}"
+# Lent against an open ticket of SH01 (parts refuses a closed one), once parts knows it.
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body 13800000008)"
+TID3=$(jbody .id)
+for _ in $(seq 1 100); do
+    [ "$(q parts "SELECT count(*) FROM intake_tickets WHERE ticket_id = '$TID3'")" = 1 ] && break
+    sleep 0.1
+done
+http POST "/v1/parts/loaners/$LN/lend" "$AS_TOKEN_CENTER" "{\"ticket_id\":\"$TID3\",\"customer\":\"Han Meimei\",\"phone\":\"13912345678\"}"
 t_status "SH01 lends it to a customer" 200
 http GET "/v1/parts/loaners?site=SH01&state=lent" "$AS_TOKEN_CENTER"
 t_jq "the centre's list names the customer" ".loaners[] | select(.serial == \"$LN\") | .customer" "Han Meimei"
 http GET "/v1/parts/loaners?site=SH01&state=lent" "$AS_TOKEN_WAREHOUSE"
-t_jq "the warehouse's list shows the unit and ticket" ".loaners[] | select(.serial == \"$LN\") | .ticket_id" "$TID2"
+t_jq "the warehouse's list shows the unit and ticket" ".loaners[] | select(.serial == \"$LN\") | .ticket_id" "$TID3"
 t_jq "  but no customer name or phone" ".loaners[] | select(.serial == \"$LN\") | [.customer, .phone] | map(select(. != null)) | length" 0
 
 # --- reference data is checked: an unknown brand is a 422 listing the known ones ---
