@@ -178,8 +178,9 @@ int as_curve_client(void *sock, const char *peer, char *err, size_t errlen)
 const char *as_curve_peer_of(const char *endpoint);
 const char *as_curve_peer_of(const char *endpoint)
 {
-    static const char *const names[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
-    for (int i = 0; i < 10; i++)
+    static const char *const names[6] = {"intake",     "warranty", "parts",
+                                         "settlement", "surveys",  "people"};
+    for (int i = 0; i < 12; i++)
         if (as_cfg_endpoints[i] && strcmp(as_cfg_endpoints[i], endpoint) == 0)
             return names[i / 2];
     return NULL;

@@ -10,15 +10,16 @@
 #include <string.h>
 #include <zmq.h>
 
-static const char *const peer_names[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
-char *as_cfg_endpoints[10];
+static const char *const peer_names[6] = {"intake",     "warranty", "parts",
+                                          "settlement", "surveys",  "people"};
+char *as_cfg_endpoints[12];
 char *as_cfg_curve_keys;
 
 static as_config_item_t endpoint_items[] = {AS_ENDPOINT_ITEMS};
 
 const char *as_endpoint(const char *name, const char *kind)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (strcmp(peer_names[i], name) == 0)
             return as_cfg_endpoints[i * 2 + (strcmp(kind, "pub") == 0)];
     return NULL;

@@ -18,6 +18,7 @@ enum {
     R_FINANCE = 1 << 4,
     R_REVIEWER = 1 << 5,
     R_ALL = 0x3f,
+    R_PUBLIC = 1 << 6, /* no credentials needed (POST /v1/auth/login) */
 };
 
 typedef struct gw_route gw_route_t;
@@ -57,6 +58,12 @@ extern const gw_route_t gw_routes_warranty[];
 extern const gw_route_t gw_routes_parts[];
 extern const gw_route_t gw_routes_settlement[];
 extern const gw_route_t gw_routes_surveys[];
+extern const gw_route_t gw_routes_people[];
+
+/* The secret the caller presented (bearer token or session cookie), or NULL. Borrowed. */
+const char *gw_request_secret(as_http_req_t *r);
+/* routes_people.c: mark the session cookie Secure (behind TLS). */
+void gw_people_configure(int secure_cookie);
 
 /* Build the command of `rt` from the request (body or query, plus params) — as the generic
  * mapping does — and return it, or answer 400 and return NULL. Caller frees the message. */

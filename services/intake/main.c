@@ -230,6 +230,9 @@ static const event_route_t EVENT_ROUTES[] = {
     {"parts.PartsReserved", "SELECT on_parts_reserved($1::jsonb)"},
     {"parts.PartsBackordered", "SELECT on_parts_backordered($1::jsonb)"},
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},
+    {"people.RegionCreated", "SELECT on_region_created($1::jsonb)"},
+    {"people.CenterChanged", "SELECT on_center_changed($1::jsonb)"},
+    {"people.BrandChanged", "SELECT on_brand_changed($1::jsonb)"},
 };
 
 static void on_event(as_event_t *ev, void *ud)
@@ -250,6 +253,7 @@ static const as_sub_def_t subscriptions[] = {
     {"warranty", on_event},
     {"parts", on_event},
     {"settlement", on_event},
+    {"people", on_event}, /* the network: regions, centres, brands */
 };
 
 static const as_service_def_t intake_service = {
