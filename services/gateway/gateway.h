@@ -77,6 +77,11 @@ int gw_call_type(as_http_req_t *r, const char *service, const char *type,
                  const ProtobufCMessage *msg, const char *request_id, const gw_principal_t *p,
                  as_client_cb cb, void *ud);
 
+/* The same without an HTTP request to answer on failure (fan-outs): returns -1 when the call
+ * could not be queued (cb is then not called). */
+int gw_call_service(const char *service, const char *type, const ProtobufCMessage *msg,
+                    const char *request_id, const gw_principal_t *p, as_client_cb cb, void *ud);
+
 /* Answer the HTTP request from a service reply: status, JSON body (by body_type) or the error
  * object {"error":{"code","message","fields"}}; 504/502 when there was no reply. */
 void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply);

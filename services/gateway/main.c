@@ -578,6 +578,20 @@ int gw_call_type(as_http_req_t *r, const char *service, const char *type,
     return 0;
 }
 
+int gw_call_service(const char *service, const char *type, const ProtobufCMessage *msg,
+                    const char *request_id, const gw_principal_t *pr, as_client_cb cb, void *ud)
+{
+    As__Principal p = AS__PRINCIPAL__INIT;
+    p.subject = (char *)pr->subject;
+    p.role = (char *)pr->role;
+    p.site = pr->site[0] ? (char *)pr->site : NULL;
+    p.region = pr->region[0] ? (char *)pr->region : NULL;
+    p.display_name = pr->display_name[0] ? (char *)pr->display_name : NULL;
+    as_client_t *c = client_for(service);
+    return c ? as_client_call(c, type, msg, request_id, &p, NULL, (unsigned)cfg_timeout_ms, cb, ud)
+             : -1;
+}
+
 int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
             const gw_principal_t *pr, as_client_cb cb, void *ud)
 {

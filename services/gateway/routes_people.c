@@ -320,6 +320,136 @@ static void call_and_drop(as_http_req_t *r, const gw_route_t *rt, json_t *params
     protobuf_c_message_free_unpacked(m, NULL);
 }
 
+/* ---- GET /v1/audit: every service's rows, merged newest first ----
+ * Each service answers as.ListAudit from its own schema (scope applied there); one that does not
+ * answer makes the whole answer 503 — a partial trail would read as "nobody did anything". */
+
+static const char *const AUDIT_SERVICES[] = {"intake",     "warranty", "parts",
+                                             "settlement", "surveys",  "people"};
+#define N_AUDIT (sizeof AUDIT_SERVICES / sizeof AUDIT_SERVICES[0])
+
+typedef struct audit_req {
+    as_http_req_t *r;
+    json_t *entries;
+    int pending, failed, limit;
+} audit_req_t;
+
+static int by_time_desc(const void *a, const void *b)
+{
+    const char *x = json_string_value(json_object_get(*(json_t *const *)a, "at"));
+    const char *y = json_string_value(json_object_get(*(json_t *const *)b, "at"));
+    return strcmp(y ? y : "", x ? x : "");
+}
+
+static void audit_finish(audit_req_t *q)
+{
+    if (--q->pending > 0)
+        return;
+    if (q->failed) {
+        as_http_respond_error(q->r, 503, "unavailable",
+                              "a service did not answer for its audit rows; retry shortly");
+    } else {
+        size_t n = json_array_size(q->entries);
+        json_t **v = calloc(n ? n : 1, sizeof *v);
+        for (size_t i = 0; v && i < n; i++)
+            v[i] = json_array_get(q->entries, i);
+        if (v)
+            qsort(v, n, sizeof *v, by_time_desc);
+        json_t *out = json_array();
+        for (size_t i = 0; v && i < n && (int)i < q->limit; i++)
+            json_array_append(out, v[i]);
+        free(v);
+        json_t *body = json_pack("{s:o}", "entries", out);
+        gw_respond_json(q->r, 200, body);
+        json_decref(body);
+    }
+    json_decref(q->entries);
+    free(q);
+}
+
+static void audit_part(int status, const As__Reply *reply, void *ud)
+{
+    audit_req_t *q = ud;
+    As__AuditList *l =
+        status == 200 ? (As__AuditList *)gw_reply_body(reply, &as__audit_list__descriptor) : NULL;
+    if (!l) {
+        q->failed = 1;
+    } else {
+        json_t *o = as_pbjson_encode(&l->base);
+        json_array_extend(q->entries, json_object_get(o, "entries"));
+        json_decref(o);
+        protobuf_c_message_free_unpacked(&l->base, NULL);
+    }
+    audit_finish(q);
+}
+
+/* An ISO date or date-time ("2026-12-07", "2026-12-07T10:00:00Z", "...+08:00"). */
+static int iso_time_ok(const char *s)
+{
+    static const char *const shape = "dddd-dd-dd";
+    size_t n = strlen(s);
+    if (n < 10 || n > 35)
+        return 0;
+    for (int i = 0; i < 10; i++)
+        if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+            return 0;
+    if (n > 10 && s[10] != 'T' && s[10] != ' ')
+        return 0;
+    for (size_t i = 11; i < n; i++)
+        if (!strchr("0123456789:.+-Z", s[i]))
+            return 0;
+    return 1;
+}
+
+static void audit_list(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                       const gw_principal_t *p)
+{
+    (void)rt;
+    (void)params;
+    As__ListAudit m = AS__LIST_AUDIT__INIT;
+    m.subject = (char *)as_http_req_query(r, "subject");
+    m.since = (char *)as_http_req_query(r, "since");
+    m.until = (char *)as_http_req_query(r, "until");
+    const char *lim = as_http_req_query(r, "limit");
+    int limit = 200;
+    if (lim) {
+        char *end;
+        long v = strtol(lim, &end, 10);
+        if (!*lim || *end || v < 1 || v > 1000) {
+            as_http_respond_error(r, 400, "bad_query", "limit must be an integer 1..1000");
+            return;
+        }
+        limit = (int)v;
+    }
+    if ((m.since && !iso_time_ok(m.since)) || (m.until && !iso_time_ok(m.until))) {
+        as_http_respond_error(r, 400, "bad_query",
+                              "since and until must be ISO dates or times (2026-12-07, "
+                              "2026-12-07T10:00:00Z)");
+        return;
+    }
+    m.has_limit = 1;
+    m.limit = limit;
+    audit_req_t *q = calloc(1, sizeof *q);
+    if (!q) {
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    q->r = r;
+    q->entries = json_array();
+    q->limit = limit;
+    q->pending = (int)N_AUDIT + 1; /* +1: held until every call is sent */
+    for (size_t i = 0; i < N_AUDIT; i++) {
+        char rid[33];
+        as_new_id(rid);
+        if (gw_call_service(AUDIT_SERVICES[i], "as.ListAudit", &m.base, rid, p, audit_part, q) <
+            0) {
+            q->failed = 1;
+            q->pending--;
+        }
+    }
+    audit_finish(q); /* releases the hold */
+}
+
 const gw_route_t gw_routes_people[] = {
     {"POST", "/v1/auth/login", R_PUBLIC, "people", "people.Login", 1, NULL, NULL, auth_login,
      "sign in with login name and password: a session cookie and a CSRF token (no token needed)",
@@ -368,5 +498,8 @@ const gw_route_t gw_routes_people[] = {
      "add a brand (manufacturer, models)", NULL},
     {"POST", "/v1/brands/{name}/models", R_ADMIN, "people", "people.AddModels", 1, NULL, NULL, NULL,
      "add models to a brand", NULL},
+    {"GET", "/v1/audit", MANAGERS, "people", NULL, 0, NULL, NULL, audit_list,
+     "who did what: every service's audit rows, newest first (region: its region's people)",
+     "subject since until limit"},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

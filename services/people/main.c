@@ -650,7 +650,6 @@ static const as_cmd_def_t commands[] = {
     {"people.CreateBrand", &people__brand__descriptor, create_brand, "cmd_create_brand"},
     {"people.AddModels", &people__brand__descriptor, as_cmd_sql_default, "cmd_add_models"},
     {"people.ListBrands", &people__brand_list__descriptor, as_cmd_sql_default, "cmd_list_brands"},
-    {"people.ListAudit", &people__audit_list__descriptor, as_cmd_sql_default, "cmd_list_audit"},
 };
 
 static int people_start(as_service_t *svc)

@@ -122,6 +122,25 @@ t_eq "the ticket is the new centre's" "$CENTER" "$(jbody .center)"
 http GET "/v1/tickets/$TICKET" "$DESK_S"
 t_eq "the timeline names the desk user" "$DESK" "$(jbody '.timeline[0].actor')"
 
+# --- the audit trail names the person (GET /v1/audit merges every service's rows) ---
+http GET "/v1/audit?subject=$DESK" "$ADMIN"
+t_status "the administrator reads the audit trail of one person" 200
+t_eq "the ticket's audit row (intake) names the desk user and their display name" \
+    "intake $DESK Wang Fang $RUN" \
+    "$(jbody "[.entries[] | select(.entity_id == \"$TICKET\") | .service + \" \" + .subject + \" \" + .display_name] | first")"
+t_eq "every row is the desk user's" "$DESK" "$(jbody '[.entries[].subject] | unique | join(",")')"
+http GET "/v1/audit?subject=$MGR&since=$(date -u -d '-1 hour' +%FT%TZ)" "$MGR_S"
+t_status "the region manager reads its region's audit trail" 200
+t_match "it holds the manager's own acts (people: open_center)" "open_center" "$(jbody '[.entries[].action] | join(",")')"
+http GET "/v1/audit?subject=desk.sh01" "$MGR_S"
+t_eq "but not another region's people" 0 "$(jbody '.entries | length')"
+http GET "/v1/audit?since=$(date -u -d '+1 hour' +%FT%TZ)" "$ADMIN"
+t_eq "a time window in the future holds nothing" 0 "$(jbody '.entries | length')"
+http GET "/v1/audit?since=yesterday" "$ADMIN"
+t_status "a malformed time is 400" 400
+http GET /v1/audit "$DESK_S"
+t_status "a desk user may not read the audit trail" 403
+
 # --- revocation: at once ---
 http DELETE "/v1/auth/tokens/$TOKEN_ID" "$DESK_S"
 t_status "the desk user revokes the token" 200

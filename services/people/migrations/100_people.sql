@@ -233,12 +233,12 @@ BEGIN
                              AND user_region(u) = p->>'region')) THEN
         PERFORM fail(404, 'not_found', format('no user %s', a->>'login'));
     END IF;
-    RETURN jsonb_build_object('status', 200, 'body', user_json(u));
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', user_json(u));
 END $$;
 
 CREATE FUNCTION cmd_list_users(p_req text, p jsonb, a jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('users',
+    SELECT jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('users',
         coalesce(jsonb_agg(user_json(u) ORDER BY u.login), '[]')))
     FROM users u
     WHERE (is_admin(p) OR (p->>'role' = 'region' AND u.role = 'center'
@@ -455,7 +455,7 @@ BEGIN
     IF v_login <> p->>'subject' AND NOT is_admin(p) THEN
         PERFORM fail(403, 'forbidden', 'only an administrator may list another user''s tokens');
     END IF;
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('tokens',
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('tokens',
         (SELECT coalesce(jsonb_agg(token_json(t) ORDER BY t.created_at), '[]') FROM tokens t
          WHERE t.login = v_login AND t.revoked_at IS NULL AND t.expires_at > now())));
 END $$;
@@ -511,7 +511,7 @@ END $$;
 
 CREATE FUNCTION cmd_list_regions(p_req text, p jsonb, a jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('regions',
+    SELECT jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('regions',
         coalesce(jsonb_agg(jsonb_build_object('code', r.code, 'name', r.name,
                                               'created_at', ts(r.created_at)) ORDER BY r.code), '[]')))
     FROM regions r
@@ -594,12 +594,12 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM fail(404, 'not_found', format('no centre %s', a->>'code'));
     END IF;
-    RETURN jsonb_build_object('status', 200, 'body', center_json(c));
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', center_json(c));
 END $$;
 
 CREATE FUNCTION cmd_list_centers(p_req text, p jsonb, a jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('centers',
+    SELECT jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('centers',
         coalesce(jsonb_agg(center_json(c) ORDER BY c.code), '[]')))
     FROM centers c
     WHERE (a->>'region' IS NULL OR c.region = a->>'region')
@@ -652,27 +652,7 @@ END $$;
 
 CREATE FUNCTION cmd_list_brands(p_req text, p jsonb, a jsonb) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('brands',
+    SELECT jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('brands',
         coalesce(jsonb_agg(brand_json(b) ORDER BY b.name), '[]')))
     FROM brands b
-$$;
-
--- ---- audit: this schema's rows (the gateway merges every service's) ----
-
-CREATE FUNCTION cmd_list_audit(p_req text, p jsonb, a jsonb) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object('entries',
-        coalesce(jsonb_agg(e ORDER BY e->>'at' DESC), '[]')))
-    FROM (SELECT jsonb_strip_nulls(jsonb_build_object(
-              'id', x.id, 'at', ts(x.at), 'service', 'people', 'subject', x.principal->>'subject',
-              'display_name', x.principal->>'display_name', 'role', x.principal->>'role',
-              'region', x.principal->>'region', 'action', x.action, 'entity', x.entity,
-              'entity_id', x.entity_id, 'request_id', x.request_id)) e
-          FROM audit x
-          WHERE (a->>'subject' IS NULL OR x.principal->>'subject' = a->>'subject')
-            AND (a->>'since' IS NULL OR x.at >= (a->>'since')::timestamptz)
-            AND (a->>'until' IS NULL OR x.at < (a->>'until')::timestamptz)
-            AND (is_admin(p) OR (p->>'role' = 'region' AND x.principal->>'region' = p->>'region'))
-          ORDER BY x.id DESC
-          LIMIT least(coalesce((a->>'limit')::int, 200), 1000)) s
 $$;
