@@ -626,7 +626,7 @@ static void create_token(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
 
 static const as_cmd_def_t commands[] = {
     {"people.Login", &people__session__descriptor, login, NULL},
-    {"people.Logout", NULL, as_cmd_sql_default, "cmd_logout"},
+    {"people.Logout", &as__empty__descriptor, as_cmd_sql_default, "cmd_logout"},
     {"people.Resolve", &people__identity__descriptor, resolve, NULL},
     {"people.CreateToken", &people__token__descriptor, create_token, "cmd_create_token"},
     {"people.ListTokens", &people__token_list__descriptor, as_cmd_sql_default, "cmd_list_tokens"},
