@@ -19,17 +19,24 @@
 #include "pwpolicy.h"
 
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
-static long cfg_hash_workers, cfg_hash_queue, cfg_session_idle_s, cfg_session_abs_s;
+static long cfg_hash_workers, cfg_hash_queue, cfg_hash_wait_ms, cfg_session_idle_s,
+    cfg_session_abs_s;
 
 static as_config_item_t people_items[] = {
     {"hash_workers", AS_CFG_INT, "2", 1, 64,
      "password hashes computed at once on the thread pool (each ~20 MiB, tens of ms of CPU)",
      &cfg_hash_workers},
-    {"hash_queue", AS_CFG_INT, "256", 1, 100000,
+    {"hash_queue", AS_CFG_INT, "32", 1, 100000,
      "password commands waiting for a hash worker, at most (then 503)", &cfg_hash_queue},
+    {"hash_max_wait_ms", AS_CFG_INT, "2000", 50, 60000,
+     "a password command that would wait longer than this for a hash worker (estimated from "
+     "the recent hash times) is answered 503 at once, and one that waited this long is dropped",
+     &cfg_hash_wait_ms},
     {"session_idle_s", AS_CFG_INT, "1800", 60, 7 * 86400,
      "a browser session ends after this many seconds without a request", &cfg_session_idle_s},
     {"session_absolute_s", AS_CFG_INT, "43200", 300, 30 * 86400,
@@ -64,17 +71,69 @@ struct hash_job {
     int phase;      /* ChangePassword: 0 verify old, 1 hash new */
     char new_password[160];
     hash_job_t *next;
+    /* The gateway's client resends a request it has no answer for yet (same request id): such
+     * resends join the job instead of hashing again, and get the same answer. */
+    char rid[128];
+    as_cmd_ctx_t *dups[8];
+    int ndups;
+    UT_hash_handle hh;
+    uint64_t queued_ns, work_ns;
 };
+
+static hash_job_t *pending; /* by request id: every job from its command to its answer */
+
+/* A resend of a password command still being worked on: answered with the original. */
+static int join_pending(as_cmd_ctx_t *ctx)
+{
+    hash_job_t *j = NULL;
+    const char *rid = as_cmd_request_id(ctx);
+    HASH_FIND_STR(pending, rid, j);
+    if (!j)
+        return 0;
+    if (j->ndups < (int)(sizeof j->dups / sizeof j->dups[0]))
+        j->dups[j->ndups++] = ctx;
+    else
+        as_cmd_error(ctx, 503, "overloaded", "this request is already being worked on");
+    return 1;
+}
+
+static void job_error(hash_job_t *j, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void job_error(hash_job_t *j, int status, const char *code, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    as_cmd_reply(j->ctx, status, code, msg, NULL);
+    for (int i = 0; i < j->ndups; i++)
+        as_cmd_reply(j->dups[i], status, code, msg, NULL);
+    j->ctx = NULL;
+    j->ndups = 0;
+}
+
+static void job_reply_json(hash_job_t *j, int status, const json_t *body)
+{
+    as_cmd_reply_json(j->ctx, status, body, 0);
+    for (int i = 0; i < j->ndups; i++)
+        as_cmd_reply_json(j->dups[i], status, body, 0);
+    j->ctx = NULL;
+    j->ndups = 0;
+}
 
 static struct {
     uv_loop_t *loop;
     int running;
+    double avg_ms; /* recent time of one hash (moving average) */
     size_t waiting;
     hash_job_t *head, *tail;
 } pool;
 
 static void job_free(hash_job_t *j)
 {
+    if (j->rid[0])
+        HASH_DEL(pending, j);
     sodium_memzero(j->password, sizeof j->password);
     sodium_memzero(j->new_password, sizeof j->new_password);
     json_decref(j->args);
@@ -84,11 +143,13 @@ static void job_free(hash_job_t *j)
 static void hash_work(uv_work_t *w)
 {
     hash_job_t *j = w->data;
+    uint64_t t0 = uv_hrtime();
     if (j->kind == HJ_HASH)
         j->ok = crypto_pwhash_str(j->hash, j->password, strlen(j->password), PW_OPS, PW_MEM) == 0;
     else
         j->ok = crypto_pwhash_str_verify(j->hash, j->password, strlen(j->password)) == 0;
     sodium_memzero(j->password, sizeof j->password);
+    j->work_ns = uv_hrtime() - t0;
 }
 
 static void pool_next(void);
@@ -99,6 +160,8 @@ static void hash_after(uv_work_t *w, int status)
     pool.running--;
     if (status != 0)
         j->ok = -1;
+    else
+        pool.avg_ms = pool.avg_ms * 0.8 + (double)j->work_ns / 1e6 * 0.2;
     j->done(j);
     pool_next();
 }
@@ -111,6 +174,12 @@ static void pool_next(void)
         if (!pool.head)
             pool.tail = NULL;
         pool.waiting--;
+        if ((uv_hrtime() - j->queued_ns) / 1000000 > (uint64_t)cfg_hash_wait_ms) {
+            /* Its caller has (nearly) given up: do not spend a hash on it. */
+            job_error(j, 503, "overloaded", "too many sign-ins at once; retry in a few seconds");
+            job_free(j);
+            continue;
+        }
         j->work.data = j;
         if (uv_queue_work(pool.loop, &j->work, hash_work, hash_after) != 0) {
             j->ok = -1;
@@ -124,13 +193,14 @@ static void pool_next(void)
 /* Queue a hash job; answers 503 and frees it when the queue is full. */
 static void pool_submit(hash_job_t *j)
 {
-    if (pool.waiting >= (size_t)cfg_hash_queue) {
-        as_cmd_error(j->ctx, 503, "overloaded",
-                     "too many sign-ins at once; retry in a few seconds");
+    double wait_ms = (double)(pool.waiting + 1) / (double)cfg_hash_workers * pool.avg_ms;
+    if (pool.waiting >= (size_t)cfg_hash_queue || wait_ms > (double)cfg_hash_wait_ms) {
+        job_error(j, 503, "overloaded", "too many sign-ins at once; retry in a few seconds");
         job_free(j);
         return;
     }
     j->next = NULL;
+    j->queued_ns = uv_hrtime();
     if (pool.tail)
         pool.tail->next = j;
     else
@@ -149,6 +219,8 @@ static hash_job_t *job_new(as_cmd_ctx_t *ctx, hj_kind_t kind, const char *passwo
         return NULL;
     }
     j->ctx = ctx;
+    snprintf(j->rid, sizeof j->rid, "%s", as_cmd_request_id(ctx));
+    HASH_ADD_STR(pending, rid, j);
     j->kind = kind;
     j->done = done;
     snprintf(j->password, sizeof j->password, "%s", password ? password : "");
@@ -175,13 +247,17 @@ static void reply_field(as_cmd_ctx_t *ctx, const char *field, const char *proble
 static void hashed_then_sql(hash_job_t *j)
 {
     if (j->ok != 1) {
-        as_cmd_error(j->ctx, 500, "internal", "could not hash the password");
+        job_error(j, 500, "internal", "could not hash the password");
         job_free(j);
         return;
     }
     json_object_set_new(j->args, "password_hash", json_string(j->hash));
-    as_cmd_sql(j->ctx, as_cmd_def(j->ctx)->sql_fn, j->args);
-    j->args = NULL;
+    const char *fn = as_cmd_def(j->ctx)->sql_fn;
+    as_cmd_sql(j->ctx, fn, json_deep_copy(j->args));
+    /* Resends run after it on the same connection: exec_command answers them with its reply. */
+    for (int i = 0; i < j->ndups; i++)
+        as_cmd_sql(j->dups[i], fn, json_deep_copy(j->args));
+    j->ndups = 0;
     job_free(j);
 }
 
@@ -191,6 +267,8 @@ static const char *const ROLES[] = {"admin",   "region",   "center", "warehouse"
 static void create_user(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     (void)ud;
+    if (join_pending(ctx))
+        return;
     const People__CreateUser *m = (const People__CreateUser *)msg;
     char why[200];
     if (!present(m->login) || !pw_login_ok(m->login)) {
@@ -234,6 +312,8 @@ static void create_user(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
 static void reset_password(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     (void)ud;
+    if (join_pending(ctx))
+        return;
     const People__ResetPassword *m = (const People__ResetPassword *)msg;
     char why[200];
     if (!present(m->login)) {
@@ -264,10 +344,10 @@ static void change_lookup_done(const as_db_result_t *r, void *ud)
     hash_job_t *j = ud;
     if (!r->ok || as_db_is_null(r->res[0], 0, 0)) {
         if (!r->ok)
-            as_cmd_error(j->ctx, 503, "unavailable", "the database is unavailable; retry");
+            job_error(j, 503, "unavailable", "the database is unavailable; retry");
         else
-            as_cmd_error(j->ctx, 403, "no_account",
-                         "only a staff account (signed in) has a password to change");
+            job_error(j, 403, "no_account",
+                      "only a staff account (signed in) has a password to change");
         job_free(j);
         return;
     }
@@ -282,13 +362,13 @@ static void change_lookup_done(const as_db_result_t *r, void *ud)
 static void change_step(hash_job_t *j)
 {
     if (j->ok < 0) {
-        as_cmd_error(j->ctx, 500, "internal", "could not check the password");
+        job_error(j, 500, "internal", "could not check the password");
         job_free(j);
         return;
     }
     if (j->phase == 0) {
         if (!j->ok) {
-            as_cmd_error(j->ctx, 403, "wrong_password", "old_password is not your password");
+            job_error(j, 403, "wrong_password", "old_password is not your password");
             job_free(j);
             return;
         }
@@ -305,6 +385,8 @@ static void change_step(hash_job_t *j)
 static void change_password(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     (void)ud;
+    if (join_pending(ctx))
+        return;
     const People__ChangePassword *m = (const People__ChangePassword *)msg;
     const As__Principal *p = as_cmd_principal(ctx);
     char why[200];
@@ -336,7 +418,7 @@ static void change_password(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
     const char *params[1] = {p->subject};
     as_db_stmt_t st = {"SELECT own_password_hash($1)", 1, params};
     if (as_db_submit(as_cmd_db(ctx), &st, 1, change_lookup_done, j) < 0) {
-        as_cmd_error(ctx, 503, "overloaded", "the service is busy; retry shortly");
+        job_error(j, 503, "overloaded", "the service is busy; retry shortly");
         job_free(j);
     }
 }
@@ -346,9 +428,8 @@ static void change_password(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
 static void login_recorded(const as_db_result_t *r, void *ud)
 {
     hash_job_t *j = ud;
-    as_cmd_ctx_t *ctx = j->ctx;
     if (!r->ok) {
-        as_cmd_error(ctx, 503, "unavailable", "the database is unavailable; retry");
+        job_error(j, 503, "unavailable", "the database is unavailable; retry");
         job_free(j);
         return;
     }
@@ -358,11 +439,11 @@ static void login_recorded(const as_db_result_t *r, void *ud)
         int locked = o && json_is_true(json_object_get(o, "locked"));
         json_decref(o);
         if (locked)
-            as_cmd_error(ctx, 403, "account_locked",
-                         "too many failed sign-ins: the account is locked until an "
-                         "administrator resets its password");
+            job_error(j, 403, "account_locked",
+                      "too many failed sign-ins: the account is locked until an "
+                      "administrator resets its password");
         else
-            as_cmd_error(ctx, 401, "invalid_credentials", "wrong login name or password");
+            job_error(j, 401, "invalid_credentials", "wrong login name or password");
         job_free(j);
         return;
     }
@@ -371,12 +452,12 @@ static void login_recorded(const as_db_result_t *r, void *ud)
     int status = o ? (int)json_integer_value(json_object_get(o, "status")) : 500;
     if (status == 200) {
         AS_INFO("signed in", "login=%s", j->login);
-        as_cmd_reply_json(ctx, 200, json_object_get(o, "body"), 0);
+        job_reply_json(j, 200, json_object_get(o, "body"));
     } else {
         const char *code = o ? json_string_value(json_object_get(o, "code")) : NULL;
         const char *m = o ? json_string_value(json_object_get(o, "message")) : NULL;
-        as_cmd_reply(ctx, status ? status : 500, code ? code : "internal", m ? m : "sign-in failed",
-                     NULL);
+        job_error(j, status ? status : 500, code ? code : "internal", "%s",
+                  m ? m : "sign-in failed");
     }
     json_decref(o);
     job_free(j);
@@ -385,12 +466,12 @@ static void login_recorded(const as_db_result_t *r, void *ud)
 static void login_verified(hash_job_t *j)
 {
     if (j->ok < 0) {
-        as_cmd_error(j->ctx, 500, "internal", "could not check the password");
+        job_error(j, 500, "internal", "could not check the password");
         job_free(j);
         return;
     }
     if (j->login[0] == '\0') { /* unknown login: the dummy verification only cost time */
-        as_cmd_error(j->ctx, 401, "invalid_credentials", "wrong login name or password");
+        job_error(j, 401, "invalid_credentials", "wrong login name or password");
         job_free(j);
         return;
     }
@@ -408,7 +489,7 @@ static void login_verified(hash_job_t *j)
     int rc = (!j->ok || a) ? as_db_submit(as_cmd_db(j->ctx), &st, 1, login_recorded, j) : -1;
     free(a);
     if (rc < 0) {
-        as_cmd_error(j->ctx, 503, "overloaded", "the service is busy; retry shortly");
+        job_error(j, 503, "overloaded", "the service is busy; retry shortly");
         job_free(j);
     }
 }
@@ -416,9 +497,8 @@ static void login_verified(hash_job_t *j)
 static void login_looked_up(const as_db_result_t *r, void *ud)
 {
     hash_job_t *j = ud;
-    as_cmd_ctx_t *ctx = j->ctx;
     if (!r->ok) {
-        as_cmd_error(ctx, 503, "unavailable", "the database is unavailable; retry");
+        job_error(j, 503, "unavailable", "the database is unavailable; retry");
         job_free(j);
         return;
     }
@@ -431,7 +511,7 @@ static void login_looked_up(const as_db_result_t *r, void *ud)
     json_error_t jerr;
     json_t *o = json_loads(as_db_value(r->res[0], 0, 0), 0, &jerr);
     if (!o) {
-        as_cmd_error(ctx, 500, "internal", "bad lookup");
+        job_error(j, 500, "internal", "bad lookup");
         job_free(j);
         return;
     }
@@ -442,21 +522,21 @@ static void login_looked_up(const as_db_result_t *r, void *ud)
     snprintf(j->hash, sizeof j->hash, "%s", h ? h : dummy_hash);
     json_decref(o);
     if (locked) {
-        as_cmd_error(ctx, 403, "account_locked",
-                     "too many failed sign-ins: the account is locked until an administrator "
-                     "resets its password");
+        job_error(j, 403, "account_locked",
+                  "too many failed sign-ins: the account is locked until an administrator "
+                  "resets its password");
         job_free(j);
         return;
     }
     if (retry > 0) {
-        as_cmd_error(ctx, 429, "too_many_attempts", "too many failed sign-ins: try again in %ld s",
-                     retry);
+        job_error(j, 429, "too_many_attempts", "too many failed sign-ins: try again in %ld s",
+                  retry);
         job_free(j);
         return;
     }
     if (!active) {
         /* Same answer as a wrong password: a disabled account gives nothing away. */
-        as_cmd_error(ctx, 401, "invalid_credentials", "wrong login name or password");
+        job_error(j, 401, "invalid_credentials", "wrong login name or password");
         job_free(j);
         return;
     }
@@ -476,6 +556,8 @@ static int hex64(const char *s)
 static void login(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     (void)ud;
+    if (join_pending(ctx))
+        return;
     const People__Login *m = (const People__Login *)msg;
     if (!present(m->login) || strlen(m->login) > 64) {
         reply_field(ctx, "login", "is required");
@@ -501,7 +583,7 @@ static void login(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     const char *params[1] = {m->login};
     as_db_stmt_t st = {"SELECT login_lookup($1)::text", 1, params};
     if (as_db_submit(as_cmd_db(ctx), &st, 1, login_looked_up, j) < 0) {
-        as_cmd_error(ctx, 503, "overloaded", "the service is busy; retry shortly");
+        job_error(j, 503, "overloaded", "the service is busy; retry shortly");
         job_free(j);
     }
 }
@@ -659,6 +741,7 @@ static int people_start(as_service_t *svc)
         return -1;
     }
     pool.loop = svc->loop;
+    pool.avg_ms = 50;
     unsigned char rnd[24];
     char pw[64];
     randombytes_buf(rnd, sizeof rnd);
