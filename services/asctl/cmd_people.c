@@ -1,6 +1,6 @@
 /* cmd_people.c — sign-in, staff accounts, the network and the audit trail (the people service).
  *
- *   asctl login LOGIN [--password P]      prints AS_TOKEN=<session secret> (eval it, or --json)
+ *   asctl login LOGIN [--password P]      prints export AS_TOKEN=<session secret> (eval it)
  *   asctl whoami | token create|list|revoke
  *   asctl user list|show|create|disable|enable|reset-password
  *   asctl region list|create    center list|show|open|suspend|reopen|close
@@ -135,7 +135,7 @@ static int a_login(const asctl_opts_t *o0, int argc, char **argv)
     if (o.json)
         asctl_print_json(ans);
     else
-        printf("AS_TOKEN=%s\n", json_string_value(json_object_get(ans, "session_token")));
+        printf("export AS_TOKEN=%s\n", json_string_value(json_object_get(ans, "session_token")));
     json_decref(ans);
     return ASCTL_OK;
 }
@@ -344,7 +344,7 @@ static int x_audit(const asctl_opts_t *o0, int argc, char **argv)
 }
 
 const asctl_cmd_t asctl_people_cmds[] = {
-    {"login", "", "LOGIN [--password P]", "sign in; prints AS_TOKEN=<session> (AS_PASSWORD)",
+    {"login", "", "LOGIN [--password P]", "sign in; prints export AS_TOKEN=<session> (eval it)",
      a_login},
     {"whoami", "", "", "who the token is (login, name, role, scope)", a_whoami},
     {"token", "create", "[--name N] [--days D]", "a personal API token (shown once)", t_create},

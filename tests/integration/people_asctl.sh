@@ -10,8 +10,8 @@ case $ASCTL in /*) ;; *) ASCTL=${AS_ROOT:-.}/$ASCTL ;; esac
 a() { AS_ENV_FILE=/dev/null "$ASCTL" --url "$AS_GATEWAY_URL" "$@"; }
 
 out=$(a login "$AS_ADMIN_LOGIN" --password "$AS_ADMIN_PASSWORD")
-t_match "asctl login prints the session as AS_TOKEN" '^AS_TOKEN=[0-9a-f]{64}$' "$out"
-ADMIN=${out#AS_TOKEN=}
+t_match "asctl login prints the session as AS_TOKEN" '^export AS_TOKEN=[0-9a-f]{64}$' "$out"
+ADMIN=${out#export AS_TOKEN=}
 out=$(AS_PASSWORD=wrong-pass-$RUN a login "$AS_ADMIN_LOGIN" 2>&1)
 t_eq "a wrong password exits 3 (rejected)" 3 "$(AS_PASSWORD=wrong-pass-$RUN a login "$AS_ADMIN_LOGIN" >/dev/null 2>&1; echo $?)"
 t_check "asctl whoami names the administrator" bash -c "'$ASCTL' --url '$AS_GATEWAY_URL' --token '$ADMIN' whoami | grep -q 'Head Office'"
@@ -23,7 +23,7 @@ t_eq "a duplicate user exits 3" 3 "$(a --token "$ADMIN" user create "ad.$RUN" --
 t_check "user create (region manager)" a --token "$ADMIN" user create "am.$RUN" --name "Manager $RUN" --role region --region "a$RUN" --password "Asctl-mgr-$RUN"
 
 out=$(a login "ad.$RUN" --password "Asctl-desk-$RUN")
-DESK=${out#AS_TOKEN=}
+DESK=${out#export AS_TOKEN=}
 TOK=$(a --token "$DESK" --json token create --name till --days 7 | jq -r .token)
 TOK_ID=$(a --token "$TOK" --json whoami | jq -r .token_id)
 t_match "token create gives a token that works" '^K' "$TOK_ID"
