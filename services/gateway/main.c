@@ -807,7 +807,7 @@ static void authenticate(as_http_req_t *r, const gw_route_t *rt, json_t *params)
 }
 
 /* Every answer sent (or abandoned): the metrics, and the request's principal freed. */
-static void on_response(as_http_req_t *r, int status, int aborted, void *ud)
+static void request_done(as_http_req_t *r, int status, int aborted, void *ud)
 {
     gw_metrics_on_response(r, status, aborted, ud);
     authreq_t *a = as_http_req_data(r);
@@ -1052,7 +1052,7 @@ int main(int argc, char **argv)
         AS_ERROR("cannot listen", "host=%s port=%ld", cfg_http_host, cfg_http_port);
         goto out;
     }
-    as_http_server_on_response(gw.http, on_response, NULL);
+    as_http_server_on_response(gw.http, request_done, NULL);
     uv_signal_init(&loop, &gw.sigterm);
     uv_signal_init(&loop, &gw.sigint);
     uv_signal_start(&gw.sigterm, on_signal, SIGTERM);
