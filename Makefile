@@ -34,7 +34,7 @@ PROTO_O    := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C)) $(BUILD)/ob
 COMMON_O   := $(patsubst common/src/%.c,$(BUILD)/obj/common/%.o,$(wildcard common/src/*.c))
 LIBCOMMON  := $(BUILD)/lib/libascommon.a
 
-SERVICES   := intake warranty parts settlement surveys
+SERVICES   := intake warranty parts settlement surveys people
 svc_srcs    = $(filter-out services/$(1)/test_%.c services/$(1)/eval_main.c,$(wildcard services/$(1)/*.c))
 svc_objs    = $(patsubst services/%.c,$(BUILD)/obj/services/%.o,$(call svc_srcs,$(1)))
 
@@ -97,6 +97,7 @@ $(BUILD)/bin/as-$(1): $(call svc_objs,$(1)) $(LIBCOMMON)
 	$$(CC) $$(LDFLAGS) $$^ $$(LDLIBS) -lm -o $$@
 endef
 $(foreach s,$(SERVICES),$(eval $(call svc_rule,$(s))))
+$(BUILD)/bin/as-people: LDLIBS += -lsodium
 
 $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -148,7 +149,7 @@ test: all
 demo: all
 	@AS_BIN=$(BUILD)/bin deploy/demo/day.sh
 
-KEY_NAMES := intake warranty parts settlement surveys gateway
+KEY_NAMES := intake warranty parts settlement surveys people gateway
 keys: all
 	@$(BUILD)/bin/as-keygen $${AS_VAR:-var}/run/keys $(KEY_NAMES) && echo "keys in $${AS_VAR:-var}/run/keys"
 

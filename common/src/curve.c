@@ -27,7 +27,8 @@
 
 /* The services, each with its own key and principal {role: service, subject: <name>}. A new
  * service is added here and in STREAM_CONSUMERS. */
-static const char *const SERVICES[] = {"intake", "warranty", "parts", "settlement", "surveys"};
+static const char *const SERVICES[] = {"intake",   "warranty", "parts",
+                                       "settlement", "surveys", "people"};
 #define NSERVICES (sizeof SERVICES / sizeof SERVICES[0])
 
 /* Which services consume each stream (the stream is named after its publisher): the union of
@@ -43,9 +44,12 @@ static const struct {
     {"parts", {"intake", "settlement", NULL}},
     {"settlement", {"intake", NULL}},
     {"surveys", {"intake", NULL}},
+    /* the gateway follows the people stream to drop revoked tokens and disabled users */
+    {"people", {"intake", "gateway", NULL}},
 };
 
-/* The key that may act for users: any principal but a service's. */
+/* The key that may act for users: any principal but a service's — except its own,
+ * {role: service, subject: gateway}, with which it asks the people service who a caller is. */
 #define GATEWAY "gateway"
 
 typedef struct allowed_key {
@@ -140,7 +144,9 @@ int as_curve_authorize(const char *who, const As__Principal *p, const char **why
         return -1;
     }
     if (strcmp(who, GATEWAY) == 0) {
-        if (claimed && p->role && strcmp(p->role, "service") == 0) {
+        int as_itself = p && !empty(p->subject) && strcmp(p->subject, GATEWAY) == 0 &&
+                        empty(p->site) && empty(p->region);
+        if (claimed && p->role && strcmp(p->role, "service") == 0 && !as_itself) {
             *why = "the gateway acts for users, not for services";
             return -1;
         }
@@ -415,8 +421,9 @@ int as_curve_client(void *sock, const char *peer, char *err, size_t errlen)
 const char *as_curve_peer_of(const char *endpoint);
 const char *as_curve_peer_of(const char *endpoint)
 {
-    static const char *const names[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
-    for (int i = 0; i < 10; i++)
+    static const char *const names[6] = {"intake",     "warranty", "parts",
+                                         "settlement", "surveys",  "people"};
+    for (int i = 0; i < 12; i++)
         if (as_cfg_endpoints[i] && strcmp(as_cfg_endpoints[i], endpoint) == 0)
             return names[i / 2];
     return NULL;

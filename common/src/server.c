@@ -267,6 +267,8 @@ json_t *as_principal_json(const As__Principal *p)
             json_object_set_new(o, "site", json_string(p->site));
         if (p->region)
             json_object_set_new(o, "region", json_string(p->region));
+        if (p->display_name)
+            json_object_set_new(o, "display_name", json_string(p->display_name));
     }
     return o;
 }

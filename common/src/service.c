@@ -10,15 +10,21 @@
 #include <string.h>
 #include <zmq.h>
 
-static const char *const peer_names[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
-char *as_cfg_endpoints[10];
+static const char *const peer_names[6] = {"intake",     "warranty", "parts",
+                                          "settlement", "surveys",  "people"};
+char *as_cfg_endpoints[12];
 char *as_cfg_curve_keys;
 
 static as_config_item_t endpoint_items[] = {AS_ENDPOINT_ITEMS};
 
+/* Every service answers as.ListAudit from its schema's audit rows (common/sql/030). */
+static const as_cmd_def_t audit_cmds[] = {
+    {"as.ListAudit", &as__audit_list__descriptor, as_cmd_sql_default, "cmd_list_audit"},
+};
+
 const char *as_endpoint(const char *name, const char *kind)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < 6; i++)
         if (strcmp(peer_names[i], name) == 0)
             return as_cfg_endpoints[i * 2 + (strcmp(kind, "pub") == 0)];
     return NULL;
@@ -292,6 +298,7 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
         }
     }
     as_server_add(svc->server, def->cmds, def->ncmds, svc);
+    as_server_add(svc->server, audit_cmds, 1, svc);
     if (def->metrics_sql)
         as_server_set_metrics(svc->server, def->metrics_sql);
     as_server_attach(svc->server, svc->db, svc->relay, health_cb, &r);

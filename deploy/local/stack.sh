@@ -73,7 +73,7 @@ AS_HTTP_PORT=${AS_HTTP_PORT:-8480}
 AS_BIN=${AS_BIN:-build/bin}
 AS_UP_TIMEOUT=${AS_UP_TIMEOUT:-60}
 
-SERVICES=(intake warranty parts settlement surveys)
+SERVICES=(intake warranty parts settlement surveys people)
 PROGRAMS=("${SERVICES[@]}" gateway)
 
 say() { printf 'stack: %s\n' "$*"; }
@@ -168,6 +168,56 @@ PRINCIPALS=(
     "finance finance - - FINANCE"
     "reviewer reviewer - - REVIEWER"
 )
+
+# The staff accounts made at every start (kept when they exist): login, display name, role,
+# site, region, and the env name of its password. The first is the bootstrap administrator.
+USERS=(
+    "admin|Head Office Administrator|admin|||ADMIN"
+    "desk.sh01|Shanghai Xuhui Front Desk|center|SH01|east|CENTER"
+    "desk.gz01|Guangzhou Tianhe Front Desk|center|GZ01|south|CENTER_B"
+    "manager.east|East Region Manager|region||east|REGION"
+    "warehouse|Central Warehouse|warehouse|WH01||WAREHOUSE"
+    "finance|Finance Office|finance|||FINANCE"
+    "reviewer|Warranty Reviewer|reviewer|||REVIEWER"
+)
+
+# user_password LOGIN — the account's password, generated once per state directory.
+user_password() {
+    mkdir -p "$SECRETS_DIR/passwords"
+    chmod 700 "$SECRETS_DIR/passwords"
+    if [ ! -s "$SECRETS_DIR/passwords/$1" ]; then
+        write_private "$SECRETS_DIR/passwords/$1" "Pw-$(gen_hex 12)"$'\n'
+    fi
+    tr -d '\n' <"$SECRETS_DIR/passwords/$1"
+}
+
+# bootstrap_users — the first administrator and the demo staff accounts, through the API with
+# the bootstrap admin token of the tokens file (an account that exists is left alone), and
+# their logins in the env file.
+bootstrap_users() {
+    local u login name role site region envname pw body status env=""
+    local admin_tok
+    admin_tok=$(cat "$SECRETS_DIR/tokens/admin")
+    for u in "${USERS[@]}"; do
+        IFS='|' read -r login name role site region envname <<<"$u"
+        pw=$(user_password "$login")
+        body=$(printf '{"login":"%s","display_name":"%s","role":"%s","password":"%s"%s%s}' \
+            "$login" "$name" "$role" "$pw" "${site:+,\"site\":\"$site\"}" "${region:+,\"region\":\"$region\"}")
+        status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -X POST \
+            -H "Authorization: Bearer $admin_tok" -H 'Content-Type: application/json' \
+            --data-binary @- "$GATEWAY_URL/v1/users" <<<"$body") || status=000
+        case $status in
+        201) say "created the staff account $login" ;;
+        409) ;;
+        *)
+            warn "could not create the staff account $login (HTTP $status)"
+            return 1
+            ;;
+        esac
+        env+="export AS_${envname}_LOGIN=$login"$'\n'"export AS_${envname}_PASSWORD=$pw"$'\n'
+    done
+    write_private "$ENV_FILE" "$(cat "$ENV_FILE")"$'\n'"$env"
+}
 
 # write_config — aftersales.conf from the current settings (rewritten at every start).
 write_config() {
@@ -386,7 +436,8 @@ prepare() {
     make_keys
     write_config
     ports=("$AS_HTTP_PORT")
-    for i in 1 2 3 4 5; do
+    for i in "${!SERVICES[@]}"; do
+        i=$((i + 1))
         ports+=($((AS_PORT_BASE + i * 10 + 1)) $((AS_PORT_BASE + i * 10 + 2)))
     done
     for port in "${ports[@]}"; do
@@ -408,6 +459,7 @@ start_all() {
         warn "loading the demo data failed"
         return 1
     }
+    bootstrap_users
 }
 
 print_summary() {
@@ -423,7 +475,8 @@ aftersales is up.
   env       source $(rel "$ENV_FILE")   (gateway URL, one bearer token per demo principal)
   config    $(rel "$CONFIG")
   logs      $(rel "$LOG_DIR")/<program>.log, $(rel "$LOG_DIR")/postgres.log
-  database  $me psql [intake|warranty|parts|settlement|surveys]
+  sign in   \$AS_ADMIN_LOGIN / \$AS_ADMIN_PASSWORD (in the env file): POST $GATEWAY_URL/v1/auth/login
+  database  $me psql [intake|warranty|parts|settlement|surveys|people]
   stop      $stop
 
 EOF

@@ -42,7 +42,7 @@ gw_tokens_t *gw_tokens_load(const char *path, char *err, size_t errlen)
         token_entry_t *e = calloc(1, sizeof *e);
         if (!e)
             break;
-        if (sscanf(line, "%64s %63s %15s %15s %15s", e->hash, e->p.subject, e->p.role, e->p.site,
+        if (sscanf(line, "%64s %71s %15s %23s %39s", e->hash, e->p.subject, e->p.role, e->p.site,
                    e->p.region) != 5 ||
             strlen(e->hash) != 64) {
             snprintf(err, errlen, "%s:%d: expected '<sha256> <subject> <role> <site> <region>'",
@@ -115,4 +115,97 @@ void gw_tokens_free(gw_tokens_t **t_p)
     }
     free(*t_p);
     *t_p = NULL;
+}
+
+void gw_sha256_hex(const char *s, size_t len, char out[65])
+{
+    unsigned char digest[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(digest, (const unsigned char *)s, len);
+    sodium_bin2hex(out, 65, digest, sizeof digest);
+}
+
+/* ---- the identity cache ---- */
+
+typedef struct id_entry {
+    char hash[65];
+    gw_principal_t p;
+    int64_t until_ms;
+    UT_hash_handle hh;
+} id_entry_t;
+
+static id_entry_t *idcache;
+static size_t idcache_n;
+#define IDCACHE_MAX 100000
+
+static void id_del(id_entry_t *e)
+{
+    HASH_DEL(idcache, e);
+    sodium_memzero(e, sizeof *e);
+    free(e);
+    idcache_n--;
+}
+
+const gw_principal_t *gw_idcache_find(const char *hash, int64_t now_ms)
+{
+    id_entry_t *e = NULL;
+    HASH_FIND_STR(idcache, hash, e);
+    if (!e)
+        return NULL;
+    if (e->until_ms <= now_ms) {
+        id_del(e);
+        return NULL;
+    }
+    return &e->p;
+}
+
+void gw_idcache_put(const char *hash, const gw_principal_t *p, int64_t until_ms)
+{
+    id_entry_t *e = NULL;
+    HASH_FIND_STR(idcache, hash, e);
+    if (e)
+        id_del(e);
+    if (idcache_n >= IDCACHE_MAX)
+        gw_idcache_clear();
+    e = calloc(1, sizeof *e);
+    if (!e)
+        return;
+    snprintf(e->hash, sizeof e->hash, "%s", hash);
+    e->p = *p;
+    e->until_ms = until_ms;
+    HASH_ADD_STR(idcache, hash, e);
+    idcache_n++;
+}
+
+void gw_idcache_drop_token(const char *token_id)
+{
+    id_entry_t *e, *tmp;
+    HASH_ITER(hh, idcache, e, tmp)
+    {
+        if (strcmp(e->p.token_id, token_id) == 0)
+            id_del(e);
+    }
+}
+
+void gw_idcache_drop_login(const char *login)
+{
+    id_entry_t *e, *tmp;
+    HASH_ITER(hh, idcache, e, tmp)
+    {
+        if (strcmp(e->p.subject, login) == 0)
+            id_del(e);
+    }
+}
+
+void gw_idcache_clear(void)
+{
+    id_entry_t *e, *tmp;
+    HASH_ITER(hh, idcache, e, tmp)
+    {
+        id_del(e);
+    }
+}
+
+size_t gw_idcache_count(void)
+{
+    return idcache_n;
 }

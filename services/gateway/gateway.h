@@ -18,6 +18,7 @@ enum {
     R_FINANCE = 1 << 4,
     R_REVIEWER = 1 << 5,
     R_ALL = 0x3f,
+    R_PUBLIC = 1 << 6, /* no credentials needed (POST /v1/auth/login) */
 };
 
 typedef struct gw_route gw_route_t;
@@ -66,6 +67,12 @@ extern const gw_route_t gw_routes_warranty[];
 extern const gw_route_t gw_routes_parts[];
 extern const gw_route_t gw_routes_settlement[];
 extern const gw_route_t gw_routes_surveys[];
+extern const gw_route_t gw_routes_people[];
+
+/* The secret the caller presented (bearer token or session cookie), or NULL. Borrowed. */
+const char *gw_request_secret(as_http_req_t *r);
+/* routes_people.c: mark the session cookie Secure (behind TLS). */
+void gw_people_configure(int secure_cookie);
 
 /* Build the command of `rt` from the request (body or query, plus params) — as the generic
  * mapping does — and return it, or answer 400 and return NULL. Caller frees the message. */
@@ -82,6 +89,11 @@ int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
 int gw_call_type(as_http_req_t *r, const char *service, const char *type,
                  const ProtobufCMessage *msg, const char *request_id, const gw_principal_t *p,
                  as_client_cb cb, void *ud);
+
+/* The same without an HTTP request to answer on failure (fan-outs): returns -1 when the call
+ * could not be queued (cb is then not called). */
+int gw_call_service(const char *service, const char *type, const ProtobufCMessage *msg,
+                    const char *request_id, const gw_principal_t *p, as_client_cb cb, void *ud);
 
 /* Answer the HTTP request from a service reply: status, JSON body (by body_type) or the error
  * object {"error":{"code","message","fields"}}; 504/502 when there was no reply. */

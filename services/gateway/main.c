@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "metrics.h"
+#include "people.pb-c.h"
 #include "ratelimit.h"
 
 #include <ctype.h>
@@ -29,14 +30,17 @@
 #include <zmq.h>
 
 /* All route tables; a route appears in exactly one. */
-static const gw_route_t *const ROUTE_TABLES[] = {
-    gw_routes_intake, gw_routes_warranty, gw_routes_parts, gw_routes_settlement, gw_routes_surveys};
+static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake,  gw_routes_warranty,
+                                                 gw_routes_parts,   gw_routes_settlement,
+                                                 gw_routes_surveys, gw_routes_people};
 #define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
-static const char *const SERVICES[5] = {"intake", "warranty", "parts", "settlement", "surveys"};
+#define N_SVC 6
+static const char *const SERVICES[N_SVC] = {"intake",     "warranty", "parts",
+                                            "settlement", "surveys",  "people"};
 
 static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level;
-static long cfg_http_port, cfg_timeout_ms, cfg_max_body;
+static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
     cfg_rl_addr_burst;
@@ -78,6 +82,13 @@ static as_config_item_t gateway_items[] = {
      &cfg_rl_addr_rate},
     {"rate_limit_per_address_burst", AS_CFG_INT, "8000", 1, 100000000,
      "requests one client address may make at once before its rate applies", &cfg_rl_addr_burst},
+    {"auth_cache_ms", AS_CFG_INT, "10000", 0, 600000,
+     "how long an identity the people service resolved is reused without asking again "
+     "(revocations and disabled users drop it at once through the people stream)",
+     &cfg_auth_cache_ms},
+    {"cookie_secure", AS_CFG_INT, "0", 0, 1,
+     "1 = mark the session cookie Secure (set it when clients reach the gateway over TLS)",
+     &cfg_cookie_secure},
 };
 #define N_ITEMS (sizeof gateway_items / sizeof gateway_items[0])
 
@@ -85,7 +96,9 @@ typedef struct gateway {
     uv_loop_t *loop;
     void *zctx;
     as_http_server_t *http;
-    as_client_t *clients[5];
+    as_client_t *clients[N_SVC];
+    as_zsock_t *people_sub; /* the people stream: revocations drop cached identities */
+    uint64_t people_seq;
     gw_tokens_t *tokens;
     gw_ratelimit_t *rl_principal, *rl_address;
     uv_signal_t sigterm, sigint;
@@ -95,7 +108,7 @@ static gateway_t gw;
 
 static as_client_t *client_for(const char *service)
 {
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_SVC; i++)
         if (strcmp(SERVICES[i], service) == 0)
             return gw.clients[i];
     return NULL;
@@ -170,9 +183,9 @@ static void healthz(as_http_req_t *r, int detailed)
     h->detailed = detailed;
     h->services = json_object();
     h->all_ok = 1;
-    h->pending = 5;
+    h->pending = N_SVC;
     As__HealthRequest hq = AS__HEALTH_REQUEST__INIT;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < N_SVC; i++) {
         health_part_t *part = malloc(sizeof *part);
         if (part) {
             part->h = h;
@@ -722,6 +735,7 @@ int gw_call_type(as_http_req_t *r, const char *service, const char *type,
     p.role = (char *)pr->role;
     p.site = pr->site[0] ? (char *)pr->site : NULL;
     p.region = pr->region[0] ? (char *)pr->region : NULL;
+    p.display_name = pr->display_name[0] ? (char *)pr->display_name : NULL;
     const char *trace = as_http_req_header(r, "X-Trace-Id");
     as_client_t *c = client_for(service);
     if (!c || as_client_call(c, type, msg, request_id, &p, trace, (unsigned)cfg_timeout_ms,
@@ -731,6 +745,20 @@ int gw_call_type(as_http_req_t *r, const char *service, const char *type,
         return -1;
     }
     return 0;
+}
+
+int gw_call_service(const char *service, const char *type, const ProtobufCMessage *msg,
+                    const char *request_id, const gw_principal_t *pr, as_client_cb cb, void *ud)
+{
+    As__Principal p = AS__PRINCIPAL__INIT;
+    p.subject = (char *)pr->subject;
+    p.role = (char *)pr->role;
+    p.site = pr->site[0] ? (char *)pr->site : NULL;
+    p.region = pr->region[0] ? (char *)pr->region : NULL;
+    p.display_name = pr->display_name[0] ? (char *)pr->display_name : NULL;
+    as_client_t *c = client_for(service);
+    return c ? as_client_call(c, type, msg, request_id, &p, NULL, (unsigned)cfg_timeout_ms, cb, ud)
+             : -1;
 }
 
 int gw_call(as_http_req_t *r, const gw_route_t *rt, const ProtobufCMessage *msg,
@@ -804,6 +832,234 @@ static int rate_limited(as_http_req_t *r, gw_ratelimit_t *rl, const char *key, c
     return 1;
 }
 
+/* ---- who is calling: the tokens file, or the people service (cached) ----
+ *
+ * A request's credentials are a bearer token or the session cookie. Bearer tokens of the
+ * tokens file are service accounts and the bootstrap principals; anything else is hashed and
+ * looked up in the identity cache, and on a miss the people service is asked (people.Resolve).
+ * The request's principal is a copy owned by the request (freed when its answer is sent), so
+ * an identity dropped from the cache meanwhile is never used after free. */
+
+typedef struct authreq {
+    gw_principal_t p;
+    const gw_route_t *rt;
+    json_t *params;
+    char secret[96];
+    char hash[65];
+    int via_cookie;
+} authreq_t;
+
+const char *gw_request_secret(as_http_req_t *r)
+{
+    authreq_t *a = as_http_req_data(r);
+    return a && a->secret[0] ? a->secret : NULL;
+}
+
+/* The value of cookie `name` in the Cookie header into out; 0 when found. */
+static int cookie_value(as_http_req_t *r, const char *name, char *out, size_t cap)
+{
+    const char *c = as_http_req_header(r, "Cookie");
+    size_t n = strlen(name);
+    while (c && *c) {
+        while (*c == ' ' || *c == ';')
+            c++;
+        size_t w = strcspn(c, ";");
+        if (w > n && strncmp(c, name, n) == 0 && c[n] == '=') {
+            size_t vl = w - n - 1;
+            if (vl == 0 || vl >= cap)
+                return -1;
+            memcpy(out, c + n + 1, vl);
+            out[vl] = '\0';
+            return 0;
+        }
+        c += w;
+    }
+    return -1;
+}
+
+static void authorized(as_http_req_t *r, authreq_t *a)
+{
+    const gw_route_t *rt = a->rt;
+    json_t *params = a->params;
+    a->params = NULL;
+    const char *m = as_http_req_method(r);
+    if (a->via_cookie && strcmp(m, "GET") != 0 && strcmp(m, "HEAD") != 0) {
+        const char *t = as_http_req_header(r, "X-CSRF-Token");
+        char h[65];
+        if (t)
+            gw_sha256_hex(t, strlen(t), h);
+        if (!t || !a->p.csrf_hash[0] || sodium_memcmp(h, a->p.csrf_hash, 64) != 0) {
+            json_decref(params);
+            as_http_respond_error(r, 403, "csrf",
+                                  "a request with the session cookie must carry the session's "
+                                  "X-CSRF-Token header");
+            return;
+        }
+    }
+    if (!principal_scoped(&a->p)) {
+        json_decref(params);
+        as_http_respond_error(r, 403, "forbidden",
+                              "this principal has no site or region to scope it");
+        return;
+    }
+    char rl_key[96];
+    if (rate_limited(r, gw.rl_principal, gw_rl_principal_key(&a->p, rl_key, sizeof rl_key),
+                     "principal")) {
+        json_decref(params);
+        return;
+    }
+    if (!(rt->roles & role_bit(a->p.role))) {
+        json_decref(params);
+        as_http_respond_error(r, 403, "forbidden", "your role may not use this route");
+        return;
+    }
+    handle_route(r, rt, params, &a->p);
+    json_decref(params);
+}
+
+static void resolved(int status, const As__Reply *reply, void *ud)
+{
+    as_http_req_t *r = ud;
+    authreq_t *a = as_http_req_data(r);
+    People__Identity *id =
+        status == 200 ? (People__Identity *)gw_reply_body(reply, &people__identity__descriptor)
+                      : NULL;
+    if (!id) {
+        json_decref(a->params);
+        a->params = NULL;
+        if (status != 401)
+            AS_WARN("cannot resolve credentials", "status=%d code=%s message=\"%s\"", status,
+                    reply && reply->code ? reply->code : "-",
+                    reply && reply->message ? reply->message : "-");
+        if (status == 401)
+            as_http_respond_error(r, 401, "unauthorized",
+                                  "unknown, expired or revoked credentials: sign in again");
+        else
+            as_http_respond_error(r, 503, "auth_unavailable",
+                                  "cannot check credentials right now; retry shortly");
+        return;
+    }
+    gw_principal_t *p = &a->p;
+    snprintf(p->subject, sizeof p->subject, "%s", id->login ? id->login : "");
+    snprintf(p->role, sizeof p->role, "%s", id->role ? id->role : "");
+    snprintf(p->site, sizeof p->site, "%s", id->site ? id->site : "");
+    snprintf(p->region, sizeof p->region, "%s", id->region ? id->region : "");
+    snprintf(p->display_name, sizeof p->display_name, "%s",
+             id->display_name ? id->display_name : "");
+    snprintf(p->token_id, sizeof p->token_id, "%s", id->token_id ? id->token_id : "");
+    snprintf(p->csrf_hash, sizeof p->csrf_hash, "%s", id->csrf_hash ? id->csrf_hash : "");
+    p->kind = id->kind && strcmp(id->kind, "session") == 0 ? GW_SESSION : GW_TOKEN;
+    int64_t now = as_now_ms(), until = now + cfg_auth_cache_ms;
+    if (id->has_expires_at_ms && id->expires_at_ms < until)
+        until = id->expires_at_ms;
+    if (until > now)
+        gw_idcache_put(a->hash, p, until);
+    protobuf_c_message_free_unpacked(&id->base, NULL);
+    authorized(r, a);
+}
+
+static void authenticate(as_http_req_t *r, const gw_route_t *rt, json_t *params)
+{
+    authreq_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        json_decref(params);
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    as_http_req_set_data(r, a);
+    a->rt = rt;
+    a->params = params;
+    const char *auth = as_http_req_header(r, "Authorization");
+    if (auth && strncasecmp(auth, "Bearer ", 7) == 0) {
+        snprintf(a->secret, sizeof a->secret, "%s", auth + 7);
+    } else if (!auth && cookie_value(r, "as_session", a->secret, sizeof a->secret) == 0) {
+        a->via_cookie = 1;
+    }
+    if (!a->secret[0] || strlen(auth && !a->via_cookie ? auth + 7 : a->secret) >= 95) {
+        json_decref(params);
+        a->params = NULL;
+        as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
+        return;
+    }
+    const gw_principal_t *pr = a->via_cookie ? NULL : gw_tokens_find(gw.tokens, a->secret);
+    if (pr) {
+        a->p = *pr;
+        a->p.kind = GW_FILE;
+        authorized(r, a);
+        return;
+    }
+    gw_sha256_hex(a->secret, strlen(a->secret), a->hash);
+    pr = gw_idcache_find(a->hash, as_now_ms());
+    if (pr) {
+        a->p = *pr;
+        authorized(r, a);
+        return;
+    }
+    People__Resolve q = PEOPLE__RESOLVE__INIT;
+    q.token_hash = a->hash;
+    As__Principal gp = AS__PRINCIPAL__INIT;
+    gp.subject = "gateway";
+    gp.role = "service";
+    as_client_t *c = client_for("people");
+    if (!c ||
+        as_client_call(c, "people.Resolve", &q.base, NULL, &gp, NULL, 2000, resolved, r) < 0) {
+        json_decref(params);
+        a->params = NULL;
+        as_http_respond_error(r, 503, "overloaded", "the gateway is busy; retry shortly");
+    }
+}
+
+/* Every answer sent (or abandoned): the metrics, and the request's principal freed. */
+static void request_done(as_http_req_t *r, int status, int aborted, void *ud)
+{
+    gw_metrics_on_response(r, status, aborted, ud);
+    authreq_t *a = as_http_req_data(r);
+    if (a) {
+        as_http_req_set_data(r, NULL);
+        json_decref(a->params);
+        sodium_memzero(a, sizeof *a);
+        free(a);
+    }
+}
+
+/* The people stream: a revoked token, a disabled user, a reset password drop the cached
+ * identities at once. A gap in the sequence (a dropped message) clears the whole cache. */
+static void on_people_event(as_zsock_t *zs, const void *const *frames, const size_t *lens,
+                            int nframes, void *ud)
+{
+    (void)zs;
+    (void)ud;
+    if (nframes != 2)
+        return;
+    As__Envelope *env = as__envelope__unpack(NULL, lens[1], frames[1]);
+    if (!env)
+        return;
+    if (gw.people_seq && env->sequence != gw.people_seq + 1)
+        gw_idcache_clear();
+    gw.people_seq = env->sequence;
+    const char *type = env->type ? env->type : "";
+    if (strcmp(type, "people.TokenRevoked") == 0 && env->has_payload) {
+        People__TokenRevoked *ev =
+            people__token_revoked__unpack(NULL, env->payload.len, env->payload.data);
+        if (ev && ev->token_id)
+            gw_idcache_drop_token(ev->token_id);
+        else
+            gw_idcache_clear();
+        if (ev)
+            people__token_revoked__free_unpacked(ev, NULL);
+    } else if (strcmp(type, "people.UserChanged") == 0 && env->has_payload) {
+        People__UserChanged *ev =
+            people__user_changed__unpack(NULL, env->payload.len, env->payload.data);
+        if (ev && ev->login)
+            gw_idcache_drop_login(ev->login);
+        else
+            gw_idcache_clear();
+        if (ev)
+            people__user_changed__free_unpacked(ev, NULL);
+    }
+    as__envelope__free_unpacked(env, NULL);
+}
+
 static void on_request(as_http_req_t *r, void *ud)
 {
     (void)ud;
@@ -825,7 +1081,7 @@ static void on_request(as_http_req_t *r, void *ud)
         else if (strcmp(pr->role, "admin") != 0)
             as_http_respond_error(r, 403, "forbidden", "metrics are for the admin role");
         else if (query_check(r, "GET", NULL, "") == 0)
-            gw_metrics_scrape(r, gw.clients, SERVICES, 5);
+            gw_metrics_scrape(r, gw.clients, SERVICES, N_SVC);
         return;
     }
     if (strcmp(path, "/healthz") == 0) {
@@ -881,33 +1137,13 @@ static void on_request(as_http_req_t *r, void *ud)
         as_http_respond_error(r, 400, "bad_request", "give one Authorization header, not several");
         return;
     }
-    const char *auth = as_http_req_header(r, "Authorization");
-    const gw_principal_t *pr = NULL;
-    if (auth && strncasecmp(auth, "Bearer ", 7) == 0)
-        pr = gw_tokens_find(gw.tokens, auth + 7);
-    if (pr && !principal_scoped(pr)) {
-        json_decref(params);
-        as_http_respond_error(r, 403, "forbidden",
-                              "this token's principal has no site or region to scope it");
-        return;
-    }
-    if (!pr) {
-        json_decref(params);
-        as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
-        return;
-    }
-    if (rate_limited(r, gw.rl_principal, gw_rl_principal_key(pr, rl_key, sizeof rl_key),
-                     "principal")) {
+    if (rt->roles & R_PUBLIC) {
+        static const gw_principal_t anonymous = {.subject = "anonymous", .role = "anonymous"};
+        handle_route(r, rt, params, &anonymous);
         json_decref(params);
         return;
     }
-    if (!(rt->roles & role_bit(pr->role))) {
-        json_decref(params);
-        as_http_respond_error(r, 403, "forbidden", "your role may not use this route");
-        return;
-    }
-    handle_route(r, rt, params, pr);
-    json_decref(params);
+    authenticate(r, rt, params);
 }
 
 static void closed_done(void *arg)
@@ -921,8 +1157,9 @@ static void on_signal(uv_signal_t *h, int signum)
     AS_INFO("stopping", "signal=%d", signum);
     as_http_server_stop(gw.http, closed_done, NULL);
     gw.http = NULL;
-    for (int i = 0; i < 5; i++)
+    for (int i = 0; i < N_SVC; i++)
         as_client_destroy(&gw.clients[i]);
+    as_zsock_destroy(&gw.people_sub);
     as_curve_shutdown();
     uv_close((uv_handle_t *)&gw.sigterm, NULL);
     uv_close((uv_handle_t *)&gw.sigint, NULL);
@@ -939,6 +1176,8 @@ static void print_routes(void)
     for (size_t t = 0; t < N_TABLES; t++) {
         for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
             printf("%s\t%s\t", x->method, x->pattern);
+            if (x->roles & R_PUBLIC)
+                printf("-");
             int first = 1;
             for (int i = 0; i < 6; i++) {
                 if (x->roles & (1u << i)) {
@@ -1039,7 +1278,7 @@ int main(int argc, char **argv)
         AS_ERROR("cannot set up CURVE", "error=\"%s\"", err);
         goto out;
     }
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < N_SVC; i++) {
         gw.clients[i] = as_client_new(&loop, gw.zctx, as_endpoint(SERVICES[i], "cmd"), 16 << 20,
                                       "gateway", err, sizeof err);
         if (!gw.clients[i]) {
@@ -1050,6 +1289,14 @@ int main(int argc, char **argv)
     gw.rl_principal = gw_rl_new((double)cfg_rl_token_rate, (double)cfg_rl_token_burst);
     gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
     gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
+    gw.people_sub = as_zsock_new(&loop, gw.zctx, ZMQ_SUB, as_endpoint("people", "pub"), 0, 1 << 20,
+                                 100000, on_people_event, NULL, err, sizeof err);
+    if (!gw.people_sub) {
+        AS_ERROR("cannot follow the people stream", "error=\"%s\"", err);
+        goto out;
+    }
+    zmq_setsockopt(as_zsock_raw(gw.people_sub), ZMQ_SUBSCRIBE, "people", 6);
+    gw_people_configure((int)cfg_cookie_secure);
     as_http_limits_t lim;
     as_http_limits_default(&lim);
     lim.max_body_bytes = (size_t)cfg_max_body;
@@ -1065,7 +1312,7 @@ int main(int argc, char **argv)
         AS_ERROR("cannot listen", "host=%s port=%ld", cfg_http_host, cfg_http_port);
         goto out;
     }
-    as_http_server_on_response(gw.http, gw_metrics_on_response, NULL);
+    as_http_server_on_response(gw.http, request_done, NULL);
     gw_metrics_set_server(gw.http);
     uv_signal_init(&loop, &gw.sigterm);
     uv_signal_init(&loop, &gw.sigint);
@@ -1077,8 +1324,9 @@ int main(int argc, char **argv)
     rc = 0;
 out:
     if (rc) {
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < N_SVC; i++)
             as_client_destroy(&gw.clients[i]);
+        as_zsock_destroy(&gw.people_sub);
         as_curve_shutdown();
         uv_run(&loop, UV_RUN_NOWAIT);
     }

@@ -265,6 +265,9 @@ static const event_route_t EVENT_ROUTES[] = {
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},
     {"surveys.CallbackScheduled", "SELECT on_callback_scheduled($1::jsonb)"},
     {"surveys.ComplaintOpened", "SELECT on_complaint_opened($1::jsonb)"},
+    {"people.RegionCreated", "SELECT on_region_created($1::jsonb)"},
+    {"people.CenterChanged", "SELECT on_center_changed($1::jsonb)"},
+    {"people.BrandChanged", "SELECT on_brand_changed($1::jsonb)"},
 };
 
 static void on_event(as_event_t *ev, void *ud)
@@ -286,6 +289,7 @@ static const as_sub_def_t subscriptions[] = {
     {"parts", on_event},
     {"settlement", on_event},
     {"surveys", on_event},
+    {"people", on_event}, /* the network: regions, centres, brands */
 };
 
 static const as_service_def_t intake_service = {
