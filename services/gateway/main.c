@@ -819,7 +819,9 @@ static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
 /* 429 with Retry-After when `rl` has no request left for `key`; returns 1 when it answered. */
 static int rate_limited(as_http_req_t *r, gw_ratelimit_t *rl, const char *key, const char *by)
 {
-    unsigned wait_s = gw_rl_take(rl, key, uv_now(gw.loop));
+    if (!rl)
+        return 0;
+    unsigned wait_s = gw_rl_take(rl, key, uv_hrtime() / 1000000); /* monotonic ms */
     if (!wait_s)
         return 0;
     char body[256], hdr[64];
