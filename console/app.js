@@ -89,7 +89,11 @@ function Desc({ items }) {
 // Server field errors → {field: message}; anything else stays a general error.
 function fieldErrors(e) {
   const out = {};
-  if (e instanceof ApiError) for (const f of e.fields || []) if (f.field) out[f.field] = f.problem || e.message;
+  if (e instanceof ApiError)
+    for (const f of e.fields || []) if (f.field) {
+      const label = t(`f.${f.field}`);
+      out[f.field] = label !== `f.${f.field}` ? `${label}: ${f.problem || e.message}` : `${f.field} ${f.problem || e.message}`;
+    }
   return out;
 }
 
@@ -227,8 +231,8 @@ function Queue({ me }) {
       <fieldset class="filters"><legend class="vh">${t('queue.state')}</legend>
         <${Field} name="q.state" label=${t('queue.state')}><select ...${inputProps('q.state')} value=${filters.state} onChange=${upd(setFilters, filters, 'state')}>
           <option value="">${t('queue.all')}</option>${STATES.map((s) => html`<option value=${s}>${t(`state.${s}`)}</option>`)}</select><//>
-        <${Field} name="q.from" label=${t('queue.from')}><input ...${inputProps('q.from')} type="date" value=${filters.from} onInput=${upd(setFilters, filters, 'from')} /><//>
-        <${Field} name="q.to" label=${t('queue.to')}><input ...${inputProps('q.to')} type="date" value=${filters.to} onInput=${upd(setFilters, filters, 'to')} /><//>
+        <${Field} name="q.from" label=${t('queue.from')}><input ...${inputProps('q.from')} placeholder="2026-12-07" inputmode="numeric" value=${filters.from} onInput=${upd(setFilters, filters, 'from')} /><//>
+        <${Field} name="q.to" label=${t('queue.to')}><input ...${inputProps('q.to')} placeholder="2026-12-07" inputmode="numeric" value=${filters.to} onInput=${upd(setFilters, filters, 'to')} /><//>
         <div class="filter-actions"><button class="btn btn-primary" type="submit" id="queue-search">${t('common.search')}</button>
           <button class="btn" type="button" onClick=${reset}>${t('common.reset')}</button></div>
       </fieldset>
@@ -342,7 +346,7 @@ function Intake() {
         ${F('customer.phone', 'tel', { inputmode: 'tel', autocomplete: 'off' })}
       <//>
       <${Card} title=${t('intake.purchase')}>
-        ${F('purchase.invoice_date', 'date', { max: today() })}
+        ${F('purchase.invoice_date', 'text', { placeholder: today(), inputmode: 'numeric', autocomplete: 'off' })}
         ${F('purchase.price_cents', 'text', { inputmode: 'decimal', placeholder: '1299.00' })}
         <div class="checks">${C('purchase.invoice')}${C('purchase.warranty_card')}</div>
       <//>
@@ -512,8 +516,9 @@ function Ticket({ me, id }) {
       ${tk.state === 'adjudicated' && !counterRemedy ? html`<${ActionForm} id=${tk.id} formId="diagnosis" title=${t('act.diagnose')} submitLabel=${t('common.save')} onDone=${done}
         fields=${[{ name: 'fault_code', label: 'f.fault_code' }, { name: 'labour_code', label: 'f.labour_code' },
           ...(d.free ? [] : [{ name: 'estimate_cents', label: 'f.estimate', placeholder: '580.00' }]),
-          { name: 'promised_date', label: 'f.promised_date', type: 'date' }, { name: 'note', label: 'f.note' }]}
+          { name: 'promised_date', label: 'f.promised_date', placeholder: today() }, { name: 'note', label: 'f.note' }]}
         build=${(v, e) => { const est = v.estimate_cents ? moneyToCents(v.estimate_cents) : undefined; if (v.estimate_cents && est === null) e.estimate_cents = t('v.money');
+          if (v.promised_date && !dateOk(v.promised_date)) e.promised_date = t('v.date');
           return { fault_code: v.fault_code || undefined, labour_code: v.labour_code || undefined, estimate_cents: est, promised_date: v.promised_date || undefined, note: v.note || undefined }; }} />` : null}
       ${tk.state === 'estimate_pending' ? html`<div class="consent"><p>${t('f.estimate')}: <strong>${fmtMoney(w.estimate_cents)}</strong></p>
         <${ActionForm} id=${tk.id} formId="consent" title=${t('act.consent')} submitLabel=${t('common.save')} onDone=${done}
@@ -531,7 +536,7 @@ function Ticket({ me, id }) {
     </div>` : null}
     <${Card} title=${t('ticket.timeline')}>
       <ol class="timeline">${(tk.timeline || []).map((e) => html`<li><span class="tl-time">${fmtTime(e.at)}</span>
-        <span class="tl-event">${e.to_state ? html`<${StateTag} state=${e.to_state} />` : null} ${e.event}</span>
+        <span class="tl-event">${e.to_state ? html`<${StateTag} state=${e.to_state} />` : null} ${t(`ev.${e.event}`) !== `ev.${e.event}` ? t(`ev.${e.event}`) : e.event}</span>
         <span class="muted">${e.actor || ''}${e.note ? ` — ${e.note}` : ''}</span></li>`)}</ol>
     <//>
   </div>`;
@@ -585,7 +590,7 @@ function PrintDoc({ me, kind, id }) {
         d.refund_cents ? [t('ticket.refund'), fmtMoney(d.refund_cents)] : null,
         w.estimate_cents ? [t('f.estimate'), fmtMoney(w.estimate_cents)] : null,
         w.promised_date ? [t('f.promised_date'), fmtDate(w.promised_date)] : null,
-        kind === 'handback' ? [t('state.closed'), t(`state.${tk.state}`)] : null,
+        kind === 'handback' ? [t('col.state'), t(`state.${tk.state}`)] : null,
         kind === 'handback' ? [t('print.handed'), fmtTime(handed && handed.at)] : null,
         kind === 'handback' && pm ? [t('f.payment_method'), html`<span id="doc-payment">${t(`pay.${pm}`)}</span>`] : null,
       ]} />

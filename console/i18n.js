@@ -61,6 +61,9 @@ const zh = {
   'users.title': '员工账号', 'users.login': '登录名', 'users.name': '姓名', 'users.role': '角色', 'users.site': '站点',
   'users.region': '区域', 'users.active': '状态', 'users.on': '启用', 'users.off': '停用',
   'dash.title': '区域看板', 'dash.open': '在修工单', 'dash.bystate': '按状态',
+  'ev.opened': '开单', 'ev.warranty_decided': '三包判定', 'ev.diagnosed': '检测报价', 'ev.consented': '客户同意',
+  'ev.declined': '客户拒绝', 'ev.parts_requested': '申请配件', 'ev.parts_reserved': '配件已预留', 'ev.repair_completed': '维修完成',
+  'ev.handed_back': '交机', 'ev.cancelled': '取消', 'ev.charged': '计费', 'ev.reviewed': '审核',
 };
 
 const en = {
@@ -123,6 +126,9 @@ const en = {
   'users.title': 'Staff accounts', 'users.login': 'Login', 'users.name': 'Name', 'users.role': 'Role', 'users.site': 'Site',
   'users.region': 'Region', 'users.active': 'Status', 'users.on': 'Active', 'users.off': 'Disabled',
   'dash.title': 'Region dashboard', 'dash.open': 'Open tickets', 'dash.bystate': 'By state',
+  'ev.opened': 'opened', 'ev.warranty_decided': 'warranty decided', 'ev.diagnosed': 'diagnosed', 'ev.consented': 'consent given',
+  'ev.declined': 'estimate declined', 'ev.parts_requested': 'parts requested', 'ev.parts_reserved': 'parts reserved',
+  'ev.repair_completed': 'repair completed', 'ev.handed_back': 'handed back', 'ev.cancelled': 'cancelled', 'ev.charged': 'charged', 'ev.reviewed': 'reviewed',
 };
 
 // Plain words for the warranty rules (docs/warranty-engine.md, the shared rule book).
