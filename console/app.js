@@ -14,8 +14,9 @@ const READERS = ['admin', 'region', 'center', 'reviewer', 'finance'];
 const MENU = [
   { key: 'queue', label: 'nav.queue', roles: READERS },
   { key: 'intake', label: 'nav.intake', roles: ['center'] }, // a ticket belongs to the caller's centre
+  { key: 'stock', label: 'nav.stock', roles: ['admin', 'region', 'center', 'warehouse'] },
+  { key: 'dashboard', label: 'nav.dashboard', roles: ['admin', 'region'] },
   { key: 'users', label: 'nav.users', roles: ['admin', 'region'] },
-  { key: 'home', label: 'nav.home', roles: ['warehouse'] },
 ];
 const can = (me, roles) => !!me && roles.includes(me.role);
 const menuFor = (me) => MENU.filter((m) => can(me, m.roles));
@@ -615,6 +616,81 @@ function Users() {
         : html`<tr><td colspan="6" class="empty">${t('common.loading')}</td></tr>`}</tbody></table></div></div>`;
 }
 
+// ---- warehouse: stock by site ---------------------------------------------------------------
+
+// The stock route answers every SKU of a site at once (it has no paging and no low-stock
+// filter): the low-stock filter is applied here, on the answer.
+const stockMemory = { site: '', low: false };
+function Stock({ me }) {
+  const [site, setSite] = useState(stockMemory.site || me.site || 'WH01');
+  const [low, setLow] = useState(stockMemory.low);
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState(null);
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    setError(null);
+    Object.assign(stockMemory, { site, low });
+    try { setRows((await api('GET', `/v1/parts/stock${qs({ site })}`)).items || []); } catch (e) { setError(e); setRows([]); }
+  }
+  useEffect(() => { load(); }, []);
+  const shown = (rows || []).filter((r) => !low || r.below_safety || (r.reorder_point && r.available <= r.reorder_point));
+  return html`<div class="page"><div class="page-head"><h1>${t('stock.title')}</h1></div>
+    <form class="card filter-bar" onSubmit=${load} id="stock-filters"><div class="filters">
+      <${Field} name="s.site" label=${t('stock.site')} error=${error && error.status === 400 ? errText(error) : null}>
+        <input ...${inputProps('s.site', error)} value=${site} onInput=${(e) => setSite(e.target.value.trim())} /><//>
+      <div class="field"><label class="check check-aligned"><input type="checkbox" id="f-s-low" checked=${low} onChange=${(e) => setLow(e.target.checked)} /> ${t('stock.low')}</label></div>
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="stock-search">${t('common.search')}</button></div>
+    </div></form>
+    ${error && error.status !== 400 ? html`<${ErrorBox} error=${error} />` : null}
+    <div class="card table-card"><table class="table" id="stock-table">
+      <thead><tr><th>SKU</th><th>${t('stock.name')}</th><th class="num">${t('stock.on_hand')}</th><th class="num">${t('stock.reserved')}</th>
+        <th class="num">${t('stock.available')}</th><th class="num">${t('stock.safety')}</th><th class="num">${t('stock.inbound')}</th><th class="num">${t('stock.backordered')}</th><th>${t('col.state')}</th></tr></thead>
+      <tbody>${rows === null ? html`<tr><td colspan="9" class="empty">${t('common.loading')}</td></tr>`
+        : shown.length ? shown.map((r) => html`<tr><td class="mono">${r.sku}</td><td>${r.name}</td><td class="num">${r.on_hand}</td><td class="num">${r.reserved}</td>
+          <td class="num"><strong>${r.available}</strong></td><td class="num">${r.safety_level ?? '—'} / ${r.reorder_point ?? '—'}</td><td class="num">${r.inbound}</td><td class="num">${r.backordered}</td>
+          <td>${r.below_safety ? html`<${Tag} color="red">${t('stock.below')}<//>` : r.reorder_point && r.available <= r.reorder_point ? html`<${Tag} color="orange">${t('stock.reorder')}<//>` : html`<${Tag} color="green">${t('stock.ok')}<//>`}</td></tr>`)
+        : html`<tr><td colspan="9" class="empty">${t('common.none')}</td></tr>`}</tbody></table></div></div>`;
+}
+
+// ---- region dashboard: per-centre figures from the report routes, as bars ---------------------
+
+function Bars({ rows, value, label, id, fmt }) {
+  const max = Math.max(1, ...rows.map((r) => Math.abs(Number(value(r)) || 0)));
+  const h = 28;
+  return html`<svg class="bars" id=${id} role="img" aria-label=${label} width="100%" height=${rows.length * h + 8} viewBox=${`0 0 400 ${rows.length * h + 8}`} preserveAspectRatio="xMinYMin meet">
+    ${rows.map((r, i) => { const v = Number(value(r)) || 0; const w = Math.max(1, (Math.abs(v) / max) * 250); return html`<g transform=${`translate(0 ${i * h + 4})`}>
+      <text x="0" y="15" class="bar-label">${r.key}</text><rect x="80" y="2" width=${w} height="18" rx="3" class=${v < 0 ? 'bar neg' : 'bar'} />
+      <text x=${86 + w} y="15" class="bar-value">${fmt ? fmt(v) : v}</text></g>`; })}</svg>`;
+}
+
+function Dashboard() {
+  const [sat, setSat] = useState(null);
+  const [cmp, setCmp] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', `/v1/reports/satisfaction${qs({ group: 'center' })}`).then(setSat, setError);
+    api('GET', `/v1/reports/complaints${qs({ group: 'center' })}`).then(setCmp, setError);
+  }, []);
+  const empty = html`<p class="muted empty">${t('common.none')}</p>`;
+  return html`<div class="page"><div class="page-head"><h1>${t('dash.title')}</h1>
+      <span class="muted">${sat ? `${fmtDate(sat.from)} – ${fmtDate(sat.to)}` : ''}</span></div>
+    <${ErrorBox} error=${error} />
+    <div class="grid2">
+      <${Card} title=${t('dash.nps')}>${sat ? (sat.rows || []).length ? html`<${Bars} id="chart-nps" rows=${sat.rows} value=${(r) => r.nps} label=${t('dash.nps')} />` : empty : t('common.loading')}<//>
+      <${Card} title=${t('dash.complaints')}>${cmp ? (cmp.rows || []).length ? html`<${Bars} id="chart-complaints" rows=${cmp.rows} value=${(r) => r.count} label=${t('dash.complaints')} />` : empty : t('common.loading')}<//>
+    </div>
+    <div class="card table-card"><table class="table" id="dash-table">
+      <thead><tr><th>${t('col.center')}</th><th class="num">${t('dash.responses')}</th><th class="num">${t('dash.score')}</th><th class="num">NPS</th>
+        <th class="num">${t('dash.rate')}</th><th class="num">${t('dash.complaints')}</th><th class="num">${t('dash.open_c')}</th><th class="num">${t('dash.escalated')}</th></tr></thead>
+      <tbody>${(() => {
+        const keys = [...new Set([...((sat && sat.rows) || []).map((r) => r.key), ...((cmp && cmp.rows) || []).map((r) => r.key)])].sort();
+        if (!keys.length) return html`<tr><td colspan="8" class="empty">${sat && cmp ? t('common.none') : t('common.loading')}</td></tr>`;
+        return keys.map((k) => { const s1 = ((sat && sat.rows) || []).find((r) => r.key === k) || {}; const c1 = ((cmp && cmp.rows) || []).find((r) => r.key === k) || {};
+          return html`<tr><td class="mono">${k}</td><td class="num">${s1.responses ?? '—'}</td><td class="num">${s1.weighted_score ?? '—'}</td><td class="num">${s1.nps ?? '—'}</td>
+            <td class="num">${s1.response_rate ? `${(Number(s1.response_rate) * 100).toFixed(1)}%` : '—'}</td><td class="num">${c1.count ?? '—'}</td><td class="num">${c1.open ?? '—'}</td><td class="num">${c1.escalated ?? '—'}</td></tr>`; });
+      })()}</tbody></table></div></div>`;
+}
+
 function Home({ me }) {
   return html`<div class="page"><div class="result"><h1>${t('home.welcome', { name: me.display_name || me.login })}</h1><p class="muted">${t('home.none')}</p></div></div>`;
 }
@@ -643,7 +719,10 @@ function App() {
   if (r.name === 'tickets' && r.arg && can(me, READERS)) screen = html`<${Ticket} me=${me} id=${r.arg} />`;
   else if (r.name === 'intake' && allowed('intake')) screen = html`<${Intake} />`;
   else if (r.name === 'users' && allowed('users')) screen = html`<${Users} />`;
+  else if (r.name === 'stock' && allowed('stock')) screen = html`<${Stock} me=${me} />`;
+  else if (r.name === 'dashboard' && allowed('dashboard')) screen = html`<${Dashboard} />`;
   else if ((r.name === 'queue' || !r.name) && allowed('queue')) screen = html`<${Queue} me=${me} />`;
+  else if (!r.name && allowed('stock')) screen = html`<${Stock} me=${me} />`;
   else if (r.name && r.name !== 'home' && r.name !== 'queue') screen = html`<div class="page"><div class="result" id="not-found"><h1>${t('err.notfound')}</h1></div></div>`;
   else screen = html`<${Home} me=${me} />`;
   return html`<${Shell} me=${me} route=${r} onOut=${() => { setMe(null); go(''); }}>${screen}<//>`;

@@ -258,6 +258,35 @@ try {
     return !(await fin.isVisible('#nav-intake')) && !(await fin.isVisible('#actions'));
   });
 
+  await wh.click('#nav-stock');
+  await check('the warehouse sees the stock of its site, server-filtered by site', async () => {
+    await wh.waitForSelector('#stock-table td.mono');
+    return /WH01/.test(await wh.inputValue('#f-s-site')) && (await wh.$$('#stock-table tbody tr')).length > 0;
+  });
+  await shot(wh, 'stock');
+  await wh.check('#f-s-low');
+  await wh.click('#stock-search');
+  await check('the low-stock filter keeps only rows at or under the reorder point', async () => {
+    await wh.waitForTimeout(300);
+    const tags = await wh.$$eval('#stock-table tbody tr', (trs) => trs.map((tr) => tr.lastElementChild.textContent));
+    return tags.every((x) => /低于安全库存|需补货|没有记录/.test(x));
+  });
+  await check('the warehouse gets no staff accounts and no dashboard', async () =>
+    !(await wh.isVisible('#nav-users')) && !(await wh.isVisible('#nav-dashboard')));
+
+  // ---- the region dashboard --------------------------------------------------------------------
+  for (const ch of ['walk_in', 'phone'])
+    await apiAs(process.env.AS_TOKEN_CENTER, 'POST', '/v1/complaints', { channel: ch, cause: 'attitude', description: 'slow', customer_name: '陈杰', customer_phone: '13611112222' });
+  const reg = await newPage();
+  await signIn(reg, 'REGION');
+  await reg.click('#nav-dashboard');
+  await check('the region manager sees per-centre figures with an SVG chart', async () => {
+    await reg.waitForSelector('#chart-complaints rect');
+    return /SH01/.test(await reg.textContent('#dash-table')) && /SH01/.test(await reg.textContent('#chart-complaints'));
+  });
+  await shot(reg, 'dashboard', { fullPage: true });
+  await check('the region manager cannot open a ticket (no intake)', async () => !(await reg.isVisible('#nav-intake')));
+
   // ---- administration: staff accounts ----------------------------------------------------------
   const adm = await newPage();
   await signIn(adm, 'ADMIN');
