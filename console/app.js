@@ -15,6 +15,7 @@ const MENU = [
   { key: 'queue', label: 'nav.queue', roles: READERS },
   { key: 'intake', label: 'nav.intake', roles: ['center'] }, // a ticket belongs to the caller's centre
   { key: 'stock', label: 'nav.stock', roles: ['admin', 'region', 'center', 'warehouse'] },
+  { key: 'finance', label: 'nav.finance', roles: ['admin', 'finance'] },
   { key: 'dashboard', label: 'nav.dashboard', roles: ['admin', 'region'] },
   { key: 'users', label: 'nav.users', roles: ['admin', 'region'] },
 ];
@@ -484,6 +485,7 @@ function Ticket({ me, id }) {
   const pay = [['', '—'], ...['cash', 'card', 'wechat_pay', 'alipay', 'bank_transfer'].map((p) => [p, t(`pay.${p}`)])];
   const causes = ['manufacturing_quality', 'design_quality', 'parts_problem', 'customer_visit', 'service_station', 'other'];
   const handedBack = ['closed', 'refunded', 'exchanged'].includes(tk.state);
+  const hasAction = ['received', 'adjudicated', 'awaiting_review', 'estimate_pending', 'in_repair', 'awaiting_parts', 'ready'].includes(tk.state);
   return html`<div class="page">
     ${msg ? html`<div class="alert alert-success" role="status">${msg}</div>` : null}
     <div class="page-head"><h1><span class="mono" id="ticket-id">${tk.id}</span> <${StateTag} state=${tk.state} /></h1>
@@ -498,7 +500,7 @@ function Ticket({ me, id }) {
           [t('col.center'), tk.center], [t('col.opened'), fmtTime(tk.opened_at)], [t('col.waits'), waitsFor(tk)],
           [t('col.promised'), fmtDate(w.promised_date)], w.fault_code ? [t('f.fault_code'), w.fault_code] : null,
           w.estimate_cents ? [t('f.estimate'), fmtMoney(w.estimate_cents)] : null,
-          w.outcome ? [t('print.outcome'), w.outcome] : null,
+          w.outcome ? [t('print.outcome'), t(`outcome.${w.outcome}`)] : null,
         ]} />
       <//>
       <${Card} title=${t('intake.customer')}>
@@ -513,7 +515,7 @@ function Ticket({ me, id }) {
           [t('f.fault.description'), tk.fault && tk.fault.description]]} />
       <//>
     </div>
-    ${desk ? html`<div class="card actions" id="actions">
+    ${desk && hasAction ? html`<div class="card actions" id="actions">
       ${tk.state === 'adjudicated' && !counterRemedy ? html`<${ActionForm} id=${tk.id} formId="diagnosis" title=${t('act.diagnose')} submitLabel=${t('common.save')} onDone=${done}
         fields=${[{ name: 'fault_code', label: 'f.fault_code' }, { name: 'labour_code', label: 'f.labour_code' },
           ...(d.free ? [] : [{ name: 'estimate_cents', label: 'f.estimate', placeholder: '580.00' }]),
@@ -691,6 +693,68 @@ function Dashboard() {
       })()}</tbody></table></div></div>`;
 }
 
+// ---- finance: trial balance, manufacturer claims, the ledger export ---------------------------
+
+const CLAIM_STATES = ['open', 'submitted', 'approved', 'partially_approved', 'rejected', 'paid'];
+function Finance({ me }) {
+  const month = today().slice(0, 7);
+  const [period, setPeriod] = useState(month);
+  const [cstate, setCstate] = useState('');
+  const [bal, setBal] = useState(null);
+  const [claims, setClaims] = useState(null);
+  const [cursors, setCursors] = useState([]);
+  const [errors, setErrors] = useState({});
+  const [balErr, setBalErr] = useState(null);
+  const [claimErr, setClaimErr] = useState(null);
+  async function loadBal() {
+    setBalErr(null);
+    try { setBal(await api('GET', `/v1/settlement/balance${qs({ period })}`)); } catch (e) { setBalErr(e); setBal(null); }
+  }
+  async function loadClaims(after) {
+    setClaimErr(null);
+    try { setClaims(await api('GET', `/v1/settlement/claims${qs({ state: cstate, period, after, limit: 20 })}`)); } catch (e) { setClaimErr(e); setClaims(null); }
+  }
+  function apply(ev) {
+    if (ev) ev.preventDefault();
+    if (!/^\d{4}-\d{2}$/.test(period)) { setErrors({ 'fin.period': t('fin.period_bad') }); return; }
+    setErrors({}); setCursors([]); loadBal(); loadClaims(undefined);
+  }
+  useEffect(() => { apply(); }, []);
+  const from = `${period}-01`;
+  const to = /^\d{4}-\d{2}$/.test(period) ? new Date(Date.UTC(Number(period.slice(0, 4)), Number(period.slice(5, 7)), 0)).toISOString().slice(0, 10) : '';
+  return html`<div class="page"><div class="page-head"><h1>${t('fin.title')}</h1>
+      ${me.role === 'finance' ? html`<a class="btn btn-primary" id="export-csv" download=${`ledger-${period}.csv`} href=${`/v1/settlement/export${qs({ format: 'csv', from, to })}`}>${t('fin.export')}</a>` : null}</div>
+    <form class="card filter-bar" onSubmit=${apply} id="fin-filters"><div class="filters">
+      <${Field} name="fin.period" label=${t('fin.period')} error=${errors['fin.period']}><input ...${inputProps('fin.period', errors['fin.period'])} value=${period} placeholder=${month} onInput=${(e) => setPeriod(e.target.value.trim())} /><//>
+      <${Field} name="fin.state" label=${t('fin.claim_state')}><select ...${inputProps('fin.state')} value=${cstate} onChange=${(e) => setCstate(e.target.value)}>
+        <option value="">${t('queue.all')}</option>${CLAIM_STATES.map((c) => html`<option value=${c}>${t(`claim.${c}`)}</option>`)}</select><//>
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="fin-search">${t('common.search')}</button></div>
+    </div></form>
+    <${Card} title=${t('fin.balance')} extra=${bal ? html`<span id="balanced">${bal.balanced ? html`<${Tag} color="green">${t('fin.balanced')}<//>` : html`<${Tag} color="red">${t('fin.unbalanced')}<//>`}</span>` : null}>
+      <${ErrorBox} error=${balErr} />
+      <table class="table" id="balance-table"><thead><tr><th>${t('fin.account')}</th><th>${t('fin.name')}</th><th>${t('fin.kind')}</th><th class="num">${t('fin.debit')}</th><th class="num">${t('fin.credit')}</th><th class="num">${t('fin.bal')}</th></tr></thead>
+        <tbody>${bal && (bal.accounts || []).length ? bal.accounts.map((a) => html`<tr><td class="mono">${a.account}</td><td>${a.name}</td><td>${a.kind}</td>
+          <td class="num">${fmtMoney(a.debit_cents || 0)}</td><td class="num">${fmtMoney(a.credit_cents || 0)}</td><td class="num">${fmtMoney(a.balance_cents || 0)}</td></tr>`)
+          : html`<tr><td colspan="6" class="empty">${bal ? t('common.none') : t('common.loading')}</td></tr>`}</tbody>
+        ${bal ? html`<tfoot><tr><th colspan="3">${t('fin.total')} (${bal.entries || 0})</th><th class="num">${fmtMoney(bal.debit_cents || 0)}</th><th class="num">${fmtMoney(bal.credit_cents || 0)}</th><th></th></tr></tfoot>` : null}
+      </table>
+    <//>
+    <${Card} title=${t('fin.claims')}>
+      <${ErrorBox} error=${claimErr} />
+      <table class="table" id="claims-table"><thead><tr><th>${t('fin.claim')}</th><th>${t('fin.manufacturer')}</th><th>${t('fin.period')}</th><th>${t('col.state')}</th>
+        <th class="num">${t('fin.claimed')}</th><th class="num">${t('fin.approved')}</th><th class="num">${t('fin.paid')}</th></tr></thead>
+        <tbody>${claims && (claims.claims || []).length ? claims.claims.map((c) => html`<tr><td class="mono">${c.id}</td><td>${c.manufacturer}</td><td>${c.period}${c.batch ? ` #${c.batch}` : ''}</td>
+          <td><${Tag} color=${c.state === 'paid' ? 'green' : c.state === 'rejected' ? 'red' : c.state === 'open' ? 'blue' : 'gold'}>${t(`claim.${c.state}`)}<//></td>
+          <td class="num">${fmtMoney(c.claimed_cents || 0)}</td><td class="num">${fmtMoney(c.approved_cents || 0)}</td><td class="num">${fmtMoney(c.paid_cents || 0)}</td></tr>`)
+          : html`<tr><td colspan="7" class="empty">${claims ? t('common.none') : t('common.loading')}</td></tr>`}</tbody></table>
+      <div class="pager">
+        <button class="btn" type="button" disabled=${!cursors.length} onClick=${() => { setCursors([]); loadClaims(undefined); }}>${t('common.first')}</button>
+        <button class="btn" type="button" disabled=${!(claims && claims.next)} onClick=${() => { setCursors([...cursors, claims.next]); loadClaims(claims.next); }}>${t('common.next')}</button>
+      </div>
+    <//>
+  </div>`;
+}
+
 function Home({ me }) {
   return html`<div class="page"><div class="result"><h1>${t('home.welcome', { name: me.display_name || me.login })}</h1><p class="muted">${t('home.none')}</p></div></div>`;
 }
@@ -721,6 +785,7 @@ function App() {
   else if (r.name === 'users' && allowed('users')) screen = html`<${Users} />`;
   else if (r.name === 'stock' && allowed('stock')) screen = html`<${Stock} me=${me} />`;
   else if (r.name === 'dashboard' && allowed('dashboard')) screen = html`<${Dashboard} />`;
+  else if (r.name === 'finance' && allowed('finance')) screen = html`<${Finance} me=${me} />`;
   else if ((r.name === 'queue' || !r.name) && allowed('queue')) screen = html`<${Queue} me=${me} />`;
   else if (!r.name && allowed('stock')) screen = html`<${Stock} me=${me} />`;
   else if (r.name && r.name !== 'home' && r.name !== 'queue') screen = html`<div class="page"><div class="result" id="not-found"><h1>${t('err.notfound')}</h1></div></div>`;

@@ -287,6 +287,26 @@ try {
   await shot(reg, 'dashboard', { fullPage: true });
   await check('the region manager cannot open a ticket (no intake)', async () => !(await reg.isVisible('#nav-intake')));
 
+  // ---- finance: trial balance, claims, the CSV export ------------------------------------------
+  await fin.click('#nav-finance');
+  await check('finance sees the trial balance of the month and whether it balances', async () => {
+    await fin.waitForSelector('#balanced');
+    return (await fin.isVisible('#balance-table')) && (await fin.isVisible('#claims-table'));
+  });
+  await check('the ledger export downloads as CSV with the session', async () => {
+    const href = await fin.getAttribute('#export-csv', 'href');
+    const r = await fin.evaluate(async (h) => { const x = await fetch(h); return { s: x.status, ct: x.headers.get('content-type'), b: (await x.text()).slice(0, 200) }; }, href);
+    if (r.s !== 200 || !/csv/.test(r.ct)) throw new Error(JSON.stringify(r));
+    return !/phone|imei/i.test(href);
+  });
+  await fin.fill('#f-fin-period', '2026/12');
+  await fin.click('#fin-search');
+  await check('a malformed period is refused at its field', async () => fin.isVisible('#f-fin-period-err'));
+  await fin.fill('#f-fin-period', new Date(Date.now() + 8 * 36e5).toISOString().slice(0, 7));
+  await fin.click('#fin-search');
+  await fin.waitForSelector('#balanced');
+  await shot(fin, 'finance', { fullPage: true });
+
   // ---- administration: staff accounts ----------------------------------------------------------
   const adm = await newPage();
   await signIn(adm, 'ADMIN');
