@@ -733,10 +733,10 @@ function Finance({ me }) {
     <${Card} title=${t('fin.balance')} extra=${bal ? html`<span id="balanced">${bal.balanced ? html`<${Tag} color="green">${t('fin.balanced')}<//>` : html`<${Tag} color="red">${t('fin.unbalanced')}<//>`}</span>` : null}>
       <${ErrorBox} error=${balErr} />
       <table class="table" id="balance-table"><thead><tr><th>${t('fin.account')}</th><th>${t('fin.name')}</th><th>${t('fin.kind')}</th><th class="num">${t('fin.debit')}</th><th class="num">${t('fin.credit')}</th><th class="num">${t('fin.bal')}</th></tr></thead>
-        <tbody>${bal && (bal.accounts || []).length ? bal.accounts.map((a) => html`<tr><td class="mono">${a.account}</td><td>${a.name}</td><td>${a.kind}</td>
+        <tbody>${bal && (bal.accounts || []).length ? bal.accounts.map((a) => html`<tr><td class="mono">${a.account}</td><td>${a.name}</td><td>${t(`kind.${a.kind}`)}</td>
           <td class="num">${fmtMoney(a.debit_cents || 0)}</td><td class="num">${fmtMoney(a.credit_cents || 0)}</td><td class="num">${fmtMoney(a.balance_cents || 0)}</td></tr>`)
           : html`<tr><td colspan="6" class="empty">${bal ? t('common.none') : t('common.loading')}</td></tr>`}</tbody>
-        ${bal ? html`<tfoot><tr><th colspan="3">${t('fin.total')} (${bal.entries || 0})</th><th class="num">${fmtMoney(bal.debit_cents || 0)}</th><th class="num">${fmtMoney(bal.credit_cents || 0)}</th><th></th></tr></tfoot>` : null}
+        ${bal ? html`<tfoot><tr><th colspan="3">${t('fin.total', { n: bal.entries || 0 })}</th><th class="num">${fmtMoney(bal.debit_cents || 0)}</th><th class="num">${fmtMoney(bal.credit_cents || 0)}</th><th></th></tr></tfoot>` : null}
       </table>
     <//>
     <${Card} title=${t('fin.claims')}>
