@@ -55,7 +55,29 @@ ITEST_BINS := $(patsubst tests/integration/%.c,$(BUILD)/tests/%,$(ITEST_SRCS))
 # Packages first (a fresh machine has none), then a fresh make that can ask pkg-config.
 all: deps
 	@$(MAKE) --no-print-directory build
-build: $(BINS) $(UNIT_BINS) $(ITEST_BINS)
+build: $(BINS) $(UNIT_BINS) $(ITEST_BINS) console
+
+# ---- the browser console (console/, served by the gateway at /console/) ----
+# npm ci into build/npm from the committed lock file (no install scripts: nothing downloads a
+# browser; the tests drive Debian's chromium), then console/ plus the two vendored ES modules
+# into build/console. The same directory serves the SAN build.
+CONSOLE_OUT := build/console
+NPM_DIR     := build/npm
+CONSOLE_SRC := $(shell find console -type f ! -name 'package*.json' 2>/dev/null)
+.PHONY: console
+console: $(CONSOLE_OUT)/.stamp
+$(NPM_DIR)/.stamp: console/package.json console/package-lock.json
+	@mkdir -p $(NPM_DIR)
+	cp console/package.json console/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $@
+$(CONSOLE_OUT)/.stamp: $(CONSOLE_SRC) $(NPM_DIR)/.stamp
+	rm -rf $(CONSOLE_OUT) && mkdir -p $(CONSOLE_OUT)/vendor
+	cd console && find . -type f ! -name 'package*.json' -exec cp --parents {} ../$(CONSOLE_OUT)/ \;
+	cp $(NPM_DIR)/node_modules/htm/preact/standalone.mjs $(CONSOLE_OUT)/vendor/preact-htm.mjs
+	cp $(NPM_DIR)/node_modules/uqr/dist/index.mjs $(CONSOLE_OUT)/vendor/uqr.mjs
+	cat $(NPM_DIR)/node_modules/htm/LICENSE $(NPM_DIR)/node_modules/uqr/LICENSE > $(CONSOLE_OUT)/vendor/LICENSES.txt 2>/dev/null || true
+	@touch $@
 
 help:
 	@sed -n 's/^#   //p' Makefile

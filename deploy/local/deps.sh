@@ -5,9 +5,13 @@ set -euo pipefail
 PKGS=(pkg-config gcc make faketime protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libuv1-dev
       libjansson-dev libpq-dev libhttp-parser-dev libsodium-dev libcmocka-dev uthash-dev
       libcurl4-openssl-dev clang libclang-rt-14-dev llvm python3-yaml
-      postgresql postgresql-contrib curl jq procps)
+      postgresql postgresql-contrib curl jq procps nodejs npm chromium
+      fonts-wqy-microhei)
 missing=()
 for p in "${PKGS[@]}"; do
+  # The console's npm step needs node and npm, whoever packaged them (a nodejs from another
+  # Debian-format repository brings its own npm and conflicts with Debian's).
+  case $p in nodejs) command -v node >/dev/null && continue ;; npm) command -v npm >/dev/null && continue ;; esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0

@@ -244,6 +244,7 @@ write_config() {
     c+="http_host = 127.0.0.1"$'\n'
     c+="http_port = $AS_HTTP_PORT"$'\n'
     c+="tokens_file = $TOKENS"$'\n'
+    c+="console_dir = $ROOT/build/console"$'\n'
     write_private "$CONFIG" "$c"
 }
 
@@ -472,6 +473,7 @@ print_summary() {
 
 aftersales is up.
   gateway   $GATEWAY_URL   (curl -s $GATEWAY_URL/healthz)
+  console   $GATEWAY_URL/console/   (open it in a browser; sign in as below)
   env       source $(rel "$ENV_FILE")   (gateway URL, one bearer token per demo principal)
   config    $(rel "$CONFIG")
   logs      $(rel "$LOG_DIR")/<program>.log, $(rel "$LOG_DIR")/postgres.log

@@ -14,6 +14,7 @@
 #include "gateway.h"
 #include "http.h"
 #include "metrics.h"
+#include "static.h"
 #include "people.pb-c.h"
 #include "ratelimit.h"
 
@@ -39,7 +40,7 @@ static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake,  gw_routes_wa
 static const char *const SERVICES[N_SVC] = {"intake",     "warranty", "parts",
                                             "settlement", "surveys",  "people"};
 
-static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level;
+static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level, *cfg_console_dir;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
@@ -89,6 +90,9 @@ static as_config_item_t gateway_items[] = {
     {"cookie_secure", AS_CFG_INT, "0", 0, 1,
      "1 = mark the session cookie Secure (set it when clients reach the gateway over TLS)",
      &cfg_cookie_secure},
+    {"console_dir", AS_CFG_STRING, "build/console", 0, 0,
+     "directory of the browser console's files, served at /console/ (make builds it)",
+     &cfg_console_dir},
 };
 #define N_ITEMS (sizeof gateway_items / sizeof gateway_items[0])
 
@@ -1086,6 +1090,11 @@ static void on_request(as_http_req_t *r, void *ud)
             gw_metrics_scrape(r, gw.clients, SERVICES, N_SVC);
         return;
     }
+    if (strcmp(path, "/") == 0 || strncmp(path, "/console", 8) == 0) {
+        gw_metrics_begin(r, "/console/");
+        if (gw_static_handle(r))
+            return;
+    }
     if (strcmp(path, "/healthz") == 0) {
         gw_metrics_begin(r, "/healthz");
         if (strcmp(method, "GET") != 0)
@@ -1299,6 +1308,7 @@ int main(int argc, char **argv)
     }
     zmq_setsockopt(as_zsock_raw(gw.people_sub), ZMQ_SUBSCRIBE, "people", 6);
     gw_people_configure((int)cfg_cookie_secure);
+    gw_static_configure(cfg_console_dir);
     as_http_limits_t lim;
     as_http_limits_default(&lim);
     lim.max_body_bytes = (size_t)cfg_max_body;

@@ -1,0 +1,796 @@
+// app.js — the console: sign-in, the role's menu, the front desk (queue, search, intake,
+// ticket, decision, diagnosis, consent, hand-back), printable documents, staff accounts.
+// Plain ES modules; Preact + htm (vendored at `make` time) render; state lives in memory —
+// nothing personal ever goes into the page's URL (the hash names only screens and ticket ids).
+import { html, render, useState, useEffect, useRef } from './vendor/preact-htm.mjs';
+import { encode as qrEncode } from './vendor/uqr.mjs';
+import { api, qs, setCsrf, newKey, ApiError } from './api.js';
+import { t, getLang, setLang, ruleText, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
+
+// ---- who sees what ---------------------------------------------------------------------------
+
+const DESK = ['admin', 'region', 'center'];          // may open and move tickets
+const READERS = ['admin', 'region', 'center', 'reviewer', 'finance'];
+const MENU = [
+  { key: 'queue', label: 'nav.queue', roles: READERS },
+  { key: 'intake', label: 'nav.intake', roles: ['center'] }, // a ticket belongs to the caller's centre
+  { key: 'stock', label: 'nav.stock', roles: ['admin', 'region', 'center', 'warehouse'] },
+  { key: 'finance', label: 'nav.finance', roles: ['admin', 'finance'] },
+  { key: 'dashboard', label: 'nav.dashboard', roles: ['admin', 'region'] },
+  { key: 'users', label: 'nav.users', roles: ['admin', 'region'] },
+];
+const can = (me, roles) => !!me && roles.includes(me.role);
+const menuFor = (me) => MENU.filter((m) => can(me, m.roles));
+
+// ---- the hash router: #/queue, #/intake, #/tickets/ID, #/print/intake/ID ----------------------
+
+function parseRoute() {
+  const parts = location.hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  return { name: parts[0] || '', arg: parts[1] || '', arg2: parts[2] || '' };
+}
+const go = (path) => { location.hash = `#/${path}`; };
+
+// ---- small pieces ----------------------------------------------------------------------------
+
+const STATE_COLOR = {
+  received: 'blue', adjudicated: 'cyan', awaiting_review: 'orange', estimate_pending: 'gold',
+  in_repair: 'geekblue', awaiting_parts: 'volcano', ready: 'green', closed: 'default',
+  cancelled: 'default', declined: 'red', refunded: 'purple', exchanged: 'purple',
+};
+const Tag = ({ color, children }) => html`<span class=${`tag tag-${color || 'default'}`}>${children}</span>`;
+const StateTag = ({ state }) => html`<${Tag} color=${STATE_COLOR[state]}>${t(`state.${state}`)}<//>`;
+
+function errText(e) {
+  if (!(e instanceof ApiError)) return String(e && e.message || e);
+  if (e.status === 0) return t('err.network');
+  if (e.status === 403) return `${t('err.forbidden')} (${e.message})`;
+  return e.message;
+}
+
+// An error next to what caused it: a form's or an action's own box.
+const ErrorBox = ({ error }) => error ? html`<div class="alert alert-error" role="alert">${errText(error)}</div>` : null;
+
+// GOV.UK pattern: the summary on top, each message again at its field.
+function ErrorSummary({ errors }) {
+  const ref = useRef();
+  useEffect(() => { if (ref.current) ref.current.focus(); }, [errors]);
+  const list = Object.entries(errors || {});
+  if (!list.length) return null;
+  return html`<div class="error-summary" role="alert" tabindex="-1" ref=${ref}>
+    <h2>${t('err.summary')}</h2>
+    <ul>${list.map(([f, msg]) => html`<li><button type="button" class="link"
+        onClick=${() => { const el = document.getElementById(fid(f)); if (el) el.focus(); }}>${msg}</button></li>`)}</ul>
+  </div>`;
+}
+const fid = (field) => `f-${field.replace(/[^A-Za-z0-9_-]/g, '-')}`;
+
+function Field({ name, label, error, hint, children, wide }) {
+  return html`<div class=${`field${error ? ' has-error' : ''}${wide ? ' wide' : ''}`}>
+    <label for=${fid(name)}>${label}</label>
+    ${hint ? html`<div class="hint">${hint}</div>` : null}
+    ${error ? html`<p class="field-error" id=${`${fid(name)}-err`}>${error}</p>` : null}
+    ${children}
+  </div>`;
+}
+const inputProps = (name, error) => ({
+  id: fid(name), name, 'aria-invalid': error ? 'true' : undefined,
+  'aria-describedby': error ? `${fid(name)}-err` : undefined,
+});
+
+function Card({ title, extra, children, cls }) {
+  return html`<section class=${`card ${cls || ''}`}>
+    ${title ? html`<header class="card-head"><h2>${title}</h2>${extra ? html`<div class="card-extra">${extra}</div>` : null}</header>` : null}
+    <div class="card-body">${children}</div>
+  </section>`;
+}
+
+function Desc({ items }) {
+  return html`<dl class="desc">${items.filter(Boolean).map(([k, v]) => html`<div class="desc-item"><dt>${k}</dt><dd>${v ?? '—'}</dd></div>`)}</dl>`;
+}
+
+// Server field errors → {field: message}; anything else stays a general error.
+function fieldErrors(e) {
+  const out = {};
+  if (e instanceof ApiError)
+    for (const f of e.fields || []) if (f.field) {
+      const label = t(`f.${f.field}`);
+      out[f.field] = label !== `f.${f.field}` ? `${label}: ${f.problem || e.message}` : `${f.field} ${f.problem || e.message}`;
+    }
+  return out;
+}
+
+// ---- validation shared by the forms ----------------------------------------------------------
+
+export function luhnOk(s) {
+  if (!/^\d{15}$/.test(s)) return false;
+  let sum = 0;
+  for (let i = 0; i < 15; i++) {
+    let d = Number(s[14 - i]);
+    if (i % 2 === 1) { d *= 2; if (d > 9) d -= 9; }
+    sum += d;
+  }
+  return sum % 10 === 0;
+}
+const dateOk = (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !isNaN(new Date(`${s}T00:00:00Z`)) &&
+  new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+const moneyToCents = (s) => (/^\d+(\.\d{1,2})?$/.test(String(s).trim()) ? Math.round(parseFloat(s) * 100) : null);
+
+// ---- sign in ---------------------------------------------------------------------------------
+
+function Login({ onIn }) {
+  const [login, setLogin] = useState('');
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(ev) {
+    ev.preventDefault();
+    setBusy(true); setError(null);
+    try {
+      const s = await api('POST', '/v1/auth/login', { login, password });
+      setCsrf(s.csrf_token);
+      onIn(await api('GET', '/v1/auth/me'));
+    } catch (e) {
+      setError(e.status === 401 || e.status === 403 ? t('login.failed') : errText(e));
+    } finally { setBusy(false); }
+  }
+  return html`<div class="login-page">
+    <div class="login-top"><${LangSwitch} /></div>
+    <form class="login-card" onSubmit=${submit} novalidate>
+      <div class="brand"><img src="favicon.svg" alt="" width="32" height="32" /><div><h1>${t('app.title')}</h1><p>${t('app.sub')}</p></div></div>
+      ${error ? html`<div class="alert alert-error" role="alert" id="login-error">${error}</div>` : null}
+      <${Field} name="login" label=${t('login.login')}><input ...${inputProps('login')} autocomplete="username" value=${login} onInput=${(e) => setLogin(e.target.value)} required /><//>
+      <${Field} name="password" label=${t('login.password')}><input ...${inputProps('password')} type="password" autocomplete="current-password" value=${password} onInput=${(e) => setPassword(e.target.value)} required /><//>
+      <button class="btn btn-primary btn-block" type="submit" disabled=${busy}>${t('login.submit')}</button>
+    </form>
+  </div>`;
+}
+
+function LangSwitch() {
+  const [, force] = useState(0);
+  return html`<button type="button" class="btn btn-text lang-switch" id="lang-switch" lang=${getLang() === 'en' ? 'zh-CN' : 'en'}
+    onClick=${() => { setLang(getLang() === 'en' ? 'zh-CN' : 'en'); force((n) => n + 1); window.dispatchEvent(new Event('as-lang')); }}>${t('lang.switch')}</button>`;
+}
+
+// ---- the frame -------------------------------------------------------------------------------
+
+function Shell({ me, route, onOut, children }) {
+  async function out() {
+    try { await api('POST', '/v1/auth/logout', {}); } catch { /* the cookie goes anyway */ }
+    setCsrf(null);
+    onOut();
+  }
+  return html`<div class="shell">
+    <header class="topbar">
+      <a class="brand-sm" href="#/"><img src="favicon.svg" alt="" width="24" height="24" /><span>${t('app.title')}</span></a>
+      <div class="topbar-right">
+        <span class="who" id="who">${me.display_name || me.login}<span class="who-role">${t(`role.${me.role}`)}${me.site ? ` · ${me.site}` : ''}</span></span>
+        <${LangSwitch} />
+        <button type="button" class="btn btn-text" id="sign-out" onClick=${out}>${t('logout')}</button>
+      </div>
+    </header>
+    <nav class="sidebar" aria-label="menu">
+      ${menuFor(me).map((m) => html`<a href=${`#/${m.key}`} class=${`nav-item${route.name === m.key ? ' active' : ''}`} id=${`nav-${m.key}`}>${t(m.label)}</a>`)}
+    </nav>
+    <main class="content" id="main">${children}</main>
+  </div>`;
+}
+
+// ---- the queue, with the returning-customer search -------------------------------------------
+
+const STATES = ['received', 'adjudicated', 'awaiting_review', 'estimate_pending', 'in_repair', 'awaiting_parts',
+  'ready', 'closed', 'refunded', 'exchanged', 'declined', 'cancelled'];
+
+function waitsFor(tk) {
+  const d = tk.decision || {};
+  if (tk.state === 'adjudicated' && d.status === 'granted' && (d.remedy === 'refund' || d.remedy === 'exchange'))
+    return t(`waits.${d.remedy}`);
+  return ['closed', 'refunded', 'exchanged', 'declined', 'cancelled'].includes(tk.state) ? '—' : t(`waits.${tk.state}`);
+}
+function decisionShort(d) {
+  if (!d || !d.status) return '—';
+  const rules = (d.rules || []).join(' ');
+  return html`<${Tag} color=${d.status === 'granted' ? 'green' : d.status === 'not_covered' ? 'red' : 'orange'}>${t(`dec.${d.status}`)}<//> <span class="muted">${rules}</span>`;
+}
+
+// Queue filters and search live in memory across screens (never in the URL).
+const queueMemory = { filters: { state: '', from: today(), to: '' }, search: { phone: '', imei: '', serial: '' }, cursors: [] };
+
+function Queue({ me }) {
+  const [filters, setFilters] = useState(queueMemory.filters);
+  const [search, setSearch] = useState(queueMemory.search);
+  const [cursors, setCursors] = useState(queueMemory.cursors); // cursors[i] = `after` of page i+1
+  const [page, setPage] = useState(null);
+  const [error, setError] = useState(null);
+  const [loading, setLoading] = useState(false);
+  const query = (after) => ({ ...filters, ...search, after, limit: 20 });
+  async function load(after) {
+    setLoading(true); setError(null);
+    try { setPage(await api('GET', `/v1/tickets${qs(query(after))}`)); } catch (e) { setError(e); setPage(null); }
+    setLoading(false);
+  }
+  useEffect(() => { load(cursors[cursors.length - 1]); }, []);
+  useEffect(() => { Object.assign(queueMemory, { filters, search, cursors }); }, [filters, search, cursors]);
+  const apply = (ev) => { ev.preventDefault(); setCursors([]); load(undefined); };
+  const reset = () => {
+    const f = { state: '', from: today(), to: '' }, s = { phone: '', imei: '', serial: '' };
+    setFilters(f); setSearch(s); setCursors([]);
+    queueMemory.filters = f; queueMemory.search = s;
+    setTimeout(() => load(undefined));
+  };
+  const next = () => { const c = [...cursors, page.next]; setCursors(c); load(page.next); };
+  const first = () => { setCursors([]); load(undefined); };
+  const upd = (set, obj, k) => (e) => set({ ...obj, [k]: e.target.value });
+  const rows = (page && page.tickets) || [];
+  return html`<div class="page">
+    <div class="page-head"><h1>${t('queue.title')}</h1>
+      ${can(me, ['center']) ? html`<a class="btn btn-primary" href="#/intake" id="new-ticket">+ ${t('nav.intake')}</a>` : null}</div>
+    <form class="card filter-bar" onSubmit=${apply} id="queue-filters">
+      <fieldset class="filters"><legend>${t('search.title')}</legend>
+        <${Field} name="q.phone" label=${t('search.phone')}><input ...${inputProps('q.phone')} inputmode="tel" autocomplete="off" value=${search.phone} onInput=${upd(setSearch, search, 'phone')} /><//>
+        <${Field} name="q.imei" label=${t('search.imei')}><input ...${inputProps('q.imei')} inputmode="numeric" autocomplete="off" value=${search.imei} onInput=${upd(setSearch, search, 'imei')} /><//>
+        <${Field} name="q.serial" label=${t('search.serial')}><input ...${inputProps('q.serial')} autocomplete="off" value=${search.serial} onInput=${upd(setSearch, search, 'serial')} /><//>
+      </fieldset>
+      <fieldset class="filters"><legend class="vh">${t('queue.state')}</legend>
+        <${Field} name="q.state" label=${t('queue.state')}><select ...${inputProps('q.state')} value=${filters.state} onChange=${upd(setFilters, filters, 'state')}>
+          <option value="">${t('queue.all')}</option>${STATES.map((s) => html`<option value=${s}>${t(`state.${s}`)}</option>`)}</select><//>
+        <${Field} name="q.from" label=${t('queue.from')}><input ...${inputProps('q.from')} placeholder="2026-12-07" inputmode="numeric" value=${filters.from} onInput=${upd(setFilters, filters, 'from')} /><//>
+        <${Field} name="q.to" label=${t('queue.to')}><input ...${inputProps('q.to')} placeholder="2026-12-07" inputmode="numeric" value=${filters.to} onInput=${upd(setFilters, filters, 'to')} /><//>
+        <div class="filter-actions"><button class="btn btn-primary" type="submit" id="queue-search">${t('common.search')}</button>
+          <button class="btn" type="button" onClick=${reset}>${t('common.reset')}</button></div>
+      </fieldset>
+      <p class="hint">${t('search.hint')}</p>
+    </form>
+    <${ErrorBox} error=${error} />
+    <div class="card table-card">
+      <table class="table" id="queue-table">
+        <thead><tr><th>${t('col.id')}</th><th>${t('col.opened')}</th><th>${t('col.customer')}</th><th>${t('col.device')}</th>
+          <th>${t('col.state')}</th><th>${t('col.promised')}</th><th>${t('col.waits')}</th><th>${t('col.decision')}</th></tr></thead>
+        <tbody>${rows.length ? rows.map((tk) => html`<tr>
+            <td><a href=${`#/tickets/${tk.id}`} class="mono">${tk.id}</a>${me.role !== 'center' ? html`<div class="muted">${tk.center}</div>` : null}</td>
+            <td>${fmtTime(tk.opened_at)}</td>
+            <td>${tk.customer ? html`${tk.customer.name}<div class="muted">${tk.customer.phone}</div>` : '—'}</td>
+            <td>${[tk.device && tk.device.brand, tk.device && tk.device.model].filter(Boolean).join(' ') || '—'}<div class="muted mono">${tk.device && (tk.device.imei || tk.device.serial) || ''}</div></td>
+            <td><${StateTag} state=${tk.state} /></td>
+            <td>${fmtDate(tk.work && tk.work.promised_date)}</td>
+            <td>${waitsFor(tk)}</td>
+            <td>${decisionShort(tk.decision)}</td></tr>`)
+          : html`<tr><td colspan="8" class="empty">${loading ? t('common.loading') : t('common.none')}</td></tr>`}</tbody>
+      </table>
+      <div class="pager">
+        <button class="btn" type="button" disabled=${!cursors.length} onClick=${first}>${t('common.first')}</button>
+        <button class="btn" type="button" id="next-page" disabled=${!(page && page.next)} onClick=${next}>${t('common.next')}</button>
+      </div>
+    </div>
+  </div>`;
+}
+
+// ---- intake ----------------------------------------------------------------------------------
+
+const CATEGORIES = ['phone_host', 'phone_battery', 'phone_charger', 'general'];
+const ACCESSORIES = { zh: ['充电器', '数据线', '包装盒', '保护壳', 'SIM 卡托'], en: ['charger', 'cable', 'box', 'case', 'SIM tray'] };
+const EMPTY_INTAKE = {
+  'customer.name': '', 'customer.phone': '', 'device.category': 'phone_host', 'device.brand': '', 'device.model': '',
+  'device.imei': '', 'device.imei_label': '', 'device.serial': '', 'purchase.invoice_date': '', 'purchase.price_cents': '',
+  'purchase.invoice': true, 'purchase.warranty_card': true, 'fault.code': '', 'fault.description': '', 'fault.listed': true,
+  request: 'repair', 'pre.appearance': '', 'pre.accessories': [],
+};
+
+function validateIntake(v) {
+  const e = {};
+  const need = (k) => { if (!String(v[k]).trim()) e[k] = t('v.required', { field: t(`f.${k}`) }); };
+  ['customer.name', 'customer.phone', 'device.brand', 'device.model', 'purchase.invoice_date', 'fault.description'].forEach(need);
+  if (v['customer.phone'] && !/^1\d{10}$/.test(v['customer.phone'].trim())) e['customer.phone'] = t('v.phone');
+  for (const k of ['device.imei', 'device.imei_label'])
+    if (v[k] && !luhnOk(v[k].trim())) e[k] = t('v.luhn');
+  if (v['device.category'].startsWith('phone_host') && !v['device.imei']) e['device.imei'] = t('v.required', { field: 'IMEI' });
+  if (v['purchase.invoice_date'] && (!dateOk(v['purchase.invoice_date']) || v['purchase.invoice_date'] > today())) e['purchase.invoice_date'] = t('v.date');
+  if (v['purchase.price_cents'] && moneyToCents(v['purchase.price_cents']) === null) e['purchase.price_cents'] = t('v.money');
+  return e;
+}
+
+function intakeBody(v) {
+  const s = (k) => String(v[k]).trim() || undefined;
+  const imeiMatch = v['device.imei'] && v['device.imei_label'] ? v['device.imei'].trim() === v['device.imei_label'].trim() : null;
+  const lang = getLang() === 'en' ? 'en' : 'zh';
+  // The pre-check has no field in the API: it is kept with the fault description.
+  const pre = [v['pre.appearance'] && `${t('f.pre.appearance')}: ${v['pre.appearance']}`,
+    v['pre.accessories'].length && `${t('f.pre.accessories')}: ${v['pre.accessories'].map((i) => ACCESSORIES[lang][i]).join(', ')}`,
+    imeiMatch !== null && `${t('f.pre.imei_match')}: ${t(imeiMatch ? 'common.yes' : 'common.no')}`].filter(Boolean).join('; ');
+  return {
+    customer: { name: s('customer.name'), phone: s('customer.phone') },
+    device: { category: v['device.category'], brand: s('device.brand'), model: s('device.model'), imei: s('device.imei'),
+      imei_label: s('device.imei_label'), serial: s('device.serial') },
+    purchase: { invoice_date: s('purchase.invoice_date'), invoice: !!v['purchase.invoice'], warranty_card: !!v['purchase.warranty_card'],
+      price_cents: v['purchase.price_cents'] ? moneyToCents(v['purchase.price_cents']) : undefined },
+    fault: { code: s('fault.code'), description: [s('fault.description'), pre && `[${t('intake.precheck')}] ${pre}`].filter(Boolean).join(' — '),
+      listed: !!v['fault.listed'] },
+    request: v.request,
+  };
+}
+
+function Intake() {
+  const [v, setV] = useState({ ...EMPTY_INTAKE });
+  const [errors, setErrors] = useState({});
+  const [general, setGeneral] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const key = useRef(newKey());
+  const set = (k) => (e) => setV({ ...v, [k]: e.target.type === 'checkbox' ? e.target.checked : e.target.value });
+  const toggleAcc = (i) => setV({ ...v, 'pre.accessories': v['pre.accessories'].includes(i) ? v['pre.accessories'].filter((x) => x !== i) : [...v['pre.accessories'], i] });
+  const lang = getLang() === 'en' ? 'en' : 'zh';
+  async function submit(ev) {
+    ev.preventDefault();
+    setGeneral(null);
+    const e = validateIntake(v);
+    setErrors(e);
+    if (Object.keys(e).length) return;
+    setBusy(true);
+    try {
+      const tk = await api('POST', '/v1/tickets', intakeBody(v), key.current);
+      key.current = newKey();
+      flash.set(t('intake.created', { id: tk.id }));
+      go(`tickets/${tk.id}`);
+    } catch (err) {
+      const fe = fieldErrors(err);
+      setErrors(fe);
+      if (!Object.keys(fe).length) setGeneral(err);
+    } finally { setBusy(false); }
+  }
+  const F = (name, type = 'text', extra = {}) => html`<${Field} name=${name} label=${t(`f.${name}`)} error=${errors[name]}>
+    <input ...${inputProps(name, errors[name])} type=${type} value=${v[name]} onInput=${set(name)} ...${extra} /><//>`;
+  const C = (name) => html`<label class="check"><input type="checkbox" id=${fid(name)} checked=${v[name]} onChange=${set(name)} /> ${t(`f.${name}`)}</label>`;
+  return html`<form class="page" onSubmit=${submit} novalidate id="intake-form">
+    <div class="page-head"><h1>${t('intake.title')}</h1></div>
+    <${ErrorSummary} errors=${errors} />
+    <${ErrorBox} error=${general} />
+    <div class="grid2">
+      <${Card} title=${t('intake.customer')}>
+        ${F('customer.name', 'text', { autocomplete: 'off' })}
+        ${F('customer.phone', 'tel', { inputmode: 'tel', autocomplete: 'off' })}
+      <//>
+      <${Card} title=${t('intake.purchase')}>
+        ${F('purchase.invoice_date', 'text', { placeholder: today(), inputmode: 'numeric', autocomplete: 'off' })}
+        ${F('purchase.price_cents', 'text', { inputmode: 'decimal', placeholder: '1299.00' })}
+        <div class="checks">${C('purchase.invoice')}${C('purchase.warranty_card')}</div>
+      <//>
+      <${Card} title=${t('intake.device')}>
+        <${Field} name="device.category" label=${t('f.device.category')} error=${errors['device.category']}>
+          <select ...${inputProps('device.category', errors['device.category'])} value=${v['device.category']} onChange=${set('device.category')}>
+            ${CATEGORIES.map((c) => html`<option value=${c}>${t(`cat.${c}`)}</option>`)}</select><//>
+        <div class="row2">${F('device.brand')}${F('device.model')}</div>
+        ${F('device.imei', 'text', { inputmode: 'numeric', maxlength: 15, autocomplete: 'off' })}
+        ${F('device.imei_label', 'text', { inputmode: 'numeric', maxlength: 15, autocomplete: 'off' })}
+        ${F('device.serial', 'text', { autocomplete: 'off' })}
+      <//>
+      <${Card} title=${t('intake.fault')}>
+        ${F('fault.code', 'text', { placeholder: 'NO_POWER' })}
+        <${Field} name="fault.description" label=${t('f.fault.description')} error=${errors['fault.description']}>
+          <textarea ...${inputProps('fault.description', errors['fault.description'])} rows="3" value=${v['fault.description']} onInput=${set('fault.description')}></textarea><//>
+        <div class="checks">${C('fault.listed')}</div>
+        <${Field} name="request" label=${t('f.request')} error=${errors.request}>
+          <div class="radios" role="radiogroup" id=${fid('request')}>${['repair', 'exchange', 'refund'].map((r) => html`<label class="radio">
+            <input type="radio" name="request" value=${r} checked=${v.request === r} onChange=${set('request')} id=${`req-${r}`} /> ${t(`req.${r}`)}</label>`)}</div><//>
+      <//>
+      <${Card} title=${t('intake.precheck')} cls="wide">
+        <p class="hint">${t('pre.hint')}</p>
+        ${F('pre.appearance', 'text', { placeholder: getLang() === 'en' ? 'light scratches on the back' : '背壳轻微划痕' })}
+        <fieldset class="checks"><legend>${t('f.pre.accessories')}</legend>${ACCESSORIES[lang].map((a, i) => html`<label class="check">
+          <input type="checkbox" checked=${v['pre.accessories'].includes(i)} onChange=${() => toggleAcc(i)} /> ${a}</label>`)}</fieldset>
+        ${v['device.imei'] && v['device.imei_label'] ? html`<p class=${v['device.imei'] === v['device.imei_label'] ? 'ok-text' : 'warn-text'} id="imei-match">
+          ${t('f.pre.imei_match')}: ${t(v['device.imei'] === v['device.imei_label'] ? 'common.yes' : 'common.no')}</p>` : null}
+      <//>
+    </div>
+    <div class="form-actions"><button class="btn btn-primary btn-lg" type="submit" disabled=${busy} id="intake-submit">${t('intake.submit')}</button>
+      <a class="btn" href="#/queue">${t('common.cancel')}</a></div>
+  </form>`;
+}
+
+// A one-shot message carried to the next screen.
+const flash = { msg: '', set(m) { this.msg = m; }, take() { const m = this.msg; this.msg = ''; return m; } };
+
+// ---- one ticket ------------------------------------------------------------------------------
+
+// Hand-back facts the ticket does not echo yet (payment method), kept for this tab's receipts.
+const handbacks = {};
+
+function decisionSentence(d) {
+  const rules = d.rules || [];
+  const named = rules.filter((r) => ruleText(r));
+  return named.map((r) => (getLang() === 'en' ? `${ruleText(r)} under ${r}` : `${ruleText(r)}（依据 ${r}）`));
+}
+
+function DecisionCard({ tk }) {
+  const d = tk.decision;
+  if (!d || !d.status) return html`<${Card} title=${t('ticket.decision')}><p class="muted" id="decision-waiting">${t('ticket.waiting')}</p><//>`;
+  const remedy = d.remedy === 'repair' && !d.free ? 'paid_repair' : (d.remedy || 'none');
+  return html`<${Card} title=${t('ticket.decision')} cls="decision">
+    <div class="decision-head" id="decision">
+      <${Tag} color=${d.status === 'granted' ? 'green' : d.status === 'not_covered' ? 'red' : 'orange'}>${t(`dec.${d.status}`)}<//>
+      <strong class="decision-remedy">${t(`remedy.${remedy}`)}</strong>
+      ${d.free ? html`<${Tag} color="green">${t('ticket.free')}<//>` : html`<${Tag} color="gold">${t('ticket.paid')}<//>`}
+    </div>
+    <ul class="decision-words" id="decision-words">${decisionSentence(d).map((s) => html`<li>${s}</li>`)}</ul>
+    ${d.reason ? html`<p class="muted">${d.reason}</p>` : null}
+    ${d.review ? html`<div class="alert alert-warn">${t('ticket.review')}</div>` : null}
+    <${Desc} items=${[
+      [t('ticket.rules'), html`<span id="decision-rules">${(d.rules || []).map((r) => html`<${Tag} color="blue">${r}<//>`)}</span>`],
+      d.entitled && d.entitled.length ? [t('ticket.choices'), html`<span id="decision-choices">${d.entitled.map((e) => t(`remedy.${e}`)).join(getLang() === 'en' ? ', ' : '、')}</span>`] : null,
+      d.coverage_end ? [t('ticket.coverage_end'), fmtDate(d.coverage_end)] : null,
+      d.refund_cents ? [t('ticket.refund'), fmtMoney(d.refund_cents)] : null,
+    ]} />
+  <//>`;
+}
+
+function ActionForm({ id, title, fields, submitLabel, onDone, build, danger, formId }) {
+  const [v, setV] = useState({});
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const key = useRef(newKey());
+  async function submit(ev) {
+    ev.preventDefault();
+    setError(null); setErrors({});
+    const pre = {};
+    const body = build(v, pre);
+    if (Object.keys(pre).length) { setErrors(pre); return; }
+    setBusy(true);
+    try {
+      const tk = await api('POST', `/v1/tickets/${encodeURIComponent(id)}/${formId}`, body, key.current);
+      key.current = newKey();
+      onDone(tk, body);
+    } catch (e) {
+      const fe = fieldErrors(e);
+      setErrors(fe);
+      if (!Object.keys(fe).length) setError(e);
+    } finally { setBusy(false); }
+  }
+  return html`<form class="action-form" onSubmit=${submit} novalidate id=${`form-${formId}`}>
+    <h3>${title}</h3>
+    <${ErrorSummary} errors=${errors} />
+    <${ErrorBox} error=${error} />
+    <div class="row-fields">${fields.map((f) => html`<${Field} name=${f.name} label=${t(f.label)} error=${errors[f.name]}>
+      ${f.options ? html`<select ...${inputProps(f.name, errors[f.name])} value=${v[f.name] ?? ''} onChange=${(e) => setV({ ...v, [f.name]: e.target.value })}>
+          ${f.options.map(([val, lab]) => html`<option value=${val}>${lab}</option>`)}</select>`
+        : html`<input ...${inputProps(f.name, errors[f.name])} type=${f.type || 'text'} value=${v[f.name] ?? ''} placeholder=${f.placeholder || ''}
+          onInput=${(e) => setV({ ...v, [f.name]: e.target.value })} />`}<//>`)}</div>
+    <div class="form-actions"><button class=${`btn ${danger ? 'btn-danger' : 'btn-primary'}`} type="submit" disabled=${busy} id=${`submit-${formId}`}>${submitLabel}</button></div>
+  </form>`;
+}
+
+function Ticket({ me, id }) {
+  const [tk, setTk] = useState(null);
+  const [error, setError] = useState(null);
+  const [msg, setMsg] = useState(flash.take());
+  async function load() {
+    try { setTk(await api('GET', `/v1/tickets/${encodeURIComponent(id)}`)); setError(null); } catch (e) { setError(e); }
+  }
+  useEffect(() => { setTk(null); setError(null); load(); }, [id]);
+  // The warranty decision usually lands within a second: look again while it is pending.
+  useEffect(() => {
+    if (!tk || tk.state !== 'received') return undefined;
+    const h = setTimeout(load, 700);
+    return () => clearTimeout(h);
+  }, [tk]);
+  if (error) {
+    if (error.status === 404 || error.status === 400)
+      return html`<div class="page"><div class="result" id="not-found"><h1>${t('err.notfound')}</h1><p>${t('err.notfound.ticket')}</p>
+        <a class="btn" href="#/queue">${t('common.back')}</a></div></div>`;
+    return html`<div class="page"><${ErrorBox} error=${error} /></div>`;
+  }
+  if (!tk) return html`<div class="page"><p class="muted">${t('common.loading')}</p></div>`;
+  const d = tk.decision || {};
+  const w = tk.work || {};
+  const desk = can(me, DESK);
+  const done = (next, body) => { if (body && body.payment_method) handbacks[tk.id] = { payment_method: body.payment_method, at: new Date().toISOString() }; setMsg(''); setTk(next); };
+  const counterRemedy = tk.state === 'adjudicated' && d.status === 'granted' && (d.remedy === 'refund' || d.remedy === 'exchange');
+  const pay = [['', '—'], ...['cash', 'card', 'wechat_pay', 'alipay', 'bank_transfer'].map((p) => [p, t(`pay.${p}`)])];
+  const causes = ['manufacturing_quality', 'design_quality', 'parts_problem', 'customer_visit', 'service_station', 'other'];
+  const handedBack = ['closed', 'refunded', 'exchanged'].includes(tk.state);
+  const hasAction = ['received', 'adjudicated', 'awaiting_review', 'estimate_pending', 'in_repair', 'awaiting_parts', 'ready'].includes(tk.state);
+  return html`<div class="page">
+    ${msg ? html`<div class="alert alert-success" role="status">${msg}</div>` : null}
+    <div class="page-head"><h1><span class="mono" id="ticket-id">${tk.id}</span> <${StateTag} state=${tk.state} /></h1>
+      <div class="head-actions">
+        <a class="btn" href=${`#/print/intake/${tk.id}`} id="print-intake">${t('act.print_intake')}</a>
+        ${handedBack ? html`<a class="btn btn-primary" href=${`#/print/handback/${tk.id}`} id="print-handback">${t('act.print_handback')}</a>` : null}
+      </div></div>
+    <div class="grid2">
+      <${DecisionCard} tk=${tk} />
+      <${Card} title=${t('ticket.work')}>
+        <${Desc} items=${[
+          [t('col.center'), tk.center], [t('col.opened'), fmtTime(tk.opened_at)], [t('col.waits'), waitsFor(tk)],
+          [t('col.promised'), fmtDate(w.promised_date)], w.fault_code ? [t('f.fault_code'), w.fault_code] : null,
+          w.estimate_cents ? [t('f.estimate'), fmtMoney(w.estimate_cents)] : null,
+          w.outcome ? [t('print.outcome'), t(`outcome.${w.outcome}`)] : null,
+        ]} />
+      <//>
+      <${Card} title=${t('intake.customer')}>
+        <${Desc} items=${[[t('f.customer.name'), tk.customer && tk.customer.name], [t('f.customer.phone'), tk.customer && tk.customer.phone],
+          [t('f.request'), t(`req.${tk.request}`)]]} />
+      <//>
+      <${Card} title=${t('intake.device')}>
+        <${Desc} items=${[[t('f.device.brand'), tk.device && `${tk.device.brand || ''} ${tk.device.model || ''}`],
+          [t('f.device.imei'), html`<span class="mono">${tk.device && tk.device.imei}</span>`],
+          [t('f.purchase.invoice_date'), fmtDate(tk.purchase && tk.purchase.invoice_date)],
+          [t('f.purchase.price_cents'), fmtMoney(tk.purchase && tk.purchase.price_cents)],
+          [t('f.fault.description'), tk.fault && tk.fault.description]]} />
+      <//>
+    </div>
+    ${desk && hasAction ? html`<div class="card actions" id="actions">
+      ${tk.state === 'adjudicated' && !counterRemedy ? html`<${ActionForm} id=${tk.id} formId="diagnosis" title=${t('act.diagnose')} submitLabel=${t('common.save')} onDone=${done}
+        fields=${[{ name: 'fault_code', label: 'f.fault_code' }, { name: 'labour_code', label: 'f.labour_code' },
+          ...(d.free ? [] : [{ name: 'estimate_cents', label: 'f.estimate', placeholder: '580.00' }]),
+          { name: 'promised_date', label: 'f.promised_date', placeholder: today() }, { name: 'note', label: 'f.note' }]}
+        build=${(v, e) => { const est = v.estimate_cents ? moneyToCents(v.estimate_cents) : undefined; if (v.estimate_cents && est === null) e.estimate_cents = t('v.money');
+          if (v.promised_date && !dateOk(v.promised_date)) e.promised_date = t('v.date');
+          return { fault_code: v.fault_code || undefined, labour_code: v.labour_code || undefined, estimate_cents: est, promised_date: v.promised_date || undefined, note: v.note || undefined }; }} />` : null}
+      ${tk.state === 'estimate_pending' ? html`<div class="consent"><p>${t('f.estimate')}: <strong>${fmtMoney(w.estimate_cents)}</strong></p>
+        <${ActionForm} id=${tk.id} formId="consent" title=${t('act.consent')} submitLabel=${t('common.save')} onDone=${done}
+          fields=${[{ name: 'accept', label: 'act.consent', options: [['true', t('f.accept')], ['false', t('f.decline')]] }, { name: 'note', label: 'f.note' }]}
+          build=${(v) => ({ accept: (v.accept ?? 'true') === 'true', note: v.note || undefined })} /></div>` : null}
+      ${['in_repair', 'awaiting_parts'].includes(tk.state) ? html`<${ActionForm} id=${tk.id} formId="repair-complete" title=${t('act.complete')} submitLabel=${t('common.save')} onDone=${done}
+        fields=${[{ name: 'labour_minutes', label: 'f.labour_minutes', type: 'number' }, { name: 'cause', label: 'f.cause', options: causes.map((c) => [c, c]) }, { name: 'note', label: 'f.note' }]}
+        build=${(v) => ({ labour_minutes: v.labour_minutes ? Number(v.labour_minutes) : undefined, cause: v.cause || causes[0], note: v.note || undefined })} />` : null}
+      ${tk.state === 'ready' || counterRemedy ? html`<${ActionForm} id=${tk.id} formId="handback" title=${t('act.handback')} submitLabel=${t('act.handback')} onDone=${done}
+        fields=${[{ name: 'payment_method', label: 'f.payment_method', options: pay }, { name: 'loaner_unit', label: 'f.loaner_unit' }, { name: 'note', label: 'f.note' }]}
+        build=${(v) => ({ payment_method: v.payment_method || undefined, loaner_unit: v.loaner_unit || undefined, note: v.note || undefined })} />` : null}
+      ${['received', 'adjudicated', 'awaiting_review', 'estimate_pending'].includes(tk.state) ? html`<details class="danger-zone"><summary>${t('act.cancel')}</summary>
+        <${ActionForm} id=${tk.id} formId="cancel" title=${t('act.cancel')} submitLabel=${t('act.cancel')} danger=${true} onDone=${done}
+          fields=${[{ name: 'reason', label: 'f.reason' }]} build=${(v, e) => { if (!v.reason) e.reason = t('v.required', { field: t('f.reason') }); return { reason: v.reason }; }} /></details>` : null}
+    </div>` : null}
+    <${Card} title=${t('ticket.timeline')}>
+      <ol class="timeline">${(tk.timeline || []).map((e) => html`<li><span class="tl-time">${fmtTime(e.at)}</span>
+        <span class="tl-event">${e.to_state ? html`<${StateTag} state=${e.to_state} />` : null} ${t(`ev.${e.event}`) !== `ev.${e.event}` ? t(`ev.${e.event}`) : e.event}</span>
+        <span class="muted">${e.actor || ''}${e.note ? ` — ${e.note}` : ''}</span></li>`)}</ol>
+    <//>
+  </div>`;
+}
+
+// ---- printable documents ---------------------------------------------------------------------
+
+function Qr({ text, size = 120 }) {
+  const q = qrEncode(text, { ecc: 'M', border: 2 });
+  let d = '';
+  q.data.forEach((row, y) => row.forEach((on, x) => { if (on) d += `M${x} ${y}h1v1h-1z`; }));
+  return html`<svg class="qr" id="qr" role="img" aria-label=${text} width=${size} height=${size} viewBox=${`0 0 ${q.size} ${q.size}`} shape-rendering="crispEdges">
+    <rect width=${q.size} height=${q.size} fill="#fff" /><path d=${d} fill="#000" /></svg>`;
+}
+
+function PrintDoc({ me, kind, id }) {
+  const [tk, setTk] = useState(null);
+  const [error, setError] = useState(null);
+  const [paper, setPaper] = useState(localStorage.getItem('as_paper') || 'a4');
+  useEffect(() => { api('GET', `/v1/tickets/${encodeURIComponent(id)}`).then(setTk, setError); }, [id]);
+  useEffect(() => { localStorage.setItem('as_paper', paper); document.body.dataset.paper = paper; return () => { delete document.body.dataset.paper; }; }, [paper]);
+  if (error) return html`<div class="page"><div class="result" id="not-found"><h1>${t('err.notfound')}</h1><p>${t('err.notfound.ticket')}</p></div></div>`;
+  if (!tk) return html`<div class="page"><p class="muted">${t('common.loading')}</p></div>`;
+  const d = tk.decision || {};
+  const w = tk.work || {};
+  const hb = handbacks[tk.id] || {};
+  const handed = (tk.timeline || []).filter((e) => e.event === 'handed_back').pop();
+  const pm = tk.payment_method || w.payment_method || hb.payment_method;
+  return html`<div class="print-page">
+    <div class="print-toolbar no-print">
+      <a class="btn" href=${`#/tickets/${tk.id}`}>${t('common.back')}</a>
+      <label>${t('print.format')} <select id="paper" value=${paper} onChange=${(e) => setPaper(e.target.value)}>
+        <option value="a4">${t('print.a4')}</option><option value="receipt">${t('print.receipt')}</option></select></label>
+      <button class="btn btn-primary" type="button" id="do-print" onClick=${() => window.print()}>${t('common.print')}</button>
+    </div>
+    <article class=${`doc doc-${paper}`} id="doc">
+      <header class="doc-head">
+        <div><div class="doc-org">${t('app.title')} · ${tk.center}</div>
+          <h1>${t(kind === 'handback' ? 'print.handback' : 'print.intake')}</h1>
+          <div class="doc-no">${t('col.id')}: <strong class="mono" id="doc-ticket">${tk.id}</strong></div>
+          <div>${t('col.opened')}: ${fmtTime(tk.opened_at)}</div></div>
+        <${Qr} text=${tk.id} size=${paper === 'receipt' ? 96 : 112} />
+      </header>
+      <${Desc} items=${[
+        [t('f.customer.name'), tk.customer && tk.customer.name], [t('f.customer.phone'), tk.customer && tk.customer.phone],
+        [t('col.device'), tk.device && `${tk.device.brand || ''} ${tk.device.model || ''}`],
+        [t('search.imei'), tk.device && (tk.device.imei || tk.device.serial)],
+        [t('f.fault.description'), tk.fault && tk.fault.description],
+        [t('f.request'), t(`req.${tk.request}`)],
+        [t('ticket.decision'), d.status ? `${t(`dec.${d.status}`)} · ${t(`remedy.${d.remedy === 'repair' && !d.free ? 'paid_repair' : d.remedy || 'none'}`)} (${(d.rules || []).join(', ')})` : t('ticket.waiting')],
+        d.refund_cents ? [t('ticket.refund'), fmtMoney(d.refund_cents)] : null,
+        w.estimate_cents ? [t('f.estimate'), fmtMoney(w.estimate_cents)] : null,
+        w.promised_date ? [t('f.promised_date'), fmtDate(w.promised_date)] : null,
+        kind === 'handback' ? [t('col.state'), t(`state.${tk.state}`)] : null,
+        kind === 'handback' ? [t('print.handed'), fmtTime(handed && handed.at)] : null,
+        kind === 'handback' && pm ? [t('f.payment_method'), html`<span id="doc-payment">${t(`pay.${pm}`)}</span>`] : null,
+      ]} />
+      <p class="doc-terms">${t('print.terms')}</p>
+      <footer class="doc-sign"><div>${t('print.sign')}: ____________</div><div>${t('print.staff')}: ${me.display_name || me.login}</div><div>${fmtDate(today())}</div></footer>
+    </article>
+  </div>`;
+}
+
+// ---- staff accounts (admin, region) ----------------------------------------------------------
+
+function Users() {
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => { api('GET', '/v1/users').then((r) => setRows(r.users || []), setError); }, []);
+  return html`<div class="page"><div class="page-head"><h1>${t('users.title')}</h1></div>
+    <${ErrorBox} error=${error} />
+    <div class="card table-card"><table class="table" id="users-table">
+      <thead><tr><th>${t('users.login')}</th><th>${t('users.name')}</th><th>${t('users.role')}</th><th>${t('users.site')}</th><th>${t('users.region')}</th><th>${t('users.active')}</th></tr></thead>
+      <tbody>${rows ? rows.map((u) => html`<tr><td class="mono">${u.login}</td><td>${u.display_name}</td><td>${t(`role.${u.role}`)}</td>
+        <td>${u.site || '—'}</td><td>${u.region || '—'}</td><td>${u.active === false ? html`<${Tag} color="red">${t('users.off')}<//>` : html`<${Tag} color="green">${t('users.on')}<//>`}</td></tr>`)
+        : html`<tr><td colspan="6" class="empty">${t('common.loading')}</td></tr>`}</tbody></table></div></div>`;
+}
+
+// ---- warehouse: stock by site ---------------------------------------------------------------
+
+// The stock route answers every SKU of a site at once (it has no paging and no low-stock
+// filter): the low-stock filter is applied here, on the answer.
+const stockMemory = { site: '', low: false };
+function Stock({ me }) {
+  const [site, setSite] = useState(stockMemory.site || me.site || 'WH01');
+  const [low, setLow] = useState(stockMemory.low);
+  const [rows, setRows] = useState(null);
+  const [error, setError] = useState(null);
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    setError(null);
+    Object.assign(stockMemory, { site, low });
+    try { setRows((await api('GET', `/v1/parts/stock${qs({ site })}`)).items || []); } catch (e) { setError(e); setRows([]); }
+  }
+  useEffect(() => { load(); }, []);
+  const shown = (rows || []).filter((r) => !low || r.below_safety || (r.reorder_point && r.available <= r.reorder_point));
+  return html`<div class="page"><div class="page-head"><h1>${t('stock.title')}</h1></div>
+    <form class="card filter-bar" onSubmit=${load} id="stock-filters"><div class="filters">
+      <${Field} name="s.site" label=${t('stock.site')} error=${error && error.status === 400 ? errText(error) : null}>
+        <input ...${inputProps('s.site', error)} value=${site} onInput=${(e) => setSite(e.target.value.trim())} /><//>
+      <div class="field"><label class="check check-aligned"><input type="checkbox" id="f-s-low" checked=${low} onChange=${(e) => setLow(e.target.checked)} /> ${t('stock.low')}</label></div>
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="stock-search">${t('common.search')}</button></div>
+    </div></form>
+    ${error && error.status !== 400 ? html`<${ErrorBox} error=${error} />` : null}
+    <div class="card table-card"><table class="table" id="stock-table">
+      <thead><tr><th>SKU</th><th>${t('stock.name')}</th><th class="num">${t('stock.on_hand')}</th><th class="num">${t('stock.reserved')}</th>
+        <th class="num">${t('stock.available')}</th><th class="num">${t('stock.safety')}</th><th class="num">${t('stock.inbound')}</th><th class="num">${t('stock.backordered')}</th><th>${t('col.state')}</th></tr></thead>
+      <tbody>${rows === null ? html`<tr><td colspan="9" class="empty">${t('common.loading')}</td></tr>`
+        : shown.length ? shown.map((r) => html`<tr><td class="mono">${r.sku}</td><td>${r.name}</td><td class="num">${r.on_hand}</td><td class="num">${r.reserved}</td>
+          <td class="num"><strong>${r.available}</strong></td><td class="num">${r.safety_level ?? '—'} / ${r.reorder_point ?? '—'}</td><td class="num">${r.inbound}</td><td class="num">${r.backordered}</td>
+          <td>${r.below_safety ? html`<${Tag} color="red">${t('stock.below')}<//>` : r.reorder_point && r.available <= r.reorder_point ? html`<${Tag} color="orange">${t('stock.reorder')}<//>` : html`<${Tag} color="green">${t('stock.ok')}<//>`}</td></tr>`)
+        : html`<tr><td colspan="9" class="empty">${t('common.none')}</td></tr>`}</tbody></table></div></div>`;
+}
+
+// ---- region dashboard: per-centre figures from the report routes, as bars ---------------------
+
+function Bars({ rows, value, label, id, fmt }) {
+  const max = Math.max(1, ...rows.map((r) => Math.abs(Number(value(r)) || 0)));
+  const h = 28;
+  return html`<svg class="bars" id=${id} role="img" aria-label=${label} width="100%" height=${rows.length * h + 8} viewBox=${`0 0 400 ${rows.length * h + 8}`} preserveAspectRatio="xMinYMin meet">
+    ${rows.map((r, i) => { const v = Number(value(r)) || 0; const w = Math.max(1, (Math.abs(v) / max) * 250); return html`<g transform=${`translate(0 ${i * h + 4})`}>
+      <text x="0" y="15" class="bar-label">${r.key}</text><rect x="80" y="2" width=${w} height="18" rx="3" class=${v < 0 ? 'bar neg' : 'bar'} />
+      <text x=${86 + w} y="15" class="bar-value">${fmt ? fmt(v) : v}</text></g>`; })}</svg>`;
+}
+
+function Dashboard() {
+  const [sat, setSat] = useState(null);
+  const [cmp, setCmp] = useState(null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    api('GET', `/v1/reports/satisfaction${qs({ group: 'center' })}`).then(setSat, setError);
+    api('GET', `/v1/reports/complaints${qs({ group: 'center' })}`).then(setCmp, setError);
+  }, []);
+  const empty = html`<p class="muted empty">${t('common.none')}</p>`;
+  return html`<div class="page"><div class="page-head"><h1>${t('dash.title')}</h1>
+      <span class="muted">${sat ? `${fmtDate(sat.from)} – ${fmtDate(sat.to)}` : ''}</span></div>
+    <${ErrorBox} error=${error} />
+    <div class="grid2">
+      <${Card} title=${t('dash.nps')}>${sat ? (sat.rows || []).length ? html`<${Bars} id="chart-nps" rows=${sat.rows} value=${(r) => r.nps} label=${t('dash.nps')} />` : empty : t('common.loading')}<//>
+      <${Card} title=${t('dash.complaints')}>${cmp ? (cmp.rows || []).length ? html`<${Bars} id="chart-complaints" rows=${cmp.rows} value=${(r) => r.count} label=${t('dash.complaints')} />` : empty : t('common.loading')}<//>
+    </div>
+    <div class="card table-card"><table class="table" id="dash-table">
+      <thead><tr><th>${t('col.center')}</th><th class="num">${t('dash.responses')}</th><th class="num">${t('dash.score')}</th><th class="num">NPS</th>
+        <th class="num">${t('dash.rate')}</th><th class="num">${t('dash.complaints')}</th><th class="num">${t('dash.open_c')}</th><th class="num">${t('dash.escalated')}</th></tr></thead>
+      <tbody>${(() => {
+        const keys = [...new Set([...((sat && sat.rows) || []).map((r) => r.key), ...((cmp && cmp.rows) || []).map((r) => r.key)])].sort();
+        if (!keys.length) return html`<tr><td colspan="8" class="empty">${sat && cmp ? t('common.none') : t('common.loading')}</td></tr>`;
+        return keys.map((k) => { const s1 = ((sat && sat.rows) || []).find((r) => r.key === k) || {}; const c1 = ((cmp && cmp.rows) || []).find((r) => r.key === k) || {};
+          return html`<tr><td class="mono">${k}</td><td class="num">${s1.responses ?? '—'}</td><td class="num">${s1.weighted_score ?? '—'}</td><td class="num">${s1.nps ?? '—'}</td>
+            <td class="num">${s1.response_rate ? `${(Number(s1.response_rate) * 100).toFixed(1)}%` : '—'}</td><td class="num">${c1.count ?? '—'}</td><td class="num">${c1.open ?? '—'}</td><td class="num">${c1.escalated ?? '—'}</td></tr>`; });
+      })()}</tbody></table></div></div>`;
+}
+
+// ---- finance: trial balance, manufacturer claims, the ledger export ---------------------------
+
+const CLAIM_STATES = ['open', 'submitted', 'approved', 'partially_approved', 'rejected', 'paid'];
+function Finance({ me }) {
+  const month = today().slice(0, 7);
+  const [period, setPeriod] = useState(month);
+  const [cstate, setCstate] = useState('');
+  const [bal, setBal] = useState(null);
+  const [claims, setClaims] = useState(null);
+  const [cursors, setCursors] = useState([]);
+  const [errors, setErrors] = useState({});
+  const [balErr, setBalErr] = useState(null);
+  const [claimErr, setClaimErr] = useState(null);
+  async function loadBal() {
+    setBalErr(null);
+    try { setBal(await api('GET', `/v1/settlement/balance${qs({ period })}`)); } catch (e) { setBalErr(e); setBal(null); }
+  }
+  async function loadClaims(after) {
+    setClaimErr(null);
+    try { setClaims(await api('GET', `/v1/settlement/claims${qs({ state: cstate, period, after, limit: 20 })}`)); } catch (e) { setClaimErr(e); setClaims(null); }
+  }
+  function apply(ev) {
+    if (ev) ev.preventDefault();
+    if (!/^\d{4}-\d{2}$/.test(period)) { setErrors({ 'fin.period': t('fin.period_bad') }); return; }
+    setErrors({}); setCursors([]); loadBal(); loadClaims(undefined);
+  }
+  useEffect(() => { apply(); }, []);
+  const from = `${period}-01`;
+  const to = /^\d{4}-\d{2}$/.test(period) ? new Date(Date.UTC(Number(period.slice(0, 4)), Number(period.slice(5, 7)), 0)).toISOString().slice(0, 10) : '';
+  return html`<div class="page"><div class="page-head"><h1>${t('fin.title')}</h1>
+      ${me.role === 'finance' ? html`<a class="btn btn-primary" id="export-csv" download=${`ledger-${period}.csv`} href=${`/v1/settlement/export${qs({ format: 'csv', from, to })}`}>${t('fin.export')}</a>` : null}</div>
+    <form class="card filter-bar" onSubmit=${apply} id="fin-filters"><div class="filters">
+      <${Field} name="fin.period" label=${t('fin.period')} error=${errors['fin.period']}><input ...${inputProps('fin.period', errors['fin.period'])} value=${period} placeholder=${month} onInput=${(e) => setPeriod(e.target.value.trim())} /><//>
+      <${Field} name="fin.state" label=${t('fin.claim_state')}><select ...${inputProps('fin.state')} value=${cstate} onChange=${(e) => setCstate(e.target.value)}>
+        <option value="">${t('queue.all')}</option>${CLAIM_STATES.map((c) => html`<option value=${c}>${t(`claim.${c}`)}</option>`)}</select><//>
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="fin-search">${t('common.search')}</button></div>
+    </div></form>
+    <${Card} title=${t('fin.balance')} extra=${bal ? html`<span id="balanced">${bal.balanced ? html`<${Tag} color="green">${t('fin.balanced')}<//>` : html`<${Tag} color="red">${t('fin.unbalanced')}<//>`}</span>` : null}>
+      <${ErrorBox} error=${balErr} />
+      <table class="table" id="balance-table"><thead><tr><th>${t('fin.account')}</th><th>${t('fin.name')}</th><th>${t('fin.kind')}</th><th class="num">${t('fin.debit')}</th><th class="num">${t('fin.credit')}</th><th class="num">${t('fin.bal')}</th></tr></thead>
+        <tbody>${bal && (bal.accounts || []).length ? bal.accounts.map((a) => html`<tr><td class="mono">${a.account}</td><td>${a.name}</td><td>${t(`kind.${a.kind}`)}</td>
+          <td class="num">${fmtMoney(a.debit_cents || 0)}</td><td class="num">${fmtMoney(a.credit_cents || 0)}</td><td class="num">${fmtMoney(a.balance_cents || 0)}</td></tr>`)
+          : html`<tr><td colspan="6" class="empty">${bal ? t('common.none') : t('common.loading')}</td></tr>`}</tbody>
+        ${bal ? html`<tfoot><tr><th colspan="3">${t('fin.total', { n: bal.entries || 0 })}</th><th class="num">${fmtMoney(bal.debit_cents || 0)}</th><th class="num">${fmtMoney(bal.credit_cents || 0)}</th><th></th></tr></tfoot>` : null}
+      </table>
+    <//>
+    <${Card} title=${t('fin.claims')}>
+      <${ErrorBox} error=${claimErr} />
+      <table class="table" id="claims-table"><thead><tr><th>${t('fin.claim')}</th><th>${t('fin.manufacturer')}</th><th>${t('fin.period')}</th><th>${t('col.state')}</th>
+        <th class="num">${t('fin.claimed')}</th><th class="num">${t('fin.approved')}</th><th class="num">${t('fin.paid')}</th></tr></thead>
+        <tbody>${claims && (claims.claims || []).length ? claims.claims.map((c) => html`<tr><td class="mono">${c.id}</td><td>${c.manufacturer}</td><td>${c.period}${c.batch ? ` #${c.batch}` : ''}</td>
+          <td><${Tag} color=${c.state === 'paid' ? 'green' : c.state === 'rejected' ? 'red' : c.state === 'open' ? 'blue' : 'gold'}>${t(`claim.${c.state}`)}<//></td>
+          <td class="num">${fmtMoney(c.claimed_cents || 0)}</td><td class="num">${fmtMoney(c.approved_cents || 0)}</td><td class="num">${fmtMoney(c.paid_cents || 0)}</td></tr>`)
+          : html`<tr><td colspan="7" class="empty">${claims ? t('common.none') : t('common.loading')}</td></tr>`}</tbody></table>
+      <div class="pager">
+        <button class="btn" type="button" disabled=${!cursors.length} onClick=${() => { setCursors([]); loadClaims(undefined); }}>${t('common.first')}</button>
+        <button class="btn" type="button" disabled=${!(claims && claims.next)} onClick=${() => { setCursors([...cursors, claims.next]); loadClaims(claims.next); }}>${t('common.next')}</button>
+      </div>
+    <//>
+  </div>`;
+}
+
+function Home({ me }) {
+  return html`<div class="page"><div class="result"><h1>${t('home.welcome', { name: me.display_name || me.login })}</h1><p class="muted">${t('home.none')}</p></div></div>`;
+}
+
+// ---- the app ---------------------------------------------------------------------------------
+
+function App() {
+  const [me, setMe] = useState(undefined); // undefined: asking; null: signed out
+  const [route, setRoute] = useState(parseRoute());
+  const [, setLangTick] = useState(0);
+  useEffect(() => {
+    const onHash = () => setRoute(parseRoute());
+    const onLang = () => setLangTick((n) => n + 1);
+    window.addEventListener('hashchange', onHash);
+    window.addEventListener('as-lang', onLang);
+    api('GET', '/v1/auth/me').then(setMe, () => setMe(null));
+    return () => { window.removeEventListener('hashchange', onHash); window.removeEventListener('as-lang', onLang); };
+  }, []);
+  if (me === undefined) return html`<div class="boot muted">${t('common.loading')}</div>`;
+  if (!me) return html`<${Login} onIn=${(m) => { setMe(m); setRoute(parseRoute()); }} />`;
+  const menu = menuFor(me);
+  const allowed = (name) => menu.some((m) => m.key === name);
+  let screen;
+  const r = route;
+  if (r.name === 'print' && can(me, READERS)) return html`<${PrintDoc} me=${me} kind=${r.arg} id=${r.arg2} />`;
+  if (r.name === 'tickets' && r.arg && can(me, READERS)) screen = html`<${Ticket} me=${me} id=${r.arg} />`;
+  else if (r.name === 'intake' && allowed('intake')) screen = html`<${Intake} />`;
+  else if (r.name === 'users' && allowed('users')) screen = html`<${Users} />`;
+  else if (r.name === 'stock' && allowed('stock')) screen = html`<${Stock} me=${me} />`;
+  else if (r.name === 'dashboard' && allowed('dashboard')) screen = html`<${Dashboard} />`;
+  else if (r.name === 'finance' && allowed('finance')) screen = html`<${Finance} me=${me} />`;
+  else if ((r.name === 'queue' || !r.name) && allowed('queue')) screen = html`<${Queue} me=${me} />`;
+  else if (!r.name && allowed('stock')) screen = html`<${Stock} me=${me} />`;
+  else if (r.name && r.name !== 'home' && r.name !== 'queue') screen = html`<div class="page"><div class="result" id="not-found"><h1>${t('err.notfound')}</h1></div></div>`;
+  else screen = html`<${Home} me=${me} />`;
+  return html`<${Shell} me=${me} route=${r} onOut=${() => { setMe(null); go(''); }}>${screen}<//>`;
+}
+
+render(html`<${App} />`, document.getElementById('app'));
