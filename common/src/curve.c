@@ -27,8 +27,8 @@
 
 /* The services, each with its own key and principal {role: service, subject: <name>}. A new
  * service is added here and in STREAM_CONSUMERS. */
-static const char *const SERVICES[] = {"intake",   "warranty", "parts",
-                                       "settlement", "surveys", "people"};
+static const char *const SERVICES[] = {"intake",     "warranty", "parts",
+                                       "settlement", "surveys",  "people"};
 #define NSERVICES (sizeof SERVICES / sizeof SERVICES[0])
 
 /* Which services consume each stream (the stream is named after its publisher): the union of

@@ -285,11 +285,8 @@ static void on_event(as_event_t *ev, void *ud)
 }
 
 static const as_sub_def_t subscriptions[] = {
-    {"warranty", on_event},
-    {"parts", on_event},
-    {"settlement", on_event},
-    {"surveys", on_event},
-    {"people", on_event}, /* the network: regions, centres, brands */
+    {"warranty", on_event}, {"parts", on_event},  {"settlement", on_event},
+    {"surveys", on_event},  {"people", on_event}, /* the network: regions, centres, brands */
 };
 
 static const as_service_def_t intake_service = {
