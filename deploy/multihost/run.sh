@@ -15,6 +15,7 @@
 #   asmh-parts       .13  as-parts       :7131 / :7132
 #   asmh-settlement  .14  as-settlement  :7141 / :7142
 #   asmh-surveys     .15  as-surveys     :7151 / :7152
+#   asmh-people      .16  as-people      :7161 / :7162
 #   asmh-gateway     .20  as-gateway     HTTP :8480
 #   asmh-client      .30  the load driver, curl and the invariant checker
 #
@@ -43,10 +44,10 @@ N=${AS_MH_TICKETS:-300}
 PART_S=${AS_MH_PARTITION_S:-20}
 CONC=${AS_MH_CONCURRENCY:-32}
 PG_PORT=55432
-HOSTS=(db intake warranty parts settlement surveys gateway client)
+HOSTS=(db intake warranty parts settlement surveys people gateway client)
 declare -A ADDR=([db]=2 [intake]=11 [warranty]=12 [parts]=13 [settlement]=14 [surveys]=15
-    [gateway]=20 [client]=30)
-declare -A CMD_PORT=([intake]=7111 [warranty]=7121 [parts]=7131 [settlement]=7141 [surveys]=7151)
+    [people]=16 [gateway]=20 [client]=30)
+declare -A CMD_PORT=([intake]=7111 [warranty]=7121 [parts]=7131 [settlement]=7141 [surveys]=7151 [people]=7161)
 
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/faults/lib.sh"
@@ -102,7 +103,7 @@ cleanup() {
     local h name pgdata
     if [ -n "${F_LOAD_PID:-}" ]; then kill "$F_LOAD_PID" 2>/dev/null || true; fi
     if [ -d "$MH_VAR/run" ]; then
-        for name in gateway intake warranty parts settlement surveys; do
+        for name in gateway "${F_SERVICES[@]}"; do
             f_signal "$name" CONT 2>/dev/null || true
             f_stop "$name" 2>/dev/null || true
         done

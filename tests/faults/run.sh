@@ -132,7 +132,7 @@ scenario_kill() {
     f_load_start "$run" "$n" "$CONC"
     LOAD_PIDS+=("$F_LOAD_PID")
     step=$((n / 8))
-    for name in intake warranty parts settlement surveys gateway; do
+    for name in "${F_SERVICES[@]}" gateway; do
         if ! f_wait_acked "$run" $((i * step)); then
             t_fail "kill: the load reaches $((i * step)) acknowledged tickets before $name is killed" \
                 "progress: $(cat "$F_DIR/$run.progress" 2>/dev/null)"
