@@ -116,7 +116,15 @@ t_jq "the customer is charged the revised estimate they accepted (not the first 
 paid_ticket 20000
 D=$id
 http POST "/v1/tickets/$D/consent" "$AS_TOKEN_CENTER" '{"accept":true}'
-http POST "/v1/tickets/$D/revise-estimate" "$AS_TOKEN_CENTER" '{"estimate_cents":60000}'
+ASCTL=${AS_BIN:-${AS_BUILD:-build}/bin}/asctl
+"$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" ticket revise-estimate "$D" >/dev/null 2>&1
+t_check "asctl ticket revise-estimate without --estimate is a usage error" [ $? -ne 0 ]
+"$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" ticket revise-estimate "$D" \
+    --estimate 60000 --note "the camera too" >/dev/null
+t_eq "asctl ticket revise-estimate revises the estimate (exit 0)" 0 "$?"
+http GET "/v1/tickets/$D" "$AS_TOKEN_CENTER"
+t_jq "the ticket waits for the customer again" '[.state, .work.estimate_cents] | map(tostring) | join(" ")' \
+    "estimate_pending 60000"
 http POST "/v1/tickets/$D/consent" "$AS_TOKEN_CENTER" '{"accept":false}'
 t_jq "the customer declines the revised estimate" .state declined
 wait_http "/v1/settlement/charges/$D" "$AS_TOKEN_FINANCE" .kind declined
