@@ -211,6 +211,24 @@ static int t_consent(const asctl_opts_t *o, int argc, char **argv)
     return post_verb(o, argv[0], "consent", b);
 }
 
+static int t_revise(const asctl_opts_t *o, int argc, char **argv)
+{
+    if (!need_id(argc, argv, "revise-estimate"))
+        return ASCTL_USAGE;
+    const char *est = asctl_opt(argc, argv, "--estimate");
+    if (!est) {
+        fprintf(stderr, "asctl: ticket revise-estimate needs --estimate CENTS\n");
+        return ASCTL_USAGE;
+    }
+    json_t *b = json_object();
+    if (set_int(b, "estimate_cents", est) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    set_str(b, "note", asctl_opt(argc, argv, "--note"));
+    return post_verb(o, argv[0], "revise-estimate", b);
+}
+
 static int t_parts(const asctl_opts_t *o, int argc, char **argv)
 {
     if (!need_id(argc, argv, "parts"))
@@ -275,6 +293,8 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
      "record the diagnosis", t_diagnose},
     {"ticket", "consent", "ID --accept|--decline [--note T]",
      "the customer's answer to the estimate", t_consent},
+    {"ticket", "revise-estimate", "ID --estimate CENTS [--note T]",
+     "the work needs more: a revised estimate for a new consent", t_revise},
     {"ticket", "parts", "ID --part SKU:QTY...", "request parts for the repair", t_parts},
     {"ticket", "complete", "ID [--part SKU:QTY]... [--minutes N] [--cause C]", "the repair is done",
      t_complete},

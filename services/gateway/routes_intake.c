@@ -17,6 +17,8 @@ const gw_route_t gw_routes_intake[] = {
      "record the diagnosis (and the estimate for paid work)", NULL},
     {"POST", "/v1/tickets/{id}/consent", DESK, "intake", "intake.Consent", 1, NULL, NULL, NULL,
      "the customer accepts or declines the estimate", NULL},
+    {"POST", "/v1/tickets/{id}/revise-estimate", DESK, "intake", "intake.ReviseEstimate", 1, NULL,
+     NULL, NULL, "the work needs more: a revised estimate, back to the customer for consent", NULL},
     {"POST", "/v1/tickets/{id}/parts-requests", DESK, "intake", "intake.RequestParts", 1, NULL,
      NULL, NULL, "ask the parts service for parts", NULL},
     {"POST", "/v1/tickets/{id}/repair-complete", DESK, "intake", "intake.CompleteRepair", 1, NULL,

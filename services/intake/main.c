@@ -124,6 +124,18 @@ static void consent(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+static void revise_estimate(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ReviseEstimate *r = (const Intake__ReviseEstimate *)msg;
+    iv_errors_t e = {0};
+    check_id(&e, r->id);
+    if (!r->has_estimate_cents || r->estimate_cents <= 0 || r->estimate_cents > 10000000000LL)
+        iv_add(&e, "estimate_cents", "is required, above zero and at most 10000000000");
+    check_note(&e, "note", r->note);
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static void request_parts(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__RequestParts *r = (const Intake__RequestParts *)msg;
@@ -240,6 +252,7 @@ static const as_cmd_def_t commands[] = {
     {"intake.ListTickets", &intake__ticket_list__descriptor, list_tickets, "cmd_list_tickets"},
     {"intake.Diagnose", &intake__ticket__descriptor, diagnose, "cmd_diagnose"},
     {"intake.Consent", &intake__ticket__descriptor, consent, "cmd_consent"},
+    {"intake.ReviseEstimate", &intake__ticket__descriptor, revise_estimate, "cmd_revise_estimate"},
     {"intake.RequestParts", &intake__ticket__descriptor, request_parts, "cmd_request_parts"},
     {"intake.CompleteRepair", &intake__ticket__descriptor, complete_repair, "cmd_complete_repair"},
     {"intake.Handback", &intake__ticket__descriptor, handback, "cmd_handback"},

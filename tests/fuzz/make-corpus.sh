@@ -35,6 +35,7 @@ CMD[intake.OpenTicket]='{"center":"SH01","customer":{"name":"Li Lei","phone":"13
 CMD[intake.Diagnose]='{"id":"T-20250410-0001","fault_code":"NO_POWER","labour_code":"L-BOARD",
  "parts":[{"sku":"HX10-BOARD","qty":1}],"estimate_cents":58000,"promised_date":"2025-04-20"}'
 CMD[intake.Consent]='{"id":"T-20250410-0001","accept":true,"note":"customer agrees"}'
+CMD[intake.ReviseEstimate]='{"id":"T-20250410-0001","estimate_cents":65000,"note":"the board too"}'
 CMD[intake.RequestParts]='{"id":"T-20250410-0001","parts":[{"sku":"HX10-SCREEN","qty":1},
  {"sku":"HX10-BATT","qty":2}]}'
 CMD[intake.CompleteRepair]='{"id":"T-20250410-0001","parts_used":[{"sku":"HX10-BOARD","qty":1}],
