@@ -56,7 +56,7 @@ const zh = {
   'f.cause': '故障原因',
   'pay.cash': '现金', 'pay.card': '银行卡', 'pay.wechat_pay': '微信支付', 'pay.alipay': '支付宝', 'pay.bank_transfer': '银行转账',
   'print.intake': '维修接机单', 'print.handback': '交机单', 'print.format': '纸张', 'print.a4': 'A4', 'print.receipt': '80 mm 小票',
-  'print.sign': '客户签字', 'print.staff': '经办人', 'print.terms': '请凭此单取机。三包判定依据《部分商品修理更换退货责任规定》。',
+  'print.sign': '客户签字', 'print.staff': '经办人', 'print.terms': '请凭此单取机。三包判定依据国家三包规定，所引条款见“三包判定”一栏。',
   'print.handed': '交机时间', 'print.outcome': '结果',
   'users.title': '员工账号', 'users.login': '登录名', 'users.name': '姓名', 'users.role': '角色', 'users.site': '站点',
   'users.region': '区域', 'users.active': '状态', 'users.on': '启用', 'users.off': '停用',
