@@ -18,6 +18,12 @@ if [ ! -f "$FAKETIME_LIB" ]; then
     t_ok "# SKIP libfaketime is not installed ($FAKETIME_LIB)"
     t_done
 fi
+# A sanitizer build cannot run under libfaketime: ASan must be the first library loaded, and an
+# LD_PRELOAD of libfaketime comes before it (the program refuses to start).
+if [ "${SAN:-}" = 1 ] || [[ ${AS_BUILD:-} == *san* ]]; then
+    t_ok "# SKIP the sanitizer build cannot run under LD_PRELOAD=libfaketime"
+    t_done
+fi
 
 days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() {
