@@ -534,7 +534,9 @@ static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
 {
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
-    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK;
+    /* PGRES_EMPTY_QUERY: a migration whose functions were folded into family files keeps only a
+     * comment. */
+    int ok = st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK || st == PGRES_EMPTY_QUERY;
     if (!ok) {
         snprintf(err, errlen, "%s", PQresultErrorMessage(r));
         err[strcspn(err, "\n")] = '\0';
@@ -543,9 +545,106 @@ static int exec_ok(PGconn *c, const char *sql, char *err, size_t errlen)
     return ok ? 0 : -1;
 }
 
+static int name_cmp(const void *a, const void *b)
+{
+    return strcmp(((const mig_file_t *)a)->name, ((const mig_file_t *)b)->name);
+}
+
+/* The family files (every file named *.sql in a directory) of each directory in order, by name
+ * within one directory. Inside the caller's transaction: a file whose checksum is the one recorded
+ * in schema_sql_files is skipped unless `force` (a migration ran in this start). */
+static int apply_sql_dirs(PGconn *conn, const char *const *dirs, const char *const *labels,
+                          int ndirs, int force, char *err, size_t errlen)
+{
+    if (exec_ok(conn, "SET LOCAL check_function_bodies = off", err, errlen) < 0)
+        return -1;
+    for (int d = 0; d < ndirs; d++) {
+        DIR *dir = opendir(dirs[d]);
+        if (!dir) {
+            if (errno == ENOENT)
+                continue; /* a service without functions of its own */
+            snprintf(err, errlen, "cannot open SQL directory %s: %s", dirs[d], strerror(errno));
+            return -1;
+        }
+        mig_file_t *files = NULL;
+        size_t n = 0, cap = 0;
+        struct dirent *e;
+        int rc = 0;
+        while ((e = readdir(dir))) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || e->d_name[0] == '.' || strcmp(e->d_name + len - 4, ".sql") != 0)
+                continue;
+            if (n == cap) {
+                cap = cap ? cap * 2 : 16;
+                mig_file_t *nf = realloc(files, cap * sizeof *files);
+                if (!nf) {
+                    rc = -1;
+                    snprintf(err, errlen, "out of memory");
+                    break;
+                }
+                files = nf;
+            }
+            /* recorded as "<label>/<file>": the same file found elsewhere keeps its checksum */
+            snprintf(files[n].name, sizeof files[n].name, "%s/%s", labels[d], e->d_name);
+            snprintf(files[n].path, sizeof files[n].path, "%s/%s", dirs[d], e->d_name);
+            n++;
+        }
+        closedir(dir);
+        if (files)
+            qsort(files, n, sizeof *files, name_cmp);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            char *body = read_file(files[i].path);
+            if (!body) {
+                snprintf(err, errlen, "cannot read %s", files[i].path);
+                rc = -1;
+                break;
+            }
+            const char *params[2] = {files[i].name, body};
+            PGresult *r = PQexecParams(conn,
+                                       "SELECT 1 FROM schema_sql_files WHERE name = $1 AND "
+                                       "checksum = md5($2)",
+                                       2, NULL, params, NULL, NULL, 0);
+            int same = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
+            if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+                snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+                rc = -1;
+            }
+            PQclear(r);
+            if (rc == 0 && (force || !same)) {
+                if (exec_ok(conn, body, err, errlen) < 0) {
+                    char inner[400];
+                    snprintf(inner, sizeof inner, "%s", err);
+                    snprintf(err, errlen, "SQL file %s failed: %s", files[i].path, inner);
+                    rc = -1;
+                } else {
+                    r = PQexecParams(conn,
+                                     "INSERT INTO schema_sql_files(name, checksum) VALUES ($1, "
+                                     "md5($2)) ON CONFLICT (name) DO UPDATE SET checksum = "
+                                     "EXCLUDED.checksum, applied_at = now()",
+                                     2, NULL, params, NULL, NULL, 0);
+                    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                        snprintf(err, errlen, "%s", PQresultErrorMessage(r));
+                        rc = -1;
+                    }
+                    PQclear(r);
+                    if (rc == 0)
+                        AS_INFO("SQL file applied", "file=%s", files[i].path);
+                }
+            }
+            free(body);
+        }
+        free(files);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
 int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int ndirs,
+                  const char *const *sql_dirs, const char *const *sql_labels, int nsql,
                   int *version_out, char *err, size_t errlen)
 {
+    int applied_any = 0;
     mig_file_t *files = NULL;
     size_t nfiles = 0, cap = 0;
     int rc = -1;
@@ -593,7 +692,8 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
     snprintf(sql, sizeof sql,
              "SET search_path = %s; CREATE TABLE IF NOT EXISTS schema_migrations ("
              "version int PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL "
-             "DEFAULT now())",
+             "DEFAULT now()); CREATE TABLE IF NOT EXISTS schema_sql_files (name text PRIMARY KEY, "
+             "checksum text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())",
              schema);
     if (exec_ok(conn, sql, err, errlen) < 0)
         goto out;
@@ -601,8 +701,10 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
     /* Each round, under the schema's migration lock: apply the lowest-numbered file that is not
      * in schema_migrations yet. Membership, not "above the highest applied": a runtime migration
      * (common/sql, numbered below 100) added after a service's own 1xx files still applies to an
-     * existing database. When nothing is left, the post-migration hook runs in the same locked
-     * transaction (rebuild_dispatch(): the command dispatcher over the schema's cmd_ functions). */
+     * existing database. When nothing is left, the family files (sql_dirs: every function's one
+     * current definition, CREATE OR REPLACE) and then the post-migration hook run in the same
+     * locked transaction (rebuild_dispatch(): the command dispatcher over the schema's cmd_
+     * functions). */
     for (;;) {
         if (exec_ok(conn, "BEGIN", err, errlen) < 0)
             goto out;
@@ -636,6 +738,8 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
             goto rollback;
         }
         if (next >= nfiles) {
+            if (apply_sql_dirs(conn, sql_dirs, sql_labels, nsql, applied_any, err, errlen) < 0)
+                goto rollback;
             r = PQexec(conn, "SELECT rebuild_dispatch() WHERE to_regproc('rebuild_dispatch') "
                              "IS NOT NULL");
             int ok = PQresultStatus(r) == PGRES_TUPLES_OK;
@@ -675,6 +779,7 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
         PQclear(r);
         if (!ok || exec_ok(conn, "COMMIT", err, errlen) < 0)
             goto rollback;
+        applied_any = 1;
         AS_INFO("migration applied", "schema=%s version=%d name=%s", schema, files[i].version,
                 files[i].name);
     }

@@ -38,8 +38,8 @@ int as_endpoints_load(const char *service, const char *file, char *err, size_t e
 
 /* ---- settings common to database services ---- */
 
-static char *cfg_db, *cfg_log_level, *cfg_migrations, *cfg_runtime_migrations, *cfg_bind_cmd,
-    *cfg_bind_pub;
+static char *cfg_db, *cfg_log_level, *cfg_migrations, *cfg_runtime_migrations, *cfg_sql,
+    *cfg_runtime_sql, *cfg_bind_cmd, *cfg_bind_pub;
 static long cfg_max_msg, cfg_db_queue, cfg_prune_interval, cfg_prune_batch, cfg_reply_days,
     cfg_keyless_minutes, cfg_outbox_days;
 
@@ -53,6 +53,12 @@ static as_config_item_t common_items[] = {
      &cfg_migrations},
     {"runtime_migrations", AS_CFG_STRING, "common/sql", 0, 0,
      "directory of the shared runtime migrations", &cfg_runtime_migrations},
+    {"sql", AS_CFG_STRING, "", 0, 0,
+     "directory of this service's SQL family files, applied after the migrations (default "
+     "services/<name>/sql)",
+     &cfg_sql},
+    {"runtime_sql", AS_CFG_STRING, "common/sql/families", 0, 0,
+     "directory of the shared runtime's SQL family files", &cfg_runtime_sql},
     {"bind_cmd", AS_CFG_STRING, "", 0, 0, "address to bind commands on (default: <name>_cmd)",
      &cfg_bind_cmd},
     {"bind_pub", AS_CFG_STRING, "", 0, 0, "address to bind events on (default: <name>_pub)",
@@ -195,7 +201,10 @@ static void on_signal(uv_signal_t *h, int signum)
 
 static void usage(const as_service_def_t *def)
 {
-    fprintf(stderr, "usage: as-%s [--config FILE] [--help]\n\n", def->name);
+    fprintf(stderr,
+            "usage: as-%s [--config FILE] [--migrate-only] [--help]\n"
+            "  --migrate-only  apply the migrations and SQL family files, then exit\n\n",
+            def->name);
     as_config_usage(common_items, N_COMMON, def->name);
     if (def->nextra)
         as_config_usage(def->extra, def->nextra, def->name);
@@ -204,12 +213,17 @@ static void usage(const as_service_def_t *def)
 int as_service_main(int argc, char **argv, const as_service_def_t *def)
 {
     const char *config_file = NULL;
-    static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'}, {0, 0, 0, 0}};
+    int migrate_only = 0;
+    static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"migrate-only", no_argument, NULL, 'm'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
         if (ch == 'c')
             config_file = optarg;
+        else if (ch == 'm')
+            migrate_only = 1;
         else {
             usage(def);
             return ch == 'h' ? 0 : 2;
@@ -254,18 +268,32 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     else
         snprintf(own_dir, sizeof own_dir, "services/%s/migrations", def->name);
     const char *dirs[2] = {cfg_runtime_migrations, own_dir};
+    char own_sql[512];
+    if (cfg_sql[0])
+        snprintf(own_sql, sizeof own_sql, "%s", cfg_sql);
+    else
+        snprintf(own_sql, sizeof own_sql, "services/%s/sql", def->name);
+    const char *sql_dirs[2] = {cfg_runtime_sql, own_sql};
+    const char *sql_labels[2] = {"common", def->name};
     runner_t r;
     memset(&r, 0, sizeof r);
     as_service_t *svc = &r.svc;
     svc->def = def;
     svc->max_msg = cfg_max_msg;
-    int mrc = as_db_migrate(mc, def->name, dirs, 2, &svc->schema_version, err, sizeof err);
+    int mrc = as_db_migrate(mc, def->name, dirs, 2, sql_dirs, sql_labels, 2, &svc->schema_version,
+                            err, sizeof err);
     PQfinish(mc);
     if (mrc < 0) {
         AS_ERROR("migrations failed", "error=\"%s\"", err);
         as_config_free(all, nall);
         free(all);
         return 1;
+    }
+    if (migrate_only) {
+        AS_INFO("migrated", "schema=%s version=%d", def->name, svc->schema_version);
+        as_config_free(all, nall);
+        free(all);
+        return 0;
     }
 
     uv_loop_t loop;

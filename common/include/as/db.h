@@ -77,9 +77,13 @@ PGconn *as_db_connect_blocking(const char *conninfo, int wait_ms, char *err, siz
 /* Apply the numbered migrations (`NNN_name.sql`) found in each directory of `dirs` that are not
  * yet recorded in <schema>.schema_migrations, each in its own transaction, in version order,
  * under an advisory lock. Refuses (returns -1) when the database already holds a version newer
- * than the newest file here: this binary is older than its schema. On success *version_out is
- * the schema's version. */
+ * than the newest file here: this binary is older than its schema. Then, in the same locked
+ * transaction, the family files (every file named *.sql in each of `sql_dirs`, in that order and by
+ * file name within a directory; a missing directory is skipped) with check_function_bodies off: a
+ * file whose md5 is recorded (as "<sql_labels[i]>/<file name>") in <schema>.schema_sql_files is
+ * skipped unless a migration ran in this call. On success *version_out is the schema's version. */
 int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int ndirs,
+                  const char *const *sql_dirs, const char *const *sql_labels, int nsql,
                   int *version_out, char *err, size_t errlen) __attribute__((warn_unused_result));
 
 #endif
