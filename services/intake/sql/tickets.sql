@@ -1,0 +1,222 @@
+-- intake: tickets functions. One current definition per function, applied with CREATE OR
+-- REPLACE after the numbered migrations on every start (the runner skips an unchanged file).
+-- Change a function here, in place; a new migration holds only tables, data changes and drops.
+-- (scripts/sql-fold.py moves definitions found in migrations into these files.)
+
+-- Scope checks fail closed. A centre principal without a site, or a region principal without a
+-- region, used to make may_see() return NULL (NULL = 'SH01' is NULL), and `NOT may_see(...)` is
+-- NULL too, so `IF NOT FOUND OR NOT may_see(...) THEN fail` never failed: such a principal read
+-- every centre's tickets by id. Now the answer is always true or false, and false unless the
+-- principal names a non-empty site (region) equal to the row's.
+CREATE OR REPLACE FUNCTION may_see(p_principal jsonb, p_center text, p_region text) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(CASE p_principal->>'role'
+        WHEN 'admin' THEN true
+        WHEN 'reviewer' THEN true
+        WHEN 'finance' THEN true
+        WHEN 'service' THEN true
+        WHEN 'region' THEN p_principal->>'region' <> '' AND p_principal->>'region' = p_region
+        WHEN 'center' THEN p_principal->>'site' <> '' AND p_principal->>'site' = p_center
+        ELSE false END, false)
+$$;
+
+CREATE OR REPLACE FUNCTION ticket_json(t tickets, p_timeline boolean) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'id', t.id, 'center', t.center, 'region', t.region, 'state', t.state,
+        'customer', jsonb_build_object('name', t.customer_name, 'phone', t.customer_phone),
+        'device', t.device, 'purchase', t.purchase, 'fault', t.fault, 'flags', t.flags,
+        'request', t.request, 'claim_date', t.claim_date::text,
+        'repeat_repair', t.repeat_repair,
+        'opened_at', to_char(t.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'updated_at', to_char(t.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'decision', t.decision,
+        'manufacturer', t.manufacturer,
+        'work', CASE WHEN t.work = '{}' THEN NULL ELSE t.work END,
+        'callback_id', t.callback_id,
+        'loaner_unit', t.loaner_unit,
+        'complaints', CASE WHEN cardinality(t.complaints) > 0 THEN to_jsonb(t.complaints) END,
+        'warnings', to_jsonb(t.warnings),
+        'timeline', CASE WHEN p_timeline THEN (
+            SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'from_state', e.from_state, 'to_state', e.to_state, 'event', e.event,
+                'actor', e.actor, 'note', e.note)) ORDER BY e.id), '[]')
+            FROM ticket_timeline e WHERE e.ticket_id = t.id) END));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_open_ticket(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c centers;
+    t tickets;
+    v_key text;
+    v_last_closed timestamptz;
+    v_history jsonb;
+    v_exchanges int;
+    v_remedies jsonb;
+    v_actor text := coalesce(p_principal->>'subject', 'unknown');
+BEGIN
+    SELECT * INTO c FROM centers WHERE code = a->>'center';
+    IF NOT FOUND THEN
+        PERFORM fail(422, 'unknown_center', format('centre %s does not exist', a->>'center'));
+    END IF;
+    IF NOT may_see(p_principal, c.code, c.region) OR p_principal->>'role' = 'reviewer'
+       OR p_principal->>'role' = 'finance' THEN
+        PERFORM fail(403, 'forbidden', format('you may not open tickets for centre %s', c.code));
+    END IF;
+    v_key := coalesce(nullif(a#>>'{device,imei}', ''), nullif(a#>>'{device,vin}', ''),
+                      CASE WHEN coalesce(a#>>'{device,serial}', '') <> ''
+                           THEN coalesce(a#>>'{device,brand}', '') || '/' || (a#>>'{device,serial}') END);
+    IF v_key IS NOT NULL THEN
+        SELECT max(closed_at) FILTER (WHERE state = 'closed'),
+               count(*) FILTER (WHERE state = 'exchanged')
+            INTO v_last_closed, v_exchanges FROM tickets WHERE device_key = v_key;
+        SELECT coalesce(jsonb_agg(jsonb_build_object(
+                   'ticket_id', r.ticket_id, 'dropped_off', r.dropped_off::text,
+                   'returned', r.returned::text, 'hours', r.hours, 'problem', r.problem,
+                   'listed', r.listed, 'serious_safety', r.serious_safety) ORDER BY r.returned), '[]')
+            INTO v_history FROM device_repairs r WHERE r.device_key = v_key;
+        SELECT jsonb_agg(jsonb_build_object(
+                   'ticket_id', p.id, 'remedy', CASE p.state WHEN 'refunded' THEN 'refund' ELSE 'exchange' END,
+                   'center', p.center,
+                   'closed_date', (p.closed_at AT TIME ZONE 'Asia/Shanghai')::date::text) ORDER BY p.closed_at, p.id)
+            INTO v_remedies FROM tickets p
+            WHERE p.device_key = v_key AND p.state IN ('refunded', 'exchanged');
+    END IF;
+    INSERT INTO tickets(id, center, region, state, customer_name, customer_phone, category,
+                        device, purchase, fault, flags, request, claim_date, extra, device_key,
+                        repeat_repair, warnings, manufacturer)
+    VALUES ('T' || lpad(nextval('ticket_no')::text, 8, '0'), c.code, c.region, 'received',
+            a#>>'{customer,name}', a#>>'{customer,phone}', a#>>'{device,category}',
+            coalesce(a->'device', '{}'), coalesce(a->'purchase', '{}'), coalesce(a->'fault', '{}'),
+            coalesce(a->'flags', '{}'), a->>'request', (a->>'claim_date')::date,
+            jsonb_strip_nulls(jsonb_build_object(
+                'seller_has_same_model', a->'seller_has_same_model',
+                'consumer_accepts_other_model', a->'consumer_accepts_other_model',
+                'use_compensation_rate', a->'use_compensation_rate')),
+            v_key,
+            v_last_closed IS NOT NULL AND v_last_closed > now() - interval '90 days',
+            coalesce(ARRAY(SELECT jsonb_array_elements_text(a->'warnings')), '{}'),
+            (SELECT manufacturer FROM brands WHERE lower(brand) = lower(a#>>'{device,brand}')))
+    RETURNING * INTO t;
+    INSERT INTO ticket_timeline(ticket_id, from_state, to_state, event, actor, request_id)
+        VALUES (t.id, NULL, 'received', 'opened', v_actor, p_req);
+    PERFORM audit_write(p_principal, p_req, 'open', 'ticket', t.id, '{}');
+    PERFORM emit('intake', 'intake.TicketOpened', jsonb_build_object(
+        'ticket_id', t.id, 'center', t.center, 'region', t.region,
+        'claim_date', t.claim_date::text, 'device', t.device, 'purchase', t.purchase,
+        'fault', t.fault, 'flags', t.flags, 'request', t.request,
+        'seller_has_same_model', a->'seller_has_same_model',
+        'consumer_accepts_other_model', a->'consumer_accepts_other_model',
+        'use_compensation_rate', a->'use_compensation_rate',
+        'repeat_repair', t.repeat_repair, 'history', coalesce(v_history, '[]'),
+        'exchanges', coalesce(v_exchanges, 0),
+        'remedies', coalesce(v_remedies, '[]'),
+        'customer', jsonb_build_object('name', t.customer_name, 'phone', t.customer_phone)), p_req);
+    RETURN jsonb_build_object('status', 201, 'body', ticket_json(t, true));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_get_ticket(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t tickets;
+BEGIN
+    SELECT * INTO t FROM tickets WHERE id = a->>'id';
+    -- Another centre's ticket is indistinguishable from a missing one.
+    IF NOT FOUND OR NOT may_see(p_principal, t.center, t.region) THEN
+        PERFORM fail(404, 'not_found', format('ticket %s not found', a->>'id'));
+    END IF;
+    PERFORM audit_write(p_principal, p_req, 'read', 'ticket', t.id, '{"customer": true}');
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', ticket_json(t, true));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_list_tickets(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 200);
+    v_after_at timestamptz;
+    v_after_id text;
+    v_rows jsonb;
+    v_n int;
+    v_mask boolean := NOT sees_phones(p_principal);
+BEGIN
+    IF coalesce(a->>'after', '') <> '' THEN
+        SELECT opened_at, id INTO v_after_at, v_after_id FROM tickets WHERE id = a->>'after';
+        IF NOT FOUND THEN
+            PERFORM fail(400, 'bad_cursor', 'the cursor does not name a ticket');
+        END IF;
+    END IF;
+    WITH page AS (
+        SELECT t FROM tickets t
+        WHERE may_see(p_principal, t.center, t.region)
+          AND (a->>'center' IS NULL OR t.center = a->>'center')
+          AND (a->>'state' IS NULL OR t.state = a->>'state')
+          AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
+          AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
+          AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
+          AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
+          AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
+          AND (v_after_id IS NULL OR (t.opened_at, t.id) < (v_after_at, v_after_id))
+        ORDER BY t.opened_at DESC, t.id DESC
+        LIMIT v_limit)
+    SELECT coalesce(jsonb_agg(CASE WHEN v_mask
+                                   THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
+                                                  to_jsonb(mask_phone((page.t).customer_phone)))
+                                   ELSE ticket_json(page.t, false) END), '[]'),
+           count(*) INTO v_rows, v_n FROM page;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
+        'tickets', v_rows,
+        'next', CASE WHEN v_n = v_limit THEN v_rows->(v_n - 1)->>'id' END));
+END $$;
+
+-- The ticket for a command, locked; 404 when it does not exist or is out of the caller's scope,
+-- 403 when the caller's role may not change tickets.
+CREATE OR REPLACE FUNCTION ticket_for_update(p_principal jsonb, p_id text) RETURNS tickets
+LANGUAGE plpgsql AS $$
+DECLARE
+    t tickets;
+BEGIN
+    SELECT * INTO t FROM tickets WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT may_see(p_principal, t.center, t.region) THEN
+        PERFORM fail(404, 'not_found', format('ticket %s not found', p_id));
+    END IF;
+    IF p_principal->>'role' NOT IN ('admin', 'region', 'center', 'service') THEN
+        PERFORM fail(403, 'forbidden', 'your role may not change tickets');
+    END IF;
+    RETURN t;
+END $$;
+
+CREATE OR REPLACE FUNCTION payer_of(t tickets) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN coalesce((t.work->>'paid')::boolean, repair_is_paid(t.decision))
+                THEN 'customer' ELSE 'manufacturer' END
+$$;
+
+-- Who may see customers' phone numbers in full in lists: the desks that call them, and admin.
+CREATE OR REPLACE FUNCTION sees_phones(p_principal jsonb) RETURNS boolean
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT coalesce(p_principal->>'role', '') IN ('admin', 'center')
+$$;
+
+-- Reference data is checked: a ticket whose device names a brand intake does not know is a 422
+-- that lists the known brands (before, it was opened with no manufacturer, and its warranty
+-- claim had nobody to go to). Brands are matched without regard to case, as when the
+-- manufacturer is looked up. A trigger, so that every way a ticket is inserted is covered.
+CREATE OR REPLACE FUNCTION tickets_check_references() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_brand text := nullif(NEW.device->>'brand', '');
+BEGIN
+    IF v_brand IS NOT NULL AND NOT EXISTS (SELECT 1 FROM brands WHERE lower(brand) = lower(v_brand)) THEN
+        PERFORM fail(422, 'unknown_brand',
+                     format('device.brand: %s is not a known brand (known: %s)', v_brand,
+                            coalesce((SELECT string_agg(brand, ', ' ORDER BY brand) FROM brands),
+                                     'none')));
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER tickets_check_references BEFORE INSERT ON tickets
+    FOR EACH ROW EXECUTE FUNCTION tickets_check_references();
