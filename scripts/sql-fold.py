@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fold function definitions out of the numbered migrations into the family files.
 
-    scripts/sql-fold.py [--check] [UNIT ...]      (UNIT: common, intake, parts, ...)
+    scripts/sql-fold.py [--check] [--root DIR] [UNIT ...]   (UNIT: common, intake, parts, ...)
 
 For each unit (common/sql, services/<svc>/migrations) the script reads the numbered migrations
 in version order and every CREATE [OR REPLACE] FUNCTION/PROCEDURE it finds there moves to the
@@ -184,11 +184,13 @@ def fold_unit(unit, migdir, famdir, check):
             if k:
                 where[k] = fam.family
 
+    dropped_from = {}  # function name -> the family a DROP took it from (a re-CREATE goes back)
+
     def fam_of_new(name):
         for k, f in where.items():
             if k[0] == "fn" and k[1].split("(")[0] == name:
                 return f
-        return family_for(unit, name)
+        return dropped_from.get(name) or family_for(unit, name)
 
     def put(key, text, fam_name, after=None):
         if key in where:
@@ -219,6 +221,7 @@ def fold_unit(unit, migdir, famdir, check):
         if key not in where:
             return
         fam = fams[where.pop(key)]
+        dropped_from[key[1].split("(")[0]] = fam.family
         fam.chunks = [c for c in fam.chunks if c[0] != key]
 
     moved = set(k[1].split("(")[0] for k in where if k[0] == "fn")
@@ -299,7 +302,12 @@ def fold_unit(unit, migdir, famdir, check):
 
 
 def main(argv):
+    global ROOT
     check = "--check" in argv
+    if "--root" in argv:
+        i = argv.index("--root")
+        ROOT = os.path.abspath(argv[i + 1])
+        argv = argv[:i] + argv[i + 2 :]
     only = [a for a in argv if not a.startswith("--")]
     changed = []
     for unit, migdir, famdir in units():

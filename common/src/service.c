@@ -102,7 +102,8 @@ static void prune_done(const as_db_result_t *res, void *ud)
         AS_DEBUG("pruned", "rows=%s", as_db_value(res->res[0], 0, 0));
 }
 
-/* One pruning round (common/sql/011_retention.sql), unless one is still running. */
+/* One pruning round (prune_runtime(), common/sql/families/outbox.sql), unless one is still running.
+ */
 static void prune_tick(uv_timer_t *t)
 {
     runner_t *r = t->data;

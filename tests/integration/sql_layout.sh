@@ -45,6 +45,41 @@ else
     t_fail "the tree before the fold is in git ($FOLD_BASE)" "$(cat "$TMP/git.err")"
 fi
 
+# The fold, re-run after a merge: a later migration that still redefines a folded function (the
+# old habit), drops one, and drops and re-creates one (a changed return type).
+F=$TMP/fold
+mkdir -p "$F/services"
+cp -r "$ROOT/common" "$F/"
+cp -r "$ROOT/services/intake" "$F/services/"
+M=$F/services/intake/migrations/999_later_branch.sql
+cat >"$M" <<'SQL'
+ALTER TABLE tickets ADD COLUMN fold_test int;
+
+CREATE OR REPLACE FUNCTION remedy_granted(d jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$ SELECT 'fold-test' $$;
+
+DROP FUNCTION payer_of(tickets);
+
+DROP FUNCTION sees_phones(jsonb);
+CREATE FUNCTION sees_phones(p_principal jsonb) RETURNS text LANGUAGE sql AS $$ SELECT 'fold-test' $$;
+SQL
+python3 "$ROOT/scripts/sql-fold.py" --root "$F" >"$TMP/fold.out" 2>&1
+again=$(python3 "$ROOT/scripts/sql-fold.py" --root "$F" --check 2>&1)
+fam=$F/services/intake/sql
+t_eq "fold: a later definition replaces the family text, once" "1 1 0" \
+    "$(grep -c 'FUNCTION remedy_granted' "$fam/lifecycle.sql") $(grep -c "SELECT 'fold-test'" "$fam/lifecycle.sql") $(grep -c "'granted_with_depreciation')" "$fam/lifecycle.sql")"
+t_eq "fold: a dropped function leaves its family file" "0" "$(cat "$fam"/*.sql | grep -c 'FUNCTION payer_of')"
+t_eq "fold: a dropped and re-created function stays in its family file, with the new text" "1 1" \
+    "$(grep -c 'FUNCTION sees_phones' "$fam/tickets.sql") $(grep -c 'sees_phones(p_principal jsonb) RETURNS text' "$fam/tickets.sql")"
+t_eq "fold: the migration keeps its table change and its drops (IF EXISTS), no function" "1 2 0" \
+    "$(grep -c 'ADD COLUMN fold_test' "$M") $(grep -c 'DROP FUNCTION IF EXISTS' "$M") $(grep -c 'CREATE' "$M")"
+t_eq "fold: a second run changes nothing" "" "$again"
+if out=$(python3 "$ROOT/scripts/sql-check.py" "$F" 2>&1); then
+    t_ok "fold: the folded tree passes the check"
+else
+    t_fail "fold: the folded tree passes the check" "$out"
+fi
+
 # --- 2. old and new databases end the same -------------------------------------------------
 sq() { psql "host=127.0.0.1 port=$AS_PG_PORT dbname=$1 user=postgres" -XAtq -v ON_ERROR_STOP=1 -c "$2"; }
 
