@@ -552,7 +552,8 @@ static int name_cmp(const void *a, const void *b)
 
 /* The family files (every file named *.sql in a directory) of each directory in order, by name
  * within one directory. Inside the caller's transaction: a file whose checksum is the one recorded
- * in schema_sql_files is skipped unless `force` (a migration ran in this start). */
+ * in schema_sql_files is skipped, unless `force` (a migration ran in this start) or a migration
+ * was applied after the file (a start that died between its migrations and its family files). */
 static int apply_sql_dirs(PGconn *conn, const char *const *dirs, const char *const *labels,
                           int ndirs, int force, char *err, size_t errlen)
 {
@@ -602,7 +603,9 @@ static int apply_sql_dirs(PGconn *conn, const char *const *dirs, const char *con
             const char *params[2] = {files[i].name, body};
             PGresult *r = PQexecParams(conn,
                                        "SELECT 1 FROM schema_sql_files WHERE name = $1 AND "
-                                       "checksum = md5($2)",
+                                       "checksum = md5($2) AND applied_at >= (SELECT "
+                                       "coalesce(max(applied_at), '-infinity') FROM "
+                                       "schema_migrations)",
                                        2, NULL, params, NULL, NULL, 0);
             int same = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1;
             if (PQresultStatus(r) != PGRES_TUPLES_OK) {
