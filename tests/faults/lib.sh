@@ -8,8 +8,10 @@
 # (e.g. "ip netns exec as-intake") lets the multi-host layout reuse the same helpers.
 
 F_ROOT=${F_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-F_SERVICES=(intake warranty parts settlement surveys people)
-F_PROGRAMS=("${F_SERVICES[@]}" gateway)
+# shellcheck source=deploy/services.sh
+. "$F_ROOT/deploy/services.sh"
+F_SERVICES=("${AS_SERVICES[@]}")
+F_PROGRAMS=("${AS_PROGRAMS[@]}")
 F_LOAD=${F_LOAD:-${AS_BUILD:-build}/bin/as-faults-load}
 
 f_now() { date +%s.%N | cut -c1-14; }

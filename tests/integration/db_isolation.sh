@@ -5,7 +5,8 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-SERVICES=(intake warranty parts settlement surveys people)
+. "${AS_ROOT:-.}/deploy/services.sh"
+SERVICES=("${AS_SERVICES[@]}")
 
 q() { sql "$@"; } # SERVICE SQL: rows, then the error text when it fails (exit status kept)
 
