@@ -45,7 +45,7 @@ as_services_c_header() {
                 printf " \\\n    {\"%s\", {%sNULL}},", svc[i], consumers[svc[i]]
             print ""
             print "/* The command and event endpoint settings of every service (as_config_item_t). */"
-            printf "#define AS_ENDPOINT_ITEMS"
+            printf "#define AS_SERVICE_ENDPOINT_ITEMS"
             for (i = 1; i <= ns; i++) {
                 printf " \\\n    {\"%s_cmd\", AS_CFG_STRING, \"tcp://127.0.0.1:%d\", 0, 0, \"%s command endpoint\", &as_cfg_endpoints[%d]},", svc[i], 7101 + 10 * i, svc[i], 2 * i - 2
                 printf " \\\n    {\"%s_pub\", AS_CFG_STRING, \"tcp://127.0.0.1:%d\", 0, 0, \"%s event endpoint\", &as_cfg_endpoints[%d]}%s", svc[i], 7102 + 10 * i, svc[i], 2 * i - 1, i < ns ? "," : ""

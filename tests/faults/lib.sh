@@ -88,15 +88,7 @@ f_kill9() {
 f_healthy() { f_client curl -sf -o /dev/null --max-time 3 "$AS_GATEWAY_URL/healthz"; }
 
 # f_wait SECONDS COMMAND... — until COMMAND succeeds; fails when the time is up.
-f_wait() {
-    local deadline
-    deadline=$(($(date +%s) + $1))
-    shift
-    until "$@"; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
+f_wait() { wait_until "$@"; }
 
 # f_rss PID — resident set size in KiB.
 f_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }

@@ -70,5 +70,11 @@ const char *as_endpoint(const char *name, const char *kind);
 extern char *as_cfg_endpoints[2 * AS_N_SERVICES];
 extern char *as_cfg_curve_keys;
 int as_endpoints_load(const char *service, const char *file, char *err, size_t errlen);
+#define AS_ENDPOINT_ITEMS                                                                          \
+    AS_SERVICE_ENDPOINT_ITEMS,                                                                     \
+    {                                                                                              \
+        "curve_keys", AS_CFG_STRING, "", 0, 0,                                                     \
+            "directory of CURVE keys (make keys); empty = plain TCP", &as_cfg_curve_keys           \
+    }
 
 #endif
