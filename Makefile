@@ -29,12 +29,14 @@ LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -lprotobu
 LDFLAGS := $(SANFLAGS)
 
 PROTOS     := $(wildcard proto/*.proto)
+# The list of programs (deploy/services.conf) as the C runtime reads it.
+SERVICES_H := $(GEN)/as_services.h
 PROTO_C    := $(patsubst proto/%.proto,$(GEN)/%.pb-c.c,$(PROTOS))
 PROTO_O    := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C)) $(BUILD)/obj/gen/registry.o
 COMMON_O   := $(patsubst common/src/%.c,$(BUILD)/obj/common/%.o,$(wildcard common/src/*.c))
 LIBCOMMON  := $(BUILD)/lib/libascommon.a
 
-SERVICES   := intake warranty parts settlement surveys people
+SERVICES   := $(shell deploy/services.sh services)
 svc_srcs    = $(filter-out services/$(1)/test_%.c services/$(1)/eval_main.c,$(wildcard services/$(1)/*.c))
 svc_objs    = $(patsubst services/%.c,$(BUILD)/obj/services/%.o,$(call svc_srcs,$(1)))
 
@@ -89,6 +91,9 @@ deps:
 $(GEN)/%.pb-c.c $(GEN)/%.pb-c.h: proto/%.proto
 	@mkdir -p $(GEN)
 	protoc-c --c_out=$(GEN) -Iproto $<
+$(SERVICES_H): deploy/services.conf deploy/services.sh
+	@mkdir -p $(GEN)
+	deploy/services.sh c-header $@
 $(GEN)/registry.c: $(PROTOS) proto/gen-registry.sh
 	@mkdir -p $(GEN)
 	proto/gen-registry.sh $@ $(PROTOS)
@@ -98,13 +103,13 @@ $(BUILD)/obj/gen/%.o: $(GEN)/%.c $(PROTO_C)
 	$(CC) $(CFLAGS) -Wno-unused-parameter -c $< -o $@
 
 # Everything compiled here may include generated headers: make them first.
-$(BUILD)/obj/common/%.o: common/src/%.c | $(PROTO_C)
+$(BUILD)/obj/common/%.o: common/src/%.c | $(PROTO_C) $(SERVICES_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
-$(BUILD)/obj/services/%.o: services/%.c | $(PROTO_C)
+$(BUILD)/obj/services/%.o: services/%.c | $(PROTO_C) $(SERVICES_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/$(firstword $(subst /, ,$*)) -c $< -o $@
-$(BUILD)/obj/tests/%.o: tests/%.c | $(PROTO_C)
+$(BUILD)/obj/tests/%.o: tests/%.c | $(PROTO_C) $(SERVICES_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iservices/gateway -Iservices/warranty -c $< -o $@
 
@@ -171,7 +176,7 @@ test: all
 demo: all
 	@AS_BIN=$(BUILD)/bin deploy/demo/day.sh
 
-KEY_NAMES := intake warranty parts settlement surveys people gateway
+KEY_NAMES := $(shell deploy/services.sh programs)
 keys: all
 	@$(BUILD)/bin/as-keygen $${AS_VAR:-var}/run/keys $(KEY_NAMES) && echo "keys in $${AS_VAR:-var}/run/keys"
 

@@ -16,6 +16,10 @@
 # The environment comes from tests/run.sh: $AS_VAR/run/env (AS_GATEWAY_URL, AS_TOKEN_*, ...),
 # plus AS_BIN and AS_BUILD.
 
+# Dates, IMEIs and waiting: the helpers the demo and the API examples share too.
+# shellcheck source=tests/helpers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/helpers.sh"
+
 T_PASSED=0
 T_FAILED=0
 HTTP_STATUS=""
@@ -23,6 +27,23 @@ HTTP_BODY=""
 
 # q SCHEMA SQL — one value (or rows, unaligned) from the test stack's database, as SCHEMA's role.
 q() { "${AS_ROOT:-.}"/deploy/local/stack.sh psql "$1" -XAtq -c "$2" 2>/dev/null; }
+
+# sql SCHEMA SQL — the same, stopping at the first error, whose message is part of the output
+# (for the checks that expect a refusal from the database).
+sql() { "${AS_ROOT:-.}"/deploy/local/stack.sh psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1; }
+
+# t_poll NAME EXPECTED COMMAND... — run COMMAND every 0.1 s (10 s at most) until it prints
+# EXPECTED; then t_eq on its last output.
+t_poll() {
+    local name=$1 want=$2 out i
+    shift 2
+    for ((i = 0; i < 100; i++)); do
+        out=$("$@")
+        [ "$out" = "$want" ] && break
+        sleep 0.1
+    done
+    t_eq "$name" "$want" "$out"
+}
 
 # t_note TEXT — diagnostic lines, each as a TAP comment.
 t_note() {
@@ -140,18 +161,14 @@ t_done() {
     exit 1
 }
 
-# new_imei — a random, Luhn-valid 15-digit IMEI, so that no other ticket looks like the same
-# device.
-new_imei() {
-    local body sum=0 i d
-    body=$(printf '35%06d%06d' $((RANDOM % 1000000)) $((RANDOM * 7 % 1000000)))
-    for ((i = 0; i < 14; i++)); do
-        d=${body:13-i:1}
-        if ((i % 2 == 0)); then
-            d=$((d * 2))
-            ((d > 9)) && d=$((d - 9))
-        fi
-        sum=$((sum + d))
+# wait_http PATH TOKEN FILTER EXPECTED — GET PATH until the jq FILTER of the answer gives
+# EXPECTED (10 s at most; status 1 otherwise); the last answer stays in HTTP_STATUS/HTTP_BODY.
+wait_http() {
+    local i
+    for ((i = 0; i < 100; i++)); do
+        http GET "$1" "$2"
+        [ "$(jbody "$3")" = "$4" ] && return 0
+        sleep 0.1
     done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
+    return 1
 }

@@ -19,7 +19,8 @@
 #   AS_BIN           the programs the stack runs (default $AS_BUILD/bin)
 #   AS_TEST_VAR      the test stack's state directory, deleted at start (default var/test)
 #   AS_TEST_PG_PORT  (25433)  AS_TEST_PORT_BASE (7200)  AS_TEST_HTTP_PORT (8580)
-#   AS_TEST_TIMEOUT  seconds each test program may take (default 600)
+#   AS_TEST_TIMEOUT  seconds each test program may take (default 600; 1200 with SAN=1, whose
+#                    programs run two to three times slower)
 # The test stack's settings have their own names: a shell that sourced the dev stack's env
 # file has AS_VAR and AS_PG_PORT set, and the tests must never delete the dev stack's state.
 set -euo pipefail
@@ -38,7 +39,11 @@ T_VAR=${AS_TEST_VAR:-var/test}
 T_PG_PORT=${AS_TEST_PG_PORT:-25433}
 T_PORT_BASE=${AS_TEST_PORT_BASE:-7200}
 T_HTTP_PORT=${AS_TEST_HTTP_PORT:-8580}
-T_TIMEOUT=${AS_TEST_TIMEOUT:-600}
+if [ "${SAN:-}" = 1 ]; then
+    T_TIMEOUT=${AS_TEST_TIMEOUT:-1200}
+else
+    T_TIMEOUT=${AS_TEST_TIMEOUT:-600}
+fi
 
 case $(realpath -m -- "$T_VAR") in
 / | "$ROOT" | "$ROOT/var") echo "run.sh: AS_TEST_VAR=$T_VAR would delete more than a test stack" >&2 && exit 2 ;;

@@ -25,32 +25,23 @@
 #define ZAP_DOMAIN_EVENTS "aftersales-events"
 #define NAME_MAX_LEN      31
 
-/* The services, each with its own key and principal {role: service, subject: <name>}. A new
- * service is added here and in STREAM_CONSUMERS. */
-static const char *const SERVICES[] = {"intake",     "warranty", "parts",
-                                       "settlement", "surveys",  "people"};
+/* The services, each with its own key and principal {role: service, subject: <name>}, and the
+ * gateway: deploy/services.conf (through the generated as_services.h). */
+static const char *const SERVICES[] = {AS_SERVICE_NAMES};
 #define NSERVICES (sizeof SERVICES / sizeof SERVICES[0])
 
-/* Which services consume each stream (the stream is named after its publisher): the union of
- * the services' consumer definitions (the `subs` of each as_service_def_t). Only these keys may
- * subscribe to the stream's PUB socket or ask its publisher for a replay. as_service_main()
- * refuses to start a service whose consumer definitions are not covered here. */
+/* Which programs consume each stream (the stream is named after its publisher), from the same
+ * file: the union of the services' consumer definitions (the `subs` of each as_service_def_t) and
+ * the gateway's (it follows the people stream to drop revoked tokens and disabled users). Only
+ * these keys may subscribe to the stream's PUB socket or ask its publisher for a replay.
+ * as_service_main() refuses to start a service whose consumer definitions are not covered here. */
 static const struct {
     const char *stream;
-    const char *const consumers[NSERVICES + 1];
-} STREAM_CONSUMERS[] = {
-    {"intake", {"warranty", "parts", "settlement", "surveys", NULL}},
-    {"warranty", {"intake", NULL}},
-    {"parts", {"intake", "settlement", NULL}},
-    {"settlement", {"intake", NULL}},
-    {"surveys", {"intake", NULL}},
-    /* the gateway follows the people stream to drop revoked tokens and disabled users */
-    {"people", {"intake", "gateway", NULL}},
-};
+    const char *const consumers[NSERVICES + 2];
+} STREAM_CONSUMERS[] = {AS_STREAM_CONSUMERS};
 
-/* The key that may act for users: any principal but a service's — except its own,
- * {role: service, subject: gateway}, with which it asks the people service who a caller is. */
-#define GATEWAY "gateway"
+/* The key that may act for users: any principal but a service's. */
+#define GATEWAY AS_GATEWAY_NAME
 
 typedef struct allowed_key {
     char name[NAME_MAX_LEN + 1];
@@ -143,18 +134,21 @@ int as_curve_authorize(const char *who, const As__Principal *p, const char **why
         *why = "the connection has no CURVE identity";
         return -1;
     }
+    /* Any program's key may act as itself: {role: service, subject: <its name>}, no scope (the
+     * gateway asks the people service who a caller is this way). */
+    int program = is_service(who) || strcmp(who, GATEWAY) == 0;
+    if (program && claimed && !empty(p->role) && strcmp(p->role, "service") == 0 &&
+        !empty(p->subject) && strcmp(p->subject, who) == 0 && empty(p->site) && empty(p->region))
+        return 0;
     if (strcmp(who, GATEWAY) == 0) {
-        int as_itself = p && !empty(p->subject) && strcmp(p->subject, GATEWAY) == 0 &&
-                        empty(p->site) && empty(p->region);
-        if (claimed && p->role && strcmp(p->role, "service") == 0 && !as_itself) {
+        if (claimed && p->role && strcmp(p->role, "service") == 0) {
             *why = "the gateway acts for users, not for services";
             return -1;
         }
         return 0;
     }
     if (is_service(who)) {
-        if (claimed && (empty(p->role) || strcmp(p->role, "service") != 0 || empty(p->subject) ||
-                        strcmp(p->subject, who) != 0 || !empty(p->site) || !empty(p->region))) {
+        if (claimed) {
             *why = "a service's key acts only as that service";
             return -1;
         }
@@ -421,10 +415,8 @@ int as_curve_client(void *sock, const char *peer, char *err, size_t errlen)
 const char *as_curve_peer_of(const char *endpoint);
 const char *as_curve_peer_of(const char *endpoint)
 {
-    static const char *const names[6] = {"intake",     "warranty", "parts",
-                                         "settlement", "surveys",  "people"};
-    for (int i = 0; i < 12; i++)
+    for (size_t i = 0; i < 2 * NSERVICES; i++)
         if (as_cfg_endpoints[i] && strcmp(as_cfg_endpoints[i], endpoint) == 0)
-            return names[i / 2];
+            return SERVICES[i / 2];
     return NULL;
 }

@@ -208,6 +208,29 @@ void as_cmd_reply_fields(as_cmd_ctx_t *ctx, const char *message, int n, const ch
     ctx_free(ctx);
 }
 
+int as_cmd_reject(as_cmd_ctx_t *ctx, as_problems_t *e)
+{
+    if (e->n == 0)
+        return 0;
+    as_problems_sort(e);
+    const char *fields[AS_PROBLEMS_MAX], *problems[AS_PROBLEMS_MAX];
+    for (int i = 0; i < e->n; i++) {
+        fields[i] = e->field[i];
+        problems[i] = e->problem[i];
+    }
+    char msg[400];
+    as_problems_message(e, msg, sizeof msg);
+    as_cmd_reply_fields(ctx, msg, e->n, fields, problems);
+    return 1;
+}
+
+void as_cmd_reply_field(as_cmd_ctx_t *ctx, const char *field, const char *problem)
+{
+    as_problems_t e = {0};
+    as_problem(&e, field, "%s", problem);
+    as_cmd_reject(ctx, &e);
+}
+
 void as_cmd_error(as_cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)
 {
     char msg[512];

@@ -181,7 +181,7 @@ open_visit() {
         .device.imei // "-", .device.serial // "-", .device.vin // "-", .bought_days_ago, .request,
         "\(.customer.name): \(.story)"] | @tsv' <<<"$vj")
     case $imei in
-    new:*) IMEI[$key]=$(new_imei "${imei#new:}") ;;
+    new:*) IMEI[$key]=$(run_imei "${imei#new:}") ;;
     same:*) IMEI[$key]=${IMEI[${imei#same:}]} ;;
     esac
     if [[ $serial == new:* ]]; then SERIAL[$key]=$(new_serial "${serial#new:}"); fi

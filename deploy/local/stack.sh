@@ -73,8 +73,11 @@ AS_HTTP_PORT=${AS_HTTP_PORT:-8480}
 AS_BIN=${AS_BIN:-build/bin}
 AS_UP_TIMEOUT=${AS_UP_TIMEOUT:-60}
 
-SERVICES=(intake warranty parts settlement surveys people)
-PROGRAMS=("${SERVICES[@]}" gateway)
+# The programs: deploy/services.conf (service N listens on AS_PORT_BASE + 10N + 1 and + 2).
+# shellcheck source=deploy/services.sh
+. "$ROOT/deploy/services.sh"
+SERVICES=("${AS_SERVICES[@]}")
+PROGRAMS=("${AS_PROGRAMS[@]}")
 
 say() { printf 'stack: %s\n' "$*"; }
 warn() { printf 'stack: %s\n' "$*" >&2; }
@@ -417,7 +420,7 @@ make_keys() {
     [ -x "$BIN_DIR/as-keygen" ] || die "$(rel "$BIN_DIR")/as-keygen is missing: build first (make)"
     local -a extra=()
     read -r -a extra <<<"${AS_TEST_KEYS:-}"
-    "$BIN_DIR/as-keygen" "$KEYS_DIR" "${SERVICES[@]}" gateway "${extra[@]}" ||
+    "$BIN_DIR/as-keygen" "$KEYS_DIR" "${PROGRAMS[@]}" "${extra[@]}" ||
         die "cannot make CURVE keys in $(rel "$KEYS_DIR")"
 }
 
@@ -478,7 +481,7 @@ aftersales is up.
   config    $(rel "$CONFIG")
   logs      $(rel "$LOG_DIR")/<program>.log, $(rel "$LOG_DIR")/postgres.log
   sign in   \$AS_ADMIN_LOGIN / \$AS_ADMIN_PASSWORD (in the env file): POST $GATEWAY_URL/v1/auth/login
-  database  $me psql [intake|warranty|parts|settlement|surveys|people]
+  database  $me psql [$(IFS='|'; printf '%s' "${SERVICES[*]}")]
   stop      $stop
 
 EOF

@@ -44,10 +44,16 @@ N=${AS_MH_TICKETS:-300}
 PART_S=${AS_MH_PARTITION_S:-20}
 CONC=${AS_MH_CONCURRENCY:-32}
 PG_PORT=55432
-HOSTS=(db intake warranty parts settlement surveys people gateway client)
-declare -A ADDR=([db]=2 [intake]=11 [warranty]=12 [parts]=13 [settlement]=14 [surveys]=15
-    [people]=16 [gateway]=20 [client]=30)
-declare -A CMD_PORT=([intake]=7111 [warranty]=7121 [parts]=7131 [settlement]=7141 [surveys]=7151 [people]=7161)
+# The programs from deploy/services.conf: service N (from 1) on $NET.(10 + N), commands on port
+# 7100 + 10N + 1 and events on the next; the gateway on .20, the database on .2, the client on .30.
+# shellcheck source=deploy/services.sh
+. "$ROOT/deploy/services.sh"
+HOSTS=(db "${AS_PROGRAMS[@]}" client)
+declare -A ADDR=([db]=2 [$AS_GATEWAY]=20 [client]=30) CMD_PORT=()
+for i in "${!AS_SERVICES[@]}"; do
+    ADDR[${AS_SERVICES[i]}]=$((11 + i))
+    CMD_PORT[${AS_SERVICES[i]}]=$((7111 + 10 * i))
+done
 
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/faults/lib.sh"

@@ -64,6 +64,23 @@ extern const asctl_cmd_t asctl_people_cmds[];
 int asctl_request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
                   const char *idempotency_key, void (*print)(json_t *));
 
+/* A table view of an answer: the rows of its array `list_key` (NULL: the answer itself is the one
+ * row) under `cols`, then `after` (or NULL) for what follows the table. */
+typedef struct asctl_view {
+    const char *list_key;
+    const asctl_col_t *cols;
+    int ncols;
+    void (*after)(json_t *answer);
+} asctl_view_t;
+#define ASCTL_VIEW(key, cols)                                                                      \
+    {                                                                                              \
+        (key), (cols), (int)(sizeof(cols) / sizeof((cols)[0])), NULL                               \
+    }
+void asctl_print_view(json_t *answer, const asctl_view_t *v);
+/* asctl_request with the answer printed through a view (JSON with --json). */
+int asctl_request_view(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
+                       const char *idempotency_key, const asctl_view_t *v);
+
 /* Shared option parsing for verbs: `--name value` pairs after positional arguments. Returns the
  * value of --name, or NULL. `flag` variants return 1 when --name is present. */
 const char *asctl_opt(int argc, char **argv, const char *name);
@@ -85,6 +102,9 @@ int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment
  * query parameters of GET `base`, the answer goes to `print`. Returns the exit code. */
 int asctl_verb_list(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *base,
                     const char *const *map, void (*print)(json_t *));
+/* The same, the answer printed through a view. */
+int asctl_verb_list_view(const asctl_opts_t *o, int argc, char **argv, const char *cmd,
+                         const char *base, const char *const *map, const asctl_view_t *v);
 int asctl_verb_int(const char *v, const char *what, long long *out);
 int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map);
 const char *asctl_verb_yuan(long long cents, char *buf, size_t len);

@@ -160,13 +160,7 @@ static int p_receive(const asctl_opts_t *o0, int argc, char **argv)
                          print_receipt);
 }
 
-static void print_movement(json_t *m)
-{
-    json_t *rows = json_array();
-    json_array_append(rows, m);
-    asctl_print_table(rows, MOVE_COLS, sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
-    json_decref(rows);
-}
+static const asctl_view_t MOVEMENT_VIEW = ASCTL_VIEW(NULL, MOVE_COLS);
 
 static int p_adjust(const asctl_opts_t *o0, int argc, char **argv)
 {
@@ -187,7 +181,7 @@ static int p_adjust(const asctl_opts_t *o0, int argc, char **argv)
         json_decref(b);
         return ASCTL_USAGE;
     }
-    return asctl_request(&o, "POST", "/v1/parts/adjustments", b, NULL, print_movement);
+    return asctl_request_view(&o, "POST", "/v1/parts/adjustments", b, NULL, &MOVEMENT_VIEW);
 }
 
 static int p_scrap(const asctl_opts_t *o0, int argc, char **argv)
@@ -210,7 +204,7 @@ static int p_scrap(const asctl_opts_t *o0, int argc, char **argv)
     }
     if (asctl_flag(argc, argv, "--good"))
         json_object_set_new(b, "defective", json_false());
-    return asctl_request(&o, "POST", "/v1/parts/scrap", b, NULL, print_movement);
+    return asctl_request_view(&o, "POST", "/v1/parts/scrap", b, NULL, &MOVEMENT_VIEW);
 }
 
 static int p_safety(const asctl_opts_t *o0, int argc, char **argv)
@@ -400,18 +394,14 @@ static const asctl_col_t RES_COLS[] = {
     {"NOTE", "note", 24},
 };
 
-static void print_reservations(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "reservations"), RES_COLS,
-                      sizeof RES_COLS / sizeof RES_COLS[0]);
-}
+static const asctl_view_t RESERVATIONS_VIEW = ASCTL_VIEW("reservations", RES_COLS);
 
 static int p_reservations(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--ticket", "ticket_id", "--site", "site", "--state",
                                     "state",    "--limit",   "limit",  NULL};
-    return asctl_verb_list(o0, argc, argv, "parts reservations", "/v1/parts/reservations", q,
-                           print_reservations);
+    return asctl_verb_list_view(o0, argc, argv, "parts reservations", "/v1/parts/reservations", q,
+                                &RESERVATIONS_VIEW);
 }
 
 static void print_replenishment(json_t *ans)
@@ -465,11 +455,7 @@ static const asctl_col_t RET_COLS[] = {
     {"BY", "received_by", 10},
 };
 
-static void print_returns(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "returns"), RET_COLS,
-                      sizeof RET_COLS / sizeof RET_COLS[0]);
-}
+static const asctl_view_t RETURNS_VIEW = ASCTL_VIEW("returns", RET_COLS);
 
 static void print_return(json_t *r)
 {
@@ -483,7 +469,8 @@ static int p_returns(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--status",  "status",  "--site", "site", "--ticket",
                                     "ticket_id", "--limit", "limit",  NULL};
-    return asctl_verb_list(o0, argc, argv, "parts returns", "/v1/parts/returns", q, print_returns);
+    return asctl_verb_list_view(o0, argc, argv, "parts returns", "/v1/parts/returns", q,
+                                &RETURNS_VIEW);
 }
 
 static int p_receive_return(const asctl_opts_t *o, int argc, char **argv)
@@ -500,11 +487,7 @@ static const asctl_col_t LOANER_COLS[] = {
     {"PHONE", "phone", 13},   {"LENT", "lent_at", 24},     {"DAYS", "days_out", 4},
 };
 
-static void print_loaners(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "loaners"), LOANER_COLS,
-                      sizeof LOANER_COLS / sizeof LOANER_COLS[0]);
-}
+static const asctl_view_t LOANERS_VIEW = ASCTL_VIEW("loaners", LOANER_COLS);
 
 static void print_loaner(json_t *l)
 {
@@ -517,7 +500,8 @@ static void print_loaner(json_t *l)
 static int p_loaners(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--site", "site", "--state", "state", NULL};
-    return asctl_verb_list(o0, argc, argv, "parts loaners", "/v1/parts/loaners", q, print_loaners);
+    return asctl_verb_list_view(o0, argc, argv, "parts loaners", "/v1/parts/loaners", q,
+                                &LOANERS_VIEW);
 }
 
 static int p_lend(const asctl_opts_t *o0, int argc, char **argv)

@@ -37,62 +37,27 @@ static const asctl_col_t AUDIT_COLS[] = {
     {"ACTION", "action", 18}, {"OBJECT", "entity_id", 18},
 };
 
-#define TABLE(rows, cols) asctl_print_table(rows, cols, sizeof cols / sizeof cols[0])
-
-static void print_one(json_t *a, const asctl_col_t *cols, int n)
+static void print_token_secret(json_t *a)
 {
-    json_t *rows = json_array();
-    json_array_append(rows, a);
-    asctl_print_table(rows, cols, n);
-    json_decref(rows);
-}
-static void print_user(json_t *a)
-{
-    print_one(a, USER_COLS, sizeof USER_COLS / sizeof USER_COLS[0]);
-}
-static void print_users(json_t *a)
-{
-    TABLE(json_object_get(a, "users"), USER_COLS);
-}
-static void print_center(json_t *a)
-{
-    print_one(a, CENTER_COLS, sizeof CENTER_COLS / sizeof CENTER_COLS[0]);
-}
-static void print_centers(json_t *a)
-{
-    TABLE(json_object_get(a, "centers"), CENTER_COLS);
-}
-static void print_region(json_t *a)
-{
-    print_one(a, REGION_COLS, sizeof REGION_COLS / sizeof REGION_COLS[0]);
-}
-static void print_regions(json_t *a)
-{
-    TABLE(json_object_get(a, "regions"), REGION_COLS);
-}
-static void print_brand(json_t *a)
-{
-    print_one(a, BRAND_COLS, sizeof BRAND_COLS / sizeof BRAND_COLS[0]);
-}
-static void print_brands(json_t *a)
-{
-    TABLE(json_object_get(a, "brands"), BRAND_COLS);
-}
-static void print_token(json_t *a)
-{
-    print_one(a, TOKEN_COLS, sizeof TOKEN_COLS / sizeof TOKEN_COLS[0]);
     const char *t = json_string_value(json_object_get(a, "token"));
     if (t)
         printf("\nAS_TOKEN=%s\n(shown once: keep it now)\n", t);
 }
-static void print_tokens(json_t *a)
-{
-    TABLE(json_object_get(a, "tokens"), TOKEN_COLS);
-}
-static void print_audit(json_t *a)
-{
-    TABLE(json_object_get(a, "entries"), AUDIT_COLS);
-}
+
+/* What each verb prints: one object, or the list under a key of the answer. */
+static const asctl_view_t USER = ASCTL_VIEW(NULL, USER_COLS),
+                          USERS = ASCTL_VIEW("users", USER_COLS),
+                          CENTER = ASCTL_VIEW(NULL, CENTER_COLS),
+                          CENTERS = ASCTL_VIEW("centers", CENTER_COLS),
+                          REGION = ASCTL_VIEW(NULL, REGION_COLS),
+                          REGIONS = ASCTL_VIEW("regions", REGION_COLS),
+                          BRAND = ASCTL_VIEW(NULL, BRAND_COLS),
+                          BRANDS = ASCTL_VIEW("brands", BRAND_COLS),
+                          TOKEN = {NULL, TOKEN_COLS, sizeof TOKEN_COLS / sizeof TOKEN_COLS[0],
+                                   print_token_secret},
+                          TOKENS = ASCTL_VIEW("tokens", TOKEN_COLS),
+                          AUDIT = ASCTL_VIEW("entries", AUDIT_COLS);
+
 static void print_me(json_t *a)
 {
     char b[200];
@@ -160,19 +125,19 @@ static int t_create(const asctl_opts_t *o0, int argc, char **argv)
         json_decref(b);
         return ASCTL_USAGE;
     }
-    return asctl_request(&o, "POST", "/v1/auth/tokens", b, NULL, print_token);
+    return asctl_request_view(&o, "POST", "/v1/auth/tokens", b, NULL, &TOKEN);
 }
 
 static int t_list(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--login", "login", NULL};
-    return asctl_verb_list(o0, argc, argv, "token list", "/v1/auth/tokens", q, print_tokens);
+    return asctl_verb_list_view(o0, argc, argv, "token list", "/v1/auth/tokens", q, &TOKENS);
 }
 
 /* VERB ID: METHOD fmt with the escaped ID, an optional JSON body from `map`. */
 static int id_call(const asctl_opts_t *o0, int argc, char **argv, const char *cmd, const char *spec,
                    const char *method, const char *fmt, const char *const *map, json_t *body,
-                   void (*print)(json_t *))
+                   const asctl_view_t *view)
 {
     if (asctl_verb_check(argc, argv, spec, 1, 1, cmd) < 0) {
         json_decref(body);
@@ -185,13 +150,13 @@ static int id_call(const asctl_opts_t *o0, int argc, char **argv, const char *cm
         json_decref(body);
         return ASCTL_USAGE;
     }
-    return asctl_request(&o, method, path, body, NULL, print);
+    return asctl_request_view(&o, method, path, body, NULL, view);
 }
 
 static int t_revoke(const asctl_opts_t *o, int argc, char **argv)
 {
     return id_call(o, argc, argv, "token revoke", "", "DELETE", "/v1/auth/tokens/%s", NULL, NULL,
-                   print_tokens);
+                   &TOKENS);
 }
 
 /* ---- users ---- */
@@ -199,12 +164,12 @@ static int t_revoke(const asctl_opts_t *o, int argc, char **argv)
 static int u_list(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--role", "role", "--region", "region", "--site", "site", NULL};
-    return asctl_verb_list(o0, argc, argv, "user list", "/v1/users", q, print_users);
+    return asctl_verb_list_view(o0, argc, argv, "user list", "/v1/users", q, &USERS);
 }
 
 static int u_show(const asctl_opts_t *o, int argc, char **argv)
 {
-    return id_call(o, argc, argv, "user show", "", "GET", "/v1/users/%s", NULL, NULL, print_user);
+    return id_call(o, argc, argv, "user show", "", "GET", "/v1/users/%s", NULL, NULL, &USER);
 }
 
 static int u_create(const asctl_opts_t *o0, int argc, char **argv)
@@ -221,26 +186,26 @@ static int u_create(const asctl_opts_t *o0, int argc, char **argv)
         json_decref(b);
         return ASCTL_USAGE;
     }
-    return asctl_request(&o, "POST", "/v1/users", b, NULL, print_user);
+    return asctl_request_view(&o, "POST", "/v1/users", b, NULL, &USER);
 }
 
 static int u_disable(const asctl_opts_t *o, int argc, char **argv)
 {
     return id_call(o, argc, argv, "user disable", "", "PATCH", "/v1/users/%s", NULL,
-                   json_pack("{s:b}", "active", 0), print_user);
+                   json_pack("{s:b}", "active", 0), &USER);
 }
 
 static int u_enable(const asctl_opts_t *o, int argc, char **argv)
 {
     return id_call(o, argc, argv, "user enable", "", "PATCH", "/v1/users/%s", NULL,
-                   json_pack("{s:b}", "active", 1), print_user);
+                   json_pack("{s:b}", "active", 1), &USER);
 }
 
 static int u_reset(const asctl_opts_t *o, int argc, char **argv)
 {
     static const char *const map[] = {"--password", "password", "s", NULL};
     return id_call(o, argc, argv, "user reset-password", "--password=", "POST",
-                   "/v1/users/%s/password", map, json_object(), print_user);
+                   "/v1/users/%s/password", map, json_object(), &USER);
 }
 
 /* ---- the network ---- */
@@ -248,7 +213,7 @@ static int u_reset(const asctl_opts_t *o, int argc, char **argv)
 static int r_list(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {NULL};
-    return asctl_verb_list(o0, argc, argv, "region list", "/v1/regions", q, print_regions);
+    return asctl_verb_list_view(o0, argc, argv, "region list", "/v1/regions", q, &REGIONS);
 }
 
 static int r_create(const asctl_opts_t *o0, int argc, char **argv)
@@ -263,19 +228,18 @@ static int r_create(const asctl_opts_t *o0, int argc, char **argv)
         json_decref(b);
         return ASCTL_USAGE;
     }
-    return asctl_request(&o, "POST", "/v1/regions", b, NULL, print_region);
+    return asctl_request_view(&o, "POST", "/v1/regions", b, NULL, &REGION);
 }
 
 static int c_list(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--region", "region", "--state", "state", NULL};
-    return asctl_verb_list(o0, argc, argv, "center list", "/v1/centers", q, print_centers);
+    return asctl_verb_list_view(o0, argc, argv, "center list", "/v1/centers", q, &CENTERS);
 }
 
 static int c_show(const asctl_opts_t *o, int argc, char **argv)
 {
-    return id_call(o, argc, argv, "center show", "", "GET", "/v1/centers/%s", NULL, NULL,
-                   print_center);
+    return id_call(o, argc, argv, "center show", "", "GET", "/v1/centers/%s", NULL, NULL, &CENTER);
 }
 
 static int c_open(const asctl_opts_t *o0, int argc, char **argv)
@@ -293,13 +257,13 @@ static int c_open(const asctl_opts_t *o0, int argc, char **argv)
         json_decref(b);
         return ASCTL_USAGE;
     }
-    return asctl_request(&o, "POST", "/v1/centers", b, NULL, print_center);
+    return asctl_request_view(&o, "POST", "/v1/centers", b, NULL, &CENTER);
 }
 
 static int c_state(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *fmt)
 {
     static const char *const map[] = {"--reason", "reason", "s", NULL};
-    return id_call(o, argc, argv, cmd, "--reason=", "POST", fmt, map, json_object(), print_center);
+    return id_call(o, argc, argv, cmd, "--reason=", "POST", fmt, map, json_object(), &CENTER);
 }
 static int c_suspend(const asctl_opts_t *o, int argc, char **argv)
 {
@@ -317,7 +281,7 @@ static int c_close(const asctl_opts_t *o, int argc, char **argv)
 static int b_list(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {NULL};
-    return asctl_verb_list(o0, argc, argv, "brand list", "/v1/brands", q, print_brands);
+    return asctl_verb_list_view(o0, argc, argv, "brand list", "/v1/brands", q, &BRANDS);
 }
 
 static int b_create(const asctl_opts_t *o0, int argc, char **argv)
@@ -333,14 +297,14 @@ static int b_create(const asctl_opts_t *o0, int argc, char **argv)
         json_decref(b);
         return ASCTL_USAGE;
     }
-    return asctl_request(&o, "POST", "/v1/brands", b, NULL, print_brand);
+    return asctl_request_view(&o, "POST", "/v1/brands", b, NULL, &BRAND);
 }
 
 static int x_audit(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const q[] = {"--subject", "subject", "--since", "since", "--until",
                                     "until",     "--limit", "limit",   NULL};
-    return asctl_verb_list(o0, argc, argv, "audit", "/v1/audit", q, print_audit);
+    return asctl_verb_list_view(o0, argc, argv, "audit", "/v1/audit", q, &AUDIT);
 }
 
 const asctl_cmd_t asctl_people_cmds[] = {

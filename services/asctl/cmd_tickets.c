@@ -6,8 +6,9 @@
 #include <string.h>
 
 /* Run one request and print the answer (JSON or via `print`). Returns the exit code. */
-int asctl_request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
-                  const char *key, void (*print)(json_t *))
+/* One request; the answer goes to `print`, else through `view`, else out as JSON. */
+static int request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
+                   const char *key, void (*print)(json_t *), const asctl_view_t *view)
 {
     char *b = body ? json_dumps(body, JSON_COMPACT) : NULL;
     int status;
@@ -22,12 +23,40 @@ int asctl_request(const asctl_opts_t *o, const char *method, const char *path, j
         json_decref(ans);
         return code;
     }
-    if (o->json || !print)
+    if (o->json || (!print && !view))
         asctl_print_json(ans);
-    else
+    else if (print)
         print(ans);
+    else
+        asctl_print_view(ans, view);
     json_decref(ans);
     return ASCTL_OK;
+}
+
+int asctl_request(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
+                  const char *key, void (*print)(json_t *))
+{
+    return request(o, method, path, body, key, print, NULL);
+}
+
+int asctl_request_view(const asctl_opts_t *o, const char *method, const char *path, json_t *body,
+                       const char *key, const asctl_view_t *v)
+{
+    return request(o, method, path, body, key, NULL, v);
+}
+
+void asctl_print_view(json_t *answer, const asctl_view_t *v)
+{
+    if (v->list_key) {
+        asctl_print_table(json_object_get(answer, v->list_key), v->cols, v->ncols);
+    } else {
+        json_t *rows = json_array();
+        json_array_append(rows, answer);
+        asctl_print_table(rows, v->cols, v->ncols);
+        json_decref(rows);
+    }
+    if (v->after)
+        v->after(answer);
 }
 
 /* Widths are terminal columns: a Chinese customer name of five characters fills CUSTOMER. */

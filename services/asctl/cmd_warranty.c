@@ -127,8 +127,9 @@ int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *
     return 0;
 }
 
-int asctl_verb_list(const asctl_opts_t *o0, int argc, char **argv, const char *cmd,
-                    const char *base, const char *const *map, void (*print)(json_t *))
+static int verb_list(const asctl_opts_t *o0, int argc, char **argv, const char *cmd,
+                     const char *base, const char *const *map, void (*print)(json_t *),
+                     const asctl_view_t *view)
 {
     char spec[256] = "", path[1024];
     size_t off = 0;
@@ -144,7 +145,20 @@ int asctl_verb_list(const asctl_opts_t *o0, int argc, char **argv, const char *c
     snprintf(path, sizeof path, "%s", base);
     if (asctl_verb_query(path, sizeof path, argc, argv, map) < 0)
         return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print);
+    return view ? asctl_request_view(&o, "GET", path, NULL, NULL, view)
+                : asctl_request(&o, "GET", path, NULL, NULL, print);
+}
+
+int asctl_verb_list(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *base,
+                    const char *const *map, void (*print)(json_t *))
+{
+    return verb_list(o, argc, argv, cmd, base, map, print, NULL);
+}
+
+int asctl_verb_list_view(const asctl_opts_t *o, int argc, char **argv, const char *cmd,
+                         const char *base, const char *const *map, const asctl_view_t *v)
+{
+    return verb_list(o, argc, argv, cmd, base, map, NULL, v);
 }
 
 /* A path with one escaped segment: fmt holds one %s. Returns 0 or -1 when it does not fit. */

@@ -36,9 +36,9 @@ static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake,  gw_routes_wa
                                                  gw_routes_surveys, gw_routes_people};
 #define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
-#define N_SVC 6
-static const char *const SERVICES[N_SVC] = {"intake",     "warranty", "parts",
-                                            "settlement", "surveys",  "people"};
+/* The services (deploy/services.conf, through the generated as_services.h). */
+#define N_SVC AS_N_SERVICES
+static const char *const SERVICES[N_SVC] = {AS_SERVICE_NAMES};
 
 static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level, *cfg_console_dir;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;

@@ -1247,20 +1247,24 @@ static void an_idle_connection_is_closed_after_the_timeout(void **state)
     response_free(&r);
     assert_true(client_wait_closed(c));
     client_close(c);
-    /* headers dribbled byte by byte do not extend the header deadline */
+    /* headers dribbled byte by byte do not extend the header deadline: the server closes the
+     * connection while the client is still dribbling (a deadline that each byte extended would
+     * keep it open for the whole 3 s). The 408 answer is read whole, so that the close is seen
+     * at once; no bound on the time beyond that window (a loaded machine, the sanitizer build). */
     c = client_open(fx->port);
     client_send_str(c, "GET /hello HTTP/1.1\r\nX-Slow: ");
     t0 = now_ms();
     int closed = 0;
     while (!closed && now_ms() - t0 < 3000) {
-        char ch = 'a', tmp[16];
+        char ch = 'a', tmp[1024];
         send(c->fd, &ch, 1, MSG_NOSIGNAL);
         usleep(50 * 1000);
-        ssize_t n = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT);
+        ssize_t n;
+        while ((n = recv(c->fd, tmp, sizeof tmp, MSG_DONTWAIT)) > 0)
+            ;
         closed = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
     }
     assert_true(closed);
-    assert_true(now_ms() - t0 < 1000);
     client_close(c);
     fixture_stop(fx);
     assert_int_equal(atomic_load(&fx->requests), 1);

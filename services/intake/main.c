@@ -20,21 +20,11 @@ static void open_ticket(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
     const As__Principal *p = as_cmd_principal(ctx);
     if (!t->center && p && p->role && strcmp(p->role, "center") == 0 && p->site)
         t->center = strdup(p->site); /* a desk opens tickets for its own centre by default */
-    iv_errors_t errs = {0};
+    as_problems_t errs = {0};
     char warnings[4][160];
     int nwarn = 0;
-    if (iv_open_ticket(t, &errs, warnings, &nwarn) > 0) {
-        const char *fields[IV_MAX_ERRORS], *problems[IV_MAX_ERRORS];
-        for (int i = 0; i < errs.n; i++) {
-            fields[i] = errs.field[i];
-            problems[i] = errs.problem[i];
-        }
-        char msgbuf[300];
-        snprintf(msgbuf, sizeof msgbuf, "%s: %s%s", errs.field[0], errs.problem[0],
-                 errs.n > 1 ? " (and more, see errors)" : "");
-        as_cmd_reply_fields(ctx, msgbuf, errs.n, fields, problems);
+    if (iv_open_ticket(t, &errs, warnings, &nwarn) > 0 && as_cmd_reject(ctx, &errs))
         return;
-    }
     json_t *args = as_pbjson_encode(msg);
     json_t *w = json_array();
     for (int i = 0; i < nwarn; i++)
@@ -43,51 +33,34 @@ static void open_ticket(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
     as_cmd_sql(ctx, "cmd_open_ticket", args);
 }
 
-/* Reply 400 with every collected problem, or return 0 when there are none. */
-static int reject(as_cmd_ctx_t *ctx, const iv_errors_t *errs)
-{
-    if (errs->n == 0)
-        return 0;
-    const char *fields[IV_MAX_ERRORS], *problems[IV_MAX_ERRORS];
-    for (int i = 0; i < errs->n; i++) {
-        fields[i] = errs->field[i];
-        problems[i] = errs->problem[i];
-    }
-    char msgbuf[300];
-    snprintf(msgbuf, sizeof msgbuf, "%s: %s%s", errs->field[0], errs->problem[0],
-             errs->n > 1 ? " (and more, see fields)" : "");
-    as_cmd_reply_fields(ctx, msgbuf, errs->n, fields, problems);
-    return 1;
-}
-
-static void check_id(iv_errors_t *e, const char *id)
+static void check_id(as_problems_t *e, const char *id)
 {
     if (!id || !*id || strlen(id) > 32)
-        iv_add(e, "id", "a ticket id is required");
+        as_problem(e, "id", "a ticket id is required");
 }
 
-static void check_note(iv_errors_t *e, const char *field, const char *note)
+static void check_note(as_problems_t *e, const char *field, const char *note)
 {
     if (note && strlen(note) > 2000)
-        iv_add(e, field, "is longer than 2000 bytes");
+        as_problem(e, field, "is longer than 2000 bytes");
 }
 
-static void check_lines(iv_errors_t *e, const char *field, Intake__PartLine **lines, size_t n,
+static void check_lines(as_problems_t *e, const char *field, Intake__PartLine **lines, size_t n,
                         int required)
 {
     char name[64];
     if (required && n == 0)
-        iv_add(e, field, "needs at least one part line");
+        as_problem(e, field, "needs at least one part line");
     if (n > 50)
-        iv_add(e, field, "has more than 50 lines");
+        as_problem(e, field, "has more than 50 lines");
     for (size_t i = 0; i < n && i < 50; i++) {
         if (!lines[i]->sku || !*lines[i]->sku || strlen(lines[i]->sku) > 32) {
             snprintf(name, sizeof name, "%s[%zu].sku", field, i);
-            iv_add(e, name, "is required (at most 32 characters)");
+            as_problem(e, name, "is required (at most 32 characters)");
         }
         if (!lines[i]->has_qty || lines[i]->qty < 1 || lines[i]->qty > 100) {
             snprintf(name, sizeof name, "%s[%zu].qty", field, i);
-            iv_add(e, name, "must be between 1 and 100");
+            as_problem(e, name, "must be between 1 and 100");
         }
     }
 }
@@ -95,55 +68,55 @@ static void check_lines(iv_errors_t *e, const char *field, Intake__PartLine **li
 static void diagnose(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__Diagnose *d = (const Intake__Diagnose *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, d->id);
     if (d->fault_code && strlen(d->fault_code) > 32)
-        iv_add(&e, "fault_code", "is longer than 32 characters");
+        as_problem(&e, "fault_code", "is longer than 32 characters");
     if (d->labour_code && strlen(d->labour_code) > 32)
-        iv_add(&e, "labour_code", "is longer than 32 characters");
+        as_problem(&e, "labour_code", "is longer than 32 characters");
     check_lines(&e, "parts", d->parts, d->n_parts, 0);
     if (d->has_estimate_cents && (d->estimate_cents < 0 || d->estimate_cents > 10000000000LL))
-        iv_add(&e, "estimate_cents", "must be between 0 and 10000000000");
+        as_problem(&e, "estimate_cents", "must be between 0 and 10000000000");
     int32_t day;
     if (d->promised_date && iv_date_parse(d->promised_date, &day) < 0)
-        iv_add(&e, "promised_date", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "promised_date", "is not a date (YYYY-MM-DD)");
     check_note(&e, "note", d->note);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void consent(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__Consent *c = (const Intake__Consent *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, c->id);
     if (!c->has_accept)
-        iv_add(&e, "accept", "is required: true (go ahead) or false (declined)");
+        as_problem(&e, "accept", "is required: true (go ahead) or false (declined)");
     check_note(&e, "note", c->note);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void revise_estimate(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__ReviseEstimate *r = (const Intake__ReviseEstimate *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, r->id);
     if (!r->has_estimate_cents || r->estimate_cents <= 0 || r->estimate_cents > 10000000000LL)
-        iv_add(&e, "estimate_cents", "is required, above zero and at most 10000000000");
+        as_problem(&e, "estimate_cents", "is required, above zero and at most 10000000000");
     check_note(&e, "note", r->note);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void request_parts(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__RequestParts *r = (const Intake__RequestParts *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, r->id);
     check_lines(&e, "parts", r->parts, r->n_parts, 1);
     check_note(&e, "note", r->note);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
@@ -153,22 +126,22 @@ static const char *const CAUSES[] = {"service_station",       "customer_visit", 
 static void complete_repair(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__CompleteRepair *c = (const Intake__CompleteRepair *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, c->id);
     check_lines(&e, "parts_used", c->parts_used, c->n_parts_used, 0);
     if (c->has_labour_minutes && (c->labour_minutes < 0 || c->labour_minutes > 100000))
-        iv_add(&e, "labour_minutes", "must be between 0 and 100000");
+        as_problem(&e, "labour_minutes", "must be between 0 and 100000");
     if (c->cause) {
         int ok = 0;
         for (size_t i = 0; i < sizeof CAUSES / sizeof CAUSES[0]; i++)
             ok |= strcmp(CAUSES[i], c->cause) == 0;
         if (!ok)
-            iv_add(&e, "cause",
-                   "must be one of service_station, customer_visit, design_quality, "
-                   "manufacturing_quality, parts_problem, other");
+            as_problem(&e, "cause",
+                       "must be one of service_station, customer_visit, design_quality, "
+                       "manufacturing_quality, parts_problem, other");
     }
     check_note(&e, "note", c->note);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
@@ -178,71 +151,71 @@ static const char *const PAYMENT_METHODS[] = {"cash", "card", "wechat_pay", "ali
 static void handback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__Handback *h = (const Intake__Handback *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, h->id);
     check_note(&e, "note", h->note);
     if (h->loaner_unit && strlen(h->loaner_unit) > 40)
-        iv_add(&e, "loaner_unit", "is longer than 40 characters");
+        as_problem(&e, "loaner_unit", "is longer than 40 characters");
     if (h->payment_method) {
         int ok = 0;
         for (size_t i = 0; i < sizeof PAYMENT_METHODS / sizeof PAYMENT_METHODS[0]; i++)
             ok |= strcmp(PAYMENT_METHODS[i], h->payment_method) == 0;
         if (!ok)
-            iv_add(&e, "payment_method",
-                   "must be one of cash, card, wechat_pay, alipay, bank_transfer");
+            as_problem(&e, "payment_method",
+                       "must be one of cash, card, wechat_pay, alipay, bank_transfer");
     }
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void cancel_ticket(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__CancelTicket *c = (const Intake__CancelTicket *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, c->id);
     if (!c->reason || !*c->reason)
-        iv_add(&e, "reason", "is required");
+        as_problem(&e, "reason", "is required");
     check_note(&e, "reason", c->reason);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void return_unrepaired(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__ReturnUnrepaired *r = (const Intake__ReturnUnrepaired *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, r->id);
     if (!r->reason || !*r->reason)
-        iv_add(&e, "reason", "is required");
+        as_problem(&e, "reason", "is required");
     check_note(&e, "reason", r->reason);
     if (r->loaner_unit && strlen(r->loaner_unit) > 40)
-        iv_add(&e, "loaner_unit", "is longer than 40 characters");
-    if (!reject(ctx, &e))
+        as_problem(&e, "loaner_unit", "is longer than 40 characters");
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void get_ticket(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, ((const Intake__GetTicket *)msg)->id);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_tickets(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__ListTickets *l = (const Intake__ListTickets *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     int32_t day;
     if (l->from && iv_date_parse(l->from, &day) < 0)
-        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
     if (l->to && iv_date_parse(l->to, &day) < 0)
-        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (l->has_limit && (l->limit < 1 || l->limit > 200))
-        iv_add(&e, "limit", "must be between 1 and 200");
+        as_problem(&e, "limit", "must be between 1 and 200");
     if (l->imei && strlen(l->imei) > 20)
-        iv_add(&e, "imei", "is too long");
-    if (!reject(ctx, &e))
+        as_problem(&e, "imei", "is too long");
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 

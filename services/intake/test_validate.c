@@ -12,18 +12,18 @@
 static void test_imei_with_valid_luhn_digit_is_accepted(void **state)
 {
     (void)state;
-    assert_true(iv_imei_valid("490154203237518"));
-    assert_true(iv_imei_valid("356938035643809"));
+    assert_true(as_imei_valid("490154203237518"));
+    assert_true(as_imei_valid("356938035643809"));
 }
 
 static void test_imei_with_wrong_digit_length_or_letters_is_refused(void **state)
 {
     (void)state;
-    assert_false(iv_imei_valid("490154203237519"));
-    assert_false(iv_imei_valid("49015420323751"));
-    assert_false(iv_imei_valid("4901542032375180"));
-    assert_false(iv_imei_valid("49015420323751a"));
-    assert_false(iv_imei_valid(NULL));
+    assert_false(as_imei_valid("490154203237519"));
+    assert_false(as_imei_valid("49015420323751"));
+    assert_false(as_imei_valid("4901542032375180"));
+    assert_false(as_imei_valid("49015420323751a"));
+    assert_false(as_imei_valid(NULL));
 }
 
 static void test_dates_are_strict_calendar_dates(void **state)
@@ -79,7 +79,7 @@ static void fill(fixture_t *x)
     x->t.claim_date = "2026-02-01";
 }
 
-static int has_field(const iv_errors_t *e, const char *field)
+static int has_field(const as_problems_t *e, const char *field)
 {
     for (int i = 0; i < e->n; i++)
         if (strcmp(e->field[i], field) == 0)
@@ -92,7 +92,7 @@ static void test_a_complete_ticket_passes(void **state)
     (void)state;
     fixture_t x;
     fill(&x);
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     char w[4][160];
     int nw;
     setenv("AS_TODAY", "2026-03-01", 1);
@@ -109,7 +109,7 @@ static void test_every_problem_is_reported_not_just_the_first(void **state)
     x.d.imei = "490154203237519";
     x.p.price_cents = -1;
     x.t.request = "upgrade";
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     char w[4][160];
     int nw;
     setenv("AS_TODAY", "2026-03-01", 1);
@@ -126,7 +126,7 @@ static void test_future_dates_and_purchase_after_claim_are_refused(void **state)
     fixture_t x;
     fill(&x);
     x.p.invoice_date = "2026-02-02"; /* after the claim date 2026-02-01 */
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     char w[4][160];
     int nw;
     setenv("AS_TODAY", "2026-03-01", 1);
@@ -145,7 +145,7 @@ static void test_differing_label_imei_sets_proof_mismatch_and_warns(void **state
     fixture_t x;
     fill(&x);
     x.d.imei_label = "356938035643809";
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     char w[4][160];
     int nw;
     setenv("AS_TODAY", "2026-03-01", 1);
@@ -163,7 +163,7 @@ static void test_a_car_needs_odometer_and_fault_class(void **state)
     fill(&x);
     x.d.category = "car";
     x.d.imei = NULL;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     char w[4][160];
     int nw;
     setenv("AS_TODAY", "2026-03-01", 1);
@@ -178,7 +178,7 @@ static void test_missing_claim_date_defaults_to_today(void **state)
     fixture_t x;
     fill(&x);
     x.t.claim_date = NULL;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     char w[4][160];
     int nw;
     setenv("AS_TODAY", "2026-03-01", 1);

@@ -8,37 +8,6 @@
 #include <string.h>
 #include <time.h>
 
-void iv_add(iv_errors_t *e, const char *field, const char *fmt, ...)
-{
-    if (e->n >= IV_MAX_ERRORS)
-        return;
-    snprintf(e->field[e->n], sizeof e->field[0], "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->problem[e->n], sizeof e->problem[0], fmt, ap);
-    va_end(ap);
-    e->n++;
-}
-
-int iv_imei_valid(const char *imei)
-{
-    if (!imei || strlen(imei) != 15)
-        return 0;
-    int sum = 0;
-    for (int i = 0; i < 15; i++) {
-        if (!isdigit((unsigned char)imei[i]))
-            return 0;
-        int d = imei[i] - '0';
-        if (i % 2 == 1) { /* every second digit from the left, doubled */
-            d *= 2;
-            if (d > 9)
-                d -= 9;
-        }
-        sum += d;
-    }
-    return sum % 10 == 0;
-}
-
 static int32_t days_from_civil(int y, unsigned m, unsigned d)
 {
     y -= m <= 2;
@@ -99,18 +68,18 @@ static int present(const char *s)
     return s && *s;
 }
 
-static void text(iv_errors_t *e, const char *field, const char *s, size_t max, int required)
+static void text(as_problems_t *e, const char *field, const char *s, size_t max, int required)
 {
     if (!present(s)) {
         if (required)
-            iv_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     if (strlen(s) > max)
-        iv_add(e, field, "is longer than %zu bytes", max);
+        as_problem(e, field, "is longer than %zu bytes", max);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p < 0x20 && *p != '\t') {
-            iv_add(e, field, "contains control characters");
+            as_problem(e, field, "contains control characters");
             return;
         }
     }
@@ -134,34 +103,34 @@ static const char *const CAR_FAULTS[] = {"none",       "steering_failure", "brak
                                          "major_part", "serious_safety",   "other",
                                          NULL};
 
-static void date_field(iv_errors_t *e, const char *field, const char *s, int required,
+static void date_field(as_problems_t *e, const char *field, const char *s, int required,
                        int32_t today, int32_t *out)
 {
     *out = INT32_MIN;
     if (!present(s)) {
         if (required)
-            iv_add(e, field, "is required (YYYY-MM-DD)");
+            as_problem(e, field, "is required (YYYY-MM-DD)");
         return;
     }
     int32_t d;
     if (iv_date_parse(s, &d) < 0) {
-        iv_add(e, field, "'%.20s' is not a date (YYYY-MM-DD)", s);
+        as_problem(e, field, "'%.20s' is not a date (YYYY-MM-DD)", s);
         return;
     }
     if (d > today) {
-        iv_add(e, field, "is in the future");
+        as_problem(e, field, "is in the future");
         return;
     }
     *out = d;
 }
 
-int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160], int *nwarn)
+int iv_open_ticket(Intake__OpenTicket *t, as_problems_t *e, char warnings[4][160], int *nwarn)
 {
     *nwarn = 0;
     int32_t today = iv_today();
     text(e, "center", t->center, 16, 1);
     if (!t->customer) {
-        iv_add(e, "customer", "is required");
+        as_problem(e, "customer", "is required");
     } else {
         text(e, "customer.name", t->customer->name, 100, 1);
         text(e, "customer.phone", t->customer->phone, 20, 1);
@@ -172,44 +141,44 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
                 if (isdigit((unsigned char)*p))
                     digits++;
                 else if (!strchr("+- ", *p)) {
-                    iv_add(e, "customer.phone", "may contain only digits, '+', '-' and spaces");
+                    as_problem(e, "customer.phone", "may contain only digits, '+', '-' and spaces");
                     break;
                 }
             }
             if (digits < 5)
-                iv_add(e, "customer.phone", "needs at least 5 digits");
+                as_problem(e, "customer.phone", "needs at least 5 digits");
         }
     }
     const char *category = NULL;
     if (!t->device) {
-        iv_add(e, "device", "is required");
+        as_problem(e, "device", "is required");
     } else {
         Intake__Device *d = t->device;
         category = d->category;
         if (!present(d->category))
-            iv_add(e, "device.category", "is required");
+            as_problem(e, "device.category", "is required");
         else if (!one_of(d->category, CATEGORIES))
-            iv_add(e, "device.category",
-                   "'%.40s' is not one of phone_host, phone_battery, "
-                   "phone_charger, phone_headset, phone_data_card, phone_terminal_card, car, "
-                   "general",
-                   d->category);
+            as_problem(e, "device.category",
+                       "'%.40s' is not one of phone_host, phone_battery, "
+                       "phone_charger, phone_headset, phone_data_card, phone_terminal_card, car, "
+                       "general",
+                       d->category);
         if (present(d->category) && strcmp(d->category, "general") == 0 &&
             (!present(d->general_item) || !one_of(d->general_item, GENERAL_ITEMS)))
-            iv_add(e, "device.general_item",
-                   "is required for general goods: color_tv, bw_tv, "
-                   "bicycle or vcr");
+            as_problem(e, "device.general_item",
+                       "is required for general goods: color_tv, bw_tv, "
+                       "bicycle or vcr");
         text(e, "device.brand", d->brand, 60, 1);
         text(e, "device.model", d->model, 60, 1);
         text(e, "device.serial", d->serial, 64, 0);
         text(e, "device.vin", d->vin, 17, 0);
         int is_host = present(d->category) && strcmp(d->category, "phone_host") == 0;
         if (is_host && !present(d->imei))
-            iv_add(e, "device.imei", "is required for a phone host");
-        if (present(d->imei) && !iv_imei_valid(d->imei))
-            iv_add(e, "device.imei", "must be 15 digits with a valid check digit (Luhn)");
-        if (present(d->imei_label) && !iv_imei_valid(d->imei_label))
-            iv_add(e, "device.imei_label", "must be 15 digits with a valid check digit (Luhn)");
+            as_problem(e, "device.imei", "is required for a phone host");
+        if (present(d->imei) && !as_imei_valid(d->imei))
+            as_problem(e, "device.imei", "must be 15 digits with a valid check digit (Luhn)");
+        if (present(d->imei_label) && !as_imei_valid(d->imei_label))
+            as_problem(e, "device.imei_label", "must be 15 digits with a valid check digit (Luhn)");
         if (present(d->imei) && present(d->imei_label) && strcmp(d->imei, d->imei_label) != 0) {
             /* 内外码不一致: recorded, never silently accepted. */
             if (!t->flags) {
@@ -226,9 +195,9 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
                          "IMEI inside the device differs from the label: proof mismatch recorded");
         }
         if (d->has_odometer_km && (d->odometer_km < 0 || d->odometer_km > 10000000))
-            iv_add(e, "device.odometer_km", "must be between 0 and 10000000");
+            as_problem(e, "device.odometer_km", "must be between 0 and 10000000");
         if (present(d->category) && strcmp(d->category, "car") == 0 && !d->has_odometer_km)
-            iv_add(e, "device.odometer_km", "is required for a car");
+            as_problem(e, "device.odometer_km", "is required for a car");
     }
     int32_t claim = today;
     if (present(t->claim_date)) {
@@ -243,7 +212,7 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
         t->claim_date = strdup(buf);
     }
     if (!t->purchase) {
-        iv_add(e, "purchase", "is required");
+        as_problem(e, "purchase", "is required");
     } else {
         Intake__Purchase *p = t->purchase;
         int32_t inv, del, prod;
@@ -254,32 +223,32 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
         date_field(e, "purchase.delivery_date", p->delivery_date, 0, today, &del);
         date_field(e, "purchase.imei_production_date", p->imei_production_date, 0, today, &prod);
         if (inv != INT32_MIN && inv > claim)
-            iv_add(e, "purchase.invoice_date", "is after the claim date");
+            as_problem(e, "purchase.invoice_date", "is after the claim date");
         if (del != INT32_MIN && inv != INT32_MIN && del < inv)
-            iv_add(e, "purchase.delivery_date", "is before the invoice date");
+            as_problem(e, "purchase.delivery_date", "is before the invoice date");
         if (!p->has_price_cents)
-            iv_add(e, "purchase.price_cents", "is required");
+            as_problem(e, "purchase.price_cents", "is required");
         else if (p->price_cents < 0 || p->price_cents > 100000000000LL)
-            iv_add(e, "purchase.price_cents", "must be between 0 and 100000000000");
+            as_problem(e, "purchase.price_cents", "must be between 0 and 100000000000");
         if (p->has_standalone_price_cents &&
             (p->standalone_price_cents < 0 || p->standalone_price_cents > 100000000000LL))
-            iv_add(e, "purchase.standalone_price_cents", "must be between 0 and 100000000000");
+            as_problem(e, "purchase.standalone_price_cents", "must be between 0 and 100000000000");
     }
     if (!t->fault) {
-        iv_add(e, "fault", "is required");
+        as_problem(e, "fault", "is required");
     } else {
         text(e, "fault.code", t->fault->code, 32, 1);
         text(e, "fault.description", t->fault->description, 2000, 0);
         if (present(t->fault->car) && !one_of(t->fault->car, CAR_FAULTS))
-            iv_add(e, "fault.car", "'%.40s' is not a car fault class", t->fault->car);
+            as_problem(e, "fault.car", "'%.40s' is not a car fault class", t->fault->car);
         text(e, "fault.assembly", t->fault->assembly, 40, 0);
         if (category && strcmp(category, "car") == 0 && !present(t->fault->car))
-            iv_add(e, "fault.car", "is required for a car");
+            as_problem(e, "fault.car", "is required for a car");
     }
     if (!present(t->request))
-        iv_add(e, "request", "is required: refund, exchange or repair");
+        as_problem(e, "request", "is required: refund, exchange or repair");
     else if (!one_of(t->request, REQUESTS))
-        iv_add(e, "request", "'%.20s' is not refund, exchange or repair", t->request);
+        as_problem(e, "request", "'%.20s' is not refund, exchange or repair", t->request);
     if (present(t->use_compensation_rate)) {
         /* Plain decimal text only ("0.005"): no signs, exponents, hex or NaN. */
         const char *q = t->use_compensation_rate;
@@ -290,7 +259,7 @@ int iv_open_ticket(Intake__OpenTicket *t, iv_errors_t *e, char warnings[4][160],
                                    strspn(q + digits + 1, "0123456789") == strlen(q + digits + 1)));
         double r = plain ? strtod(q, NULL) : -1;
         if (!plain || !(r >= 0 && r <= 0.01))
-            iv_add(e, "use_compensation_rate", "must be a decimal between 0 and 0.01");
+            as_problem(e, "use_compensation_rate", "must be a decimal between 0 and 0.01");
     }
     return e->n;
 }

@@ -50,33 +50,12 @@ static const char *const RETURN_STATES[] = {"owed", "overdue", "returned", NULL}
 static const char *const LOANER_STATES[] = {"available", "lent", "retired", NULL};
 static const char *const SKU_CATEGORIES[] = {"part", "loaner", NULL};
 
-/* Reply 400 with every collected problem, or return 0 when there are none. */
-static int reject(as_cmd_ctx_t *ctx, pv_errors_t *e)
-{
-    if (e->n == 0)
-        return 0;
-    pv_sort(e);
-    const char *fields[PV_MAX_ERRORS], *problems[PV_MAX_ERRORS];
-    for (int i = 0; i < e->n; i++) {
-        fields[i] = e->field[i];
-        problems[i] = e->problem[i];
-    }
-    char msg[400];
-    if (e->total > 1)
-        snprintf(msg, sizeof msg, "%s: %s (%d problems in all, see fields)", e->field[0],
-                 e->problem[0], e->total);
-    else
-        snprintf(msg, sizeof msg, "%s: %s", e->field[0], e->problem[0]);
-    as_cmd_reply_fields(ctx, msg, e->n, fields, problems);
-    return 1;
-}
-
 /* An identifier of ours or intake's (T00000012, TR000003, DR000001): 1..32 letters and digits. */
-static void check_id(pv_errors_t *e, const char *field, const char *v, int required)
+static void check_id(as_problems_t *e, const char *field, const char *v, int required)
 {
     if (!v || !*v) {
         if (required)
-            pv_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     size_t n = strlen(v);
@@ -85,10 +64,10 @@ static void check_id(pv_errors_t *e, const char *field, const char *v, int requi
         ok = (*s >= 'A' && *s <= 'Z') || (*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
              *s == '-' || *s == '_';
     if (!ok)
-        pv_add(e, field, "is not an identifier (1 to 32 letters, digits, '-' or '_')");
+        as_problem(e, field, "is not an identifier (1 to 32 letters, digits, '-' or '_')");
 }
 
-static void check_limit(pv_errors_t *e, int has, int32_t v, int32_t max)
+static void check_limit(as_problems_t *e, int has, int32_t v, int32_t max)
 {
     pv_int(e, "limit", has, v, 1, max, 0);
 }
@@ -96,81 +75,81 @@ static void check_limit(pv_errors_t *e, int has, int32_t v, int32_t max)
 static void get_stock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__GetStock *m = (const Parts__GetStock *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 0);
     pv_sku(&e, "sku", m->sku, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_movements(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ListMovements *m = (const Parts__ListMovements *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 0);
     pv_sku(&e, "sku", m->sku, 0);
     pv_int(&e, "after", m->has_after, m->after, 0, INT64_MAX, 0);
     check_limit(&e, m->has_limit, m->limit, 1000);
     pv_oneof(&e, "kind", m->kind, MOVEMENT_KINDS);
     check_id(&e, "ticket_id", m->ticket_id, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void adjust_stock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__AdjustStock *m = (const Parts__AdjustStock *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 1);
     pv_sku(&e, "sku", m->sku, 1);
     pv_int(&e, "delta", m->has_delta, m->delta, -PV_MAX_QTY, PV_MAX_QTY, 1);
     if (m->has_delta && m->delta == 0)
-        pv_add(&e, "delta", "must not be zero");
+        as_problem(&e, "delta", "must not be zero");
     pv_text(&e, "reason", m->reason, 200, 1);
     pv_text(&e, "note", m->note, 2000, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void scrap_stock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ScrapStock *m = (const Parts__ScrapStock *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 1);
     pv_sku(&e, "sku", m->sku, 1);
     pv_int(&e, "qty", m->has_qty, m->qty, 1, PV_MAX_QTY, 1);
     pv_text(&e, "reason", m->reason, 200, 1);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void set_safety_stock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__SetSafetyStock *m = (const Parts__SetSafetyStock *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 1);
     pv_sku(&e, "sku", m->sku, 1);
     pv_int(&e, "safety_level", m->has_safety_level, m->safety_level, 0, PV_MAX_QTY, 1);
     pv_int(&e, "reorder_point", m->has_reorder_point, m->reorder_point, 0, PV_MAX_QTY, 0);
     pv_int(&e, "lead_time_days", m->has_lead_time_days, m->lead_time_days, 0, 365, 0);
     if (m->has_safety_level && m->has_reorder_point && m->reorder_point < m->safety_level)
-        pv_add(&e, "reorder_point", "must not be below safety_level");
-    if (!reject(ctx, &e))
+        as_problem(&e, "reorder_point", "must not be below safety_level");
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void create_transfer(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__CreateTransfer *m = (const Parts__CreateTransfer *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "from", m->from, 1);
     pv_site(&e, "to", m->to, 1);
     if (m->from && m->to && strcmp(m->from, m->to) == 0)
-        pv_add(&e, "to", "must differ from 'from'");
+        as_problem(&e, "to", "must differ from 'from'");
     if (m->n_lines == 0)
-        pv_add(&e, "lines", "needs at least one line");
+        as_problem(&e, "lines", "needs at least one line");
     if (m->n_lines > 50)
-        pv_add(&e, "lines", "has more than 50 lines");
+        as_problem(&e, "lines", "has more than 50 lines");
     char name[64];
     for (size_t i = 0; i < m->n_lines && i < 50; i++) {
         const Parts__Line *l = m->lines[i];
@@ -178,21 +157,21 @@ static void create_transfer(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
         pv_sku(&e, name, l->sku, 1);
         for (size_t j = 0; j < i && l->sku; j++)
             if (m->lines[j]->sku && strcmp(m->lines[j]->sku, l->sku) == 0) {
-                pv_add(&e, name, "repeats the SKU of lines[%zu]", j);
+                as_problem(&e, name, "repeats the SKU of lines[%zu]", j);
                 break;
             }
         snprintf(name, sizeof name, "lines[%zu].qty", i);
         pv_int(&e, name, l->has_qty, l->qty, 1, PV_MAX_QTY, 1);
     }
     pv_text(&e, "note", m->note, 2000, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 /* Ship, receive, get, cancel a transfer; receive a defective return: an id and a note. */
 static void id_and_note(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     const ProtobufCMessageDescriptor *d = msg->descriptor;
     for (unsigned i = 0; i < d->n_fields; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -204,7 +183,7 @@ static void id_and_note(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
         else
             pv_text(&e, f->name, v, 2000, 0);
     }
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
@@ -212,11 +191,11 @@ static void id_and_note(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
 static void receive_transfer(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ReceiveTransfer *m = (const Parts__ReceiveTransfer *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     check_id(&e, "id", m->id, 1);
     pv_text(&e, "note", m->note, 2000, 0);
     if (m->n_lines > 500)
-        pv_add(&e, "lines", "at most 500 lines");
+        as_problem(&e, "lines", "at most 500 lines");
     for (size_t i = 0; i < m->n_lines && i < 500; i++) {
         const Parts__ReceivedLine *l = m->lines[i];
         char f[48];
@@ -224,66 +203,66 @@ static void receive_transfer(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, voi
         pv_sku(&e, f, l->sku, 1);
         if (l->has_qty && l->qty < 0) {
             snprintf(f, sizeof f, "lines[%zu].qty", i);
-            pv_add(&e, f, "must not be negative");
+            as_problem(&e, f, "must not be negative");
         }
         if (l->has_damaged && l->damaged < 0) {
             snprintf(f, sizeof f, "lines[%zu].damaged", i);
-            pv_add(&e, f, "must not be negative");
+            as_problem(&e, f, "must not be negative");
         }
         snprintf(f, sizeof f, "lines[%zu].note", i);
         pv_text(&e, f, l->note, 500, 0);
     }
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_transfers(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ListTransfers *m = (const Parts__ListTransfers *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 0);
     pv_oneof(&e, "state", m->state, TRANSFER_STATES);
     check_id(&e, "ticket_id", m->ticket_id, 0);
     check_limit(&e, m->has_limit, m->limit, 500);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_reservations(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ListReservations *m = (const Parts__ListReservations *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 0);
     pv_oneof(&e, "state", m->state, LINE_STATES);
     check_id(&e, "ticket_id", m->ticket_id, 0);
     check_limit(&e, m->has_limit, m->limit, 500);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void get_replenishment(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__GetReplenishment *m = (const Parts__GetReplenishment *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 0);
     pv_sku(&e, "sku", m->sku, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_returns(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ListReturns *m = (const Parts__ListReturns *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_oneof(&e, "status", m->status, RETURN_STATES);
     pv_site(&e, "site", m->site, 0);
     check_id(&e, "ticket_id", m->ticket_id, 0);
     check_limit(&e, m->has_limit, m->limit, 500);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
-static void check_serial(pv_errors_t *e, const char *v)
+static void check_serial(as_problems_t *e, const char *v)
 {
     size_t n = v ? strlen(v) : 0;
     int ok = n >= 3 && n <= 40;
@@ -291,13 +270,13 @@ static void check_serial(pv_errors_t *e, const char *v)
         ok = (v[i] >= 'A' && v[i] <= 'Z') || (v[i] >= 'a' && v[i] <= 'z') ||
              (v[i] >= '0' && v[i] <= '9') || (v[i] == '-' && i > 0);
     if (!ok)
-        pv_add(e, "serial", "is not a loaner serial (3 to 40 letters, digits and '-')");
+        as_problem(e, "serial", "is not a loaner serial (3 to 40 letters, digits and '-')");
 }
 
 static void lend_loaner(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__LendLoaner *m = (const Parts__LendLoaner *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     check_serial(&e, m->serial);
     check_id(&e, "ticket_id", m->ticket_id, 1);
     pv_text(&e, "customer", m->customer, 100, 1);
@@ -310,67 +289,67 @@ static void lend_loaner(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
             ok = (c >= '0' && c <= '9') || c == '+' || c == '-' || c == ' ';
         }
         if (!ok || digits < 5)
-            pv_add(&e, "phone", "is not a phone number");
+            as_problem(&e, "phone", "is not a phone number");
     }
     pv_text(&e, "note", m->note, 2000, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void return_loaner(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ReturnLoaner *m = (const Parts__ReturnLoaner *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     check_serial(&e, m->serial);
     pv_text(&e, "note", m->note, 2000, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_loaners(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ListLoaners *m = (const Parts__ListLoaners *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", m->site, 0);
     pv_oneof(&e, "state", m->state, LOANER_STATES);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void register_loaner(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__RegisterLoaner *m = (const Parts__RegisterLoaner *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     check_serial(&e, m->serial);
     pv_site(&e, "site", m->site, 1);
     pv_sku(&e, "sku", m->sku, 0);
     pv_text(&e, "model", m->model, 100, 1);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_skus(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__ListSkus *m = (const Parts__ListSkus *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_text(&e, "brand", m->brand, 64, 0);
     pv_text(&e, "model", m->model, 64, 0);
     pv_text(&e, "q", m->q, 64, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void put_sku(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Parts__PutSku *m = (const Parts__PutSku *)msg;
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_sku(&e, "sku", m->sku, 1);
     pv_text(&e, "name", m->name, 200, 1);
     pv_text(&e, "brand", m->brand, 64, 1);
     pv_text(&e, "manufacturer", m->manufacturer, 64, 0);
     pv_oneof(&e, "category", m->category, SKU_CATEGORIES);
     if (m->n_compatible_models > 50)
-        pv_add(&e, "compatible_models", "has more than 50 models");
+        as_problem(&e, "compatible_models", "has more than 50 models");
     for (size_t i = 0; i < m->n_compatible_models && i < 50; i++) {
         char name[64];
         snprintf(name, sizeof name, "compatible_models[%zu]", i);
@@ -382,16 +361,16 @@ static void put_sku(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     if (m->currency && (strlen(m->currency) != 3 || m->currency[0] < 'A' || m->currency[0] > 'Z' ||
                         m->currency[1] < 'A' || m->currency[1] > 'Z' || m->currency[2] < 'A' ||
                         m->currency[2] > 'Z'))
-        pv_add(&e, "currency", "is not an ISO 4217 code (three capital letters)");
-    if (!reject(ctx, &e))
+        as_problem(&e, "currency", "is not an ISO 4217 code (three capital letters)");
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void check_ledger(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
-    pv_errors_t e = {0};
+    as_problems_t e = {0};
     pv_site(&e, "site", ((const Parts__CheckLedger *)msg)->site, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
@@ -401,7 +380,7 @@ typedef struct receipt_job {
     as_cmd_ctx_t *ctx;
     json_t *args; /* {"rows": [...], "source": ...}, owned */
     int csv;
-    pv_errors_t errs;
+    as_problems_t errs;
 } receipt_job_t;
 
 /* The line of the file where data row `row` starts (0 if unknown). */
@@ -447,10 +426,10 @@ static void receipt_checked(const as_db_result_t *r, void *ud)
             pv_add_row(&job->errs, row, col, "row %d (line %d): %s", row,
                        row_line(json_object_get(job->args, "rows"), row), problem);
         else
-            pv_add(&job->errs, col, "%s", problem);
+            as_problem(&job->errs, col, "%s", problem);
     }
     if (job->errs.n) {
-        reject(ctx, &job->errs);
+        as_cmd_reject(ctx, &job->errs);
         json_decref(job->args);
     } else {
         as_cmd_sql(ctx, "cmd_receive_stock", job->args); /* takes the args */
@@ -471,11 +450,11 @@ static void receive_stock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
         return;
     }
     job->ctx = ctx;
-    pv_errors_t *e = &job->errs;
+    as_problems_t *e = &job->errs;
     if (m->csv) {
         job->csv = 1;
         if (m->site || m->sku || m->has_qty || m->note)
-            pv_add(e, "csv", "give either a csv file or site, sku, qty and note, not both");
+            as_problem(e, "csv", "give either a csv file or site, sku, qty and note, not both");
         else
             pv_csv_rows(m->csv, rows, e);
     } else {
@@ -493,8 +472,8 @@ static void receive_stock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     }
     if (json_array_size(rows) == 0) {
         if (e->n == 0)
-            pv_add(e, "csv", "the file has no rows");
-        reject(ctx, e);
+            as_problem(e, "csv", "the file has no rows");
+        as_cmd_reject(ctx, e);
         json_decref(rows);
         free(job);
         return;

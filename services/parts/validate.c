@@ -9,26 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void add_v(pv_errors_t *e, int row, const char *field, const char *fmt, va_list ap)
-{
-    e->total++;
-    if (e->n >= PV_MAX_ERRORS)
-        return;
-    e->row[e->n] = row;
-    snprintf(e->field[e->n], sizeof e->field[0], "%s", field);
-    vsnprintf(e->problem[e->n], sizeof e->problem[0], fmt, ap);
-    e->n++;
-}
-
-void pv_add(pv_errors_t *e, const char *field, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    add_v(e, 0, field, fmt, ap);
-    va_end(ap);
-}
-
-void pv_add_row(pv_errors_t *e, int row, const char *col, const char *fmt, ...)
+void pv_add_row(as_problems_t *e, int row, const char *col, const char *fmt, ...)
 {
     char field[64];
     if (col && *col)
@@ -37,29 +18,8 @@ void pv_add_row(pv_errors_t *e, int row, const char *col, const char *fmt, ...)
         snprintf(field, sizeof field, "csv.row[%d]", row);
     va_list ap;
     va_start(ap, fmt);
-    add_v(e, row, field, fmt, ap);
+    as_problem_v(e, row, field, fmt, ap);
     va_end(ap);
-}
-
-void pv_sort(pv_errors_t *e)
-{
-    /* Insertion sort: at most PV_MAX_ERRORS entries, and it is stable. */
-    for (int i = 1; i < e->n; i++) {
-        int row = e->row[i];
-        char field[64], problem[200];
-        memcpy(field, e->field[i], sizeof field);
-        memcpy(problem, e->problem[i], sizeof problem);
-        int j = i - 1;
-        while (j >= 0 && e->row[j] > row) {
-            e->row[j + 1] = e->row[j];
-            memcpy(e->field[j + 1], e->field[j], sizeof field);
-            memcpy(e->problem[j + 1], e->problem[j], sizeof problem);
-            j--;
-        }
-        e->row[j + 1] = row;
-        memcpy(e->field[j + 1], field, sizeof field);
-        memcpy(e->problem[j + 1], problem, sizeof problem);
-    }
 }
 
 int pv_site_ok(const char *v)
@@ -84,26 +44,27 @@ int pv_sku_ok(const char *v)
     return 1;
 }
 
-void pv_site(pv_errors_t *e, const char *field, const char *v, int required)
+void pv_site(as_problems_t *e, const char *field, const char *v, int required)
 {
     if (!v || !*v) {
         if (required)
-            pv_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     if (!pv_site_ok(v))
-        pv_add(e, field, "is not a site code (2 to 16 upper-case letters and digits, e.g. SH01)");
+        as_problem(e, field,
+                   "is not a site code (2 to 16 upper-case letters and digits, e.g. SH01)");
 }
 
-void pv_sku(pv_errors_t *e, const char *field, const char *v, int required)
+void pv_sku(as_problems_t *e, const char *field, const char *v, int required)
 {
     if (!v || !*v) {
         if (required)
-            pv_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     if (!pv_sku_ok(v))
-        pv_add(e, field, "is not a SKU (1 to 40 letters, digits, '.', '_' or '-')");
+        as_problem(e, field, "is not a SKU (1 to 40 letters, digits, '.', '_' or '-')");
 }
 
 /* Length of the valid UTF-8 sequence at s, or 0. */
@@ -130,27 +91,27 @@ static size_t utf8_seq(const unsigned char *s)
     return 0;
 }
 
-void pv_text(pv_errors_t *e, const char *field, const char *v, size_t max, int required)
+void pv_text(as_problems_t *e, const char *field, const char *v, size_t max, int required)
 {
     if (!v) {
         if (required)
-            pv_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     size_t n = strlen(v);
     if (n > max) {
-        pv_add(e, field, "is longer than %zu bytes", max);
+        as_problem(e, field, "is longer than %zu bytes", max);
         return;
     }
     int blank = 1;
     for (const unsigned char *s = (const unsigned char *)v; *s;) {
         if (*s < 0x20 && *s != '\t' && *s != '\n') {
-            pv_add(e, field, "contains a control character");
+            as_problem(e, field, "contains a control character");
             return;
         }
         size_t k = utf8_seq(s);
         if (!k) {
-            pv_add(e, field, "is not valid UTF-8");
+            as_problem(e, field, "is not valid UTF-8");
             return;
         }
         if (!isspace(*s))
@@ -158,22 +119,22 @@ void pv_text(pv_errors_t *e, const char *field, const char *v, size_t max, int r
         s += k;
     }
     if (required && blank)
-        pv_add(e, field, "is required");
+        as_problem(e, field, "is required");
 }
 
-void pv_int(pv_errors_t *e, const char *field, int has, int64_t v, int64_t min, int64_t max,
+void pv_int(as_problems_t *e, const char *field, int has, int64_t v, int64_t min, int64_t max,
             int required)
 {
     if (!has) {
         if (required)
-            pv_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     if (v < min || v > max)
-        pv_add(e, field, "must be between %lld and %lld", (long long)min, (long long)max);
+        as_problem(e, field, "must be between %lld and %lld", (long long)min, (long long)max);
 }
 
-void pv_oneof(pv_errors_t *e, const char *field, const char *v, const char *const *allowed)
+void pv_oneof(as_problems_t *e, const char *field, const char *v, const char *const *allowed)
 {
     if (!v)
         return;
@@ -186,7 +147,7 @@ void pv_oneof(pv_errors_t *e, const char *field, const char *v, const char *cons
         if (w > 0 && (size_t)w < sizeof list - used)
             used += (size_t)w;
     }
-    pv_add(e, field, "must be one of %s", list);
+    as_problem(e, field, "must be one of %s", list);
 }
 
 /* ---- CSV ---- */
@@ -301,14 +262,14 @@ static int blank_record(const csv_record_t *rec)
     return 1;
 }
 
-int pv_csv_rows(const char *text, json_t *rows, pv_errors_t *e)
+int pv_csv_rows(const char *text, json_t *rows, as_problems_t *e)
 {
     csv_reader_t r = {text, 1, 1};
     if (strncmp(r.p, "\xef\xbb\xbf", 3) == 0)
         r.p += 3;
     csv_record_t *rec = malloc(sizeof *rec);
     if (!rec) {
-        pv_add(e, "csv", "out of memory");
+        as_problem(e, "csv", "out of memory");
         return 0;
     }
     int col_site = -1, col_sku = -1, col_qty = -1, col_note = -1, ncols = 0;
@@ -317,9 +278,9 @@ int pv_csv_rows(const char *text, json_t *rows, pv_errors_t *e)
     while ((rc = csv_next(&r, rec)) == 1 && blank_record(rec))
         ;
     if (rc != 1) {
-        pv_add(e, "csv",
-               rc < 0 ? "a quoted field in the header never ends"
-                      : "the file is empty: a header site,sku,qty,note is required");
+        as_problem(e, "csv",
+                   rc < 0 ? "a quoted field in the header never ends"
+                          : "the file is empty: a header site,sku,qty,note is required");
         free(rec);
         return 0;
     }
@@ -334,17 +295,17 @@ int pv_csv_rows(const char *text, json_t *rows, pv_errors_t *e)
                     : strcmp(h, "note") == 0 ? &col_note
                                              : NULL;
         if (!slot)
-            pv_add(e, "csv.header", "unknown column '%.40s' (the columns are site,sku,qty,note)",
-                   h);
+            as_problem(e, "csv.header",
+                       "unknown column '%.40s' (the columns are site,sku,qty,note)", h);
         else if (*slot >= 0)
-            pv_add(e, "csv.header", "column '%s' appears twice", h);
+            as_problem(e, "csv.header", "column '%s' appears twice", h);
         else
             *slot = i;
     }
     if (col_site < 0 || col_sku < 0 || col_qty < 0)
-        pv_add(e, "csv.header",
-               "the header must name the columns site, sku and qty (and may "
-               "name note)");
+        as_problem(e, "csv.header",
+                   "the header must name the columns site, sku and qty (and may "
+                   "name note)");
     if (e->n) {
         free(rec);
         return 0;
@@ -354,7 +315,7 @@ int pv_csv_rows(const char *text, json_t *rows, pv_errors_t *e)
             continue;
         int row = ++nrows;
         if (row > PV_CSV_MAX_ROWS) {
-            pv_add(e, "csv", "the file has more than %d rows; split it", PV_CSV_MAX_ROWS);
+            as_problem(e, "csv", "the file has more than %d rows; split it", PV_CSV_MAX_ROWS);
             break;
         }
         if (rc < 0) {
@@ -398,7 +359,7 @@ int pv_csv_rows(const char *text, json_t *rows, pv_errors_t *e)
                        r.line, qty_s, PV_MAX_QTY);
             bad = 1;
         }
-        pv_errors_t te = {0};
+        as_problems_t te = {0};
         pv_text(&te, "note", note, 500, 0);
         if (te.n) {
             pv_add_row(e, row, "note", "row %d (line %d): note %s", row, r.line, te.problem[0]);
@@ -413,7 +374,7 @@ int pv_csv_rows(const char *text, json_t *rows, pv_errors_t *e)
         json_array_append_new(rows, o);
     }
     if (nrows == 0 && e->n == 0)
-        pv_add(e, "csv", "the file has a header but no rows");
+        as_problem(e, "csv", "the file has a header but no rows");
     free(rec);
     return nrows;
 }

@@ -10,42 +10,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PV_MAX_ERRORS 32
+#include "as/check.h"
 
 /* Receipt files: at most this many data rows. */
 #define PV_CSV_MAX_ROWS 5000
 /* Largest quantity a single receipt row, adjustment or transfer line may carry. */
 #define PV_MAX_QTY 1000000
 
-typedef struct pv_errors {
-    int n;                  /* problems kept (at most PV_MAX_ERRORS) */
-    int total;              /* problems found, including those not kept */
-    int row[PV_MAX_ERRORS]; /* CSV data row the problem is about, 0 for other fields */
-    char field[PV_MAX_ERRORS][64];
-    char problem[PV_MAX_ERRORS][200];
-} pv_errors_t;
-
-/* Record a problem with `field`. */
-void pv_add(pv_errors_t *e, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 /* Record a problem with CSV data row `row` (1-based), column `col`. */
-void pv_add_row(pv_errors_t *e, int row, const char *col, const char *fmt, ...)
+void pv_add_row(as_problems_t *e, int row, const char *col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-/* Order the kept problems by CSV row (stable; non-row problems first). */
-void pv_sort(pv_errors_t *e);
-
 /* A site code: 2..16 upper-case letters and digits (SH01, WH01). */
-void pv_site(pv_errors_t *e, const char *field, const char *v, int required);
+void pv_site(as_problems_t *e, const char *field, const char *v, int required);
 /* A SKU: 1..40 characters, letters, digits, '.', '_' and '-', starting with a letter or digit. */
-void pv_sku(pv_errors_t *e, const char *field, const char *v, int required);
+void pv_sku(as_problems_t *e, const char *field, const char *v, int required);
 /* Free text of at most `max` bytes, valid UTF-8 without control characters other than tab and
  * newline; `required` also refuses blank text. */
-void pv_text(pv_errors_t *e, const char *field, const char *v, size_t max, int required);
+void pv_text(as_problems_t *e, const char *field, const char *v, size_t max, int required);
 /* An integer in [min, max]; `has` says whether it was given. */
-void pv_int(pv_errors_t *e, const char *field, int has, int64_t v, int64_t min, int64_t max,
+void pv_int(as_problems_t *e, const char *field, int has, int64_t v, int64_t min, int64_t max,
             int required);
 /* One of the NULL-terminated `allowed` words (when given). */
-void pv_oneof(pv_errors_t *e, const char *field, const char *v, const char *const *allowed);
+void pv_oneof(as_problems_t *e, const char *field, const char *v, const char *const *allowed);
 
 int pv_site_ok(const char *v);
 int pv_sku_ok(const char *v);
@@ -56,6 +42,6 @@ int pv_sku_ok(const char *v);
  * ignored. Every well-formed row is appended to `rows` (borrowed JSON array) as
  * {"row": N, "site", "sku", "qty", "note"} where N counts data rows from 1; every problem is
  * recorded in `e` naming its row. Returns the number of data rows seen. */
-int pv_csv_rows(const char *text, json_t *rows, pv_errors_t *e);
+int pv_csv_rows(const char *text, json_t *rows, as_problems_t *e);
 
 #endif

@@ -234,14 +234,6 @@ static int present(const char *s)
     return s && *s;
 }
 
-static void reply_field(as_cmd_ctx_t *ctx, const char *field, const char *problem)
-{
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s: %s", field, problem);
-    const char *f[1] = {field}, *p[1] = {problem};
-    as_cmd_reply_fields(ctx, msg, 1, f, p);
-}
-
 /* ---- CreateUser, ResetPassword: hash, then SQL ---- */
 
 static void hashed_then_sql(hash_job_t *j)
@@ -272,25 +264,25 @@ static void create_user(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
     const People__CreateUser *m = (const People__CreateUser *)msg;
     char why[200];
     if (!present(m->login) || !pw_login_ok(m->login)) {
-        reply_field(ctx, "login",
-                    "must be 2..64 characters: lower-case letters, digits, '.', '_' or '-', "
-                    "starting with a letter or digit");
+        as_cmd_reply_field(ctx, "login",
+                           "must be 2..64 characters: lower-case letters, digits, '.', '_' or '-', "
+                           "starting with a letter or digit");
         return;
     }
     if (!present(m->display_name) || strlen(m->display_name) > 120) {
-        reply_field(ctx, "display_name", "is required (at most 120 bytes)");
+        as_cmd_reply_field(ctx, "display_name", "is required (at most 120 bytes)");
         return;
     }
     int role_ok = 0;
     for (int i = 0; m->role && ROLES[i]; i++)
         role_ok |= strcmp(ROLES[i], m->role) == 0;
     if (!role_ok) {
-        reply_field(ctx, "role",
-                    "must be one of admin, region, center, warehouse, finance, reviewer");
+        as_cmd_reply_field(ctx, "role",
+                           "must be one of admin, region, center, warehouse, finance, reviewer");
         return;
     }
     if (!present(m->password)) {
-        reply_field(ctx, "password", "is required");
+        as_cmd_reply_field(ctx, "password", "is required");
         return;
     }
     if (pw_weak(m->password, m->login, m->display_name, why, sizeof why)) {
@@ -317,11 +309,11 @@ static void reset_password(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     const People__ResetPassword *m = (const People__ResetPassword *)msg;
     char why[200];
     if (!present(m->login)) {
-        reply_field(ctx, "login", "is required");
+        as_cmd_reply_field(ctx, "login", "is required");
         return;
     }
     if (!present(m->password)) {
-        reply_field(ctx, "password", "is required");
+        as_cmd_reply_field(ctx, "password", "is required");
         return;
     }
     if (pw_weak(m->password, m->login, NULL, why, sizeof why)) {
@@ -395,11 +387,11 @@ static void change_password(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
         return;
     }
     if (!present(m->old_password)) {
-        reply_field(ctx, "old_password", "is required");
+        as_cmd_reply_field(ctx, "old_password", "is required");
         return;
     }
     if (!present(m->new_password)) {
-        reply_field(ctx, "new_password", "is required");
+        as_cmd_reply_field(ctx, "new_password", "is required");
         return;
     }
     if (pw_weak(m->new_password, p->subject, p->display_name, why, sizeof why)) {
@@ -560,15 +552,16 @@ static void login(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
         return;
     const People__Login *m = (const People__Login *)msg;
     if (!present(m->login) || strlen(m->login) > 64) {
-        reply_field(ctx, "login", "is required");
+        as_cmd_reply_field(ctx, "login", "is required");
         return;
     }
     if (!present(m->password) || strlen(m->password) > 128) {
-        reply_field(ctx, "password", "is required (at most 128 bytes)");
+        as_cmd_reply_field(ctx, "password", "is required (at most 128 bytes)");
         return;
     }
     if (!hex64(m->token_hash) || (m->csrf_hash && !hex64(m->csrf_hash))) {
-        reply_field(ctx, "token_hash", "must be 64 lower-case hex digits (set by the gateway)");
+        as_cmd_reply_field(ctx, "token_hash",
+                           "must be 64 lower-case hex digits (set by the gateway)");
         return;
     }
     hash_job_t *j = job_new(ctx, HJ_VERIFY, m->password, login_verified);
@@ -616,7 +609,7 @@ static void resolve(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     (void)ud;
     const People__Resolve *m = (const People__Resolve *)msg;
     if (!hex64(m->token_hash)) {
-        reply_field(ctx, "token_hash", "must be 64 lower-case hex digits");
+        as_cmd_reply_field(ctx, "token_hash", "must be 64 lower-case hex digits");
         return;
     }
     const char *params[1] = {m->token_hash};
@@ -645,9 +638,10 @@ static void create_region(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
 {
     const People__CreateRegion *m = (const People__CreateRegion *)msg;
     if (!code_ok(m->code, 32, 0) || m->code[0] < 'a' || m->code[0] > 'z')
-        reply_field(ctx, "code", "must be 1..32 of a-z, 0-9, '_' or '-', starting with a letter");
+        as_cmd_reply_field(ctx, "code",
+                           "must be 1..32 of a-z, 0-9, '_' or '-', starting with a letter");
     else if (!present(m->name) || strlen(m->name) > 120)
-        reply_field(ctx, "name", "is required (at most 120 bytes)");
+        as_cmd_reply_field(ctx, "name", "is required (at most 120 bytes)");
     else
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -656,11 +650,11 @@ static void open_center(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
 {
     const People__OpenCenter *m = (const People__OpenCenter *)msg;
     if (!code_ok(m->code, 16, 1) || strlen(m->code) < 2)
-        reply_field(ctx, "code", "must be 2..16 of A-Z, 0-9, '_' or '-'");
+        as_cmd_reply_field(ctx, "code", "must be 2..16 of A-Z, 0-9, '_' or '-'");
     else if (!present(m->name) || strlen(m->name) > 120)
-        reply_field(ctx, "name", "is required (at most 120 bytes)");
+        as_cmd_reply_field(ctx, "name", "is required (at most 120 bytes)");
     else if (!present(m->region))
-        reply_field(ctx, "region", "is required");
+        as_cmd_reply_field(ctx, "region", "is required");
     else
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -669,9 +663,9 @@ static void create_brand(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
 {
     const People__CreateBrand *m = (const People__CreateBrand *)msg;
     if (!present(m->name) || strlen(m->name) > 64)
-        reply_field(ctx, "name", "is required (at most 64 bytes)");
+        as_cmd_reply_field(ctx, "name", "is required (at most 64 bytes)");
     else if (!present(m->manufacturer) || strlen(m->manufacturer) > 64)
-        reply_field(ctx, "manufacturer", "is required (at most 64 bytes)");
+        as_cmd_reply_field(ctx, "manufacturer", "is required (at most 64 bytes)");
     else
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -683,12 +677,12 @@ static void update_user(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
     for (int i = 0; m->role && ROLES[i]; i++)
         role_ok |= strcmp(ROLES[i], m->role) == 0;
     if (!present(m->login))
-        reply_field(ctx, "login", "is required");
+        as_cmd_reply_field(ctx, "login", "is required");
     else if (!role_ok)
-        reply_field(ctx, "role",
-                    "must be one of admin, region, center, warehouse, finance, reviewer");
+        as_cmd_reply_field(ctx, "role",
+                           "must be one of admin, region, center, warehouse, finance, reviewer");
     else if (m->display_name && (!*m->display_name || strlen(m->display_name) > 120))
-        reply_field(ctx, "display_name", "must be 1..120 bytes");
+        as_cmd_reply_field(ctx, "display_name", "must be 1..120 bytes");
     else
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -697,11 +691,12 @@ static void create_token(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
 {
     const People__CreateToken *m = (const People__CreateToken *)msg;
     if (!hex64(m->token_hash))
-        reply_field(ctx, "token_hash", "must be 64 lower-case hex digits (set by the gateway)");
+        as_cmd_reply_field(ctx, "token_hash",
+                           "must be 64 lower-case hex digits (set by the gateway)");
     else if (m->has_expires_in_days && (m->expires_in_days < 1 || m->expires_in_days > 366))
-        reply_field(ctx, "expires_in_days", "must be 1..366");
+        as_cmd_reply_field(ctx, "expires_in_days", "must be 1..366");
     else if (m->name && strlen(m->name) > 80)
-        reply_field(ctx, "name", "is longer than 80 bytes");
+        as_cmd_reply_field(ctx, "name", "is longer than 80 bytes");
     else
         as_cmd_sql_default(ctx, msg, ud);
 }

@@ -26,19 +26,9 @@
 /* Reply 400 with every problem of `msg`, or return 0 when it is fine. */
 static int reject_invalid(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg)
 {
-    sv_errors_t errs = {0};
-    if (sv_validate(msg, &errs) == 0)
-        return 0;
-    const char *fields[SV_MAX_ERRORS], *problems[SV_MAX_ERRORS];
-    for (int i = 0; i < errs.n; i++) {
-        fields[i] = errs.field[i];
-        problems[i] = errs.problem[i];
-    }
-    char msgbuf[300];
-    snprintf(msgbuf, sizeof msgbuf, "%s: %s%s", errs.field[0], errs.problem[0],
-             errs.n > 1 ? " (and more, see errors)" : "");
-    as_cmd_reply_fields(ctx, msgbuf, errs.n, fields, problems);
-    return -1;
+    as_problems_t errs = {0};
+    sv_validate(msg, &errs);
+    return as_cmd_reject(ctx, &errs) ? -1 : 0;
 }
 
 /* A state-changing command: validate, then the SQL function through exec_command. */

@@ -10,18 +10,6 @@
 
 #include "settlement.pb-c.h"
 
-void sv_add(sv_errors_t *e, const char *field, const char *fmt, ...)
-{
-    if (e->n >= SV_MAX_ERRORS)
-        return;
-    snprintf(e->field[e->n], sizeof e->field[0], "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->problem[e->n], sizeof e->problem[0], fmt, ap);
-    va_end(ap);
-    e->n++;
-}
-
 static int all_digits(const char *s, size_t n)
 {
     for (size_t i = 0; i < n; i++)
@@ -71,38 +59,38 @@ static int entry_no_valid(const char *s)
     return n >= 1 && n <= 18 && all_digits(s, n) && !(n > 1 && s[0] == '0');
 }
 
-static void need_id(sv_errors_t *e, const char *field, const char *v, size_t max)
+static void need_id(as_problems_t *e, const char *field, const char *v, size_t max)
 {
     if (!v || !*v)
-        sv_add(e, field, "is required");
+        as_problem(e, field, "is required");
     else if (!sv_id_valid(v, max))
-        sv_add(e, field, "must be 1..%zu visible characters", max);
+        as_problem(e, field, "must be 1..%zu visible characters", max);
 }
 
-static void opt_date(sv_errors_t *e, const char *field, const char *v)
+static void opt_date(as_problems_t *e, const char *field, const char *v)
 {
     if (v && !sv_date_valid(v))
-        sv_add(e, field, "must be a date YYYY-MM-DD");
+        as_problem(e, field, "must be a date YYYY-MM-DD");
 }
 
-static void date_range(sv_errors_t *e, const char *from, const char *to)
+static void date_range(as_problems_t *e, const char *from, const char *to)
 {
     opt_date(e, "from", from);
     opt_date(e, "to", to);
     if (from && to && sv_date_valid(from) && sv_date_valid(to) && strcmp(from, to) > 0)
-        sv_add(e, "to", "must not be before from");
+        as_problem(e, "to", "must not be before from");
 }
 
-static void opt_limit(sv_errors_t *e, int has, int v, int max)
+static void opt_limit(as_problems_t *e, int has, int v, int max)
 {
     if (has && (v < 1 || v > max))
-        sv_add(e, "limit", "must be 1..%d", max);
+        as_problem(e, "limit", "must be 1..%d", max);
 }
 
-static void opt_text(sv_errors_t *e, const char *field, const char *v, size_t max)
+static void opt_text(as_problems_t *e, const char *field, const char *v, size_t max)
 {
     if (v && strlen(v) > max)
-        sv_add(e, field, "must be at most %zu bytes", max);
+        as_problem(e, field, "must be at most %zu bytes", max);
 }
 
 /* Yuan with exactly two decimals: "50.00", "0.05", "1234.50" (at most 12 integer digits). */
@@ -120,7 +108,7 @@ static int is(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
     return m->descriptor == d;
 }
 
-int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
+int sv_validate(const ProtobufCMessage *msg, as_problems_t *e)
 {
     if (is(msg, &settlement__get_charges__descriptor)) {
         need_id(e, "ticket_id", ((const Settlement__GetCharges *)msg)->ticket_id, 64);
@@ -129,18 +117,18 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
     } else if (is(msg, &settlement__list_invoices__descriptor)) {
         const Settlement__ListInvoices *m = (const void *)msg;
         if (m->center && !sv_id_valid(m->center, 16))
-            sv_add(e, "center", "must be a centre code");
+            as_problem(e, "center", "must be a centre code");
         if (m->has_year && (m->year < 2000 || m->year > 9999))
-            sv_add(e, "year", "must be 2000..9999");
+            as_problem(e, "year", "must be 2000..9999");
         if (m->after && !sv_id_valid(m->after, 64))
-            sv_add(e, "after", "must be an invoice number");
+            as_problem(e, "after", "must be an invoice number");
         opt_limit(e, m->has_limit, m->limit, 500);
     } else if (is(msg, &settlement__get_claim__descriptor)) {
         need_id(e, "id", ((const Settlement__GetClaim *)msg)->id, 80);
     } else if (is(msg, &settlement__list_claims__descriptor)) {
         const Settlement__ListClaims *m = (const void *)msg;
         if (m->period && !sv_period_valid(m->period))
-            sv_add(e, "period", "must be YYYY-MM");
+            as_problem(e, "period", "must be YYYY-MM");
         static const char *const states[] = {"open",     "submitted",          "approved",
                                              "rejected", "partially_approved", "paid"};
         if (m->state) {
@@ -148,9 +136,9 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
             for (size_t i = 0; i < sizeof states / sizeof states[0]; i++)
                 ok |= strcmp(m->state, states[i]) == 0;
             if (!ok)
-                sv_add(e, "state",
-                       "must be open, submitted, approved, partially_approved, "
-                       "rejected or paid");
+                as_problem(e, "state",
+                           "must be open, submitted, approved, partially_approved, "
+                           "rejected or paid");
         }
         opt_text(e, "manufacturer", m->manufacturer, 64);
         opt_text(e, "after", m->after, 80);
@@ -162,50 +150,50 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
         need_id(e, "id", m->id, 80);
         opt_text(e, "correction_reason", m->correction_reason, 500);
         if (m->n_lines > 5000)
-            sv_add(e, "lines", "at most 5000 decisions per request");
-        for (size_t i = 0; i < m->n_lines && e->n < SV_MAX_ERRORS; i++) {
+            as_problem(e, "lines", "at most 5000 decisions per request");
+        for (size_t i = 0; i < m->n_lines && e->n < AS_PROBLEMS_MAX; i++) {
             const Settlement__LineDecision *d = m->lines[i];
             char f[64];
             if (!d->has_line_no || d->line_no < 1) {
                 snprintf(f, sizeof f, "lines[%zu].line_no", i);
-                sv_add(e, f, "is required (a positive line number)");
+                as_problem(e, f, "is required (a positive line number)");
             }
             if (d->has_approved_cents && d->approved_cents < 0) {
                 snprintf(f, sizeof f, "lines[%zu].approved_cents", i);
-                sv_add(e, f, "must not be negative");
+                as_problem(e, f, "must not be negative");
             }
             if (d->has_approved && !d->approved && d->has_approved_cents && d->approved_cents > 0) {
                 snprintf(f, sizeof f, "lines[%zu].approved_cents", i);
-                sv_add(e, f, "a rejected line approves nothing");
+                as_problem(e, f, "a rejected line approves nothing");
             }
             if (d->approved_amount && !sv_yuan_valid(d->approved_amount)) {
                 snprintf(f, sizeof f, "lines[%zu].approved_amount", i);
-                sv_add(e, f, "must be yuan with two decimals, e.g. \"50.00\"");
+                as_problem(e, f, "must be yuan with two decimals, e.g. \"50.00\"");
             }
             if (d->approved_amount && d->has_approved_cents) {
                 snprintf(f, sizeof f, "lines[%zu].approved_amount", i);
-                sv_add(e, f, "give approved_cents or approved_amount, not both");
+                as_problem(e, f, "give approved_cents or approved_amount, not both");
             }
             if (d->has_approved && !d->approved && d->approved_amount &&
                 sv_yuan_valid(d->approved_amount) &&
                 strspn(d->approved_amount, "0.") != strlen(d->approved_amount)) {
                 snprintf(f, sizeof f, "lines[%zu].approved_amount", i);
-                sv_add(e, f, "a rejected line approves nothing");
+                as_problem(e, f, "a rejected line approves nothing");
             }
             if (d->reason && strlen(d->reason) > 500) {
                 snprintf(f, sizeof f, "lines[%zu].reason", i);
-                sv_add(e, f, "must be at most 500 bytes");
+                as_problem(e, f, "must be at most 500 bytes");
             }
         }
     } else if (is(msg, &settlement__pay_claim__descriptor)) {
         const Settlement__PayClaim *m = (const void *)msg;
         need_id(e, "id", m->id, 80);
         if (m->has_paid_cents && m->paid_cents <= 0)
-            sv_add(e, "paid_cents", "must be positive");
+            as_problem(e, "paid_cents", "must be positive");
         if (m->paid_amount && !sv_yuan_valid(m->paid_amount))
-            sv_add(e, "paid_amount", "must be yuan with two decimals, e.g. \"175.00\"");
+            as_problem(e, "paid_amount", "must be yuan with two decimals, e.g. \"175.00\"");
         if (m->paid_amount && m->has_paid_cents)
-            sv_add(e, "paid_amount", "give paid_cents or paid_amount, not both");
+            as_problem(e, "paid_amount", "give paid_cents or paid_amount, not both");
         opt_date(e, "paid_date", m->paid_date);
         opt_text(e, "reference", m->reference, 100);
     } else if (is(msg, &settlement__pay_refund__descriptor)) {
@@ -217,9 +205,9 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
         for (size_t i = 0; m->method && i < sizeof methods / sizeof methods[0]; i++)
             ok |= strcmp(m->method, methods[i]) == 0;
         if (!ok)
-            sv_add(e, "method", "is required: cash, card, wechat_pay, alipay or bank_transfer");
+            as_problem(e, "method", "is required: cash, card, wechat_pay, alipay or bank_transfer");
         if (m->has_amount_cents && m->amount_cents <= 0)
-            sv_add(e, "amount_cents", "must be positive");
+            as_problem(e, "amount_cents", "must be positive");
         opt_date(e, "paid_date", m->paid_date);
         opt_text(e, "reference", m->reference, 100);
     } else if (is(msg, &settlement__get_refund__descriptor)) {
@@ -227,23 +215,23 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
     } else if (is(msg, &settlement__close_period__descriptor)) {
         const Settlement__ClosePeriod *m = (const void *)msg;
         if (!m->period)
-            sv_add(e, "period", "is required");
+            as_problem(e, "period", "is required");
         else if (!sv_period_valid(m->period))
-            sv_add(e, "period", "must be YYYY-MM");
+            as_problem(e, "period", "must be YYYY-MM");
     } else if (is(msg, &settlement__get_entry__descriptor)) {
         if (!entry_no_valid(((const Settlement__GetEntry *)msg)->id))
-            sv_add(e, "id", "must be an entry number");
+            as_problem(e, "id", "must be an entry number");
     } else if (is(msg, &settlement__reverse_entry__descriptor)) {
         const Settlement__ReverseEntry *m = (const void *)msg;
         if (!entry_no_valid(m->id))
-            sv_add(e, "id", "must be an entry number");
+            as_problem(e, "id", "must be an entry number");
         if (!m->reason || !*m->reason)
-            sv_add(e, "reason", "is required");
+            as_problem(e, "reason", "is required");
         opt_text(e, "reason", m->reason, 500);
     } else if (is(msg, &settlement__get_balance__descriptor)) {
         const Settlement__GetBalance *m = (const void *)msg;
         if (m->period && !sv_period_valid(m->period))
-            sv_add(e, "period", "must be YYYY-MM");
+            as_problem(e, "period", "must be YYYY-MM");
         date_range(e, m->from, m->to);
     } else if (is(msg, &settlement__export_page__descriptor)) {
         const Settlement__ExportPage *m = (const void *)msg;
@@ -251,12 +239,12 @@ int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e)
         opt_text(e, "after", m->after, 40);
         opt_limit(e, m->has_limit, m->limit, 2000);
         if (m->has_upto && m->upto < 0)
-            sv_add(e, "upto", "must not be negative");
+            as_problem(e, "upto", "must not be negative");
     } else if (is(msg, &settlement__get_costs__descriptor)) {
         const Settlement__GetCosts *m = (const void *)msg;
         if (m->group && strcmp(m->group, "region") && strcmp(m->group, "center") &&
             strcmp(m->group, "cause"))
-            sv_add(e, "group", "must be region, center or cause");
+            as_problem(e, "group", "must be region, center or cause");
         date_range(e, m->from, m->to);
     }
     return e->n;

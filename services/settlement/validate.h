@@ -5,16 +5,7 @@
 
 #include <protobuf-c/protobuf-c.h>
 
-#define SV_MAX_ERRORS 16
-
-typedef struct sv_errors {
-    int n;
-    char field[SV_MAX_ERRORS][64];
-    char problem[SV_MAX_ERRORS][160];
-} sv_errors_t;
-
-void sv_add(sv_errors_t *e, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+#include "as/check.h"
 
 /* Strict YYYY-MM-DD with a real calendar day (years 1900..2999). Returns 1 when valid. */
 int sv_date_valid(const char *s);
@@ -27,6 +18,6 @@ int sv_yuan_valid(const char *s);
 
 /* Check the request `msg` of any settlement command (dispatch by descriptor). Returns the number
  * of problems found in `e`; commands without rules return 0. */
-int sv_validate(const ProtobufCMessage *msg, sv_errors_t *e);
+int sv_validate(const ProtobufCMessage *msg, as_problems_t *e);
 
 #endif

@@ -15,73 +15,34 @@
 
 /* ---- validation helpers ---- */
 
-#define SV_MAX_ERRORS 16
-
-typedef struct sv_errors {
-    int n;
-    char field[SV_MAX_ERRORS][48];
-    char problem[SV_MAX_ERRORS][200];
-} sv_errors_t;
-
-static void err_add(sv_errors_t *e, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void err_add(sv_errors_t *e, const char *field, const char *fmt, ...)
-{
-    if (e->n >= SV_MAX_ERRORS)
-        return;
-    snprintf(e->field[e->n], sizeof e->field[0], "%s", field);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->problem[e->n], sizeof e->problem[0], fmt, ap);
-    va_end(ap);
-    e->n++;
-}
-
-/* Reply 400 with every problem and return 1, or return 0 when there are none. */
-static int reply_errors(as_cmd_ctx_t *ctx, const sv_errors_t *e)
-{
-    if (e->n == 0)
-        return 0;
-    const char *fields[SV_MAX_ERRORS], *problems[SV_MAX_ERRORS];
-    for (int i = 0; i < e->n; i++) {
-        fields[i] = e->field[i];
-        problems[i] = e->problem[i];
-    }
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s: %s%s", e->field[0], e->problem[0],
-             e->n > 1 ? " (and more, see errors)" : "");
-    as_cmd_reply_fields(ctx, msg, e->n, fields, problems);
-    return 1;
-}
-
 static int present(const char *s)
 {
     return s && *s;
 }
 
-static void text(sv_errors_t *e, const char *field, const char *s, size_t max, int required)
+static void text(as_problems_t *e, const char *field, const char *s, size_t max, int required)
 {
     if (!present(s)) {
         if (required)
-            err_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     if (strlen(s) > max)
-        err_add(e, field, "is longer than %zu bytes", max);
+        as_problem(e, field, "is longer than %zu bytes", max);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
-            err_add(e, field, "contains control characters");
+            as_problem(e, field, "contains control characters");
             return;
         }
     }
 }
 
 /* A code: 1..max characters of [A-Za-z0-9_-]. */
-static void code(sv_errors_t *e, const char *field, const char *s, size_t max, int required)
+static void code(as_problems_t *e, const char *field, const char *s, size_t max, int required)
 {
     if (!present(s)) {
         if (required)
-            err_add(e, field, "is required");
+            as_problem(e, field, "is required");
         return;
     }
     size_t n = strlen(s);
@@ -89,7 +50,7 @@ static void code(sv_errors_t *e, const char *field, const char *s, size_t max, i
     for (size_t i = 0; ok && i < n; i++)
         ok = isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == '-';
     if (!ok)
-        err_add(e, field, "must be 1..%zu letters, digits, '_' or '-'", max);
+        as_problem(e, field, "must be 1..%zu letters, digits, '_' or '-'", max);
 }
 
 static int one_of(const char *s, const char *const *set)
@@ -100,16 +61,16 @@ static int one_of(const char *s, const char *const *set)
     return 0;
 }
 
-static void choice(sv_errors_t *e, const char *field, const char *s, const char *const *set,
+static void choice(as_problems_t *e, const char *field, const char *s, const char *const *set,
                    const char *listed, int required)
 {
     if (!present(s)) {
         if (required)
-            err_add(e, field, "is required (%s)", listed);
+            as_problem(e, field, "is required (%s)", listed);
         return;
     }
     if (!one_of(s, set))
-        err_add(e, field, "'%.40s' is not one of %s", s, listed);
+        as_problem(e, field, "'%.40s' is not one of %s", s, listed);
 }
 
 /* Strict YYYY-MM-DD with a real calendar day. */
@@ -128,37 +89,37 @@ static int date_valid(const char *s)
     return d <= mdays[m - 1] + (m == 2 && leap);
 }
 
-static void date(sv_errors_t *e, const char *field, const char *s, int required)
+static void date(as_problems_t *e, const char *field, const char *s, int required)
 {
     if (!present(s)) {
         if (required)
-            err_add(e, field, "is required (YYYY-MM-DD)");
+            as_problem(e, field, "is required (YYYY-MM-DD)");
         return;
     }
     if (!date_valid(s))
-        err_add(e, field, "'%.20s' is not a date (YYYY-MM-DD)", s);
+        as_problem(e, field, "'%.20s' is not a date (YYYY-MM-DD)", s);
 }
 
 /* from <= to when both are valid dates (ISO dates compare as text). */
-static void range(sv_errors_t *e, const char *from, const char *to)
+static void range(as_problems_t *e, const char *from, const char *to)
 {
     if (date_valid(from) && date_valid(to) && strcmp(from, to) > 0)
-        err_add(e, "from", "is after to");
+        as_problem(e, "from", "is after to");
 }
 
-static void int_range(sv_errors_t *e, const char *field, int has, long v, long lo, long hi,
+static void int_range(as_problems_t *e, const char *field, int has, long v, long lo, long hi,
                       int required)
 {
     if (!has) {
         if (required)
-            err_add(e, field, "is required (%ld..%ld)", lo, hi);
+            as_problem(e, field, "is required (%ld..%ld)", lo, hi);
         return;
     }
     if (v < lo || v > hi)
-        err_add(e, field, "%ld is outside %ld..%ld", v, lo, hi);
+        as_problem(e, field, "%ld is outside %ld..%ld", v, lo, hi);
 }
 
-static void phone(sv_errors_t *e, const char *field, const char *s)
+static void phone(as_problems_t *e, const char *field, const char *s)
 {
     if (!present(s))
         return;
@@ -168,12 +129,12 @@ static void phone(sv_errors_t *e, const char *field, const char *s)
         if (isdigit((unsigned char)*p))
             digits++;
         else if (!strchr("+- ", *p)) {
-            err_add(e, field, "may contain only digits, '+', '-' and spaces");
+            as_problem(e, field, "may contain only digits, '+', '-' and spaces");
             return;
         }
     }
     if (digits < 5)
-        err_add(e, field, "needs at least 5 digits");
+        as_problem(e, field, "needs at least 5 digits");
 }
 
 static const char *const CHANNELS[] = {"walk_in",      "phone",         "online",
@@ -200,12 +161,12 @@ static void list_due(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     (void)ud;
     const Surveys__ListDue *m = (const Surveys__ListDue *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     date(&e, "date", m->date, 0);
     code(&e, "center", m->center, 16, 0);
     code(&e, "ticket_id", m->ticket_id, 32, 0);
     int_range(&e, "limit", m->has_limit, m->limit, 1, 500, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -216,9 +177,9 @@ static void by_id(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     const ProtobufCFieldDescriptor *f =
         protobuf_c_message_descriptor_get_field_by_name(msg->descriptor, "id");
     const char *id = f ? *(char *const *)((const char *)msg + f->offset) : NULL;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", id, 32, 1);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -226,7 +187,7 @@ static void answer_callback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
 {
     (void)ud;
     const Surveys__AnswerCallback *m = (const Surveys__AnswerCallback *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
     int_range(&e, "attitude", m->has_attitude, m->attitude, 1, 5, 1);
     int_range(&e, "repair_quality", m->has_repair_quality, m->repair_quality, 1, 5, 1);
@@ -235,7 +196,7 @@ static void answer_callback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
     int_range(&e, "facilities", m->has_facilities, m->facilities, 1, 5, 1);
     int_range(&e, "nps", m->has_nps, m->nps, 0, 10, 1);
     text(&e, "comment", m->comment, 2000, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -244,10 +205,10 @@ static void callback_note(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     (void)ud;
     /* RefuseCallback and MarkUnreachable share the shape {id, note}. */
     const Surveys__RefuseCallback *m = (const Surveys__RefuseCallback *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
     text(&e, "note", m->note, 1000, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -257,7 +218,7 @@ static void add_weight_set(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
 {
     (void)ud;
     const Surveys__AddWeightSet *m = (const Surveys__AddWeightSet *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     date(&e, "effective_from", m->effective_from, 1);
     int_range(&e, "attitude", m->has_attitude, m->attitude, 0, 1000, 1);
     int_range(&e, "repair_quality", m->has_repair_quality, m->repair_quality, 0, 1000, 1);
@@ -268,10 +229,10 @@ static void add_weight_set(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     if (e.n == 0) {
         long sum = (long)m->attitude + m->repair_quality + m->timeliness + m->price + m->facilities;
         if (sum != 1000)
-            err_add(&e, "weights",
-                    "the five weights are thousandths and must sum to 1000 (got %ld)", sum);
+            as_problem(&e, "weights",
+                       "the five weights are thousandths and must sum to 1000 (got %ld)", sum);
     }
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -280,12 +241,12 @@ static void satisfaction_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, 
     (void)ud;
     const Surveys__GetSatisfactionReport *m = (const Surveys__GetSatisfactionReport *)msg;
     static const char *const GROUPS[] = {"center", "region", NULL};
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     choice(&e, "group", m->group, GROUPS, "center, region", 0);
     date(&e, "from", m->from, 0);
     date(&e, "to", m->to, 0);
     range(&e, m->from, m->to);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -295,7 +256,7 @@ static void open_complaint(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
 {
     (void)ud;
     const Surveys__OpenComplaint *m = (const Surveys__OpenComplaint *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     choice(&e, "channel", m->channel, CHANNELS, CHANNELS_TXT, 1);
     choice(&e, "cause", m->cause, CAUSES, CAUSES_TXT, 1);
     text(&e, "description", m->description, 4000, 1);
@@ -303,7 +264,7 @@ static void open_complaint(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     code(&e, "center", m->center, 16, 0);
     text(&e, "customer_name", m->customer_name, 100, 0);
     phone(&e, "customer_phone", m->customer_phone);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -311,7 +272,7 @@ static void list_complaints(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
 {
     (void)ud;
     const Surveys__ListComplaints *m = (const Surveys__ListComplaints *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     choice(&e, "state", m->state, STATES, "open, acknowledged, resolved, closed", 0);
     choice(&e, "severity", m->severity, SEVERITIES, "general, serious, critical", 0);
     choice(&e, "cause", m->cause, CAUSES, CAUSES_TXT, 0);
@@ -319,7 +280,7 @@ static void list_complaints(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
     code(&e, "ticket_id", m->ticket_id, 32, 0);
     code(&e, "after", m->after, 32, 0);
     int_range(&e, "limit", m->has_limit, m->limit, 1, 200, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -332,10 +293,10 @@ static void complaint_note(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     const ProtobufCFieldDescriptor *fnote = &d->fields[1];
     const char *id = *(char *const *)((const char *)msg + fid->offset);
     const char *note = *(char *const *)((const char *)msg + fnote->offset);
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", id, 32, 1);
     text(&e, fnote->name, note, 2000, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -343,10 +304,10 @@ static void resolve_complaint(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
 {
     (void)ud;
     const Surveys__ResolveComplaint *m = (const Surveys__ResolveComplaint *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
     text(&e, "resolution", m->resolution, 4000, 1);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -354,12 +315,12 @@ static void close_complaint(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
 {
     (void)ud;
     const Surveys__CloseComplaint *m = (const Surveys__CloseComplaint *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
     choice(&e, "followup_outcome", m->followup_outcome, FOLLOWUPS,
            "satisfied, unsatisfied, unreachable — the outcome of the follow-up callback", 1);
     text(&e, "note", m->note, 2000, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -367,11 +328,11 @@ static void raise_severity(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
 {
     (void)ud;
     const Surveys__RaiseSeverity *m = (const Surveys__RaiseSeverity *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
     choice(&e, "severity", m->severity, SEVERITIES, "general, serious, critical", 1);
     text(&e, "note", m->note, 2000, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -379,10 +340,10 @@ static void file_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
 {
     (void)ud;
     const Surveys__FileReport *m = (const Surveys__FileReport *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
     text(&e, "report", m->report, 20000, 1);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -390,11 +351,11 @@ static void assign_complaint(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, voi
 {
     (void)ud;
     const Surveys__AssignComplaint *m = (const Surveys__AssignComplaint *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
     text(&e, "owner", m->owner, 128, 1);
     text(&e, "note", m->note, 2000, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -402,10 +363,10 @@ static void list_overdue(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
 {
     (void)ud;
     const Surveys__ListOverdue *m = (const Surveys__ListOverdue *)msg;
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     code(&e, "center", m->center, 16, 0);
     int_range(&e, "limit", m->has_limit, m->limit, 1, 500, 0);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -414,12 +375,12 @@ static void complaint_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, voi
     (void)ud;
     const Surveys__GetComplaintReport *m = (const Surveys__GetComplaintReport *)msg;
     static const char *const GROUPS[] = {"cause", "severity", "center", NULL};
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     choice(&e, "group", m->group, GROUPS, "cause, severity, center", 0);
     date(&e, "from", m->from, 0);
     date(&e, "to", m->to, 0);
     range(&e, m->from, m->to);
-    if (!reply_errors(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);
 }
 
@@ -475,9 +436,9 @@ static void advance_clock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
                      "(setting test_mode, AS_SURVEYS_TEST_MODE=1)");
         return;
     }
-    sv_errors_t e = {0};
+    as_problems_t e = {0};
     int_range(&e, "seconds", m->has_seconds, (long)m->seconds, 0, 10L * 365 * 86400, 1);
-    if (reply_errors(ctx, &e))
+    if (as_cmd_reject(ctx, &e))
         return;
     json_t *pj = as_principal_json(as_cmd_principal(ctx));
     json_t *aj = as_pbjson_encode(msg);

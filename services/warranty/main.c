@@ -560,8 +560,7 @@ static void cmd_re_evaluate(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
         return;
     }
     if (!m->ticket_id || !*m->ticket_id || strlen(m->ticket_id) > 64) {
-        const char *f[1] = {"ticket_id"}, *pr[1] = {"is required (at most 64 characters)"};
-        as_cmd_reply_fields(ctx, "ticket_id: is required", 1, f, pr);
+        as_cmd_reply_field(ctx, "ticket_id", "is required (at most 64 characters)");
         return;
     }
     reeval_t *r = calloc(1, sizeof *r);
@@ -595,26 +594,15 @@ static void cmd_list_reviews(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, voi
 {
     const Warranty__ListReviews *m = (const Warranty__ListReviews *)msg;
     static const char *const STATUSES[] = {"pending", "decided", "withdrawn", NULL};
-    const char *fields[3], *problems[3];
-    int n = 0;
-    if (m->status && !one_of(m->status, STATUSES)) {
-        fields[n] = "status";
-        problems[n++] = "must be pending, decided or withdrawn";
-    }
-    if (m->has_limit && (m->limit < 1 || m->limit > 200)) {
-        fields[n] = "limit";
-        problems[n++] = "must be between 1 and 200";
-    }
-    if (m->has_after && m->after < 0) {
-        fields[n] = "after";
-        problems[n++] = "must not be negative";
-    }
-    if (n) {
-        char buf[200];
-        snprintf(buf, sizeof buf, "%s: %s", fields[0], problems[0]);
-        as_cmd_reply_fields(ctx, buf, n, fields, problems);
+    as_problems_t e = {0};
+    if (m->status && !one_of(m->status, STATUSES))
+        as_problem(&e, "status", "must be pending, decided or withdrawn");
+    if (m->has_limit && (m->limit < 1 || m->limit > 200))
+        as_problem(&e, "limit", "must be between 1 and 200");
+    if (m->has_after && m->after < 0)
+        as_problem(&e, "after", "must not be negative");
+    if (as_cmd_reject(ctx, &e))
         return;
-    }
     as_cmd_sql_default(ctx, msg, ud);
 }
 
@@ -626,15 +614,8 @@ static void cmd_decide_review(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
         "granted", "granted_with_depreciation", "denied", "not_covered", "exempt", NULL};
     static const char *const REMEDIES[] = {"refund", "exchange", "repair", "none", NULL};
     static const char *const ENTITLED[] = {"refund", "exchange", "repair", NULL};
-    const char *fields[8], *problems[8];
-    int n = 0;
-#define BAD(f, p)                                                                                  \
-    do {                                                                                           \
-        if (n < 8) {                                                                               \
-            fields[n] = (f);                                                                       \
-            problems[n++] = (p);                                                                   \
-        }                                                                                          \
-    } while (0)
+    as_problems_t e = {0};
+#define BAD(f, p) as_problem(&e, (f), "%s", (p))
     int has_reason = 0;
     for (const char *c = m->reason; c && *c; c++)
         has_reason |= *c != ' ' && *c != '\t' && *c != '\n' && *c != '\r';
@@ -700,13 +681,8 @@ static void cmd_decide_review(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
         }
     }
 #undef BAD
-    if (n) {
-        char buf[300];
-        snprintf(buf, sizeof buf, "%s: %s%s", fields[0], problems[0],
-                 n > 1 ? " (and more, see fields)" : "");
-        as_cmd_reply_fields(ctx, buf, n, fields, problems);
+    if (as_cmd_reject(ctx, &e))
         return;
-    }
     as_cmd_sql_default(ctx, msg, ud);
 }
 

@@ -18,7 +18,7 @@ FAULTS_LOAD := $(BUILD)/bin/as-faults-load
 faults-load: $(FAULTS_LOAD)
 
 # The object comes from the top Makefile's rule for tests/%.c.
-$(FAULTS_LOAD): $(BUILD)/obj/tests/faults/load.o
+$(FAULTS_LOAD): $(BUILD)/obj/tests/faults/load.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) $^ -lcurl -ljansson -lpthread -o $@
 

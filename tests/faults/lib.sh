@@ -8,8 +8,10 @@
 # (e.g. "ip netns exec as-intake") lets the multi-host layout reuse the same helpers.
 
 F_ROOT=${F_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-F_SERVICES=(intake warranty parts settlement surveys people)
-F_PROGRAMS=("${F_SERVICES[@]}" gateway)
+# shellcheck source=deploy/services.sh
+. "$F_ROOT/deploy/services.sh"
+F_SERVICES=("${AS_SERVICES[@]}")
+F_PROGRAMS=("${AS_PROGRAMS[@]}")
 F_LOAD=${F_LOAD:-${AS_BUILD:-build}/bin/as-faults-load}
 
 f_now() { date +%s.%N | cut -c1-14; }
@@ -86,15 +88,7 @@ f_kill9() {
 f_healthy() { f_client curl -sf -o /dev/null --max-time 3 "$AS_GATEWAY_URL/healthz"; }
 
 # f_wait SECONDS COMMAND... — until COMMAND succeeds; fails when the time is up.
-f_wait() {
-    local deadline
-    deadline=$(($(date +%s) + $1))
-    shift
-    until "$@"; do
-        [ "$(date +%s)" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
+f_wait() { wait_until "$@"; }
 
 # f_rss PID — resident set size in KiB.
 f_rss() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null; }

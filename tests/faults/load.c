@@ -20,6 +20,8 @@
  *                  [--errors FILE] [--progress FILE] [--ticket-timeout S] [--rate R]
  * Prints a summary (key=value lines) at the end; exit 0 when every ticket was acknowledged and
  * reached a final state, 1 otherwise, 2 on bad usage. */
+#include "as/check.h"
+
 #include <curl/curl.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -194,19 +196,8 @@ static long http_retry(worker_t *w, const char *method, const char *path, const 
 
 static void luhn_imei(char out[16], unsigned long long base)
 {
-    char d[15];
-    snprintf(d, sizeof d, "35%012llu", base % 1000000000000ULL);
-    int sum = 0;
-    for (int i = 0; i < 14; i++) {
-        int x = d[i] - '0';
-        if (i % 2 == 1) {
-            x *= 2;
-            if (x > 9)
-                x -= 9;
-        }
-        sum += x;
-    }
-    snprintf(out, 16, "%s%d", d, (10 - sum % 10) % 10);
+    snprintf(out, 16, "35%012llu", base % 1000000000000ULL);
+    as_imei_finish(out);
 }
 
 static unsigned long long run_hash(const char *s)

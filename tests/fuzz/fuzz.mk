@@ -56,13 +56,13 @@ $(FUZZ_TYPES_H): $(PROTOS) tests/fuzz/gen-types.sh
 $(FUZZ_OBJ)/gen/%.o: $(GEN)/%.c $(PROTO_C)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS_SUT) -c $< -o $@
-$(FUZZ_OBJ)/common/%.o: common/src/%.c | $(PROTO_C)
+$(FUZZ_OBJ)/common/%.o: common/src/%.c | $(PROTO_C) $(SERVICES_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS_SUT) -c $< -o $@
-$(FUZZ_OBJ)/services/%.o: services/%.c | $(PROTO_C)
+$(FUZZ_OBJ)/services/%.o: services/%.c | $(PROTO_C) $(SERVICES_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS_SUT) -Iservices/$(firstword $(subst /, ,$*)) -c $< -o $@
-$(FUZZ_OBJ)/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_TYPES_H) | $(PROTO_C)
+$(FUZZ_OBJ)/tests/fuzz/%.o: tests/fuzz/%.c $(FUZZ_TYPES_H) | $(PROTO_C) $(SERVICES_H)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS_OWN) -c $< -o $@
 

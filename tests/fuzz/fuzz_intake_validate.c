@@ -2,11 +2,11 @@
  * (services/intake/validate.c), with the business date pinned by AS_TODAY.
  *
  * The input is used twice:
- *   - as a string for iv_imei_valid and iv_date_parse (a parsed date must format back to the
+ *   - as a string for as_imei_valid and iv_date_parse (a parsed date must format back to the
  *     same text and lie in 1900..2999);
  *   - as a packed intake.OpenTicket for iv_open_ticket, the way services/intake/main.c runs it:
  *     validate (normalising in place), then encode the ticket to JSON for the SQL call.
- * Properties: the returned count equals the collected errors (at most IV_MAX_ERRORS), at most
+ * Properties: the returned count equals the collected errors (at most AS_PROBLEMS_MAX), at most
  * 4 warnings, a claim date is always filled in, the normalised message is still a valid
  * message, and a ticket declared valid really satisfies the rules the SQL relies on. */
 #include "as/pbjson.h"
@@ -38,7 +38,7 @@ static int in_set(const char *s, const char *const *set)
 
 static void check_strings(const char *s)
 {
-    if (iv_imei_valid(s)) {
+    if (as_imei_valid(s)) {
         FUZZ_CHECK(strlen(s) == 15, "accepted an IMEI of %zu characters", strlen(s));
         for (int i = 0; i < 15; i++)
             FUZZ_CHECK(isdigit((unsigned char)s[i]), "accepted an IMEI with '%c'", s[i]);
@@ -67,7 +67,7 @@ static void check_valid_ticket(const Intake__OpenTicket *t)
                t->request ? t->request : "(null)");
     FUZZ_CHECK(t->device->category && *t->device->category, "valid ticket without category");
     if (t->device->imei && *t->device->imei)
-        FUZZ_CHECK(iv_imei_valid(t->device->imei), "valid ticket with a bad IMEI");
+        FUZZ_CHECK(as_imei_valid(t->device->imei), "valid ticket with a bad IMEI");
     FUZZ_CHECK(t->purchase->has_price_cents && t->purchase->price_cents >= 0,
                "valid ticket without a price");
     int32_t d;
@@ -91,12 +91,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     Intake__OpenTicket *t = intake__open_ticket__unpack(NULL, size, data);
     if (!t)
         return 0;
-    iv_errors_t e;
+    as_problems_t e;
     memset(&e, 0, sizeof e);
     char warnings[4][160];
     int nwarn = -1;
     int n = iv_open_ticket(t, &e, warnings, &nwarn);
-    FUZZ_CHECK(n == e.n && n >= 0 && n <= IV_MAX_ERRORS, "returned %d with %d errors", n, e.n);
+    FUZZ_CHECK(n == e.n && n >= 0 && n <= AS_PROBLEMS_MAX, "returned %d with %d errors", n, e.n);
     FUZZ_CHECK(nwarn >= 0 && nwarn <= 4, "%d warnings", nwarn);
     for (int i = 0; i < e.n; i++) {
         FUZZ_CHECK(memchr(e.field[i], '\0', sizeof e.field[i]) && e.field[i][0],

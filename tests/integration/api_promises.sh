@@ -22,7 +22,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() {
     jq -nc --arg phone "$1" --arg inv "$(days_ago 20)" --arg imei "$(new_imei)" '{
       customer: {name: "Promise Test", phone: $phone},
@@ -30,9 +29,6 @@ ticket_body() {
       purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
       fault: {code: "NO_POWER", description: "will not power on", listed: true},
       request: "repair"}'
-}
-sql() {
-    (cd "$API_ROOT" && deploy/local/stack.sh psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1)
 }
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -17,12 +17,8 @@ ROLES=(admin region center warehouse finance reviewer)
 declare -A TOKEN=([admin]=$AS_TOKEN_ADMIN [region]=$AS_TOKEN_REGION [center]=$AS_TOKEN_CENTER
     [warehouse]=$AS_TOKEN_WAREHOUSE [finance]=$AS_TOKEN_FINANCE [reviewer]=$AS_TOKEN_REVIEWER)
 TODAY=$(TZ=Asia/Shanghai date +%F)
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 
 # sql SERVICE QUERY — one value (or rows) from a service's schema, as that service's role.
-sql() {
-    (cd "$API_ROOT" && deploy/local/stack.sh psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1)
-}
 
 # ticket_body PHONE DAYS_AGO [JQ] — an open-ticket body for a Huaxin phone (fresh IMEI).
 ticket_body() {

@@ -5,7 +5,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 stack=deploy/local/stack.sh
-q() { "$stack" psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>/dev/null; }
 pidfile() { printf '%s/run/%s.pid' "$AS_VAR" "$1"; }
 start_service() {
     setsid "$AS_BIN/as-$1" --config "$AS_CONFIG" >>"$AS_VAR/log/$1.log" 2>&1 </dev/null &
@@ -19,15 +18,6 @@ stop_service() { # name signal
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
 }
-wait_until() { # seconds command...
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 body=$(jq -nc --arg inv "$(days_ago 50)" '{
   customer: {name: "Bus Test", phone: "13600004444"},
   device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: "490154203237518"},

@@ -5,18 +5,10 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-SERVICES=(intake warranty parts settlement surveys people)
-SECRETS=${AS_VAR:?AS_VAR is not set (source \$AS_VAR/run/env)}/run/secrets
+. "${AS_ROOT:-.}/deploy/services.sh"
+SERVICES=("${AS_SERVICES[@]}")
 
-# q SERVICE SQL — run SQL as as_SERVICE with its generated password; prints rows, then the
-# error text when it fails (exit status of psql kept).
-q() {
-    local pw
-    pw=$(cat "$SECRETS/$1.pw")
-    PGPASSWORD=$pw psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_$1 application_name=db_isolation" \
-        -c "$2" 2>&1
-}
+q() { sql "$@"; } # SERVICE SQL: rows, then the error text when it fails (exit status kept)
 
 # t_denied NAME SERVICE SQL — SQL must fail with "permission denied".
 t_denied() {

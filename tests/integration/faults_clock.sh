@@ -25,7 +25,6 @@ if [ "${SAN:-}" = 1 ] || [[ ${AS_BUILD:-} == *san* ]]; then
     t_done
 fi
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() {
     local imei
     imei=$(new_imei)

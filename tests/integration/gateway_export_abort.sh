@@ -27,16 +27,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# wait_for SECONDS COMMAND... — until COMMAND succeeds (polling every 0.1 s); fails at the end.
-wait_for() {
-    local i n=$(($1 * 10))
-    shift
-    for ((i = 0; i < n; i++)); do
-        "$@" && return 0
-        sleep 0.1
-    done
-    return 1
-}
 healthy() { curl -sf -o /dev/null --max-time 3 "$AS_GATEWAY_URL/healthz"; }
 if ! [[ $SVC_PID =~ ^[0-9]+$ ]] || ! kill -0 "$SVC_PID" 2>/dev/null; then
     t_fail "the settlement service's pid is known" "no live pid in $AS_VAR/run/settlement.pid"
@@ -85,7 +75,7 @@ mkfifo "$TMP/gate"
     cat >"$TMP/cut.csv"
 } &
 BG+=($!)
-if wait_for 30 grep -qsi '^X-Export-Head:' "$TMP/h"; then
+if wait_until 30 grep -qsi '^X-Export-Head:' "$TMP/h"; then
     t_ok "the export starts (200, X-Export-Head)"
 else
     t_fail "the export starts (200, X-Export-Head)" "$(cat "$TMP/h" "$TMP/curl.err" 2>/dev/null)"
@@ -93,7 +83,7 @@ fi
 sleep 1 # the client holds back: the gateway stops asking for pages
 kill -STOP "$SVC_PID"
 : >"$TMP/gate" # open the gate: the client reads everything, the gateway needs the next page
-wait_for 120 test -s "$TMP/curl.rc"
+wait_until 120 test -s "$TMP/curl.rc"
 kill -CONT "$SVC_PID"
 wait
 t_eq "curl reports a transfer closed with data outstanding (exit 18)" 18 "$(cat "$TMP/curl.rc" 2>/dev/null)"
@@ -109,7 +99,7 @@ t_eq "every line before it starts with a cursor (no row is cut in half)" 0 \
     "$(head -n -1 "$TMP/cut.csv" | tail -n +2 | awk -F, '$1 !~ /^[0-9]+\.[0-9]+$/' | wc -l | tr -d ' ')"
 t_check "the gateway logged the aborted export" grep -q 'export aborted' "$AS_VAR/log/gateway.log"
 
-t_check "the stack is healthy again once the service resumes" wait_for 30 healthy
+t_check "the stack is healthy again once the service resumes" wait_until 30 healthy
 
 # --- asctl: a cut export is an error (exit 4) and leaves no file ---
 "$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_FINANCE" settlement export --out "$TMP/asctl.csv" \
@@ -143,7 +133,7 @@ else
     t_fail "asctl starts writing the export" "$(cat "$TMP/asctl.err")"
 fi
 
-t_check "the stack is healthy again" wait_for 30 healthy
+t_check "the stack is healthy again" wait_until 30 healthy
 rc=0
 "$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_FINANCE" settlement export --quiet \
     --out "$TMP/whole.csv" 2>"$TMP/whole.err" || rc=$?

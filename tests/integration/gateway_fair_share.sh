@@ -40,7 +40,6 @@ trap cleanup EXIT
 F_CONFIG_OF[gateway]=$CONF
 restart_gateway || t_fail "the gateway restarts with strict limits" "not healthy"
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 imei=$(new_imei)
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg inv "$(days_ago 40)" --arg imei "$imei" '{
   customer: {name: "Fair Share", phone: "13900002222"},

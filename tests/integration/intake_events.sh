@@ -6,27 +6,8 @@
 . "$(dirname "$0")/../lib.sh"
 
 stack=deploy/local/stack.sh
-q() { "$stack" psql "$1" -XAtq -c "$2" 2>/dev/null; }
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 # A 15-digit IMEI with a valid Luhn check digit, unique to this run.
-imei() {
-    local body sum=0 i d
-    body=$(printf '35%06d%06d' $((RANDOM * 7 % 1000000)) $(($1 % 1000000)))
-    for ((i = 0; i < 14; i++)); do
-        d=${body:i:1}
-        if ((i % 2 == 1)); then d=$((d * 2)); ((d > 9)) && d=$((d - 9)); fi
-        sum=$((sum + d))
-    done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
-}
-wait_for() { # seconds command...
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.2
-    done
-}
+imei() { with_luhn "$(printf '35%06d%06d' $((RANDOM * 7 % 1000000)) $(($1 % 1000000)))"; }
 open_ticket() { # imei request
     http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg imei "$1" --arg req "$2" --arg inv "$(days_ago 60)" '{
       customer: {name: "Event Test", phone: "13400006666"},
@@ -38,7 +19,7 @@ state_is() { http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"; [ "$(jbody .state)" =
 check() { # name seconds command...
     local name=$1 secs=$2
     shift 2
-    if wait_for "$secs" "$@"; then t_ok "$name"; else t_fail "$name" "not within ${secs}s"; fi
+    if wait_until "$secs" "$@"; then t_ok "$name"; else t_fail "$name" "not within ${secs}s"; fi
 }
 
 # --- TicketOpened reaches warranty ---
@@ -84,7 +65,7 @@ if state_is "$id" awaiting_parts; then
     # allowed at this point, so finish the journey with a second ticket instead.
     open_ticket "$(imei 2)" repair
     id=$(jbody .id)
-    wait_for 10 state_is "$id" adjudicated
+    wait_until 10 state_is "$id" adjudicated
     http POST "/v1/tickets/$id/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER"}'
 fi
 if [ -n "$sku" ] && state_is "$id" in_repair && [ "$(jbody '.work.requested[0].status')" = reserved ]; then
@@ -115,7 +96,7 @@ t_jq "the timeline survived the restart" '[.timeline[].event | select(. != "char
 dev=$(imei 3)
 open_ticket "$dev" repair
 id=$(jbody .id)
-wait_for 10 state_is "$id" adjudicated
+wait_until 10 state_is "$id" adjudicated
 http POST "/v1/tickets/$id/cancel" "$AS_TOKEN_CENTER" '{"reason":"customer left"}'
 t_jq "the ticket is cancelled" .state cancelled
 check "TicketCancelled: warranty no longer counts the device as open" 15 \

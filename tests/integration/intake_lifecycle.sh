@@ -5,7 +5,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 today=$(TZ=Asia/Shanghai date +%F)
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 
 ticket_body() { # request invoice_date [extra jq]
     jq -nc --arg req "$1" --arg inv "$2" '{

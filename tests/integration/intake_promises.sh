@@ -15,23 +15,10 @@ set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
 stack=deploy/local/stack.sh
-q() { "$stack" psql "$1" -XAtq -c "$2" 2>/dev/null; }
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 RUN=$RANDOM$RANDOM
 SKU="TP$RUN-BOARD"
 SKU2="TP$RUN-CABLE"
 
-# poll NAME EXPECTED COMMAND... — run COMMAND (up to 10 s) until it prints EXPECTED; assert it.
-poll() {
-    local name=$1 want=$2 out i
-    shift 2
-    for i in $(seq 1 100); do
-        out=$("$@")
-        [ "$out" = "$want" ] && break
-        sleep 0.1
-    done
-    t_eq "$name" "$want" "$out"
-}
 ticket_field() { http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"; jbody "$2"; }
 ticket_field_b() { http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER_B"; jbody "$2"; }
 open_ticket() { # request invoice_days_ago [jq]
@@ -42,7 +29,7 @@ open_ticket() { # request invoice_days_ago [jq]
       purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
       fault: {code: "NO_POWER", listed: true}, request: $req}' | jq -c "${3:-.}")"
     id=$(jbody .id)
-    poll "ticket $id is decided" adjudicated ticket_field "$id" .state
+    t_poll "ticket $id is decided" adjudicated ticket_field "$id" .state
 }
 
 for s in "$SKU" "$SKU2"; do
@@ -61,12 +48,12 @@ t_jq "covered work goes to repair" .state in_repair
 http POST "/v1/tickets/$A/parts-requests" "$AS_TOKEN_CENTER" \
     "{\"parts\":[{\"sku\":\"$SKU\",\"qty\":1},{\"sku\":\"$SKU2\",\"qty\":1}]}"
 t_status "two parts are requested" 200
-poll "both lines are reserved and the repair goes on" "in_repair reserved,reserved" \
+t_poll "both lines are reserved and the repair goes on" "in_repair reserved,reserved" \
     ticket_field "$A" '.state + " " + ([.work.requested[].status] | join(","))'
 http POST "/v1/tickets/$A/repair-complete" "$AS_TOKEN_CENTER" \
     "{\"parts_used\":[{\"sku\":\"$SKU\",\"qty\":1}],\"labour_minutes\":30,\"cause\":\"manufacturing_quality\"}"
 t_status "the repair used the board only" 200
-poll "the used line is issued, the unused one released (as the parts ledger has them)" \
+t_poll "the used line is issued, the unused one released (as the parts ledger has them)" \
     "issued,released" ticket_field "$A" '[.work.requested[].status] | join(",")'
 t_eq "parts recorded the same" "1|issued 2|released" \
     "$(q parts "SELECT string_agg(line_no || '|' || state, ' ' ORDER BY line_no) FROM reservations WHERE ticket_id = '$A'")"
@@ -97,7 +84,7 @@ t_jq "the part is requested at once and the ticket waits for it" \
     "awaiting_parts 1:$SKU:requested"
 t_eq "one PartsRequested went to the parts service" 1 \
     "$(q intake "SELECT count(*) FROM outbox WHERE type = 'intake.PartsRequested' AND payload->>'ticket_id' = '$E'")"
-poll "parts reserves it and the repair goes on" "in_repair reserved" \
+t_poll "parts reserves it and the repair goes on" "in_repair reserved" \
     ticket_field "$E" '.state + " " + ([.work.requested[].status] | join(","))'
 
 open_ticket repair 100 '.flags = {misuse: true}'
@@ -105,16 +92,16 @@ F=$id
 http POST "/v1/tickets/$F/diagnosis" "$AS_TOKEN_CENTER" "{\"fault_code\":\"LIQUID\",\"estimate_cents\":30000,\"parts\":[{\"sku\":\"$SKU2\",\"qty\":1}]}"
 t_jq "paid work: the estimate waits for consent, the part is requested already" \
     '.state + " " + (.work.requested | map(.status) | join(","))' "estimate_pending requested"
-poll "the part is held while the customer decides" "estimate_pending reserved" \
+t_poll "the part is held while the customer decides" "estimate_pending reserved" \
     ticket_field "$F" '.state + " " + ([.work.requested[].status] | join(","))'
 http POST "/v1/tickets/$F/consent" "$AS_TOKEN_CENTER" '{"accept":false}'
 t_jq "a declined estimate ends the ticket" .state declined
-poll "and gives the held part back" "released" ticket_field "$F" '[.work.requested[].status] | join(",")'
+t_poll "and gives the held part back" "released" ticket_field "$F" '[.work.requested[].status] | join(",")'
 
 open_ticket repair 100 '.flags = {misuse: true}'
 G=$id
 http POST "/v1/tickets/$G/diagnosis" "$AS_TOKEN_CENTER" "{\"fault_code\":\"LIQUID\",\"estimate_cents\":30000,\"parts\":[{\"sku\":\"$SKU2\",\"qty\":1}]}"
-poll "fixture: the part is reserved before consent" "reserved" ticket_field "$G" '[.work.requested[].status] | join(",")'
+t_poll "fixture: the part is reserved before consent" "reserved" ticket_field "$G" '[.work.requested[].status] | join(",")'
 http POST "/v1/tickets/$G/consent" "$AS_TOKEN_CENTER" '{"accept":true}'
 t_jq "consent with every part reserved starts the repair" .state in_repair
 
@@ -124,20 +111,20 @@ B=$id
 http POST "/v1/tickets/$B/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER"}'
 http POST "/v1/tickets/$B/parts-requests" "$AS_TOKEN_CENTER" \
     "{\"parts\":[{\"sku\":\"$SKU\",\"qty\":1},{\"sku\":\"$SKU2\",\"qty\":50}]}"
-poll "one line reserved, the other backordered" "awaiting_parts reserved,backordered" \
+t_poll "one line reserved, the other backordered" "awaiting_parts reserved,backordered" \
     ticket_field "$B" '.state + " " + ([.work.requested[].status] | join(","))'
 http POST "/v1/tickets/$B/return-unrepaired" "$AS_TOKEN_CENTER" '{}'
 t_status "return unrepaired needs a reason" 400
 http POST "/v1/tickets/$B/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"the customer will not wait"}'
 t_status "a ticket awaiting parts goes back unrepaired" 200
 t_jq "the ticket is returned" '.state + " " + .work.outcome' "returned returned_unrepaired"
-poll "both lines are released" "released,released" \
+t_poll "both lines are released" "released,released" \
     ticket_field "$B" '[.work.requested[].status] | join(",")'
 t_eq "parts holds nothing for the ticket any more" "0" \
     "$(q parts "SELECT count(*) FROM reservations WHERE ticket_id = '$B' AND state IN ('reserved', 'backordered')")"
-poll "the satisfaction callback is scheduled" 1 \
+t_poll "the satisfaction callback is scheduled" 1 \
     q surveys "SELECT count(*) FROM callbacks WHERE ticket_id = '$B'"
-poll "settlement closes it with no charge" "declined|0" \
+t_poll "settlement closes it with no charge" "declined|0" \
     q settlement "SELECT closed_outcome || '|' || coalesce(customer_cents, 0) FROM charge_sets WHERE ticket_id = '$B'"
 http POST "/v1/tickets/$B/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"again"}'
 t_status "a returned ticket cannot be returned again" 409
@@ -151,8 +138,8 @@ t_jq "the paid repair is under way" .state in_repair
 http POST "/v1/tickets/$C/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"the board cannot be repaired"}'
 t_status "a ticket in repair goes back unrepaired" 200
 t_jq "it is returned" .state returned
-poll "the callback is scheduled" 1 q surveys "SELECT count(*) FROM callbacks WHERE ticket_id = '$C'"
-poll "nothing is charged to the customer" "declined|0" \
+t_poll "the callback is scheduled" 1 q surveys "SELECT count(*) FROM callbacks WHERE ticket_id = '$C'"
+t_poll "nothing is charged to the customer" "declined|0" \
     q settlement "SELECT closed_outcome || '|' || coalesce(customer_cents, 0) FROM charge_sets WHERE ticket_id = '$C'"
 
 # --- a repaired ticket is handed back, not returned unrepaired ---
@@ -160,7 +147,7 @@ http POST "/v1/tickets/$A/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"x"}'
 t_status "a closed ticket cannot be returned unrepaired" 409
 
 # --- the ticket names its callback; the due list filters by ticket ---
-poll "the closed ticket names its satisfaction callback" \
+t_poll "the closed ticket names its satisfaction callback" \
     "$(q surveys "SELECT id FROM callbacks WHERE ticket_id = '$A'")" ticket_field "$A" '.callback_id // ""'
 cb=$(ticket_field "$A" .callback_id)
 t_match "the callback id looks like one" '^CB[0-9]+$' "$cb"
@@ -180,12 +167,12 @@ t_status "a complaint is opened for an open ticket without retyping the customer
 cid=$(jbody .id)
 t_jq "the complaint carries the ticket's customer" '.customer_name + " " + .customer_phone + " " + .center' \
     "Promise Test 13500004444 SH01"
-poll "the ticket names its complaint" "$cid" ticket_field "$D" '.complaints // [] | join(",")'
+t_poll "the ticket names its complaint" "$cid" ticket_field "$D" '.complaints // [] | join(",")'
 http POST /v1/complaints "$AS_TOKEN_CENTER" \
     "{\"channel\":\"phone\",\"cause\":\"other\",\"description\":\"again\",\"ticket_id\":\"$D\",\"customer_name\":\"Promise Spouse\"}"
 t_jq "a name typed in the request still wins" .customer_name "Promise Spouse"
 cid2=$(jbody .id)
-poll "the ticket lists both complaints, oldest first" "$cid,$cid2" ticket_field "$D" '.complaints // [] | join(",")'
+t_poll "the ticket lists both complaints, oldest first" "$cid,$cid2" ticket_field "$D" '.complaints // [] | join(",")'
 
 # --- 4. a device refunded before is not refunded again automatically (rule R-1), any centre ---
 imei=$(new_imei)
@@ -196,13 +183,13 @@ refund_body() { jq -nc --arg imei "$imei" --arg inv "$(days_ago 3)" '{
       fault: {code: "NO_POWER", listed: true}, request: "refund"}'; }
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$(refund_body)"
 R1=$(jbody .id)
-poll "a day-3 refund is granted" "adjudicated refund" ticket_field "$R1" '.state + " " + .decision.remedy'
+t_poll "a day-3 refund is granted" "adjudicated refund" ticket_field "$R1" '.state + " " + .decision.remedy'
 http POST "/v1/tickets/$R1/handback" "$AS_TOKEN_CENTER" '{"payment_method":"alipay"}'
 t_jq "the device is refunded" .state refunded
 http POST /v1/tickets "$AS_TOKEN_CENTER_B" "$(refund_body)"
 t_status "the same phone comes to another centre for a refund" 201
 R2=$(jbody .id)
-poll "it waits for a reviewer instead of a second automatic refund" awaiting_review \
+t_poll "it waits for a reviewer instead of a second automatic refund" awaiting_review \
     ticket_field_b "$R2" .state
 http GET "/v1/tickets/$R2" "$AS_TOKEN_CENTER_B"
 t_jq "the decision lists rule R-1" '.decision.rules | index("R-1") != null' true

@@ -3,7 +3,6 @@
 # same Idempotency-Key returns the first ticket; centres see only their own tickets.
 . "$(dirname "$0")/../lib.sh"
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 base=$(jq -nc --arg inv "$(days_ago 30)" '{
   customer: {name: "Zhao Min", phone: "13700003333"},
   device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: "490154203237518"},

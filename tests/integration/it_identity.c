@@ -109,19 +109,9 @@ static void new_imei(char out[16])
     unsigned char b[14];
     if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b)
         memset(b, 7, sizeof b);
-    int sum = 0;
-    for (int i = 0; i < 14; i++) {
-        int d = b[i] % 10;
-        out[i] = (char)('0' + d);
-        if (i % 2 == 1) {
-            d *= 2;
-            if (d > 9)
-                d -= 9;
-        }
-        sum += d;
-    }
-    out[14] = (char)('0' + (10 - sum % 10) % 10);
-    out[15] = '\0';
+    for (int i = 0; i < 14; i++)
+        out[i] = (char)('0' + b[i] % 10);
+    as_imei_finish(out);
 }
 
 typedef struct ticket {

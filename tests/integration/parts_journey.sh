@@ -7,25 +7,12 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-PW=$(cat "${AS_VAR:?}/run/secrets/parts.pw")
-q() {
-    PGPASSWORD=$PW psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_parts application_name=parts_journey" \
-        -c "$1" 2>&1
-}
+q() { sql parts "$1"; } # as the parts service, errors shown
 RUN=$RANDOM$RANDOM
 SKU="T$RUN-SCREEN"
 
 # wait_for NAME EXPECTED SQL — poll SQL (up to 10 s) until it prints EXPECTED; assert it.
-wait_for() {
-    local out i
-    for i in $(seq 1 100); do
-        out=$(q "$3")
-        [ "$out" = "$2" ] && break
-        sleep 0.1
-    done
-    t_eq "$1" "$2" "$out"
-}
+wait_for() { t_poll "$1" "$2" q "$3"; }
 # wait_state TICKET STATE — poll intake (up to 10 s) until the ticket is in STATE.
 wait_state() {
     local i
@@ -35,23 +22,13 @@ wait_state() {
         sleep 0.1
     done
 }
-luhn_imei() {
-    local d="35" i sum=0 x
-    for i in $(seq 1 12); do d+=$((RANDOM % 10)); done
-    for i in $(seq 0 13); do
-        x=${d:$i:1}
-        if [ $((i % 2)) -eq 1 ]; then x=$((x * 2)); [ "$x" -gt 9 ] && x=$((x - 9)); fi
-        sum=$((sum + x))
-    done
-    printf '%s%s' "$d" $(((10 - sum % 10) % 10))
-}
 
 http POST /v1/parts/skus "$AS_TOKEN_WAREHOUSE" \
     "{\"sku\":\"$SKU\",\"name\":\"HX-10 screen (journey)\",\"brand\":\"Huaxin\",\"manufacturer\":\"HUAXIN\",\"compatible_models\":[\"HX-10\"],\"unit_cost_cents\":52000,\"list_price_cents\":89900,\"defective_return_required\":true}"
 t_status "the warehouse lists a screen that must come back when replaced" 201
 http POST /v1/parts/receipts "$AS_TOKEN_WAREHOUSE" "{\"site\":\"WH01\",\"sku\":\"$SKU\",\"qty\":3}"
 
-imei=$(luhn_imei)
+imei=$(new_imei)
 inv=$(TZ=Asia/Shanghai date -d "-40 days" +%F)
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg imei "$imei" --arg inv "$inv" '{
     customer: {name: "Zhao Min", phone: "13900007777"},

@@ -11,7 +11,6 @@ set -uo pipefail
 RUN=$RANDOM$RANDOM
 U1="LN-T$RUN-1"
 U2="LN-T$RUN-2"
-q() { deploy/local/stack.sh psql "$1" -XAtq -c "$2" 2>/dev/null; }
 # open_ticket TOKEN — a real ticket (the loaners need one), known to the parts service; sets T_ID.
 open_ticket() {
     local i

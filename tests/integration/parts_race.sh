@@ -125,20 +125,9 @@ t_eq "the centre's unit is reserved once" "1|1|0" \
 ledger_ok "after the concurrent reservations the ledger holds"
 
 # --- 3. end to end: a ticket at SH01 and one at GZ01 need the warehouse's last unit ---
-luhn_imei() { # a random IMEI with a valid check digit
-    local d="" i sum=0 x
-    for i in $(seq 1 14); do d+=$((RANDOM % 10)); done
-    d="35${d:2}"
-    for i in $(seq 0 13); do
-        x=${d:$i:1}
-        if [ $((i % 2)) -eq 1 ]; then x=$((x * 2)); [ "$x" -gt 9 ] && x=$((x - 9)); fi
-        sum=$((sum + x))
-    done
-    printf '%s%s' "$d" $(((10 - sum % 10) % 10))
-}
 open_ticket() { # TOKEN — a free phone repair; sets TICKET (in_repair) or leaves it empty
     local imei inv
-    imei=$(luhn_imei)
+    imei=$(new_imei)
     inv=$(TZ=Asia/Shanghai date -d "-40 days" +%F)
     TICKET=""
     http POST /v1/tickets "$1" "$(jq -nc --arg imei "$imei" --arg inv "$inv" '{

@@ -8,12 +8,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-PW=$(cat "${AS_VAR:?}/run/secrets/parts.pw")
-q() {
-    PGPASSWORD=$PW psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_parts application_name=parts_replay" \
-        -c "$1" 2>&1
-}
+q() { sql parts "$1"; } # as the parts service, errors shown
 RUN=$RANDOM$RANDOM
 SKU="T$RUN-REPLAY"
 TA="RP$RUN"A

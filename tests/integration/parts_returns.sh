@@ -7,12 +7,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-PW=$(cat "${AS_VAR:?}/run/secrets/parts.pw")
-q() {
-    PGPASSWORD=$PW psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_parts application_name=parts_returns" \
-        -c "$1" 2>&1
-}
+q() { sql parts "$1"; } # as the parts service, errors shown
 RUN=$RANDOM$RANDOM
 R="T$RUN-RET"    # needs a defective return
 N="T$RUN-NORET"  # does not

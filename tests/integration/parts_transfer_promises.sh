@@ -9,18 +9,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-PPW=$(cat "${AS_VAR:?}/run/secrets/parts.pw")
-SPW=$(cat "${AS_VAR:?}/run/secrets/settlement.pw")
-qp() {
-    PGPASSWORD=$PPW psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_parts application_name=parts_transfer_promises" \
-        -c "$1" 2>&1
-}
-qs() {
-    PGPASSWORD=$SPW psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_settlement application_name=parts_transfer_promises" \
-        -c "$1" 2>&1
-}
+qp() { sql parts "$1"; }      # as the parts service, errors shown
+qs() { sql settlement "$1"; } # as settlement
 RUN=$RANDOM$RANDOM
 SKU="T$RUN-TRP"
 avail() { qp "SELECT coalesce((SELECT available FROM stock WHERE site = '$1' AND sku = '$SKU'), 0)"; }

@@ -13,13 +13,8 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-PW=$(cat "${AS_VAR:?}/run/secrets/intake.pw")
 # q SQL — run SQL (several statements; one transaction, rolled back) as the intake role.
-q() {
-    PGPASSWORD=$PW psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_intake application_name=runtime_batch" \
-        -c "$1" 2>&1
-}
+q() { sql intake "$1"; } # as the intake service, errors shown
 RUN=rb$RANDOM$RANDOM
 P='{"role": "admin", "subject": "runtime-batch"}'
 open_args() { # IMEI-less ticket (no device history): centre SH01

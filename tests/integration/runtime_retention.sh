@@ -8,9 +8,6 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
 
-sql() {
-    (cd "$API_ROOT" && deploy/local/stack.sh psql "$1" -XAtq -v ON_ERROR_STOP=1 -c "$2" 2>&1)
-}
 RUN=$RANDOM$RANDOM
 
 # --- stored replies: old ones go on the timer, recent ones stay and replay ---

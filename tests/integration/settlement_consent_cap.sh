@@ -7,7 +7,6 @@
 # customer declines and the ticket ends as a declined estimate does.
 . "$(dirname "$0")/settlement_invariants.sh"
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() { # invoice_date [jq filter]
     jq -nc --arg inv "$1" --arg imei "$(new_imei)" "{
       customer: {name: \"Han Mei\", phone: \"13900004444\"},
@@ -16,15 +15,6 @@ ticket_body() { # invoice_date [jq filter]
       purchase: {invoice_date: \$inv, price_cents: 399900, invoice: true, warranty_card: true},
       fault: {code: \"NO_DISPLAY\", description: \"screen stays black\", listed: true},
       request: \"repair\"} ${2:+| $2}"
-}
-wait_http() { # PATH TOKEN FILTER EXPECTED — GET until FILTER gives EXPECTED (10 s at most)
-    local i
-    for i in $(seq 1 100); do
-        http GET "$1" "$2"
-        [ "$(jbody "$3")" = "$4" ] && return 0
-        sleep 0.1
-    done
-    return 1
 }
 open_ticket() { # body -> id in $id, decided
     http POST /v1/tickets "$AS_TOKEN_CENTER" "$1"

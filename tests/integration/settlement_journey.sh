@@ -6,18 +6,8 @@
 # nothing. Intake records each Charged event on the ticket's timeline.
 . "$(dirname "$0")/settlement_invariants.sh"
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 # imei N — a 15-digit IMEI of its own for this run (Luhn check digit), so no ticket has history.
-imei() {
-    local body d sum=0 i
-    body=$(printf '35%07d%05d' "$((10#${RUN_TAG:0:7}))" "$1")
-    for ((i = 0; i < 14; i++)); do
-        d=${body:i:1}
-        if ((i % 2 == 1)); then d=$((d * 2)); ((d > 9)) && d=$((d - 9)); fi
-        sum=$((sum + d))
-    done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
-}
+imei() { with_luhn "$(printf '35%07d%05d' "$((10#${RUN_TAG:0:7}))" "$1")"; }
 ticket_body() { # request invoice_date device-no [jq filter]
     jq -nc --arg req "$1" --arg inv "$2" --arg imei "$(imei "$3")" "{
       customer: {name: \"Li Lei\", phone: \"13900003333\"},
@@ -26,17 +16,6 @@ ticket_body() { # request invoice_date device-no [jq filter]
       purchase: {invoice_date: \$inv, price_cents: 399900, invoice: true, warranty_card: true},
       fault: {code: \"NO_DISPLAY\", description: \"screen stays black\", listed: true},
       request: \$req} ${4:+| $4}"
-}
-# wait_http PATH TOKEN FILTER EXPECTED — GET until FILTER gives EXPECTED (10 s at most); the
-# last answer stays in HTTP_BODY.
-wait_http() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "$1" "$2"
-        [ "$(jbody "$3")" = "$4" ] && return 0
-        sleep 0.1
-    done
-    return 1
 }
 open_ticket() { # body -> id in $id, decided
     http POST /v1/tickets "$AS_TOKEN_CENTER" "$1"

@@ -6,7 +6,6 @@
 . "$(dirname "$0")/../lib.sh"
 
 EVAL=${AS_BIN:-build/bin}/as-warranty-eval
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 # D-2: the same day-of-month N months later, or that month's last day (GNU date would overflow).
 months_after() {
     local y m d t ny nm last
@@ -18,22 +17,9 @@ months_after() {
     ((10#$d > 10#$last)) && d=$last
     printf '%04d-%02d-%02d' "$ny" "$nm" $((10#$d))
 }
-new_imei() {
-    local body sum=0 i d
-    body=$(printf '86%06d%06d' $((RANDOM % 1000000)) $((RANDOM * 7 % 1000000)))
-    for ((i = 0; i < 14; i++)); do
-        d=${body:13-i:1}
-        if ((i % 2 == 0)); then
-            d=$((d * 2))
-            ((d > 9)) && d=$((d - 9))
-        fi
-        sum=$((sum + d))
-    done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
-}
 inv=$(days_ago 40)
 ticket_body() { # brand
-    jq -nc --arg imei "$(new_imei)" --arg brand "$1" --arg inv "$inv" '{
+    jq -nc --arg imei "$(new_imei 86)" --arg brand "$1" --arg inv "$inv" '{
       customer: {name: "Zhang Wei", phone: "13500003333"},
       device: {category: "phone_host", brand: $brand, model: "M-1", imei: $imei},
       purchase: {invoice_date: $inv, price_cents: 259900, invoice: true, warranty_card: true},

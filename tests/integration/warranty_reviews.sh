@@ -6,7 +6,6 @@
 # timeline. Only reviewers and administrators work the queue.
 . "$(dirname "$0")/../lib.sh"
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() { # imei request days-ago price [code]
     jq -nc --arg imei "$1" --arg req "$2" --arg inv "$(days_ago "$3")" --argjson price "$4" \
         --arg code "${5:-NO_POWER}" '{

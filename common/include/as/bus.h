@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include "as.pb-c.h"
+#include "as/check.h"
 #include "as/db.h"
 
 /* ---- raw socket on the loop ---- */
@@ -138,6 +139,11 @@ void as_cmd_reply(as_cmd_ctx_t *ctx, int status, const char *code, const char *m
 /* Reply 400 "validation" with one entry per offending field. */
 void as_cmd_reply_fields(as_cmd_ctx_t *ctx, const char *message, int n, const char *const *fields,
                          const char *const *problems);
+/* The same for the problems collected in `e` (ordered by row first): replies and returns 1, or
+ * returns 0 without replying when there are none. */
+int as_cmd_reject(as_cmd_ctx_t *ctx, as_problems_t *e);
+/* Reply 400 "validation" about one field. */
+void as_cmd_reply_field(as_cmd_ctx_t *ctx, const char *field, const char *problem);
 /* Reply with a JSON body converted to the def's reply type (an error if it does not fit). */
 void as_cmd_reply_json(as_cmd_ctx_t *ctx, int status, const json_t *body, int replayed);
 void as_cmd_error(as_cmd_ctx_t *ctx, int status, const char *code, const char *fmt, ...)

@@ -12,6 +12,7 @@
 #include "as/bus.h"
 #include "as/config.h"
 #include "as/db.h"
+#include "as_services.h"
 
 #define AS_SERVICE_MAX_SUBS 8
 
@@ -63,68 +64,17 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def);
 const char *as_endpoint(const char *name, const char *kind);
 
 /* The endpoint settings every program shares (commands and events of each service). Programs
- * that are not database services (gateway, asctl) put AS_ENDPOINT_ITEMS in their own table. */
-extern char *as_cfg_endpoints[12];
+ * that are not database services (gateway, asctl) put AS_ENDPOINT_ITEMS in their own table.
+ * The services, their endpoints and AS_ENDPOINT_ITEMS come from deploy/services.conf through the
+ * generated as_services.h. */
+extern char *as_cfg_endpoints[2 * AS_N_SERVICES];
 extern char *as_cfg_curve_keys;
 int as_endpoints_load(const char *service, const char *file, char *err, size_t errlen);
-#define AS_ENDPOINT_ITEMS                                                                            \
-    {"intake_cmd",        AS_CFG_STRING, "tcp://127.0.0.1:7111", 0, 0, "intake command endpoint",    \
-     &as_cfg_endpoints[0]},                                                                          \
-        {"intake_pub",        AS_CFG_STRING, "tcp://127.0.0.1:7112", 0, 0, "intake event endpoint",  \
-         &as_cfg_endpoints[1]},                                                                      \
-        {"warranty_cmd",                                                                             \
-         AS_CFG_STRING,                                                                              \
-         "tcp://127.0.0.1:7121",                                                                     \
-         0,                                                                                          \
-         0,                                                                                          \
-         "warranty command endpoint",                                                                \
-         &as_cfg_endpoints[2]},                                                                      \
-        {"warranty_pub",                                                                             \
-         AS_CFG_STRING,                                                                              \
-         "tcp://127.0.0.1:7122",                                                                     \
-         0,                                                                                          \
-         0,                                                                                          \
-         "warranty event endpoint",                                                                  \
-         &as_cfg_endpoints[3]},                                                                      \
-        {"parts_cmd",         AS_CFG_STRING, "tcp://127.0.0.1:7131", 0, 0, "parts command endpoint", \
-         &as_cfg_endpoints[4]},                                                                      \
-        {"parts_pub", AS_CFG_STRING,          "tcp://127.0.0.1:7132", 0,                             \
-         0,           "parts event endpoint", &as_cfg_endpoints[5]},                                 \
-        {"settlement_cmd",                                                                           \
-         AS_CFG_STRING,                                                                              \
-         "tcp://127.0.0.1:7141",                                                                     \
-         0,                                                                                          \
-         0,                                                                                          \
-         "settlement command endpoint",                                                              \
-         &as_cfg_endpoints[6]},                                                                      \
-        {"settlement_pub",                                                                           \
-         AS_CFG_STRING,                                                                              \
-         "tcp://127.0.0.1:7142",                                                                     \
-         0,                                                                                          \
-         0,                                                                                          \
-         "settlement event endpoint",                                                                \
-         &as_cfg_endpoints[7]},                                                                      \
-        {"surveys_cmd",                                                                              \
-         AS_CFG_STRING,                                                                              \
-         "tcp://127.0.0.1:7151",                                                                     \
-         0,                                                                                          \
-         0,                                                                                          \
-         "surveys command endpoint",                                                                 \
-         &as_cfg_endpoints[8]},                                                                      \
-        {"surveys_pub",       AS_CFG_STRING, "tcp://127.0.0.1:7152", 0, 0, "surveys event endpoint", \
-         &as_cfg_endpoints[9]},                                                                      \
-        {"people_cmd",                                                                               \
-         AS_CFG_STRING,                                                                              \
-         "tcp://127.0.0.1:7161",                                                                     \
-         0,                                                                                          \
-         0,                                                                                          \
-         "people command endpoint",                                                                  \
-         &as_cfg_endpoints[10]},                                                                     \
-        {"people_pub",         AS_CFG_STRING, "tcp://127.0.0.1:7162", 0, 0, "people event endpoint", \
-         &as_cfg_endpoints[11]},                                                                     \
-    {                                                                                                \
-        "curve_keys", AS_CFG_STRING, "", 0, 0,                                                       \
-            "directory of CURVE keys (make keys); empty = plain TCP", &as_cfg_curve_keys             \
+#define AS_ENDPOINT_ITEMS                                                                          \
+    AS_SERVICE_ENDPOINT_ITEMS,                                                                     \
+    {                                                                                              \
+        "curve_keys", AS_CFG_STRING, "", 0, 0,                                                     \
+            "directory of CURVE keys (make keys); empty = plain TCP", &as_cfg_curve_keys           \
     }
 
 #endif

@@ -51,35 +51,16 @@ pct() {
     fi
 }
 
-# ---- dates (Asia/Shanghai business dates, relative to today) --------------------------------
+# ---- dates, Luhn digits, waiting: the helpers every shell script of the project shares ---------
 
-sh_date() { TZ=Asia/Shanghai date -d "${1:-today}" +%F; }
-days_ago() { sh_date "-$1 days"; }
+# shellcheck source=tests/helpers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../tests/helpers.sh"
 
 # ---- device identities ----------------------------------------------------------------------
 
-# luhn_digit DIGITS — the Luhn check digit that completes DIGITS.
-luhn_digit() {
-    local s=$1 sum=0 i d dbl=1
-    for ((i = ${#s} - 1; i >= 0; i--)); do
-        d=${s:i:1}
-        if [ "$dbl" -eq 1 ]; then
-            d=$((d * 2))
-            [ "$d" -lt 10 ] || d=$((d - 9))
-        fi
-        sum=$((sum + d))
-        dbl=$((1 - dbl))
-    done
-    printf '%d' $(((10 - sum % 10) % 10))
-}
-
-# new_imei N — a fresh IMEI for device N of this run: "86", the run number (the start time in
+# run_imei N — a fresh IMEI for device N of this run: "86", the run number (the start time in
 # seconds, 10 digits), N in two digits and a valid Luhn check digit. Unique per run and device.
-new_imei() {
-    local body
-    body=$(printf '86%010d%02d' "$RUN_NO" "$1")
-    printf '%s%s' "$body" "$(luhn_digit "$body")"
-}
+run_imei() { with_luhn "$(printf '86%010d%02d' "$RUN_NO" "$1")"; }
 
 # new_vin N — a fresh 17-character VIN for vehicle N of this run (digits only after the maker
 # code, so never an I, O or Q).
@@ -143,15 +124,11 @@ jb() {
 }
 
 # wait_for SECONDS WHAT COMMAND... — run COMMAND every 0.1 s until it succeeds; stop the demo
-# after SECONDS. Asynchronous effects (events between services) take milliseconds normally.
+# when it has not within SECONDS.
 wait_for() {
-    local limit=$1 what=$2 deadline
+    local limit=$1 what=$2
     shift 2
-    deadline=$((SECONDS + limit))
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || die "timed out after ${limit} s waiting for $what"
-        sleep 0.1
-    done
+    wait_until "$limit" "$@" || die "timed out after ${limit} s waiting for $what"
 }
 
 # ---- the finance export ---------------------------------------------------------------------

@@ -48,7 +48,7 @@ expect 201 "a retry with the same key gets the same ticket" ".id == \"$ID\""
 expect_header "Idempotent-Replayed: true" "the retry is marked as a replayed answer"
 
 # The warranty service decides within about a second: poll the ticket.
-wait_until "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state != "received"'
+wait_answer "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state != "received"'
 expect 200 "warranty decided: a free repair under the 三包 rules" \
   '.state == "adjudicated" and .decision.remedy == "repair" and .decision.free == true'
 

@@ -19,7 +19,7 @@ status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/ticket
 expect 201 "open the ticket" '.state == "received"'
 ID=$(jq -r .id "$OUT")
 
-wait_until "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "adjudicated"'
+wait_answer "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "adjudicated"'
 expect 200 "warranty decides: covered, free repair" '.decision.free == true'
 
 # Hand-back is only for a ready ticket (or a granted refund/exchange).
@@ -36,7 +36,7 @@ expect 200 "diagnosis names the charging port: it is requested in the same step"
   '.state == "awaiting_parts" and .work.requested[0].line_no == 1 and .work.requested[0].sku == "HX10-CHGPORT"'
 
 # SH01 has the part in stock: the parts service reserves it and the ticket resumes.
-wait_until "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "in_repair"'
+wait_answer "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "in_repair"'
 expect 200 "the part is reserved, the repair goes on" '.work.requested[0].status == "reserved"'
 
 status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/tickets/$ID/repair-complete" \

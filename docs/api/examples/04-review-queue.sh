@@ -19,7 +19,7 @@ status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/ticket
 expect 201 "a desk opens a ticket whose IMEI label does not match the device"
 ID=$(jq -r .id "$OUT")
 
-wait_until "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "awaiting_review"'
+wait_answer "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "awaiting_review"'
 expect 200 "the ticket waits for a reviewer" '.decision.review == true'
 
 # The queue is for reviewers (and admin) only.
@@ -50,7 +50,7 @@ status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST \
 expect 200 "the reviewer overrides: a free repair" \
   '.status == "decided" and .action == "override" and .final.remedy == "repair"'
 
-wait_until "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "adjudicated"'
+wait_answer "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "adjudicated"'
 expect 200 "the ticket moves on with the reviewer's decision" \
   '.decision.review == false and .decision.free == true'
 

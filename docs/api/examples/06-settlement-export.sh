@@ -18,7 +18,7 @@ status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/ticket
         flags: {misuse: true}, request: "repair"}')")
 expect 201 "open a ticket for a water-damaged phone"
 ID=$(jq -r .id "$OUT")
-wait_until "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "adjudicated"'
+wait_answer "/v1/tickets/$ID" "$AS_TOKEN_CENTER" '.state == "adjudicated"'
 expect 200 "not covered: a paid repair" '.decision.status == "not_covered" and .decision.free == false'
 
 status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/tickets/$ID/diagnosis" \
@@ -34,7 +34,7 @@ status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/ticket
 expect 200 "the repair is done" '.state == "ready"'
 
 # Settlement charges the ticket from RepairCompleted: list prices plus 13 % VAT, in cents.
-wait_until "/v1/settlement/charges/$ID" "$AS_TOKEN_FINANCE" '.payer == "customer"'
+wait_answer "/v1/settlement/charges/$ID" "$AS_TOKEN_FINANCE" '.payer == "customer"'
 expect 200 "finance reads the charges: the customer pays, VAT included" \
   '.customer_cents > 0 and .vat_cents > 0 and (.invoice_no | startswith("SH01-"))'
 INVOICE=$(jq -r .invoice_no "$OUT")
@@ -43,7 +43,7 @@ status=$(curl -sS -o "$OUT" -w '%{http_code}' -X POST "$AS_GATEWAY_URL/v1/ticket
   -H "Authorization: Bearer $AS_TOKEN_CENTER" -H 'Content-Type: application/json' -d '{}')
 expect 200 "the phone is handed back (and paid)" '.state == "closed"'
 
-wait_until "/v1/settlement/invoices/$INVOICE" "$AS_TOKEN_CENTER" '.paid == true'
+wait_answer "/v1/settlement/invoices/$INVOICE" "$AS_TOKEN_CENTER" '.paid == true'
 expect 200 "SH01 reads its invoice: paid at hand-back" '.total_cents == .net_cents + .vat_cents'
 
 status=$(curl -sS -o "$OUT" -w '%{http_code}' "$AS_GATEWAY_URL/v1/settlement/invoices/$INVOICE" \

@@ -14,6 +14,9 @@
 # stops the example when the status (or the optional jq condition) is not the documented one.
 # With AS_EXAMPLES_TAP=1 (the test) it prints one `ok` / `not ok` line per step instead.
 set -euo pipefail
+# new_imei, days_ago, sh_date: the helpers every shell script of the project shares.
+# shellcheck source=tests/helpers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../tests/helpers.sh"
 
 : "${AS_GATEWAY_URL:?is not set: source the env file of the stack first (var/run/env)}"
 EXAMPLE=$(basename "$0" .sh)
@@ -22,7 +25,7 @@ HEADERS=$(mktemp)        # its headers, for the steps that ask curl for them (-D
 trap 'rm -f "$OUT" "$HEADERS"' EXIT
 RUN=${RUN:-$(date +%s)$RANDOM}      # makes the example's data unique: run it as often as you like
 # shellcheck disable=SC2034 # used by the examples that source this file
-TODAY=$(TZ=Asia/Shanghai date +%F)
+TODAY=$(sh_date)
 STEP=0
 status=""
 
@@ -75,9 +78,9 @@ expect_header() {
     status=$saved
 }
 
-# wait_until PATH TOKEN JQ_CONDITION — GET PATH until the condition holds (10 s at most): for
+# wait_answer PATH TOKEN JQ_CONDITION — GET PATH until the condition holds (10 s at most): for
 # effects other services apply asynchronously. The last answer stays in $OUT and $status.
-wait_until() {
+wait_answer() {
     local i
     for i in $(seq 1 50); do
         status=$(curl -sS -o "$OUT" -w '%{http_code}' "$AS_GATEWAY_URL$1" \
@@ -87,20 +90,3 @@ wait_until() {
     done
     return 0 # the `expect` that follows reports it
 }
-
-# new_imei — a random IMEI with a valid Luhn check digit (a device no other ticket has).
-new_imei() {
-    local body sum=0 i d
-    body=$(printf '35%06d%06d' $((RANDOM % 1000000)) $((RANDOM * 7 % 1000000)))
-    for ((i = 0; i < 14; i++)); do
-        d=${body:13-i:1}
-        if ((i % 2 == 0)); then
-            d=$((d * 2))
-            ((d > 9)) && d=$((d - 9))
-        fi
-        sum=$((sum + d))
-    done
-    printf '%s%d' "$body" $(((10 - sum % 10) % 10))
-}
-
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }

@@ -19,11 +19,7 @@ SV_ROOT=${AS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd -P)}
 SV_BIN=${AS_BIN:-build/bin}
 case $SV_BIN in /*) ;; *) SV_BIN=$SV_ROOT/$SV_BIN ;; esac
 
-sv_sql() {
-    PGPASSWORD=$(cat "${AS_VAR:?}/run/secrets/surveys.pw") psql -X -q -At -v ON_ERROR_STOP=1 \
-        "host=127.0.0.1 port=${AS_PG_PORT:?} dbname=aftersales user=as_surveys application_name=surveys-test" \
-        -c "$1" 2>&1
-}
+sv_sql() { sql surveys "$1"; } # tests/lib.sh: as the surveys role, errors shown
 
 sv_close_ticket() {
     local ev
@@ -38,16 +34,7 @@ sv_new_id() {
 }
 
 # sv_healthy — the gateway reports every service healthy (bounded: 20 s).
-sv_healthy() {
-    local i
-    for i in $(seq 1 100); do
-        if curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz"; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    return 1
-}
+sv_healthy() { wait_until 20 curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz"; }
 
 sv_restart() {
     local pidf=$AS_VAR/run/surveys.pid pid i sig=TERM
@@ -74,12 +61,4 @@ sv_clock() {
     SV_OFFSET=$(jbody .offset_s)
 }
 
-sv_wait_complaint() {
-    local i
-    for i in $(seq 1 50); do
-        http GET "/v1/complaints/$1" "$AS_TOKEN_ADMIN"
-        [ "$(jbody "$2")" = "$3" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
+sv_wait_complaint() { wait_http "/v1/complaints/$1" "$AS_TOKEN_ADMIN" "$2" "$3"; }
