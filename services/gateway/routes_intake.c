@@ -30,5 +30,14 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets/{id}/return-unrepaired", DESK, "intake", "intake.ReturnUnrepaired", 1,
      NULL, NULL, NULL, "give the device back unrepaired (any state before the repair is done)",
      NULL},
+    /* promised deadlines (docs/intake.md "Promised deadlines") */
+    {"GET", "/v1/promises", DESK, "intake", "intake.ListPromises", 0, NULL, NULL, NULL,
+     "running promises at risk or overdue, most urgent first", "status=at_risk|overdue|all"},
+    {"GET", "/v1/reports/promises", READERS, "intake", "intake.GetPromiseReport", 0, NULL, NULL,
+     NULL, "per centre: running, at-risk, overdue and escalated promises; kept and missed", NULL},
+    {"GET", "/v1/service-levels", READERS, "intake", "intake.ListServiceLevels", 0, NULL, NULL,
+     NULL, "the service levels (hours promised per centre and category)", NULL},
+    {"POST", "/v1/service-levels", R_ADMIN, "intake", "intake.SetServiceLevel", 1, NULL, NULL, NULL,
+     "set (or with hours 0 remove) a centre's service level for a category", NULL},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

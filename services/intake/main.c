@@ -8,6 +8,7 @@
 #include "as/pbjson.h"
 #include "as/service.h"
 #include "intake.pb-c.h"
+#include "promises.h"
 #include "validate.h"
 
 #include <stdlib.h>
@@ -246,6 +247,82 @@ static void list_tickets(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+/* ---- promised deadlines (issue 19.2; SQL in migrations/200_promised_deadlines.sql) ---- */
+
+static const char *const SL_CATEGORIES[] = {"*",
+                                            "phone_host",
+                                            "phone_battery",
+                                            "phone_charger",
+                                            "phone_headset",
+                                            "phone_data_card",
+                                            "phone_terminal_card",
+                                            "car",
+                                            "general"};
+
+static void check_center(iv_errors_t *e, const char *field, const char *c, int required)
+{
+    if (required && (!c || !*c))
+        iv_add(e, field, "is required");
+    else if (c && (!*c || strlen(c) > 16))
+        iv_add(e, field, "must be a centre code of at most 16 characters");
+}
+
+static void list_promises(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ListPromises *l = (const Intake__ListPromises *)msg;
+    iv_errors_t e = {0};
+    check_center(&e, "center", l->center, 0);
+    if (l->status && strcmp(l->status, "at_risk") != 0 && strcmp(l->status, "overdue") != 0 &&
+        strcmp(l->status, "all") != 0)
+        iv_add(&e, "status", "must be one of at_risk, overdue, all");
+    if (l->has_limit && (l->limit < 1 || l->limit > 200))
+        iv_add(&e, "limit", "must be between 1 and 200");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__GetPromiseReport *r = (const Intake__GetPromiseReport *)msg;
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    check_center(&e, "center", r->center, 0);
+    if (r->from && iv_date_parse(r->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (r->to && iv_date_parse(r->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (r->from && r->to && e.n == 0 && from > to)
+        iv_add(&e, "from", "is after to");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void list_service_levels(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    iv_errors_t e = {0};
+    check_center(&e, "center", ((const Intake__ListServiceLevels *)msg)->center, 0);
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void set_service_level(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__SetServiceLevel *s = (const Intake__SetServiceLevel *)msg;
+    iv_errors_t e = {0};
+    check_center(&e, "center", s->center, 1);
+    int ok = 0;
+    for (size_t i = 0; s->category && i < sizeof SL_CATEGORIES / sizeof SL_CATEGORIES[0]; i++)
+        ok |= strcmp(SL_CATEGORIES[i], s->category) == 0;
+    if (!ok)
+        iv_add(&e, "category",
+               "is required: * or one of phone_host, phone_battery, phone_charger, "
+               "phone_headset, phone_data_card, phone_terminal_card, car, general");
+    if (!s->has_hours || s->hours < 0 || s->hours > 8760)
+        iv_add(&e, "hours", "is required, between 0 (remove) and 8760");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static const as_cmd_def_t commands[] = {
     {"intake.OpenTicket", &intake__ticket__descriptor, open_ticket, NULL},
     {"intake.GetTicket", &intake__ticket__descriptor, get_ticket, "cmd_get_ticket"},
@@ -259,6 +336,13 @@ static const as_cmd_def_t commands[] = {
     {"intake.CancelTicket", &intake__ticket__descriptor, cancel_ticket, "cmd_cancel_ticket"},
     {"intake.ReturnUnrepaired", &intake__ticket__descriptor, return_unrepaired,
      "cmd_return_unrepaired"},
+    {"intake.ListPromises", &intake__ticket_list__descriptor, list_promises, "cmd_list_promises"},
+    {"intake.GetPromiseReport", &intake__promise_report__descriptor, promise_report,
+     "cmd_promise_report"},
+    {"intake.ListServiceLevels", &intake__service_level_list__descriptor, list_service_levels,
+     "cmd_list_service_levels"},
+    {"intake.SetServiceLevel", &intake__service_level__descriptor, set_service_level,
+     "cmd_set_service_level"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
@@ -302,6 +386,47 @@ static const as_sub_def_t subscriptions[] = {
     {"surveys", on_event},  {"people", on_event}, /* the network: regions, centres, brands */
 };
 
+in_settings_t in_cfg;
+
+static as_config_item_t intake_items[] = {
+    {"test_mode", AS_CFG_INT, "0", 0, 1,
+     "1 = tests may run the service clock ahead (clock_offset_s); never in production",
+     &in_cfg.test_mode},
+    {"clock_offset_s", AS_CFG_INT, "0", 0, 20L * 365 * 86400,
+     "test mode only: start with the service clock this many seconds ahead",
+     &in_cfg.clock_offset_s},
+    {"promise_default_h", AS_CFG_INT, "72", 1, 8760,
+     "hours promised to the customer when no service level matches the centre and category",
+     &in_cfg.promise_default_h},
+    {"promise_at_risk_pct", AS_CFG_INT, "25", 1, 100,
+     "a running promise is at risk in this last share (%) of its time",
+     &in_cfg.promise_at_risk_pct},
+    {"promise_region_after_h", AS_CFG_INT, "24", 1, 8760,
+     "hours after a missed promise went to the centre manager that it goes to the region",
+     &in_cfg.promise_region_after_h},
+    {"promise_poll_s", AS_CFG_INT, "30", 1, 3600,
+     "the promise timer re-reads the database at least this often", &in_cfg.promise_poll_s},
+};
+
+static int intake_start(as_service_t *svc)
+{
+    if (!in_cfg.test_mode && in_cfg.clock_offset_s != 0) {
+        AS_ERROR("refusing to start", "reason=\"clock_offset_s=%ld needs test_mode=1\"",
+                 in_cfg.clock_offset_s);
+        return -1;
+    }
+    if (in_cfg.test_mode)
+        AS_WARN("TEST MODE: the service clock runs ahead; never run this in production",
+                "clock_offset_s=%ld", in_cfg.clock_offset_s);
+    return in_promises_start(svc);
+}
+
+static void intake_stop(as_service_t *svc)
+{
+    (void)svc;
+    in_promises_stop();
+}
+
 static const as_service_def_t intake_service = {
     .name = "intake",
     .cmds = commands,
@@ -311,6 +436,10 @@ static const as_service_def_t intake_service = {
     .publishes = 1,
     .metrics_sql = "SELECT 'aftersales_tickets', format('state=\"%s\"', state), count(*), "
                    "'tickets by state' FROM tickets GROUP BY state",
+    .extra = intake_items,
+    .nextra = sizeof intake_items / sizeof intake_items[0],
+    .start = intake_start,
+    .stop = intake_stop,
 };
 
 int main(int argc, char **argv)
