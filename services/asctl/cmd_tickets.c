@@ -279,6 +279,85 @@ static int t_cancel(const asctl_opts_t *o, int argc, char **argv)
     return post_verb(o, argv[0], "cancel", json_pack("{s:s}", "reason", reason));
 }
 
+/* ---- promised deadlines (issue 19.2) ---- */
+
+static const asctl_col_t PROMISE_COLS[] = {
+    {"TICKET", "id", 10},           {"CENTRE", "center", 6},
+    {"STATE", "state", 16},         {"PROMISED", "promised_at", 24},
+    {"RISK", "at_risk", 5},         {"OVERDUE", "overdue", 7},
+    {"LEVEL", "promise_level", 14},
+};
+
+static void print_promises(json_t *ans)
+{
+    json_t *rows = json_object_get(ans, "tickets");
+    asctl_print_table(rows, PROMISE_COLS, sizeof PROMISE_COLS / sizeof PROMISE_COLS[0]);
+}
+
+static int t_promises(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", "--status", "status",
+                                    "--limit",  "limit",  NULL};
+    return asctl_verb_list(o0, argc, argv, "ticket promises", "/v1/promises", q, print_promises);
+}
+
+static const asctl_col_t PROMISE_REPORT_COLS[] = {
+    {"CENTRE", "center", 6},   {"REGION", "region", 8},   {"OPEN", "open", 5},
+    {"AT RISK", "at_risk", 7}, {"OVERDUE", "overdue", 7}, {"ESCALATED", "escalated", 9},
+    {"KEPT", "kept", 5},       {"MISSED", "missed", 6},   {"KEPT %", "kept_pct", 6},
+};
+
+static void print_promise_report(json_t *ans)
+{
+    const char *from = json_string_value(json_object_get(ans, "from"));
+    const char *to = json_string_value(json_object_get(ans, "to"));
+    printf("promises, kept/missed from %s to %s\n\n", from ? from : "", to ? to : "");
+    asctl_print_table(json_object_get(ans, "rows"), PROMISE_REPORT_COLS,
+                      sizeof PROMISE_REPORT_COLS / sizeof PROMISE_REPORT_COLS[0]);
+}
+
+static int t_promise_report(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", "--from", "from", "--to", "to", NULL};
+    return asctl_verb_list(o0, argc, argv, "ticket promise-report", "/v1/reports/promises", q,
+                           print_promise_report);
+}
+
+static const asctl_col_t LEVEL_COLS[] = {
+    {"CENTRE", "center", 6},  {"CATEGORY", "category", 20}, {"HOURS", "hours", 6},
+    {"BY", "updated_by", 14}, {"AT", "updated_at", 24},
+};
+
+static void print_levels(json_t *ans)
+{
+    char b[32];
+    printf("default: %s hours (where no level below matches)\n\n",
+           asctl_get(ans, "default_hours", b, sizeof b));
+    asctl_print_table(json_object_get(ans, "levels"), LEVEL_COLS,
+                      sizeof LEVEL_COLS / sizeof LEVEL_COLS[0]);
+}
+
+static int sl_list(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", NULL};
+    return asctl_verb_list(o0, argc, argv, "service-level list", "/v1/service-levels", q,
+                           print_levels);
+}
+
+static int sl_set(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 3, 3, "service-level set") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    long long hours;
+    if (asctl_verb_int(asctl_verb_pos(argc, argv, "", 2), "HOURS", &hours) < 0)
+        return ASCTL_USAGE;
+    json_t *b =
+        json_pack("{s:s, s:s, s:I}", "center", asctl_verb_pos(argc, argv, "", 0), "category",
+                  asctl_verb_pos(argc, argv, "", 1), "hours", (json_int_t)hours);
+    return asctl_request(&o, "POST", "/v1/service-levels", b, NULL, NULL);
+}
+
 const asctl_cmd_t asctl_ticket_cmds[] = {
     {"ticket", "open", "--file FILE|- [--key IDEMPOTENCY-KEY]", "open a ticket from its JSON",
      t_open},
@@ -300,6 +379,13 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
      t_complete},
     {"ticket", "handback", "ID [--note T]", "hand the product back", t_handback},
     {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel},
+    {"ticket", "promises", "[--center C] [--status at_risk|overdue|all] [--limit N]",
+     "running promises at risk or overdue", t_promises},
+    {"ticket", "promise-report", "[--center C] [--from D] [--to D]",
+     "promises per centre: open, at risk, overdue, escalated, kept, missed", t_promise_report},
+    {"service-level", "list", "[--center C]", "hours promised per centre and category", sl_list},
+    {"service-level", "set", "CENTER|* CATEGORY|* HOURS",
+     "set a service level (head office; HOURS 0 removes it)", sl_set},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -207,5 +207,19 @@ t_jq "a ready ticket leaves the list" "[.tickets[] | select(.id == \"$a\")] | le
 http GET "/v1/reports/promises?center=SH01&from=$(days_ago 2)&to=$(TZ=Asia/Shanghai date -d '+3 days' +%F)" "$AS_TOKEN_ADMIN"
 t_jq "the report counts a missed promise" '.rows[0].missed >= 1' true
 
+# --- asctl ---------------------------------------------------------------------------------------
+
+ASCTL=$BIN/asctl
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" ticket promises --status overdue 2>&1)
+t_match "asctl ticket promises lists B as overdue" "$b .* yes +centre_manager" "$out"
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" ticket promise-report --center SH01 2>&1)
+t_match "asctl ticket promise-report shows SH01" 'SH01 +east' "$out"
+"$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" service-level set SH01 car 48 >/dev/null 2>&1
+t_eq "asctl service-level set is refused to a desk (exit 3)" 3 "$?"
+t_check "asctl service-level set works for head office" \
+    "$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_ADMIN" service-level set SH01 phone_charger 12
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_ADMIN" service-level list --center SH01 2>&1)
+t_match "asctl service-level list shows the new hours" 'SH01 +phone_charger +12' "$out"
+
 t_check "intake starts again in normal mode" in_restart
 t_done
