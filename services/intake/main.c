@@ -323,6 +323,168 @@ static void set_service_level(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+/* ---- the hotline's call log (issue 19.1; SQL in migrations/201_call_log.sql) ---- */
+
+static int one_of(const char *v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        if (strcmp(v, set[i]) == 0)
+            return 1;
+    return 0;
+}
+
+#define N_OF(a) (sizeof(a) / sizeof(a)[0])
+static const char *const CALL_DIRECTIONS[] = {"inbound", "outbound"};
+static const char *const CALL_CHANNELS[] = {"phone",  "hotline_400", "hotline_12315",
+                                            "wechat", "online",      "other"};
+static const char *const CALL_CATEGORIES[] = {"consultation", "repair_request", "complaint",
+                                              "suggestion",   "praise",         "other"};
+static const char *const CALL_OUTCOMES[] = {"answered", "transferred", "callback_needed"};
+static const char *const COMPLAINT_CAUSES[] = {"attitude",          "repair_quality", "overdue",
+                                               "parts_unavailable", "price",          "other"};
+
+static int rfc3339_like(const char *s)
+{
+    /* YYYY-MM-DDTHH:MM:SS then an optional fraction and a zone: PostgreSQL parses the rest */
+    int32_t day;
+    char d[11];
+    if (!s || strlen(s) < 20 || strlen(s) > 35)
+        return 0;
+    memcpy(d, s, 10);
+    d[10] = 0;
+    return iv_date_parse(d, &day) == 0 && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+           (s[strlen(s) - 1] == 'Z' || strchr(s + 19, '+') || strchr(s + 19, '-'));
+}
+
+static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    (void)ud;
+    Intake__RecordCall *c = (Intake__RecordCall *)msg; /* owned by ctx; normalised in place */
+    const As__Principal *p = as_cmd_principal(ctx);
+    iv_errors_t e = {0};
+    if (!one_of(c->direction, CALL_DIRECTIONS, N_OF(CALL_DIRECTIONS)))
+        iv_add(&e, "direction", "is required: inbound or outbound");
+    if (c->channel && !one_of(c->channel, CALL_CHANNELS, N_OF(CALL_CHANNELS)))
+        iv_add(&e, "channel",
+               "must be one of phone, hotline_400, hotline_12315, wechat, online, other");
+    if (!one_of(c->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
+        iv_add(&e, "category",
+               "is required: consultation, repair_request, complaint, suggestion, praise or other");
+    if (c->outcome && !one_of(c->outcome, CALL_OUTCOMES, N_OF(CALL_OUTCOMES)))
+        iv_add(&e, "outcome", "must be one of answered, transferred, callback_needed");
+    if (!c->summary || !*c->summary)
+        iv_add(&e, "summary", "is required");
+    check_note(&e, "summary", c->summary);
+    if (c->has_duration_s && (c->duration_s < 0 || c->duration_s > 86400))
+        iv_add(&e, "duration_s", "must be between 0 and 86400");
+    if (c->started_at && !rfc3339_like(c->started_at))
+        iv_add(&e, "started_at", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    if (c->ticket_id && (!*c->ticket_id || strlen(c->ticket_id) > 32))
+        iv_add(&e, "ticket_id", "must be a ticket id");
+    if (c->complaint_id && (!*c->complaint_id || strlen(c->complaint_id) > 32))
+        iv_add(&e, "complaint_id", "must be a complaint id");
+    check_center(&e, "center", c->center, 0);
+    if (c->customer) {
+        if (c->customer->phone &&
+            (strlen(c->customer->phone) < 5 || strlen(c->customer->phone) > 20))
+            iv_add(&e, "customer.phone", "must be 5 to 20 characters");
+        if (c->customer->name && strlen(c->customer->name) > 100)
+            iv_add(&e, "customer.name", "is longer than 100 bytes");
+    }
+    int is_repair = c->category && strcmp(c->category, "repair_request") == 0;
+    int is_complaint = c->category && strcmp(c->category, "complaint") == 0;
+    if (c->ticket && !is_repair)
+        iv_add(&e, "ticket", "is only for a repair_request call");
+    if (c->ticket && c->ticket_id)
+        iv_add(&e, "ticket", "opens a new ticket: leave ticket_id out");
+    if (c->complaint && !is_complaint)
+        iv_add(&e, "complaint", "is only for a complaint call");
+    if (c->complaint) {
+        if (!one_of(c->complaint->cause, COMPLAINT_CAUSES, N_OF(COMPLAINT_CAUSES)))
+            iv_add(&e, "complaint.cause",
+                   "is required: attitude, repair_quality, overdue, parts_unavailable, price or "
+                   "other");
+        if (!c->complaint->description || !*c->complaint->description)
+            iv_add(&e, "complaint.description", "is required");
+        check_note(&e, "complaint.description", c->complaint->description);
+    }
+    char warnings[4][160];
+    int nwarn = 0;
+    if (c->ticket && e.n == 0) {
+        Intake__OpenTicket *t = c->ticket;
+        if (!t->center && c->center)
+            t->center = strdup(c->center);
+        if (!t->center && p && p->role && strcmp(p->role, "center") == 0 && p->site)
+            t->center = strdup(p->site);
+        iv_errors_t te = {0};
+        if (iv_open_ticket(t, &te, warnings, &nwarn) > 0)
+            for (int i = 0; i < te.n; i++) {
+                char name[72];
+                snprintf(name, sizeof name, "ticket.%.56s", te.field[i]);
+                iv_add(&e, name, "%s", te.problem[i]);
+            }
+    }
+    if (reject(ctx, &e))
+        return;
+    json_t *args = as_pbjson_encode(msg);
+    if (c->ticket) {
+        json_t *w = json_array();
+        for (int i = 0; i < nwarn; i++)
+            json_array_append_new(w, json_string(warnings[i]));
+        json_object_set_new(json_object_get(args, "ticket"), "warnings", w);
+    }
+    as_cmd_sql(ctx, "cmd_record_call", args);
+}
+
+static void get_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const char *id = ((const Intake__GetCall *)msg)->id;
+    iv_errors_t e = {0};
+    if (!id || !*id || strlen(id) > 32)
+        iv_add(&e, "id", "a call id is required");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void list_calls(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ListCalls *l = (const Intake__ListCalls *)msg;
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    if (l->from && iv_date_parse(l->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (l->to && iv_date_parse(l->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (l->category && !one_of(l->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
+        iv_add(&e, "category",
+               "must be one of consultation, repair_request, complaint, suggestion, praise, other");
+    if (l->phone && strlen(l->phone) > 20)
+        iv_add(&e, "phone", "is too long");
+    if (l->q && (strlen(l->q) < 2 || strlen(l->q) > 100))
+        iv_add(&e, "q", "must be 2 to 100 bytes");
+    check_center(&e, "center", l->center, 0);
+    if (l->has_limit && (l->limit < 1 || l->limit > 200))
+        iv_add(&e, "limit", "must be between 1 and 200");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__GetCallStats *r = (const Intake__GetCallStats *)msg;
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    check_center(&e, "center", r->center, 0);
+    if (r->from && iv_date_parse(r->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (r->to && iv_date_parse(r->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (r->from && r->to && e.n == 0 && from > to)
+        iv_add(&e, "from", "is after to");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static const as_cmd_def_t commands[] = {
     {"intake.OpenTicket", &intake__ticket__descriptor, open_ticket, NULL},
     {"intake.GetTicket", &intake__ticket__descriptor, get_ticket, "cmd_get_ticket"},
@@ -343,6 +505,10 @@ static const as_cmd_def_t commands[] = {
      "cmd_list_service_levels"},
     {"intake.SetServiceLevel", &intake__service_level__descriptor, set_service_level,
      "cmd_set_service_level"},
+    {"intake.RecordCall", &intake__call__descriptor, record_call, NULL},
+    {"intake.GetCall", &intake__call__descriptor, get_call, "cmd_get_call"},
+    {"intake.ListCalls", &intake__call_list__descriptor, list_calls, "cmd_list_calls"},
+    {"intake.GetCallStats", &intake__call_stats__descriptor, call_stats, "cmd_call_stats"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
@@ -362,6 +528,7 @@ static const event_route_t EVENT_ROUTES[] = {
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},
     {"surveys.CallbackScheduled", "SELECT on_callback_scheduled($1::jsonb)"},
     {"surveys.ComplaintOpened", "SELECT on_complaint_opened($1::jsonb)"},
+    {"surveys.CallComplaintOpened", "SELECT on_call_complaint_opened($1::jsonb)"},
     {"people.RegionCreated", "SELECT on_region_created($1::jsonb)"},
     {"people.CenterChanged", "SELECT on_center_changed($1::jsonb)"},
     {"people.BrandChanged", "SELECT on_brand_changed($1::jsonb)"},
