@@ -50,5 +50,10 @@ const gw_route_t gw_routes_intake[] = {
      "calls by category, centre and hour of the day", NULL},
     {"GET", "/v1/calls/{id}", QUALITY, "intake", "intake.GetCall", 0, NULL, NULL, NULL,
      "one call (the customer's phone in full; each read audited)", NULL},
+    /* quality feedback (docs/intake.md "Quality report") */
+    {"GET", "/v1/reports/quality", QUALITY, "intake", "intake.GetQualityReport", 0, NULL, NULL,
+     NULL, "faults by brand, model, fault code, part and month; repeat hot spots; trend", NULL},
+    {"GET", "/v1/reports/quality/csv", QUALITY, "intake", "intake.ExportQualityReport", 0, NULL,
+     "csv", NULL, "the quality report as CSV (per manufacturer with ?manufacturer=)", NULL},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

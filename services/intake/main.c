@@ -485,6 +485,45 @@ static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+/* ---- quality feedback (issue 19.6; SQL in migrations/202_quality_report.sql) ---- */
+
+static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud,
+                          const Intake__GetQualityReport *r)
+{
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    if (r->from && iv_date_parse(r->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (r->to && iv_date_parse(r->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (r->from && r->to && e.n == 0 && from > to)
+        iv_add(&e, "from", "is after to");
+    if (r->from && r->to && e.n == 0 && to - from > 731)
+        iv_add(&e, "to", "is more than two years after from");
+    if (r->manufacturer && (!*r->manufacturer || strlen(r->manufacturer) > 64))
+        iv_add(&e, "manufacturer", "must be 1 to 64 characters");
+    if (r->brand && (!*r->brand || strlen(r->brand) > 64))
+        iv_add(&e, "brand", "must be 1 to 64 characters");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void quality_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    check_quality(ctx, msg, ud, (const Intake__GetQualityReport *)msg);
+}
+
+static void quality_export(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ExportQualityReport *x = (const Intake__ExportQualityReport *)msg;
+    Intake__GetQualityReport r = INTAKE__GET_QUALITY_REPORT__INIT;
+    r.from = x->from;
+    r.to = x->to;
+    r.manufacturer = x->manufacturer;
+    r.brand = x->brand;
+    check_quality(ctx, msg, ud, &r);
+}
+
 static const as_cmd_def_t commands[] = {
     {"intake.OpenTicket", &intake__ticket__descriptor, open_ticket, NULL},
     {"intake.GetTicket", &intake__ticket__descriptor, get_ticket, "cmd_get_ticket"},
@@ -509,6 +548,10 @@ static const as_cmd_def_t commands[] = {
     {"intake.GetCall", &intake__call__descriptor, get_call, "cmd_get_call"},
     {"intake.ListCalls", &intake__call_list__descriptor, list_calls, "cmd_list_calls"},
     {"intake.GetCallStats", &intake__call_stats__descriptor, call_stats, "cmd_call_stats"},
+    {"intake.GetQualityReport", &intake__quality_report__descriptor, quality_report,
+     "cmd_quality_report"},
+    {"intake.ExportQualityReport", &intake__quality_csv__descriptor, quality_export,
+     "cmd_quality_csv"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
