@@ -308,6 +308,206 @@ static int t_cancel(const asctl_opts_t *o, int argc, char **argv)
     return post_verb(o, argv[0], "cancel", json_pack("{s:s}", "reason", reason));
 }
 
+/* ---- promised deadlines (issue 19.2) ---- */
+
+static const asctl_col_t PROMISE_COLS[] = {
+    {"TICKET", "id", 10},           {"CENTRE", "center", 6},
+    {"STATE", "state", 16},         {"PROMISED", "promised_at", 24},
+    {"RISK", "at_risk", 5},         {"OVERDUE", "overdue", 7},
+    {"LEVEL", "promise_level", 14},
+};
+
+static void print_promises(json_t *ans)
+{
+    json_t *rows = json_object_get(ans, "tickets");
+    asctl_print_table(rows, PROMISE_COLS, sizeof PROMISE_COLS / sizeof PROMISE_COLS[0]);
+}
+
+static int t_promises(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", "--status", "status",
+                                    "--limit",  "limit",  NULL};
+    return asctl_verb_list(o0, argc, argv, "ticket promises", "/v1/promises", q, print_promises);
+}
+
+static const asctl_col_t PROMISE_REPORT_COLS[] = {
+    {"CENTRE", "center", 6},   {"REGION", "region", 8},   {"OPEN", "open", 5},
+    {"AT RISK", "at_risk", 7}, {"OVERDUE", "overdue", 7}, {"ESCALATED", "escalated", 9},
+    {"KEPT", "kept", 5},       {"MISSED", "missed", 6},   {"KEPT %", "kept_pct", 6},
+};
+
+static void print_promise_report(json_t *ans)
+{
+    const char *from = json_string_value(json_object_get(ans, "from"));
+    const char *to = json_string_value(json_object_get(ans, "to"));
+    printf("promises, kept/missed from %s to %s\n\n", from ? from : "", to ? to : "");
+    asctl_print_table(json_object_get(ans, "rows"), PROMISE_REPORT_COLS,
+                      sizeof PROMISE_REPORT_COLS / sizeof PROMISE_REPORT_COLS[0]);
+}
+
+static int t_promise_report(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", "--from", "from", "--to", "to", NULL};
+    return asctl_verb_list(o0, argc, argv, "ticket promise-report", "/v1/reports/promises", q,
+                           print_promise_report);
+}
+
+static const asctl_col_t LEVEL_COLS[] = {
+    {"CENTRE", "center", 6},  {"CATEGORY", "category", 20}, {"HOURS", "hours", 6},
+    {"BY", "updated_by", 14}, {"AT", "updated_at", 24},
+};
+
+static void print_levels(json_t *ans)
+{
+    char b[32];
+    printf("default: %s hours (where no level below matches)\n\n",
+           asctl_get(ans, "default_hours", b, sizeof b));
+    asctl_print_table(json_object_get(ans, "levels"), LEVEL_COLS,
+                      sizeof LEVEL_COLS / sizeof LEVEL_COLS[0]);
+}
+
+static int sl_list(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", NULL};
+    return asctl_verb_list(o0, argc, argv, "service-level list", "/v1/service-levels", q,
+                           print_levels);
+}
+
+static int sl_set(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 3, 3, "service-level set") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    long long hours;
+    if (asctl_verb_int(asctl_verb_pos(argc, argv, "", 2), "HOURS", &hours) < 0)
+        return ASCTL_USAGE;
+    json_t *b =
+        json_pack("{s:s, s:s, s:I}", "center", asctl_verb_pos(argc, argv, "", 0), "category",
+                  asctl_verb_pos(argc, argv, "", 1), "hours", (json_int_t)hours);
+    return asctl_request(&o, "POST", "/v1/service-levels", b, NULL, NULL);
+}
+
+/* ---- the hotline's call log (issue 19.1) ---- */
+
+static const asctl_col_t CALL_COLS[] = {
+    {"CALL", "id", 10},
+    {"STARTED", "started_at", 24},
+    {"DIR", "direction", 8},
+    {"CATEGORY", "category", 14},
+    {"OUTCOME", "outcome", 15},
+    {"CENTRE", "center", 6},
+    {"PHONE", "customer_phone", 13},
+    {"TICKET", "ticket_id", 10},
+    {"COMPLAINT", "complaint_id", 10},
+    {"SUMMARY", "summary", 30},
+};
+
+static void print_calls(json_t *ans)
+{
+    asctl_print_table(json_object_get(ans, "calls"), CALL_COLS,
+                      sizeof CALL_COLS / sizeof CALL_COLS[0]);
+}
+
+static int c_list(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--phone",  "phone",    "--ticket", "ticket_id", "--category",
+                                    "category", "--center", "center",   "--from",    "from",
+                                    "--to",     "to",       "--text",   "q",         "--after",
+                                    "after",    "--limit",  "limit",    NULL};
+    return asctl_verb_list(o0, argc, argv, "hotline list", "/v1/calls", q, print_calls);
+}
+
+static int c_show(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 1, 1, "hotline show") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/calls/%s", asctl_verb_pos(argc, argv, "", 0)) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, NULL);
+}
+
+static const asctl_col_t CALL_STAT_COLS[] = {
+    {"KEY", "key", 16},
+    {"CALLS", "count", 6},
+    {"ANSWERED", "answered", 8},
+    {"TRANSFERRED", "transferred", 11},
+    {"CALLBACK", "callback_needed", 8},
+    {"AVG S", "avg_duration_s", 6},
+};
+
+static void print_call_stats(json_t *ans)
+{
+    static const char *const dims[][2] = {
+        {"by_category", "by category"}, {"by_center", "by centre"}, {"by_hour", "by hour"}};
+    char b[32];
+    printf("calls from %s to %s: %s\n", json_string_value(json_object_get(ans, "from")),
+           json_string_value(json_object_get(ans, "to")), asctl_get(ans, "total", b, sizeof b));
+    for (size_t i = 0; i < 3; i++) {
+        printf("\n%s\n", dims[i][1]);
+        asctl_print_table(json_object_get(ans, dims[i][0]), CALL_STAT_COLS,
+                          sizeof CALL_STAT_COLS / sizeof CALL_STAT_COLS[0]);
+    }
+}
+
+static int c_stats(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", "--from", "from", "--to", "to", NULL};
+    return asctl_verb_list(o0, argc, argv, "hotline stats", "/v1/calls/stats", q, print_call_stats);
+}
+
+static int c_record(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const spec = "--direction= --channel= --category= --outcome= --phone= "
+                                    "--name= --ticket= --complaint= --center= --summary= "
+                                    "--duration= --started= --cause= --description= --file=";
+    static const char *const map[] = {
+        "--direction", "direction",  "s", "--channel",   "channel",      "s",
+        "--category",  "category",   "s", "--outcome",   "outcome",      "s",
+        "--ticket",    "ticket_id",  "s", "--complaint", "complaint_id", "s",
+        "--center",    "center",     "s", "--summary",   "summary",      "s",
+        "--duration",  "duration_s", "i", "--started",   "started_at",   "s",
+        NULL};
+    if (asctl_verb_check(argc, argv, spec, 0, 0, "hotline record") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_object();
+    if (asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    const char *phone = asctl_opt(argc, argv, "--phone"), *name = asctl_opt(argc, argv, "--name");
+    if (phone || name) {
+        json_t *cu = json_object();
+        if (phone)
+            json_object_set_new(cu, "phone", json_string(phone));
+        if (name)
+            json_object_set_new(cu, "name", json_string(name));
+        json_object_set_new(b, "customer", cu);
+    }
+    const char *cause = asctl_opt(argc, argv, "--cause");
+    const char *descr = asctl_opt(argc, argv, "--description");
+    if (cause || descr) {
+        json_t *cp = json_object();
+        if (cause)
+            json_object_set_new(cp, "cause", json_string(cause));
+        if (descr)
+            json_object_set_new(cp, "description", json_string(descr));
+        json_object_set_new(b, "complaint", cp);
+    }
+    const char *file = asctl_opt(argc, argv, "--file");
+    if (file) {
+        json_t *t = asctl_verb_read_json(file);
+        if (!t) {
+            json_decref(b);
+            return ASCTL_USAGE;
+        }
+        json_object_set_new(b, "ticket", t);
+    }
+    return asctl_request(&o, "POST", "/v1/calls", b, NULL, NULL);
+}
+
 const asctl_cmd_t asctl_ticket_cmds[] = {
     {"ticket", "open", "--file FILE|- [--key IDEMPOTENCY-KEY]", "open a ticket from its JSON",
      t_open},
@@ -329,6 +529,26 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
      t_complete},
     {"ticket", "handback", "ID [--note T]", "hand the product back", t_handback},
     {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel},
+    {"ticket", "promises", "[--center C] [--status at_risk|overdue|all] [--limit N]",
+     "running promises at risk or overdue", t_promises},
+    {"ticket", "promise-report", "[--center C] [--from D] [--to D]",
+     "promises per centre: open, at risk, overdue, escalated, kept, missed", t_promise_report},
+    {"service-level", "list", "[--center C]", "hours promised per centre and category", sl_list},
+    {"service-level", "set", "CENTER|* CATEGORY|* HOURS",
+     "set a service level (head office; HOURS 0 removes it)", sl_set},
+    {"hotline", "record",
+     "--direction inbound|outbound --category C --summary T [--channel C] [--outcome O] "
+     "[--phone P] [--name N] [--ticket ID] [--complaint ID] [--center C] [--duration S] "
+     "[--started TS] [--cause C --description T] [--file TICKET.json|-]",
+     "record a call (repair_request: --file opens the ticket; complaint: --cause/--description)",
+     c_record},
+    {"hotline", "list",
+     "[--phone P] [--ticket ID] [--category C] [--center C] [--from D] [--to D] [--text T] "
+     "[--limit N] [--after ID]",
+     "search the call archive", c_list},
+    {"hotline", "show", "ID", "one call", c_show},
+    {"hotline", "stats", "[--center C] [--from D] [--to D]",
+     "calls by category, centre and hour of the day", c_stats},
     {NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -340,8 +340,11 @@ static void call_done(int status, const As__Reply *reply, void *ud)
             m ? protobuf_c_message_descriptor_get_field_by_name(d, rt->reply_field) : NULL;
         if (f && f->type == PROTOBUF_C_TYPE_STRING) {
             const char *raw = *(char *const *)((const char *)m + f->offset);
-            as_http_respond(r, reply->status, "application/json", raw ? raw : "{}",
-                            raw ? strlen(raw) : 2, NULL);
+            /* a reply_field named "csv" carries a CSV document (e.g. the quality report) */
+            int csv = strcmp(rt->reply_field, "csv") == 0;
+            as_http_respond(r, reply->status,
+                            csv ? "text/csv; charset=utf-8; header=present" : "application/json",
+                            raw ? raw : (csv ? "" : "{}"), raw ? strlen(raw) : (csv ? 0 : 2), NULL);
             protobuf_c_message_free_unpacked(m, NULL);
             return;
         }

@@ -3,6 +3,7 @@
 
 #define DESK    (R_ADMIN | R_REGION | R_CENTER)
 #define READERS (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE)
+#define QUALITY (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
 
 const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets", DESK, "intake", "intake.OpenTicket", 1, NULL, NULL, NULL,
@@ -30,5 +31,29 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets/{id}/return-unrepaired", DESK, "intake", "intake.ReturnUnrepaired", 1,
      NULL, NULL, NULL, "give the device back unrepaired (any state before the repair is done)",
      NULL},
+    /* promised deadlines (docs/intake.md "Promised deadlines") */
+    {"GET", "/v1/promises", DESK, "intake", "intake.ListPromises", 0, NULL, NULL, NULL,
+     "running promises at risk or overdue, most urgent first", "status=at_risk|overdue|all"},
+    {"GET", "/v1/reports/promises", READERS, "intake", "intake.GetPromiseReport", 0, NULL, NULL,
+     NULL, "per centre: running, at-risk, overdue and escalated promises; kept and missed", NULL},
+    {"GET", "/v1/service-levels", READERS, "intake", "intake.ListServiceLevels", 0, NULL, NULL,
+     NULL, "the service levels (hours promised per centre and category)", NULL},
+    {"POST", "/v1/service-levels", R_ADMIN, "intake", "intake.SetServiceLevel", 1, NULL, NULL, NULL,
+     "set (or with hours 0 remove) a centre's service level for a category", NULL},
+    /* the hotline's call log (docs/intake.md "Call log") */
+    {"POST", "/v1/calls", DESK, "intake", "intake.RecordCall", 1, NULL, NULL, NULL,
+     "record a call; a repair request opens its ticket, a complaint its complaint", NULL},
+    {"GET", "/v1/calls", QUALITY, "intake", "intake.ListCalls", 0, NULL, NULL, NULL,
+     "the call archive (phone, ticket, category, centre, dates, text; cursor pagination)",
+     "category=consultation|repair_request|complaint|suggestion|praise|other"},
+    {"GET", "/v1/calls/stats", QUALITY, "intake", "intake.GetCallStats", 0, NULL, NULL, NULL,
+     "calls by category, centre and hour of the day", NULL},
+    {"GET", "/v1/calls/{id}", QUALITY, "intake", "intake.GetCall", 0, NULL, NULL, NULL,
+     "one call (the customer's phone in full; each read audited)", NULL},
+    /* quality feedback (docs/intake.md "Quality report") */
+    {"GET", "/v1/reports/quality", QUALITY, "intake", "intake.GetQualityReport", 0, NULL, NULL,
+     NULL, "faults by brand, model, fault code, part and month; repeat hot spots; trend", NULL},
+    {"GET", "/v1/reports/quality/csv", QUALITY, "intake", "intake.ExportQualityReport", 0, NULL,
+     "csv", NULL, "the quality report as CSV (per manufacturer with ?manufacturer=)", NULL},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -8,6 +8,7 @@
 #include "as/pbjson.h"
 #include "as/service.h"
 #include "intake.pb-c.h"
+#include "promises.h"
 #include "validate.h"
 
 #include <stdlib.h>
@@ -219,6 +220,283 @@ static void list_tickets(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+/* ---- promised deadlines (issue 19.2; SQL in migrations/200_promised_deadlines.sql) ---- */
+
+static const char *const SL_CATEGORIES[] = {"*",
+                                            "phone_host",
+                                            "phone_battery",
+                                            "phone_charger",
+                                            "phone_headset",
+                                            "phone_data_card",
+                                            "phone_terminal_card",
+                                            "car",
+                                            "general"};
+
+static void check_center(iv_errors_t *e, const char *field, const char *c, int required)
+{
+    if (required && (!c || !*c))
+        iv_add(e, field, "is required");
+    else if (c && (!*c || strlen(c) > 16))
+        iv_add(e, field, "must be a centre code of at most 16 characters");
+}
+
+static void list_promises(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ListPromises *l = (const Intake__ListPromises *)msg;
+    iv_errors_t e = {0};
+    check_center(&e, "center", l->center, 0);
+    if (l->status && strcmp(l->status, "at_risk") != 0 && strcmp(l->status, "overdue") != 0 &&
+        strcmp(l->status, "all") != 0)
+        iv_add(&e, "status", "must be one of at_risk, overdue, all");
+    if (l->has_limit && (l->limit < 1 || l->limit > 200))
+        iv_add(&e, "limit", "must be between 1 and 200");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__GetPromiseReport *r = (const Intake__GetPromiseReport *)msg;
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    check_center(&e, "center", r->center, 0);
+    if (r->from && iv_date_parse(r->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (r->to && iv_date_parse(r->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (r->from && r->to && e.n == 0 && from > to)
+        iv_add(&e, "from", "is after to");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void list_service_levels(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    iv_errors_t e = {0};
+    check_center(&e, "center", ((const Intake__ListServiceLevels *)msg)->center, 0);
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void set_service_level(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__SetServiceLevel *s = (const Intake__SetServiceLevel *)msg;
+    iv_errors_t e = {0};
+    check_center(&e, "center", s->center, 1);
+    int ok = 0;
+    for (size_t i = 0; s->category && i < sizeof SL_CATEGORIES / sizeof SL_CATEGORIES[0]; i++)
+        ok |= strcmp(SL_CATEGORIES[i], s->category) == 0;
+    if (!ok)
+        iv_add(&e, "category",
+               "is required: * or one of phone_host, phone_battery, phone_charger, "
+               "phone_headset, phone_data_card, phone_terminal_card, car, general");
+    if (!s->has_hours || s->hours < 0 || s->hours > 8760)
+        iv_add(&e, "hours", "is required, between 0 (remove) and 8760");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+/* ---- the hotline's call log (issue 19.1; SQL in migrations/201_call_log.sql) ---- */
+
+static int one_of(const char *v, const char *const *set, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        if (strcmp(v, set[i]) == 0)
+            return 1;
+    return 0;
+}
+
+#define N_OF(a) (sizeof(a) / sizeof(a)[0])
+static const char *const CALL_DIRECTIONS[] = {"inbound", "outbound"};
+static const char *const CALL_CHANNELS[] = {"phone",  "hotline_400", "hotline_12315",
+                                            "wechat", "online",      "other"};
+static const char *const CALL_CATEGORIES[] = {"consultation", "repair_request", "complaint",
+                                              "suggestion",   "praise",         "other"};
+static const char *const CALL_OUTCOMES[] = {"answered", "transferred", "callback_needed"};
+static const char *const COMPLAINT_CAUSES[] = {"attitude",          "repair_quality", "overdue",
+                                               "parts_unavailable", "price",          "other"};
+
+static int rfc3339_like(const char *s)
+{
+    /* YYYY-MM-DDTHH:MM:SS then an optional fraction and a zone: PostgreSQL parses the rest */
+    int32_t day;
+    char d[11];
+    if (!s || strlen(s) < 20 || strlen(s) > 35)
+        return 0;
+    memcpy(d, s, 10);
+    d[10] = 0;
+    return iv_date_parse(d, &day) == 0 && s[10] == 'T' && s[13] == ':' && s[16] == ':' &&
+           (s[strlen(s) - 1] == 'Z' || strchr(s + 19, '+') || strchr(s + 19, '-'));
+}
+
+static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    (void)ud;
+    Intake__RecordCall *c = (Intake__RecordCall *)msg; /* owned by ctx; normalised in place */
+    const As__Principal *p = as_cmd_principal(ctx);
+    iv_errors_t e = {0};
+    if (!one_of(c->direction, CALL_DIRECTIONS, N_OF(CALL_DIRECTIONS)))
+        iv_add(&e, "direction", "is required: inbound or outbound");
+    if (c->channel && !one_of(c->channel, CALL_CHANNELS, N_OF(CALL_CHANNELS)))
+        iv_add(&e, "channel",
+               "must be one of phone, hotline_400, hotline_12315, wechat, online, other");
+    if (!one_of(c->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
+        iv_add(&e, "category",
+               "is required: consultation, repair_request, complaint, suggestion, praise or other");
+    if (c->outcome && !one_of(c->outcome, CALL_OUTCOMES, N_OF(CALL_OUTCOMES)))
+        iv_add(&e, "outcome", "must be one of answered, transferred, callback_needed");
+    if (!c->summary || !*c->summary)
+        iv_add(&e, "summary", "is required");
+    check_note(&e, "summary", c->summary);
+    if (c->has_duration_s && (c->duration_s < 0 || c->duration_s > 86400))
+        iv_add(&e, "duration_s", "must be between 0 and 86400");
+    if (c->started_at && !rfc3339_like(c->started_at))
+        iv_add(&e, "started_at", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    if (c->ticket_id && (!*c->ticket_id || strlen(c->ticket_id) > 32))
+        iv_add(&e, "ticket_id", "must be a ticket id");
+    if (c->complaint_id && (!*c->complaint_id || strlen(c->complaint_id) > 32))
+        iv_add(&e, "complaint_id", "must be a complaint id");
+    check_center(&e, "center", c->center, 0);
+    if (c->customer) {
+        if (c->customer->phone &&
+            (strlen(c->customer->phone) < 5 || strlen(c->customer->phone) > 20))
+            iv_add(&e, "customer.phone", "must be 5 to 20 characters");
+        if (c->customer->name && strlen(c->customer->name) > 100)
+            iv_add(&e, "customer.name", "is longer than 100 bytes");
+    }
+    int is_repair = c->category && strcmp(c->category, "repair_request") == 0;
+    int is_complaint = c->category && strcmp(c->category, "complaint") == 0;
+    if (c->ticket && !is_repair)
+        iv_add(&e, "ticket", "is only for a repair_request call");
+    if (c->ticket && c->ticket_id)
+        iv_add(&e, "ticket", "opens a new ticket: leave ticket_id out");
+    if (c->complaint && !is_complaint)
+        iv_add(&e, "complaint", "is only for a complaint call");
+    if (c->complaint) {
+        if (!one_of(c->complaint->cause, COMPLAINT_CAUSES, N_OF(COMPLAINT_CAUSES)))
+            iv_add(&e, "complaint.cause",
+                   "is required: attitude, repair_quality, overdue, parts_unavailable, price or "
+                   "other");
+        if (!c->complaint->description || !*c->complaint->description)
+            iv_add(&e, "complaint.description", "is required");
+        check_note(&e, "complaint.description", c->complaint->description);
+    }
+    char warnings[4][160];
+    int nwarn = 0;
+    if (c->ticket && e.n == 0) {
+        Intake__OpenTicket *t = c->ticket;
+        if (!t->center && c->center)
+            t->center = strdup(c->center);
+        if (!t->center && p && p->role && strcmp(p->role, "center") == 0 && p->site)
+            t->center = strdup(p->site);
+        iv_errors_t te = {0};
+        if (iv_open_ticket(t, &te, warnings, &nwarn) > 0)
+            for (int i = 0; i < te.n; i++) {
+                char name[72];
+                snprintf(name, sizeof name, "ticket.%.56s", te.field[i]);
+                iv_add(&e, name, "%s", te.problem[i]);
+            }
+    }
+    if (reject(ctx, &e))
+        return;
+    json_t *args = as_pbjson_encode(msg);
+    if (c->ticket) {
+        json_t *w = json_array();
+        for (int i = 0; i < nwarn; i++)
+            json_array_append_new(w, json_string(warnings[i]));
+        json_object_set_new(json_object_get(args, "ticket"), "warnings", w);
+    }
+    as_cmd_sql(ctx, "cmd_record_call", args);
+}
+
+static void get_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const char *id = ((const Intake__GetCall *)msg)->id;
+    iv_errors_t e = {0};
+    if (!id || !*id || strlen(id) > 32)
+        iv_add(&e, "id", "a call id is required");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void list_calls(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ListCalls *l = (const Intake__ListCalls *)msg;
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    if (l->from && iv_date_parse(l->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (l->to && iv_date_parse(l->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (l->category && !one_of(l->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
+        iv_add(&e, "category",
+               "must be one of consultation, repair_request, complaint, suggestion, praise, other");
+    if (l->phone && strlen(l->phone) > 20)
+        iv_add(&e, "phone", "is too long");
+    if (l->q && (strlen(l->q) < 2 || strlen(l->q) > 100))
+        iv_add(&e, "q", "must be 2 to 100 bytes");
+    check_center(&e, "center", l->center, 0);
+    if (l->has_limit && (l->limit < 1 || l->limit > 200))
+        iv_add(&e, "limit", "must be between 1 and 200");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__GetCallStats *r = (const Intake__GetCallStats *)msg;
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    check_center(&e, "center", r->center, 0);
+    if (r->from && iv_date_parse(r->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (r->to && iv_date_parse(r->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (r->from && r->to && e.n == 0 && from > to)
+        iv_add(&e, "from", "is after to");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+/* ---- quality feedback (issue 19.6; SQL in migrations/202_quality_report.sql) ---- */
+
+static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud,
+                          const Intake__GetQualityReport *r)
+{
+    iv_errors_t e = {0};
+    int32_t from = 0, to = 0;
+    if (r->from && iv_date_parse(r->from, &from) < 0)
+        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+    if (r->to && iv_date_parse(r->to, &to) < 0)
+        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+    if (r->from && r->to && e.n == 0 && from > to)
+        iv_add(&e, "from", "is after to");
+    if (r->from && r->to && e.n == 0 && to - from > 731)
+        iv_add(&e, "to", "is more than two years after from");
+    if (r->manufacturer && (!*r->manufacturer || strlen(r->manufacturer) > 64))
+        iv_add(&e, "manufacturer", "must be 1 to 64 characters");
+    if (r->brand && (!*r->brand || strlen(r->brand) > 64))
+        iv_add(&e, "brand", "must be 1 to 64 characters");
+    if (!reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void quality_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    check_quality(ctx, msg, ud, (const Intake__GetQualityReport *)msg);
+}
+
+static void quality_export(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ExportQualityReport *x = (const Intake__ExportQualityReport *)msg;
+    Intake__GetQualityReport r = INTAKE__GET_QUALITY_REPORT__INIT;
+    r.from = x->from;
+    r.to = x->to;
+    r.manufacturer = x->manufacturer;
+    r.brand = x->brand;
+    check_quality(ctx, msg, ud, &r);
+}
+
 static const as_cmd_def_t commands[] = {
     {"intake.OpenTicket", &intake__ticket__descriptor, open_ticket, NULL},
     {"intake.GetTicket", &intake__ticket__descriptor, get_ticket, "cmd_get_ticket"},
@@ -232,6 +510,21 @@ static const as_cmd_def_t commands[] = {
     {"intake.CancelTicket", &intake__ticket__descriptor, cancel_ticket, "cmd_cancel_ticket"},
     {"intake.ReturnUnrepaired", &intake__ticket__descriptor, return_unrepaired,
      "cmd_return_unrepaired"},
+    {"intake.ListPromises", &intake__ticket_list__descriptor, list_promises, "cmd_list_promises"},
+    {"intake.GetPromiseReport", &intake__promise_report__descriptor, promise_report,
+     "cmd_promise_report"},
+    {"intake.ListServiceLevels", &intake__service_level_list__descriptor, list_service_levels,
+     "cmd_list_service_levels"},
+    {"intake.SetServiceLevel", &intake__service_level__descriptor, set_service_level,
+     "cmd_set_service_level"},
+    {"intake.RecordCall", &intake__call__descriptor, record_call, NULL},
+    {"intake.GetCall", &intake__call__descriptor, get_call, "cmd_get_call"},
+    {"intake.ListCalls", &intake__call_list__descriptor, list_calls, "cmd_list_calls"},
+    {"intake.GetCallStats", &intake__call_stats__descriptor, call_stats, "cmd_call_stats"},
+    {"intake.GetQualityReport", &intake__quality_report__descriptor, quality_report,
+     "cmd_quality_report"},
+    {"intake.ExportQualityReport", &intake__quality_csv__descriptor, quality_export,
+     "cmd_quality_csv"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
@@ -251,6 +544,7 @@ static const event_route_t EVENT_ROUTES[] = {
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},
     {"surveys.CallbackScheduled", "SELECT on_callback_scheduled($1::jsonb)"},
     {"surveys.ComplaintOpened", "SELECT on_complaint_opened($1::jsonb)"},
+    {"surveys.CallComplaintOpened", "SELECT on_call_complaint_opened($1::jsonb)"},
     {"people.RegionCreated", "SELECT on_region_created($1::jsonb)"},
     {"people.CenterChanged", "SELECT on_center_changed($1::jsonb)"},
     {"people.BrandChanged", "SELECT on_brand_changed($1::jsonb)"},
@@ -275,6 +569,47 @@ static const as_sub_def_t subscriptions[] = {
     {"surveys", on_event},  {"people", on_event}, /* the network: regions, centres, brands */
 };
 
+in_settings_t in_cfg;
+
+static as_config_item_t intake_items[] = {
+    {"test_mode", AS_CFG_INT, "0", 0, 1,
+     "1 = tests may run the service clock ahead (clock_offset_s); never in production",
+     &in_cfg.test_mode},
+    {"clock_offset_s", AS_CFG_INT, "0", 0, 20L * 365 * 86400,
+     "test mode only: start with the service clock this many seconds ahead",
+     &in_cfg.clock_offset_s},
+    {"promise_default_h", AS_CFG_INT, "72", 1, 8760,
+     "hours promised to the customer when no service level matches the centre and category",
+     &in_cfg.promise_default_h},
+    {"promise_at_risk_pct", AS_CFG_INT, "25", 1, 100,
+     "a running promise is at risk in this last share (%) of its time",
+     &in_cfg.promise_at_risk_pct},
+    {"promise_region_after_h", AS_CFG_INT, "24", 1, 8760,
+     "hours after a missed promise went to the centre manager that it goes to the region",
+     &in_cfg.promise_region_after_h},
+    {"promise_poll_s", AS_CFG_INT, "30", 1, 3600,
+     "the promise timer re-reads the database at least this often", &in_cfg.promise_poll_s},
+};
+
+static int intake_start(as_service_t *svc)
+{
+    if (!in_cfg.test_mode && in_cfg.clock_offset_s != 0) {
+        AS_ERROR("refusing to start", "reason=\"clock_offset_s=%ld needs test_mode=1\"",
+                 in_cfg.clock_offset_s);
+        return -1;
+    }
+    if (in_cfg.test_mode)
+        AS_WARN("TEST MODE: the service clock runs ahead; never run this in production",
+                "clock_offset_s=%ld", in_cfg.clock_offset_s);
+    return in_promises_start(svc);
+}
+
+static void intake_stop(as_service_t *svc)
+{
+    (void)svc;
+    in_promises_stop();
+}
+
 static const as_service_def_t intake_service = {
     .name = "intake",
     .cmds = commands,
@@ -284,6 +619,10 @@ static const as_service_def_t intake_service = {
     .publishes = 1,
     .metrics_sql = "SELECT 'aftersales_tickets', format('state=\"%s\"', state), count(*), "
                    "'tickets by state' FROM tickets GROUP BY state",
+    .extra = intake_items,
+    .nextra = sizeof intake_items / sizeof intake_items[0],
+    .start = intake_start,
+    .stop = intake_stop,
 };
 
 int main(int argc, char **argv)

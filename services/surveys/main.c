@@ -63,6 +63,12 @@ static void on_intake_event(as_event_t *ev, void *ud)
         as_event_commit(ev, &st, 1);
         return;
     }
+    if (strcmp(ev->type, "intake.CallLogged") == 0) {
+        const char *p[1] = {ev->json};
+        as_db_stmt_t st = {"SELECT on_call_logged($1::jsonb)", 1, p};
+        as_event_commit(ev, &st, 1);
+        return;
+    }
     if (strcmp(ev->type, "intake.TicketOpened") == 0) {
         const char *p[1] = {ev->json};
         as_db_stmt_t st = {"SELECT on_ticket_opened($1::jsonb)", 1, p};

@@ -254,6 +254,10 @@ route_input() {
     case "$m $p" in
     "POST /v1/tickets") REQ_BODY=$(ticket_body "$PHONE" 40 '.center = "SH01"') ;;
     "GET /v1/tickets") REQ_PATH="/v1/tickets?center=SH01&limit=5" ;;
+    "GET /v1/promises") REQ_PATH="/v1/promises?center=SH01" ;;
+    "POST /v1/service-levels") REQ_BODY='{"center":"SH01","category":"general","hours":0}' ;;
+    "POST /v1/calls") REQ_BODY='{"direction":"inbound","category":"other","summary":"api roles test","center":"SH01"}' ;;
+    "GET /v1/calls") REQ_PATH="/v1/calls?center=SH01&limit=5" ;;
     "POST /v1/tickets/{id}/diagnosis") REQ_BODY='{"fault_code":"NO_POWER","parts":[]}' ;;
     "POST /v1/tickets/{id}/consent") REQ_BODY='{"accept":true}' ;;
     "POST /v1/tickets/{id}/parts-requests") REQ_BODY='{"parts":[{"sku":"HX10-CHGPORT","qty":1}]}' ;;
