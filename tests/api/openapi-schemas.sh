@@ -7,6 +7,8 @@
 #                                                    message of every proto (for the tests)
 #   tests/api/openapi-schemas.sh --enums              print "message<TAB>field<TAB>enum<TAB>v1|v2|..."
 #                                                    for every field tagged [enum: pkg.Name]
+#   tests/api/openapi-schemas.sh --required           print "message<TAB>field field ..." (the
+#                                                    fields tagged [required]) for every message
 #
 # OPENAPI defaults to docs/api/openapi.yaml. The block lies between the lines
 # "    # BEGIN GENERATED SCHEMAS" and "    # END GENERATED SCHEMAS" under components/schemas.
@@ -26,6 +28,7 @@ case ${1:-} in
 --update) MODE=update && shift ;;
 --fields) MODE=fields && shift ;;
 --enums) MODE=enums && shift ;;
+--required) MODE=required && shift ;;
 esac
 OPENAPI=${1:-$ROOT/docs/api/openapi.yaml}
 PROTOS=("$ROOT"/proto/*.proto)
@@ -104,6 +107,12 @@ if [ "$MODE" = enums ]; then
         $1 == "V" { vals[$2] = nv[$2]++ ? vals[$2] "|" $3 : $3; next }
         $1 == "F" && $8 != "" { n++; m[n] = $2; f[n] = $3; e[n] = $8 }
         END { for (i = 1; i <= n; i++) print m[i] "\t" f[i] "\t" e[i] "\t" vals[e[i]] }'
+    exit 0
+fi
+if [ "$MODE" = required ]; then
+    proto_table | awk -F'\t' '
+        $1 == "F" && $7 == 1 { if (!($2 in r)) { n++; o[n] = $2 }; r[$2] = r[$2] (r[$2] == "" ? "" : " ") $3 }
+        END { for (i = 1; i <= n; i++) print o[i] "\t" r[o[i]] }'
     exit 0
 fi
 if [ "$MODE" = fields ]; then
