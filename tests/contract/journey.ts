@@ -1,14 +1,15 @@
 // journey.ts — a full repair ticket journey written against the client generated from
 // docs/api/openapi.yaml (openapi-typescript + openapi-fetch), with no casts: a wrong path, field
 // name or enum value is a type error, so `tsc --noEmit` holds the document to the names the
-// gateway really speaks. tests/integration/api_contract.sh type-checks it and runs it against the
-// test stack (AS_GATEWAY_URL, AS_TOKEN_CENTER, JOURNEY_IMEI, JOURNEY_INVOICE_DATE).
+// gateway really speaks. tests/integration/api_contract.sh copies it to build/contract (next to
+// the generated api.d.ts and the npm packages), type-checks it and runs it against the test
+// stack (AS_GATEWAY_URL, AS_TOKEN_CENTER, JOURNEY_IMEI, JOURNEY_INVOICE_DATE).
 //
 // The journey: open → (warranty adjudicates: not covered, the customer pays) → diagnose with an
 // estimate → the customer consents → repair complete (ready) → hand back (closed), reading the
 // ticket in between.
 import createClient from "openapi-fetch";
-import type { components, paths } from "../../build/contract/api.js";
+import type { components, paths } from "./api.js"; // generated: build/contract/api.d.ts
 
 type Ticket = components["schemas"]["intake.Ticket"];
 type TicketState = components["schemas"]["intake.TicketState"];

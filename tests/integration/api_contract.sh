@@ -5,7 +5,8 @@
 # a TypeScript client generated from it (openapi-typescript) that must type-check a full ticket
 # journey (tests/contract/journey.ts) without casts, and must refuse that journey with a wrong
 # field name or enum value; last, the journey runs against the test stack.
-# The npm packages come from tests/contract/package-lock.json (`npm ci`, once per lock change).
+# The npm packages come from tests/contract/package-lock.json: `npm ci` into build/contract (once
+# per lock change), where the journey is copied, its types generated and compiled.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
 
@@ -73,14 +74,49 @@ done <<<"$ROUTES"
 t_note "$req_n commands with required fields posted empty"
 t_eq "each [required] field of a command is required by its service (400 naming it)" "" "${req_bad%$'\n'}"
 
+# --- [enum: ...] in commands: a value outside the set is refused with 400 on that field, and the
+# service's message lists the proto enum's values (the validators read them from the descriptors).
+# A command whose validator stops at an earlier field gets that field in its base body.
+enum_base() {
+    case $1 in
+    warranty.DecideReview) echo '{"action": "override", "reason": "contract test"}' ;;
+    people.CreateUser) echo '{"login": "contract.enum", "display_name": "Contract Enum"}' ;;
+    *) echo '{}' ;;
+    esac
+}
+enum_bad="" enum_n=0
+while IFS=$'\t' read -r method path _ _ cmd _; do
+    [ "$method" = POST ] && [ "$cmd" != - ] || continue
+    while IFS=$'\t' read -r msg field enum vals; do
+        [ "$msg" = "$cmd" ] || continue
+        url=$(sed -E 's/\{[a-z_]+\}/CONTRACT-404/g' <<<"$path")
+        http POST "$url" "$AS_TOKEN_ADMIN" "$(enum_base "$cmd" | jq -c --arg f "$field" '.[$f] = "not_a_value"')"
+        enum_n=$((enum_n + 1))
+        if [ "$HTTP_STATUS" != 400 ]; then
+            enum_bad+="POST $path {$field: not_a_value}: HTTP $HTTP_STATUS, expected 400"$'\n'
+            continue
+        fi
+        problem=$(printf '%s' "$HTTP_BODY" | jq -r --arg f "$field" '.error.fields[]? | select(.field == $f) | .problem' 2>/dev/null)
+        [ -n "$problem" ] || { enum_bad+="POST $path: 400 does not name $field"$'\n'; continue; }
+        for v in ${vals//|/ }; do
+            [[ $problem =~ (^|[^a-z_])${v}([^a-z_]|$) ]] ||
+                enum_bad+="POST $path $field: the message does not list $v of $enum: $problem"$'\n'
+        done
+    done <<<"$ENUMS"
+done <<<"$ROUTES"
+t_note "$enum_n enumerated command fields posted with a value outside their set"
+t_eq "each [enum: ...] field of a command is checked against its proto enum (400, its values listed)" "" "${enum_bad%$'\n'}"
+
 # --- the npm tools (pinned by package-lock.json) ---
 if ! command -v npm >/dev/null 2>&1; then
     t_fail "npm is installed (Node 20)" "no npm on PATH"
     t_done
 fi
-stamp=$CONTRACT/node_modules/.lock-stamp
+mkdir -p "$GEN"
+stamp=$GEN/.npm-stamp
 if ! cmp -s "$CONTRACT/package-lock.json" "$stamp" 2>/dev/null; then
-    if out=$(cd "$CONTRACT" && npm ci --no-audit --no-fund --prefer-offline 2>&1); then
+    cp "$CONTRACT/package.json" "$CONTRACT/package-lock.json" "$GEN/"
+    if out=$(cd "$GEN" && npm ci --ignore-scripts --no-audit --no-fund --prefer-offline 2>&1); then
         cp "$CONTRACT/package-lock.json" "$stamp"
     else
         t_fail "npm ci installs the contract tools" "$out"
@@ -88,17 +124,16 @@ if ! cmp -s "$CONTRACT/package-lock.json" "$stamp" 2>/dev/null; then
     fi
 fi
 t_ok "the contract tools are installed (npm ci from tests/contract/package-lock.json)"
-BIN=$CONTRACT/node_modules/.bin
+BIN=$GEN/node_modules/.bin
+cp "$CONTRACT/journey.ts" "$CONTRACT/tsconfig.json" "$CONTRACT/validate.mjs" "$GEN/"
 
-if out=$(node "$CONTRACT/validate.mjs" "$DOC" 2>&1); then
+if out=$(node "$GEN/validate.mjs" "$DOC" 2>&1); then
     t_ok "swagger-parser validates the document: $out"
 else
     t_fail "swagger-parser validates the document" "$out"
 fi
 
-rm -rf "$GEN" && mkdir -p "$GEN"
-ln -s "$CONTRACT/node_modules" "$GEN/node_modules" # the generated files resolve the packages
-printf '{"type": "module"}\n' >"$GEN/package.json"
+rm -rf "$GEN/api.d.ts" "$GEN/js" "$GEN/mut"
 if out=$("$BIN/openapi-typescript" "$DOC" -o "$GEN/api.d.ts" 2>&1); then
     t_ok "openapi-typescript generates the client's types from the document"
 else
@@ -109,7 +144,7 @@ t_check "the generated types have the ticket states as a union" \
     grep -q '"intake.TicketState": "received" | "adjudicated"' "$GEN/api.d.ts"
 t_check "and a ticket always has its id and state" grep -qE '^ {12}state: components' "$GEN/api.d.ts"
 
-if out=$(cd "$CONTRACT" && "$BIN/tsc" --noEmit -p . 2>&1); then
+if out=$(cd "$GEN" && "$BIN/tsc" --noEmit -p . 2>&1); then
     t_ok "tsc --noEmit: the ticket journey type-checks against the generated client"
 else
     t_fail "tsc --noEmit: the ticket journey type-checks against the generated client" "$out"
@@ -121,7 +156,7 @@ rm -f /tmp/contract-casts.$$
 # The types have teeth: each mistake below must fail the type-check.
 mkdir -p "$GEN/mut"
 mutant() { # NAME SED-EXPRESSION
-    sed -e 's|"\.\./\.\./build/contract/api\.js"|"../api.js"|' -e "$2" "$CONTRACT/journey.ts" >"$GEN/mut/journey.ts"
+    sed -e 's|"\./api\.js"|"../api.js"|' -e "$2" "$CONTRACT/journey.ts" >"$GEN/mut/journey.ts"
     if cmp -s "$CONTRACT/journey.ts" "$GEN/mut/journey.ts"; then
         t_fail "$1" "the mutation did not apply"
         return
@@ -142,7 +177,7 @@ mutant "a route that does not exist fails the type-check" 's|"/v1/tickets/{id}/c
 mutant "a payment method outside intake.PaymentMethod fails the type-check" 's/payment_method: "wechat_pay" }/payment_method: "wechat" }/'
 
 # --- the journey, live ---
-if out=$(cd "$CONTRACT" && "$BIN/tsc" -p . --outDir "$GEN/js" 2>&1); then
+if out=$(cd "$GEN" && "$BIN/tsc" -p . --outDir js 2>&1); then
     out=$(cd "$GEN/js" && JOURNEY_IMEI=$(new_imei) JOURNEY_INVOICE_DATE=$(TZ=Asia/Shanghai date -d "-100 days" +%F) node journey.js 2>&1)
     rc=$?
     t_note "$out"
