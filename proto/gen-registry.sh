@@ -1,6 +1,7 @@
 #!/bin/sh
 # Generate the message registry: a table from full type name ("intake.OpenTicket") to the
-# protobuf-c descriptor, for every top-level message of every .proto file given.
+# protobuf-c descriptor, for every top-level message of every .proto file given; and the same for
+# every top-level enum (the API's closed value sets, common/include/as/enums.h).
 # Usage: gen-registry.sh OUT.c FILE.proto...
 set -eu
 out=$1; shift
@@ -24,6 +25,24 @@ out=$1; shift
   echo "    for (size_t i = 0; i < sizeof registry / sizeof registry[0]; i++)"
   echo "        if (strcmp(registry[i]->name, type) == 0)"
   echo "            return registry[i];"
+  echo "    return NULL;"
+  echo "}"
+  echo "static const ProtobufCEnumDescriptor *const enum_registry[] = {"
+  for f in "$@"; do
+    pkg=$(sed -n 's/^package \([a-z_]*\);.*/\1/p' "$f")
+    sed -n 's/^enum \([A-Za-z0-9]*\).*/\1/p' "$f" | while read -r m; do
+      snake=$(printf '%s' "$m" | sed -e 's/\([a-z0-9]\)\([A-Z]\)/\1_\2/g' | tr 'A-Z' 'a-z')
+      echo "    &${pkg}__${snake}__descriptor,"
+    done
+  done
+  echo "    NULL,"
+  echo "};"
+  echo "const ProtobufCEnumDescriptor *as_registry_find_enum(const char *name);"
+  echo "const ProtobufCEnumDescriptor *as_registry_find_enum(const char *name)"
+  echo "{"
+  echo "    for (size_t i = 0; enum_registry[i]; i++)"
+  echo "        if (strcmp(enum_registry[i]->name, name) == 0)"
+  echo "            return enum_registry[i];"
   echo "    return NULL;"
   echo "}"
 } > "$out.tmp" && mv "$out.tmp" "$out"

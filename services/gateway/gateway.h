@@ -42,7 +42,8 @@ struct gw_route {
     const char *query;       /* the query parameters, space-separated words. Handler routes:
                                 every parameter the handler reads ("format from to after").
                                 Any route: a word "name=v1|v2|..." declares that parameter an
-                                enumeration of those values (a generic route names only its
+                                enumeration of those values, "name=@pkg.Enum" of the values of
+                                that enum of proto/ (a generic route names only its
                                 enumerated filters here, its other parameters come from the
                                 command). NULL: none. */
 };

@@ -7,6 +7,7 @@
  * owning service over ZeroMQ with the principal in the envelope, and maps the reply back to HTTP
  * and JSON.
  * An Idempotency-Key header becomes the command's request id, so a retried POST is applied once. */
+#include "as/enums.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "as/service.h"
@@ -429,6 +430,12 @@ int gw_route_enum(const gw_route_t *rt, const char *name, char *buf, size_t len)
         size_t w = strcspn(p, " ");
         if (w > n && p[n] == '=' && strncmp(p, name, n) == 0) {
             snprintf(buf, len, "%.*s", (int)(w - n - 1), p + n + 1);
+            if (buf[0] == '@') { /* "name=@pkg.Enum": the values of that proto enum */
+                const ProtobufCEnumDescriptor *d = as_registry_find_enum(buf + 1);
+                if (!d)
+                    return -1;
+                as_enum_list(d, "|", "|", buf, len);
+            }
             return 0;
         }
         p += w;

@@ -9,9 +9,7 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets", DESK, "intake", "intake.OpenTicket", 1, NULL, NULL, NULL,
      "open a repair ticket", NULL},
     {"GET", "/v1/tickets", READERS, "intake", "intake.ListTickets", 0, NULL, NULL, NULL,
-     "list tickets (filters, cursor pagination)",
-     "state=received|adjudicated|awaiting_review|estimate_pending|in_repair|awaiting_parts|ready|"
-     "closed|cancelled|declined|refunded|exchanged"},
+     "list tickets (filters, cursor pagination)", "state=@intake.TicketState"},
     {"GET", "/v1/tickets/{id}", READERS, "intake", "intake.GetTicket", 0, NULL, NULL, NULL,
      "one ticket with its full timeline", NULL},
     {"POST", "/v1/tickets/{id}/diagnosis", DESK, "intake", "intake.Diagnose", 1, NULL, NULL, NULL,

@@ -16,7 +16,7 @@ const gw_route_t gw_routes_warranty[] = {
      "warranty.ReEvaluate", 0, NULL, NULL, NULL,
      "re-run a ticket's stored request under its recorded policy version", NULL},
     {"GET", "/v1/warranty/reviews", REVIEWERS, "warranty", "warranty.ListReviews", 0, NULL, NULL,
-     NULL, "the manual-review queue (?status=pending|decided)", "status=pending|decided|withdrawn"},
+     NULL, "the manual-review queue (?status=pending|decided)", "status=@warranty.ReviewStatus"},
     {"POST", "/v1/warranty/reviews/{id}/decision", REVIEWERS, "warranty", "warranty.DecideReview",
      1, NULL, NULL, NULL, "approve or override a decision waiting for review", NULL},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},

@@ -4,6 +4,7 @@
  * (services/intake/migrations), which applies the effect, writes the timeline and audit rows and
  * the outbox event in one transaction. Intake follows the warranty stream to move tickets on
  * when a decision arrives. */
+#include "as/enums.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "as/service.h"
@@ -121,9 +122,6 @@ static void request_parts(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
         as_cmd_sql_default(ctx, msg, ud);
 }
 
-static const char *const CAUSES[] = {"service_station",       "customer_visit", "design_quality",
-                                     "manufacturing_quality", "parts_problem",  "other"};
-
 static void complete_repair(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__CompleteRepair *c = (const Intake__CompleteRepair *)msg;
@@ -132,22 +130,15 @@ static void complete_repair(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
     check_lines(&e, "parts_used", c->parts_used, c->n_parts_used, 0);
     if (c->has_labour_minutes && (c->labour_minutes < 0 || c->labour_minutes > 100000))
         as_problem(&e, "labour_minutes", "must be between 0 and 100000");
-    if (c->cause) {
-        int ok = 0;
-        for (size_t i = 0; i < sizeof CAUSES / sizeof CAUSES[0]; i++)
-            ok |= strcmp(CAUSES[i], c->cause) == 0;
-        if (!ok)
-            as_problem(&e, "cause",
-                       "must be one of service_station, customer_visit, design_quality, "
-                       "manufacturing_quality, parts_problem, other");
+    if (c->cause && !as_enum_has(&intake__repair_cause__descriptor, c->cause)) {
+        char set[200];
+        as_problem(&e, "cause", "must be one of %s",
+               as_enum_list(&intake__repair_cause__descriptor, ", ", ", ", set, sizeof set));
     }
     check_note(&e, "note", c->note);
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
-
-static const char *const PAYMENT_METHODS[] = {"cash", "card", "wechat_pay", "alipay",
-                                              "bank_transfer"};
 
 static void handback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
@@ -157,13 +148,10 @@ static void handback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     check_note(&e, "note", h->note);
     if (h->loaner_unit && strlen(h->loaner_unit) > 40)
         as_problem(&e, "loaner_unit", "is longer than 40 characters");
-    if (h->payment_method) {
-        int ok = 0;
-        for (size_t i = 0; i < sizeof PAYMENT_METHODS / sizeof PAYMENT_METHODS[0]; i++)
-            ok |= strcmp(PAYMENT_METHODS[i], h->payment_method) == 0;
-        if (!ok)
-            as_problem(&e, "payment_method",
-                       "must be one of cash, card, wechat_pay, alipay, bank_transfer");
+    if (h->payment_method && !as_enum_has(&intake__payment_method__descriptor, h->payment_method)) {
+        char set[200];
+        as_problem(&e, "payment_method", "must be one of %s",
+               as_enum_list(&intake__payment_method__descriptor, ", ", ", ", set, sizeof set));
     }
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);

@@ -1,6 +1,9 @@
 /* validate.c — intake's input rules: required fields, formats, ranges and lengths. */
 #include "validate.h"
 
+#include "as/enums.h"
+#include "intake.pb-c.h"
+
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -93,11 +96,7 @@ static int one_of(const char *s, const char *const *set)
     return 0;
 }
 
-static const char *const CATEGORIES[] = {"phone_host",    "phone_battery",   "phone_charger",
-                                         "phone_headset", "phone_data_card", "phone_terminal_card",
-                                         "car",           "general",         NULL};
 static const char *const GENERAL_ITEMS[] = {"color_tv", "bw_tv", "bicycle", "vcr", NULL};
-static const char *const REQUESTS[] = {"refund", "exchange", "repair", NULL};
 static const char *const CAR_FAULTS[] = {"none",       "steering_failure", "brake_failure",
                                          "body_crack", "fuel_leak",        "traction_battery_fire",
                                          "major_part", "serious_safety",   "other",
@@ -157,12 +156,11 @@ int iv_open_ticket(Intake__OpenTicket *t, as_problems_t *e, char warnings[4][160
         category = d->category;
         if (!present(d->category))
             as_problem(e, "device.category", "is required");
-        else if (!one_of(d->category, CATEGORIES))
-            as_problem(e, "device.category",
-                       "'%.40s' is not one of phone_host, phone_battery, "
-                       "phone_charger, phone_headset, phone_data_card, phone_terminal_card, car, "
-                       "general",
-                       d->category);
+        else if (!as_enum_has(&intake__device_category__descriptor, d->category)) {
+            char set[200];
+            as_problem(e, "device.category", "'%.40s' is not one of %s", d->category,
+                   as_enum_list(&intake__device_category__descriptor, ", ", ", ", set, sizeof set));
+        }
         if (present(d->category) && strcmp(d->category, "general") == 0 &&
             (!present(d->general_item) || !one_of(d->general_item, GENERAL_ITEMS)))
             as_problem(e, "device.general_item",
@@ -245,10 +243,12 @@ int iv_open_ticket(Intake__OpenTicket *t, as_problems_t *e, char warnings[4][160
         if (category && strcmp(category, "car") == 0 && !present(t->fault->car))
             as_problem(e, "fault.car", "is required for a car");
     }
+    char requests[80];
+    as_enum_list(&intake__request__descriptor, ", ", " or ", requests, sizeof requests);
     if (!present(t->request))
-        as_problem(e, "request", "is required: refund, exchange or repair");
-    else if (!one_of(t->request, REQUESTS))
-        as_problem(e, "request", "'%.20s' is not refund, exchange or repair", t->request);
+        as_problem(e, "request", "is required: %s", requests);
+    else if (!as_enum_has(&intake__request__descriptor, t->request))
+        as_problem(e, "request", "'%.20s' is not %s", t->request, requests);
     if (present(t->use_compensation_rate)) {
         /* Plain decimal text only ("0.005"): no signs, exponents, hex or NaN. */
         const char *q = t->use_compensation_rate;

@@ -12,9 +12,11 @@
  * Resolve (who is behind a session or token hash?) is asked by the gateway; it is a plain
  * statement, not a stored command. Revocations, disabled users and password resets are events
  * on the "people" stream the gateway follows to drop its cached identities. */
+#include "as/enums.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "as/service.h"
+#include "as.pb-c.h"
 #include "people.pb-c.h"
 #include "pwpolicy.h"
 
@@ -253,8 +255,17 @@ static void hashed_then_sql(hash_job_t *j)
     job_free(j);
 }
 
-static const char *const ROLES[] = {"admin",   "region",   "center", "warehouse",
-                                    "finance", "reviewer", NULL};
+/* The roles (as.Role in proto/as.proto) and the problem a wrong one gets. */
+static const char *roles_problem(void)
+{
+    static char buf[120];
+    if (!buf[0]) {
+        char set[100];
+        snprintf(buf, sizeof buf, "must be one of %s",
+                 as_enum_list(&as__role__descriptor, ", ", ", ", set, sizeof set));
+    }
+    return buf;
+}
 
 static void create_user(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
@@ -273,12 +284,8 @@ static void create_user(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
         as_cmd_reply_field(ctx, "display_name", "is required (at most 120 bytes)");
         return;
     }
-    int role_ok = 0;
-    for (int i = 0; m->role && ROLES[i]; i++)
-        role_ok |= strcmp(ROLES[i], m->role) == 0;
-    if (!role_ok) {
-        as_cmd_reply_field(ctx, "role",
-                           "must be one of admin, region, center, warehouse, finance, reviewer");
+    if (!as_enum_has(&as__role__descriptor, m->role)) {
+        as_cmd_reply_field(ctx, "role", roles_problem());
         return;
     }
     if (!present(m->password)) {
@@ -673,14 +680,11 @@ static void create_brand(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
 static void update_user(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const People__UpdateUser *m = (const People__UpdateUser *)msg;
-    int role_ok = !m->role;
-    for (int i = 0; m->role && ROLES[i]; i++)
-        role_ok |= strcmp(ROLES[i], m->role) == 0;
+    int role_ok = !m->role || as_enum_has(&as__role__descriptor, m->role);
     if (!present(m->login))
         as_cmd_reply_field(ctx, "login", "is required");
     else if (!role_ok)
-        as_cmd_reply_field(ctx, "role",
-                           "must be one of admin, region, center, warehouse, finance, reviewer");
+        as_cmd_reply_field(ctx, "role", roles_problem());
     else if (m->display_name && (!*m->display_name || strlen(m->display_name) > 120))
         as_cmd_reply_field(ctx, "display_name", "must be 1..120 bytes");
     else

@@ -2,6 +2,7 @@
  * before anything touches the database), then one SQL function each (migrations/100_init.sql)
  * that checks scope and state, applies the effect, and writes history and audit rows in one
  * transaction. AdvanceClock (test mode only) also re-checks the deadlines once it committed. */
+#include "as/enums.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "surveys.h"
@@ -73,6 +74,21 @@ static void choice(as_problems_t *e, const char *field, const char *s, const cha
         as_problem(e, field, "'%.40s' is not one of %s", s, listed);
 }
 
+/* The same for a closed value set declared as a proto enum (as/enums.h). */
+static void choice_enum(sv_errors_t *e, const char *field, const char *s,
+                        const ProtobufCEnumDescriptor *d, int required)
+{
+    char listed[256];
+    as_enum_list(d, ", ", ", ", listed, sizeof listed);
+    if (!present(s)) {
+        if (required)
+            err_add(e, field, "is required (%s)", listed);
+        return;
+    }
+    if (!as_enum_has(d, s))
+        err_add(e, field, "'%.40s' is not one of %s", s, listed);
+}
+
 /* Strict YYYY-MM-DD with a real calendar day. */
 static int date_valid(const char *s)
 {
@@ -137,16 +153,9 @@ static void phone(as_problems_t *e, const char *field, const char *s)
         as_problem(e, field, "needs at least 5 digits");
 }
 
-static const char *const CHANNELS[] = {"walk_in",      "phone",         "online",
-                                       "manufacturer", "hotline_12315", "operator",
-                                       "media",        "government",    NULL};
-#define CHANNELS_TXT                                                                               \
-    "walk_in, phone, online, manufacturer, hotline_12315, operator, media, government"
 static const char *const CAUSES[] = {"attitude", "repair_quality", "overdue", "parts_unavailable",
                                      "price",    "other",          NULL};
 #define CAUSES_TXT "attitude, repair_quality, overdue, parts_unavailable, price, other"
-static const char *const SEVERITIES[] = {"general", "serious", "critical", NULL};
-static const char *const STATES[] = {"open", "acknowledged", "resolved", "closed", NULL};
 static const char *const FOLLOWUPS[] = {"satisfied", "unsatisfied", "unreachable", NULL};
 
 /* Validation passed: run the command's SQL function with the request as JSON. */
@@ -257,7 +266,7 @@ static void open_complaint(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     (void)ud;
     const Surveys__OpenComplaint *m = (const Surveys__OpenComplaint *)msg;
     as_problems_t e = {0};
-    choice(&e, "channel", m->channel, CHANNELS, CHANNELS_TXT, 1);
+    choice_enum(&e, "channel", m->channel, &surveys__channel__descriptor, 1);
     choice(&e, "cause", m->cause, CAUSES, CAUSES_TXT, 1);
     text(&e, "description", m->description, 4000, 1);
     code(&e, "ticket_id", m->ticket_id, 32, 0);
@@ -273,8 +282,8 @@ static void list_complaints(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
     (void)ud;
     const Surveys__ListComplaints *m = (const Surveys__ListComplaints *)msg;
     as_problems_t e = {0};
-    choice(&e, "state", m->state, STATES, "open, acknowledged, resolved, closed", 0);
-    choice(&e, "severity", m->severity, SEVERITIES, "general, serious, critical", 0);
+    choice_enum(&e, "state", m->state, &surveys__complaint_state__descriptor, 0);
+    choice_enum(&e, "severity", m->severity, &surveys__severity__descriptor, 0);
     choice(&e, "cause", m->cause, CAUSES, CAUSES_TXT, 0);
     code(&e, "center", m->center, 16, 0);
     code(&e, "ticket_id", m->ticket_id, 32, 0);
@@ -330,7 +339,7 @@ static void raise_severity(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     const Surveys__RaiseSeverity *m = (const Surveys__RaiseSeverity *)msg;
     as_problems_t e = {0};
     code(&e, "id", m->id, 32, 1);
-    choice(&e, "severity", m->severity, SEVERITIES, "general, serious, critical", 1);
+    choice_enum(&e, "severity", m->severity, &surveys__severity__descriptor, 1);
     text(&e, "note", m->note, 2000, 0);
     if (!as_cmd_reject(ctx, &e))
         run_sql(ctx, msg);

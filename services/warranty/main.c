@@ -9,6 +9,7 @@
  *
  * Commands: the what-if evaluation, the policy in force, publishing a policy version,
  * re-evaluating a stored decision, and the review queue (list, decide). */
+#include "as/enums.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "as/service.h"
@@ -595,7 +596,7 @@ static void cmd_list_reviews(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, voi
     const Warranty__ListReviews *m = (const Warranty__ListReviews *)msg;
     static const char *const STATUSES[] = {"pending", "decided", "withdrawn", NULL};
     as_problems_t e = {0};
-    if (m->status && !one_of(m->status, STATUSES))
+    if (m->status && !as_enum_has(&warranty__review_status__descriptor, m->status))
         as_problem(&e, "status", "must be pending, decided or withdrawn");
     if (m->has_limit && (m->limit < 1 || m->limit > 200))
         as_problem(&e, "limit", "must be between 1 and 200");
@@ -610,9 +611,14 @@ static void cmd_decide_review(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
 {
     const Warranty__DecideReview *m = (const Warranty__DecideReview *)msg;
     static const char *const ACTIONS[] = {"approve", "override", NULL};
-    static const char *const STATUSES[] = {
-        "granted", "granted_with_depreciation", "denied", "not_covered", "exempt", NULL};
-    static const char *const REMEDIES[] = {"refund", "exchange", "repair", "none", NULL};
+    static char status_problem[160], remedy_problem[100];
+    if (!status_problem[0]) { /* the values of warranty.Status and warranty.Remedy (proto) */
+        char set[140];
+        snprintf(status_problem, sizeof status_problem, "must be %s",
+                 as_enum_list(&warranty__status__descriptor, ", ", " or ", set, sizeof set));
+        snprintf(remedy_problem, sizeof remedy_problem, "must be %s",
+                 as_enum_list(&warranty__remedy__descriptor, ", ", " or ", set, sizeof set));
+    }
     static const char *const ENTITLED[] = {"refund", "exchange", "repair", NULL};
     as_problems_t e = {0};
 #define BAD(f, p) as_problem(&e, (f), "%s", (p))
@@ -638,11 +644,10 @@ static void cmd_decide_review(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
         if (!has_reason)
             BAD("reason", "is required for an override (say why the engine's decision is "
                           "changed)");
-        if (!m->status || !one_of(m->status, STATUSES))
-            BAD("status", "must be granted, granted_with_depreciation, denied, not_covered or "
-                          "exempt");
-        if (!m->remedy || !one_of(m->remedy, REMEDIES))
-            BAD("remedy", "must be refund, exchange, repair or none");
+        if (!as_enum_has(&warranty__status__descriptor, m->status))
+            BAD("status", status_problem);
+        if (!as_enum_has(&warranty__remedy__descriptor, m->remedy))
+            BAD("remedy", remedy_problem);
         if (!m->has_free)
             BAD("free", "is required for an override");
         int seen = 0, dup = 0, bad = 0;
@@ -661,7 +666,8 @@ static void cmd_decide_review(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
         if (bad || dup)
             BAD("entitled", "lists refund, exchange or repair, each at most once");
         /* The contract's conventions (docs/warranty-rules.md, convention 1). */
-        if (m->status && m->remedy && one_of(m->status, STATUSES) && one_of(m->remedy, REMEDIES)) {
+        if (as_enum_has(&warranty__status__descriptor, m->status) &&
+            as_enum_has(&warranty__remedy__descriptor, m->remedy)) {
             int granted = strncmp(m->status, "granted", 7) == 0;
             if (strcmp(m->status, "denied") == 0 && strcmp(m->remedy, "none") != 0)
                 BAD("remedy", "a denied request grants no remedy: none");

@@ -5,6 +5,10 @@
 #   tests/api/openapi-schemas.sh --update [OPENAPI]   rewrite that block of OPENAPI in place
 #   tests/api/openapi-schemas.sh --fields [OPENAPI]   print "message<TAB>field<TAB>type" for every
 #                                                    message of every proto (for the tests)
+#   tests/api/openapi-schemas.sh --enums              print "message<TAB>field<TAB>enum<TAB>v1|v2|..."
+#                                                    for every field tagged [enum: pkg.Name]
+#   tests/api/openapi-schemas.sh --required           print "message<TAB>field field ..." (the
+#                                                    fields tagged [required]) for every message
 #
 # OPENAPI defaults to docs/api/openapi.yaml. The block lies between the lines
 # "    # BEGIN GENERATED SCHEMAS" and "    # END GENERATED SCHEMAS" under components/schemas.
@@ -23,6 +27,8 @@ MODE=print
 case ${1:-} in
 --update) MODE=update && shift ;;
 --fields) MODE=fields && shift ;;
+--enums) MODE=enums && shift ;;
+--required) MODE=required && shift ;;
 esac
 OPENAPI=${1:-$ROOT/docs/api/openapi.yaml}
 PROTOS=("$ROOT"/proto/*.proto)
@@ -55,7 +61,19 @@ proto_table() {
         if ($0 ~ /\}/) inmsg = ""
         next
     }
-    /^\}/ { inmsg = ""; flush(); next }
+    /^enum[ \t]+[A-Za-z0-9_]+/ {
+        name = $2; sub(/\{.*/, "", name)
+        inenum = pkg "." name
+        printf "N\t%s\t%s\n", inenum, pending
+        flush()
+        next
+    }
+    inenum != "" && /^[ \t]*[A-Za-z0-9_]+[ \t]*=[ \t]*[0-9]+[ \t]*;/ {
+        v = $1; sub(/=.*/, "", v)
+        printf "V\t%s\t%s\n", inenum, v
+        next
+    }
+    /^\}/ { inmsg = ""; inenum = ""; flush(); next }
     inmsg != "" && /^[ \t]*(optional|repeated|required)[ \t]/ {
         line = $0; trail = ""
         if (index(line, "//") > 0) {
@@ -68,7 +86,15 @@ proto_table() {
             type = pkg "." type
         d = pending
         if (trail != "") d = d == "" ? trail : d " " trail
-        printf "F\t%s\t%s\t%s\t%s\t%s\n", inmsg, fname, label, type, d
+        # The tags: "[required]" and "[enum: pkg.Name]" leave the description.
+        req = 0; en = ""
+        if (index(d, "[required]") > 0) { req = 1; sub(/\[required\][ ]?/, "", d) }
+        if (match(d, /\[enum: [a-z]+\.[A-Za-z0-9_]+\][ ]?/)) {
+            en = substr(d, RSTART + 7, RLENGTH - 7); sub(/\][ ]?$/, "", en)
+            d = substr(d, 1, RSTART - 1) substr(d, RSTART + RLENGTH)
+        }
+        d = trim(d)
+        printf "F\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", inmsg, fname, label, type, d, req, en
         flush()
         next
     }
@@ -76,6 +102,19 @@ proto_table() {
     ' "${PROTOS[@]}"
 }
 
+if [ "$MODE" = enums ]; then
+    proto_table | awk -F'\t' '
+        $1 == "V" { vals[$2] = nv[$2]++ ? vals[$2] "|" $3 : $3; next }
+        $1 == "F" && $8 != "" { n++; m[n] = $2; f[n] = $3; e[n] = $8 }
+        END { for (i = 1; i <= n; i++) print m[i] "\t" f[i] "\t" e[i] "\t" vals[e[i]] }'
+    exit 0
+fi
+if [ "$MODE" = required ]; then
+    proto_table | awk -F'\t' '
+        $1 == "F" && $7 == 1 { if (!($2 in r)) { n++; o[n] = $2 }; r[$2] = r[$2] (r[$2] == "" ? "" : " ") $3 }
+        END { for (i = 1; i <= n; i++) print o[i] "\t" r[o[i]] }'
+    exit 0
+fi
 if [ "$MODE" = fields ]; then
     proto_table | awk -F'\t' '$1 == "F" { t = $5; if ($4 == "repeated") t = t "[]"; print $2 "\t" $3 "\t" t }'
     exit 0
@@ -123,9 +162,12 @@ generate() {
     }
     $1 == "R" { root[$2] = 1; next }
     $1 == "M" { nm++; morder[nm] = $2; mdesc[$2] = $3; known[$2] = 1; next }
+    $1 == "N" { ne++; eorder[ne] = $2; edesc[$2] = $3; isenum[$2] = 1; next }
+    $1 == "V" { nv[$2]++; evals[$2, nv[$2]] = $3; next }
     $1 == "F" {
         m = $2; nf[m]++; k = nf[m]
         fname[m, k] = $3; flabel[m, k] = $4; ftype[m, k] = $5; fdesc[m, k] = $6
+        freq[m, k] = $7; fenum[m, k] = $8
         next
     }
     END {
@@ -138,6 +180,17 @@ generate() {
                 t = ftype[m, k]
                 if (known[t] && !(t in want)) { want[t] = 1; changed = 1 }
             }
+        }
+        for (m in want) for (k = 1; k <= nf[m]; k++) {
+            en = fenum[m, k]
+            if (en == "") continue
+            if (!isenum[en]) {
+                printf "openapi-schemas.sh: %s.%s names %s, which is no proto enum\n", m, fname[m, k], en > "/dev/stderr"
+                bad = 1
+            } else if (ftype[m, k] != "string") {
+                printf "openapi-schemas.sh: %s.%s is tagged %s but is no string\n", m, fname[m, k], en > "/dev/stderr"
+                bad = 1
+            } else wantenum[en] = 1
         }
         for (r in root) if (!known[r]) {
             printf "openapi-schemas.sh: %s is named in the document but is no proto message\n", r > "/dev/stderr"
@@ -154,22 +207,38 @@ generate() {
             d = mdesc[m]
             print "      description: " q(d == "" ? "protobuf message " m : d " (protobuf message " m ")")
             if (nf[m] == 0) { print "      properties: {}"; continue }
+            req = ""
+            for (k = 1; k <= nf[m]; k++) if (freq[m, k]) req = req (req == "" ? "" : ", ") fname[m, k]
+            if (req != "") print "      required: [" req "]"
             print "      properties:"
             for (k = 1; k <= nf[m]; k++) {
                 t = ftype[m, k]; d = fdesc[m, k]; n = fname[m, k]
                 if (n ~ /_cents$/) d = (d == "" ? "" : d " ") "Money: integer cents."
                 if (known[t]) inner = ref(t); else inner = scalar(t)
+                if (fenum[m, k] != "" && isenum[fenum[m, k]]) { t = fenum[m, k]; inner = ref(t) }
                 if (inner == "") { printf "openapi-schemas.sh: %s.%s has unknown type %s\n", m, n, t > "/dev/stderr"; bad = 1; continue }
                 if (flabel[m, k] == "repeated") {
                     line = "type: array, items: {" inner "}"
                     if (d != "") line = line ", description: " q(d)
-                } else if (known[t]) {
+                } else if (known[t] || isenum[t]) {
                     line = d == "" ? inner : "description: " q(d) ", allOf: [{" inner "}]"
                 } else {
                     line = inner (d == "" ? "" : ", description: " q(d))
                 }
                 print "        " n ": {" line "}"
             }
+        }
+        # The closed value sets the fields above name, in the order of the proto files.
+        for (i = 1; i <= ne; i++) {
+            en = eorder[i]
+            if (!(en in wantenum)) continue
+            print "    " en ":"
+            print "      type: string"
+            d = edesc[en]
+            print "      description: " q(d == "" ? "protobuf enum " en : d " (protobuf enum " en ")")
+            vs = ""
+            for (k = 1; k <= nv[en]; k++) vs = vs (k > 1 ? ", " : "") evals[en, k]
+            print "      enum: [" vs "]"
         }
         print "    # END GENERATED SCHEMAS"
         exit bad
