@@ -223,9 +223,9 @@ static const char *const SL_CATEGORIES[] = {"*",
 static void check_center(iv_errors_t *e, const char *field, const char *c, int required)
 {
     if (required && (!c || !*c))
-        iv_add(e, field, "is required");
+        as_problem(e, field, "is required");
     else if (c && (!*c || strlen(c) > 16))
-        iv_add(e, field, "must be a centre code of at most 16 characters");
+        as_problem(e, field, "must be a centre code of at most 16 characters");
 }
 
 static void list_promises(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -235,9 +235,9 @@ static void list_promises(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     check_center(&e, "center", l->center, 0);
     if (l->status && strcmp(l->status, "at_risk") != 0 && strcmp(l->status, "overdue") != 0 &&
         strcmp(l->status, "all") != 0)
-        iv_add(&e, "status", "must be one of at_risk, overdue, all");
+        as_problem(&e, "status", "must be one of at_risk, overdue, all");
     if (l->has_limit && (l->limit < 1 || l->limit > 200))
-        iv_add(&e, "limit", "must be between 1 and 200");
+        as_problem(&e, "limit", "must be between 1 and 200");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -249,11 +249,11 @@ static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     int32_t from = 0, to = 0;
     check_center(&e, "center", r->center, 0);
     if (r->from && iv_date_parse(r->from, &from) < 0)
-        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
     if (r->to && iv_date_parse(r->to, &to) < 0)
-        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (r->from && r->to && e.n == 0 && from > to)
-        iv_add(&e, "from", "is after to");
+        as_problem(&e, "from", "is after to");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -275,11 +275,11 @@ static void set_service_level(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
     for (size_t i = 0; s->category && i < sizeof SL_CATEGORIES / sizeof SL_CATEGORIES[0]; i++)
         ok |= strcmp(SL_CATEGORIES[i], s->category) == 0;
     if (!ok)
-        iv_add(&e, "category",
+        as_problem(&e, "category",
                "is required: * or one of phone_host, phone_battery, phone_charger, "
                "phone_headset, phone_data_card, phone_terminal_card, car, general");
     if (!s->has_hours || s->hours < 0 || s->hours > 8760)
-        iv_add(&e, "hours", "is required, between 0 (remove) and 8760");
+        as_problem(&e, "hours", "is required, between 0 (remove) and 8760");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -324,49 +324,49 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
     const As__Principal *p = as_cmd_principal(ctx);
     iv_errors_t e = {0};
     if (!one_of(c->direction, CALL_DIRECTIONS, N_OF(CALL_DIRECTIONS)))
-        iv_add(&e, "direction", "is required: inbound or outbound");
+        as_problem(&e, "direction", "is required: inbound or outbound");
     if (c->channel && !one_of(c->channel, CALL_CHANNELS, N_OF(CALL_CHANNELS)))
-        iv_add(&e, "channel",
+        as_problem(&e, "channel",
                "must be one of phone, hotline_400, hotline_12315, wechat, online, other");
     if (!one_of(c->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
-        iv_add(&e, "category",
+        as_problem(&e, "category",
                "is required: consultation, repair_request, complaint, suggestion, praise or other");
     if (c->outcome && !one_of(c->outcome, CALL_OUTCOMES, N_OF(CALL_OUTCOMES)))
-        iv_add(&e, "outcome", "must be one of answered, transferred, callback_needed");
+        as_problem(&e, "outcome", "must be one of answered, transferred, callback_needed");
     if (!c->summary || !*c->summary)
-        iv_add(&e, "summary", "is required");
+        as_problem(&e, "summary", "is required");
     check_note(&e, "summary", c->summary);
     if (c->has_duration_s && (c->duration_s < 0 || c->duration_s > 86400))
-        iv_add(&e, "duration_s", "must be between 0 and 86400");
+        as_problem(&e, "duration_s", "must be between 0 and 86400");
     if (c->started_at && !rfc3339_like(c->started_at))
-        iv_add(&e, "started_at", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+        as_problem(&e, "started_at", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
     if (c->ticket_id && (!*c->ticket_id || strlen(c->ticket_id) > 32))
-        iv_add(&e, "ticket_id", "must be a ticket id");
+        as_problem(&e, "ticket_id", "must be a ticket id");
     if (c->complaint_id && (!*c->complaint_id || strlen(c->complaint_id) > 32))
-        iv_add(&e, "complaint_id", "must be a complaint id");
+        as_problem(&e, "complaint_id", "must be a complaint id");
     check_center(&e, "center", c->center, 0);
     if (c->customer) {
         if (c->customer->phone &&
             (strlen(c->customer->phone) < 5 || strlen(c->customer->phone) > 20))
-            iv_add(&e, "customer.phone", "must be 5 to 20 characters");
+            as_problem(&e, "customer.phone", "must be 5 to 20 characters");
         if (c->customer->name && strlen(c->customer->name) > 100)
-            iv_add(&e, "customer.name", "is longer than 100 bytes");
+            as_problem(&e, "customer.name", "is longer than 100 bytes");
     }
     int is_repair = c->category && strcmp(c->category, "repair_request") == 0;
     int is_complaint = c->category && strcmp(c->category, "complaint") == 0;
     if (c->ticket && !is_repair)
-        iv_add(&e, "ticket", "is only for a repair_request call");
+        as_problem(&e, "ticket", "is only for a repair_request call");
     if (c->ticket && c->ticket_id)
-        iv_add(&e, "ticket", "opens a new ticket: leave ticket_id out");
+        as_problem(&e, "ticket", "opens a new ticket: leave ticket_id out");
     if (c->complaint && !is_complaint)
-        iv_add(&e, "complaint", "is only for a complaint call");
+        as_problem(&e, "complaint", "is only for a complaint call");
     if (c->complaint) {
         if (!one_of(c->complaint->cause, COMPLAINT_CAUSES, N_OF(COMPLAINT_CAUSES)))
-            iv_add(&e, "complaint.cause",
+            as_problem(&e, "complaint.cause",
                    "is required: attitude, repair_quality, overdue, parts_unavailable, price or "
                    "other");
         if (!c->complaint->description || !*c->complaint->description)
-            iv_add(&e, "complaint.description", "is required");
+            as_problem(&e, "complaint.description", "is required");
         check_note(&e, "complaint.description", c->complaint->description);
     }
     char warnings[4][160];
@@ -382,7 +382,7 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
             for (int i = 0; i < te.n; i++) {
                 char name[72];
                 snprintf(name, sizeof name, "ticket.%.56s", te.field[i]);
-                iv_add(&e, name, "%s", te.problem[i]);
+                as_problem(&e, name, "%s", te.problem[i]);
             }
     }
     if (reject(ctx, &e))
@@ -402,7 +402,7 @@ static void get_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     const char *id = ((const Intake__GetCall *)msg)->id;
     iv_errors_t e = {0};
     if (!id || !*id || strlen(id) > 32)
-        iv_add(&e, "id", "a call id is required");
+        as_problem(&e, "id", "a call id is required");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -413,19 +413,19 @@ static void list_calls(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     iv_errors_t e = {0};
     int32_t from = 0, to = 0;
     if (l->from && iv_date_parse(l->from, &from) < 0)
-        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
     if (l->to && iv_date_parse(l->to, &to) < 0)
-        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (l->category && !one_of(l->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
-        iv_add(&e, "category",
+        as_problem(&e, "category",
                "must be one of consultation, repair_request, complaint, suggestion, praise, other");
     if (l->phone && strlen(l->phone) > 20)
-        iv_add(&e, "phone", "is too long");
+        as_problem(&e, "phone", "is too long");
     if (l->q && (strlen(l->q) < 2 || strlen(l->q) > 100))
-        iv_add(&e, "q", "must be 2 to 100 bytes");
+        as_problem(&e, "q", "must be 2 to 100 bytes");
     check_center(&e, "center", l->center, 0);
     if (l->has_limit && (l->limit < 1 || l->limit > 200))
-        iv_add(&e, "limit", "must be between 1 and 200");
+        as_problem(&e, "limit", "must be between 1 and 200");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -437,11 +437,11 @@ static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     int32_t from = 0, to = 0;
     check_center(&e, "center", r->center, 0);
     if (r->from && iv_date_parse(r->from, &from) < 0)
-        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
     if (r->to && iv_date_parse(r->to, &to) < 0)
-        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (r->from && r->to && e.n == 0 && from > to)
-        iv_add(&e, "from", "is after to");
+        as_problem(&e, "from", "is after to");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -454,17 +454,17 @@ static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     iv_errors_t e = {0};
     int32_t from = 0, to = 0;
     if (r->from && iv_date_parse(r->from, &from) < 0)
-        iv_add(&e, "from", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
     if (r->to && iv_date_parse(r->to, &to) < 0)
-        iv_add(&e, "to", "is not a date (YYYY-MM-DD)");
+        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (r->from && r->to && e.n == 0 && from > to)
-        iv_add(&e, "from", "is after to");
+        as_problem(&e, "from", "is after to");
     if (r->from && r->to && e.n == 0 && to - from > 731)
-        iv_add(&e, "to", "is more than two years after from");
+        as_problem(&e, "to", "is more than two years after from");
     if (r->manufacturer && (!*r->manufacturer || strlen(r->manufacturer) > 64))
-        iv_add(&e, "manufacturer", "must be 1 to 64 characters");
+        as_problem(&e, "manufacturer", "must be 1 to 64 characters");
     if (r->brand && (!*r->brand || strlen(r->brand) > 64))
-        iv_add(&e, "brand", "must be 1 to 64 characters");
+        as_problem(&e, "brand", "must be 1 to 64 characters");
     if (!reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }

@@ -75,18 +75,18 @@ static void choice(as_problems_t *e, const char *field, const char *s, const cha
 }
 
 /* The same for a closed value set declared as a proto enum (as/enums.h). */
-static void choice_enum(sv_errors_t *e, const char *field, const char *s,
+static void choice_enum(as_problems_t *e, const char *field, const char *s,
                         const ProtobufCEnumDescriptor *d, int required)
 {
     char listed[256];
     as_enum_list(d, ", ", ", ", listed, sizeof listed);
     if (!present(s)) {
         if (required)
-            err_add(e, field, "is required (%s)", listed);
+            as_problem(e, field, "is required (%s)", listed);
         return;
     }
     if (!as_enum_has(d, s))
-        err_add(e, field, "'%.40s' is not one of %s", s, listed);
+        as_problem(e, field, "'%.40s' is not one of %s", s, listed);
 }
 
 /* Strict YYYY-MM-DD with a real calendar day. */
