@@ -45,7 +45,7 @@ static const struct {
     {"settlement", {"intake", NULL}},
     {"surveys", {"intake", NULL}},
     /* the gateway follows the people stream to drop revoked tokens and disabled users */
-    {"people", {"intake", "gateway", NULL}},
+    {"people", {"intake", "parts", "surveys", "gateway", NULL}},
 };
 
 /* The key that may act for users: any principal but a service's — except its own,

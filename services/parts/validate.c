@@ -62,13 +62,15 @@ void pv_sort(pv_errors_t *e)
     }
 }
 
+/* The people service's centre code: an upper-case letter or digit, then 1 to 15 more of them,
+ * '_' or '-' (a centre opened through /v1/centers becomes a site here). */
 int pv_site_ok(const char *v)
 {
     size_t n = v ? strlen(v) : 0;
-    if (n < 2 || n > 16)
+    if (n < 2 || n > 16 || !(isupper((unsigned char)v[0]) || isdigit((unsigned char)v[0])))
         return 0;
     for (; *v; v++)
-        if (!(isupper((unsigned char)*v) || isdigit((unsigned char)*v)))
+        if (!(isupper((unsigned char)*v) || isdigit((unsigned char)*v) || *v == '_' || *v == '-'))
             return 0;
     return 1;
 }
@@ -92,7 +94,8 @@ void pv_site(pv_errors_t *e, const char *field, const char *v, int required)
         return;
     }
     if (!pv_site_ok(v))
-        pv_add(e, field, "is not a site code (2 to 16 upper-case letters and digits, e.g. SH01)");
+        pv_add(e, field,
+               "is not a site code (2 to 16 upper-case letters, digits, _ or -, e.g. SH01)");
 }
 
 void pv_sku(pv_errors_t *e, const char *field, const char *v, int required)
