@@ -259,6 +259,18 @@ static const as_cmd_def_t commands[] = {
     {"intake.CancelTicket", &intake__ticket__descriptor, cancel_ticket, "cmd_cancel_ticket"},
     {"intake.ReturnUnrepaired", &intake__ticket__descriptor, return_unrepaired,
      "cmd_return_unrepaired"},
+    /* customers and the device registry: validated in SQL (migration 193) */
+    {"intake.CreateCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
+     "cmd_create_customer"},
+    {"intake.UpdateCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
+     "cmd_update_customer"},
+    {"intake.GetCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
+     "cmd_get_customer"},
+    {"intake.ListCustomers", &intake__customer_list__descriptor, as_cmd_sql_default,
+     "cmd_list_customers"},
+    {"intake.ListCustomerDevices", &intake__device_list__descriptor, as_cmd_sql_default,
+     "cmd_list_customer_devices"},
+    {"intake.GetDevice", &intake__device_record__descriptor, as_cmd_sql_default, "cmd_get_device"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
