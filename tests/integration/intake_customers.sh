@@ -99,4 +99,17 @@ t_status "a malformed phone is 400" 400
 http POST /v1/customers "$AS_TOKEN_REGION" '{"name":"x","phones":["13611112222"]}'
 t_status "a region manager may not register customers" 403
 
+# --- the same through asctl ---
+ASCTL=${AS_BIN:-build/bin}/asctl
+ac() { "$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" "$@"; }
+out=$(ac customer show "$CU")
+t_match "asctl customer show: tier and account owner" "owner +Liu Yang" "$out"
+t_match "asctl customer show: consent per channel" "sms=no" "$out"
+t_match "asctl customer list --phone finds the customer" "$CU" "$(ac customer list --phone "${PHONE:0:8}" --limit 200)"
+out=$(ac customer add --name "Asctl $RUN" --phones "1350$RUN" --tier key --owner "Ma Li" --consent sms=yes,email=no)
+t_match "asctl customer add registers a key customer" "tier +key" "$out"
+t_match "asctl device show: the history" "$T1" "$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_ADMIN" device show "$IMEI")"
+t_check "asctl customer update without an owner for VIP is refused (exit 3)" \
+    bash -c "'$ASCTL' --url '$AS_GATEWAY_URL' --token '$AS_TOKEN_CENTER' customer update $CU --tier vip --owner '' >/dev/null 2>&1; [ \$? -eq 3 ]"
+
 t_done
