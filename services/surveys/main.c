@@ -63,6 +63,17 @@ static void on_intake_event(as_event_t *ev, void *ud)
         as_event_commit(ev, &st, 1);
         return;
     }
+    /* the customers' tiers: key / VIP complaints start one severity higher */
+    const char *tier_sql =
+        strcmp(ev->type, "intake.CustomerLinked") == 0    ? "SELECT on_customer_linked($1::jsonb)"
+        : strcmp(ev->type, "intake.CustomerChanged") == 0 ? "SELECT on_customer_changed($1::jsonb)"
+                                                          : NULL;
+    if (tier_sql) {
+        const char *p[1] = {ev->json};
+        as_db_stmt_t st = {tier_sql, 1, p};
+        as_event_commit(ev, &st, 1);
+        return;
+    }
     if (strcmp(ev->type, "intake.TicketOpened") == 0) {
         const char *p[1] = {ev->json};
         as_db_stmt_t st = {"SELECT on_ticket_opened($1::jsonb)", 1, p};

@@ -82,6 +82,18 @@ t_eq "tier, owner, address, consent" "vip Liu Yang 8 Nanjing Road false" \
 ticket "$AS_TOKEN_CENTER" "$(new_imei)"
 t_eq "a new ticket of the VIP shows tier and account owner" "vip/Liu Yang/$CU" \
     "$(jbody '.customer_tier + "/" + .account_owner + "/" + .customer_id')"
+T_VIP=$(jbody .id)
+# surveys learns the ticket's tier from intake.CustomerLinked (then TicketOpened) on the stream
+for _ in $(seq 1 50); do
+    [ "$(q surveys "SELECT count(*) FROM ticket_customers WHERE ticket_id = '$T_VIP'")" = 1 ] && break
+    sleep 0.2
+done
+http POST /v1/complaints "$AS_TOKEN_CENTER" "{\"channel\":\"phone\",\"cause\":\"attitude\",\"description\":\"vip test\",\"ticket_id\":\"$T_VIP\"}"
+t_status "a complaint about the VIP's ticket" 201
+t_jq "starts one severity higher: serious, not general (phone)" .severity serious
+t_jq "so it starts with the centre manager" .level centre_manager
+http POST /v1/complaints "$AS_TOKEN_CENTER_B" "{\"channel\":\"phone\",\"cause\":\"attitude\",\"description\":\"regular test\",\"ticket_id\":\"$T3\"}"
+t_jq "a regular customer's complaint by phone stays general" .severity general
 t_eq "an event announces the change, with no name or phone" "vip false" \
     "$(q intake "SELECT payload->>'tier', (payload ? 'phone' OR payload ? 'name')::text FROM outbox WHERE type = 'intake.CustomerChanged' AND payload->>'customer_id' = '$CU' ORDER BY seq DESC LIMIT 1" | tr '|' ' ')"
 
