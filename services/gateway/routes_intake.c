@@ -1,9 +1,11 @@
 /* routes_intake.c — the HTTP routes of the intake service (tickets). */
 #include "gateway.h"
 
-#define DESK    (R_ADMIN | R_REGION | R_CENTER)
-#define READERS (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE)
-#define QUALITY (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
+#define DESK      (R_ADMIN | R_REGION | R_CENTER)
+#define READERS   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE)
+#define CUSTOMERS (R_ADMIN | R_CENTER)
+#define DEVICES   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
+#define QUALITY   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
 
 const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets", DESK, "intake", "intake.OpenTicket", 1, NULL, NULL, NULL,
@@ -53,5 +55,18 @@ const gw_route_t gw_routes_intake[] = {
      NULL, "faults by brand, model, fault code, part and month; repeat hot spots; trend", NULL},
     {"GET", "/v1/reports/quality/csv", QUALITY, "intake", "intake.ExportQualityReport", 0, NULL,
      "csv", NULL, "the quality report as CSV (per manufacturer with ?manufacturer=)", NULL},
+    /* customers: personal data, for admin and the centre desks only (docs/roles.md) */
+    {"POST", "/v1/customers", CUSTOMERS, "intake", "intake.CreateCustomer", 1, NULL, NULL, NULL,
+     "register a customer (phones are unique: one customer per phone)", NULL},
+    {"GET", "/v1/customers", CUSTOMERS, "intake", "intake.ListCustomers", 0, NULL, NULL, NULL,
+     "find customers by phone or name prefix (paged)", NULL},
+    {"GET", "/v1/customers/{id}", CUSTOMERS, "intake", "intake.GetCustomer", 0, NULL, NULL, NULL,
+     "one customer with devices and tickets (each read is audited)", NULL},
+    {"PATCH", "/v1/customers/{id}", CUSTOMERS, "intake", "intake.UpdateCustomer", 1, NULL, NULL,
+     NULL, "change a customer: address, consent, tier and account owner, more phones", NULL},
+    {"GET", "/v1/customers/{id}/devices", CUSTOMERS, "intake", "intake.ListCustomerDevices", 0,
+     NULL, NULL, NULL, "the devices a customer owns, each with its repair history", NULL},
+    {"GET", "/v1/devices/{imei}", DEVICES, "intake", "intake.GetDevice", 0, NULL, NULL, NULL,
+     "a device (IMEI or VIN): owner and repair history at every centre", NULL},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

@@ -513,6 +513,18 @@ static const as_cmd_def_t commands[] = {
      "cmd_quality_report"},
     {"intake.ExportQualityReport", &intake__quality_csv__descriptor, quality_export,
      "cmd_quality_csv"},
+    /* customers and the device registry: validated in SQL (migration 193) */
+    {"intake.CreateCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
+     "cmd_create_customer"},
+    {"intake.UpdateCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
+     "cmd_update_customer"},
+    {"intake.GetCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
+     "cmd_get_customer"},
+    {"intake.ListCustomers", &intake__customer_list__descriptor, as_cmd_sql_default,
+     "cmd_list_customers"},
+    {"intake.ListCustomerDevices", &intake__device_list__descriptor, as_cmd_sql_default,
+     "cmd_list_customer_devices"},
+    {"intake.GetDevice", &intake__device_record__descriptor, as_cmd_sql_default, "cmd_get_device"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */

@@ -558,8 +558,23 @@ static void on_intake_event(as_event_t *ev, void *ud)
     as_event_commit(ev, &st, 1);
 }
 
+/* The network from the people service: a centre opened or changed there becomes (or updates) a
+ * site here, so it can take stock and transfers at once; the seed SQL is only the first load. */
+static void on_people_event(as_event_t *ev, void *ud)
+{
+    (void)ud;
+    if (strcmp(ev->type, "people.CenterChanged") != 0) {
+        as_event_commit(ev, NULL, 0); /* not for us: just move past it */
+        return;
+    }
+    const char *p[1] = {ev->json};
+    as_db_stmt_t st = {"SELECT on_center_changed($1::jsonb)", 1, p};
+    as_event_commit(ev, &st, 1);
+}
+
 static const as_sub_def_t subscriptions[] = {
     {"intake", on_intake_event},
+    {"people", on_people_event},
 };
 
 /* ---- start: the settings the SQL reads ---- */

@@ -22,13 +22,15 @@ void pv_add_row(as_problems_t *e, int row, const char *col, const char *fmt, ...
     va_end(ap);
 }
 
+/* The people service's centre code: an upper-case letter or digit, then 1 to 15 more of them,
+ * '_' or '-' (a centre opened through /v1/centers becomes a site here). */
 int pv_site_ok(const char *v)
 {
     size_t n = v ? strlen(v) : 0;
-    if (n < 2 || n > 16)
+    if (n < 2 || n > 16 || !(isupper((unsigned char)v[0]) || isdigit((unsigned char)v[0])))
         return 0;
     for (; *v; v++)
-        if (!(isupper((unsigned char)*v) || isdigit((unsigned char)*v)))
+        if (!(isupper((unsigned char)*v) || isdigit((unsigned char)*v) || *v == '_' || *v == '-'))
             return 0;
     return 1;
 }
@@ -53,7 +55,7 @@ void pv_site(as_problems_t *e, const char *field, const char *v, int required)
     }
     if (!pv_site_ok(v))
         as_problem(e, field,
-                   "is not a site code (2 to 16 upper-case letters and digits, e.g. SH01)");
+               "is not a site code (2 to 16 upper-case letters, digits, _ or -, e.g. SH01)");
 }
 
 void pv_sku(as_problems_t *e, const char *field, const char *v, int required)

@@ -69,6 +69,17 @@ static void on_intake_event(as_event_t *ev, void *ud)
         as_event_commit(ev, &st, 1);
         return;
     }
+    /* the customers' tiers: key / VIP complaints start one severity higher */
+    const char *tier_sql =
+        strcmp(ev->type, "intake.CustomerLinked") == 0    ? "SELECT on_customer_linked($1::jsonb)"
+        : strcmp(ev->type, "intake.CustomerChanged") == 0 ? "SELECT on_customer_changed($1::jsonb)"
+                                                          : NULL;
+    if (tier_sql) {
+        const char *p[1] = {ev->json};
+        as_db_stmt_t st = {tier_sql, 1, p};
+        as_event_commit(ev, &st, 1);
+        return;
+    }
     if (strcmp(ev->type, "intake.TicketOpened") == 0) {
         const char *p[1] = {ev->json};
         as_db_stmt_t st = {"SELECT on_ticket_opened($1::jsonb)", 1, p};
@@ -78,8 +89,27 @@ static void on_intake_event(as_event_t *ev, void *ud)
     as_event_commit(ev, NULL, 0); /* not for us: just move past it */
 }
 
+/* The network from the people service: regions and centres opened or changed there, so a new
+ * centre can have complaints and callbacks at once; the seed SQL is only the first load. */
+static void on_people_event(as_event_t *ev, void *ud)
+{
+    (void)ud;
+    const char *sql =
+        strcmp(ev->type, "people.RegionCreated") == 0   ? "SELECT on_region_created($1::jsonb)"
+        : strcmp(ev->type, "people.CenterChanged") == 0 ? "SELECT on_center_changed($1::jsonb)"
+                                                        : NULL;
+    if (!sql) {
+        as_event_commit(ev, NULL, 0); /* not for us: just move past it */
+        return;
+    }
+    const char *p[1] = {ev->json};
+    as_db_stmt_t st = {sql, 1, p};
+    as_event_commit(ev, &st, 1);
+}
+
 static const as_sub_def_t subscriptions[] = {
     {"intake", on_intake_event},
+    {"people", on_people_event},
 };
 
 static int surveys_start(as_service_t *svc)

@@ -72,6 +72,8 @@ PHONE_DONE=137$(printf '%08d' $((RUN % 100000000)))
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$PHONE" 40)"
 T_SH=$TICKET
 t_jq "fixture: SH01's desk opens a ticket that warranty decides" .state adjudicated
+CU_SH=$(jbody .customer_id)   # its customer and device (the register, docs/customers.md)
+IMEI_SH=$(jbody .device.imei)
 open_ticket "$AS_TOKEN_CENTER_B" "$(ticket_body "13800$(printf '%06d' $((RUN % 1000000)))" 40)"
 T_GZ=$TICKET
 t_jq "fixture: GZ01's desk opens a ticket that warranty decides" .state adjudicated
@@ -314,6 +316,8 @@ route_input() {
     "POST /v1/complaints/{id}/severity") REQ_BODY='{"severity":"serious","note":"api roles test"}' ;;
     "POST /v1/complaints/{id}/report") REQ_BODY='{"report":"api roles test"}' ;;
     "POST /v1/complaints/{id}/assign") REQ_BODY='{"owner":"quality.lead"}' ;;
+    "POST /v1/customers") REQ_BODY="{\"name\":\"Api Roles\",\"phones\":[\"$PHONE\"]}" ;;
+    "PATCH /v1/customers/{id}") REQ_BODY='{"address":"api roles test"}' ;;
     GET\ * | "POST /v1/warranty/decisions/{ticket_id}/re-evaluate") ;;
     *)
         REQ_BODY='{}'
@@ -344,6 +348,8 @@ route_input() {
     /v1/settlement/entries/*) id=$ENTRY ;;
     /v1/surveys/callbacks/*) id=$CALLBACK ;;
     /v1/complaints/*) id=$C_SH ;;
+    /v1/customers/*) id=$CU_SH ;;
+    /v1/devices/*) id=$IMEI_SH ;;
     *) id=none-$RUN ;;
     esac
     REQ_PATH=$(sed -E "s/\{[a-z_]+\}/$id/g" <<<"$REQ_PATH")

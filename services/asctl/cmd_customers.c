@@ -1,0 +1,199 @@
+/* cmd_customers.c — `asctl customer …` and `asctl device show`: the customer register and the
+ * device registry (kept by intake, docs/customers.md). */
+#include "asctl.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const asctl_col_t CUSTOMER_COLS[] = {
+    {"ID", "id", 11},    {"NAME", "name", 20},           {"PHONES", "phones", 26},
+    {"TIER", "tier", 8}, {"OWNER", "account_owner", 16}, {"CENTRE", "center", 8},
+};
+static const asctl_col_t HISTORY_COLS[] = {
+    {"TICKET", "id", 10},      {"CENTRE", "center", 8},     {"STATE", "state", 14},
+    {"REQUEST", "request", 8}, {"FAULT", "fault_code", 12}, {"OPENED", "opened_at", 24},
+};
+static const asctl_col_t DEVICE_COLS[] = {
+    {"DEVICE", "key", 20},          {"BRAND", "brand", 10},
+    {"MODEL", "model", 12},         {"PURCHASED", "purchase_date", 10},
+    {"INVOICE", "invoice_ref", 12},
+};
+
+static void print_customer(json_t *c)
+{
+    char b[512];
+    asctl_verb_line("id", asctl_get(c, "id", b, sizeof b));
+    asctl_verb_line("name", asctl_get(c, "name", b, sizeof b));
+    asctl_verb_line("phones", asctl_get(c, "phones", b, sizeof b));
+    asctl_verb_line("address", asctl_get(c, "address", b, sizeof b));
+    asctl_verb_line("tier", asctl_get(c, "tier", b, sizeof b));
+    asctl_verb_line("owner", asctl_get(c, "account_owner", b, sizeof b));
+    size_t off = 0;
+    const char *ch;
+    json_t *yes;
+    b[0] = '\0';
+    json_object_foreach(json_object_get(c, "consent"), ch, yes)
+    {
+        if (off < sizeof b)
+            off += (size_t)snprintf(b + off, sizeof b - off, "%s%s=%s", off ? "," : "", ch,
+                                    json_is_true(yes) ? "yes" : "no");
+    }
+    asctl_verb_line("consent", b);
+    asctl_verb_line("centre", asctl_get(c, "center", b, sizeof b));
+    json_t *d = json_object_get(c, "devices");
+    if (json_array_size(d)) {
+        printf("\ndevices:\n");
+        asctl_print_table(d, DEVICE_COLS, sizeof DEVICE_COLS / sizeof DEVICE_COLS[0]);
+    }
+    json_t *t = json_object_get(c, "tickets");
+    if (json_array_size(t)) {
+        printf("\ntickets:\n");
+        asctl_print_table(t, HISTORY_COLS, sizeof HISTORY_COLS / sizeof HISTORY_COLS[0]);
+    }
+}
+
+static void print_customers(json_t *ans)
+{
+    asctl_print_table(json_object_get(ans, "customers"), CUSTOMER_COLS,
+                      sizeof CUSTOMER_COLS / sizeof CUSTOMER_COLS[0]);
+    const char *next = json_string_value(json_object_get(ans, "next"));
+    if (next)
+        printf("\nmore: asctl customer list --after %s\n", next);
+}
+
+static void print_device(json_t *d)
+{
+    char b[256];
+    asctl_verb_line("device", asctl_get(d, "key", b, sizeof b));
+    asctl_verb_line("brand", asctl_get(d, "brand", b, sizeof b));
+    asctl_verb_line("model", asctl_get(d, "model", b, sizeof b));
+    asctl_verb_line("purchased", asctl_get(d, "purchase_date", b, sizeof b));
+    asctl_verb_line("invoice", asctl_get(d, "invoice_ref", b, sizeof b));
+    asctl_verb_line("owner", asctl_get(d, "customer_id", b, sizeof b));
+    printf("\nhistory:\n");
+    asctl_print_table(json_object_get(d, "history"), HISTORY_COLS,
+                      sizeof HISTORY_COLS / sizeof HISTORY_COLS[0]);
+}
+
+static void print_devices(json_t *ans)
+{
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(ans, "devices"), i, d)
+    {
+        if (i)
+            printf("\n");
+        print_device(d);
+    }
+}
+
+/* --name/--phone(s)/--address/--tier/--owner/--center/--sms/--no-sms into a JSON body */
+static const char *const FIELDS[] = {"--name",    "name",          "s", "--phones", "phones", "l",
+                                     "--address", "address",       "s", "--tier",   "tier",   "s",
+                                     "--owner",   "account_owner", "s", "--center", "center", "s",
+                                     NULL};
+
+static int consent(json_t *b, int argc, char **argv)
+{
+    const char *v = asctl_opt(argc, argv, "--consent");
+    if (!v)
+        return 0;
+    /* --consent sms=yes,phone=no,email=no */
+    json_t *c = json_object();
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", v);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok;
+         tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq || (strcmp(eq + 1, "yes") != 0 && strcmp(eq + 1, "no") != 0)) {
+            fprintf(stderr, "asctl: --consent takes channel=yes|no,… (e.g. sms=yes,phone=no)\n");
+            json_decref(c);
+            return -1;
+        }
+        *eq = '\0';
+        json_object_set_new(c, tok, json_boolean(strcmp(eq + 1, "yes") == 0));
+    }
+    json_object_set_new(b, "consent", c);
+    return 0;
+}
+
+static int c_add(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--name= --phones= --address= --tier= --owner= --center= --consent=";
+    if (asctl_verb_check(argc, argv, spec, 0, 0, "customer add") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_object();
+    if (asctl_verb_body(b, argc, argv, FIELDS) < 0 || consent(b, argc, argv) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "POST", "/v1/customers", b, NULL, print_customer);
+}
+
+static int c_update(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--name= --phones= --address= --tier= --owner= --consent=";
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "customer update") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[256];
+    json_t *b = json_object();
+    if (asctl_verb_path(path, sizeof path, "/v1/customers/%s",
+                        asctl_verb_pos(argc, argv, spec, 0)) < 0 ||
+        asctl_verb_body(b, argc, argv, FIELDS) < 0 || consent(b, argc, argv) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "PATCH", path, b, NULL, print_customer);
+}
+
+static int get_one(const asctl_opts_t *o0, int argc, char **argv, const char *cmd, const char *fmt,
+                   void (*print)(json_t *))
+{
+    if (asctl_verb_check(argc, argv, "", 1, 1, cmd) < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, fmt, asctl_verb_pos(argc, argv, "", 0)) < 0)
+        return ASCTL_USAGE;
+    return asctl_request(&o, "GET", path, NULL, NULL, print);
+}
+
+static int c_show(const asctl_opts_t *o, int argc, char **argv)
+{
+    return get_one(o, argc, argv, "customer show", "/v1/customers/%s", print_customer);
+}
+
+static int c_devices(const asctl_opts_t *o, int argc, char **argv)
+{
+    return get_one(o, argc, argv, "customer devices", "/v1/customers/%s/devices", print_devices);
+}
+
+static int d_show(const asctl_opts_t *o, int argc, char **argv)
+{
+    return get_one(o, argc, argv, "device show", "/v1/devices/%s", print_device);
+}
+
+static int c_list(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const q[] = {"--phone", "phone",   "--name", "name", "--after",
+                                    "after",   "--limit", "limit",  NULL};
+    return asctl_verb_list(o, argc, argv, "customer list", "/v1/customers", q, print_customers);
+}
+
+const asctl_cmd_t asctl_customer_cmds[] = {
+    {"customer", "list", "[--phone PREFIX] [--name PREFIX] [--limit N] [--after ID]",
+     "find customers (admin, centre desks)", c_list},
+    {"customer", "show", "ID", "a customer with devices and tickets (the read is audited)", c_show},
+    {"customer", "add",
+     "--name N --phones P[,P…] [--address A] [--tier regular|key|vip --owner NAME] [--center C] "
+     "[--consent sms=yes,phone=no,…]",
+     "register a customer", c_add},
+    {"customer", "update",
+     "ID [--name N] [--phones P,…] [--address A] [--tier T] [--owner NAME] [--consent …]",
+     "change a customer (phones are added)", c_update},
+    {"customer", "devices", "ID", "the customer's devices with their history", c_devices},
+    {"device", "show", "IMEI|VIN", "a device: owner and repair history at every centre", d_show},
+    {NULL, NULL, NULL, NULL, NULL},
+};
