@@ -21,11 +21,11 @@ SANFLAGS =
 OPT ?= -O2
 endif
 GEN   := $(BUILD)/gen
-PKGS  := libzmq libprotobuf-c libuv jansson libpq
+PKGS  := libzmq libprotobuf-c libuv jansson libpq libsystemd
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANFLAGS) -MMD -MP \
            -Icommon/include -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
            -I/usr/include/postgresql
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -lprotobuf-c -luv -ljansson -lpq)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -lprotobuf-c -luv -ljansson -lpq -lsystemd)
 LDFLAGS := $(SANFLAGS)
 
 PROTOS     := $(wildcard proto/*.proto)
