@@ -120,6 +120,8 @@ $(BUILD)/bin/as-$(1): $(call svc_objs,$(1)) $(LIBCOMMON)
 endef
 $(foreach s,$(SERVICES),$(eval $(call svc_rule,$(s))))
 $(BUILD)/bin/as-people: LDLIBS += -lsodium
+# The commit the gateway reports in aftersales_build_info.
+$(BUILD)/obj/services/gateway/metrics.o: CFLAGS += -DAS_BUILD_COMMIT='"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)"'
 
 $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
