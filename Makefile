@@ -21,11 +21,11 @@ SANFLAGS =
 OPT ?= -O2
 endif
 GEN   := $(BUILD)/gen
-PKGS  := libzmq libprotobuf-c libuv jansson libpq
+PKGS  := libzmq libprotobuf-c libuv jansson libpq libsystemd
 CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) $(SANFLAGS) -MMD -MP \
            -Icommon/include -I$(GEN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null) \
            -I/usr/include/postgresql
-LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -lprotobuf-c -luv -ljansson -lpq)
+LDLIBS  := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lzmq -lprotobuf-c -luv -ljansson -lpq -lsystemd)
 LDFLAGS := $(SANFLAGS)
 
 PROTOS     := $(wildcard proto/*.proto)
@@ -125,6 +125,8 @@ $(BUILD)/bin/as-$(1): $(call svc_objs,$(1)) $(LIBCOMMON)
 endef
 $(foreach s,$(SERVICES),$(eval $(call svc_rule,$(s))))
 $(BUILD)/bin/as-people: LDLIBS += -lsodium
+# The commit the gateway reports in aftersales_build_info.
+$(BUILD)/obj/services/gateway/metrics.o: CFLAGS += -DAS_BUILD_COMMIT='"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)"'
 
 $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

@@ -19,6 +19,7 @@
 #include "as/log.h"
 #include "as/pbjson.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -314,10 +315,31 @@ void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
         n = 0;
     if (!c->collecting)
         batch_reset(c); /* a late (asynchronous) commit goes alone */
-    if (c->bn + n > BATCH_STMTS)
+    /* The event's trace goes with its effects: the outbox rows they emit record it (the
+     * transaction-local as.trace_id, see common/sql/210_traces.sql), and the log line names it. */
+    char trace[64];
+    size_t tn = 0;
+    for (const char *t = ev->env && ev->env->trace_id ? ev->env->trace_id : "";
+         *t && tn + 1 < sizeof trace; t++)
+        if (isalnum((unsigned char)*t) || *t == '-' || *t == '_')
+            trace[tn++] = *t;
+    trace[tn] = '\0';
+    int with_trace = n > 0;
+    if (n > 0)
+        AS_INFO("event applied", "stream=%s seq=%" PRIu64 " type=%s trace=%s effects=%d",
+                ev->stream, h->seq, ev->type ? ev->type : "?", tn ? trace : "-", n);
+    if (c->bn + n + with_trace > BATCH_STMTS)
         batch_submit(c);
     if (c->bn == 0)
         c->bn = 1; /* slot 0: the position advance for the whole batch, filled in at submit */
+    if (with_trace && c->bn < BATCH_STMTS) {
+        const char **pp = bown(c, calloc(1, sizeof *pp));
+        if (pp)
+            pp[0] = bkeep(c, trace);
+        if (pp && pp[0])
+            c->bstmt[c->bn++] = (as_db_stmt_t){"SELECT set_config('as.trace_id', $1, true)", 1,
+                                               (const char *const *)pp};
+    }
     for (int i = 0; i < n && c->bn < BATCH_STMTS; i++) {
         int np = stmts[i].nparams;
         const char **pp = np ? bown(c, calloc((size_t)np, sizeof *pp)) : NULL;

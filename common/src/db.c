@@ -285,6 +285,29 @@ static void db_io_cb(uv_poll_t *h, int status, int events)
     db_pump(db);
 }
 
+/* libpq notices (RAISE NOTICE/WARNING in a function, server warnings) go into the log, one line
+ * each, not to libpq's default stderr printer. */
+static void db_notice(void *arg, const PGresult *res)
+{
+    (void)arg;
+    const char *sev = PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *st = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    char esc[512];
+    as_log_esc(msg ? msg : "", esc, sizeof esc);
+    as_log_level_t lvl = sev && (strcmp(sev, "WARNING") == 0) ? AS_LOG_WARN : AS_LOG_INFO;
+    if (sev && (strcmp(sev, "DEBUG") == 0 || strcmp(sev, "LOG") == 0))
+        lvl = AS_LOG_DEBUG;
+    AS_LOG_(lvl, "database notice", "severity=%s sqlstate=%s text=\"%s\"", sev ? sev : "-",
+            st ? st : "-", esc);
+}
+
+void as_db_route_notices(PGconn *c)
+{
+    if (c)
+        PQsetNoticeReceiver(c, db_notice, NULL);
+}
+
 static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
 {
     (void)events;
@@ -330,6 +353,7 @@ static void db_connect_start(as_db_t *db)
     if (db->closing || db->state != DB_DOWN)
         return;
     db->conn = PQconnectStart(db->conninfo);
+    as_db_route_notices(db->conn);
     if (!db->conn || PQstatus(db->conn) == CONNECTION_BAD) {
         db_drop_connection(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
         return;
@@ -486,8 +510,10 @@ PGconn *as_db_connect_blocking(const char *conninfo, int wait_ms, char *err, siz
     int waited = 0;
     for (;;) {
         PGconn *c = PQconnectdb(conninfo);
-        if (c && PQstatus(c) == CONNECTION_OK)
+        if (c && PQstatus(c) == CONNECTION_OK) {
+            as_db_route_notices(c);
             return c;
+        }
         snprintf(err, errlen, "%s", c ? PQerrorMessage(c) : "out of memory");
         err[strcspn(err, "\n")] = '\0';
         PQfinish(c);

@@ -6,6 +6,7 @@
 #include "as/log.h"
 #include "as/pbjson.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -105,6 +106,22 @@ static void ctx_free(as_cmd_ctx_t *ctx)
         server_free(s);
 }
 
+/* One line per answered command, with the request and trace ids a caller's log line carries:
+ * INFO for the service's commands, DEBUG for the built-ins (health, metrics, replay). */
+static void cmd_log(const as_cmd_ctx_t *ctx, int status, const char *code, int replayed)
+{
+    const char *subject = ctx->principal && ctx->principal->subject ? ctx->principal->subject : "-";
+    char esc[160];
+    as_log_esc(subject, esc, sizeof esc);
+    as_log_level_t lvl = !ctx->entry ? AS_LOG_DEBUG : status >= 500 ? AS_LOG_WARN : AS_LOG_INFO;
+    AS_LOG_(lvl, "command", "type=%s req=%s trace=%s subject=\"%s\" status=%d code=%s replayed=%d",
+            ctx->entry                   ? ctx->entry->type
+            : ctx->env && ctx->env->type ? ctx->env->type
+                                         : "?",
+            ctx->request_id, ctx->trace_id[0] ? ctx->trace_id : "-", esc, status,
+            code && *code ? code : "-", replayed);
+}
+
 /* Send a reply envelope to `ident`. */
 static void send_reply(as_server_t *s, const uint8_t *ident, size_t ident_len, int delimiter,
                        const char *request_id, const char *trace_id, const As__Reply *reply)
@@ -175,12 +192,7 @@ void as_cmd_reply(as_cmd_ctx_t *ctx, int status, const char *code, const char *m
     send_reply(ctx->s, ctx->ident, ctx->ident_len, ctx->delimiter, ctx->request_id, ctx->trace_id,
                &r);
     free(bbuf);
-    if (status >= 500)
-        AS_WARN("command failed", "req=%s type=%s status=%d code=%s", ctx->request_id,
-                ctx->entry ? ctx->entry->type : "?", status, code ? code : "");
-    else
-        AS_DEBUG("command done", "req=%s type=%s status=%d", ctx->request_id,
-                 ctx->entry ? ctx->entry->type : "?", status);
+    cmd_log(ctx, status, code, 0);
     ctx_free(ctx);
 }
 
@@ -205,6 +217,7 @@ void as_cmd_reply_fields(as_cmd_ctx_t *ctx, const char *message, int n, const ch
     r.errors = fp;
     send_reply(ctx->s, ctx->ident, ctx->ident_len, ctx->delimiter, ctx->request_id, ctx->trace_id,
                &r);
+    cmd_log(ctx, 400, "validation", 0);
     ctx_free(ctx);
 }
 
@@ -275,6 +288,7 @@ void as_cmd_reply_json(as_cmd_ctx_t *ctx, int status, const json_t *body, int re
     free(bbuf);
     if (m)
         protobuf_c_message_free_unpacked(m, NULL);
+    cmd_log(ctx, status, NULL, replayed);
     ctx_free(ctx);
 }
 
@@ -445,7 +459,10 @@ static void batch_flush(as_server_t *s)
              put_raw(&text, &len, &cap, ",\"p\":") == 0 &&
              put_raw(&text, &len, &cap, c->sql_principal) == 0 &&
              put_raw(&text, &len, &cap, ",\"a\":") == 0 &&
-             put_raw(&text, &len, &cap, c->sql_args) == 0 && put_raw(&text, &len, &cap, "}") == 0;
+             put_raw(&text, &len, &cap, c->sql_args) == 0 &&
+             put_raw(&text, &len, &cap, ",\"t\":") == 0 &&
+             put_json_string(&text, &len, &cap, c->trace_id) == 0 &&
+             put_raw(&text, &len, &cap, "}") == 0;
     }
     ok = ok && put_raw(&text, &len, &cap, "]") == 0;
     int n = s->nbatch;
@@ -758,7 +775,13 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
         ctx->service_principal.subject = ctx->sender;
         ctx->principal = &ctx->service_principal;
     }
-    snprintf(ctx->trace_id, sizeof ctx->trace_id, "%s", env->trace_id ? env->trace_id : "");
+    /* The trace id goes into logs and the outbox: only letters, digits, '-' and '_'. */
+    size_t tn = 0;
+    for (const char *t = env->trace_id ? env->trace_id : ""; *t && tn + 1 < sizeof ctx->trace_id;
+         t++)
+        if (isalnum((unsigned char)*t) || *t == '-' || *t == '_')
+            ctx->trace_id[tn++] = *t;
+    ctx->trace_id[tn] = '\0';
     ctx->env = env;
     ctx->req = req;
     ctx->entry = e;

@@ -2,6 +2,7 @@
 #include "as/service.h"
 #include "as/log.h"
 
+#include <systemd/sd-daemon.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -37,8 +38,8 @@ int as_endpoints_load(const char *service, const char *file, char *err, size_t e
 
 /* ---- settings common to database services ---- */
 
-static char *cfg_db, *cfg_log_level, *cfg_migrations, *cfg_runtime_migrations, *cfg_sql,
-    *cfg_runtime_sql, *cfg_bind_cmd, *cfg_bind_pub;
+static char *cfg_db, *cfg_log_level, *cfg_log_format, *cfg_migrations, *cfg_runtime_migrations,
+    *cfg_sql, *cfg_runtime_sql, *cfg_bind_cmd, *cfg_bind_pub;
 static long cfg_max_msg, cfg_db_queue, cfg_prune_interval, cfg_prune_batch, cfg_reply_days,
     cfg_keyless_minutes, cfg_outbox_days;
 
@@ -47,6 +48,8 @@ static as_config_item_t common_items[] = {
     {"db", AS_CFG_STRING, NULL, 0, 0, "libpq connection string of this service's database role",
      &cfg_db},
     {"log_level", AS_CFG_STRING, "info", 0, 0, "debug | info | warn | error", &cfg_log_level},
+    {"log_format", AS_CFG_STRING, "text", 0, 0,
+     "text (key=value lines) | json (one JSON object a line)", &cfg_log_format},
     {"migrations", AS_CFG_STRING, "", 0, 0,
      "directory of this service's numbered SQL migrations (default services/<name>/migrations)",
      &cfg_migrations},
@@ -196,6 +199,7 @@ static void on_signal(uv_signal_t *h, int signum)
         return;
     r->stopping = 1;
     AS_INFO("stopping", "signal=%d", signum);
+    sd_notify(0, "STOPPING=1");
     uv_timer_start(&r->drain, drain_tick, 0, 50);
 }
 
@@ -252,7 +256,16 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
         free(all);
         return 2;
     }
+    int fmt = as_log_format_parse(cfg_log_format);
+    if (fmt < 0) {
+        fprintf(stderr, "as-%s: setting 'log_format': '%s' is not text|json\n", def->name,
+                cfg_log_format);
+        as_config_free(all, nall);
+        free(all);
+        return 2;
+    }
     as_log_init(def->name, (as_log_level_t)lvl);
+    as_log_set_json(fmt);
 
     /* Schema first: refuse to run against a schema we do not understand. */
     PGconn *mc = as_db_connect_blocking(cfg_db, 30000, err, sizeof err);
@@ -369,6 +382,7 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     uv_signal_start(&r.sigint, on_signal, SIGINT);
     AS_INFO("started", "cmd=%s pub=%s schema_version=%d", bind_cmd, def->publishes ? bind_pub : "-",
             svc->schema_version);
+    sd_notify(0, "READY=1");
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

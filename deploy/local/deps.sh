@@ -3,7 +3,7 @@
 # are missing. As root it runs apt-get; otherwise it names what to install and fails.
 set -euo pipefail
 PKGS=(pkg-config gcc make faketime protobuf-c-compiler libprotobuf-c-dev libzmq3-dev libuv1-dev
-      libjansson-dev libpq-dev libhttp-parser-dev libsodium-dev libcmocka-dev uthash-dev
+      libjansson-dev libpq-dev libhttp-parser-dev libsodium-dev libcmocka-dev uthash-dev libsystemd-dev
       libcurl4-openssl-dev clang libclang-rt-14-dev llvm python3-yaml
       postgresql postgresql-contrib postgresql-15-plpgsql-check postgresql-15-pgtap curl jq procps
       nodejs npm chromium

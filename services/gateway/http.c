@@ -96,6 +96,9 @@ struct as_http_req {
     uint64_t body_started_ms;   /* loop time the headers completed */
     as_http_conn_t *drain_conn; /* set while on a closed connection's notify list */
     as_http_req_t *drain_next;
+    char *xhdr; /* header lines the application added (as_http_req_add_header) */
+    size_t xhdr_len;
+    int etag; /* as_http_req_want_etag: ETag on a 200, 304 on a matching If-None-Match */
 };
 
 struct as_http_conn {
@@ -116,6 +119,7 @@ struct as_http_conn {
     int shutdown_started; /* final response queued, uv_shutdown issued */
     int lingering;        /* write side shut down, draining input until EOF or LINGER_MS */
     int peer_eof;
+    int had_request;              /* at least one request began on this connection */
     uint64_t phase_ms;            /* loop time the current phase began (accept, request, idle) */
     uint64_t phase_bytes;         /* bytes read in the current phase */
     struct sockaddr_storage addr; /* the client's address (port ignored when compared) */
@@ -158,6 +162,8 @@ struct as_http_server {
     unsigned handles_open;
     int port;
     int stopping;
+    int draining;        /* as_http_server_drain: no new connection nor keep-alive request */
+    int listener_closed; /* the listening handle is closed (drain or stop) */
     void (*done)(void *);
     void *done_arg;
     as_http_response_hook hook;
@@ -482,6 +488,7 @@ static void req_free(as_http_req_t *r)
     free(r->hbuf);
     free(r->hdrs);
     free(r->body);
+    free(r->xhdr);
     free(r);
 }
 
@@ -493,6 +500,7 @@ static as_http_req_t *req_new(as_http_conn_t *c)
     r->conn = c;
     r->server = c->server;
     r->state = REQ_PARSING;
+    c->had_request = 1;
     memcpy(r->peer, c->peer, sizeof r->peer);
     r->next = NULL;
     if (c->tail)
@@ -538,8 +546,8 @@ static int req_queue_response(as_http_req_t *r, int status, const char *content_
                              extra_headers[ex_len - 1] != '\n');
     if (ct_len > SIZE_MAX / 8 || ex_len > SIZE_MAX / 8 || body_len > SIZE_MAX / 4)
         return -1;
-    size_t total =
-        (size_t)n + (ct_len ? 16 + ct_len : 0) + ex_len + (ex_crlf ? 2 : 0) + 2 + body_len;
+    size_t total = (size_t)n + (ct_len ? 16 + ct_len : 0) + ex_len + (ex_crlf ? 2 : 0) +
+                   r->xhdr_len + 2 + body_len;
     out_buf_t *ob = out_buf_new(total);
     if (!ob)
         return -1;
@@ -561,6 +569,10 @@ static int req_queue_response(as_http_req_t *r, int status, const char *content_
     if (ex_crlf) {
         memcpy(w, "\r\n", 2);
         w += 2;
+    }
+    if (r->xhdr_len) {
+        memcpy(w, r->xhdr, r->xhdr_len);
+        w += r->xhdr_len;
     }
     memcpy(w, "\r\n", 2);
     w += 2;
@@ -852,7 +864,7 @@ static int on_message_complete(http_parser *p)
     c->cur = NULL;
     r->state = REQ_PENDING;
     c->complete_count++;
-    if (!http_should_keep_alive(p) || p->upgrade || r->close_after) {
+    if (!http_should_keep_alive(p) || p->upgrade || r->close_after || c->server->draining) {
         r->close_after = 1;
         c->no_more_requests = 1;
     }
@@ -1615,6 +1627,28 @@ int as_http_server_port(const as_http_server_t *s)
     return s ? s->port : -1;
 }
 
+void as_http_server_drain(as_http_server_t *s)
+{
+    if (!s || s->stopping || s->draining)
+        return;
+    s->draining = 1;
+    s->listener_closed = 1;
+    uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    /* Idle keep-alive connections go now; the others after the responses they owe (close_after).
+     * A connection that has not sent its first request yet may be sending it: it is served. */
+    for (as_http_conn_t *c = s->conns, *next; c; c = next) {
+        next = c->next;
+        if (!c->head && !c->closing && c->had_request)
+            conn_close(c);
+        else
+            for (as_http_req_t *r = c->head; r; r = r->next)
+                if (r->state != REQ_PARSING)
+                    r->close_after = 1;
+        if (c->head && !c->cur)
+            c->no_more_requests = 1;
+    }
+}
+
 void as_http_server_stop(as_http_server_t *s, void (*done)(void *), void *arg)
 {
     if (!s || s->stopping)
@@ -1622,7 +1656,9 @@ void as_http_server_stop(as_http_server_t *s, void (*done)(void *), void *arg)
     s->stopping = 1;
     s->done = done;
     s->done_arg = arg;
-    uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    if (!s->listener_closed)
+        uv_close((uv_handle_t *)&s->listener, on_server_handle_closed);
+    s->listener_closed = 1;
     if (s->idle_ok)
         uv_close((uv_handle_t *)&s->idle, on_server_handle_closed);
     for (as_http_conn_t *c = s->conns; c; c = c->next)
@@ -1713,6 +1749,72 @@ void *as_http_req_data(const as_http_req_t *r)
     return r ? r->user_data : NULL;
 }
 
+int as_http_req_add_header(as_http_req_t *r, const char *name, const char *value)
+{
+    if (!r || !name || !value || strpbrk(name, "\r\n: ") || strpbrk(value, "\r\n"))
+        return -1;
+    size_t nl = strlen(name), vl = strlen(value), add = nl + 2 + vl + 2;
+    if (!nl || r->xhdr_len + add > 8192)
+        return -1;
+    char *x = realloc(r->xhdr, r->xhdr_len + add + 1);
+    if (!x)
+        return -1;
+    r->xhdr = x;
+    snprintf(x + r->xhdr_len, add + 1, "%s: %s\r\n", name, value);
+    r->xhdr_len += add;
+    return 0;
+}
+
+int as_http_req_has_added_header(const as_http_req_t *r, const char *name)
+{
+    size_t nl = strlen(name);
+    for (const char *p = r && r->xhdr ? r->xhdr : ""; *p;) {
+        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':')
+            return 1;
+        const char *e = strstr(p, "\r\n");
+        if (!e)
+            break;
+        p = e + 2;
+    }
+    return 0;
+}
+
+void as_http_req_want_etag(as_http_req_t *r)
+{
+    if (r)
+        r->etag = 1;
+}
+
+void as_http_etag_of(const char *body, size_t len, char out[24])
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a 64 */
+    for (size_t i = 0; i < len; i++) {
+        h ^= (unsigned char)body[i];
+        h *= 1099511628211ULL;
+    }
+    snprintf(out, 24, "\"%016llx\"", (unsigned long long)h);
+}
+
+int as_http_etag_matches(const char *header, const char *etag)
+{
+    if (!header)
+        return 0;
+    size_t el = strlen(etag);
+    for (const char *p = header; *p;) {
+        while (*p == ' ' || *p == ',' || *p == '\t')
+            p++;
+        if (*p == '*')
+            return 1;
+        if (p[0] == 'W' && p[1] == '/')
+            p += 2; /* weak comparison: the W/ prefix does not matter */
+        size_t w = strcspn(p, ", \t");
+        if (w == el && strncmp(p, etag, el) == 0)
+            return 1;
+        p += w;
+    }
+    return 0;
+}
+
 int as_http_req_aborted(const as_http_req_t *r)
 {
     return !r || r->aborted;
@@ -1755,6 +1857,16 @@ void as_http_respond(as_http_req_t *r, int status, const char *content_type, con
     status = clamp_status(status);
     if (!body)
         len = 0;
+    if (status == 401 && !as_http_req_has_added_header(r, "WWW-Authenticate"))
+        as_http_req_add_header(r, "WWW-Authenticate", "Bearer realm=\"aftersales\"");
+    if (r->etag && status == 200) {
+        char tag[24];
+        as_http_etag_of(body ? body : "", len, tag);
+        if (!as_http_req_has_added_header(r, "ETag"))
+            as_http_req_add_header(r, "ETag", tag);
+        if (as_http_etag_matches(req_find_header(r, "If-None-Match"), tag))
+            status = 304;
+    }
     int bodiless = status == 204 || status == 304;
     char framing[64] = "";
     if (!bodiless)

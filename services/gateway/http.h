@@ -101,6 +101,12 @@ void as_http_server_on_response(as_http_server_t *s, as_http_response_hook fn, v
  * of the server is closed, after which `s` is gone. Calling it twice is a no-op. */
 void as_http_server_stop(as_http_server_t *s, void (*done)(void *), void *arg);
 
+/* Graceful stop, step one: close the listening socket (new connections are refused by the
+ * kernel), close idle keep-alive connections at once, and let every other connection finish
+ * the requests it already carries, with "Connection: close". Watch as_http_server_stats'
+ * `connections` fall to 0, then call as_http_server_stop. */
+void as_http_server_drain(as_http_server_t *s);
+
 /* ---- request accessors: valid until the response is finished ---- */
 
 /* Method name: "GET", "POST", ... */
@@ -129,6 +135,18 @@ const char *as_http_req_peer(const as_http_req_t *r);
 /* An application pointer carried by the request (NULL initially). */
 void as_http_req_set_data(as_http_req_t *r, void *p);
 void *as_http_req_data(const as_http_req_t *r);
+/* Add a response header line "name: value" to whatever response this request gets (also
+ * error responses); -1 when either has a line break (or the name a colon or space). */
+int as_http_req_add_header(as_http_req_t *r, const char *name, const char *value);
+/* Whether a header `name` was added with as_http_req_add_header. */
+int as_http_req_has_added_header(const as_http_req_t *r, const char *name);
+/* A complete 200 response (as_http_respond) gets an ETag (a hash of its body, unless one was
+ * added) and, when the request's If-None-Match names it (or "*"), is sent as 304 without body. */
+void as_http_req_want_etag(as_http_req_t *r);
+/* The ETag of a body: a quoted 16-hex-digit FNV-1a hash. */
+void as_http_etag_of(const char *body, size_t len, char out[24]);
+/* Does an If-None-Match / If-Match header value name `etag` (or "*")? W/ prefixes are ignored. */
+int as_http_etag_matches(const char *header, const char *etag);
 /* True when the client went away (or the server stopped); responding is then a no-op that just
  * frees the request. */
 int as_http_req_aborted(const as_http_req_t *r);

@@ -21,7 +21,9 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <sodium.h>
+#include <systemd/sd-daemon.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -41,7 +43,9 @@ static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake,  gw_routes_wa
 #define N_SVC AS_N_SERVICES
 static const char *const SERVICES[N_SVC] = {AS_SERVICE_NAMES};
 
-static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level, *cfg_console_dir;
+static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level, *cfg_console_dir, *cfg_log_format,
+    *cfg_cors_origins, *cfg_trusted_proxies;
+static long cfg_drain_ms;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
@@ -59,6 +63,19 @@ static as_config_item_t gateway_items[] = {
     {"max_body_bytes", AS_CFG_INT, "1048576", 1024, 64L << 20, "largest accepted request body",
      &cfg_max_body},
     {"log_level", AS_CFG_STRING, "info", 0, 0, "debug | info | warn | error", &cfg_log_level},
+    {"log_format", AS_CFG_STRING, "text", 0, 0,
+     "text (key=value lines) | json (one JSON object a line)", &cfg_log_format},
+    {"cors_origins", AS_CFG_STRING, "", 0, 0,
+     "browser origins allowed to call the API cross-site, space-separated "
+     "(e.g. \"https://crm.example.com\"); empty: no CORS headers (reloaded on SIGHUP)",
+     &cfg_cors_origins},
+    {"trusted_proxies", AS_CFG_STRING, "", 0, 0,
+     "addresses of the reverse proxies whose X-Forwarded-For/-Proto are believed, "
+     "space-separated (e.g. \"127.0.0.1 ::1\"); empty: none (reloaded on SIGHUP)",
+     &cfg_trusted_proxies},
+    {"drain_timeout_ms", AS_CFG_INT, "15000", 0, 600000,
+     "on SIGTERM, how long requests in flight may take to finish before the gateway exits",
+     &cfg_drain_ms},
     {"http_max_connections", AS_CFG_INT, "1024", 16, 1000000,
      "open HTTP connections; when full the slowest or longest idle one is closed for a new one",
      &cfg_max_conns},
@@ -106,10 +123,34 @@ typedef struct gateway {
     uint64_t people_seq;
     gw_tokens_t *tokens;
     gw_ratelimit_t *rl_principal, *rl_address;
-    uv_signal_t sigterm, sigint;
+    uv_signal_t sigterm, sigint, sighup;
+    uv_timer_t drain;
+    uint64_t drain_started;
+    int draining;
+    const char *config_file;
 } gateway_t;
 
 static gateway_t gw;
+
+/* Every request's own state, from on_request until its answer is sent (request_done): its ids
+ * for the logs and the services, and (authenticated routes) who is calling. */
+typedef struct authreq {
+    gw_principal_t p;
+    const gw_route_t *rt;
+    json_t *params;
+    char secret[96];
+    char hash[65];
+    int via_cookie;
+    int authed;          /* p holds the caller */
+    char request_id[72]; /* X-Request-Id: the client's (well-formed) or ours */
+    char trace_id[33];   /* W3C trace id: from traceparent, or new */
+    char route[96];      /* the route template, for the access log */
+    char client[64];     /* the client's address (X-Forwarded-For from a trusted proxy) */
+    char proto[8];       /* http | https (X-Forwarded-Proto from a trusted proxy) */
+    double start;
+} authreq_t;
+
+static double mono_s(void);
 
 static as_client_t *client_for(const char *service)
 {
@@ -269,6 +310,55 @@ ProtobufCMessage *gw_reply_body(const As__Reply *reply, const ProtobufCMessageDe
     return protobuf_c_message_unpack(d, NULL, reply->body.len, reply->body.data);
 }
 
+static int route_match(const char *pattern, const char *path, json_t *params);
+static size_t pattern_params(const char *pattern);
+
+/* 201: Location names the new resource, when a GET route "<this path>/{param}" exists and the
+ * body carries that param (or "id"). */
+static void created_location(as_http_req_t *r, json_t *body)
+{
+    const char *path = as_http_req_path(r);
+    size_t pl = strlen(path);
+    while (pl > 1 && path[pl - 1] == '/')
+        pl--;
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
+            if (strcmp(x->method, "GET") != 0)
+                continue;
+            const char *brace = strrchr(x->pattern, '{');
+            if (!brace || brace == x->pattern || brace[-1] != '/' || strchr(brace, '}')[1] != '\0')
+                continue;
+            char parent[256], pname[64];
+            snprintf(parent, sizeof parent, "%.*s", (int)(brace - 1 - x->pattern), x->pattern);
+            if (!route_match(parent, path, NULL) || pattern_params(parent) != 0 ||
+                strlen(parent) != pl)
+                continue;
+            snprintf(pname, sizeof pname, "%.*s", (int)(strlen(brace) - 2), brace + 1);
+            json_t *v = json_object_get(body, pname);
+            if (!v)
+                v = json_object_get(body, "id");
+            char val[160];
+            if (json_is_string(v))
+                snprintf(val, sizeof val, "%s", json_string_value(v));
+            else if (json_is_integer(v))
+                snprintf(val, sizeof val, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+            else
+                continue;
+            char loc[512];
+            size_t o = (size_t)snprintf(loc, sizeof loc, "%.*s/", (int)pl, path);
+            for (const unsigned char *c = (const unsigned char *)val; *c && o + 4 < sizeof loc;
+                 c++) {
+                if (isalnum(*c) || strchr("-._~", *c))
+                    loc[o++] = (char)*c;
+                else
+                    o += (size_t)snprintf(loc + o, sizeof loc - o, "%%%02X", *c);
+            }
+            loc[o] = '\0';
+            as_http_req_add_header(r, "Location", loc);
+            return;
+        }
+}
+
 void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply)
 {
     if (!reply) {
@@ -314,6 +404,8 @@ void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply)
     }
     if (!body)
         body = json_object();
+    if (st == 201)
+        created_location(r, body);
     const char *extra =
         reply->has_replayed && reply->replayed ? "Idempotent-Replayed: true\r\n" : NULL;
     char *s = json_dumps(body, JSON_COMPACT);
@@ -750,7 +842,8 @@ int gw_call_type(as_http_req_t *r, const char *service, const char *type,
     p.site = pr->site[0] ? (char *)pr->site : NULL;
     p.region = pr->region[0] ? (char *)pr->region : NULL;
     p.display_name = pr->display_name[0] ? (char *)pr->display_name : NULL;
-    const char *trace = as_http_req_header(r, "X-Trace-Id");
+    authreq_t *a = as_http_req_data(r);
+    const char *trace = a && a->trace_id[0] ? a->trace_id : NULL;
     as_client_t *c = client_for(service);
     if (!c || as_client_call(c, type, msg, request_id, &p, trace, (unsigned)cfg_timeout_ms,
                              timed_done, t) < 0) {
@@ -856,15 +949,6 @@ static int rate_limited(as_http_req_t *r, gw_ratelimit_t *rl, const char *key, c
  * The request's principal is a copy owned by the request (freed when its answer is sent), so
  * an identity dropped from the cache meanwhile is never used after free. */
 
-typedef struct authreq {
-    gw_principal_t p;
-    const gw_route_t *rt;
-    json_t *params;
-    char secret[96];
-    char hash[65];
-    int via_cookie;
-} authreq_t;
-
 const char *gw_request_secret(as_http_req_t *r)
 {
     authreq_t *a = as_http_req_data(r);
@@ -891,6 +975,122 @@ static int cookie_value(as_http_req_t *r, const char *name, char *out, size_t ca
         c += w;
     }
     return -1;
+}
+
+/* ---- If-Match on changes (issue 20.4) ----
+ * A change to a resource that has a generic GET route ("/v1/tickets/{id}/cancel" under
+ * "/v1/tickets/{id}") may carry If-Match with the ETag its GET gave: the gateway reads the
+ * resource first, as the same caller, and answers 412 when it has changed since. The check and
+ * the change are two steps; a change between them is caught by the service's state rules. */
+
+typedef struct if_match {
+    as_http_req_t *r;
+    const gw_route_t *rt;
+    json_t *params;
+    const gw_principal_t *pr;
+} if_match_t;
+
+static const gw_route_t *resource_route(const gw_route_t *rt)
+{
+    if (strcmp(rt->method, "GET") == 0)
+        return NULL;
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
+            size_t n = strlen(x->pattern);
+            if (strcmp(x->method, "GET") == 0 && !x->handler && !x->reply_field && x->cmd &&
+                x->pattern[n - 1] == '}' && strncmp(rt->pattern, x->pattern, n) == 0 &&
+                rt->pattern[n] == '/' && strcmp(x->service, rt->service) == 0)
+                return x;
+        }
+    return NULL;
+}
+
+static void if_match_done(int status, const As__Reply *reply, void *ud)
+{
+    if_match_t *m = ud;
+    as_http_req_t *r = m->r;
+    const char *want = as_http_req_header(r, "If-Match");
+    int st = reply && reply->has_status ? reply->status : status;
+    if (st != 200 || !reply) {
+        gw_respond_reply(r, status, reply); /* 404, 403, 504: as the read would answer */
+    } else {
+        json_t *body = NULL;
+        const ProtobufCMessageDescriptor *d =
+            reply->body_type ? as_registry_find(reply->body_type) : NULL;
+        ProtobufCMessage *msg =
+            d && reply->has_body
+                ? protobuf_c_message_unpack(d, NULL, reply->body.len, reply->body.data)
+                : NULL;
+        if (msg) {
+            body = as_pbjson_encode(msg);
+            protobuf_c_message_free_unpacked(msg, NULL);
+        }
+        if (!body)
+            body = json_object();
+        char *txt = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        char tag[24];
+        as_http_etag_of(txt ? txt : "{}", txt ? strlen(txt) : 2, tag);
+        free(txt);
+        if (!as_http_etag_matches(want, tag)) {
+            char msgtxt[200];
+            snprintf(msgtxt, sizeof msgtxt,
+                     "the resource changed since it was read (it is now %s): read it again and "
+                     "decide anew",
+                     tag);
+            as_http_req_add_header(r, "ETag", tag);
+            as_http_respond_error(r, 412, "precondition_failed", msgtxt);
+        } else {
+            handle_route(r, m->rt, m->params, m->pr);
+        }
+    }
+    json_decref(m->params);
+    free(m);
+}
+
+/* 1 when it took the request over (If-Match on a change with a readable resource). */
+static int if_match_check(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                          const gw_principal_t *pr)
+{
+    const char *want = as_http_req_header(r, "If-Match");
+    const gw_route_t *get = want ? resource_route(rt) : NULL;
+    if (!get)
+        return 0;
+    if (strpbrk(want, "\r\n") || !*want) {
+        as_http_respond_error(r, 400, "bad_if_match", "If-Match must be an ETag or *");
+        return 1;
+    }
+    if_match_t *m = calloc(1, sizeof *m);
+    json_t *only = json_object();
+    const char *k;
+    json_t *v;
+    json_object_foreach(params, k, v)
+    {
+        if (pattern_has_param(get->pattern, k))
+            json_object_set(only, k, v);
+    }
+    const ProtobufCMessageDescriptor *d = as_registry_find(get->cmd);
+    ProtobufCMessage *q = NULL;
+    char err[256];
+    if (!m || !d || as_pbjson_decode(d, only, NULL, &q, err, sizeof err) < 0) {
+        json_decref(only);
+        free(m);
+        as_http_respond_error(r, 500, "internal", "cannot read the resource for If-Match");
+        return 1;
+    }
+    json_decref(only);
+    m->r = r;
+    m->rt = rt;
+    m->params = json_incref(params);
+    m->pr = pr;
+    char rid[33];
+    as_new_id(rid);
+    if (gw_call_type(r, get->service, get->cmd, q, rid, pr, if_match_done, m) < 0) {
+        json_decref(m->params);
+        free(m);
+    }
+    protobuf_c_message_free_unpacked(q, NULL);
+    return 1;
 }
 
 static void authorized(as_http_req_t *r, authreq_t *a)
@@ -927,6 +1127,10 @@ static void authorized(as_http_req_t *r, authreq_t *a)
     if (!(rt->roles & role_bit(a->p.role))) {
         json_decref(params);
         as_http_respond_error(r, 403, "forbidden", "your role may not use this route");
+        return;
+    }
+    if (if_match_check(r, rt, params, &a->p)) {
+        json_decref(params);
         return;
     }
     handle_route(r, rt, params, &a->p);
@@ -971,18 +1175,13 @@ static void resolved(int status, const As__Reply *reply, void *ud)
     if (until > now)
         gw_idcache_put(a->hash, p, until);
     protobuf_c_message_free_unpacked(&id->base, NULL);
+    a->authed = 1;
     authorized(r, a);
 }
 
 static void authenticate(as_http_req_t *r, const gw_route_t *rt, json_t *params)
 {
-    authreq_t *a = calloc(1, sizeof *a);
-    if (!a) {
-        json_decref(params);
-        as_http_respond_error(r, 503, "overloaded", "out of memory");
-        return;
-    }
-    as_http_req_set_data(r, a);
+    authreq_t *a = as_http_req_data(r);
     a->rt = rt;
     a->params = params;
     const char *auth = as_http_req_header(r, "Authorization");
@@ -1001,6 +1200,7 @@ static void authenticate(as_http_req_t *r, const gw_route_t *rt, json_t *params)
     if (pr) {
         a->p = *pr;
         a->p.kind = GW_FILE;
+        a->authed = 1;
         authorized(r, a);
         return;
     }
@@ -1008,6 +1208,7 @@ static void authenticate(as_http_req_t *r, const gw_route_t *rt, json_t *params)
     pr = gw_idcache_find(a->hash, as_now_ms());
     if (pr) {
         a->p = *pr;
+        a->authed = 1;
         authorized(r, a);
         return;
     }
@@ -1031,6 +1232,16 @@ static void request_done(as_http_req_t *r, int status, int aborted, void *ud)
     gw_metrics_on_response(r, status, aborted, ud);
     authreq_t *a = as_http_req_data(r);
     if (a) {
+        /* The access log: one line per request. */
+        char route[200], subject[160];
+        as_log_esc(a->route[0] ? a->route : "-", route, sizeof route);
+        as_log_esc(a->authed ? a->p.subject : "-", subject, sizeof subject);
+        AS_INFO("request",
+                "method=%s route=\"%s\" status=%d duration_ms=%.1f subject=\"%s\" role=%s "
+                "client=%s proto=%s request_id=%s trace=%s aborted=%d",
+                as_http_req_method(r), route, status, (mono_s() - a->start) * 1000.0, subject,
+                a->authed && a->p.role[0] ? a->p.role : "-", a->client, a->proto, a->request_id,
+                a->trace_id, aborted);
         as_http_req_set_data(r, NULL);
         json_decref(a->params);
         sodium_memzero(a, sizeof *a);
@@ -1076,49 +1287,374 @@ static void on_people_event(as_zsock_t *zs, const void *const *frames, const siz
     as__envelope__free_unpacked(env, NULL);
 }
 
+/* ---- request ids and traces (issue 20.2) ---- */
+
+static int all_hex(const char *s, size_t n)
+{
+    int nonzero = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+        nonzero |= s[i] != '0';
+    }
+    return nonzero;
+}
+
+/* A W3C traceparent "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>" (lower case, ids
+ * not all zero; a later version may append "-…"): its trace id into out. */
+static int traceparent_parse(const char *v, char out[33])
+{
+    if (!v || strlen(v) < 55)
+        return -1;
+    if (!all_hex(v, 2) && strncmp(v, "00", 2) != 0)
+        return -1;
+    if (strncmp(v, "ff", 2) == 0 || v[2] != '-' || v[35] != '-' || v[52] != '-')
+        return -1;
+    if (!((v[0] >= '0' && v[0] <= '9') || (v[0] >= 'a' && v[0] <= 'f')) ||
+        !((v[1] >= '0' && v[1] <= '9') || (v[1] >= 'a' && v[1] <= 'f')))
+        return -1;
+    if (!all_hex(v + 3, 32) || !all_hex(v + 36, 16))
+        return -1;
+    if (!((v[53] >= '0' && v[53] <= '9') || (v[53] >= 'a' && v[53] <= 'f')) ||
+        !((v[54] >= '0' && v[54] <= '9') || (v[54] >= 'a' && v[54] <= 'f')))
+        return -1;
+    if (strncmp(v, "00", 2) == 0 ? v[55] != '\0' : (v[55] != '\0' && v[55] != '-'))
+        return -1;
+    memcpy(out, v + 3, 32);
+    out[32] = '\0';
+    return 0;
+}
+
+/* A client's X-Request-Id is kept when it is 1..64 of [A-Za-z0-9._-]. */
+static int request_id_ok(const char *v)
+{
+    size_t n = v ? strlen(v) : 0;
+    if (n < 1 || n > 64)
+        return 0;
+    for (; *v; v++)
+        if (!isalnum((unsigned char)*v) && *v != '.' && *v != '_' && *v != '-')
+            return 0;
+    return 1;
+}
+
+/* Is the address part of "ip:port" / "[ip]:port" one of the space-separated `list`? */
+static int peer_in(const char *peer, const char *list, char *ip, size_t cap)
+{
+    const char *p = peer;
+    size_t n;
+    if (*p == '[') {
+        p++;
+        n = strcspn(p, "]");
+    } else {
+        const char *c = strrchr(p, ':');
+        n = c ? (size_t)(c - p) : strlen(p);
+    }
+    snprintf(ip, cap, "%.*s", (int)n, p);
+    return word_in(list, ip);
+}
+
+/* The client's address and scheme: the peer's, or (from a trusted proxy) the last address of
+ * X-Forwarded-For that is not itself a trusted proxy, and X-Forwarded-Proto. */
+static void client_of(as_http_req_t *r, authreq_t *a)
+{
+    char ip[64];
+    int trusted = peer_in(as_http_req_peer(r), cfg_trusted_proxies, ip, sizeof ip);
+    snprintf(a->client, sizeof a->client, "%s", ip);
+    snprintf(a->proto, sizeof a->proto, "http");
+    if (!trusted)
+        return;
+    const char *xff = as_http_req_header(r, "X-Forwarded-For");
+    if (xff) {
+        char buf[512];
+        snprintf(buf, sizeof buf, "%s", xff);
+        for (;;) {
+            char *comma = strrchr(buf, ',');
+            char *item = comma ? comma + 1 : buf;
+            while (*item == ' ')
+                item++;
+            size_t il = strcspn(item, " ");
+            item[il] = '\0';
+            int ok = il > 0 && il < sizeof a->client;
+            for (size_t i = 0; ok && i < il; i++)
+                ok = isxdigit((unsigned char)item[i]) || item[i] == '.' || item[i] == ':';
+            if (!ok)
+                break; /* not an address: keep what we have */
+            memcpy(a->client, item, il + 1);
+            if (!comma || !word_in(cfg_trusted_proxies, item))
+                break;
+            *comma = '\0';
+        }
+    }
+    const char *xfp = as_http_req_header(r, "X-Forwarded-Proto");
+    if (xfp && (strcmp(xfp, "https") == 0 || strcmp(xfp, "http") == 0))
+        snprintf(a->proto, sizeof a->proto, "%s", xfp);
+}
+
+/* CORS (issue 20.4): an allowed Origin gets Access-Control-Allow-Origin on every answer. A
+ * preflight (OPTIONS with Access-Control-Request-Method) is answered here: 204 with the methods
+ * and headers, or 403 for an origin not on the list. Returns 1 when it answered. */
+static int cors(as_http_req_t *r, const char *allow)
+{
+    const char *origin = as_http_req_header(r, "Origin");
+    int allowed = origin && cfg_cors_origins[0] && word_in(cfg_cors_origins, origin) &&
+                  !strpbrk(origin, "\r\n");
+    if (allowed) {
+        as_http_req_add_header(r, "Access-Control-Allow-Origin", origin);
+        as_http_req_add_header(r, "Access-Control-Allow-Credentials", "true");
+        as_http_req_add_header(r, "Access-Control-Expose-Headers",
+                               "ETag, Location, Retry-After, X-Request-Id, X-Trace-Id, "
+                               "Idempotent-Replayed, WWW-Authenticate, Allow");
+    }
+    if (cfg_cors_origins[0])
+        as_http_req_add_header(r, "Vary", "Origin");
+    if (strcmp(as_http_req_method(r), "OPTIONS") != 0 ||
+        !as_http_req_header(r, "Access-Control-Request-Method"))
+        return 0;
+    if (!origin || !allowed) {
+        as_http_respond_error(r, 403, "cors_origin",
+                              "this origin may not call the API from a browser (cors_origins)");
+        return 1;
+    }
+    as_http_req_add_header(r, "Access-Control-Allow-Methods", allow && *allow ? allow : "GET");
+    as_http_req_add_header(r, "Access-Control-Allow-Headers",
+                           "Authorization, Content-Type, Idempotency-Key, If-Match, "
+                           "If-None-Match, X-CSRF-Token, X-Request-Id, traceparent");
+    as_http_req_add_header(r, "Access-Control-Max-Age", "600");
+    as_http_respond(r, 204, NULL, NULL, 0, NULL);
+    return 1;
+}
+
+/* The methods a known path takes ("GET, HEAD, POST"), for Allow and CORS; "" when unknown. */
+static void allowed_methods(const char *path, char *out, size_t cap)
+{
+    int get = 0, post = 0, put = 0, patch = 0, del = 0;
+    for (size_t t = 0; t < N_TABLES; t++)
+        for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
+            if (!route_match(x->pattern, path, NULL))
+                continue;
+            get |= strcmp(x->method, "GET") == 0;
+            post |= strcmp(x->method, "POST") == 0;
+            put |= strcmp(x->method, "PUT") == 0;
+            patch |= strcmp(x->method, "PATCH") == 0;
+            del |= strcmp(x->method, "DELETE") == 0;
+        }
+    snprintf(out, cap, "%s%s%s%s%s", get ? "GET, HEAD, " : "", post ? "POST, " : "",
+             put ? "PUT, " : "", patch ? "PATCH, " : "", del ? "DELETE, " : "");
+    size_t n = strlen(out);
+    if (n >= 2)
+        out[n - 2] = '\0';
+}
+
+static void method_not_allowed(as_http_req_t *r, const char *allow)
+{
+    as_http_req_add_header(r, "Allow", allow);
+    as_http_respond_error(r, 405, "method_not_allowed", "this path does not take that method");
+}
+
+/* ---- /livez, /readyz (issue 20.3) ---- */
+
+typedef struct ready_req {
+    as_http_req_t *r;
+    json_t *services;
+    int pending, up;
+    const char *only; /* /readyz/{service}: that one */
+} ready_req_t;
+
+typedef struct ready_part {
+    ready_req_t *q;
+    const char *name;
+} ready_part_t;
+
+static void ready_done(int status, const As__Reply *reply, void *ud)
+{
+    ready_part_t *part = ud;
+    ready_req_t *q = part->q;
+    int ok = 0;
+    if (status == 200 && reply && reply->has_body) {
+        As__HealthReply *hr = as__health_reply__unpack(NULL, reply->body.len, reply->body.data);
+        ok = hr && hr->has_db && hr->db;
+        if (hr)
+            as__health_reply__free_unpacked(hr, NULL);
+    }
+    q->up += ok;
+    json_object_set_new(q->services, part->name, json_string(ok ? "ready" : "unavailable"));
+    free(part);
+    if (--q->pending > 0)
+        return;
+    /* The gateway can serve while at least one service answers (what is down answers 503 per
+     * route); a single service's readiness is that service's. */
+    int serving = !gw.draining && q->up > 0;
+    json_t *body = json_pack("{s:s, s:O}", "status",
+                             gw.draining ? "draining"
+                             : serving   ? "ready"
+                                         : "unavailable",
+                             "services", q->services);
+    gw_respond_json(q->r, serving ? 200 : 503, body);
+    json_decref(body);
+    json_decref(q->services);
+    free(q);
+}
+
+static void readyz(as_http_req_t *r, const char *only)
+{
+    ready_req_t *q = calloc(1, sizeof *q);
+    if (!q) {
+        as_http_respond_error(r, 500, "internal", "out of memory");
+        return;
+    }
+    q->r = r;
+    q->services = json_object();
+    q->only = only;
+    As__HealthRequest hq = AS__HEALTH_REQUEST__INIT;
+    for (int i = 0; i < N_SVC; i++)
+        q->pending += !only || strcmp(only, SERVICES[i]) == 0;
+    int n = q->pending;
+    for (int i = 0; i < N_SVC && n > 0; i++) {
+        if (only && strcmp(only, SERVICES[i]) != 0)
+            continue;
+        n--;
+        ready_part_t *part = malloc(sizeof *part);
+        if (part) {
+            part->q = q;
+            part->name = SERVICES[i];
+        }
+        if (!part || as_client_call(gw.clients[i], "as.HealthRequest", &hq.base, NULL, NULL, NULL,
+                                    1500, ready_done, part) < 0) {
+            if (part)
+                ready_done(503, NULL, part);
+        }
+    }
+}
+
+/* /metrics and /healthz go through authenticate() like every route (a tokens-file token, a
+ * personal token or a signed-in admin's session cookie). */
+static void metrics_handler(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                            const gw_principal_t *p)
+{
+    (void)rt;
+    (void)params;
+    (void)p;
+    gw_metrics_scrape(r, gw.clients, SERVICES, N_SVC);
+}
+
+static void healthz_handler(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                            const gw_principal_t *p)
+{
+    (void)rt;
+    (void)params;
+    /* Anyone may ask whether the stack is up; which service is down, versions, streams and
+     * clock skews are for the admin. */
+    healthz(r, strcmp(p->role, "admin") == 0);
+}
+
+static const gw_route_t METRICS_ROUTE = {
+    "GET",           "/metrics",           R_ADMIN, "-", NULL, 0, NULL, NULL,
+    metrics_handler, "Prometheus metrics", NULL};
+static const gw_route_t HEALTHZ_ROUTE = {"GET",
+                                         "/healthz",
+                                         R_ADMIN | R_REGION | R_CENTER | R_WAREHOUSE | R_FINANCE |
+                                             R_REVIEWER,
+                                         "-",
+                                         NULL,
+                                         0,
+                                         NULL,
+                                         NULL,
+                                         healthz_handler,
+                                         "health of every service",
+                                         NULL};
+
+static int has_credentials(as_http_req_t *r)
+{
+    char tmp[96];
+    return as_http_req_header(r, "Authorization") ||
+           cookie_value(r, "as_session", tmp, sizeof tmp) == 0;
+}
+
 static void on_request(as_http_req_t *r, void *ud)
 {
     (void)ud;
     const char *method = as_http_req_method(r), *path = as_http_req_path(r);
-    char rl_key[96];
-    if (rate_limited(r, gw.rl_address,
-                     gw_rl_address_key(as_http_req_peer(r), rl_key, sizeof rl_key), "address"))
+    authreq_t *a = calloc(1, sizeof *a);
+    if (!a) {
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
         return;
-    if (strcmp(path, "/metrics") == 0) {
-        gw_metrics_begin(r, "/metrics");
-        const char *auth = as_http_req_header(r, "Authorization");
-        const gw_principal_t *pr = auth && strncasecmp(auth, "Bearer ", 7) == 0
-                                       ? gw_tokens_find(gw.tokens, auth + 7)
-                                       : NULL;
-        if (strcmp(method, "GET") != 0)
-            as_http_respond_error(r, 405, "method_not_allowed", "use GET");
-        else if (!pr)
-            as_http_respond_error(r, 401, "unauthorized", "a valid bearer token is required");
-        else if (strcmp(pr->role, "admin") != 0)
-            as_http_respond_error(r, 403, "forbidden", "metrics are for the admin role");
-        else if (query_check(r, "GET", NULL, "") == 0)
-            gw_metrics_scrape(r, gw.clients, SERVICES, N_SVC);
+    }
+    as_http_req_set_data(r, a);
+    a->start = mono_s();
+    const char *xrid = as_http_req_header(r, "X-Request-Id");
+    if (request_id_ok(xrid))
+        snprintf(a->request_id, sizeof a->request_id, "%s", xrid);
+    else
+        as_new_id(a->request_id);
+    if (traceparent_parse(as_http_req_header(r, "traceparent"), a->trace_id) < 0)
+        as_new_id(a->trace_id); /* absent or malformed: a new trace starts here */
+    as_http_req_add_header(r, "X-Request-Id", a->request_id);
+    as_http_req_add_header(r, "X-Trace-Id", a->trace_id);
+    client_of(r, a);
+    snprintf(a->route, sizeof a->route, "%s", "-");
+    int head = strcmp(method, "HEAD") == 0;
+    const char *m = head ? "GET" : method; /* HEAD is GET without the body */
+    char rl_key[96], peer_key[80];
+    snprintf(peer_key, sizeof peer_key, strchr(a->client, ':') ? "[%s]:0" : "%s:0", a->client);
+    if (rate_limited(r, gw.rl_address, gw_rl_address_key(peer_key, rl_key, sizeof rl_key),
+                     "address"))
+        return;
+    if (strcmp(path, "/livez") == 0 || strcmp(path, "/readyz") == 0 ||
+        strncmp(path, "/readyz/", 8) == 0) {
+        snprintf(a->route, sizeof a->route, "%s",
+                 path[1] == 'l' ? "/livez"
+                 : path[7]      ? "/readyz/{service}"
+                                : "/readyz");
+        gw_metrics_begin(r, path[1] == 'l' ? "/livez" : path[7] ? "/readyz/{service}" : "/readyz");
+        if (cors(r, "GET, HEAD"))
+            return;
+        if (strcmp(m, "GET") != 0) {
+            method_not_allowed(r, "GET, HEAD");
+            return;
+        }
+        if (query_check(r, "GET", NULL, "") < 0)
+            return;
+        if (path[1] == 'l') {
+            static const char live[] = "{\"status\":\"live\"}";
+            as_http_respond(r, 200, "application/json", live, sizeof live - 1, NULL);
+            return;
+        }
+        const char *only = NULL;
+        if (path[7]) {
+            for (int i = 0; i < N_SVC; i++)
+                if (strcmp(path + 8, SERVICES[i]) == 0)
+                    only = SERVICES[i];
+            if (!only) {
+                as_http_respond_error(r, 404, "not_found", "no such service");
+                return;
+            }
+        }
+        readyz(r, only);
+        return;
+    }
+    if (strcmp(path, "/metrics") == 0 || strcmp(path, "/healthz") == 0) {
+        const gw_route_t *rt = path[1] == 'm' ? &METRICS_ROUTE : &HEALTHZ_ROUTE;
+        snprintf(a->route, sizeof a->route, "%s", rt->pattern);
+        gw_metrics_begin(r, rt->pattern);
+        if (cors(r, "GET, HEAD"))
+            return;
+        if (strcmp(m, "GET") != 0) {
+            method_not_allowed(r, "GET, HEAD");
+            return;
+        }
+        if (rt == &HEALTHZ_ROUTE && !has_credentials(r)) {
+            if (query_check(r, "GET", NULL, "") == 0)
+                healthz(r, 0);
+            return;
+        }
+        authenticate(r, rt, json_object());
         return;
     }
     if (strcmp(path, "/") == 0 || strncmp(path, "/console", 8) == 0) {
+        snprintf(a->route, sizeof a->route, "%s", "/console/");
         gw_metrics_begin(r, "/console/");
         if (gw_static_handle(r))
             return;
-    }
-    if (strcmp(path, "/healthz") == 0) {
-        gw_metrics_begin(r, "/healthz");
-        if (strcmp(method, "GET") != 0)
-            as_http_respond_error(r, 405, "method_not_allowed", "use GET");
-        else if (query_check(r, "GET", NULL, "") == 0) {
-            /* Anyone may ask whether the stack is up; which service is down, versions, streams
-             * and clock skews are for the admin. */
-            const char *auth = as_http_req_header(r, "Authorization");
-            const gw_principal_t *pr = auth && strncasecmp(auth, "Bearer ", 7) == 0
-                                           ? gw_tokens_find(gw.tokens, auth + 7)
-                                           : NULL;
-            healthz(r, pr && strcmp(pr->role, "admin") == 0);
-        }
-        return;
     }
     const gw_route_t *rt = NULL;
     int path_known = 0;
@@ -1127,15 +1663,26 @@ static void on_request(as_http_req_t *r, void *ud)
         for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
             if (!route_match(x->pattern, path, NULL))
                 continue;
+            if (!path_known)
+                snprintf(a->route, sizeof a->route, "%s", x->pattern);
             path_known = 1;
-            if (strcmp(x->method, method) == 0) {
+            if (strcmp(x->method, m) == 0) {
                 rt = x;
+                snprintf(a->route, sizeof a->route, "%s", x->pattern);
                 route_match(rt->pattern, path, params);
                 break;
             }
         }
     }
     gw_metrics_begin(r, rt ? rt->pattern : NULL);
+    char allow[64] = "";
+    if (path_known) {
+        allowed_methods(path, allow, sizeof allow);
+        if (cors(r, allow)) {
+            json_decref(params);
+            return;
+        }
+    }
     if (rt && json_object_size(params) != pattern_params(rt->pattern)) {
         /* a segment that is not text (json_stringn refused it): never let a body field of the
          * same name stand in for it */
@@ -1147,12 +1694,13 @@ static void on_request(as_http_req_t *r, void *ud)
     if (!rt) {
         json_decref(params);
         if (path_known)
-            as_http_respond_error(r, 405, "method_not_allowed",
-                                  "this path does not take that method");
+            method_not_allowed(r, allow);
         else
             as_http_respond_error(r, 404, "not_found", "no such route");
         return;
     }
+    if (strcmp(rt->method, "GET") == 0)
+        as_http_req_want_etag(r);
     if (as_http_req_header_count(r, "Authorization") > 1) {
         json_decref(params);
         as_http_respond_error(r, 400, "bad_request", "give one Authorization header, not several");
@@ -1172,10 +1720,8 @@ static void closed_done(void *arg)
     (void)arg;
 }
 
-static void on_signal(uv_signal_t *h, int signum)
+static void shutdown_now(void)
 {
-    (void)h;
-    AS_INFO("stopping", "signal=%d", signum);
     as_http_server_stop(gw.http, closed_done, NULL);
     gw.http = NULL;
     for (int i = 0; i < N_SVC; i++)
@@ -1184,6 +1730,145 @@ static void on_signal(uv_signal_t *h, int signum)
     as_curve_shutdown();
     uv_close((uv_handle_t *)&gw.sigterm, NULL);
     uv_close((uv_handle_t *)&gw.sigint, NULL);
+    uv_close((uv_handle_t *)&gw.sighup, NULL);
+    uv_close((uv_handle_t *)&gw.drain, NULL);
+}
+
+/* While draining: exit once every connection is done, or at drain_timeout_ms. */
+static void drain_tick(uv_timer_t *t)
+{
+    as_http_stats_t st;
+    as_http_server_stats(gw.http, &st);
+    uint64_t waited = uv_now(gw.loop) - gw.drain_started;
+    if (st.connections > 0 && waited < (uint64_t)cfg_drain_ms)
+        return;
+    uv_timer_stop(t);
+    if (st.connections > 0)
+        AS_WARN("drain timed out", "connections=%u waited_ms=%" PRIu64, st.connections, waited);
+    else
+        AS_INFO("drained", "waited_ms=%" PRIu64, waited);
+    shutdown_now();
+}
+
+/* SIGTERM / SIGINT: stop accepting (the listening socket closes: new connections are refused),
+ * finish the requests in flight, then exit. A second signal exits at once. */
+static void on_signal(uv_signal_t *h, int signum)
+{
+    (void)h;
+    if (gw.draining) {
+        AS_INFO("stopping now", "signal=%d", signum);
+        uv_timer_stop(&gw.drain);
+        shutdown_now();
+        return;
+    }
+    gw.draining = 1;
+    AS_INFO("stopping", "signal=%d drain_timeout_ms=%ld", signum, cfg_drain_ms);
+    sd_notify(0, "STOPPING=1");
+    as_http_server_drain(gw.http);
+    gw.drain_started = uv_now(gw.loop);
+    uv_timer_start(&gw.drain, drain_tick, 0, 20);
+}
+
+/* SIGHUP: reload the tokens file and the settings that can change without a restart
+ * (log_level, log_format, rate limits, cors_origins, trusted_proxies, upstream_timeout_ms,
+ * auth_cache_ms, drain_timeout_ms). Anything wrong keeps the old values and says why. */
+static void on_reload(uv_signal_t *h, int signum)
+{
+    (void)h;
+    (void)signum;
+    char err[512];
+    gw_tokens_t *t = gw_tokens_load(cfg_tokens_file, err, sizeof err);
+    if (!t) {
+        AS_ERROR("reload: tokens file refused; keeping the old tokens", "error=\"%s\"", err);
+    } else {
+        gw_tokens_free(&gw.tokens);
+        gw.tokens = t;
+    }
+    /* Settings: load into a copy, then take over only the reloadable ones. */
+    char *log_level = NULL, *log_format = NULL, *cors_o = NULL, *proxies = NULL, *tf = NULL;
+    long timeout = 0, cache = 0, drain = 0, rt = 0, rb = 0, ra = 0, rab = 0;
+    as_config_item_t items[N_ITEMS];
+    memcpy(items, gateway_items, sizeof items);
+    for (size_t i = 0; i < N_ITEMS; i++) {
+        static char *sink_s[N_ITEMS];
+        static long sink_l[N_ITEMS];
+        const char *n = items[i].name;
+        void *ptr = items[i].type == AS_CFG_STRING ? (void *)&sink_s[i] : (void *)&sink_l[i];
+        if (strcmp(n, "log_level") == 0)
+            ptr = &log_level;
+        else if (strcmp(n, "log_format") == 0)
+            ptr = &log_format;
+        else if (strcmp(n, "cors_origins") == 0)
+            ptr = &cors_o;
+        else if (strcmp(n, "trusted_proxies") == 0)
+            ptr = &proxies;
+        else if (strcmp(n, "tokens_file") == 0)
+            ptr = &tf;
+        else if (strcmp(n, "upstream_timeout_ms") == 0)
+            ptr = &timeout;
+        else if (strcmp(n, "auth_cache_ms") == 0)
+            ptr = &cache;
+        else if (strcmp(n, "drain_timeout_ms") == 0)
+            ptr = &drain;
+        else if (strcmp(n, "rate_limit_per_principal") == 0)
+            ptr = &rt;
+        else if (strcmp(n, "rate_limit_per_principal_burst") == 0)
+            ptr = &rb;
+        else if (strcmp(n, "rate_limit_per_address") == 0)
+            ptr = &ra;
+        else if (strcmp(n, "rate_limit_per_address_burst") == 0)
+            ptr = &rab;
+        items[i].ptr = ptr;
+    }
+    int lvl = -1, fmt = -1;
+    if (as_config_load(items, N_ITEMS, "gateway", gw.config_file, err, sizeof err) < 0) {
+        AS_ERROR("reload: settings refused; keeping the old ones", "error=\"%s\"", err);
+    } else if ((lvl = as_log_level_parse(log_level)) < 0 ||
+               (fmt = as_log_format_parse(log_format)) < 0) {
+        AS_ERROR("reload: log_level or log_format refused; keeping the old settings",
+                 "log_level=%s log_format=%s", log_level ? log_level : "-",
+                 log_format ? log_format : "-");
+    } else {
+        as_log_level = (as_log_level_t)lvl;
+        as_log_set_json(fmt);
+        char **sv[] = {&cfg_log_level, &cfg_log_format, &cfg_cors_origins, &cfg_trusted_proxies};
+        char **nv[] = {&log_level, &log_format, &cors_o, &proxies};
+        for (size_t i = 0; i < 4; i++) {
+            free(*sv[i]);
+            *sv[i] = *nv[i];
+            *nv[i] = NULL;
+        }
+        cfg_timeout_ms = timeout;
+        cfg_auth_cache_ms = cache;
+        cfg_drain_ms = drain;
+        if (rt != cfg_rl_token_rate || rb != cfg_rl_token_burst || ra != cfg_rl_addr_rate ||
+            rab != cfg_rl_addr_burst) {
+            gw_rl_free(&gw.rl_principal);
+            gw_rl_free(&gw.rl_address);
+            cfg_rl_token_rate = rt;
+            cfg_rl_token_burst = rb;
+            cfg_rl_addr_rate = ra;
+            cfg_rl_addr_burst = rab;
+            gw.rl_principal = gw_rl_new((double)rt, (double)rb);
+            gw.rl_address = gw_rl_new((double)ra, (double)rab);
+            gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
+        }
+    }
+    free(log_level);
+    free(log_format);
+    free(cors_o);
+    free(proxies);
+    free(tf);
+    for (size_t i = 0; i < N_ITEMS; i++)
+        if (items[i].type == AS_CFG_STRING && items[i].ptr != &log_level &&
+            items[i].ptr != &log_format && items[i].ptr != &cors_o && items[i].ptr != &proxies &&
+            items[i].ptr != &tf) {
+            char **p = items[i].ptr;
+            free(*p);
+            *p = NULL;
+        }
+    AS_INFO("reloaded", "tokens=%zu log_level=%s cors_origins=\"%s\" trusted_proxies=\"%s\"",
+            gw_tokens_count(gw.tokens), cfg_log_level, cfg_cors_origins, cfg_trusted_proxies);
 }
 
 /* `as-gateway --routes`: the route table as tab-separated lines (method, path, roles, service,
@@ -1193,6 +1878,10 @@ static void print_routes(void)
     static const char *const role_names[] = {"admin",     "region",  "center",
                                              "warehouse", "finance", "reviewer"};
     printf("GET\t/healthz\t-\t-\t-\thealth of every service (no token)\n");
+    printf("GET\t/livez\t-\t-\t-\tthe gateway process is up (no token)\n");
+    printf("GET\t/readyz\t-\t-\t-\tthis gateway can serve: which services answer (no token)\n");
+    printf("GET\t/readyz/{service}\t-\t-\t-\tone service answers with its database (no "
+           "token)\n");
     printf("GET\t/metrics\tadmin\t-\t-\tPrometheus metrics\n");
     for (size_t t = 0; t < N_TABLES; t++) {
         for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
@@ -1217,7 +1906,8 @@ static void print_routes(void)
  * for the tests that hold the API reference to them. */
 static void print_query_params(void)
 {
-    printf("GET\t/healthz\t-\t-\nGET\t/metrics\t-\t-\n");
+    printf("GET\t/healthz\t-\t-\nGET\t/livez\t-\t-\nGET\t/readyz\t-\t-\nGET\t/readyz/"
+           "{service}\t-\t-\nGET\t/metrics\t-\t-\n");
     for (size_t t = 0; t < N_TABLES; t++) {
         for (const gw_route_t *x = ROUTE_TABLES[t]; x->method; x++) {
             char q[1024], e[1024] = "", vals[600];
@@ -1285,6 +1975,14 @@ int main(int argc, char **argv)
     }
     int lvl = as_log_level_parse(cfg_log_level);
     as_log_init("gateway", lvl < 0 ? AS_LOG_INFO : (as_log_level_t)lvl);
+    int fmt = as_log_format_parse(cfg_log_format);
+    if (fmt < 0) {
+        fprintf(stderr, "as-gateway: setting 'log_format': '%s' is not text|json\n",
+                cfg_log_format);
+        return 2;
+    }
+    as_log_set_json(fmt);
+    gw.config_file = config_file;
     gw.tokens = gw_tokens_load(cfg_tokens_file, err, sizeof err);
     if (!gw.tokens) {
         AS_ERROR("cannot load tokens", "error=\"%s\"", err);
@@ -1338,10 +2036,14 @@ int main(int argc, char **argv)
     gw_metrics_set_server(gw.http);
     uv_signal_init(&loop, &gw.sigterm);
     uv_signal_init(&loop, &gw.sigint);
+    uv_signal_init(&loop, &gw.sighup);
+    uv_timer_init(&loop, &gw.drain);
     uv_signal_start(&gw.sigterm, on_signal, SIGTERM);
     uv_signal_start(&gw.sigint, on_signal, SIGINT);
+    uv_signal_start(&gw.sighup, on_reload, SIGHUP);
     AS_INFO("started", "http=%s:%d tokens=%zu", cfg_http_host, as_http_server_port(gw.http),
             gw_tokens_count(gw.tokens));
+    sd_notify(0, "READY=1");
     uv_run(&loop, UV_RUN_DEFAULT);
     rc = 0;
 out:

@@ -4,7 +4,10 @@
 #include "as/log.h"
 #include "ratelimit.h"
 
+#include <dirent.h>
 #include <stdarg.h>
+#include <sys/resource.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -187,9 +190,76 @@ static uint64_t stream_head(scrape_t *s, const char *stream)
     return 0;
 }
 
+#ifndef AS_BUILD_COMMIT
+#define AS_BUILD_COMMIT "unknown"
+#endif
+
+/* The gateway process itself: CPU seconds, resident memory, open and allowed descriptors, start
+ * time (the usual process_* names), and the build it runs. */
+static void render_process(sbuf_t *b)
+{
+    double cpu = 0, start = 0;
+    long rss_pages = 0;
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f) {
+        char buf[1024];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+        unsigned long long ut = 0, st = 0, starttime = 0;
+        if (p && sscanf(p + 2,
+                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+                        "%*d %*d %llu",
+                        &ut, &st, &starttime) == 3) {
+            long hz = sysconf(_SC_CLK_TCK);
+            cpu = (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+            struct timespec now, up;
+            clock_gettime(CLOCK_REALTIME, &now);
+            clock_gettime(CLOCK_BOOTTIME, &up);
+            start = (double)now.tv_sec - (double)up.tv_sec +
+                    (double)starttime / (double)(hz > 0 ? hz : 100);
+        }
+    }
+    f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%*d %ld", &rss_pages) != 1)
+            rss_pages = 0;
+        fclose(f);
+    }
+    unsigned fds = 0;
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));)
+            fds += e->d_name[0] != '.';
+        closedir(d);
+        fds = fds ? fds - 1 : 0; /* opendir's own */
+    }
+    struct rlimit rl;
+    unsigned long long maxfds =
+        getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long long)rl.rlim_cur : 0;
+    sb_printf(b,
+              "# HELP process_cpu_seconds_total CPU time of the gateway process (user + system)\n"
+              "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.2f\n"
+              "# HELP process_resident_memory_bytes resident memory of the gateway process\n"
+              "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %lld\n"
+              "# HELP process_open_fds open file descriptors of the gateway process\n"
+              "# TYPE process_open_fds gauge\nprocess_open_fds %u\n"
+              "# HELP process_max_fds the gateway process's limit of open file descriptors\n"
+              "# TYPE process_max_fds gauge\nprocess_max_fds %llu\n"
+              "# HELP process_start_time_seconds when the gateway process started (unix time)\n"
+              "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.0f\n"
+              "# HELP aftersales_build_info the build the gateway runs (value 1)\n"
+              "# TYPE aftersales_build_info gauge\n"
+              "aftersales_build_info{program=\"as-gateway\",commit=\"%s\"} 1\n",
+              cpu, (long long)rss_pages * sysconf(_SC_PAGESIZE), fds, maxfds, start,
+              AS_BUILD_COMMIT);
+}
+
 static void scrape_render(scrape_t *s)
 {
     sbuf_t b = {0};
+    render_process(&b);
     render_hists(&b, http_hists, "aftersales_http_request_duration_seconds",
                  "HTTP requests by route and status, with latency");
     render_hists(&b, upstream_hists, "aftersales_command_duration_seconds",

@@ -41,7 +41,7 @@ matrix() {
         for (i = 1; i <= 6; i++) {
             if (index(list, "," role[i] ",")) { printf " ✓ |"; count[i]++ } else printf "  |"
         }
-        printf " %s |\n", $5 == "-" ? (($2 == "/healthz") ? "(no token needed)" : "-") : "`" $5 "`"
+        printf " %s |\n", $5 == "-" ? (($2 ~ /^\/(healthz|livez|readyz)/) ? "(no token needed)" : "-") : "`" $5 "`"
         total++
     }
     END {

@@ -113,7 +113,7 @@ while IFS=$'\t' read -r method path roles svc cmd _; do
 
     # Statuses every route must list.
     need=""
-    [ "$path" = /healthz ] || need+=" 401"
+    case $path in /healthz | /livez | /readyz*) ;; *) need+=" 401" ;; esac
     [ "$want_roles" = admin,region,center,warehouse,finance,reviewer ] || [ -z "$want_roles" ] || need+=" 403"
     [ "$method" = POST ] && need+=" 400"
     [ "$cmd" != none ] && need+=" 503 504"

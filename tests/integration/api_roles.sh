@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # API roles: every route of the gateway, with every role's token, against the live test stack.
-#   - no token, or an unknown one, gets 401 (except /healthz);
+#   - no token, or an unknown one, gets 401 (except /healthz, /livez and /readyz);
 #   - a role outside the route's list gets 403 and nothing reaches a service (no command, audit
 #     row or event carries those requests' ids, and the objects they named are unchanged);
 #   - every allowed role is served: not 403, and no 5xx (inputs chosen inside its scope);
@@ -350,6 +350,7 @@ route_input() {
     /v1/complaints/*) id=$C_SH ;;
     /v1/customers/*) id=$CU_SH ;;
     /v1/devices/*) id=$IMEI_SH ;;
+    /readyz/*) id=intake ;;
     *) id=none-$RUN ;;
     esac
     REQ_PATH=$(sed -E "s/\{[a-z_]+\}/$id/g" <<<"$REQ_PATH")
@@ -382,7 +383,7 @@ while IFS=$'\t' read -r method path roles _; do
         else
             t_fail "$method $path answers without a token" "HTTP $s1"
         fi
-    elif [ "$path" = /healthz ]; then
+    elif [[ $path =~ ^/(healthz|livez|readyz) ]]; then
         if [[ $s1 =~ ^(200|503)$ ]]; then
             t_ok "$method $path answers without a token ($s1)"
         else

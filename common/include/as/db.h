@@ -74,6 +74,10 @@ int as_db_is_null(const PGresult *res, int row, int col);
 /* Connect, retrying for up to `wait_ms`. Returns NULL with a message in err on failure. */
 PGconn *as_db_connect_blocking(const char *conninfo, int wait_ms, char *err, size_t errlen);
 
+/* Send the connection's notices (RAISE NOTICE, server warnings) to the log instead of stderr.
+ * Every connection as_db makes does this; call it for connections made elsewhere. */
+void as_db_route_notices(PGconn *c);
+
 /* Apply the numbered migrations (`NNN_name.sql`) found in each directory of `dirs` that are not
  * yet recorded in <schema>.schema_migrations, each in its own transaction, in version order,
  * under an advisory lock. Refuses (returns -1) when the database already holds a version newer
