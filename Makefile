@@ -34,7 +34,7 @@ PROTO_O    := $(patsubst $(GEN)/%.c,$(BUILD)/obj/gen/%.o,$(PROTO_C)) $(BUILD)/ob
 COMMON_O   := $(patsubst common/src/%.c,$(BUILD)/obj/common/%.o,$(wildcard common/src/*.c))
 LIBCOMMON  := $(BUILD)/lib/libascommon.a
 
-SERVICES   := intake warranty parts settlement surveys people
+SERVICES   := intake warranty parts settlement surveys people notify
 svc_srcs    = $(filter-out services/$(1)/test_%.c services/$(1)/eval_main.c,$(wildcard services/$(1)/*.c))
 svc_objs    = $(patsubst services/%.c,$(BUILD)/obj/services/%.o,$(call svc_srcs,$(1)))
 
@@ -120,6 +120,7 @@ $(BUILD)/bin/as-$(1): $(call svc_objs,$(1)) $(LIBCOMMON)
 endef
 $(foreach s,$(SERVICES),$(eval $(call svc_rule,$(s))))
 $(BUILD)/bin/as-people: LDLIBS += -lsodium
+$(BUILD)/bin/as-notify: LDLIBS += -lcurl -lcrypto
 
 $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -171,7 +172,7 @@ test: all
 demo: all
 	@AS_BIN=$(BUILD)/bin deploy/demo/day.sh
 
-KEY_NAMES := intake warranty parts settlement surveys people gateway
+KEY_NAMES := intake warranty parts settlement surveys people notify gateway
 keys: all
 	@$(BUILD)/bin/as-keygen $${AS_VAR:-var}/run/keys $(KEY_NAMES) && echo "keys in $${AS_VAR:-var}/run/keys"
 

@@ -27,8 +27,8 @@
 
 /* The services, each with its own key and principal {role: service, subject: <name>}. A new
  * service is added here and in STREAM_CONSUMERS. */
-static const char *const SERVICES[] = {"intake",     "warranty", "parts",
-                                       "settlement", "surveys",  "people"};
+static const char *const SERVICES[] = {"intake",  "warranty", "parts", "settlement",
+                                       "surveys", "people",   "notify"};
 #define NSERVICES (sizeof SERVICES / sizeof SERVICES[0])
 
 /* Which services consume each stream (the stream is named after its publisher): the union of
@@ -39,11 +39,11 @@ static const struct {
     const char *stream;
     const char *const consumers[NSERVICES + 1];
 } STREAM_CONSUMERS[] = {
-    {"intake", {"warranty", "parts", "settlement", "surveys", NULL}},
-    {"warranty", {"intake", NULL}},
-    {"parts", {"intake", "settlement", NULL}},
-    {"settlement", {"intake", NULL}},
-    {"surveys", {"intake", NULL}},
+    {"intake", {"warranty", "parts", "settlement", "surveys", "notify", NULL}},
+    {"warranty", {"intake", "notify", NULL}},
+    {"parts", {"intake", "settlement", "notify", NULL}},
+    {"settlement", {"intake", "notify", NULL}},
+    {"surveys", {"intake", "notify", NULL}},
     /* the gateway follows the people stream to drop revoked tokens and disabled users */
     {"people", {"intake", "gateway", NULL}},
 };
@@ -421,9 +421,9 @@ int as_curve_client(void *sock, const char *peer, char *err, size_t errlen)
 const char *as_curve_peer_of(const char *endpoint);
 const char *as_curve_peer_of(const char *endpoint)
 {
-    static const char *const names[6] = {"intake",     "warranty", "parts",
-                                         "settlement", "surveys",  "people"};
-    for (int i = 0; i < 12; i++)
+    static const char *const names[7] = {"intake",  "warranty", "parts", "settlement",
+                                         "surveys", "people",   "notify"};
+    for (int i = 0; i < 14; i++)
         if (as_cfg_endpoints[i] && strcmp(as_cfg_endpoints[i], endpoint) == 0)
             return names[i / 2];
     return NULL;

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <zmq.h>
 
-static const char *const peer_names[6] = {"intake",     "warranty", "parts",
-                                          "settlement", "surveys",  "people"};
-char *as_cfg_endpoints[12];
+static const char *const peer_names[7] = {"intake",  "warranty", "parts", "settlement",
+                                          "surveys", "people",   "notify"};
+char *as_cfg_endpoints[14];
 char *as_cfg_curve_keys;
 
 static as_config_item_t endpoint_items[] = {AS_ENDPOINT_ITEMS};
@@ -24,7 +24,7 @@ static const as_cmd_def_t audit_cmds[] = {
 
 const char *as_endpoint(const char *name, const char *kind)
 {
-    for (int i = 0; i < 6; i++)
+    for (int i = 0; i < 7; i++)
         if (strcmp(peer_names[i], name) == 0)
             return as_cfg_endpoints[i * 2 + (strcmp(kind, "pub") == 0)];
     return NULL;

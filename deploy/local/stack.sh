@@ -73,7 +73,7 @@ AS_HTTP_PORT=${AS_HTTP_PORT:-8480}
 AS_BIN=${AS_BIN:-build/bin}
 AS_UP_TIMEOUT=${AS_UP_TIMEOUT:-60}
 
-SERVICES=(intake warranty parts settlement surveys people)
+SERVICES=(intake warranty parts settlement surveys people notify)
 PROGRAMS=("${SERVICES[@]}" gateway)
 
 say() { printf 'stack: %s\n' "$*"; }
@@ -478,7 +478,7 @@ aftersales is up.
   config    $(rel "$CONFIG")
   logs      $(rel "$LOG_DIR")/<program>.log, $(rel "$LOG_DIR")/postgres.log
   sign in   \$AS_ADMIN_LOGIN / \$AS_ADMIN_PASSWORD (in the env file): POST $GATEWAY_URL/v1/auth/login
-  database  $me psql [intake|warranty|parts|settlement|surveys|people]
+  database  $me psql [intake|warranty|parts|settlement|surveys|people|notify]
   stop      $stop
 
 EOF

@@ -31,14 +31,14 @@
 #include <zmq.h>
 
 /* All route tables; a route appears in exactly one. */
-static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake,  gw_routes_warranty,
-                                                 gw_routes_parts,   gw_routes_settlement,
-                                                 gw_routes_surveys, gw_routes_people};
+static const gw_route_t *const ROUTE_TABLES[] = {
+    gw_routes_intake,  gw_routes_warranty, gw_routes_parts, gw_routes_settlement,
+    gw_routes_surveys, gw_routes_people,   gw_routes_notify};
 #define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
-#define N_SVC 6
-static const char *const SERVICES[N_SVC] = {"intake",     "warranty", "parts",
-                                            "settlement", "surveys",  "people"};
+#define N_SVC 7
+static const char *const SERVICES[N_SVC] = {"intake",  "warranty", "parts", "settlement",
+                                            "surveys", "people",   "notify"};
 
 static char *cfg_http_host, *cfg_tokens_file, *cfg_log_level, *cfg_console_dir;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;

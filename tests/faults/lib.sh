@@ -8,7 +8,7 @@
 # (e.g. "ip netns exec as-intake") lets the multi-host layout reuse the same helpers.
 
 F_ROOT=${F_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)}
-F_SERVICES=(intake warranty parts settlement surveys people)
+F_SERVICES=(intake warranty parts settlement surveys people notify)
 F_PROGRAMS=("${F_SERVICES[@]}" gateway)
 F_LOAD=${F_LOAD:-${AS_BUILD:-build}/bin/as-faults-load}
 

@@ -5,7 +5,7 @@
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 
-SERVICES=(intake warranty parts settlement surveys people)
+SERVICES=(intake warranty parts settlement surveys people notify)
 SECRETS=${AS_VAR:?AS_VAR is not set (source \$AS_VAR/run/env)}/run/secrets
 
 # q SERVICE SQL — run SQL as as_SERVICE with its generated password; prints rows, then the

@@ -64,7 +64,7 @@ const char *as_endpoint(const char *name, const char *kind);
 
 /* The endpoint settings every program shares (commands and events of each service). Programs
  * that are not database services (gateway, asctl) put AS_ENDPOINT_ITEMS in their own table. */
-extern char *as_cfg_endpoints[12];
+extern char *as_cfg_endpoints[14];
 extern char *as_cfg_curve_keys;
 int as_endpoints_load(const char *service, const char *file, char *err, size_t errlen);
 #define AS_ENDPOINT_ITEMS                                                                            \
@@ -122,6 +122,15 @@ int as_endpoints_load(const char *service, const char *file, char *err, size_t e
          &as_cfg_endpoints[10]},                                                                     \
         {"people_pub",         AS_CFG_STRING, "tcp://127.0.0.1:7162", 0, 0, "people event endpoint", \
          &as_cfg_endpoints[11]},                                                                     \
+        {"notify_cmd",                                                                               \
+         AS_CFG_STRING,                                                                              \
+         "tcp://127.0.0.1:7171",                                                                     \
+         0,                                                                                          \
+         0,                                                                                          \
+         "notify command endpoint",                                                                  \
+         &as_cfg_endpoints[12]},                                                                     \
+        {"notify_pub",         AS_CFG_STRING, "tcp://127.0.0.1:7172", 0, 0, "notify event endpoint", \
+         &as_cfg_endpoints[13]},                                                                     \
     {                                                                                                \
         "curve_keys", AS_CFG_STRING, "", 0, 0,                                                       \
             "directory of CURVE keys (make keys); empty = plain TCP", &as_cfg_curve_keys             \
