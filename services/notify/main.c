@@ -240,9 +240,12 @@ static void create_webhook(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void 
 static void by_id(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
 {
     (void)ud;
-    const Notify__WebhookRef *m = (const Notify__WebhookRef *)req;
+    /* GetWebhook, PauseWebhook, ResumeWebhook, DeleteWebhook: the field `id` */
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "id");
+    const char *id = f ? *(char *const *)((const char *)req + f->offset) : NULL;
     nt_errors_t e = {0};
-    if (!present(m->id) || !is_code(m->id, 40))
+    if (!present(id) || !is_code(id, 40))
         err_add(&e, "id", "is required (a webhook id)");
     if (reply_errors(ctx, &e))
         return;
