@@ -16,6 +16,7 @@
 #   asmh-settlement  .14  as-settlement  :7141 / :7142
 #   asmh-surveys     .15  as-surveys     :7151 / :7152
 #   asmh-people      .16  as-people      :7161 / :7162
+#   asmh-notify      .17  as-notify      :7171 / :7172
 #   asmh-gateway     .20  as-gateway     HTTP :8480
 #   asmh-client      .30  the load driver, curl and the invariant checker
 #
@@ -44,10 +45,11 @@ N=${AS_MH_TICKETS:-300}
 PART_S=${AS_MH_PARTITION_S:-20}
 CONC=${AS_MH_CONCURRENCY:-32}
 PG_PORT=55432
-HOSTS=(db intake warranty parts settlement surveys people gateway client)
+HOSTS=(db intake warranty parts settlement surveys people notify gateway client)
 declare -A ADDR=([db]=2 [intake]=11 [warranty]=12 [parts]=13 [settlement]=14 [surveys]=15
-    [people]=16 [gateway]=20 [client]=30)
-declare -A CMD_PORT=([intake]=7111 [warranty]=7121 [parts]=7131 [settlement]=7141 [surveys]=7151 [people]=7161)
+    [people]=16 [notify]=17 [gateway]=20 [client]=30)
+declare -A CMD_PORT=([intake]=7111 [warranty]=7121 [parts]=7131 [settlement]=7141 [surveys]=7151 [people]=7161
+    [notify]=7171)
 
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/faults/lib.sh"

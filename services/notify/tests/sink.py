@@ -8,7 +8,8 @@ DIR/requests.jsonl as {"path", "event_id", "type", "webhook_id", "timestamp", "s
 where sig_ok is the signature check exactly as docs/notify.md tells a receiver to do it:
 HMAC-SHA256 with the webhook's secret (SECRETS_FILE: lines "<path> <secret>") over
 "<Webhook-Timestamp>.<raw body>", hex, compared with the "v1=" value of Webhook-Signature.
-A path with a file DIR/fail<path with / as _> holding N > 0 answers 500 and counts N down.
+A path with a file DIR/fail<path with / as _> holding N > 0 answers 500 and counts N down; with
+a file DIR/delay<path with / as _> holding S, every answer on that path waits S seconds.
 """
 import hashlib
 import hmac
@@ -16,6 +17,7 @@ import json
 import os
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 DIR, SECRETS = sys.argv[1], sys.argv[2]
@@ -49,6 +51,9 @@ class H(BaseHTTPRequestHandler):
             want = hmac.new(secret.encode(), ts.encode() + b"." + body, hashlib.sha256).hexdigest()
             ok = hmac.compare_digest(want, sig[3:])
         status = 200
+        df = os.path.join(DIR, "delay" + self.path.replace("/", "_"))
+        if os.path.exists(df):
+            time.sleep(float(open(df).read().strip() or 0))
         with lock:
             ff = os.path.join(DIR, "fail" + self.path.replace("/", "_"))
             if os.path.exists(ff):
