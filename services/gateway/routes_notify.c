@@ -1,7 +1,7 @@
 /* routes_notify.c — the HTTP routes of the notify service: integrators' webhooks (head office
  * manages them) and the pull feed of events (scoped by the service like every read: a centre
  * sees its own centre's events, a region its region's; personal data masked for roles that do
- * not call customers). */
+ * not call customers); the customer's notification outbox and opt-outs. */
 #include "gateway.h"
 
 #define FEED (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
@@ -26,5 +26,13 @@ const gw_route_t gw_routes_notify[] = {
      NULL, "queue again every selected event of a stream from a sequence on", NULL},
     {"GET", "/v1/events", FEED, "notify", "notify.ListEvents", 0, NULL, "json", NULL,
      "the pull feed: events after a cursor, scoped like reads", NULL},
+    /* the customer's notifications */
+    {"GET", "/v1/notifications", FEED, "notify", "notify.ListNotifications", 0, NULL, NULL, NULL,
+     "the customer notification outbox with delivery status (scoped)",
+     "state=pending|sent|failed|suppressed channel=sms|webhook"},
+    {"POST", "/v1/notifications/opt-out", R_ADMIN | R_CENTER, "notify", "notify.OptOut", 1, NULL,
+     NULL, NULL, "the customer with this phone is told nothing more", NULL},
+    {"POST", "/v1/notifications/opt-in", R_ADMIN | R_CENTER, "notify", "notify.OptIn", 1, NULL,
+     NULL, NULL, "the customer with this phone is told again", NULL},
     {NULL, NULL, 0, NULL, NULL, 0, NULL, NULL, NULL, NULL, NULL},
 };

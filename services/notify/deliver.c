@@ -22,10 +22,11 @@
 
 typedef struct job {
     struct job *next;
+    char kind; /* 'w' a webhook delivery, 'n' a customer notification */
     CURL *easy;
     struct curl_slist *headers;
     char *body;
-    char pair[96]; /* "webhook stream" */
+    char pair[96]; /* "webhook stream", or "n:<id>" for a notification */
     char id[24];
     char error[CURL_ERROR_SIZE];
 } job_t;
@@ -176,9 +177,12 @@ static void check_done(void)
         curl_easy_cleanup(j->easy);
         j->easy = NULL;
         snprintf(status, sizeof status, "%ld", code);
-        AS_INFO("webhook delivery", "delivery=%s status=%ld", j->id, code);
+        AS_INFO(j->kind == 'n' ? "customer notification" : "webhook delivery", "id=%s status=%ld",
+                j->id, code);
         const char *p[3] = {j->id, status, errp};
-        as_db_stmt_t st = {"SELECT delivery_done($1::bigint, $2::int, $3)", 3, p};
+        as_db_stmt_t st = {j->kind == 'n' ? "SELECT notification_done($1::bigint, $2::int, $3)"
+                                          : "SELECT delivery_done($1::bigint, $2::int, $3)",
+                           3, p};
         if (as_db_submit(nd.svc->db, &st, 1, recorded, j) < 0) {
             /* The queue is full: the row stays pending and is sent again later. */
             job_free(j);
@@ -207,59 +211,55 @@ static int add_header(job_t *j, const char *fmt, const char *value)
     return 0;
 }
 
-/* Start one delivery: row (id, url, secret, webhook_id, event_id, type, body, attempts). */
-static void start_job(const PGresult *res, int row)
+/* "v1=<hex HMAC-SHA256(secret, "<ts>.<body>")>" into out. Returns 0 or -1. */
+static int sign(const char *secret, const char *ts, const char *body, size_t blen, char *out,
+                size_t outlen)
+{
+    size_t tlen = strlen(ts);
+    unsigned char *text = malloc(tlen + 1 + blen);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned maclen = 0;
+    char machex[2 * EVP_MAX_MD_SIZE + 4];
+    if (!text)
+        return -1;
+    memcpy(text, ts, tlen);
+    text[tlen] = '.';
+    memcpy(text + tlen + 1, body, blen);
+    int ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), text, tlen + 1 + blen, mac, &maclen) !=
+             NULL;
+    free(text);
+    if (!ok)
+        return -1;
+    hex(mac, maclen, machex);
+    snprintf(out, outlen, "v1=%s", machex);
+    return 0;
+}
+
+static job_t *job_new(char kind, const char *id, const char *body)
 {
     job_t *j = calloc(1, sizeof *j);
     if (!j)
-        return;
-    const char *url = as_db_value(res, row, 1), *secret = as_db_value(res, row, 2);
-    snprintf(j->id, sizeof j->id, "%s", as_db_value(res, row, 0));
-    j->body = strdup(as_db_value(res, row, 6));
+        return NULL;
+    j->kind = kind;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    j->body = strdup(body);
     j->easy = curl_easy_init();
     j->next = nd.jobs;
     nd.jobs = j;
     nd.njobs++;
-    const char *event_id = as_db_value(res, row, 4);
-    const char *colon = strrchr(event_id, ':');
-    snprintf(j->pair, sizeof j->pair, "%s %.*s", as_db_value(res, row, 3),
-             colon ? (int)(colon - event_id) : 0, event_id);
     if (!j->body || !j->easy) {
         job_free(j);
-        return;
+        return NULL;
     }
-    /* signature: HMAC-SHA256(secret, "<timestamp>.<body>") in hex */
-    char ts[24];
-    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
-    size_t blen = strlen(j->body), tlen = strlen(ts);
-    unsigned char *signed_text = malloc(tlen + 1 + blen);
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned maclen = 0;
-    char machex[2 * EVP_MAX_MD_SIZE + 4];
-    if (!signed_text) {
-        job_free(j);
-        return;
-    }
-    memcpy(signed_text, ts, tlen);
-    signed_text[tlen] = '.';
-    memcpy(signed_text + tlen + 1, j->body, blen);
-    int ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), signed_text, tlen + 1 + blen, mac,
-                  &maclen) != NULL;
-    free(signed_text);
-    if (!ok) {
-        job_free(j);
-        return;
-    }
-    char sig[2 * EVP_MAX_MD_SIZE + 8];
-    hex(mac, maclen, machex);
-    snprintf(sig, sizeof sig, "v1=%s", machex);
+    return j;
+}
+
+/* POST j->body to url with j->headers on the multi handle. */
+static void launch(job_t *j, const char *url)
+{
     if (add_header(j, "Content-Type: %s", "application/json") < 0 ||
         add_header(j, "User-Agent: %s", "aftersales-notify/1") < 0 ||
-        add_header(j, "Event-Id: %s", event_id) < 0 ||
-        add_header(j, "Event-Type: %s", as_db_value(res, row, 5)) < 0 ||
-        add_header(j, "Webhook-Id: %s", as_db_value(res, row, 3)) < 0 ||
-        add_header(j, "Webhook-Timestamp: %s", ts) < 0 ||
-        add_header(j, "Webhook-Signature: %s", sig) < 0 || add_header(j, "Expect:%s", "") < 0) {
+        add_header(j, "Expect:%s", "") < 0) {
         job_free(j);
         return;
     }
@@ -268,7 +268,7 @@ static void start_job(const PGresult *res, int row)
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_POST, 1L);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, j->body);
-    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)blen);
+    curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(j->body));
     curl_easy_setopt(e, CURLOPT_HTTPHEADER, j->headers);
     curl_easy_setopt(e, CURLOPT_TIMEOUT, nt_cfg.timeout_s);
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, nt_cfg.timeout_s);
@@ -276,10 +276,98 @@ static void start_job(const PGresult *res, int row)
     curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j->error);
     curl_easy_setopt(e, CURLOPT_PRIVATE, (char *)j);
-    if (curl_multi_add_handle(nd.multi, e) != CURLM_OK) {
+    if (curl_multi_add_handle(nd.multi, e) != CURLM_OK)
+        job_free(j);
+}
+
+/* Start one webhook delivery: row (id, url, secret, webhook_id, event_id, type, body,
+ * attempts). */
+static void start_delivery(const PGresult *res, int row)
+{
+    job_t *j = job_new('w', as_db_value(res, row, 0), as_db_value(res, row, 6));
+    if (!j)
+        return;
+    const char *event_id = as_db_value(res, row, 4);
+    const char *colon = strrchr(event_id, ':');
+    snprintf(j->pair, sizeof j->pair, "%s %.*s", as_db_value(res, row, 3),
+             colon ? (int)(colon - event_id) : 0, event_id);
+    char ts[24], sig[2 * EVP_MAX_MD_SIZE + 8];
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    if (sign(as_db_value(res, row, 2), ts, j->body, strlen(j->body), sig, sizeof sig) < 0 ||
+        add_header(j, "Event-Id: %s", event_id) < 0 ||
+        add_header(j, "Event-Type: %s", as_db_value(res, row, 5)) < 0 ||
+        add_header(j, "Webhook-Id: %s", as_db_value(res, row, 3)) < 0 ||
+        add_header(j, "Webhook-Timestamp: %s", ts) < 0 ||
+        add_header(j, "Webhook-Signature: %s", sig) < 0) {
         job_free(j);
         return;
     }
+    launch(j, as_db_value(res, row, 1));
+}
+
+/* ---- the customer's channels: one adapter each, behind one interface ----
+ * An adapter names its URL and adds its headers; the body (JSON) was made by SQL
+ * (due_notifications), the POST, the retries and the record are shared. */
+
+typedef struct nt_channel {
+    const char *name;
+    char **url;
+    int (*headers)(job_t *j);
+} nt_channel_t;
+
+/* A generic SMS provider's HTTP API: POST {to, text, ref} with the API key as a bearer token
+ * and the notification's reference as the idempotency key (providers dedupe on it). */
+static int sms_headers(job_t *j)
+{
+    char ref[40];
+    snprintf(ref, sizeof ref, "ntf-%s", j->id);
+    if (nt_cfg.sms_key && *nt_cfg.sms_key &&
+        add_header(j, "Authorization: Bearer %s", nt_cfg.sms_key) < 0)
+        return -1;
+    return add_header(j, "Idempotency-Key: %s", ref);
+}
+
+/* A generic webhook: the notification as JSON, signed like the integrators' webhooks. */
+static int webhook_headers(job_t *j)
+{
+    char ref[40], ts[24], sig[2 * EVP_MAX_MD_SIZE + 8];
+    snprintf(ref, sizeof ref, "ntf-%s", j->id);
+    snprintf(ts, sizeof ts, "%lld", (long long)time(NULL));
+    const char *secret = nt_cfg.customer_webhook_secret ? nt_cfg.customer_webhook_secret : "";
+    if (sign(secret, ts, j->body, strlen(j->body), sig, sizeof sig) < 0)
+        return -1;
+    if (add_header(j, "Event-Id: %s", ref) < 0 ||
+        add_header(j, "Event-Type: %s", "notify.CustomerNotification") < 0 ||
+        add_header(j, "Webhook-Timestamp: %s", ts) < 0 ||
+        add_header(j, "Webhook-Signature: %s", sig) < 0)
+        return -1;
+    return 0;
+}
+
+static const nt_channel_t CHANNELS[] = {
+    {"sms", &nt_cfg.sms_url, sms_headers},
+    {"webhook", &nt_cfg.customer_webhook_url, webhook_headers},
+};
+
+/* Start one notification: row (id, channel, body). */
+static void start_notification(const PGresult *res, int row)
+{
+    const char *channel = as_db_value(res, row, 1);
+    const nt_channel_t *c = NULL;
+    for (size_t i = 0; i < sizeof CHANNELS / sizeof CHANNELS[0]; i++)
+        if (strcmp(CHANNELS[i].name, channel) == 0)
+            c = &CHANNELS[i];
+    if (!c || !*c->url || !**c->url)
+        return; /* not configured in this process: it waits */
+    job_t *j = job_new('n', as_db_value(res, row, 0), as_db_value(res, row, 2));
+    if (!j)
+        return;
+    snprintf(j->pair, sizeof j->pair, "n:%s", j->id);
+    if (c->headers(j) < 0) {
+        job_free(j);
+        return;
+    }
+    launch(j, *c->url);
 }
 
 /* ---- fetching due rows ---- */
@@ -297,7 +385,11 @@ static void fetched(const as_db_result_t *r, void *ud)
     const PGresult *res = r->res[0];
     int n = PQntuples(res);
     for (int i = 0; i < n && nd.njobs < (unsigned)nt_cfg.max_inflight; i++)
-        start_job(res, i);
+        start_delivery(res, i);
+    res = r->res[1];
+    n = PQntuples(res);
+    for (int i = 0; i < n && nd.njobs < (unsigned)nt_cfg.max_inflight; i++)
+        start_notification(res, i);
     if (nd.refetch) {
         nd.refetch = 0;
         fetch();
@@ -327,9 +419,10 @@ static void fetch(void)
     char lim[16];
     snprintf(lim, sizeof lim, "%ld", nt_cfg.max_inflight - (long)nd.njobs);
     const char *p[2] = {lim, busy};
-    as_db_stmt_t st = {"SELECT * FROM due_deliveries($1::int, $2::text[])", 2, p};
+    as_db_stmt_t st[2] = {{"SELECT * FROM due_deliveries($1::int, $2::text[])", 2, p},
+                          {"SELECT * FROM due_notifications($1::int, $2::text[])", 2, p}};
     nd.fetching = 1;
-    if (as_db_submit(nd.svc->db, &st, 1, fetched, NULL) < 0)
+    if (as_db_submit(nd.svc->db, st, 2, fetched, NULL) < 0)
         nd.fetching = 0;
     free(busy);
 }
@@ -368,11 +461,26 @@ int nt_deliver_start(as_service_t *svc)
     snprintf(max, sizeof max, "%ld", nt_cfg.retry_max_s);
     snprintf(att, sizeof att, "%ld", nt_cfg.max_attempts);
     const char *p[3] = {base, max, att};
-    as_db_stmt_t st = {"UPDATE settings SET value = CASE name WHEN 'retry_base_ms' THEN $1::bigint "
-                       "WHEN 'retry_max_s' THEN $2::bigint ELSE $3::bigint END "
-                       "WHERE name IN ('retry_base_ms', 'retry_max_s', 'max_attempts')",
-                       3, p};
-    if (as_db_submit(svc->db, &st, 1, settings_done, NULL) < 0)
+    char qs[8], qe[8];
+    snprintf(qs, sizeof qs, "%ld", nt_cfg.quiet_start_h);
+    snprintf(qe, sizeof qe, "%ld", nt_cfg.quiet_end_h);
+    const char *pq[2] = {qs, qe};
+    const char *pc[2] = {nt_cfg.sms_url && *nt_cfg.sms_url ? "true" : "false",
+                         nt_cfg.customer_webhook_url && *nt_cfg.customer_webhook_url ? "true"
+                                                                                     : "false"};
+    as_db_stmt_t st[3] = {
+        {"UPDATE settings SET value = CASE name WHEN 'retry_base_ms' THEN $1::bigint "
+         "WHEN 'retry_max_s' THEN $2::bigint ELSE $3::bigint END "
+         "WHERE name IN ('retry_base_ms', 'retry_max_s', 'max_attempts')",
+         3, p},
+        {"UPDATE settings SET value = CASE name WHEN 'quiet_start_h' THEN $1::bigint "
+         "ELSE $2::bigint END WHERE name IN ('quiet_start_h', 'quiet_end_h')",
+         2, pq},
+        {"INSERT INTO channels(name, enabled) VALUES ('sms', $1::boolean), "
+         "('webhook', $2::boolean) ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled",
+         2, pc},
+    };
+    if (as_db_submit(svc->db, st, 3, settings_done, NULL) < 0)
         AS_WARN("cannot write the settings", "reason=\"database queue full\"");
     uv_timer_start(&nd.poll_timer, on_poll_timer, (uint64_t)nt_cfg.poll_ms,
                    (uint64_t)nt_cfg.poll_ms);

@@ -36,6 +36,21 @@ static as_config_item_t notify_items[] = {
     {"allow_private", AS_CFG_INT, "0", 0, 1,
      "1 = webhook URLs may name loopback and private addresses (tests, on-premises receivers)",
      &nt_cfg.allow_private},
+    {"sms_url", AS_CFG_STRING, "", 0, 0,
+     "the SMS provider's HTTP API: customer notifications are POSTed here as JSON "
+     "{to, text, ref} (empty = no SMS)",
+     &nt_cfg.sms_url},
+    {"sms_key", AS_CFG_STRING, "", 0, 0,
+     "the SMS provider's API key, sent as `Authorization: Bearer <key>`", &nt_cfg.sms_key},
+    {"customer_webhook_url", AS_CFG_STRING, "", 0, 0,
+     "a generic webhook that receives every customer notification as signed JSON (empty = off)",
+     &nt_cfg.customer_webhook_url},
+    {"customer_webhook_secret", AS_CFG_STRING, "", 0, 0,
+     "the HMAC secret of the customer-notification webhook", &nt_cfg.customer_webhook_secret},
+    {"quiet_start_h", AS_CFG_INT, "21", 0, 23,
+     "customer notifications are held from this hour (Asia/Shanghai) ...", &nt_cfg.quiet_start_h},
+    {"quiet_end_h", AS_CFG_INT, "8", 0, 23,
+     "... until this hour (equal to quiet_start_h: no quiet hours)", &nt_cfg.quiet_end_h},
 };
 
 /* ---- the consumer: every event of the followed streams ---- */
@@ -298,6 +313,44 @@ static void list_events(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud
     as_cmd_sql_default(ctx, req, NULL);
 }
 
+/* A phone number as the desks type it: 5..20 digits, optionally a leading + . */
+static int phone_ok(const char *s)
+{
+    size_t n = 0;
+    if (*s == '+')
+        s++;
+    for (; *s; s++, n++)
+        if (*s < '0' || *s > '9')
+            return 0;
+    return n >= 5 && n <= 20;
+}
+
+static void opt_phone(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
+{
+    (void)ud;
+    const ProtobufCFieldDescriptor *f =
+        protobuf_c_message_descriptor_get_field_by_name(req->descriptor, "phone");
+    const char *phone = f ? *(char *const *)((const char *)req + f->offset) : NULL;
+    nt_errors_t e = {0};
+    if (!present(phone) || !phone_ok(phone))
+        err_add(&e, "phone", "is required: 5 to 20 digits, optionally after a +");
+    if (reply_errors(ctx, &e))
+        return;
+    as_cmd_sql_default(ctx, req, NULL);
+}
+
+static void list_notifications(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
+{
+    (void)ud;
+    const Notify__ListNotifications *m = (const Notify__ListNotifications *)req;
+    nt_errors_t e = {0};
+    if (m->has_limit && (m->limit < 1 || m->limit > 500))
+        err_add(&e, "limit", "must be 1..500");
+    if (reply_errors(ctx, &e))
+        return;
+    as_cmd_sql_default(ctx, req, NULL);
+}
+
 static const as_cmd_def_t commands[] = {
     {"notify.CreateWebhook", &notify__webhook__descriptor, create_webhook, "cmd_create_webhook"},
     {"notify.ListWebhooks", &notify__webhook_list__descriptor, as_cmd_sql_default,
@@ -310,6 +363,10 @@ static const as_cmd_def_t commands[] = {
      "cmd_list_deliveries"},
     {"notify.Redeliver", &notify__redelivered__descriptor, redeliver, "cmd_redeliver"},
     {"notify.ListEvents", &notify__event_page__descriptor, list_events, "cmd_list_events"},
+    {"notify.ListNotifications", &notify__notification_list__descriptor, list_notifications,
+     "cmd_list_notifications"},
+    {"notify.OptOut", &notify__opt_status__descriptor, opt_phone, "cmd_opt_out"},
+    {"notify.OptIn", &notify__opt_status__descriptor, opt_phone, "cmd_opt_in"},
 };
 
 static int notify_start(as_service_t *svc)

@@ -18,6 +18,10 @@ typedef struct nt_settings {
     long retry_max_s;   /* ... up to this */
     long max_attempts;  /* then the delivery fails (redeliver sends it again) */
     long allow_private; /* 1 = URLs may name loopback/private hosts (tests, on-premises) */
+    /* the customer's channels (an empty URL turns the channel off) */
+    char *sms_url, *sms_key; /* the SMS provider's HTTP API */
+    char *customer_webhook_url, *customer_webhook_secret;
+    long quiet_start_h, quiet_end_h; /* Asia/Shanghai; equal = no quiet hours */
 } nt_settings_t;
 
 extern nt_settings_t nt_cfg;

@@ -65,7 +65,9 @@ class H(BaseHTTPRequestHandler):
                    "event_id": self.headers.get("Event-Id"),
                    "type": self.headers.get("Event-Type"),
                    "webhook_id": self.headers.get("Webhook-Id"),
-                   "timestamp": ts, "sig_ok": ok, "body": json.loads(body or b"null")}
+                   "timestamp": ts, "sig_ok": ok,
+                   "authorization": self.headers.get("Authorization"),
+                   "idempotency_key": self.headers.get("Idempotency-Key"), "body": json.loads(body or b"null")}
             with open(os.path.join(DIR, "requests.jsonl"), "a") as f:
                 f.write(json.dumps(rec) + "\n")
         self.send_response(status)
