@@ -127,6 +127,7 @@ $(foreach s,$(SERVICES),$(eval $(call svc_rule,$(s))))
 $(BUILD)/bin/as-people: LDLIBS += -lsodium
 # The commit the gateway reports in aftersales_build_info.
 $(BUILD)/obj/services/gateway/metrics.o: CFLAGS += -DAS_BUILD_COMMIT='"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)"'
+$(BUILD)/bin/as-notify: LDLIBS += -lcurl -lcrypto
 
 $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)
 	@mkdir -p $(dir $@)

@@ -16,6 +16,7 @@
 #   asmh-settlement  .14  as-settlement  :7141 / :7142
 #   asmh-surveys     .15  as-surveys     :7151 / :7152
 #   asmh-people      .16  as-people      :7161 / :7162
+#   asmh-notify      .17  as-notify      :7171 / :7172
 #   asmh-gateway     .20  as-gateway     HTTP :8480
 #   asmh-client      .30  the load driver, curl and the invariant checker
 #

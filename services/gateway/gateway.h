@@ -69,6 +69,7 @@ extern const gw_route_t gw_routes_parts[];
 extern const gw_route_t gw_routes_settlement[];
 extern const gw_route_t gw_routes_surveys[];
 extern const gw_route_t gw_routes_people[];
+extern const gw_route_t gw_routes_notify[];
 
 /* The secret the caller presented (bearer token or session cookie), or NULL. Borrowed. */
 const char *gw_request_secret(as_http_req_t *r);

@@ -34,9 +34,9 @@
 #include <zmq.h>
 
 /* All route tables; a route appears in exactly one. */
-static const gw_route_t *const ROUTE_TABLES[] = {gw_routes_intake,  gw_routes_warranty,
-                                                 gw_routes_parts,   gw_routes_settlement,
-                                                 gw_routes_surveys, gw_routes_people};
+static const gw_route_t *const ROUTE_TABLES[] = {
+    gw_routes_intake,  gw_routes_warranty, gw_routes_parts, gw_routes_settlement,
+    gw_routes_surveys, gw_routes_people,   gw_routes_notify};
 #define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
 /* The services (deploy/services.conf, through the generated as_services.h). */

@@ -324,8 +324,8 @@ static void call_and_drop(as_http_req_t *r, const gw_route_t *rt, json_t *params
  * Each service answers as.ListAudit from its own schema (scope applied there); one that does not
  * answer makes the whole answer 503 — a partial trail would read as "nobody did anything". */
 
-static const char *const AUDIT_SERVICES[] = {"intake",     "warranty", "parts",
-                                             "settlement", "surveys",  "people"};
+static const char *const AUDIT_SERVICES[] = {"intake",  "warranty", "parts", "settlement",
+                                             "surveys", "people",   "notify"};
 #define N_AUDIT (sizeof AUDIT_SERVICES / sizeof AUDIT_SERVICES[0])
 
 typedef struct audit_req {

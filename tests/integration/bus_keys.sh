@@ -18,9 +18,9 @@ mkdir -p "$TMP/dev/run"
 "$KEYGEN" "$TMP/dev/run/keys" tester asctl >/dev/null
 env -u AS_TEST_KEYS AS_VAR="$TMP/dev" AS_BIN="$AS_BIN" "$AS_ROOT/deploy/local/stack.sh" keys >/dev/null
 t_eq "make run's allow-list holds the services and the gateway only" \
-    "gateway intake parts people settlement surveys warranty " "$(names "$TMP/dev/run/keys/allowed")"
+    "gateway intake notify parts people settlement surveys warranty " "$(names "$TMP/dev/run/keys/allowed")"
 t_eq "this test stack's allow-list adds only the rights-less test key" \
-    "gateway intake parts people settlement surveys tester warranty " \
+    "gateway intake notify parts people settlement surveys tester warranty " \
     "$(names "$(dirname "$AS_CONFIG")/keys/allowed")"
 
 # --- no size cap -----------------------------------------------------------------------------
