@@ -420,7 +420,7 @@ function DecisionCard({ tk }) {
     ${d.review ? html`<div class="alert alert-warn">${t('ticket.review')}</div>` : null}
     <${Desc} items=${[
       [t('ticket.rules'), html`<span id="decision-rules">${(d.rules || []).map((r) => html`<${Tag} color="blue">${r}<//>`)}</span>`],
-      d.entitled && d.entitled.length ? [t('ticket.choices'), html`<span id="decision-choices">${d.entitled.map((e) => t(`remedy.${e}`)).join(getLang() === 'en' ? ', ' : '、')}</span>`] : null,
+      d.entitled && d.entitled.length ? [t('ticket.choices'), html`<span id="decision-choices">${d.entitled.map((e) => t(`remedy.${e === 'repair' && !d.free ? 'paid_repair' : e}`)).join(getLang() === 'en' ? ', ' : '、')}</span>`] : null,
       d.coverage_end ? [t('ticket.coverage_end'), fmtDate(d.coverage_end)] : null,
       d.refund_cents ? [t('ticket.refund'), fmtMoney(d.refund_cents)] : null,
     ]} />
@@ -455,7 +455,7 @@ function ActionForm({ id, title, fields, submitLabel, onDone, build, danger, for
     <${ErrorSummary} errors=${errors} />
     <${ErrorBox} error=${error} />
     <div class="row-fields">${fields.map((f) => html`<${Field} name=${f.name} label=${t(f.label)} error=${errors[f.name]}>
-      ${f.options ? html`<select ...${inputProps(f.name, errors[f.name])} value=${v[f.name] ?? ''} onChange=${(e) => setV({ ...v, [f.name]: e.target.value })}>
+      ${f.options ? html`<select ...${inputProps(f.name, errors[f.name])} value=${v[f.name] ?? f.options[0][0]} onChange=${(e) => setV({ ...v, [f.name]: e.target.value })}>
           ${f.options.map(([val, lab]) => html`<option value=${val}>${lab}</option>`)}</select>`
         : html`<input ...${inputProps(f.name, errors[f.name])} type=${f.type || 'text'} value=${v[f.name] ?? ''} placeholder=${f.placeholder || ''}
           list=${f.list || undefined} onInput=${(e) => setV({ ...v, [f.name]: e.target.value })} />`}<//>`)}</div>
@@ -640,9 +640,9 @@ function PrintDoc({ me, kind, id }) {
       ${kind === 'invoice' ? html`<div id="doc-invoice">${inv === undefined ? html`<p class="muted">${t('common.loading')}</p>`
         : inv === null ? html`<p class="muted" id="doc-no-invoice">${t('print.no_invoice')}</p>`
         : inv instanceof Error ? html`<${ErrorBox} error=${inv} />`
-        : html`<div class="doc-no">${t('print.invoice_no')}: <strong class="mono" id="doc-invoice-no">${inv.invoice_no}</strong> · ${fmtDate(inv.issue_date)}</div>
+        : html`<div class="doc-no doc-sub">${t('print.invoice_no')}: <strong class="mono" id="doc-invoice-no">${inv.invoice_no}</strong> · ${fmtDate(inv.issue_date)}</div>
           <table class="table doc-table"><thead><tr><th>${t('print.item')}</th><th class="num">${t('tr.qty')}</th><th class="num">${t('print.unit')}</th><th class="num">${t('print.amount')}</th></tr></thead>
-            <tbody>${(inv.lines || []).map((l) => html`<tr><td>${l.description || l.code}</td><td class="num">${l.qty ?? 1}</td><td class="num">${fmtMoney(l.unit_cents || 0)}</td><td class="num">${fmtMoney(l.amount_cents || 0)}</td></tr>`)}</tbody>
+            <tbody>${(inv.lines || []).filter((l) => l.kind !== 'vat').map((l) => html`<tr><td>${l.description || l.code}</td><td class="num">${l.qty ?? 1}</td><td class="num">${fmtMoney(l.unit_cents || 0)}</td><td class="num">${fmtMoney(l.amount_cents || 0)}</td></tr>`)}</tbody>
             <tfoot><tr><th colspan="3">${t('print.net')}</th><th class="num">${fmtMoney(inv.net_cents || 0)}</th></tr>
               <tr><th colspan="3">${t('print.vat', { rate: ((inv.vat_rate_bp || 0) / 100).toFixed(0) })}</th><th class="num">${fmtMoney(inv.vat_cents || 0)}</th></tr>
               <tr><th colspan="3">${t('print.total')}</th><th class="num" id="doc-invoice-total">${fmtMoney(inv.total_cents || 0)}</th></tr></tfoot></table>`}</div>` : null}

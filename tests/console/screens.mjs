@@ -315,8 +315,14 @@ try {
   await desk.click('#nav-transfers');
   await desk.waitForSelector(`#open-receive-${trId}`);
   await desk.click(`#open-receive-${trId}`);
-  const first = await desk.$(`#tr-${trId} input[id$="-damaged"]`);
-  await first.fill('1');
+  await desk.fill(`#tr-${trId} input[id$="-qty"]`, '1');
+  await desk.fill(`#tr-${trId} input[id$="-damaged"]`, '2');
+  await desk.click(`#receive-${trId}`);
+  await check("receiving more than was shipped is refused in the API's words", async () => {
+    await desk.waitForSelector(`#tr-${trId} .inline-error`);
+    return /shipped/.test(await desk.textContent(`#tr-${trId} .inline-error`));
+  });
+  await desk.fill(`#tr-${trId} input[id$="-damaged"]`, '1');
   await desk.click(`#receive-${trId}`);
   await check('the centre receives it with one unit damaged: the discrepancy is shown', async () => {
     await desk.waitForSelector(`#tr-${trId} >> text=已收货`);
