@@ -843,7 +843,10 @@ function MiniForm({ path, fields, submitLabel, onDone, build, formId, danger, in
       if (!Object.keys(fe).length) setError(e);
     } finally { setBusy(false); }
   }
-  const set = (n) => (e) => setV({ ...v, [n]: e.target.value });
+  const set = (n) => (e) => {
+    setV({ ...v, [n]: e.target.value });
+    if (errors[n]) { const x = { ...errors }; delete x[n]; setErrors(x); }
+  };
   return html`<form class=${`mini-form${inline ? ' inline' : ''}`} onSubmit=${submit} novalidate id=${`form-${formId}`}>
     <${ErrorBox} error=${error} />
     <div class="row-fields">${fields.map((f) => html`<${Field} name=${`${formId}.${f.name}`} label=${t(f.label)} error=${errors[f.name]}>
