@@ -25,6 +25,7 @@ const MENU = [
   { key: 'dashboard', label: 'nav.dashboard', roles: ['admin', 'region'] },
   { key: 'users', label: 'nav.users', roles: ['admin', 'region'] },
   { key: 'network', label: 'nav.network', roles: ['admin', 'region'] },
+  { key: 'prices', label: 'nav.prices', roles: ['center', 'finance', 'reviewer'] }, // admin and region: under Network
 ];
 const can = (me, roles) => !!me && roles.includes(me.role);
 const menuFor = (me) => MENU.filter((m) => can(me, m.roles));
@@ -535,10 +536,10 @@ function Ticket({ me, id }) {
           [t('f.fault.description'), tk.fault && tk.fault.description]]} />
       <//>
     </div>
-    ${desk && hasAction ? html`<${SkuList} />` : null}
+    ${desk && hasAction ? html`<${SkuList} /><${LabourList} category=${tk.device && tk.device.category} />` : null}
     ${desk && hasAction ? html`<div class="card actions" id="actions">
       ${tk.state === 'adjudicated' && !counterRemedy ? html`<${ActionForm} id=${tk.id} formId="diagnosis" title=${t('act.diagnose')} submitLabel=${t('common.save')} onDone=${done}
-        fields=${[{ name: 'fault_code', label: 'f.fault_code' }, { name: 'labour_code', label: 'f.labour_code' },
+        fields=${[{ name: 'fault_code', label: 'f.fault_code' }, { name: 'labour_code', label: 'f.labour_code', list: 'labour-list' },
           PARTS_FIELD, ...(d.free ? [] : [{ name: 'estimate_cents', label: 'f.estimate', placeholder: '580.00' }]),
           { name: 'promised_date', label: 'f.promised_date', placeholder: today() }, { name: 'note', label: 'f.note' }]}
         build=${(v, e) => { const est = v.estimate_cents ? moneyToCents(v.estimate_cents) : undefined; if (v.estimate_cents && est === null) e.estimate_cents = t('v.money');
@@ -714,11 +715,18 @@ function Bars({ rows, value, label, id, fmt }) {
       <text x=${86 + w} y="15" class="bar-value">${fmt ? fmt(v) : v}</text></g>`; })}</svg>`;
 }
 
+// The business date n days ago (China), for the report routes' `from`.
+const sinceDays = (n) => new Date(Date.now() - n * 864e5 + 8 * 36e5).toISOString().slice(0, 10);
+// Cost per repair: the settlement's total cost of a centre's charge sets over their number.
+const perRepair = (r) => (r.tickets ? Math.round((r.total_cost_cents || 0) / r.tickets) : 0);
+
 function Dashboard() {
   const [sat, setSat] = useState(null);
   const [cmp, setCmp] = useState(null);
+  const [cost, setCost] = useState(null);
   const [error, setError] = useState(null);
   useEffect(() => {
+    api('GET', `/v1/settlement/costs${qs({ group: 'center', from: sinceDays(30) })}`).then(setCost, setError);
     api('GET', `/v1/reports/satisfaction${qs({ group: 'center' })}`).then(setSat, setError);
     api('GET', `/v1/reports/complaints${qs({ group: 'center' })}`).then(setCmp, setError);
   }, []);
@@ -729,6 +737,9 @@ function Dashboard() {
     <div class="grid2">
       <${Card} title=${t('dash.nps')}>${sat ? (sat.rows || []).length ? html`<${Bars} id="chart-nps" rows=${sat.rows} value=${(r) => r.nps} label=${t('dash.nps')} />` : empty : t('common.loading')}<//>
       <${Card} title=${t('dash.complaints')}>${cmp ? (cmp.rows || []).length ? html`<${Bars} id="chart-complaints" rows=${cmp.rows} value=${(r) => r.count} label=${t('dash.complaints')} />` : empty : t('common.loading')}<//>
+      <${Card} title=${t('dash.cost')} cls="wide">${cost ? (cost.rows || []).filter((r) => r.tickets).length
+        ? html`<${Bars} id="chart-cost" rows=${cost.rows.filter((r) => r.tickets)} value=${perRepair} fmt=${fmtMoney} label=${t('dash.cost')} />
+          <p class="hint">${t('dash.cost_hint', { n: (cost.total && cost.total.tickets) || 0 })}</p>` : empty : t('common.loading')}<//>
     </div>
     <div class="card table-card"><table class="table" id="dash-table">
       <thead><tr><th>${t('col.center')}</th><th class="num">${t('dash.responses')}</th><th class="num">${t('dash.score')}</th><th class="num">NPS</th>
@@ -891,6 +902,14 @@ function SkuList() {
   const [skus, setSkus] = useState([]);
   useEffect(() => { api('GET', '/v1/parts/skus').then((r) => setSkus(r.skus || r.items || []), () => setSkus([])); }, []);
   return html`<datalist id="sku-list">${skus.map((s) => html`<option value=${s.sku}>${s.name || ''}</option>`)}</datalist>`;
+}
+
+// The labour codes of the price list (with their list price), for the diagnosis' suggestions.
+function LabourList({ category }) {
+  const [rows, setRows] = useState([]);
+  useEffect(() => { api('GET', '/v1/settlement/rates').then((r) => setRows(r.labour || []), () => setRows([])); }, []);
+  return html`<datalist id="labour-list">${rows.filter((r) => r.category === '*' || r.category === category)
+    .map((r) => html`<option value=${r.labour_code}>${r.description} · ${fmtMoney(r.list_flat_cents || 0)}</option>`)}</datalist>`;
 }
 
 // The part lines of a ticket: what the diagnosis needs, what was asked of the parts service.
@@ -1302,13 +1321,61 @@ function Complaints({ me, ticket }) {
         : html`<tr><td colspan="7" class="empty">${t('common.none')}</td></tr>`}</tbody></table></div></div>`;
 }
 
-// ---- network administration: centres, regions, brands, the parts price list -------------------
+// ---- the price list: settlement's rate tables in force on a date ------------------------------
+
+const pricesMemory = { date: '' };
+function Prices({ me }) {
+  const [date, setDate] = useState(pricesMemory.date || today());
+  const [data, setData] = useState(null);
+  const [error, setError] = useState(null);
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    pricesMemory.date = date;
+    setError(null);
+    try { setData(await api('GET', `/v1/settlement/rates${qs({ date })}`)); } catch (e) { setError(e); setData(null); }
+  }
+  useEffect(() => { load(); }, []);
+  const fin = can(me, ['admin', 'finance']);
+  const any = (c) => (c === '*' ? t('price.any') : c);
+  const rows = (list, cols, row) => (!data ? html`<tr><td colspan=${cols} class="empty">${error ? '—' : t('common.loading')}</td></tr>`
+    : list.length ? list.map(row) : html`<tr><td colspan=${cols} class="empty">${t('common.none')}</td></tr>`);
+  return html`<${Card} title=${t('net.prices')} extra=${data ? html`<span class="muted" id="vat-rate">${t('price.vat', { rate: ((data.vat_rate_bp || 0) / 100).toFixed(0), date: fmtDate(data.date) })}</span>` : null}>
+    <form class="filters" onSubmit=${load} id="price-filters">
+      <${Field} name="pr.date" label=${t('price.date')} error=${error && error.status === 400 ? errText(error) : null}>
+        <input ...${inputProps('pr.date', error && error.status === 400)} value=${date} inputmode="numeric" onInput=${(e) => setDate(e.target.value.trim())} /><//>
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="price-search">${t('common.search')}</button></div>
+    </form>
+    ${error && error.status !== 400 ? html`<${ErrorBox} error=${error} />` : null}
+    <p class="hint">${t(fin ? 'price.hint_fin' : 'price.hint')}</p>
+    <h3>${t('price.labour')}</h3>
+    <div class="table-card"><table class="table" id="labour-table"><thead><tr><th>${t('f.labour_code')}</th><th>${t('stock.name')}</th><th>${t('f.device.category')}</th>
+      <th>${t('fin.manufacturer')}</th><th class="num">${t('price.flat')}</th><th class="num">${t('price.hour')}</th>${fin ? html`<th class="num">${t('price.claim')}</th>` : null}<th>${t('price.from')}</th></tr></thead>
+      <tbody>${rows((data && data.labour) || [], fin ? 8 : 7, (r) => html`<tr><td class="mono">${r.labour_code}</td><td>${r.description}</td><td>${any(r.category)}</td><td>${any(r.manufacturer)}</td>
+        <td class="num">${fmtMoney(r.list_flat_cents || 0)}</td><td class="num">${fmtMoney(r.list_hour_cents || 0)}</td>
+        ${fin ? html`<td class="num">${fmtMoney(r.claim_flat_cents || 0)} + ${fmtMoney(r.claim_hour_cents || 0)}/h</td>` : null}<td>${fmtDate(r.effective_from)}</td></tr>`)}</tbody></table></div>
+    <h3>${t('price.parts')}</h3>
+    <div class="table-card"><table class="table" id="prices-table"><thead><tr><th>SKU</th><th>${t('stock.name')}</th><th>${t('fin.manufacturer')}</th><th class="num">${t('net.list_price')}</th>
+      ${fin ? html`<th class="num">${t('net.unit_cost')}</th>` : null}<th>${t('net.defective')}</th><th>${t('price.from')}</th></tr></thead>
+      <tbody>${rows((data && data.parts) || [], fin ? 7 : 6, (r) => html`<tr><td class="mono">${r.sku}</td><td>${r.description}</td><td>${r.manufacturer || '—'}</td><td class="num">${fmtMoney(r.list_cents || 0)}</td>
+        ${fin ? html`<td class="num">${fmtMoney(r.cost_cents || 0)}</td>` : null}<td>${r.return_required ? t('common.yes') : t('common.no')}</td><td>${fmtDate(r.effective_from)}</td></tr>`)}</tbody></table></div>
+    <h3>${t('price.fees')}</h3>
+    <div class="table-card"><table class="table" id="fees-table"><thead><tr><th>${t('price.fee')}</th><th>${t('stock.name')}</th><th>${t('f.device.category')}</th><th>${t('price.applies')}</th>
+      <th class="num">${t('net.list_price')}</th>${fin ? html`<th class="num">${t('price.claim')}</th>` : null}<th>${t('price.from')}</th></tr></thead>
+      <tbody>${rows((data && data.fees) || [], fin ? 7 : 6, (r) => html`<tr><td class="mono">${r.fee_code}</td><td>${r.description}</td><td>${any(r.category)}</td><td>${t(`price.applies_${r.applies}`)}</td>
+        <td class="num">${r.list_cents === undefined ? '—' : fmtMoney(r.list_cents)}</td>${fin ? html`<td class="num">${r.claim_cents === undefined ? '—' : fmtMoney(r.claim_cents)}</td>` : null}<td>${fmtDate(r.effective_from)}</td></tr>`)}</tbody></table></div>
+  <//>`;
+}
+
+function PricesPage({ me }) {
+  return html`<div class="page"><div class="page-head"><h1>${t('nav.prices')}</h1></div><${Prices} me=${me} /></div>`;
+}
+
+// ---- network administration: centres, regions, brands, the price list ------------------------
 
 function Network({ me }) {
   const centers = useGet('/v1/centers');
   const regions = useGet('/v1/regions');
   const brands = useGet('/v1/brands');
-  const skus = useGet('/v1/parts/skus');
   const admin = me.role === 'admin';
   const [msg, setMsg] = useState('');
   const okMsg = (k, reload) => (r) => { setMsg(t(k, { id: r.code || r.name || '' })); reload(); };
@@ -1345,13 +1412,7 @@ function Network({ me }) {
             build=${(v) => ({ name: v.name, manufacturer: v.manufacturer, models: String(v.models || '').split(/[,，]/).map((x) => x.trim()).filter(Boolean) })} /></details>` : null}
       <//>
     </div>
-    <${Card} title=${t('net.prices')}>
-      <p class="hint">${t('net.prices_hint')}</p>
-      <div class="table-card"><table class="table" id="prices-table"><thead><tr><th>SKU</th><th>${t('stock.name')}</th><th>${t('f.device.brand')}</th>
-        <th class="num">${t('net.list_price')}</th><th class="num">${t('net.unit_cost')}</th><th>${t('net.defective')}</th></tr></thead>
-        ${body(skus, 'skus', 6, (s) => html`<tr><td class="mono">${s.sku}</td><td>${s.name}</td><td>${s.brand || '—'}</td><td class="num">${fmtMoney(s.list_price_cents || 0)}</td>
-          <td class="num">${fmtMoney(s.unit_cost_cents || 0)}</td><td>${s.defective_return_required ? t('common.yes') : t('common.no')}</td></tr>`)}</table></div>
-    <//>
+    <${Prices} me=${me} />
   </div>`;
 }
 
@@ -1392,6 +1453,7 @@ function App() {
   else if (r.name === 'complaints' && r.arg && allowed('complaints')) screen = html`<${ComplaintDetail} me=${me} id=${r.arg} />`;
   else if (r.name === 'complaints' && allowed('complaints')) screen = html`<${Complaints} me=${me} />`;
   else if (r.name === 'network' && allowed('network')) screen = html`<${Network} me=${me} />`;
+  else if (r.name === 'prices' && allowed('prices')) screen = html`<${PricesPage} me=${me} />`;
   else if (r.name === 'stock' && allowed('stock')) screen = html`<${Stock} me=${me} />`;
   else if (r.name === 'dashboard' && allowed('dashboard')) screen = html`<${Dashboard} />`;
   else if (r.name === 'finance' && allowed('finance')) screen = html`<${Finance} me=${me} />`;

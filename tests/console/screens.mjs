@@ -59,6 +59,7 @@ async function newPage(viewport = { width: 1366, height: 768 }) {
   const ctx = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
   const page = await ctx.newPage();
   page.setDefaultTimeout(10000);
+  page.setDefaultNavigationTimeout(30000); // a shared, busy machine
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text()); });
   return page;
@@ -93,6 +94,9 @@ try {
   await desk.click(`#work-adjudicated a[href="#/tickets/${paid.id}"]`);
   await desk.waitForSelector('#form-diagnosis');
   await desk.fill('#f-fault_code', 'LCD_FAIL');
+  await check('the labour codes of the price list are offered with their price', async () =>
+    (await desk.$$eval('#labour-list option', (os) => os.map((o) => o.value + ' ' + o.textContent))).some((x) => /L-SCREEN .*¥/.test(x)));
+  await desk.fill('#f-labour_code', 'L-SCREEN');
   await desk.fill('#f-parts', 'HX10-SCREEN**');
   await desk.fill('#f-estimate_cents', '580.00');
   await desk.click('#submit-diagnosis');
@@ -312,6 +316,12 @@ try {
     await wh.waitForSelector(`#tr-${trId} >> text=已发货`);
     return true;
   });
+  await desk.click('#nav-prices');
+  await check('the desk reads the price list without costs or claim prices', async () => {
+    await desk.waitForSelector('#labour-table td.mono');
+    return !/索赔价/.test(await desk.textContent('#labour-table thead')) && !/成本价/.test(await desk.textContent('#prices-table thead'));
+  });
+  await shot(desk, 'prices', { fullPage: true });
   await desk.click('#nav-transfers');
   await desk.waitForSelector(`#open-receive-${trId}`);
   await desk.click(`#open-receive-${trId}`);
@@ -351,12 +361,29 @@ try {
   const adm = await newPage();
   await signIn(adm, 'ADMIN');
   await adm.click('#nav-network');
-  await check('the administrator sees centres, regions, brands and the parts price list', async () => {
+  await check('the administrator sees centres, regions, brands and the price list (labour, parts, fees, VAT)', async () => {
     await adm.waitForSelector('#centers-table td.mono');
-    await adm.waitForSelector('#prices-table td.mono');
+    await adm.waitForSelector('#labour-table td.mono');
     return /SH01/.test(await adm.textContent('#centers-table')) && /east/.test(await adm.textContent('#regions-table'))
-      && /Huaxin/.test(await adm.textContent('#brands-table')) && /¥/.test(await adm.textContent('#prices-table'));
+      && /Huaxin/.test(await adm.textContent('#brands-table')) && /L-SCREEN/.test(await adm.textContent('#labour-table'))
+      && /¥/.test(await adm.textContent('#prices-table')) && /FEE-SVC/.test(await adm.textContent('#fees-table')) && /13%/.test(await adm.textContent('#vat-rate'));
   });
+  await check('the administrator sees the costs and claim prices', async () => /索赔价/.test(await adm.textContent('#labour-table thead')));
+  await adm.fill('#f-pr-date', '2019-01-01');
+  await adm.click('#price-search');
+  await check('the price list of a date before every rate is empty', async () => {
+    await adm.waitForSelector('#labour-table >> text=没有记录');
+    return true;
+  });
+  await adm.fill('#f-pr-date', '2026-02-30');
+  await adm.click('#price-search');
+  await check("an impossible date is refused at its field in the API's words", async () => {
+    await adm.waitForSelector('#f-pr-date-err');
+    return /YYYY-MM-DD/.test(await adm.textContent('#f-pr-date-err'));
+  });
+  await adm.fill('#f-pr-date', chinaDay(0));
+  await adm.click('#price-search');
+  await adm.waitForSelector('#labour-table td.mono');
   const code = `R${Math.floor(Math.random() * 1e6)}`;
   await adm.click('#add-region');
   await adm.fill('#f-region-code', code.toLowerCase());
@@ -379,6 +406,12 @@ try {
 
   const reg = await newPage();
   await signIn(reg, 'REGION');
+  await reg.click('#nav-dashboard');
+  await check("the region dashboard adds the cost per repair by centre from settlement's cost analysis", async () => {
+    await reg.waitForSelector('#chart-cost rect');
+    return /SH01/.test(await reg.textContent('#chart-cost'));
+  });
+  await shot(reg, 'dashboard-cost', { fullPage: true });
   await reg.click('#nav-transfers');
   await check('a region manager reads transfers but gets no buttons to change them', async () => {
     await reg.waitForSelector('#transfers-table');
