@@ -76,7 +76,7 @@ const zh = {
   'ev.declined': '客户拒绝', 'ev.parts_requested': '申请配件', 'ev.parts_reserved': '配件已预留', 'ev.repair_completed': '维修完成',
   'ev.handed_back': '交机', 'ev.cancelled': '取消', 'ev.charged': '计费', 'ev.reviewed': '审核',
   'ev.estimate_accepted': '客户同意报价', 'ev.estimate_revised': '修改报价', 'ev.estimate_declined': '客户拒绝报价', 'ev.loaner_returned': '归还备用机', 'ev.loaner_lent': '借出备用机', 'ev.parts_backordered': '配件欠货', 'ev.returned_unrepaired': '未修退回',
-  'nav.prices': '价目表', 'price.any': '全部', 'price.vat': '{date} 起适用，增值税 {rate}%', 'price.date': '适用日期',
+  'nav.prices': '价目表', 'price.any': '全部', 'price.vat': '{date} 的价目，增值税 {rate}%', 'price.date': '适用日期',
   'price.hint': '结算服务按此价目表向客户计费（指定日期当天有效的价格）。', 'price.hint_fin': '结算服务按此价目表计费；成本价与厂家索赔价仅财务与管理员可见。',
   'price.labour': '工时费', 'price.flat': '固定费', 'price.hour': '每小时', 'price.claim': '索赔价', 'price.from': '生效日期', 'price.parts': '配件',
   'price.fees': '服务费', 'price.fee': '费用代码', 'price.applies': '适用', 'price.applies_always': '每单', 'price.applies_visit': '上门服务',
