@@ -136,6 +136,7 @@ static const as_cmd_def_t commands[] = {
     {"settlement.GetCosts", &settlement__cost_report__descriptor, read_cmd, "read_costs"},
     {"settlement.GetRefund", &settlement__refund__descriptor, read_cmd, "read_refund"},
     {"settlement.ListRefunds", &settlement__refund_list__descriptor, read_cmd, "read_refunds"},
+    {"settlement.GetRates", &settlement__rate_tables__descriptor, read_cmd, "read_rates"},
 };
 
 /* ---- events ---- */

@@ -246,6 +246,9 @@ int sv_validate(const ProtobufCMessage *msg, as_problems_t *e)
             strcmp(m->group, "cause"))
             as_problem(e, "group", "must be region, center or cause");
         date_range(e, m->from, m->to);
+    } else if (is(msg, &settlement__get_rates__descriptor)) {
+        const Settlement__GetRates *m = (const void *)msg;
+        opt_date(e, "date", m->date);
     }
     return e->n;
 }

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Console, second round: the workshop, warehouse (transfers, defective returns, loaners),
+# call-back desk, complaints board, network administration and the estimate / invoice
+# printouts in a real browser (Debian's chromium, driven by playwright-core from build/npm)
+# against the test stack. The scenarios are tests/console/screens.mjs; it prints the TAP lines
+# itself and saves the screenshots in docs/console/.
+. "$(dirname "$0")/../lib.sh"
+if [ ! -x /usr/bin/chromium ] || [ ! -d "${AS_ROOT:-.}/build/npm/node_modules/playwright-core" ]; then
+    t_fail "the browser tests can run" "/usr/bin/chromium or build/npm/node_modules/playwright-core is missing (make installs them)"
+    t_done
+    exit 1
+fi
+exec node "${AS_ROOT:-.}/tests/console/screens.mjs"
