@@ -43,15 +43,7 @@ BEGIN
     RETURN r;
 END $$;
 
--- As 002_batch.sql, without a subtransaction per command. A subtransaction is cheap to open but
--- each one that writes takes its own transaction id, and every later row lock, tuple visibility
--- check and commit pays for the set (measured: about 200 us per ticket opened, a third of the
--- cost). So the batch runs as one segment in one subtransaction. When command j raises, the
--- segment rolls back; j gets its error, the commands of the segment before it are run again,
--- each in its own subtransaction as before, and a new segment starts after j. The replies, the
--- stored idempotency rows and the effects are what running the commands one by one in order
--- would give (j failed against the state the commands before it left, and changed nothing); a
--- failing command costs re-running the commands before it in its segment.
+-- exec_batch of 004_hot_path.sql, plus: each command runs with its trace id set.
 CREATE OR REPLACE FUNCTION exec_batch(p_batch jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -69,6 +61,7 @@ BEGIN
         j := i;
         BEGIN
             WHILE j <= n LOOP
+                PERFORM set_config('as.trace_id', coalesce(cmds[j]->>'t', ''), true);
                 replies[j] := exec_command(cmds[j]->>'r', cmds[j]->>'f', cmds[j]->'p', cmds[j]->'a');
                 j := j + 1;
             END LOOP;
@@ -84,6 +77,7 @@ BEGIN
             -- subtransaction (the safe way; this is the rare path), then go on after j.
             FOR k IN i .. j - 1 LOOP
                 BEGIN
+                    PERFORM set_config('as.trace_id', coalesce(cmds[k]->>'t', ''), true);
                     replies[k] := exec_command(cmds[k]->>'r', cmds[k]->>'f', cmds[k]->'p', cmds[k]->'a');
                 EXCEPTION WHEN OTHERS THEN
                     GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_msg = MESSAGE_TEXT,

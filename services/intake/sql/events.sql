@@ -125,12 +125,23 @@ $$;
 CREATE OR REPLACE FUNCTION on_center_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
     INSERT INTO regions(code, name) VALUES (e->'center'->>'region', e->'center'->>'region')
     ON CONFLICT DO NOTHING;
-    INSERT INTO centers(code, name, region)
-    VALUES (e->'center'->>'code', e->'center'->>'name', e->'center'->>'region')
-    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region;
+    INSERT INTO centers(code, name, region, state)
+    VALUES (e->'center'->>'code', e->'center'->>'name', e->'center'->>'region',
+            coalesce(e->'center'->>'state', 'open'))
+    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region,
+                                     state = EXCLUDED.state;
 $$;
 
 CREATE OR REPLACE FUNCTION on_brand_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
     INSERT INTO brands(brand, manufacturer) VALUES (e->'brand'->>'name', e->'brand'->>'manufacturer')
     ON CONFLICT (brand) DO UPDATE SET manufacturer = EXCLUDED.manufacturer;
 $$;
+
+-- surveys opened the complaint a call asked for: link it (a repeat changes nothing), and let
+-- the ticket list it too.
+CREATE OR REPLACE FUNCTION on_call_complaint_opened(e jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE calls SET complaint_id = e->>'complaint_id'
+        WHERE id = e->>'call_id' AND complaint_id IS NULL;
+END $$;

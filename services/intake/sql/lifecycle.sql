@@ -305,3 +305,900 @@ BEGIN
               (t.work - 'consent') || jsonb_build_object('estimate_cents', v_estimate));
     RETURN jsonb_build_object('status', 200, 'body', ticket_json(t, true));
 END $$;
+
+CREATE OR REPLACE FUNCTION tickets_check_center_open() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_state text;
+BEGIN
+    SELECT state INTO v_state FROM centers WHERE code = NEW.center;
+    IF v_state IS DISTINCT FROM 'open' AND v_state IS NOT NULL THEN
+        PERFORM fail(409, 'center_' || v_state,
+                     format('centre %s is %s: it takes no new tickets', NEW.center, v_state));
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER tickets_check_center_open BEFORE INSERT ON tickets
+    FOR EACH ROW EXECUTE FUNCTION tickets_check_center_open();
+
+CREATE OR REPLACE FUNCTION iso_ts(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
+$$;
+
+-- A ticket as a line of a device's or customer's history (no personal data).
+CREATE OR REPLACE FUNCTION history_json(t tickets) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'id', t.id, 'center', t.center, 'state', t.state, 'request', t.request,
+        'fault_code', t.fault->>'code', 'device_key', t.device_key,
+        'opened_at', iso_ts(t.opened_at), 'closed_at', iso_ts(t.closed_at)))
+$$;
+
+CREATE OR REPLACE FUNCTION device_json(d devices, p_history boolean) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'key', d.device_key, 'imei', d.imei, 'serial', d.serial, 'vin', d.vin,
+        'category', d.category, 'brand', d.brand, 'model', d.model,
+        'purchase_date', d.purchase_date::text, 'invoice_ref', d.invoice_ref,
+        'customer_id', d.customer_id, 'first_seen_at', iso_ts(d.first_seen_at),
+        'history', CASE WHEN p_history THEN
+            (SELECT coalesce(jsonb_agg(history_json(t) ORDER BY t.opened_at, t.id), '[]')
+             FROM tickets t WHERE t.device_key = d.device_key) END))
+$$;
+
+CREATE OR REPLACE FUNCTION customer_json(c customers, p_full boolean) RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'id', c.id, 'name', c.name, 'phones', to_jsonb(c.phones), 'address', c.address,
+        'consent', c.consent, 'tier', c.tier, 'account_owner', c.account_owner,
+        'center', c.center, 'created_at', iso_ts(c.created_at), 'updated_at', iso_ts(c.updated_at),
+        'devices', CASE WHEN p_full THEN
+            (SELECT coalesce(jsonb_agg(device_json(d, false) ORDER BY d.first_seen_at, d.device_key), '[]')
+             FROM devices d WHERE d.customer_id = c.id) END,
+        'tickets', CASE WHEN p_full THEN
+            (SELECT coalesce(jsonb_agg(history_json(t) ORDER BY t.opened_at, t.id), '[]')
+             FROM tickets t WHERE t.customer_id = c.id) END))
+$$;
+
+-- May this principal read customer c? Admin: all; a centre desk: customers registered at its
+-- centre or with a ticket there. Everyone else (region, finance, reviewer, warehouse): no.
+CREATE OR REPLACE FUNCTION may_see_customer(p jsonb, c customers) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT coalesce(CASE p->>'role'
+        WHEN 'admin' THEN true
+        WHEN 'center' THEN p->>'site' <> '' AND (c.center = p->>'site' OR EXISTS (
+            SELECT 1 FROM tickets t WHERE t.customer_id = c.id AND t.center = p->>'site'))
+        ELSE false END, false)
+$$;
+
+-- May this principal read device d (and its history)? Anyone who may see one of its tickets.
+CREATE OR REPLACE FUNCTION may_see_device(p jsonb, d devices) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT p->>'role' IN ('admin', 'reviewer')
+        OR EXISTS (SELECT 1 FROM tickets t WHERE t.device_key = d.device_key
+                   AND p->>'role' IN ('region', 'center') AND may_see(p, t.center, t.region))
+$$;
+
+CREATE OR REPLACE FUNCTION customer_event(p_req text, c customers, p_change text) RETURNS void
+LANGUAGE sql AS $$
+    SELECT emit('intake', 'intake.CustomerChanged', jsonb_strip_nulls(jsonb_build_object(
+        'customer_id', c.id, 'change', p_change, 'tier', c.tier,
+        'account_owner', c.account_owner, 'center', c.center)), p_req);
+$$;
+
+-- The phone as stored: digits and a leading '+' only.
+CREATE OR REPLACE FUNCTION norm_phone(p text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT nullif(regexp_replace(coalesce(p, ''), '[^0-9+]', '', 'g'), '')
+$$;
+
+-- Every ticket links to its customer (found by phone, else registered) and its device.
+CREATE OR REPLACE FUNCTION tickets_link_customer() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_phone text := norm_phone(NEW.customer_phone);
+    v_id text;
+    c customers;
+BEGIN
+    IF v_phone IS NOT NULL THEN
+        -- one customer per phone, also when two desks register the same new phone at once
+        PERFORM pg_advisory_xact_lock(hashtext('customer_phone:' || v_phone));
+        SELECT customer_id INTO v_id FROM customer_phones WHERE phone = v_phone;
+        IF v_id IS NULL THEN
+            INSERT INTO customers(id, name, phones, center)
+            VALUES ('CU' || lpad(nextval('customer_no')::text, 8, '0'), NEW.customer_name,
+                    ARRAY[v_phone], NEW.center)
+            RETURNING * INTO c;
+            INSERT INTO customer_phones(phone, customer_id) VALUES (v_phone, c.id);
+            PERFORM customer_event(NULL, c, 'registered');
+            v_id := c.id;
+        END IF;
+        NEW.customer_id := v_id;
+    END IF;
+    IF NEW.device_key IS NOT NULL THEN
+        INSERT INTO devices(device_key, imei, serial, vin, category, brand, model, purchase_date,
+                            invoice_ref, customer_id)
+        VALUES (NEW.device_key, nullif(NEW.device->>'imei', ''), nullif(NEW.device->>'serial', ''),
+                nullif(NEW.device->>'vin', ''), NEW.category, nullif(NEW.device->>'brand', ''),
+                nullif(NEW.device->>'model', ''),
+                CASE WHEN NEW.purchase->>'invoice_date' ~ '^\d{4}-\d{2}-\d{2}$'
+                     THEN (NEW.purchase->>'invoice_date')::date END,
+                nullif(coalesce(NEW.purchase->>'invoice_no', NEW.purchase->>'invoice_ref'), ''),
+                NEW.customer_id)
+        ON CONFLICT (device_key) DO UPDATE
+            SET customer_id = coalesce(EXCLUDED.customer_id, devices.customer_id),
+                model = coalesce(devices.model, EXCLUDED.model),
+                purchase_date = coalesce(devices.purchase_date, EXCLUDED.purchase_date),
+                invoice_ref = coalesce(devices.invoice_ref, EXCLUDED.invoice_ref),
+                updated_at = now();
+    END IF;
+    RETURN NEW;
+END $$;
+
+-- BEFORE INSERT triggers fire by name: after tickets_check_center_open / _references refused
+-- what they refuse.
+CREATE OR REPLACE TRIGGER tickets_link_customer BEFORE INSERT ON tickets
+    FOR EACH ROW EXECUTE FUNCTION tickets_link_customer();
+
+-- Validate a customer's fields (create: p_create); raises 400 naming every bad field.
+CREATE OR REPLACE FUNCTION customer_check(a jsonb, p_create boolean) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_fields jsonb := '[]';
+    v_ph text;
+BEGIN
+    IF (p_create OR a ? 'name') AND coalesce(btrim(a->>'name'), '') = '' THEN
+        v_fields := v_fields || jsonb_build_object('field', 'name', 'problem', 'is required');
+    ELSIF length(a->>'name') > 200 THEN
+        v_fields := v_fields || jsonb_build_object('field', 'name', 'problem', 'is longer than 200');
+    END IF;
+    IF p_create AND jsonb_array_length(coalesce(a->'phones', '[]')) = 0 THEN
+        v_fields := v_fields || jsonb_build_object('field', 'phones', 'problem', 'at least one phone is required');
+    END IF;
+    FOR v_ph IN SELECT jsonb_array_elements_text(coalesce(a->'phones', '[]')) LOOP
+        IF coalesce(norm_phone(v_ph), '') !~ '^\+?[0-9]{5,20}$' THEN
+            v_fields := v_fields || jsonb_build_object('field', 'phones',
+                'problem', format('%s is not a phone number (5 to 20 digits)', v_ph));
+        END IF;
+    END LOOP;
+    IF a ? 'tier' AND a->>'tier' NOT IN ('regular', 'key', 'vip') THEN
+        v_fields := v_fields || jsonb_build_object('field', 'tier', 'problem', 'must be regular, key or vip');
+    END IF;
+    IF length(a->>'address') > 500 THEN
+        v_fields := v_fields || jsonb_build_object('field', 'address', 'problem', 'is longer than 500');
+    END IF;
+    IF jsonb_array_length(v_fields) > 0 THEN
+        RAISE EXCEPTION USING ERRCODE = 'AS400', MESSAGE = 'validation',
+            DETAIL = (SELECT string_agg((f->>'field') || ': ' || (f->>'problem'), '; ')
+                      FROM jsonb_array_elements(v_fields) f);
+    END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION customer_for_update(p jsonb, p_id text) RETURNS customers
+LANGUAGE plpgsql AS $$
+DECLARE
+    c customers;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = p_id FOR UPDATE;
+    IF NOT FOUND OR NOT may_see_customer(p, c) THEN
+        PERFORM fail(404, 'not_found', format('customer %s not found', p_id));
+    END IF;
+    RETURN c;
+END $$;
+
+-- Register phones for customer p_id; a phone of another customer is 409.
+CREATE OR REPLACE FUNCTION customer_add_phones(p_id text, a jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ph text;
+    v_other text;
+BEGIN
+    FOR v_ph IN SELECT DISTINCT norm_phone(x) FROM jsonb_array_elements_text(coalesce(a->'phones', '[]')) x LOOP
+        PERFORM pg_advisory_xact_lock(hashtext('customer_phone:' || v_ph));
+        SELECT customer_id INTO v_other FROM customer_phones WHERE phone = v_ph;
+        IF v_other IS NOT NULL AND v_other <> p_id THEN
+            PERFORM fail(409, 'phone_taken',
+                         format('phones: %s already belongs to customer %s', v_ph, v_other));
+        END IF;
+        INSERT INTO customer_phones VALUES (v_ph, p_id) ON CONFLICT DO NOTHING;
+    END LOOP;
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_create_customer(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c customers;
+    v_center text := CASE WHEN p->>'role' = 'center' THEN p->>'site' ELSE nullif(a->>'center', '') END;
+BEGIN
+    IF p->>'role' NOT IN ('admin', 'center') THEN
+        PERFORM fail(403, 'forbidden', 'only admin and the centre desks register customers');
+    END IF;
+    PERFORM customer_check(a, true);
+    IF coalesce(a->>'tier', 'regular') <> 'regular' AND coalesce(a->>'account_owner', '') = '' THEN
+        PERFORM fail(400, 'validation', 'account_owner: a key or VIP customer needs a named account owner');
+    END IF;
+    IF v_center IS NOT NULL AND NOT EXISTS (SELECT 1 FROM centers WHERE code = v_center) THEN
+        PERFORM fail(422, 'unknown_center', format('center: centre %s does not exist', v_center));
+    END IF;
+    INSERT INTO customers(id, name, phones, address, consent, tier, account_owner, center)
+    VALUES ('CU' || lpad(nextval('customer_no')::text, 8, '0'), btrim(a->>'name'),
+            ARRAY(SELECT DISTINCT norm_phone(x) FROM jsonb_array_elements_text(a->'phones') x),
+            a->>'address', coalesce(a->'consent', '{"sms": true, "phone": true}'),
+            coalesce(a->>'tier', 'regular'), nullif(a->>'account_owner', ''), v_center)
+    RETURNING * INTO c;
+    PERFORM customer_add_phones(c.id, a);
+    PERFORM audit_write(p, p_req, 'create', 'customer', c.id, jsonb_build_object('tier', c.tier));
+    PERFORM customer_event(p_req, c, 'registered');
+    RETURN jsonb_build_object('status', 201, 'body', customer_json(c, true));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_update_customer(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c customers := customer_for_update(p, a->>'id');
+    v_tier text := coalesce(nullif(a->>'tier', ''), c.tier);
+    v_owner text := CASE WHEN a ? 'account_owner' THEN nullif(a->>'account_owner', '') ELSE c.account_owner END;
+BEGIN
+    PERFORM customer_check(a, false);
+    IF v_tier <> 'regular' AND v_owner IS NULL THEN
+        PERFORM fail(400, 'validation', 'account_owner: a key or VIP customer needs a named account owner');
+    END IF;
+    PERFORM customer_add_phones(c.id, a);
+    UPDATE customers SET
+        name = coalesce(nullif(btrim(a->>'name'), ''), name),
+        phones = ARRAY(SELECT DISTINCT x FROM unnest(phones || ARRAY(
+                     SELECT norm_phone(y) FROM jsonb_array_elements_text(coalesce(a->'phones', '[]')) y)) x),
+        address = CASE WHEN a ? 'address' THEN a->>'address' ELSE address END,
+        consent = CASE WHEN a ? 'consent' THEN consent || a->'consent' ELSE consent END,
+        tier = v_tier, account_owner = v_owner, updated_at = now()
+    WHERE id = c.id RETURNING * INTO c;
+    PERFORM audit_write(p, p_req, 'update', 'customer', c.id, jsonb_build_object('tier', c.tier));
+    PERFORM customer_event(p_req, c, 'updated');
+    RETURN jsonb_build_object('status', 200, 'body', customer_json(c, true));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_get_customer(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c customers;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = a->>'id';
+    IF NOT FOUND OR NOT may_see_customer(p, c) THEN
+        PERFORM fail(404, 'not_found', format('customer %s not found', a->>'id'));
+    END IF;
+    PERFORM audit_write(p, p_req, 'read', 'customer', c.id, '{}');
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', customer_json(c, true));
+END $$;
+
+-- Customers by phone or name prefix, paged by id (`after`).
+CREATE OR REPLACE FUNCTION cmd_list_customers(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 200);
+    v_phone text := norm_phone(a->>'phone');
+    v_name text := lower(nullif(btrim(a->>'name'), ''));
+    v_rows jsonb;
+    v_n int;
+BEGIN
+    IF p->>'role' NOT IN ('admin', 'center') THEN
+        PERFORM fail(403, 'forbidden', 'customers are read by admin and the centre desks only');
+    END IF;
+    SELECT coalesce(jsonb_agg(customer_json(c, false) ORDER BY c.id), '[]'), count(*)
+        INTO v_rows, v_n
+    FROM (SELECT * FROM customers c
+          WHERE (v_phone IS NULL OR EXISTS (SELECT 1 FROM customer_phones cp
+                     WHERE cp.customer_id = c.id AND cp.phone LIKE v_phone || '%'))
+            AND (v_name IS NULL OR lower(c.name) LIKE v_name || '%')
+            AND (a->>'after' IS NULL OR c.id > a->>'after')
+            AND may_see_customer(p, c)
+          ORDER BY c.id LIMIT v_limit) c;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
+        'customers', v_rows,
+        'next', CASE WHEN v_n = v_limit THEN v_rows->(v_n - 1)->>'id' END));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_list_customer_devices(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c customers;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = a->>'id';
+    IF NOT FOUND OR NOT may_see_customer(p, c) THEN
+        PERFORM fail(404, 'not_found', format('customer %s not found', a->>'id'));
+    END IF;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('devices',
+        (SELECT coalesce(jsonb_agg(device_json(d, true) ORDER BY d.first_seen_at, d.device_key), '[]')
+         FROM devices d WHERE d.customer_id = c.id)));
+END $$;
+
+-- A device by IMEI (or VIN), with its repair history at every centre.
+CREATE OR REPLACE FUNCTION cmd_get_device(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    d devices;
+BEGIN
+    SELECT * INTO d FROM devices WHERE device_key = a->>'imei';
+    IF NOT FOUND OR NOT may_see_device(p, d) THEN
+        PERFORM fail(404, 'not_found', format('device %s not found', a->>'imei'));
+    END IF;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', device_json(d, true));
+END $$;
+
+CREATE OR REPLACE FUNCTION tickets_announce_customer() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    c customers;
+BEGIN
+    SELECT * INTO c FROM customers WHERE id = NEW.customer_id;
+    IF FOUND THEN
+        PERFORM emit('intake', 'intake.CustomerLinked', jsonb_strip_nulls(jsonb_build_object(
+            'ticket_id', NEW.id, 'customer_id', c.id, 'tier', c.tier,
+            'account_owner', c.account_owner, 'center', NEW.center)));
+    END IF;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER tickets_announce_customer AFTER INSERT ON tickets
+    FOR EACH ROW EXECUTE FUNCTION tickets_announce_customer();
+
+CREATE OR REPLACE FUNCTION setting(p_name text) RETURNS bigint
+LANGUAGE sql STABLE AS $$ SELECT value FROM settings WHERE name = p_name $$;
+
+-- The service clock: database time plus the test clock offset (counted in test mode only).
+CREATE OR REPLACE FUNCTION svc_now() RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT now() + make_interval(secs => coalesce(setting('clock_offset_s'), 0)
+                                         * (coalesce(setting('test_mode'), 0) <> 0)::int)
+$$;
+
+CREATE OR REPLACE FUNCTION service_level_hours(p_center text, p_category text) RETURNS int
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT hours FROM service_levels
+                     WHERE center IN (p_center, '*') AND category IN (p_category, '*')
+                     ORDER BY (center = '*'), (category = '*') LIMIT 1),
+                    setting('promise_default_h')::int, 72)
+$$;
+
+-- When the timer next has to look at a running promise at this level.
+CREATE OR REPLACE FUNCTION promise_check_at(p_promised timestamptz, p_level text) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT CASE p_level
+        WHEN 'desk' THEN p_promised
+        WHEN 'centre_manager' THEN p_promised + make_interval(hours => coalesce(setting('promise_region_after_h'), 24)::int)
+        END
+$$;
+
+-- The promise as it stands now: while paused, the date moves with the clock.
+CREATE OR REPLACE FUNCTION promise_due(t tickets) RETURNS timestamptz
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN t.paused_since IS NOT NULL AND t.promise_met_at IS NULL
+                THEN t.promised_at + (svc_now() - t.paused_since) ELSE t.promised_at END
+$$;
+
+CREATE OR REPLACE FUNCTION promise_overdue(t tickets) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT t.promised_at IS NOT NULL AND t.promise_met_at IS NULL AND svc_now() > promise_due(t)
+$$;
+
+CREATE OR REPLACE FUNCTION promise_at_risk(t tickets) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT t.promised_at IS NOT NULL AND t.promise_met_at IS NULL AND t.paused_since IS NULL
+           AND svc_now() <= t.promised_at
+           AND svc_now() > t.promised_at - make_interval(secs => t.promise_h * 36
+                                                          * coalesce(setting('promise_at_risk_pct'), 25))
+$$;
+
+CREATE OR REPLACE FUNCTION tickets_promise_clock() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_now timestamptz := svc_now();
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        NEW.promise_h := service_level_hours(NEW.center, NEW.category);
+        NEW.promised_at := v_now + make_interval(hours => NEW.promise_h);
+        NEW.promise_level := 'desk';
+        NEW.promise_next_check_at := NEW.promised_at;
+    END IF;
+    IF NEW.promised_at IS NULL OR NEW.promise_met_at IS NOT NULL THEN
+        RETURN NEW;  -- tickets opened before promises existed, or a clock already stopped
+    END IF;
+    -- leaving a pause: the promise moves by the time the customer took
+    IF NEW.paused_since IS NOT NULL AND NEW.state <> 'estimate_pending' THEN
+        NEW.promised_at := NEW.promised_at + (v_now - NEW.paused_since);
+        NEW.paused_since := NULL;
+        NEW.promise_next_check_at := promise_check_at(NEW.promised_at, NEW.promise_level);
+    END IF;
+    IF NEW.state IN ('ready', 'closed', 'cancelled', 'declined', 'refunded', 'exchanged', 'returned') THEN
+        NEW.promise_met_at := v_now;
+        NEW.promise_next_check_at := NULL;
+    ELSIF NEW.state = 'estimate_pending' AND NEW.paused_since IS NULL THEN
+        NEW.paused_since := v_now;
+        NEW.promise_next_check_at := NULL;
+    END IF;
+    RETURN NEW;
+END $$;
+
+CREATE OR REPLACE TRIGGER tickets_promise_clock BEFORE INSERT OR UPDATE OF state ON tickets
+    FOR EACH ROW EXECUTE FUNCTION tickets_promise_clock();
+
+-- The timer's work: every running promise whose check is due moves one level up (and again, if
+-- the service was down past the next step too), with a timeline row and intake.PromiseEscalated
+-- in the same transaction. Returns the number of escalations.
+CREATE OR REPLACE FUNCTION escalate_promises_due() RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    t tickets;
+    v_n int := 0;
+    v_now timestamptz := svc_now();
+    v_to text;
+BEGIN
+    FOR t IN SELECT * FROM tickets WHERE promise_next_check_at <= v_now ORDER BY promise_next_check_at, id
+             FOR UPDATE SKIP LOCKED LOOP
+        WHILE t.promise_next_check_at IS NOT NULL AND t.promise_next_check_at <= v_now LOOP
+            v_to := CASE t.promise_level WHEN 'desk' THEN 'centre_manager' ELSE 'region' END;
+            UPDATE tickets SET promise_level = v_to,
+                               promise_next_check_at = promise_check_at(promised_at, v_to)
+                WHERE id = t.id RETURNING * INTO t;
+            INSERT INTO ticket_timeline(ticket_id, from_state, to_state, event, actor, note)
+                VALUES (t.id, t.state, t.state, 'promise_escalated', 'intake',
+                        format('promised by %s, not ready: escalated to %s',
+                               to_char(t.promised_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'), v_to));
+            PERFORM emit('intake', 'intake.PromiseEscalated', jsonb_build_object(
+                'ticket_id', t.id, 'center', t.center, 'region', t.region, 'category', t.category,
+                'from_level', CASE v_to WHEN 'centre_manager' THEN 'desk' ELSE 'centre_manager' END,
+                'to_level', v_to,
+                'promised_at', to_char(t.promised_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'escalated_at', to_char(v_now AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                'state', t.state));
+            v_n := v_n + 1;
+        END LOOP;
+    END LOOP;
+    RETURN v_n;
+END $$;
+
+CREATE OR REPLACE FUNCTION promise_next_check_ms() RETURNS bigint
+LANGUAGE sql STABLE AS $$
+    SELECT greatest(0, ceil(extract(epoch FROM min(promise_next_check_at) - svc_now()) * 1000))::bigint
+    FROM tickets WHERE promise_next_check_at IS NOT NULL
+$$;
+
+CREATE OR REPLACE FUNCTION promise_json(t tickets) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN t.promised_at IS NULL THEN '{}'::jsonb ELSE jsonb_strip_nulls(jsonb_build_object(
+        'promised_at', to_char(promise_due(t) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'promise_hours', t.promise_h,
+        'at_risk', promise_at_risk(t),
+        'overdue', promise_overdue(t),
+        'promise_paused', t.paused_since IS NOT NULL AND t.promise_met_at IS NULL,
+        'promise_level', t.promise_level,
+        'promise_met_at', to_char(t.promise_met_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'promise_kept', CASE WHEN t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
+                             THEN t.promise_met_at <= t.promised_at END)) END
+$$;
+
+-- GET /v1/promises: running promises at risk or overdue (or both), in scope, most urgent first.
+CREATE OR REPLACE FUNCTION cmd_list_promises(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 200);
+    v_status text := coalesce(nullif(a->>'status', ''), 'all');
+    v_mask boolean := NOT sees_phones(p_principal);
+    v_rows jsonb;
+BEGIN
+    WITH page AS (
+        SELECT t FROM tickets t
+        WHERE t.promise_met_at IS NULL AND t.promised_at IS NOT NULL
+          AND may_see(p_principal, t.center, t.region)
+          AND (a->>'center' IS NULL OR t.center = a->>'center')
+          AND CASE v_status WHEN 'overdue' THEN promise_overdue(t)
+                            WHEN 'at_risk' THEN promise_at_risk(t)
+                            ELSE promise_overdue(t) OR promise_at_risk(t) END
+        ORDER BY promise_due(t), t.id
+        LIMIT v_limit)
+    SELECT coalesce(jsonb_agg(CASE WHEN v_mask
+                                   THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
+                                                  to_jsonb(mask_phone((page.t).customer_phone)))
+                                   ELSE ticket_json(page.t, false) END), '[]')
+        INTO v_rows FROM page;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('tickets', v_rows));
+END $$;
+
+-- GET /v1/reports/promises: per centre in scope, running promises, at risk, overdue, and of the
+-- promises that ended by a repair (ready/closed) in [from, to] (business dates), kept and missed.
+CREATE OR REPLACE FUNCTION cmd_promise_report(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_to date := coalesce((a->>'to')::date, (svc_now() AT TIME ZONE 'Asia/Shanghai')::date);
+    v_from date := coalesce((a->>'from')::date, v_to - 29);
+    v_rows jsonb;
+BEGIN
+    IF v_from > v_to THEN
+        PERFORM fail(400, 'validation', 'from: is after to');
+    END IF;
+    SELECT coalesce(jsonb_agg(jsonb_build_object(
+               'center', c.code, 'region', c.region, 'open', r.open, 'at_risk', r.at_risk,
+               'overdue', r.overdue, 'escalated', r.escalated, 'kept', r.kept, 'missed', r.missed,
+               'kept_pct', CASE WHEN r.kept + r.missed > 0
+                                THEN round(100.0 * r.kept / (r.kept + r.missed), 1) END)
+               ORDER BY c.code), '[]')
+        INTO v_rows
+    FROM centers c
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE t.promise_met_at IS NULL) AS open,
+               count(*) FILTER (WHERE t.promise_met_at IS NULL AND promise_at_risk(t)) AS at_risk,
+               count(*) FILTER (WHERE t.promise_met_at IS NULL AND promise_overdue(t)) AS overdue,
+               count(*) FILTER (WHERE t.promise_met_at IS NULL AND t.promise_level <> 'desk') AS escalated,
+               count(*) FILTER (WHERE t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
+                                  AND (t.promise_met_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN v_from AND v_to
+                                  AND t.promise_met_at <= t.promised_at) AS kept,
+               count(*) FILTER (WHERE t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
+                                  AND (t.promise_met_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN v_from AND v_to
+                                  AND t.promise_met_at > t.promised_at) AS missed
+        FROM tickets t WHERE t.center = c.code AND t.promised_at IS NOT NULL) r
+    WHERE may_see(p_principal, c.code, c.region)
+      AND (a->>'center' IS NULL OR c.code = a->>'center');
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
+        'from', v_from::text, 'to', v_to::text, 'rows', v_rows));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_list_service_levels(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
+        'default_hours', coalesce(setting('promise_default_h'), 72),
+        'levels', (SELECT coalesce(jsonb_agg(jsonb_build_object(
+                       'center', s.center, 'category', s.category, 'hours', s.hours,
+                       'updated_by', s.updated_by,
+                       'updated_at', to_char(s.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+                       ORDER BY s.center, s.category), '[]')
+                   FROM service_levels s
+                   WHERE (a->>'center' IS NULL OR s.center IN (a->>'center', '*'))
+                     AND (s.center = '*' OR EXISTS (SELECT 1 FROM centers c WHERE c.code = s.center
+                                                    AND may_see(p_principal, c.code, c.region))))));
+END $$;
+
+-- POST /v1/service-levels (admin): set one level; hours 0 removes it (back to the fallback).
+CREATE OR REPLACE FUNCTION cmd_set_service_level(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_center text := a->>'center';
+    v_category text := a->>'category';
+    v_hours int := (a->>'hours')::int;
+BEGIN
+    IF v_center <> '*' AND NOT EXISTS (SELECT 1 FROM centers WHERE code = v_center) THEN
+        PERFORM fail(422, 'unknown_center', format('center: %s does not exist', v_center));
+    END IF;
+    IF v_hours = 0 THEN
+        DELETE FROM service_levels WHERE center = v_center AND category = v_category;
+    ELSE
+        INSERT INTO service_levels(center, category, hours, updated_by)
+        VALUES (v_center, v_category, v_hours, coalesce(p_principal->>'subject', 'unknown'))
+        ON CONFLICT (center, category) DO UPDATE
+            SET hours = EXCLUDED.hours, updated_at = now(), updated_by = EXCLUDED.updated_by;
+    END IF;
+    PERFORM audit_write(p_principal, p_req, 'service_level_set', 'service_level',
+                        v_center || '/' || v_category, jsonb_build_object('hours', v_hours));
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'center', v_center, 'category', v_category, 'hours', v_hours,
+        'effective_hours', service_level_hours(CASE WHEN v_center = '*' THEN '' ELSE v_center END,
+                                               CASE WHEN v_category = '*' THEN '' ELSE v_category END)));
+END $$;
+
+CREATE OR REPLACE FUNCTION call_json(c calls, p_mask boolean) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'id', c.id, 'direction', c.direction, 'channel', c.channel, 'category', c.category,
+        'outcome', c.outcome, 'customer_name', c.customer_name,
+        'customer_phone', CASE WHEN p_mask THEN mask_phone(c.customer_phone) ELSE c.customer_phone END,
+        'ticket_id', c.ticket_id, 'complaint_id', c.complaint_id,
+        'complaint_pending', c.complaint IS NOT NULL AND c.complaint_id IS NULL,
+        'center', c.center, 'region', c.region, 'summary', c.summary, 'agent', c.agent,
+        'duration_s', c.duration_s,
+        'started_at', to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'recorded_at', to_char(c.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+$$;
+
+-- POST /v1/calls. `a` is validated field by field in C (services/intake/main.c); here: the
+-- references (ticket, complaint, centre) and the one-step ticket.
+CREATE OR REPLACE FUNCTION cmd_record_call(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    t tickets;
+    c calls;
+    v_center text := nullif(a->>'center', '');
+    v_region text;
+    v_ticket text := nullif(a->>'ticket_id', '');
+    v_name text := nullif(a->'customer'->>'name', '');
+    v_phone text := nullif(a->'customer'->>'phone', '');
+    v_open jsonb;
+BEGIN
+    IF v_ticket IS NOT NULL THEN
+        SELECT * INTO t FROM tickets WHERE id = v_ticket;
+        IF NOT FOUND THEN
+            PERFORM fail(422, 'unknown_ticket', format('ticket_id: ticket %s does not exist', v_ticket));
+        ELSIF NOT may_see(p_principal, t.center, t.region) THEN
+            PERFORM fail(404, 'not_found', format('ticket %s not found', v_ticket));
+        END IF;
+    END IF;
+    IF a->'ticket' IS NOT NULL THEN
+        -- a repair request: the ticket opens now, in this transaction (a refusal refuses the call)
+        v_open := cmd_open_ticket(p_req, p_principal, a->'ticket');
+        SELECT * INTO t FROM tickets WHERE id = v_open->'body'->>'id';
+        v_ticket := t.id;
+    END IF;
+    IF nullif(a->>'complaint_id', '') IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM tickets x WHERE (a->>'complaint_id') = ANY (x.complaints)
+                                                 AND may_see(p_principal, x.center, x.region))
+       AND NOT EXISTS (SELECT 1 FROM calls x WHERE x.complaint_id = a->>'complaint_id'
+                                               AND (x.center IS NULL AND p_principal->>'role' = 'admin'
+                                                    OR may_see(p_principal, x.center, x.region))) THEN
+        PERFORM fail(422, 'unknown_complaint',
+                     format('complaint_id: complaint %s is not known here', a->>'complaint_id'));
+    END IF;
+    IF v_ticket IS NULL AND nullif(a->>'complaint_id', '') IS NOT NULL THEN
+        -- a call about a complaint of a ticket is about that ticket (and its customer)
+        SELECT * INTO t FROM tickets x WHERE (a->>'complaint_id') = ANY (x.complaints) LIMIT 1;
+        IF FOUND THEN
+            v_ticket := t.id;
+        ELSE
+            SELECT coalesce(v_name, x.customer_name), coalesce(v_phone, x.customer_phone),
+                   coalesce(v_center, x.center)
+                INTO v_name, v_phone, v_center
+                FROM calls x WHERE x.complaint_id = a->>'complaint_id' ORDER BY x.started_at LIMIT 1;
+        END IF;
+    END IF;
+    IF v_ticket IS NOT NULL THEN
+        v_center := coalesce(v_center, t.center);
+        v_name := coalesce(v_name, t.customer_name);
+        v_phone := coalesce(v_phone, t.customer_phone);
+    END IF;
+    IF v_center IS NULL AND p_principal->>'role' = 'center' THEN
+        v_center := p_principal->>'site';
+    END IF;
+    IF v_center IS NOT NULL THEN
+        SELECT region INTO v_region FROM centers WHERE code = v_center;
+        IF NOT FOUND THEN
+            PERFORM fail(422, 'unknown_center', format('center: centre %s does not exist', v_center));
+        END IF;
+        IF NOT may_see(p_principal, v_center, v_region) THEN
+            PERFORM fail(403, 'forbidden', format('you may not record calls for centre %s', v_center));
+        END IF;
+    ELSIF p_principal->>'role' <> 'admin' THEN
+        PERFORM fail(400, 'validation', 'center: is required for a call without a ticket');
+    END IF;
+    INSERT INTO calls(id, direction, channel, category, outcome, customer_name, customer_phone,
+                      ticket_id, complaint_id, complaint, center, region, summary, agent,
+                      duration_s, started_at, request_id)
+    VALUES ('CL' || lpad(nextval('call_no')::text, 8, '0'), a->>'direction',
+            coalesce(a->>'channel', 'phone'), a->>'category', coalesce(a->>'outcome', 'answered'),
+            v_name, v_phone, v_ticket, nullif(a->>'complaint_id', ''), a->'complaint', v_center,
+            v_region, a->>'summary', coalesce(p_principal->>'subject', 'unknown'),
+            coalesce((a->>'duration_s')::int, 0),
+            coalesce((a->>'started_at')::timestamptz, now()), p_req)
+    RETURNING * INTO c;
+    IF c.complaint IS NOT NULL THEN
+        PERFORM emit('intake', 'intake.CallLogged', jsonb_strip_nulls(jsonb_build_object(
+            'call_id', c.id, 'center', c.center, 'region', c.region, 'category', c.category,
+            'channel', c.channel, 'ticket_id', c.ticket_id,
+            'customer', jsonb_build_object('name', c.customer_name, 'phone', c.customer_phone),
+            'complaint', c.complaint, 'agent', c.agent, 'summary', c.summary,
+            'started_at', to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))),
+            p_req);
+    END IF;
+    PERFORM audit_write(p_principal, p_req, 'record', 'call', c.id,
+                        jsonb_build_object('category', c.category, 'ticket', c.ticket_id));
+    RETURN jsonb_build_object('status', 201, 'body', call_json(c, NOT sees_phones(p_principal)));
+END $$;
+
+CREATE OR REPLACE FUNCTION may_see_call(p_principal jsonb, c calls) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN c.center IS NULL THEN coalesce(p_principal->>'role', '') IN ('admin', 'reviewer')
+                ELSE may_see(p_principal, c.center, c.region) END
+$$;
+
+CREATE OR REPLACE FUNCTION cmd_get_call(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c calls;
+BEGIN
+    SELECT * INTO c FROM calls WHERE id = a->>'id';
+    IF NOT FOUND OR NOT may_see_call(p_principal, c) THEN
+        PERFORM fail(404, 'not_found', format('call %s not found', a->>'id'));
+    END IF;
+    PERFORM audit_write(p_principal, p_req, 'read', 'call', c.id, '{"customer": true}');
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', call_json(c, false));
+END $$;
+
+-- The archive: newest first, by phone, ticket, category, centre, business dates and text.
+CREATE OR REPLACE FUNCTION cmd_list_calls(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 200);
+    v_after_at timestamptz;
+    v_after_id text;
+    v_mask boolean := NOT sees_phones(p_principal);
+    v_rows jsonb;
+    v_n int;
+BEGIN
+    IF coalesce(a->>'after', '') <> '' THEN
+        SELECT started_at, id INTO v_after_at, v_after_id FROM calls WHERE id = a->>'after';
+        IF NOT FOUND THEN
+            PERFORM fail(400, 'bad_cursor', 'after: the cursor does not name a call');
+        END IF;
+    END IF;
+    WITH page AS (
+        SELECT c FROM calls c
+        WHERE may_see_call(p_principal, c)
+          AND (a->>'phone' IS NULL OR c.customer_phone = a->>'phone')
+          AND (a->>'ticket_id' IS NULL OR c.ticket_id = a->>'ticket_id')
+          AND (a->>'category' IS NULL OR c.category = a->>'category')
+          AND (a->>'center' IS NULL OR c.center = a->>'center')
+          AND (a->>'from' IS NULL OR c.started_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
+          AND (a->>'to' IS NULL OR c.started_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
+          AND (a->>'q' IS NULL OR strpos(lower(c.summary || ' ' || coalesce(c.customer_name, '')),
+                                         lower(a->>'q')) > 0)
+          AND (v_after_id IS NULL OR (c.started_at, c.id) < (v_after_at, v_after_id))
+        ORDER BY c.started_at DESC, c.id DESC
+        LIMIT v_limit)
+    SELECT coalesce(jsonb_agg(call_json(page.c, v_mask)), '[]'), count(*) INTO v_rows, v_n FROM page;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
+        'calls', v_rows, 'next', CASE WHEN v_n = v_limit THEN v_rows->(v_n - 1)->>'id' END));
+END $$;
+
+-- Statistics over business dates [from, to] (default the last 30 days): by category, by centre
+-- and by hour of the day (Asia/Shanghai), each row with its outcomes and mean duration.
+CREATE OR REPLACE FUNCTION cmd_call_stats(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_to date := coalesce((a->>'to')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date);
+    v_from date := coalesce((a->>'from')::date, v_to - 29);
+    v_res jsonb;
+BEGIN
+    WITH sel AS (
+        SELECT c.*, extract(hour FROM c.started_at AT TIME ZONE 'Asia/Shanghai')::int AS hour
+        FROM calls c
+        WHERE may_see_call(p_principal, c)
+          AND (a->>'center' IS NULL OR c.center = a->>'center')
+          AND c.started_at >= (v_from::timestamp AT TIME ZONE 'Asia/Shanghai')
+          AND c.started_at < ((v_to + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')),
+    grouped AS (
+        SELECT g.dim, g.key, count(*) AS n,
+               count(*) FILTER (WHERE s.outcome = 'answered') AS answered,
+               count(*) FILTER (WHERE s.outcome = 'transferred') AS transferred,
+               count(*) FILTER (WHERE s.outcome = 'callback_needed') AS callback_needed,
+               round(avg(s.duration_s))::int AS avg_duration_s
+        FROM sel s
+        CROSS JOIN LATERAL (VALUES ('category', s.category), ('center', coalesce(s.center, '(head office)')),
+                                   ('hour', lpad(s.hour::text, 2, '0'))) AS g(dim, key)
+        GROUP BY g.dim, g.key)
+    SELECT jsonb_build_object(
+        'from', v_from::text, 'to', v_to::text,
+        'total', (SELECT count(*) FROM sel),
+        'by_category', coalesce((SELECT jsonb_agg(jsonb_build_object('key', key, 'count', n,
+                 'answered', answered, 'transferred', transferred, 'callback_needed', callback_needed,
+                 'avg_duration_s', avg_duration_s) ORDER BY key) FROM grouped WHERE dim = 'category'), '[]'),
+        'by_center', coalesce((SELECT jsonb_agg(jsonb_build_object('key', key, 'count', n,
+                 'answered', answered, 'transferred', transferred, 'callback_needed', callback_needed,
+                 'avg_duration_s', avg_duration_s) ORDER BY key) FROM grouped WHERE dim = 'center'), '[]'),
+        'by_hour', coalesce((SELECT jsonb_agg(jsonb_build_object('key', key, 'count', n,
+                 'answered', answered, 'transferred', transferred, 'callback_needed', callback_needed,
+                 'avg_duration_s', avg_duration_s) ORDER BY key) FROM grouped WHERE dim = 'hour'), '[]'))
+        INTO v_res;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', v_res);
+END $$;
+
+CREATE OR REPLACE FUNCTION quality_rows(p_principal jsonb, p_from date, p_to date, p_manufacturer text,
+                             p_brand text)
+RETURNS TABLE (ticket_id text, returned date, brand text, model text, fault_code text,
+               manufacturer text, parts jsonb, repeat boolean)
+LANGUAGE sql STABLE AS $$
+    SELECT t.id, d.returned, coalesce(t.device->>'brand', ''), coalesce(t.device->>'model', ''),
+           coalesce(nullif(t.work->>'fault_code', ''), t.fault->>'code', ''),
+           coalesce(t.manufacturer, ''), coalesce(t.work->'parts_used', '[]'),
+           EXISTS (SELECT 1 FROM device_repairs p
+                   WHERE p.device_key = d.device_key AND p.ticket_id <> d.ticket_id
+                     AND p.returned <= d.dropped_off AND d.dropped_off - p.returned <= 90)
+    FROM device_repairs d JOIN tickets t ON t.id = d.ticket_id
+    WHERE d.returned BETWEEN p_from AND p_to
+      AND may_see(p_principal, t.center, t.region)
+      AND (p_manufacturer IS NULL OR lower(t.manufacturer) = lower(p_manufacturer))
+      AND (p_brand IS NULL OR lower(t.device->>'brand') = lower(p_brand))
+$$;
+
+-- One dimension: rows {key, count, previous, change_pct}, biggest first, at most p_top.
+CREATE OR REPLACE FUNCTION quality_dim(cur jsonb, prev jsonb, p_top int) RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    WITH c AS (SELECT key, sum(n)::int AS n FROM jsonb_to_recordset(cur) AS x(key text, n int) GROUP BY key),
+         p AS (SELECT key, sum(n)::int AS n FROM jsonb_to_recordset(prev) AS x(key text, n int) GROUP BY key),
+         j AS (SELECT coalesce(c.key, p.key) AS key, coalesce(c.n, 0) AS n, coalesce(p.n, 0) AS pn
+               FROM c FULL JOIN p ON p.key = c.key)
+    SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+               'key', key, 'count', n, 'previous', pn,
+               'change_pct', CASE WHEN pn > 0 THEN round(100.0 * (n - pn) / pn, 1) END))
+               ORDER BY n DESC, key), '[]')
+    FROM (SELECT * FROM j WHERE n > 0 OR pn > 0 ORDER BY n DESC, key LIMIT p_top) top
+$$;
+
+CREATE OR REPLACE FUNCTION quality_report(p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_to date := coalesce((a->>'to')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date);
+    v_from date := coalesce((a->>'from')::date, v_to - 29);
+    v_pto date;
+    v_pfrom date;
+    v_cur jsonb;
+    v_prev jsonb;
+    v_m text := nullif(a->>'manufacturer', '');
+    v_b text := nullif(a->>'brand', '');
+BEGIN
+    IF v_from > v_to THEN
+        PERFORM fail(400, 'validation', 'from: is after to');
+    END IF;
+    IF v_m IS NOT NULL AND NOT EXISTS (SELECT 1 FROM brands WHERE lower(manufacturer) = lower(v_m)) THEN
+        PERFORM fail(422, 'unknown_manufacturer', format('manufacturer: %s is not a known manufacturer', v_m));
+    END IF;
+    IF v_b IS NOT NULL AND NOT EXISTS (SELECT 1 FROM brands WHERE lower(brand) = lower(v_b)) THEN
+        PERFORM fail(422, 'unknown_brand', format('brand: %s is not a known brand', v_b));
+    END IF;
+    v_pto := v_from - 1;
+    v_pfrom := v_pto - (v_to - v_from);
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_cur FROM quality_rows(p_principal, v_from, v_to, v_m, v_b) r;
+    SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_prev FROM quality_rows(p_principal, v_pfrom, v_pto, v_m, v_b) r;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'from', v_from::text, 'to', v_to::text,
+        'previous_from', v_pfrom::text, 'previous_to', v_pto::text,
+        'manufacturer', v_m, 'brand', v_b,
+        'repairs', jsonb_array_length(v_cur), 'previous_repairs', jsonb_array_length(v_prev),
+        'repeats', (SELECT count(*) FROM jsonb_array_elements(v_cur) e WHERE (e->>'repeat')::boolean),
+        'by_brand', quality_dim(
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'brand', 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'brand', 'n', 1)), '[]') FROM jsonb_array_elements(v_prev) e), 100),
+        'by_model', quality_dim(
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model'), 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model'), 'n', 1)), '[]') FROM jsonb_array_elements(v_prev) e), 100),
+        'by_fault_code', quality_dim(
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'fault_code', 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'fault_code', 'n', 1)), '[]') FROM jsonb_array_elements(v_prev) e), 100),
+        'by_part', quality_dim(
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', u->>'sku', 'n', coalesce((u->>'qty')::int, 1))), '[]')
+               FROM jsonb_array_elements(v_cur) e, jsonb_array_elements(e->'parts') u),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', u->>'sku', 'n', coalesce((u->>'qty')::int, 1))), '[]')
+               FROM jsonb_array_elements(v_prev) e, jsonb_array_elements(e->'parts') u), 100),
+        'by_month', quality_dim(
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', to_char((e->>'returned')::date, 'YYYY-MM'), 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
+            '[]', 100),
+        'repeat_hotspots', quality_dim(
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model') || ' / ' || (e->>'fault_code'), 'n', 1)), '[]')
+               FROM jsonb_array_elements(v_cur) e WHERE (e->>'repeat')::boolean),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model') || ' / ' || (e->>'fault_code'), 'n', 1)), '[]')
+               FROM jsonb_array_elements(v_prev) e WHERE (e->>'repeat')::boolean), 20)));
+END $$;
+
+CREATE OR REPLACE FUNCTION cmd_quality_report(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', quality_report(p_principal, a));
+END $$;
+
+-- The same report as one CSV table: dimension,key,count,previous,change_pct (a header line, then
+-- the rows of every dimension; the period in the first rows as dimension "period").
+CREATE OR REPLACE FUNCTION csv_field(v text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    -- a cell a spreadsheet would run as a formula gets a leading quote; quotes are doubled
+    SELECT CASE WHEN w ~ '[",\n\r]' THEN '"' || replace(w, '"', '""') || '"' ELSE w END
+    FROM (SELECT CASE WHEN v ~ '^[=+@-]' THEN '''' || v ELSE coalesce(v, '') END AS w) x
+$$;
+
+CREATE OR REPLACE FUNCTION cmd_quality_csv(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    r jsonb := quality_report(p_principal, a);
+    v_csv text;
+BEGIN
+    SELECT 'dimension,key,count,previous,change_pct' || E'\n'
+           || format('period,%s..%s,%s,%s,', r->>'from', r->>'to', r->>'repairs', r->>'previous_repairs') || E'\n'
+           || coalesce(string_agg(format('%s,%s,%s,%s,%s', d.dim, csv_field(e.v->>'key'), e.v->>'count',
+                                         e.v->>'previous', coalesce(e.v->>'change_pct', '')), E'\n'
+                                  ORDER BY d.ord, e.n), '') || E'\n'
+        INTO v_csv
+    FROM (VALUES (1, 'brand', 'by_brand'), (2, 'model', 'by_model'), (3, 'fault_code', 'by_fault_code'),
+                 (4, 'part', 'by_part'), (5, 'month', 'by_month'), (6, 'repeat_hotspot', 'repeat_hotspots'))
+             AS d(ord, dim, field),
+         jsonb_array_elements(r->d.field) WITH ORDINALITY AS e(v, n);
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object('csv', v_csv));
+END $$;

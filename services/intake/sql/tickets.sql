@@ -20,11 +20,16 @@ LANGUAGE sql IMMUTABLE AS $$
         ELSE false END, false)
 $$;
 
+-- ticket_json() as in 113_loaners.sql, plus the promise.
 CREATE OR REPLACE FUNCTION ticket_json(t tickets, p_timeline boolean) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    c customers;
 BEGIN
+    SELECT * INTO c FROM customers WHERE id = t.customer_id;
     RETURN jsonb_strip_nulls(jsonb_build_object(
         'id', t.id, 'center', t.center, 'region', t.region, 'state', t.state,
+        'customer_id', t.customer_id, 'customer_tier', c.tier, 'account_owner', c.account_owner,
         'customer', jsonb_build_object('name', t.customer_name, 'phone', t.customer_phone),
         'device', t.device, 'purchase', t.purchase, 'fault', t.fault, 'flags', t.flags,
         'request', t.request, 'claim_date', t.claim_date::text,
@@ -43,7 +48,7 @@ BEGIN
                 'at', to_char(e.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
                 'from_state', e.from_state, 'to_state', e.to_state, 'event', e.event,
                 'actor', e.actor, 'note', e.note)) ORDER BY e.id), '[]')
-            FROM ticket_timeline e WHERE e.ticket_id = t.id) END));
+            FROM ticket_timeline e WHERE e.ticket_id = t.id) END)) || promise_json(t);
 END $$;
 
 CREATE OR REPLACE FUNCTION cmd_open_ticket(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb

@@ -9,10 +9,3 @@
 ALTER TABLE sites DROP CONSTRAINT sites_code_check;
 ALTER TABLE sites ADD CONSTRAINT sites_code_check CHECK (code ~ '^[A-Z0-9][A-Z0-9_-]{1,15}$');
 
-CREATE OR REPLACE FUNCTION on_center_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO sites(code, name, kind, region)
-    VALUES (e->'center'->>'code', coalesce(e->'center'->>'name', e->'center'->>'code'), 'center',
-            e->'center'->>'region')
-    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region
-        WHERE sites.kind = 'center';
-$$;

@@ -315,3 +315,11 @@ BEGIN
                             jsonb_build_object('ticket_id', e->>'ticket_id', 'at', 'hand-back'));
     END IF;
 END $$;
+
+CREATE OR REPLACE FUNCTION on_center_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO sites(code, name, kind, region)
+    VALUES (e->'center'->>'code', coalesce(e->'center'->>'name', e->'center'->>'code'), 'center',
+            e->'center'->>'region')
+    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region
+        WHERE sites.kind = 'center';
+$$;

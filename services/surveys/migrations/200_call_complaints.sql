@@ -10,33 +10,3 @@ CREATE TABLE call_complaints (
     complaint_id text NOT NULL REFERENCES complaints(id)
 );
 
-CREATE FUNCTION on_call_logged(e jsonb) RETURNS void
-LANGUAGE plpgsql AS $$
-DECLARE
-    c complaints;
-    v_center text := nullif(e->>'center', '');
-    v_region text;
-BEGIN
-    IF e->'complaint' IS NULL OR EXISTS (SELECT 1 FROM call_complaints WHERE call_id = e->>'call_id') THEN
-        RETURN;
-    END IF;
-    IF v_center IS NOT NULL THEN
-        SELECT region INTO v_region FROM centers WHERE code = v_center;
-        IF NOT FOUND THEN
-            v_center := NULL; -- a centre surveys does not know yet: head office takes it
-        END IF;
-    END IF;
-    c := complaint_create('call:' || (e->>'call_id'),
-                          jsonb_build_object('role', 'service', 'subject', coalesce(e->>'agent', 'hotline')),
-                          CASE e->>'channel' WHEN 'hotline_12315' THEN 'hotline_12315'
-                                             WHEN 'wechat' THEN 'online' WHEN 'online' THEN 'online'
-                                             ELSE 'phone' END,
-                          nullif(e->>'ticket_id', ''), v_center, v_region,
-                          coalesce(nullif(e->'complaint'->>'cause', ''), 'other'),
-                          coalesce(nullif(e->'complaint'->>'description', ''), e->>'summary', 'hotline call'),
-                          nullif(e->'customer'->>'name', ''), nullif(e->'customer'->>'phone', ''),
-                          'manual', NULL);
-    INSERT INTO call_complaints(call_id, complaint_id) VALUES (e->>'call_id', c.id);
-    PERFORM emit('surveys', 'surveys.CallComplaintOpened', jsonb_strip_nulls(jsonb_build_object(
-        'call_id', e->>'call_id', 'complaint_id', c.id, 'center', c.center, 'region', c.region)));
-END $$;

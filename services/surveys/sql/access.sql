@@ -111,3 +111,10 @@ CREATE OR REPLACE FUNCTION sees_phones(p_principal jsonb) RETURNS boolean
 LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(p_principal->>'role', '') IN ('admin', 'center')
 $$;
+
+-- The tier of a ticket's customer ('regular' when unknown).
+CREATE OR REPLACE FUNCTION ticket_tier(p_ticket text) RETURNS text LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT ct.tier FROM ticket_tiers tt
+                     JOIN customer_tiers ct ON ct.customer_id = tt.customer_id
+                     WHERE tt.ticket_id = p_ticket), 'regular')
+$$;

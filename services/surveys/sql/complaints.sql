@@ -163,7 +163,8 @@ CREATE OR REPLACE FUNCTION complaint_create(p_req text, p_principal jsonb, p_cha
 LANGUAGE plpgsql AS $$
 DECLARE
     c complaints;
-    v_sev text := severity_of_channel(p_channel);
+    v_tier text := CASE WHEN p_ticket IS NOT NULL THEN ticket_tier(p_ticket) ELSE 'regular' END;
+    v_sev text := severity_for_tier(severity_of_channel(p_channel), v_tier);
 BEGIN
     INSERT INTO complaints(id, ticket_id, center, region, channel, cause, description,
                            customer_name, customer_phone, severity, state, level, owner, source,
@@ -178,9 +179,13 @@ BEGIN
         PERFORM deadline_set(c.id, 'report', window_h(v_sev, 'report'));
     END IF;
     PERFORM history_add(c.id, 'opened', NULL, 'open', NULL, c.level, v_sev, actor(p_principal),
-                        format('channel %s, cause %s, owner %s', p_channel, p_cause, c.owner), p_req);
+                        format('channel %s, cause %s, owner %s', p_channel, p_cause, c.owner)
+                        || CASE WHEN v_tier IN ('key', 'vip')
+                                THEN format('; %s customer: severity one step up', v_tier) ELSE '' END,
+                        p_req);
     PERFORM audit_write(p_principal, p_req, 'open', 'complaint', c.id,
-                        jsonb_build_object('channel', p_channel, 'severity', v_sev, 'source', p_source));
+                        jsonb_build_object('channel', p_channel, 'severity', v_sev, 'source', p_source,
+                                           'tier', v_tier));
     IF c.ticket_id IS NOT NULL THEN
         PERFORM emit('surveys', 'surveys.ComplaintOpened', jsonb_build_object(
             'complaint_id', c.id, 'ticket_id', c.ticket_id, 'center', c.center,
@@ -591,3 +596,10 @@ BEGIN
     RETURN jsonb_build_object('status', 200, 'nostore', true,
                               'body', jsonb_build_object('complaints', v_rows));
 END $$;
+
+CREATE OR REPLACE FUNCTION severity_for_tier(p_sev text, p_tier text) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_tier IN ('key', 'vip')
+                THEN CASE p_sev WHEN 'general' THEN 'serious' ELSE 'critical' END
+                ELSE p_sev END
+$$;

@@ -57,3 +57,62 @@ BEGIN
                 nullif(e#>>'{customer,name}', ''), nullif(e#>>'{customer,phone}', ''))
         ON CONFLICT (ticket_id) DO NOTHING;
 END $$;
+
+CREATE OR REPLACE FUNCTION on_region_created(e jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO regions(code, name) VALUES (e->'region'->>'code', e->'region'->>'name')
+    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name;
+$$;
+
+CREATE OR REPLACE FUNCTION on_center_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO regions(code, name) VALUES (e->'center'->>'region', e->'center'->>'region')
+    ON CONFLICT DO NOTHING;
+    INSERT INTO centers(code, name, region)
+    VALUES (e->'center'->>'code', e->'center'->>'name', e->'center'->>'region')
+    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, region = EXCLUDED.region;
+$$;
+
+CREATE OR REPLACE FUNCTION on_customer_linked(e jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO customer_tiers(customer_id, tier, account_owner)
+    VALUES (e->>'customer_id', coalesce(e->>'tier', 'regular'), e->>'account_owner')
+    ON CONFLICT (customer_id) DO NOTHING;
+    INSERT INTO ticket_tiers(ticket_id, customer_id) VALUES (e->>'ticket_id', e->>'customer_id')
+    ON CONFLICT (ticket_id) DO NOTHING;
+$$;
+
+CREATE OR REPLACE FUNCTION on_customer_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO customer_tiers(customer_id, tier, account_owner)
+    VALUES (e->>'customer_id', coalesce(e->>'tier', 'regular'), e->>'account_owner')
+    ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier,
+                                            account_owner = EXCLUDED.account_owner;
+$$;
+
+CREATE OR REPLACE FUNCTION on_call_logged(e jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    c complaints;
+    v_center text := nullif(e->>'center', '');
+    v_region text;
+BEGIN
+    IF e->'complaint' IS NULL OR EXISTS (SELECT 1 FROM call_complaints WHERE call_id = e->>'call_id') THEN
+        RETURN;
+    END IF;
+    IF v_center IS NOT NULL THEN
+        SELECT region INTO v_region FROM centers WHERE code = v_center;
+        IF NOT FOUND THEN
+            v_center := NULL; -- a centre surveys does not know yet: head office takes it
+        END IF;
+    END IF;
+    c := complaint_create('call:' || (e->>'call_id'),
+                          jsonb_build_object('role', 'service', 'subject', coalesce(e->>'agent', 'hotline')),
+                          CASE e->>'channel' WHEN 'hotline_12315' THEN 'hotline_12315'
+                                             WHEN 'wechat' THEN 'online' WHEN 'online' THEN 'online'
+                                             ELSE 'phone' END,
+                          nullif(e->>'ticket_id', ''), v_center, v_region,
+                          coalesce(nullif(e->'complaint'->>'cause', ''), 'other'),
+                          coalesce(nullif(e->'complaint'->>'description', ''), e->>'summary', 'hotline call'),
+                          nullif(e->'customer'->>'name', ''), nullif(e->'customer'->>'phone', ''),
+                          'manual', NULL);
+    INSERT INTO call_complaints(call_id, complaint_id) VALUES (e->>'call_id', c.id);
+    PERFORM emit('surveys', 'surveys.CallComplaintOpened', jsonb_strip_nulls(jsonb_build_object(
+        'call_id', e->>'call_id', 'complaint_id', c.id, 'center', c.center, 'region', c.region)));
+END $$;
