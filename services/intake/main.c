@@ -133,7 +133,7 @@ static void complete_repair(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
     if (c->cause && !as_enum_has(&intake__repair_cause__descriptor, c->cause)) {
         char set[200];
         as_problem(&e, "cause", "must be one of %s",
-               as_enum_list(&intake__repair_cause__descriptor, ", ", ", ", set, sizeof set));
+                   as_enum_list(&intake__repair_cause__descriptor, ", ", ", ", set, sizeof set));
     }
     check_note(&e, "note", c->note);
     if (!as_cmd_reject(ctx, &e))
@@ -151,7 +151,7 @@ static void handback(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     if (h->payment_method && !as_enum_has(&intake__payment_method__descriptor, h->payment_method)) {
         char set[200];
         as_problem(&e, "payment_method", "must be one of %s",
-               as_enum_list(&intake__payment_method__descriptor, ", ", ", ", set, sizeof set));
+                   as_enum_list(&intake__payment_method__descriptor, ", ", ", ", set, sizeof set));
     }
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
@@ -220,7 +220,7 @@ static const char *const SL_CATEGORIES[] = {"*",
                                             "car",
                                             "general"};
 
-static void check_center(iv_errors_t *e, const char *field, const char *c, int required)
+static void check_center(as_problems_t *e, const char *field, const char *c, int required)
 {
     if (required && (!c || !*c))
         as_problem(e, field, "is required");
@@ -231,21 +231,21 @@ static void check_center(iv_errors_t *e, const char *field, const char *c, int r
 static void list_promises(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__ListPromises *l = (const Intake__ListPromises *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_center(&e, "center", l->center, 0);
     if (l->status && strcmp(l->status, "at_risk") != 0 && strcmp(l->status, "overdue") != 0 &&
         strcmp(l->status, "all") != 0)
         as_problem(&e, "status", "must be one of at_risk, overdue, all");
     if (l->has_limit && (l->limit < 1 || l->limit > 200))
         as_problem(&e, "limit", "must be between 1 and 200");
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__GetPromiseReport *r = (const Intake__GetPromiseReport *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     int32_t from = 0, to = 0;
     check_center(&e, "center", r->center, 0);
     if (r->from && iv_date_parse(r->from, &from) < 0)
@@ -254,33 +254,33 @@ static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
         as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (r->from && r->to && e.n == 0 && from > to)
         as_problem(&e, "from", "is after to");
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_service_levels(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_center(&e, "center", ((const Intake__ListServiceLevels *)msg)->center, 0);
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void set_service_level(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__SetServiceLevel *s = (const Intake__SetServiceLevel *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     check_center(&e, "center", s->center, 1);
     int ok = 0;
     for (size_t i = 0; s->category && i < sizeof SL_CATEGORIES / sizeof SL_CATEGORIES[0]; i++)
         ok |= strcmp(SL_CATEGORIES[i], s->category) == 0;
     if (!ok)
         as_problem(&e, "category",
-               "is required: * or one of phone_host, phone_battery, phone_charger, "
-               "phone_headset, phone_data_card, phone_terminal_card, car, general");
+                   "is required: * or one of phone_host, phone_battery, phone_charger, "
+                   "phone_headset, phone_data_card, phone_terminal_card, car, general");
     if (!s->has_hours || s->hours < 0 || s->hours > 8760)
         as_problem(&e, "hours", "is required, between 0 (remove) and 8760");
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
@@ -322,15 +322,16 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
     (void)ud;
     Intake__RecordCall *c = (Intake__RecordCall *)msg; /* owned by ctx; normalised in place */
     const As__Principal *p = as_cmd_principal(ctx);
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     if (!one_of(c->direction, CALL_DIRECTIONS, N_OF(CALL_DIRECTIONS)))
         as_problem(&e, "direction", "is required: inbound or outbound");
     if (c->channel && !one_of(c->channel, CALL_CHANNELS, N_OF(CALL_CHANNELS)))
         as_problem(&e, "channel",
-               "must be one of phone, hotline_400, hotline_12315, wechat, online, other");
+                   "must be one of phone, hotline_400, hotline_12315, wechat, online, other");
     if (!one_of(c->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
-        as_problem(&e, "category",
-               "is required: consultation, repair_request, complaint, suggestion, praise or other");
+        as_problem(
+            &e, "category",
+            "is required: consultation, repair_request, complaint, suggestion, praise or other");
     if (c->outcome && !one_of(c->outcome, CALL_OUTCOMES, N_OF(CALL_OUTCOMES)))
         as_problem(&e, "outcome", "must be one of answered, transferred, callback_needed");
     if (!c->summary || !*c->summary)
@@ -362,9 +363,10 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
         as_problem(&e, "complaint", "is only for a complaint call");
     if (c->complaint) {
         if (!one_of(c->complaint->cause, COMPLAINT_CAUSES, N_OF(COMPLAINT_CAUSES)))
-            as_problem(&e, "complaint.cause",
-                   "is required: attitude, repair_quality, overdue, parts_unavailable, price or "
-                   "other");
+            as_problem(
+                &e, "complaint.cause",
+                "is required: attitude, repair_quality, overdue, parts_unavailable, price or "
+                "other");
         if (!c->complaint->description || !*c->complaint->description)
             as_problem(&e, "complaint.description", "is required");
         check_note(&e, "complaint.description", c->complaint->description);
@@ -377,7 +379,7 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
             t->center = strdup(c->center);
         if (!t->center && p && p->role && strcmp(p->role, "center") == 0 && p->site)
             t->center = strdup(p->site);
-        iv_errors_t te = {0};
+        as_problems_t te = {0};
         if (iv_open_ticket(t, &te, warnings, &nwarn) > 0)
             for (int i = 0; i < te.n; i++) {
                 char name[72];
@@ -385,7 +387,7 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
                 as_problem(&e, name, "%s", te.problem[i]);
             }
     }
-    if (reject(ctx, &e))
+    if (as_cmd_reject(ctx, &e))
         return;
     json_t *args = as_pbjson_encode(msg);
     if (c->ticket) {
@@ -400,25 +402,26 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
 static void get_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const char *id = ((const Intake__GetCall *)msg)->id;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     if (!id || !*id || strlen(id) > 32)
         as_problem(&e, "id", "a call id is required");
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void list_calls(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__ListCalls *l = (const Intake__ListCalls *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     int32_t from = 0, to = 0;
     if (l->from && iv_date_parse(l->from, &from) < 0)
         as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
     if (l->to && iv_date_parse(l->to, &to) < 0)
         as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (l->category && !one_of(l->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
-        as_problem(&e, "category",
-               "must be one of consultation, repair_request, complaint, suggestion, praise, other");
+        as_problem(
+            &e, "category",
+            "must be one of consultation, repair_request, complaint, suggestion, praise, other");
     if (l->phone && strlen(l->phone) > 20)
         as_problem(&e, "phone", "is too long");
     if (l->q && (strlen(l->q) < 2 || strlen(l->q) > 100))
@@ -426,14 +429,14 @@ static void list_calls(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     check_center(&e, "center", l->center, 0);
     if (l->has_limit && (l->limit < 1 || l->limit > 200))
         as_problem(&e, "limit", "must be between 1 and 200");
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
 static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__GetCallStats *r = (const Intake__GetCallStats *)msg;
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     int32_t from = 0, to = 0;
     check_center(&e, "center", r->center, 0);
     if (r->from && iv_date_parse(r->from, &from) < 0)
@@ -442,7 +445,7 @@ static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
         as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
     if (r->from && r->to && e.n == 0 && from > to)
         as_problem(&e, "from", "is after to");
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 
@@ -451,7 +454,7 @@ static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud,
                           const Intake__GetQualityReport *r)
 {
-    iv_errors_t e = {0};
+    as_problems_t e = {0};
     int32_t from = 0, to = 0;
     if (r->from && iv_date_parse(r->from, &from) < 0)
         as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
@@ -465,7 +468,7 @@ static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
         as_problem(&e, "manufacturer", "must be 1 to 64 characters");
     if (r->brand && (!*r->brand || strlen(r->brand) > 64))
         as_problem(&e, "brand", "must be 1 to 64 characters");
-    if (!reject(ctx, &e))
+    if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
 

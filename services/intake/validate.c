@@ -158,8 +158,9 @@ int iv_open_ticket(Intake__OpenTicket *t, as_problems_t *e, char warnings[4][160
             as_problem(e, "device.category", "is required");
         else if (!as_enum_has(&intake__device_category__descriptor, d->category)) {
             char set[200];
-            as_problem(e, "device.category", "'%.40s' is not one of %s", d->category,
-                   as_enum_list(&intake__device_category__descriptor, ", ", ", ", set, sizeof set));
+            as_problem(
+                e, "device.category", "'%.40s' is not one of %s", d->category,
+                as_enum_list(&intake__device_category__descriptor, ", ", ", ", set, sizeof set));
         }
         if (present(d->category) && strcmp(d->category, "general") == 0 &&
             (!present(d->general_item) || !one_of(d->general_item, GENERAL_ITEMS)))

@@ -55,7 +55,7 @@ void pv_site(as_problems_t *e, const char *field, const char *v, int required)
     }
     if (!pv_site_ok(v))
         as_problem(e, field,
-               "is not a site code (2 to 16 upper-case letters, digits, _ or -, e.g. SH01)");
+                   "is not a site code (2 to 16 upper-case letters, digits, _ or -, e.g. SH01)");
 }
 
 void pv_sku(as_problems_t *e, const char *field, const char *v, int required)

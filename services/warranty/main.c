@@ -594,7 +594,6 @@ static int one_of(const char *s, const char *const *names)
 static void cmd_list_reviews(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Warranty__ListReviews *m = (const Warranty__ListReviews *)msg;
-    static const char *const STATUSES[] = {"pending", "decided", "withdrawn", NULL};
     as_problems_t e = {0};
     if (m->status && !as_enum_has(&warranty__review_status__descriptor, m->status))
         as_problem(&e, "status", "must be pending, decided or withdrawn");
