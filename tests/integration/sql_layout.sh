@@ -35,7 +35,13 @@ else
 fi
 # The check itself fails on the tree before the fold (it would catch a regression).
 mkdir -p "$TMP/old"
-if git -C "$ROOT" archive "$FOLD_BASE" common/sql services 2>"$TMP/git.err" | tar -x -C "$TMP/old"; then
+# A shallow clone (CI may check out one commit) lacks the pre-fold tree: the comparisons that
+# need it say so and are skipped; everything else still runs.
+HAVE_BASE=1
+git -C "$ROOT" cat-file -e "$FOLD_BASE^{commit}" 2>/dev/null || HAVE_BASE=0
+if [ "$HAVE_BASE" = 0 ]; then
+    t_ok "the tree before the fold # SKIP $FOLD_BASE is not in this clone's history (shallow)"
+elif git -C "$ROOT" archive "$FOLD_BASE" common/sql services 2>"$TMP/git.err" | tar -x -C "$TMP/old"; then
     if python3 "$ROOT/scripts/sql-check.py" "$TMP/old" >"$TMP/old.check" 2>&1; then
         t_fail "the check fails on the tree before the fold" "it passed"
     else
@@ -124,6 +130,12 @@ done
 if [ "$ready" = 1 ]; then t_ok "two scratch databases"; else t_fail "two scratch databases" "$(cat "$TMP/db.err")"; fi
 
 for svc in "${SERVICES[@]}"; do
+    if [ "$HAVE_BASE" = 0 ]; then
+        t_ok "$svc: old-tree upgrade # SKIP the pre-fold tree is not in this clone"
+        migrate sqlfold_fresh "$svc" "$ROOT" && t_ok "$svc: a fresh database takes the new tree" ||
+            t_fail "$svc: a fresh database takes the new tree" "$(tail -n 5 "$TMP/sqlfold_fresh.log")"
+        continue
+    fi
     if migrate sqlfold_upgraded "$svc" "$TMP/old" && migrate sqlfold_upgraded "$svc" "$ROOT"; then
         t_ok "$svc: a database migrated by the old tree takes the new one"
     else
