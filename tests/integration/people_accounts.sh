@@ -207,4 +207,12 @@ http GET /v1/auth/me "" ""
 t_status "no credentials: 401" 401
 http POST /v1/auth/login "" '{"login":"nobody","password":"x"}'
 t_status "an unknown login is 401" 401
+# The gateway follows the people stream (revocations reach every gateway at once): under CURVE
+# its key must be let in, not refused as a stranger.
+if grep -q 'subscription refused.*name=gateway stream=people' "$AS_VAR/log/people.log"; then
+    t_fail "the gateway's subscription to the people stream is accepted" \
+        "$(grep -m1 'subscription refused.*name=gateway' "$AS_VAR/log/people.log")"
+else
+    t_ok "the gateway's subscription to the people stream is accepted"
+fi
 t_done
