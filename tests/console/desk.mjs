@@ -50,7 +50,8 @@ const pageErrors = [];
 async function newPage(viewport = { width: 1280, height: 720 }) {
   const ctx = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(10000);
+  page.setDefaultTimeout(30000); // a shared machine under load: the checks wait for behaviour, not for speed
+  page.setDefaultNavigationTimeout(60000);
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text()); });
   return page;
@@ -141,7 +142,7 @@ try {
     return id.length > 0;
   });
   await check('the refund decision is read out with its rule (M-2)', async () => {
-    await page.waitForSelector('#decision-words li', { timeout: 15000 });
+    await page.waitForSelector('#decision-words li', { timeout: 30000 });
     const words = await page.textContent('#decision-words');
     return /M-2/.test(words) && /7 日内/.test(words) && /M-2/.test(await page.textContent('#decision-rules'));
   });

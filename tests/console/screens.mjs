@@ -44,7 +44,7 @@ const ticketBody = (name, req, days) => ({
   purchase: { invoice_date: chinaDay(-days), price_cents: 399900, invoice: true, warranty_card: true },
   fault: { code: 'NO_DISPLAY', description: 'screen stays black', listed: true }, request: req,
 });
-async function waitState(token, id, states, tries = 60) {
+async function waitState(token, id, states, tries = 240) {
   for (let i = 0; i < tries; i++) {
     const tk = await apiAs(token, 'GET', `/v1/tickets/${id}`);
     if (states.includes(tk.state)) return tk;
@@ -58,8 +58,8 @@ const pageErrors = [];
 async function newPage(viewport = { width: 1366, height: 768 }) {
   const ctx = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(10000);
-  page.setDefaultNavigationTimeout(30000); // a shared, busy machine
+  page.setDefaultTimeout(30000); // the checks wait for behaviour, not for speed
+  page.setDefaultNavigationTimeout(60000);
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text()); });
   return page;
@@ -188,7 +188,7 @@ try {
   await desk.click('#submit-handback');
   await desk.waitForSelector('#print-invoice');
   let invoiceNo = '';
-  for (let i = 0; i < 40 && !invoiceNo; i++) {
+  for (let i = 0; i < 160 && !invoiceNo; i++) {
     const c = await apiAs(C, 'GET', `/v1/settlement/charges/${paid.id}`).catch(() => ({}));
     invoiceNo = c.invoice_no || '';
     if (!invoiceNo) await new Promise((r) => setTimeout(r, 250));
@@ -243,7 +243,7 @@ try {
   await apiAs(C, 'POST', `/v1/tickets/${closed.id}/repair-complete`, { labour_minutes: 20, cause: 'manufacturing_quality' });
   await apiAs(C, 'POST', `/v1/tickets/${closed.id}/handback`, {});
   let cb = null;
-  for (let i = 0; i < 40 && !cb; i++) {
+  for (let i = 0; i < 160 && !cb; i++) {
     const r = await apiAs(C, 'GET', `/v1/surveys/due?date=${chinaDay(10)}&ticket_id=${closed.id}`);
     cb = (r.callbacks || [])[0] || null;
     if (!cb) await new Promise((r) => setTimeout(r, 250));
