@@ -1090,8 +1090,8 @@ LANGUAGE sql STABLE AS $$
     SELECT t.id, d.returned, coalesce(t.device->>'brand', ''), coalesce(t.device->>'model', ''),
            coalesce(nullif(t.work->>'fault_code', ''), t.fault->>'code', ''),
            coalesce(t.manufacturer, ''), coalesce(t.work->'parts_used', '[]'),
-           EXISTS (SELECT 1 FROM device_repairs p
-                   WHERE p.device_key = d.device_key AND p.ticket_id <> d.ticket_id
+           EXISTS (SELECT 1 FROM device_repairs p JOIN tickets pt ON pt.id = p.ticket_id
+                   WHERE p.device_key = d.device_key AND pt.opened_at < t.opened_at
                      AND p.returned <= d.dropped_off AND d.dropped_off - p.returned <= 90)
     FROM device_repairs d JOIN tickets t ON t.id = d.ticket_id
     WHERE d.returned BETWEEN p_from AND p_to
