@@ -501,6 +501,8 @@ static int pattern_has_param(const char *pattern, const char *name)
 /* Is `name` one of the space-separated words of `list`? */
 static int word_in(const char *list, const char *name)
 {
+    if (!list || !name)
+        return 0; /* an unset list (no configuration loaded) holds nothing */
     size_t n = strlen(name);
     for (const char *p = list; *p;) {
         while (*p == ' ')
@@ -1396,8 +1398,8 @@ static void client_of(as_http_req_t *r, authreq_t *a)
 static int cors(as_http_req_t *r, const char *allow)
 {
     const char *origin = as_http_req_header(r, "Origin");
-    int allowed = origin && cfg_cors_origins[0] && word_in(cfg_cors_origins, origin) &&
-                  !strpbrk(origin, "\r\n");
+    int allowed = origin && cfg_cors_origins && cfg_cors_origins[0] &&
+                  word_in(cfg_cors_origins, origin) && !strpbrk(origin, "\r\n");
     if (allowed) {
         as_http_req_add_header(r, "Access-Control-Allow-Origin", origin);
         as_http_req_add_header(r, "Access-Control-Allow-Credentials", "true");
@@ -1405,7 +1407,7 @@ static int cors(as_http_req_t *r, const char *allow)
                                "ETag, Location, Retry-After, X-Request-Id, X-Trace-Id, "
                                "Idempotent-Replayed, WWW-Authenticate, Allow");
     }
-    if (cfg_cors_origins[0])
+    if (cfg_cors_origins && cfg_cors_origins[0])
         as_http_req_add_header(r, "Vary", "Origin");
     if (strcmp(as_http_req_method(r), "OPTIONS") != 0 ||
         !as_http_req_header(r, "Access-Control-Request-Method"))
