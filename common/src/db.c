@@ -612,8 +612,14 @@ static int apply_sql_dirs(PGconn *conn, const char *const *dirs, const char *con
                 files = nf;
             }
             /* recorded as "<label>/<file>": the same file found elsewhere keeps its checksum */
-            snprintf(files[n].name, sizeof files[n].name, "%s/%s", labels[d], e->d_name);
-            snprintf(files[n].path, sizeof files[n].path, "%s/%s", dirs[d], e->d_name);
+            int wn = snprintf(files[n].name, sizeof files[n].name, "%s/%s", labels[d], e->d_name);
+            int wp = snprintf(files[n].path, sizeof files[n].path, "%s/%s", dirs[d], e->d_name);
+            if (wn < 0 || (size_t)wn >= sizeof files[n].name || wp < 0 ||
+                (size_t)wp >= sizeof files[n].path) {
+                rc = -1;
+                snprintf(err, errlen, "SQL file name too long: %s/%s", dirs[d], e->d_name);
+                break;
+            }
             n++;
         }
         closedir(dir);
