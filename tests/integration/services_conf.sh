@@ -9,22 +9,26 @@ root=${AS_ROOT:-.}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-t_eq "services.conf names six services and a gateway" \
-    "intake warranty parts settlement surveys people gateway" "${AS_PROGRAMS[*]}"
+listed=$(sed -e 's/#.*//' "$root/deploy/services.conf" | awk 'NF && $2 == "service" {printf "%s ", $1}')
+t_eq "the programs are services.conf's services, then the gateway" "${listed}gateway" \
+    "${AS_PROGRAMS[*]}"
+n=${#AS_SERVICES[@]}
+t_check "services.conf names at least the six business and people services" test "$n" -ge 6
 
 "$root/deploy/services.sh" c-header "$tmp/as_services.h"
 t_check "the build's as_services.h is the one services.conf gives" \
     cmp "$tmp/as_services.h" "${AS_BUILD:-build}/gen/as_services.h"
 
 # A new service is one line: the header grows by its endpoints and its streams' consumers.
-{ cat "$root/deploy/services.conf"; echo "notify service intake people"; } >"$tmp/services.conf"
+{ cat "$root/deploy/services.conf"; echo "fieldsvc service intake people"; } >"$tmp/services.conf"
 AS_SERVICES_CONF=$tmp/services.conf "$root/deploy/services.sh" c-header "$tmp/new.h"
-t_match "one more line: seven services" '#define AS_N_SERVICES 7' "$(cat "$tmp/new.h")"
-t_match "with its endpoints on the next ports" '"notify_cmd", AS_CFG_STRING, "tcp://127.0.0.1:7171"' \
+t_match "one more line: one more service" "#define AS_N_SERVICES $((n + 1))" "$(cat "$tmp/new.h")"
+t_match "with its endpoints on the next ports" \
+    "\"fieldsvc_cmd\", AS_CFG_STRING, \"tcp://127.0.0.1:$((7100 + 10 * (n + 1) + 1))\"" \
     "$(cat "$tmp/new.h")"
 t_match "and as a consumer of the streams it follows" \
-    '\{"people", \{"intake", "gateway", "notify", NULL\}\}' "$(cat "$tmp/new.h")"
-t_eq "the shell side sees it too" "intake warranty parts settlement surveys people notify gateway" \
+    '\{"people", \{[^}]*"fieldsvc", NULL\}\}' "$(cat "$tmp/new.h")"
+t_eq "the shell side sees it too" "${listed}fieldsvc gateway" \
     "$(AS_SERVICES_CONF=$tmp/services.conf bash -c ". '$root/deploy/services.sh'; echo \"\${AS_PROGRAMS[*]}\"")"
 
 # The running stack: one command and one event endpoint per service, one key per program.

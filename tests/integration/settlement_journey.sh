@@ -53,9 +53,11 @@ wait_http "/v1/settlement/claims/$claim" "$AS_TOKEN_FINANCE" \
 t_jq "DefectiveReturnRecorded releases the claim line" "(.waiting_lines | index($line)) == null" true
 
 http POST "/v1/tickets/$W/handback" "$AS_TOKEN_CENTER" '{}'
-wait_http "/v1/settlement/charges/$W" "$AS_TOKEN_FINANCE" .closed_outcome repaired
 # The ticket's entries: its charge, the screen issued at cost and the defective one back (stock
-# entries carry the ticket) — and no payment.
+# entries carry the ticket) — and no payment. The stock entries come from the parts stream, on
+# their own schedule: wait for the set to settle (at most 10 s), then check it is exactly that.
+wait_http "/v1/settlement/charges/$W" "$AS_TOKEN_FINANCE" \
+    '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 3"
 t_jq "the hand-back closes the charge set; the customer owed nothing, so nothing is paid" \
     '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 3"
 wait_http "/v1/tickets/$W" "$AS_TOKEN_CENTER" '[.timeline[].event] | index("charged") != null' true
