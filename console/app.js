@@ -259,7 +259,7 @@ function Queue({ me }) {
             <td>${tk.customer ? html`${tk.customer.name}<div class="muted">${tk.customer.phone}</div>` : '—'}</td>
             <td>${[tk.device && tk.device.brand, tk.device && tk.device.model].filter(Boolean).join(' ') || '—'}<div class="muted mono">${tk.device && (tk.device.imei || tk.device.serial) || ''}</div></td>
             <td><${StateTag} state=${tk.state} /></td>
-            <td>${fmtDate(tk.work && tk.work.promised_date)}</td>
+            <td>${fmtDate((tk.work && tk.work.promised_date) || tk.promised_at)}</td>
             <td>${waitsFor(tk)}</td>
             <td>${decisionShort(tk.decision)}</td></tr>`)
           : html`<tr><td colspan="8" class="empty">${loading ? t('common.loading') : t('common.none')}</td></tr>`}</tbody>
@@ -518,7 +518,7 @@ function Ticket({ me, id }) {
       <${Card} title=${t('ticket.work')}>
         <${Desc} items=${[
           [t('col.center'), tk.center], [t('col.opened'), fmtTime(tk.opened_at)], [t('col.waits'), waitsFor(tk)],
-          [t('col.promised'), fmtDate(w.promised_date)], w.fault_code ? [t('f.fault_code'), w.fault_code] : null,
+          [t('col.promised'), w.promised_date ? fmtDate(w.promised_date) : fmtTime(tk.promised_at)], w.fault_code ? [t('f.fault_code'), w.fault_code] : null,
           w.estimate_cents ? [t('f.estimate'), fmtMoney(w.estimate_cents)] : null,
           w.outcome ? [t('print.outcome'), t(`outcome.${w.outcome}`)] : null,
         ]} />
@@ -958,7 +958,7 @@ function Workshop({ me }) {
           : lists[s].length ? lists[s].map((tk) => html`<tr><td><a class="mono" href=${`#/tickets/${tk.id}`}>${tk.id}</a>${me.role !== 'center' ? html`<div class="muted">${tk.center}</div>` : null}</td>
             <td>${[tk.device && tk.device.brand, tk.device && tk.device.model].filter(Boolean).join(' ')}</td>
             <td class="mono">${(tk.work && tk.work.fault_code) || (tk.fault && tk.fault.code) || '—'}</td>
-            <td>${fmtDate(tk.work && tk.work.promised_date)}</td><td>${partsSummary(tk)}</td><td>${waitsFor(tk)}</td></tr>`)
+            <td>${fmtDate((tk.work && tk.work.promised_date) || tk.promised_at)}</td><td>${partsSummary(tk)}</td><td>${waitsFor(tk)}</td></tr>`)
           : html`<tr><td colspan="6" class="empty">${t('common.none')}</td></tr>`}</tbody></table></div><//>`)}
   </div>`;
 }
