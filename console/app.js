@@ -6,6 +6,7 @@ import { html, render, useState, useEffect, useRef } from './vendor/preact-htm.m
 import { encode as qrEncode } from './vendor/uqr.mjs';
 import { api, qs, setCsrf, newKey, ApiError } from './api.js';
 import { t, getLang, setLang, ruleText, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
+import { MORE_MENU, moreScreen } from './more.js';
 
 // ---- who sees what ---------------------------------------------------------------------------
 
@@ -26,6 +27,7 @@ const MENU = [
   { key: 'users', label: 'nav.users', roles: ['admin', 'region'] },
   { key: 'network', label: 'nav.network', roles: ['admin', 'region'] },
   { key: 'prices', label: 'nav.prices', roles: ['center', 'finance', 'reviewer'] }, // admin and region: under Network
+  ...MORE_MENU, // customers, hotline, promises, quality, notifications, webhooks (more.js)
 ];
 const can = (me, roles) => !!me && roles.includes(me.role);
 const menuFor = (me) => MENU.filter((m) => can(me, m.roles));
@@ -803,7 +805,7 @@ function Finance({ me }) {
       <${ErrorBox} error=${claimErr} />
       <table class="table" id="claims-table"><thead><tr><th>${t('fin.claim')}</th><th>${t('fin.manufacturer')}</th><th>${t('fin.period')}</th><th>${t('col.state')}</th>
         <th class="num">${t('fin.claimed')}</th><th class="num">${t('fin.approved')}</th><th class="num">${t('fin.paid')}</th></tr></thead>
-        <tbody>${claims && (claims.claims || []).length ? claims.claims.map((c) => html`<tr><td class="mono">${c.id}</td><td>${c.manufacturer}</td><td>${c.period}${c.batch ? ` #${c.batch}` : ''}</td>
+        <tbody>${claims && (claims.claims || []).length ? claims.claims.map((c) => html`<tr><td><a class="mono" href=${`#/claims/${encodeURIComponent(c.id)}`}>${c.id}</a></td><td>${c.manufacturer}</td><td>${c.period}${c.batch ? ` #${c.batch}` : ''}</td>
           <td><${Tag} color=${c.state === 'paid' ? 'green' : c.state === 'rejected' ? 'red' : c.state === 'open' ? 'blue' : 'gold'}>${t(`claim.${c.state}`)}<//></td>
           <td class="num">${fmtMoney(c.claimed_cents || 0)}</td><td class="num">${fmtMoney(c.approved_cents || 0)}</td><td class="num">${fmtMoney(c.paid_cents || 0)}</td></tr>`)
           : html`<tr><td colspan="7" class="empty">${claims ? t('common.none') : t('common.loading')}</td></tr>`}</tbody></table>
@@ -1440,8 +1442,11 @@ function App() {
   const allowed = (name) => menu.some((m) => m.key === name);
   let screen;
   const r = route;
+  const more = moreScreen(me, r, allowed);
+  if (more && more.bare) return more.bare;
   if (r.name === 'print' && can(me, READERS)) return html`<${PrintDoc} me=${me} kind=${r.arg} id=${r.arg2} />`;
-  if (r.name === 'tickets' && r.arg && can(me, READERS)) screen = html`<${Ticket} me=${me} id=${r.arg} />`;
+  if (more) screen = more.screen;
+  else if (r.name === 'tickets' && r.arg && can(me, READERS)) screen = html`<${Ticket} me=${me} id=${r.arg} />`;
   else if (r.name === 'intake' && allowed('intake')) screen = html`<${Intake} />`;
   else if (r.name === 'users' && allowed('users')) screen = html`<${Users} />`;
   else if (r.name === 'workshop' && allowed('workshop')) screen = html`<${Workshop} me=${me} />`;
@@ -1463,5 +1468,11 @@ function App() {
   else screen = html`<${Home} me=${me} />`;
   return html`<${Shell} me=${me} route=${r} onOut=${() => { setMe(null); go(''); }}>${screen}<//>`;
 }
+
+// The pieces the further screens (more.js) are built from.
+export {
+  can, go, DESK, READERS, Tag, StateTag, errText, ErrorBox, ErrorSummary, fid, Field, inputProps, Card, Desc, fieldErrors,
+  dateOk, moneyToCents, Qr, Bars, sinceDays, useGet, MiniForm, PostButton, CHANNELS, CAUSES, CATEGORIES, SEV_COLOR,
+};
 
 render(html`<${App} />`, document.getElementById('app'));

@@ -1,0 +1,702 @@
+// more.js — the console's further screens (issue 18): customers, the hotline's call log, the
+// promised deadlines and service levels, the quality report, the customers' notifications, the
+// integrators' webhooks, a manufacturer claim's page and its printed claim form. Built from the
+// pieces app.js exports; app.js adds MORE_MENU to its menu and asks moreScreen() for a route.
+import { html, useState, useEffect } from './vendor/preact-htm.mjs';
+import { api, qs, newKey } from './api.js';
+import { t, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
+import {
+  can, Tag, StateTag, errText, ErrorBox, Field, inputProps, Card, Desc, fieldErrors, dateOk, moneyToCents, luhnOk,
+  Qr, Bars, sinceDays, useGet, MiniForm, PostButton, CATEGORIES,
+} from './app.js';
+
+const CUSTOMER_ROLES = ['admin', 'center'];                      // personal data: the desks and head office
+const QUALITY = ['admin', 'region', 'center', 'reviewer'];       // call log, quality report, outbox
+const FIN = ['admin', 'finance'];
+
+export const MORE_MENU = [
+  { key: 'customers', label: 'nav.customers', roles: CUSTOMER_ROLES },
+  { key: 'calls', label: 'nav.calls', roles: QUALITY },
+  { key: 'promises', label: 'nav.promises', roles: DESK_ROLES() },
+  { key: 'quality', label: 'nav.quality', roles: QUALITY },
+  { key: 'notifications', label: 'nav.notifications', roles: QUALITY },
+  { key: 'webhooks', label: 'nav.webhooks', roles: ['admin'] },
+];
+// DESK lives in app.js, which is evaluated after this module: the same list, spelled here.
+function DESK_ROLES() { return ['admin', 'region', 'center']; }
+
+// The screen of a route, or null when the route is not one of these; {bare} for a printout.
+export function moreScreen(me, r, allowed) {
+  if (r.name === 'print' && r.arg === 'claim' && can(me, FIN)) return { bare: html`<${ClaimPrint} me=${me} id=${r.arg2} />` };
+  if (r.name === 'claims' && r.arg && can(me, FIN)) return { screen: html`<${ClaimDetail} me=${me} id=${r.arg} />` };
+  if (r.name === 'customers' && allowed('customers'))
+    return { screen: r.arg ? html`<${CustomerPage} me=${me} id=${r.arg} />` : html`<${Customers} me=${me} />` };
+  if (r.name === 'calls' && allowed('calls')) return { screen: html`<${Calls} me=${me} />` };
+  if (r.name === 'promises' && allowed('promises')) return { screen: html`<${Promises} me=${me} />` };
+  if (r.name === 'quality' && allowed('quality')) return { screen: html`<${Quality} />` };
+  if (r.name === 'notifications' && allowed('notifications')) return { screen: html`<${Notifications} me=${me} />` };
+  if (r.name === 'webhooks' && allowed('webhooks')) return { screen: html`<${Webhooks} />` };
+  return null;
+}
+
+const NotFound = ({ error }) => html`<div class="page"><div class="result" id="not-found"><h1>${t('err.notfound')}</h1>${error ? html`<p>${errText(error)}</p>` : null}</div></div>`;
+const Loading = () => html`<div class="page"><p class="muted">${t('common.loading')}</p></div>`;
+const rowsOr = (list, cols, row, loading) => (loading ? html`<tr><td colspan=${cols} class="empty">${t('common.loading')}</td></tr>`
+  : list.length ? list.map(row) : html`<tr><td colspan=${cols} class="empty">${t('common.none')}</td></tr>`);
+const pct = (x) => (x === undefined || x === null ? '—' : `${x > 0 ? '+' : ''}${Number(x).toFixed(1)}%`);
+const dur = (s) => (s ? `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}` : '—');
+
+// A text filter field of a filter bar; errors (a date the API refused) beside it.
+function FilterInput({ name, label, value, set, error, placeholder, type }) {
+  return html`<${Field} name=${name} label=${label} error=${error}><input ...${inputProps(name, error)} type=${type || 'text'} value=${value}
+    placeholder=${placeholder || ''} onInput=${(e) => set(e.target.value.trim())} /><//>`;
+}
+// The API's 400 for a query field ("from: is not a date") belongs to that field of the filter bar.
+function queryFieldError(e, names) {
+  if (!e || e.status !== 400) return {};
+  const out = {};
+  for (const f of e.fields || []) if (names.includes(f.field)) out[f.field] = `${f.field}: ${f.problem || e.message}`;
+  if (!Object.keys(out).length) { const n = names.find((x) => String(e.message || '').startsWith(`${x}:`)); if (n) out[n] = e.message; }
+  return out;
+}
+
+// ---- customers (centre desks, admin) ---------------------------------------------------------
+
+const TIERS = ['regular', 'key', 'vip'];
+const TIER_COLOR = { regular: 'default', key: 'blue', vip: 'gold' };
+const CONSENTS = ['sms', 'phone', 'email', 'wechat'];
+const customerMemory = { phone: '', name: '' };
+
+function Customers() {
+  const [phone, setPhone] = useState(customerMemory.phone);
+  const [name, setName] = useState(customerMemory.name);
+  const [res, setRes] = useState(null);
+  const [cursors, setCursors] = useState([]);
+  const [error, setError] = useState(null);
+  const [errors, setErrors] = useState({});
+  async function load(after) {
+    setError(null);
+    try { setRes(await api('GET', `/v1/customers${qs({ phone, name, after, limit: 20 })}`)); } catch (e) { setError(e); setRes({ customers: [] }); }
+  }
+  function search(ev) {
+    if (ev) ev.preventDefault();
+    customerMemory.phone = phone; customerMemory.name = name;
+    const e = {};
+    if (phone && !/^\+?\d{1,20}$/.test(phone)) e['cu.phone'] = t('cu.phone_bad');
+    setErrors(e);
+    if (Object.keys(e).length) return;
+    setCursors([]); load(undefined);
+  }
+  useEffect(() => { if (phone || name) search(); }, []);
+  const list = (res && res.customers) || [];
+  return html`<div class="page"><div class="page-head"><h1>${t('cu.title')}</h1></div>
+    <form class="card filter-bar" onSubmit=${search} id="cu-filters"><div class="filters">
+      <${FilterInput} name="cu.phone" label=${t('cu.phone_prefix')} value=${phone} set=${setPhone} error=${errors['cu.phone']} placeholder="138" />
+      <${FilterInput} name="cu.name" label=${t('cu.name_prefix')} value=${name} set=${setName} />
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="cu-search">${t('common.search')}</button></div></div>
+      <p class="hint">${t('cu.hint')}</p></form>
+    <${ErrorBox} error=${error} />
+    ${res ? html`<div class="card table-card"><table class="table" id="customers-table"><thead><tr><th>${t('cu.id')}</th><th>${t('f.customer.name')}</th>
+      <th>${t('cu.phones')}</th><th>${t('cu.tier')}</th><th>${t('col.center')}</th><th>${t('cu.since')}</th></tr></thead>
+      <tbody>${rowsOr(list, 6, (c) => html`<tr><td><a class="mono" href=${`#/customers/${encodeURIComponent(c.id)}`}>${c.id}</a></td><td>${c.name}</td>
+        <td class="mono">${(c.phones || []).join(', ')}</td><td><${Tag} color=${TIER_COLOR[c.tier]}>${t(`tier.${c.tier || 'regular'}`)}<//>${c.account_owner ? html`<div class="muted">${c.account_owner}</div>` : null}</td>
+        <td>${c.center || '—'}</td><td>${fmtDate(c.created_at)}</td></tr>`)}</tbody></table>
+      <div class="pager">
+        <button class="btn" type="button" disabled=${!cursors.length} onClick=${() => { setCursors([]); load(undefined); }}>${t('common.first')}</button>
+        <button class="btn" type="button" id="cu-next" disabled=${!res.next} onClick=${() => { setCursors([...cursors, res.next]); load(res.next); }}>${t('common.next')}</button>
+      </div></div>` : null}
+  </div>`;
+}
+
+// Edit consent, tier, account owner and address: PATCH /v1/customers/{id}.
+function CustomerEdit({ c, onDone }) {
+  const [v, setV] = useState({ address: c.address || '', tier: c.tier || 'regular', account_owner: c.account_owner || '', consent: { ...(c.consent || {}) } });
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  async function submit(ev) {
+    ev.preventDefault();
+    setError(null);
+    const e = {};
+    if (v.tier !== 'regular' && !v.account_owner.trim()) e.account_owner = t('v.required', { field: t('cu.owner') });
+    setErrors(e);
+    if (Object.keys(e).length) return;
+    setBusy(true);
+    try {
+      const consent = {};
+      for (const k of CONSENTS) consent[k] = !!v.consent[k];
+      const r = await api('PATCH', `/v1/customers/${encodeURIComponent(c.id)}`, { address: v.address, tier: v.tier, account_owner: v.account_owner.trim(), consent }, newKey());
+      onDone(r);
+    } catch (x) {
+      const fe = fieldErrors(x);
+      setErrors(fe);
+      if (!Object.keys(fe).length) setError(x);
+    } finally { setBusy(false); }
+  }
+  const id = (n) => `cu-edit.${n}`;
+  return html`<form class="mini-form" id="form-cu-edit" onSubmit=${submit} novalidate>
+    <${ErrorBox} error=${error} />
+    <div class="row-fields">
+      <${Field} name=${id('tier')} label=${t('cu.tier')} error=${errors.tier}><select ...${inputProps(id('tier'), errors.tier)} value=${v.tier} onChange=${(e) => setV({ ...v, tier: e.target.value })}>
+        ${TIERS.map((x) => html`<option value=${x}>${t(`tier.${x}`)}</option>`)}</select><//>
+      <${Field} name=${id('account_owner')} label=${t('cu.owner')} error=${errors.account_owner}><input ...${inputProps(id('account_owner'), errors.account_owner)} value=${v.account_owner}
+        onInput=${(e) => setV({ ...v, account_owner: e.target.value })} /><//>
+      <${Field} name=${id('address')} label=${t('net.address')} error=${errors.address} wide><input ...${inputProps(id('address'), errors.address)} value=${v.address}
+        onInput=${(e) => setV({ ...v, address: e.target.value })} /><//>
+    </div>
+    <fieldset class="checks" id="cu-consent"><legend>${t('cu.consent')}</legend>${CONSENTS.map((k) => html`<label class="check"><input type="checkbox" id=${`f-cu-consent-${k}`}
+      checked=${!!v.consent[k]} onChange=${(e) => setV({ ...v, consent: { ...v.consent, [k]: e.target.checked } })} /> ${t(`consent.${k}`)}</label>`)}</fieldset>
+    <div class="form-actions"><button class="btn btn-primary" type="submit" id="submit-cu-edit" disabled=${busy}>${t('common.save')}</button></div>
+  </form>`;
+}
+
+function History({ list, id }) {
+  return html`<table class="table" id=${id}><thead><tr><th>${t('col.id')}</th><th>${t('col.center')}</th><th>${t('col.state')}</th><th>${t('f.request')}</th>
+    <th>${t('cu.fault')}</th><th>${t('col.opened')}</th><th>${t('cu.closed')}</th></tr></thead>
+    <tbody>${rowsOr(list || [], 7, (h) => html`<tr><td><a class="mono" href=${`#/tickets/${encodeURIComponent(h.id)}`}>${h.id}</a></td><td>${h.center}</td>
+      <td><${StateTag} state=${h.state} /></td><td>${h.request ? t(`req.${h.request}`) : '—'}</td><td class="mono">${h.fault_code || '—'}</td>
+      <td>${fmtDate(h.opened_at)}</td><td>${h.closed_at ? fmtDate(h.closed_at) : '—'}</td></tr>`)}</tbody></table>`;
+}
+
+function CustomerPage({ id }) {
+  const { data: c, error, reload } = useGet(`/v1/customers/${encodeURIComponent(id)}`, [id]);
+  const devs = useGet(`/v1/customers/${encodeURIComponent(id)}/devices`, [id]);
+  const [msg, setMsg] = useState('');
+  if (error) return html`<${NotFound} error=${error} />`;
+  if (!c) return html`<${Loading} />`;
+  const consent = c.consent || {};
+  const devices = (devs.data && devs.data.devices) || c.devices || [];
+  return html`<div class="page"><div class="page-head"><h1>${c.name} <span class="mono muted" id="customer-id">${c.id}</span>
+      <${Tag} color=${TIER_COLOR[c.tier]}>${t(`tier.${c.tier || 'regular'}`)}<//></h1><a class="btn" href="#/customers">${t('common.back')}</a></div>
+    ${msg ? html`<div class="alert alert-success" role="status" id="cu-msg">${msg}</div>` : null}
+    <div class="grid2">
+      <${Card} title=${t('cu.record')}><div id="cu-record"><${Desc} items=${[[t('f.customer.name'), c.name], [t('cu.phones'), html`<span class="mono">${(c.phones || []).join(', ')}</span>`],
+        [t('net.address'), c.address || '—'], [t('cu.tier'), t(`tier.${c.tier || 'regular'}`)], [t('cu.owner'), c.account_owner || '—'],
+        [t('cu.consent'), CONSENTS.filter((k) => consent[k]).map((k) => t(`consent.${k}`)).join('、') || t('cu.no_consent')],
+        [t('col.center'), c.center || '—'], [t('cu.since'), fmtTime(c.created_at)], [t('cu.updated'), fmtTime(c.updated_at)]]} /></div><//>
+      <${Card} title=${t('cu.edit')}><${CustomerEdit} c=${c} onDone=${() => { setMsg(t('cu.saved')); reload(); }} /><//>
+    </div>
+    <${Card} title=${t('cu.devices')}>
+      <${ErrorBox} error=${devs.error} />
+      <div id="cu-devices">${devices.length ? devices.map((d) => html`<div class="device-block">
+        <h3>${d.brand || ''} ${d.model || ''} <span class="mono muted">${d.imei || d.vin || d.serial || d.key}</span>
+          ${d.purchase_date ? html`<span class="muted"> · ${t('cu.bought', { date: fmtDate(d.purchase_date) })}</span>` : null}</h3>
+        <${History} list=${d.history} /></div>`) : html`<p class="muted empty">${devs.loading ? t('common.loading') : t('common.none')}</p>`}</div>
+    <//>
+    <${Card} title=${t('cu.tickets')}><${History} list=${c.tickets} id="cu-tickets" /><//>
+  </div>`;
+}
+
+// ---- the hotline: call log, record a call, statistics ----------------------------------------
+
+const CALL_CATS = ['consultation', 'repair_request', 'complaint', 'suggestion', 'praise', 'other'];
+const CALL_CHANNELS = ['phone', 'hotline_400', 'hotline_12315', 'wechat', 'online', 'other'];
+const CALL_OUTCOMES = ['answered', 'transferred', 'callback_needed'];
+const CAT_COLOR = { consultation: 'blue', repair_request: 'geekblue', complaint: 'red', suggestion: 'cyan', praise: 'green', other: 'default' };
+const COMPLAINT_CAUSES = ['attitude', 'repair_quality', 'overdue', 'parts_unavailable', 'price', 'other'];
+const REQUESTS = ['repair', 'exchange', 'refund'];
+
+const EMPTY_CALL = {
+  direction: 'inbound', channel: 'hotline_400', category: 'consultation', outcome: 'answered', name: '', phone: '', ticket_id: '',
+  summary: '', duration: '', cause: 'attitude', cdesc: '',
+  t_category: 'phone_host', brand: '', model: '', imei: '', fault_code: '', fault_desc: '', invoice_date: '', price: '', request: 'repair',
+};
+function callBody(v, e) {
+  const req = (k, label) => { if (!String(v[k] || '').trim()) e[k] = t('v.required', { field: t(label) }); };
+  req('summary', 'call.summary');
+  if (v.phone && !/^1\d{10}$/.test(v.phone.trim())) e.phone = t('v.phone');
+  if (v.duration && !/^\d{1,5}$/.test(v.duration.trim())) e.duration = t('call.duration_bad');
+  const b = {
+    direction: v.direction, channel: v.channel, category: v.category, outcome: v.outcome, summary: v.summary.trim(),
+    ticket_id: v.ticket_id.trim() || undefined, duration_s: v.duration ? Number(v.duration) : undefined,
+    customer: v.name.trim() || v.phone.trim() ? { name: v.name.trim() || undefined, phone: v.phone.trim() || undefined } : undefined,
+  };
+  if (v.category === 'complaint') {
+    req('cdesc', 'cp.description');
+    b.complaint = { cause: v.cause, description: v.cdesc.trim() };
+  }
+  if (v.category === 'repair_request' && !v.ticket_id.trim()) {
+    req('name', 'f.customer.name'); req('phone', 'f.customer.phone'); req('brand', 'f.device.brand'); req('model', 'f.device.model');
+    req('fault_code', 'f.fault.code'); req('price', 'f.purchase.price_cents');
+    if (v.imei && !luhnOk(v.imei.trim())) e.imei = t('v.luhn');
+    if (v.invoice_date && !dateOk(v.invoice_date.trim())) e.invoice_date = t('v.date');
+    const cents = moneyToCents(v.price);
+    if (v.price && cents === null) e.price = t('v.money');
+    b.ticket = {
+      customer: { name: v.name.trim(), phone: v.phone.trim() },
+      device: { category: v.t_category, brand: v.brand.trim(), model: v.model.trim(), imei: v.imei.trim() || undefined },
+      purchase: { invoice_date: v.invoice_date.trim() || undefined, price_cents: cents ?? undefined, invoice: !!v.invoice_date.trim() },
+      fault: { code: v.fault_code.trim(), description: v.fault_desc.trim() || undefined },
+      request: v.request,
+    };
+  }
+  return b;
+}
+// The API's field names (ticket.device.brand, customer.phone…) → this form's fields.
+const CALL_FIELD = {
+  'ticket.customer.name': 'name', 'ticket.customer.phone': 'phone', 'customer.phone': 'phone', 'customer.name': 'name',
+  'ticket.device.brand': 'brand', 'ticket.device.model': 'model', 'ticket.device.imei': 'imei', 'ticket.fault.code': 'fault_code',
+  'ticket.purchase.price_cents': 'price', 'ticket.purchase.invoice_date': 'invoice_date', ticket_id: 'ticket_id', summary: 'summary',
+  'complaint.description': 'cdesc', 'complaint.cause': 'cause', duration_s: 'duration',
+};
+
+function CallForm({ onDone }) {
+  const [v, setV] = useState(EMPTY_CALL);
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [key, setKey] = useState(newKey());
+  async function submit(ev) {
+    ev.preventDefault();
+    setError(null);
+    const e = {};
+    const body = callBody(v, e);
+    setErrors(e);
+    if (Object.keys(e).length) return;
+    setBusy(true);
+    try {
+      const r = await api('POST', '/v1/calls', body, key);
+      setKey(newKey()); setV(EMPTY_CALL);
+      onDone(r);
+    } catch (x) {
+      const fe = {};
+      for (const f of x.fields || []) if (f.field) fe[CALL_FIELD[f.field] || 'summary'] = `${f.field}: ${f.problem || x.message}`;
+      setErrors(fe);
+      if (!Object.keys(fe).length) setError(x);
+    } finally { setBusy(false); }
+  }
+  const set = (n) => (ev) => { setV({ ...v, [n]: ev.target.value }); if (errors[n]) { const x = { ...errors }; delete x[n]; setErrors(x); } };
+  const fld = (n, label, opts = {}) => html`<${Field} name=${`call.${n}`} label=${t(label)} error=${errors[n]} wide=${opts.wide}>
+    ${opts.options ? html`<select ...${inputProps(`call.${n}`, errors[n])} value=${v[n]} onChange=${set(n)}>${opts.options.map(([val, lab]) => html`<option value=${val}>${lab}</option>`)}</select>`
+      : opts.area ? html`<textarea ...${inputProps(`call.${n}`, errors[n])} rows="2" value=${v[n]} onInput=${set(n)}></textarea>`
+      : html`<input ...${inputProps(`call.${n}`, errors[n])} value=${v[n]} inputmode=${opts.inputmode || undefined} placeholder=${opts.placeholder || ''} onInput=${set(n)} />`}<//>`;
+  const repair = v.category === 'repair_request' && !v.ticket_id.trim();
+  return html`<form class="mini-form" id="form-call" onSubmit=${submit} novalidate>
+    <${ErrorBox} error=${error} />
+    <div class="row-fields">
+      ${fld('direction', 'call.direction', { options: ['inbound', 'outbound'].map((x) => [x, t(`dir.${x}`)]) })}
+      ${fld('channel', 'cp.channel', { options: CALL_CHANNELS.map((x) => [x, t(`cch.${x}`)]) })}
+      ${fld('category', 'call.category', { options: CALL_CATS.map((x) => [x, t(`ccat.${x}`)]) })}
+      ${fld('outcome', 'call.outcome', { options: CALL_OUTCOMES.map((x) => [x, t(`cout.${x}`)]) })}
+      ${fld('name', 'f.customer.name')}${fld('phone', 'f.customer.phone', { inputmode: 'tel' })}
+      ${fld('ticket_id', 'col.id', { placeholder: 'T00000042' })}${fld('duration', 'call.duration_s', { inputmode: 'numeric' })}
+      ${fld('summary', 'call.summary', { area: true, wide: true })}
+    </div>
+    ${v.category === 'complaint' ? html`<fieldset class="subform" id="call-complaint"><legend>${t('call.then_complaint')}</legend><div class="row-fields">
+      ${fld('cause', 'cp.cause', { options: COMPLAINT_CAUSES.map((x) => [x, t(`cause.${x}`)]) })}${fld('cdesc', 'cp.description', { area: true, wide: true })}</div></fieldset>` : null}
+    ${repair ? html`<fieldset class="subform" id="call-ticket"><legend>${t('call.then_ticket')}</legend><div class="row-fields">
+      ${fld('t_category', 'f.device.category', { options: CATEGORIES.map((x) => [x, t(`cat.${x}`)]) })}${fld('brand', 'f.device.brand')}${fld('model', 'f.device.model')}
+      ${fld('imei', 'search.imei', { inputmode: 'numeric' })}${fld('fault_code', 'f.fault.code', { placeholder: 'NO_DISPLAY' })}${fld('fault_desc', 'f.fault.description')}
+      ${fld('invoice_date', 'f.purchase.invoice_date', { placeholder: today() })}${fld('price', 'f.purchase.price_cents', { inputmode: 'decimal' })}
+      ${fld('request', 'f.request', { options: REQUESTS.map((x) => [x, t(`req.${x}`)]) })}</div></fieldset>` : null}
+    <div class="form-actions"><button class="btn btn-primary" type="submit" id="submit-call" disabled=${busy}>${t('call.record')}</button></div>
+  </form>`;
+}
+
+const callMemory = { phone: '', ticket_id: '', category: '', from: '', to: '', q: '' };
+function CallLog({ tick }) {
+  const [f, setF] = useState({ ...callMemory });
+  const [res, setRes] = useState(null);
+  const [error, setError] = useState(null);
+  const [cursors, setCursors] = useState([]);
+  async function load(after) {
+    setError(null);
+    try { setRes(await api('GET', `/v1/calls${qs({ ...f, after, limit: 20 })}`)); } catch (e) { setError(e); setRes({ calls: [] }); }
+  }
+  function search(ev) { if (ev) ev.preventDefault(); Object.assign(callMemory, f); setCursors([]); load(undefined); }
+  useEffect(() => { search(); }, [tick]);
+  const qe = queryFieldError(error, ['from', 'to', 'phone', 'ticket_id']);
+  const set = (k) => (x) => setF({ ...f, [k]: x });
+  return html`<${Card} title=${t('call.log')}>
+    <form class="filters" onSubmit=${search} id="call-filters">
+      <${FilterInput} name="cf.phone" label=${t('f.customer.phone')} value=${f.phone} set=${set('phone')} error=${qe.phone} />
+      <${FilterInput} name="cf.ticket" label=${t('col.id')} value=${f.ticket_id} set=${set('ticket_id')} error=${qe.ticket_id} />
+      <${Field} name="cf.category" label=${t('call.category')}><select ...${inputProps('cf.category')} value=${f.category} onChange=${(e) => setF({ ...f, category: e.target.value })}>
+        <option value="">${t('queue.all')}</option>${CALL_CATS.map((x) => html`<option value=${x}>${t(`ccat.${x}`)}</option>`)}</select><//>
+      <${FilterInput} name="cf.from" label=${t('queue.from')} value=${f.from} set=${set('from')} error=${qe.from} placeholder=${today()} />
+      <${FilterInput} name="cf.to" label=${t('queue.to')} value=${f.to} set=${set('to')} error=${qe.to} />
+      <${FilterInput} name="cf.q" label=${t('call.text')} value=${f.q} set=${set('q')} />
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="call-search">${t('common.search')}</button></div>
+    </form>
+    ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
+    <div class="table-card"><table class="table" id="calls-table"><thead><tr><th>${t('call.when')}</th><th>${t('call.category')}</th><th>${t('col.customer')}</th>
+      <th>${t('call.about')}</th><th>${t('call.summary')}</th><th>${t('call.outcome')}</th><th>${t('call.agent')}</th></tr></thead>
+      <tbody>${rowsOr((res && res.calls) || [], 7, (c) => html`<tr id=${`call-${c.id}`}><td>${fmtTime(c.started_at)}<div class="muted">${t(`dir.${c.direction}`)} · ${t(`cch.${c.channel}`)} · ${dur(c.duration_s)}</div></td>
+        <td><${Tag} color=${CAT_COLOR[c.category]}>${t(`ccat.${c.category}`)}<//></td>
+        <td>${c.customer_name || '—'}<div class="muted mono">${c.customer_phone || ''}</div></td>
+        <td>${c.ticket_id ? html`<a class="mono" href=${`#/tickets/${c.ticket_id}`}>${c.ticket_id}</a>` : null}
+          ${c.complaint_id ? html`<div><a class="mono" href=${`#/complaints/${c.complaint_id}`}>${c.complaint_id}</a></div>` : c.complaint_pending ? html`<div class="muted">${t('call.complaint_pending')}</div>` : null}
+          ${!c.ticket_id && !c.complaint_id && !c.complaint_pending ? '—' : null}<div class="muted">${c.center || t('call.head_office')}</div></td>
+        <td>${c.summary}</td><td>${t(`cout.${c.outcome}`)}</td><td>${c.agent || '—'}</td></tr>`, !res)}</tbody></table></div>
+    ${res ? html`<div class="pager">
+      <button class="btn" type="button" disabled=${!cursors.length} onClick=${() => { setCursors([]); load(undefined); }}>${t('common.first')}</button>
+      <button class="btn" type="button" disabled=${!res.next} onClick=${() => { setCursors([...cursors, res.next]); load(res.next); }}>${t('common.next')}</button></div>` : null}
+  <//>`;
+}
+
+// The statistics: calls by hour of the day as columns, by category as bars, by centre as a table.
+function HourChart({ rows }) {
+  const by = Object.fromEntries(rows.map((r) => [Number(r.key), r.count || 0]));
+  const max = Math.max(1, ...Object.values(by));
+  const w = 16, h = 100;
+  return html`<svg class="bars" id="chart-hours" role="img" aria-label=${t('call.by_hour')} width="100%" height=${h + 24} viewBox=${`0 0 ${24 * w + 4} ${h + 24}`} preserveAspectRatio="xMinYMin meet">
+    ${Array.from({ length: 24 }, (_, i) => { const n = by[i] || 0; const bh = n ? Math.max(2, (n / max) * (h - 14)) : 0;
+      return html`<g><rect x=${i * w + 2} y=${h - bh} width=${w - 4} height=${bh} rx="2" class="bar"><title>${`${String(i).padStart(2, '0')}:00 · ${n}`}</title></rect>
+        ${n ? html`<text x=${i * w + w / 2} y=${h - bh - 3} class="bar-value" text-anchor="middle">${n}</text>` : null}
+        ${i % 3 === 0 ? html`<text x=${i * w + w / 2} y=${h + 14} class="bar-label" text-anchor="middle">${String(i).padStart(2, '0')}</text>` : null}</g>`; })}</svg>`;
+}
+function CallStats({ tick }) {
+  const [from, setFrom] = useState(sinceDays(29));
+  const [to, setTo] = useState(today());
+  const [s, setS] = useState(null);
+  const [error, setError] = useState(null);
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    setError(null);
+    try { setS(await api('GET', `/v1/calls/stats${qs({ from, to })}`)); } catch (e) { setError(e); setS(null); }
+  }
+  useEffect(() => { load(); }, [tick]);
+  const qe = queryFieldError(error, ['from', 'to']);
+  return html`<${Card} title=${t('call.stats')} extra=${s ? html`<span id="calls-total">${t('call.total', { n: s.total || 0 })}</span>` : null}>
+    <form class="filters" onSubmit=${load} id="stats-filters">
+      <${FilterInput} name="cs.from" label=${t('queue.from')} value=${from} set=${setFrom} error=${qe.from} />
+      <${FilterInput} name="cs.to" label=${t('queue.to')} value=${to} set=${setTo} error=${qe.to} />
+      <div class="filter-actions"><button class="btn" type="submit" id="stats-search">${t('common.search')}</button></div></form>
+    ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
+    ${s ? html`<div class="grid2">
+      <div><h3>${t('call.by_category')}</h3>${(s.by_category || []).length ? html`<${Bars} id="chart-categories" rows=${s.by_category.map((r) => ({ ...r, key: t(`ccat.${r.key}`) }))} value=${(r) => r.count} label=${t('call.by_category')} />` : html`<p class="muted">${t('common.none')}</p>`}</div>
+      <div><h3>${t('call.by_hour')}</h3><${HourChart} rows=${s.by_hour || []} /></div></div>
+      <table class="table" id="calls-by-center"><thead><tr><th>${t('col.center')}</th><th class="num">${t('call.count')}</th><th class="num">${t('cout.answered')}</th>
+        <th class="num">${t('cout.transferred')}</th><th class="num">${t('cout.callback_needed')}</th><th class="num">${t('call.avg')}</th></tr></thead>
+        <tbody>${rowsOr(s.by_center || [], 6, (r) => html`<tr><td>${r.key === '(head office)' ? t('call.head_office') : r.key}</td><td class="num">${r.count}</td><td class="num">${r.answered}</td>
+          <td class="num">${r.transferred}</td><td class="num">${r.callback_needed}</td><td class="num">${dur(r.avg_duration_s)}</td></tr>`)}</tbody></table>` : null}
+  <//>`;
+}
+
+function Calls({ me }) {
+  const [tick, setTick] = useState(0);
+  const [msg, setMsg] = useState(null);
+  return html`<div class="page"><div class="page-head"><h1>${t('call.title')}</h1></div>
+    ${can(me, DESK_ROLES()) ? html`<${Card} title=${t('call.new')}><${CallForm} onDone=${(r) => { setMsg(r); setTick(tick + 1); }} /><//>` : null}
+    ${msg ? html`<div class="alert alert-success" role="status" id="call-msg">${t('call.recorded', { id: msg.id })}
+      ${msg.ticket_id ? html` ${t('call.opened_ticket')} <a class="mono" id="call-ticket-link" href=${`#/tickets/${msg.ticket_id}`}>${msg.ticket_id}</a>` : null}
+      ${msg.complaint_id ? html` ${t('call.opened_complaint')} <a class="mono" href=${`#/complaints/${msg.complaint_id}`}>${msg.complaint_id}</a>`
+        : msg.complaint_pending ? html` ${t('call.complaint_pending')}` : null}</div>` : null}
+    <${CallLog} tick=${tick} />
+    <${CallStats} tick=${tick} />
+  </div>`;
+}
+
+// ---- promised deadlines: at risk / overdue, the per-centre report, service levels -----------
+
+function Promises({ me }) {
+  const [status, setStatus] = useState('all');
+  const [list, setList] = useState(null);
+  const [listErr, setListErr] = useState(null);
+  const [from, setFrom] = useState(sinceDays(29));
+  const [to, setTo] = useState(today());
+  const [rep, setRep] = useState(null);
+  const [repErr, setRepErr] = useState(null);
+  const levels = useGet('/v1/service-levels');
+  const [msg, setMsg] = useState('');
+  async function loadList(ev) {
+    if (ev) ev.preventDefault();
+    setListErr(null);
+    try { setList(await api('GET', `/v1/promises${qs({ status, limit: 100 })}`)); } catch (e) { setListErr(e); setList({ tickets: [] }); }
+  }
+  async function loadRep(ev) {
+    if (ev) ev.preventDefault();
+    setRepErr(null);
+    try { setRep(await api('GET', `/v1/reports/promises${qs({ from, to })}`)); } catch (e) { setRepErr(e); setRep(null); }
+  }
+  useEffect(() => { loadList(); loadRep(); }, []);
+  const qe = queryFieldError(repErr, ['from', 'to']);
+  const lv = levels.data || {};
+  return html`<div class="page"><div class="page-head"><h1>${t('pr.title')}</h1></div>
+    <${Card} title=${t('pr.running')}>
+      <form class="filters" onSubmit=${loadList} id="promise-filters">
+        <${Field} name="pr.status" label=${t('col.state')}><select ...${inputProps('pr.status')} value=${status} onChange=${(e) => setStatus(e.target.value)}>
+          ${['all', 'at_risk', 'overdue'].map((x) => html`<option value=${x}>${t(`prs.${x}`)}</option>`)}</select><//>
+        <div class="filter-actions"><button class="btn btn-primary" type="submit" id="promise-search">${t('common.search')}</button></div></form>
+      <${ErrorBox} error=${listErr} />
+      <div class="table-card"><table class="table" id="promises-table"><thead><tr><th>${t('col.id')}</th><th>${t('col.center')}</th><th>${t('col.state')}</th>
+        <th>${t('col.device')}</th><th>${t('pr.promised_at')}</th><th>${t('pr.level')}</th></tr></thead>
+        <tbody>${rowsOr((list && list.tickets) || [], 6, (tk) => html`<tr class=${tk.overdue ? 'row-overdue' : ''}><td><a class="mono" href=${`#/tickets/${tk.id}`}>${tk.id}</a></td>
+          <td>${tk.center}</td><td><${StateTag} state=${tk.state} /></td><td>${tk.device ? `${tk.device.brand || ''} ${tk.device.model || ''}` : '—'}</td>
+          <td class=${tk.overdue ? 'overdue' : ''}>${fmtTime(tk.promised_at)} <${Tag} color=${tk.overdue ? 'red' : 'orange'}>${t(tk.overdue ? 'prs.overdue' : 'prs.at_risk')}<//>
+            <div class="muted">${t('pr.hours', { n: tk.promise_hours || 0 })}</div></td>
+          <td>${t(`plv.${tk.promise_level || 'desk'}`)}</td></tr>`, !list)}</tbody></table></div>
+    <//>
+    <${Card} title=${t('pr.report')}>
+      <form class="filters" onSubmit=${loadRep} id="promise-report-filters">
+        <${FilterInput} name="prr.from" label=${t('queue.from')} value=${from} set=${setFrom} error=${qe.from} />
+        <${FilterInput} name="prr.to" label=${t('queue.to')} value=${to} set=${setTo} error=${qe.to} />
+        <div class="filter-actions"><button class="btn" type="submit" id="promise-report-search">${t('common.search')}</button></div></form>
+      ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${repErr} />`}
+      <div class="table-card"><table class="table" id="promise-report"><thead><tr><th>${t('col.center')}</th><th>${t('users.region')}</th><th class="num">${t('pr.open')}</th>
+        <th class="num">${t('prs.at_risk')}</th><th class="num">${t('prs.overdue')}</th><th class="num">${t('pr.escalated')}</th><th class="num">${t('pr.kept')}</th>
+        <th class="num">${t('pr.missed')}</th><th class="num">${t('pr.kept_pct')}</th></tr></thead>
+        <tbody>${rowsOr((rep && rep.rows) || [], 9, (r) => html`<tr><td class="mono">${r.center}</td><td>${r.region || '—'}</td><td class="num">${r.open || 0}</td>
+          <td class="num">${r.at_risk || 0}</td><td class=${`num${r.overdue ? ' overdue' : ''}`}>${r.overdue || 0}</td><td class="num">${r.escalated || 0}</td>
+          <td class="num">${r.kept || 0}</td><td class="num">${r.missed || 0}</td><td class="num">${r.kept_pct === undefined || r.kept_pct === null ? '—' : `${r.kept_pct}%`}</td></tr>`, !rep && !repErr)}</tbody></table></div>
+    <//>
+    <${Card} title=${t('pr.levels')} extra=${levels.data ? html`<span class="muted" id="default-hours">${t('pr.default', { n: lv.default_hours || 0 })}</span>` : null}>
+      <${ErrorBox} error=${levels.error} />
+      ${msg ? html`<div class="alert alert-success" role="status" id="sl-msg">${msg}</div>` : null}
+      <table class="table" id="levels-table"><thead><tr><th>${t('col.center')}</th><th>${t('f.device.category')}</th><th class="num">${t('pr.hours_col')}</th>
+        <th>${t('pr.updated')}</th></tr></thead>
+        <tbody>${rowsOr(lv.levels || [], 4, (l) => html`<tr><td class="mono">${l.center === '*' ? t('price.any') : l.center}</td><td>${l.category === '*' ? t('price.any') : t(`cat.${l.category}`)}</td>
+          <td class="num">${l.hours}</td><td>${l.updated_by || '—'}<div class="muted">${fmtTime(l.updated_at)}</div></td></tr>`, levels.loading && !levels.data)}</tbody></table>
+      ${me.role === 'admin' ? html`<details class="add-form"><summary id="add-level">${t('pr.set_level')}</summary>
+        <${MiniForm} path="/v1/service-levels" formId="sl" submitLabel=${t('common.save')} initial=${{ center: '*', category: 'phone_host', hours: '' }}
+          onDone=${(r) => { setMsg(t('pr.level_saved', { center: r.center || '', category: r.category || '', n: r.hours ?? '' })); levels.reload(); }}
+          fields=${[{ name: 'center', label: 'col.center', placeholder: 'SH01' }, { name: 'category', label: 'f.device.category', options: [['*', t('price.any')], ...CATEGORIES.map((c) => [c, t(`cat.${c}`)])] },
+            { name: 'hours', label: 'pr.hours_col', inputmode: 'numeric', placeholder: '48' }]}
+          build=${(v, e) => { if (!/^\d{1,4}$/.test(String(v.hours || '').trim())) e.hours = t('pr.hours_bad');
+            return { center: String(v.center || '').trim(), category: v.category, hours: Number(v.hours) }; }} />
+        <p class="hint">${t('pr.level_hint')}</p></details>` : null}
+    <//>
+  </div>`;
+}
+
+// ---- quality report -------------------------------------------------------------------------
+
+const QUALITY_DIMS = [['by_brand', 'q.by_brand'], ['by_model', 'q.by_model'], ['by_fault_code', 'q.by_fault'], ['by_part', 'q.by_part'], ['repeat_hotspots', 'q.hotspots']];
+const qualityMemory = { from: '', to: '', manufacturer: '', brand: '' };
+function QualityTable({ rows, id }) {
+  return html`<table class="table" id=${id}><thead><tr><th>${t('q.key')}</th><th class="num">${t('call.count')}</th><th class="num">${t('q.previous')}</th><th class="num">${t('q.change')}</th></tr></thead>
+    <tbody>${rowsOr(rows || [], 4, (r) => html`<tr><td class="mono">${r.key}</td><td class="num">${r.count || 0}</td><td class="num">${r.previous || 0}</td>
+      <td class=${`num${r.change_pct > 0 ? ' overdue' : ''}`}>${pct(r.change_pct)}</td></tr>`)}</tbody></table>`;
+}
+function Quality() {
+  const [f, setF] = useState({ ...qualityMemory, from: qualityMemory.from || sinceDays(29), to: qualityMemory.to || today() });
+  const [rep, setRep] = useState(null);
+  const [error, setError] = useState(null);
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    Object.assign(qualityMemory, f);
+    setError(null);
+    try { setRep(await api('GET', `/v1/reports/quality${qs(f)}`)); } catch (e) { setError(e); setRep(null); }
+  }
+  useEffect(() => { load(); }, []);
+  const qe = queryFieldError(error, ['from', 'to']);
+  const set = (k) => (x) => setF({ ...f, [k]: x });
+  return html`<div class="page"><div class="page-head"><h1>${t('q.title')}</h1>
+      <a class="btn btn-primary" id="quality-csv" download=${`quality-${f.from}-${f.to}.csv`} href=${`/v1/reports/quality/csv${qs(f)}`}>${t('q.csv')}</a></div>
+    <form class="card filter-bar" onSubmit=${load} id="quality-filters"><div class="filters">
+      <${FilterInput} name="q.from" label=${t('queue.from')} value=${f.from} set=${set('from')} error=${qe.from} />
+      <${FilterInput} name="q.to" label=${t('queue.to')} value=${f.to} set=${set('to')} error=${qe.to} />
+      <${FilterInput} name="q.manufacturer" label=${t('fin.manufacturer')} value=${f.manufacturer} set=${set('manufacturer')} />
+      <${FilterInput} name="q.brand" label=${t('f.device.brand')} value=${f.brand} set=${set('brand')} />
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="quality-search">${t('common.search')}</button></div></div></form>
+    ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
+    ${rep ? html`<div class="card" id="quality-summary"><${Desc} items=${[[t('q.period'), `${fmtDate(rep.from)} – ${fmtDate(rep.to)}`],
+        [t('q.repairs'), html`<strong id="quality-repairs">${rep.repairs || 0}</strong>`], [t('q.previous_period', { from: fmtDate(rep.previous_from), to: fmtDate(rep.previous_to) }), rep.previous_repairs || 0],
+        [t('q.repeats'), rep.repeats || 0]]} /></div>
+      <div class="grid2">
+        <${Card} title=${t('q.trend')}>${(rep.by_month || []).length ? html`<${Bars} id="chart-months" rows=${rep.by_month} value=${(r) => r.count} label=${t('q.trend')} />` : html`<p class="muted">${t('common.none')}</p>`}
+          <${QualityTable} rows=${rep.by_month} id="q-by_month" /><//>
+        ${QUALITY_DIMS.map(([k, label]) => html`<${Card} title=${t(label)}><${QualityTable} rows=${rep[k]} id=${`q-${k}`} /><//>`)}
+      </div>
+      <p class="hint">${t('q.hint')}</p>` : !error ? html`<p class="muted">${t('common.loading')}</p>` : null}
+  </div>`;
+}
+
+// ---- the customers' notifications and opt-outs -----------------------------------------------
+
+const NTF_STATES = ['pending', 'sent', 'failed', 'suppressed'];
+const NTF_COLOR = { pending: 'gold', sent: 'green', failed: 'red', suppressed: 'default' };
+function OptForm() {
+  const [phone, setPhone] = useState('');
+  const [note, setNote] = useState('');
+  const [err, setErr] = useState(null);
+  const [fieldErr, setFieldErr] = useState('');
+  const [res, setRes] = useState(null);
+  async function send(which) {
+    setErr(null); setRes(null); setFieldErr('');
+    if (!/^1\d{10}$/.test(phone)) { setFieldErr(t('v.phone')); return; }
+    try { setRes(await api('POST', `/v1/notifications/${which}`, which === 'opt-out' ? { phone, note: note || undefined } : { phone }, newKey())); }
+    catch (e) { const fe = fieldErrors(e); if (fe.phone) setFieldErr(fe.phone); else setErr(e); }
+  }
+  return html`<form class="mini-form" id="form-opt" onSubmit=${(e) => { e.preventDefault(); send('opt-out'); }} novalidate>
+    <${ErrorBox} error=${err} />
+    <div class="row-fields">
+      <${Field} name="opt.phone" label=${t('f.customer.phone')} error=${fieldErr}><input ...${inputProps('opt.phone', fieldErr)} type="tel" value=${phone} onInput=${(e) => setPhone(e.target.value.trim())} /><//>
+      <${Field} name="opt.note" label=${t('f.note')}><input ...${inputProps('opt.note')} value=${note} onInput=${(e) => setNote(e.target.value)} /><//>
+    </div>
+    <div class="form-actions"><button class="btn btn-danger" type="submit" id="opt-out">${t('ntf.opt_out')}</button>
+      <button class="btn" type="button" id="opt-in" onClick=${() => send('opt-in')}>${t('ntf.opt_in')}</button></div>
+    ${res ? html`<div class="alert alert-success" role="status" id="opt-msg">${t(res.opted_out ? 'ntf.now_out' : 'ntf.now_in', { phone: res.phone || phone })}</div>` : null}
+  </form>`;
+}
+function Notifications({ me }) {
+  const [f, setF] = useState({ ticket_id: '', state: '', channel: '' });
+  const [res, setRes] = useState(null);
+  const [error, setError] = useState(null);
+  const [cursors, setCursors] = useState([]);
+  async function load(after) {
+    setError(null);
+    try { setRes(await api('GET', `/v1/notifications${qs({ ...f, after, limit: 30 })}`)); } catch (e) { setError(e); setRes({ notifications: [] }); }
+  }
+  function search(ev) { if (ev) ev.preventDefault(); setCursors([]); load(undefined); }
+  useEffect(() => { search(); }, []);
+  return html`<div class="page"><div class="page-head"><h1>${t('ntf.title')}</h1></div>
+    ${can(me, CUSTOMER_ROLES) ? html`<${Card} title=${t('ntf.consent')}><p class="hint">${t('ntf.consent_hint')}</p><${OptForm} /><//>` : null}
+    <form class="card filter-bar" onSubmit=${search} id="ntf-filters"><div class="filters">
+      <${FilterInput} name="ntf.ticket" label=${t('col.id')} value=${f.ticket_id} set=${(x) => setF({ ...f, ticket_id: x })} />
+      <${Field} name="ntf.state" label=${t('col.state')}><select ...${inputProps('ntf.state')} value=${f.state} onChange=${(e) => setF({ ...f, state: e.target.value })}>
+        <option value="">${t('queue.all')}</option>${NTF_STATES.map((x) => html`<option value=${x}>${t(`ntfs.${x}`)}</option>`)}</select><//>
+      <${Field} name="ntf.channel" label=${t('cp.channel')}><select ...${inputProps('ntf.channel')} value=${f.channel} onChange=${(e) => setF({ ...f, channel: e.target.value })}>
+        <option value="">${t('queue.all')}</option>${['sms', 'webhook'].map((x) => html`<option value=${x}>${t(`nch.${x}`)}</option>`)}</select><//>
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="ntf-search">${t('common.search')}</button></div></div></form>
+    <${ErrorBox} error=${error} />
+    <div class="card table-card"><table class="table" id="notifications-table"><thead><tr><th>${t('ntf.created')}</th><th>${t('ntf.kind')}</th><th>${t('col.id')}</th>
+      <th>${t('f.customer.phone')}</th><th>${t('ntf.text')}</th><th>${t('col.state')}</th><th>${t('ntf.delivery')}</th></tr></thead>
+      <tbody>${rowsOr((res && res.notifications) || [], 7, (n) => html`<tr id=${`ntf-${n.id}`}><td>${fmtTime(n.created_at)}<div class="muted">${t(`nch.${n.channel}`)} · v${n.template_version || 1}</div></td>
+        <td>${t(`nk.${n.kind}`)}</td><td>${n.ticket_id ? html`<a class="mono" href=${`#/tickets/${n.ticket_id}`}>${n.ticket_id}</a>` : '—'}<div class="muted">${n.center || ''}</div></td>
+        <td class="mono">${n.phone || '—'}</td><td class="ntf-text">${n.text}</td>
+        <td><${Tag} color=${NTF_COLOR[n.state]}>${t(`ntfs.${n.state}`)}<//>${n.held_for_quiet_hours ? html`<div class="muted">${t('ntf.quiet')}</div>` : null}</td>
+        <td>${n.sent_at ? fmtTime(n.sent_at) : n.next_attempt_at && n.state === 'pending' ? t('ntf.next', { at: fmtTime(n.next_attempt_at) }) : '—'}
+          <div class="muted">${t('ntf.attempts', { n: n.attempts || 0 })}${n.last_status ? ` · HTTP ${n.last_status}` : ''}</div>
+          ${n.last_error ? html`<div class="inline-error">${n.last_error}</div>` : null}</td></tr>`, !res)}</tbody></table>
+      ${res ? html`<div class="pager">
+        <button class="btn" type="button" disabled=${!cursors.length} onClick=${() => { setCursors([]); load(undefined); }}>${t('common.first')}</button>
+        <button class="btn" type="button" disabled=${!res.next} onClick=${() => { setCursors([...cursors, res.next]); load(res.next); }}>${t('common.next')}</button></div>` : null}</div>
+  </div>`;
+}
+
+// ---- integrators' webhooks (admin) -----------------------------------------------------------
+
+const WH_COLOR = { active: 'green', paused: 'orange', deleted: 'default' };
+const DLV_COLOR = { pending: 'gold', delivered: 'green', failed: 'red' };
+function DeleteButton({ path, label, id, onDone }) {
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  async function del() {
+    if (!window.confirm(t('wh.confirm_delete'))) return;
+    setBusy(true); setError(null);
+    try { await api('DELETE', path, undefined, newKey()); onDone && onDone(); } catch (e) { setError(e); }
+    setBusy(false);
+  }
+  return html`<span class="post-button"><button type="button" class="btn btn-sm btn-danger" id=${id} disabled=${busy} onClick=${del}>${label}</button>
+    ${error ? html`<span class="inline-error" role="alert">${errText(error)}</span>` : null}</span>`;
+}
+function Deliveries({ id }) {
+  const [state, setState] = useState('');
+  const d = useGet(`/v1/webhooks/${encodeURIComponent(id)}/deliveries${qs({ state, limit: 50 })}`, [id, state]);
+  return html`<div class="deliveries" id=${`deliveries-${id}`}>
+    <div class="filters"><${Field} name=${`dlv.${id}`} label=${t('col.state')}><select ...${inputProps(`dlv.${id}`)} value=${state} onChange=${(e) => setState(e.target.value)}>
+      <option value="">${t('queue.all')}</option>${['pending', 'delivered', 'failed'].map((x) => html`<option value=${x}>${t(`dlv.${x}`)}</option>`)}</select><//></div>
+    <${ErrorBox} error=${d.error} />
+    <table class="table"><thead><tr><th>${t('wh.event')}</th><th>${t('wh.type')}</th><th>${t('col.state')}</th><th class="num">${t('ntf.attempts_col')}</th><th>${t('wh.last')}</th><th>${t('ntf.created')}</th></tr></thead>
+      <tbody>${rowsOr((d.data && d.data.deliveries) || [], 6, (x) => html`<tr><td class="mono">${x.event_id}${x.redelivery ? html` <${Tag}>${t('wh.redelivery')}<//>` : null}</td><td class="mono">${x.type}</td>
+        <td><${Tag} color=${DLV_COLOR[x.state]}>${t(`dlv.${x.state}`)}<//></td><td class="num">${x.attempts || 0}</td>
+        <td>${x.delivered_at ? fmtTime(x.delivered_at) : x.last_status ? `HTTP ${x.last_status}` : '—'}${x.last_error ? html`<div class="inline-error">${x.last_error}</div>` : null}
+          ${x.state === 'pending' && x.next_attempt_at ? html`<div class="muted">${t('ntf.next', { at: fmtTime(x.next_attempt_at) })}</div>` : null}</td>
+        <td>${fmtTime(x.created_at)}</td></tr>`, d.loading && !d.data)}</tbody></table></div>`;
+}
+function Webhooks() {
+  const hooks = useGet('/v1/webhooks');
+  const [open, setOpen] = useState('');
+  const [msg, setMsg] = useState('');
+  const list = ((hooks.data && hooks.data.webhooks) || []).filter((w) => w.state !== 'deleted');
+  const p = (w, a) => `/v1/webhooks/${encodeURIComponent(w.id)}/${a}`;
+  return html`<div class="page"><div class="page-head"><h1>${t('wh.title')}</h1></div>
+    ${msg ? html`<div class="alert alert-success" role="status" id="wh-msg">${msg}</div>` : null}
+    <${Card} title=${t('wh.list')}>
+      <${ErrorBox} error=${hooks.error} />
+      <div class="table-card"><table class="table" id="webhooks-table"><thead><tr><th>${t('wh.url')}</th><th>${t('wh.types')}</th><th>${t('wh.scope')}</th><th>${t('col.state')}</th>
+        <th class="num">${t('dlv.pending')}</th><th class="num">${t('dlv.delivered')}</th><th class="num">${t('dlv.failed')}</th><th></th></tr></thead>
+        <tbody>${rowsOr(list, 8, (w) => html`<tr id=${`wh-${w.id}`}><td class="mono wrap">${w.url}<div class="muted">${w.description || ''} · ${w.id}</div></td>
+          <td class="mono">${(w.event_types || []).join(', ')}</td><td>${t(`role.${w.role || 'admin'}`)}${w.center ? ` · ${w.center}` : w.region ? ` · ${w.region}` : ''}</td>
+          <td><${Tag} color=${WH_COLOR[w.state]}>${t(`whs.${w.state}`)}<//></td>
+          <td class="num">${w.pending || 0}</td><td class="num">${w.delivered || 0}</td><td class=${`num${w.failed ? ' overdue' : ''}`}>${w.failed || 0}</td>
+          <td class="row-actions">
+            ${w.state === 'active' ? html`<${PostButton} path=${p(w, 'pause')} label=${t('wh.pause')} id=${`pause-${w.id}`} onDone=${() => { setMsg(t('wh.paused', { id: w.id })); hooks.reload(); }} />`
+              : html`<${PostButton} path=${p(w, 'resume')} label=${t('wh.resume')} id=${`resume-${w.id}`} onDone=${() => { setMsg(t('wh.resumed', { id: w.id })); hooks.reload(); }} />`}
+            <button type="button" class="btn btn-sm" id=${`show-dlv-${w.id}`} onClick=${() => setOpen(open === w.id ? '' : w.id)}>${t('wh.deliveries')}</button>
+            <${DeleteButton} path=${`/v1/webhooks/${encodeURIComponent(w.id)}`} label=${t('wh.delete')} id=${`delete-${w.id}`} onDone=${() => { setMsg(t('wh.deleted', { id: w.id })); hooks.reload(); }} />
+          </td></tr>`, hooks.loading && !hooks.data)}</tbody></table></div>
+      ${open ? html`<h3>${t('wh.deliveries_of', { id: open })}</h3><${Deliveries} id=${open} />` : null}
+    <//>
+    <${Card} title=${t('wh.new')}>
+      <${MiniForm} path="/v1/webhooks" formId="wh" submitLabel=${t('wh.create')} initial=${{ role: 'admin' }}
+        onDone=${(r) => { setMsg(t('wh.created', { id: r.id })); hooks.reload(); }}
+        fields=${[{ name: 'url', label: 'wh.url', placeholder: 'https://erp.example.com/hooks/aftersales' }, { name: 'event_types', label: 'wh.types', placeholder: 'intake.TicketClosed, warranty.*' },
+          { name: 'secret', label: 'wh.secret', type: 'password' }, { name: 'role', label: 'wh.scope', options: ['admin', 'reviewer', 'region', 'center'].map((x) => [x, t(`role.${x}`)]) },
+          { name: 'center', label: 'col.center', placeholder: 'SH01' }, { name: 'region', label: 'users.region', placeholder: 'east' }, { name: 'description', label: 'wh.description' }]}
+        build=${(v, e) => {
+          const types = String(v.event_types || '').split(/[,，\s]+/).map((x) => x.trim()).filter(Boolean);
+          if (!/^https?:\/\/\S+$/.test(String(v.url || '').trim())) e.url = t('wh.url_bad');
+          if (!types.length) e.event_types = t('v.required', { field: t('wh.types') });
+          if (String(v.secret || '').length < 16) e.secret = t('wh.secret_bad');
+          return { url: String(v.url || '').trim(), event_types: types, secret: v.secret, role: v.role || 'admin', center: v.center || undefined,
+            region: v.region || undefined, description: v.description || undefined };
+        }} />
+      <p class="hint">${t('wh.hint')}</p>
+    <//>
+  </div>`;
+}
+
+// ---- a manufacturer claim: its page (finance) and the printed claim form ----------------------
+
+const CLAIM_COLOR = { open: 'blue', submitted: 'gold', approved: 'green', partially_approved: 'orange', rejected: 'red', paid: 'green' };
+const ClaimTag = ({ st }) => html`<${Tag} color=${CLAIM_COLOR[st]}>${t(`claim.${st}`)}<//>`;
+function claimHistory(c) {
+  return [['created', c.created_at], ['submitted', c.submitted_at], ['decided', c.decided_at], ['paid', c.paid_at]].filter(([, at]) => at);
+}
+function ClaimLines({ c, doc }) {
+  const waiting = new Set(c.waiting_lines || []);
+  return html`<table class=${`table${doc ? ' doc-table' : ''}`} id=${doc ? 'doc-claim-lines' : 'claim-lines'}><thead><tr><th>#</th><th>${t('col.id')}</th><th>${t('col.center')}</th><th>${t('clm.kind')}</th>
+    <th>${t('clm.code')}</th><th class="num">${t('tr.qty')}</th><th class="num">${t('fin.claimed')}</th><th class="num">${t('fin.approved')}</th>
+    ${doc ? null : html`<th>${t('col.state')}</th><th>${t('clm.part_back')}</th>`}</tr></thead>
+    <tbody>${rowsOr(c.lines || [], doc ? 8 : 10, (l) => html`<tr><td>${l.line_no}</td><td class="mono">${l.ticket_id}</td><td>${l.center || '—'}</td><td>${t(`clk.${l.kind}`) === `clk.${l.kind}` ? l.kind : t(`clk.${l.kind}`)}</td>
+      <td><span class="mono">${l.code}</span><div class="muted">${l.description || ''}</div></td><td class="num">${l.qty || 1}</td><td class="num">${fmtMoney(l.claimed_cents || 0)}</td>
+      <td class="num">${l.approved_cents === undefined ? '—' : fmtMoney(l.approved_cents)}</td>
+      ${doc ? null : html`<td><${ClaimTag} st=${l.state} />${l.reason ? html`<div class="muted">${l.reason}</div>` : null}</td>
+        <td>${!l.return_required ? '—' : l.returned ? html`<${Tag} color="green">${t('clm.returned')}<//>` : html`<${Tag} color=${waiting.has(l.line_no) ? 'volcano' : 'gold'}>${t('clm.owed')}<//>`}</td>`}</tr>`)}</tbody>
+    <tfoot><tr><th colspan="6">${t('clm.total', { n: (c.lines || []).length })}</th><th class="num" id=${doc ? 'doc-claim-total' : 'claim-total'}>${fmtMoney(c.claimed_cents || 0)}</th>
+      <th class="num">${fmtMoney(c.approved_cents || 0)}</th>${doc ? null : html`<th colspan="2"></th>`}</tr></tfoot></table>`;
+}
+function ClaimDetail({ id }) {
+  const { data: c, error } = useGet(`/v1/settlement/claims/${encodeURIComponent(id)}`, [id]);
+  if (error) return html`<${NotFound} error=${error} />`;
+  if (!c) return html`<${Loading} />`;
+  const decisions = (c.lines || []).filter((l) => l.approved_cents !== undefined || l.reason || ['approved', 'partially_approved', 'rejected', 'paid'].includes(l.state));
+  return html`<div class="page"><div class="page-head"><h1><span class="mono" id="claim-id">${c.id}</span> <${ClaimTag} st=${c.state} /></h1>
+      <div><a class="btn" href="#/finance">${t('common.back')}</a> <a class="btn btn-primary" id="print-claim" href=${`#/print/claim/${encodeURIComponent(c.id)}`}>${t('clm.print')}</a></div></div>
+    <div class="grid2">
+      <${Card} title=${t('clm.facts')}><${Desc} items=${[[t('fin.manufacturer'), c.manufacturer], [t('fin.period'), `${c.period}${c.batch ? ` #${c.batch}` : ''}`],
+        [t('fin.claimed'), fmtMoney(c.claimed_cents || 0)], [t('fin.approved'), fmtMoney(c.approved_cents || 0)], [t('fin.paid'), fmtMoney(c.paid_cents || 0)],
+        c.reference ? [t('clm.reference'), c.reference] : null, c.paid_date ? [t('clm.paid_date'), fmtDate(c.paid_date)] : null,
+        (c.waiting_lines || []).length ? [t('clm.waiting'), c.waiting_lines.join(', ')] : null, c.deferred_to ? [t('clm.deferred'), c.deferred_to] : null]} /><//>
+      <${Card} title=${t('ticket.timeline')}><ol class="timeline" id="claim-history">${claimHistory(c).map(([ev, at]) => html`<li><span class="tl-time">${fmtTime(at)}</span>
+        <span class="tl-event">${t(`clh.${ev}`)}</span></li>`)}</ol><//>
+    </div>
+    <${Card} title=${t('clm.lines')}><div class="table-card"><${ClaimLines} c=${c} /></div><//>
+    <${Card} title=${t('clm.decisions')}>${decisions.length ? html`<ul class="plain" id="claim-decisions">${decisions.map((l) => html`<li>#${l.line_no} <span class="mono">${l.code}</span>:
+      <${ClaimTag} st=${l.state} /> ${l.approved_cents !== undefined ? fmtMoney(l.approved_cents) : ''}${l.reason ? ` — ${l.reason}` : ''}</li>`)}</ul>`
+      : html`<p class="muted" id="claim-decisions">${t('clm.no_decision')}</p>`}<//>
+  </div>`;
+}
+function ClaimPrint({ me, id }) {
+  const { data: c, error } = useGet(`/v1/settlement/claims/${encodeURIComponent(id)}`, [id]);
+  useEffect(() => { document.body.dataset.paper = 'a4'; return () => { delete document.body.dataset.paper; }; }, []);
+  if (error) return html`<${NotFound} error=${error} />`;
+  if (!c) return html`<${Loading} />`;
+  return html`<div class="print-page">
+    <div class="print-toolbar no-print"><a class="btn" href=${`#/claims/${encodeURIComponent(c.id)}`}>${t('common.back')}</a>
+      <button class="btn btn-primary" type="button" id="do-print" onClick=${() => window.print()}>${t('common.print')}</button></div>
+    <article class="doc doc-a4" id="doc">
+      <header class="doc-head"><div><div class="doc-org">${t('app.title')}</div><h1>${t('clm.form_title')}</h1>
+        <div class="doc-no">${t('fin.claim')}: <strong class="mono" id="doc-claim">${c.id}</strong></div>
+        <div>${t('fin.manufacturer')}: <strong id="doc-manufacturer">${c.manufacturer}</strong> · ${t('fin.period')}: ${c.period}${c.batch ? ` #${c.batch}` : ''}</div>
+        <div>${t('col.state')}: ${t(`claim.${c.state}`)}${c.submitted_at ? ` · ${t('clh.submitted')} ${fmtDate(c.submitted_at)}` : ''}</div></div>
+        <${Qr} text=${c.id} size=${112} /></header>
+      <${ClaimLines} c=${c} doc=${true} />
+      <p class="doc-terms">${t('clm.form_terms')}</p>
+      <footer class="doc-sign"><div>${t('clm.sign_centre')}: ____________</div><div>${t('clm.sign_maker')}: ____________</div>
+        <div>${t('print.staff')}: ${me.display_name || me.login} · ${fmtDate(today())}</div></footer>
+    </article></div>`;
+}
+

@@ -1,0 +1,403 @@
+// tests/console/more.mjs — the console's further screens (issue 18) in a real browser (Debian's
+// chromium, playwright-core from build/npm) against the test stack: customers (search by phone
+// and name prefix, the customer's page, consent / tier / address changed), the hotline (a call
+// recorded, a repair request that opens its ticket, a complaint call, the log and the
+// statistics' charts), promised deadlines (the lists, the per-centre report, a service level set
+// and removed by the administrator), the quality report and its CSV, the customers'
+// notifications (outbox, opt-out and opt-in), the integrators' webhooks (created, paused,
+// resumed, deliveries, deleted), a manufacturer claim's page and its printed A4 claim form.
+// Prints TAP lines and saves a screenshot per screen into docs/console/.
+import { createRequire } from 'node:module';
+import { mkdirSync } from 'node:fs';
+
+const ROOT = process.env.AS_ROOT || process.cwd();
+const require = createRequire(`${ROOT}/build/npm/node_modules/`);
+const { chromium } = require('playwright-core');
+const U = process.env.AS_GATEWAY_URL;
+const SHOTS = `${ROOT}/docs/console`;
+mkdirSync(SHOTS, { recursive: true });
+
+let failed = 0;
+const ok = (name) => console.log(`ok - ${name}`);
+const notOk = (name, why) => { failed++; console.log(`not ok - ${name}: ${String(why).split('\n')[0]}`); if (process.env.AS_DEBUG) console.log(String(why)); };
+async function check(name, fn) {
+  try { const r = await fn(); if (r === false) notOk(name, 'condition false'); else ok(name); } catch (e) { notOk(name, e.message || e); }
+}
+
+function newImei() {
+  const body = `35${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+  let sum = 0;
+  for (let i = 0; i < 14; i++) { let d = Number(body[13 - i]); if (i % 2 === 0) { d *= 2; if (d > 9) d -= 9; } sum += d; }
+  return body + ((10 - (sum % 10)) % 10);
+}
+const chinaDay = (offsetDays) => new Date(Date.now() + offsetDays * 864e5 + 8 * 36e5).toISOString().slice(0, 10);
+async function apiAs(token, method, path, body) {
+  const r = await fetch(U + path, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+    body: body ? JSON.stringify(body) : undefined });
+  const j = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
+  return j;
+}
+const rnd = (n) => String(Math.floor(Math.random() * 10 ** n)).padStart(n, '0');
+const phone = `137${rnd(8)}`;
+const surname = `测${rnd(4)}`; // a fresh name prefix: only this run's customer starts with it
+const ticketBody = (name, days) => ({
+  customer: { name, phone },
+  device: { category: 'phone_host', brand: 'Huaxin', model: 'HX-10', imei: newImei() },
+  purchase: { invoice_date: chinaDay(-days), price_cents: 399900, invoice: true, warranty_card: true },
+  fault: { code: 'NO_DISPLAY', description: 'screen stays black', listed: true }, request: 'repair',
+});
+async function waitState(token, id, states, tries = 240) {
+  for (let i = 0; i < tries; i++) {
+    const tk = await apiAs(token, 'GET', `/v1/tickets/${id}`);
+    if (states.includes(tk.state)) return tk;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`ticket ${id} never reached ${states}`);
+}
+
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
+const pageErrors = [];
+async function newPage(viewport = { width: 1366, height: 768 }) {
+  const ctx = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(30000); // the checks wait for behaviour, not for speed
+  page.setDefaultNavigationTimeout(60000);
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text()); });
+  page.on('dialog', (d) => d.accept());
+  return page;
+}
+async function signIn(page, who) {
+  await page.goto(`${U}/`);
+  await page.fill('#f-login', process.env[`AS_${who}_LOGIN`]);
+  await page.fill('#f-password', process.env[`AS_${who}_PASSWORD`]);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#sign-out');
+}
+const shot = (page, name, opts = {}) => page.screenshot({ path: `${SHOTS}/${name}.png`, ...opts });
+const C = process.env.AS_TOKEN_CENTER;
+const A = process.env.AS_TOKEN_ADMIN;
+const F = process.env.AS_TOKEN_FINANCE;
+const CENTER_B = process.env.AS_CENTER_B_CODE || 'SH02';
+const CENTER = process.env.AS_CENTER_CODE || 'SH01';
+
+try {
+  // A customer with a covered repair done: the customer record, a device with its history, and
+  // a warranty line on the manufacturer's open claim.
+  const tk = await apiAs(C, 'POST', '/v1/tickets', ticketBody(`${surname}客户`, 40));
+  await waitState(C, tk.id, ['adjudicated']);
+  await apiAs(C, 'POST', `/v1/tickets/${tk.id}/diagnosis`, { fault_code: 'NO_DISPLAY', labour_code: 'L-SCREEN' });
+  await apiAs(C, 'POST', `/v1/tickets/${tk.id}/repair-complete`, { labour_code: 'L-SCREEN', labour_minutes: 30 });
+  const opened = await apiAs(C, 'GET', `/v1/tickets/${tk.id}`);
+
+  // ---- customers ---------------------------------------------------------------------------
+  const desk = await newPage();
+  await signIn(desk, 'CENTER');
+  await check('the centre desk has the customers, hotline, promises, quality and notifications menus but not webhooks', async () =>
+    (await desk.isVisible('#nav-customers')) && (await desk.isVisible('#nav-calls')) && (await desk.isVisible('#nav-promises'))
+      && (await desk.isVisible('#nav-quality')) && (await desk.isVisible('#nav-notifications')) && !(await desk.isVisible('#nav-webhooks')));
+  await desk.click('#nav-customers');
+  await desk.fill('#f-cu-phone', '13x');
+  await desk.click('#cu-search');
+  await check('a phone prefix with a letter is refused at its field', async () => {
+    await desk.waitForSelector('#f-cu-phone-err');
+    return (await desk.$$('#customers-table')).length === 0;
+  });
+  await desk.fill('#f-cu-phone', phone.slice(0, 9));
+  await desk.click('#cu-search');
+  await check('a phone prefix finds the customer', async () => {
+    await desk.waitForSelector(`#customers-table >> text=${surname}客户`);
+    return true;
+  });
+  await desk.fill('#f-cu-phone', '');
+  await desk.fill('#f-cu-name', surname);
+  await desk.click('#cu-search');
+  await check('a name prefix finds the same customer, and only that one', async () => {
+    await desk.waitForSelector(`#customers-table >> text=${phone}`);
+    return (await desk.$$('#customers-table tbody tr')).length === 1;
+  });
+  await desk.click(`#customers-table a.mono`);
+  await check("the customer's page shows the record, the device with its repair history and the tickets", async () => {
+    await desk.waitForSelector('#cu-record');
+    await desk.waitForSelector(`#cu-devices >> text=${tk.id}`);
+    return (await desk.textContent('#cu-record')).includes(phone) && (await desk.textContent('#cu-tickets')).includes(tk.id)
+      && (await desk.textContent('#cu-devices')).includes('HX-10');
+  });
+  await check('the customer id is the one the ticket names', async () => (await desk.textContent('#customer-id')).trim() === opened.customer_id);
+  await desk.selectOption('#f-cu-edit-tier', 'key');
+  await desk.fill('#f-cu-edit-account_owner', '');
+  await desk.click('#submit-cu-edit');
+  await check('a key account without an account owner is refused at its field', async () => {
+    await desk.waitForSelector('#f-cu-edit-account_owner-err');
+    return (await apiAs(A, 'GET', `/v1/customers/${opened.customer_id}`)).tier !== 'key';
+  });
+  await desk.fill('#f-cu-edit-account_owner', '李经理');
+  await desk.fill('#f-cu-edit-address', '上海市浦东新区测试路 1 号');
+  await desk.check('#f-cu-consent-sms');
+  await desk.click('#submit-cu-edit');
+  await check('tier, account owner, address and consent are saved through the API', async () => {
+    await desk.waitForSelector('#cu-msg');
+    const c = await apiAs(A, 'GET', `/v1/customers/${opened.customer_id}`);
+    return c.tier === 'key' && c.account_owner === '李经理' && /测试路/.test(c.address) && c.consent && c.consent.sms === true;
+  });
+  await check('the page shows the new tier', async () => { await desk.waitForSelector('#cu-record >> text=李经理'); return /重点客户/.test(await desk.textContent('#cu-record')); });
+  await shot(desk, 'customer', { fullPage: true });
+
+  // ---- hotline -------------------------------------------------------------------------------
+  await desk.click('#nav-calls');
+  await desk.waitForSelector('#form-call');
+  await desk.fill('#f-call-summary', '');
+  await desk.click('#submit-call');
+  await check('a call without a summary is refused at its field', async () => { await desk.waitForSelector('#f-call-summary-err'); return true; });
+  await desk.selectOption('#f-call-category', 'consultation');
+  await desk.fill('#f-call-name', `${surname}来电`);
+  await desk.fill('#f-call-phone', phone);
+  await desk.fill('#f-call-summary', `屏幕维修要多久 ${surname}`);
+  await desk.fill('#f-call-duration', '95');
+  await desk.click('#submit-call');
+  await check('a consultation call is recorded and listed', async () => {
+    await desk.waitForSelector('#call-msg');
+    await desk.waitForSelector(`#calls-table >> text=屏幕维修要多久 ${surname}`);
+    return true;
+  });
+  await desk.fill('#f-call-ticket_id', 'T99999999');
+  await desk.fill('#f-call-summary', '查询进度');
+  await desk.click('#submit-call');
+  await check("an unknown ticket is refused in the API's words", async () => {
+    await desk.waitForSelector('#form-call .alert-error, #f-call-ticket_id-err');
+    return /T99999999|unknown|未找到|ticket/i.test(await desk.textContent('#form-call'));
+  });
+  await desk.fill('#f-call-ticket_id', '');
+  await desk.selectOption('#f-call-category', 'repair_request');
+  await desk.fill('#f-call-name', `${surname}报修`);
+  await desk.fill('#f-call-phone', phone);
+  await desk.fill('#f-call-summary', '手机黑屏，要求上门取件');
+  await desk.fill('#f-call-brand', 'Huaxin');
+  await desk.fill('#f-call-model', '');
+  await desk.fill('#f-call-fault_code', 'NO_DISPLAY');
+  await desk.fill('#f-call-imei', newImei());
+  await desk.fill('#f-call-invoice_date', chinaDay(-20));
+  await desk.fill('#f-call-price', '3999');
+  await desk.click('#submit-call');
+  await check("a repair request's ticket without a model is refused at its field", async () => { await desk.waitForSelector('#f-call-model-err'); return true; });
+  await desk.fill('#f-call-model', 'HX-10');
+  await desk.click('#submit-call');
+  let callTicket = '';
+  await check('a repair request call opens its ticket in the same step', async () => {
+    await desk.waitForSelector('#call-ticket-link');
+    callTicket = (await desk.textContent('#call-ticket-link')).trim();
+    const t2 = await apiAs(C, 'GET', `/v1/tickets/${callTicket}`);
+    return t2.customer.phone === phone && t2.device.model === 'HX-10';
+  });
+  await desk.selectOption('#f-call-category', 'complaint');
+  await desk.fill('#f-call-name', `${surname}投诉`);
+  await desk.fill('#f-call-phone', phone);
+  await desk.fill('#f-call-summary', '对维修时间不满意');
+  await desk.selectOption('#f-call-cause', 'overdue');
+  await desk.fill('#f-call-cdesc', '');
+  await desk.click('#submit-call');
+  await check("a complaint call without the complaint's description is refused at its field", async () => { await desk.waitForSelector('#f-call-cdesc-err'); return true; });
+  await desk.fill('#f-call-cdesc', '维修超过承诺时间');
+  await desk.click('#submit-call');
+  await check('a complaint call opens the complaint (linked, or on its way)', async () => {
+    await desk.waitForSelector('#call-msg');
+    const m = await desk.textContent('#call-msg');
+    return /已立投诉|投诉正在建立/.test(m);
+  });
+  await check('the statistics draw the calls by category and by hour', async () => {
+    await desk.waitForSelector('#chart-categories rect');
+    await desk.waitForSelector('#chart-hours rect');
+    return /报修/.test(await desk.textContent('#chart-categories')) && (await desk.textContent('#calls-by-center')).includes(CENTER);
+  });
+  await desk.fill('#f-cf-q', surname);
+  await desk.click('#call-search');
+  await check("the call log's text filter finds this run's calls only", async () => {
+    await desk.waitForSelector(`#calls-table >> text=${surname}报修`);
+    const rows = await desk.$$eval('#calls-table tbody tr', (trs) => trs.map((tr) => tr.textContent));
+    return rows.length >= 3 && rows.every((r) => r.includes(surname));
+  });
+  await desk.fill('#f-cf-q', '');
+  await desk.fill('#f-cf-from', '2026-13-01');
+  await desk.click('#call-search');
+  await check("an impossible date is refused at its field in the API's words", async () => { await desk.waitForSelector('#f-cf-from-err'); return true; });
+  await desk.fill('#f-cf-from', '');
+  await desk.click('#call-search');
+  await desk.waitForSelector(`#calls-table >> text=${surname}报修`);
+  await shot(desk, 'hotline', { fullPage: true });
+
+  // ---- promised deadlines ----------------------------------------------------------------------
+  await desk.click('#nav-promises');
+  await check('the desk sees the running promises, the per-centre report and the service levels, without the edit form', async () => {
+    await desk.waitForSelector('#promise-report td.mono');
+    await desk.waitForSelector('#default-hours');
+    return (await desk.textContent('#promise-report')).includes(CENTER) && !(await desk.isVisible('#add-level'));
+  });
+  const adm = await newPage();
+  await signIn(adm, 'ADMIN');
+  await adm.click('#nav-promises');
+  await adm.waitForSelector('#default-hours');
+  await adm.click('#add-level');
+  await adm.fill('#f-sl-center', CENTER_B);
+  await adm.selectOption('#f-sl-category', 'general');
+  await adm.fill('#f-sl-hours', 'abc');
+  await adm.click('#submit-sl');
+  await check('hours that are not a number are refused at their field', async () => { await adm.waitForSelector('#f-sl-hours-err'); return true; });
+  await adm.fill('#f-sl-hours', '100');
+  await adm.click('#submit-sl');
+  await check('the administrator sets a service level and it is listed', async () => {
+    await adm.waitForSelector('#sl-msg');
+    await adm.waitForSelector(`#levels-table >> text=${CENTER_B}`);
+    const l = await apiAs(A, 'GET', '/v1/service-levels');
+    return (l.levels || []).some((x) => x.center === CENTER_B && x.category === 'general' && x.hours === 100);
+  });
+  await shot(adm, 'promises', { fullPage: true });
+  await adm.fill('#f-sl-center', CENTER_B);
+  await adm.selectOption('#f-sl-category', 'general');
+  await adm.fill('#f-sl-hours', '0');
+  await adm.click('#submit-sl');
+  await check('hours 0 remove the level again', async () => {
+    await adm.waitForFunction((c) => !document.querySelector('#levels-table').textContent.includes(c), CENTER_B);
+    const l = await apiAs(A, 'GET', '/v1/service-levels');
+    return !(l.levels || []).some((x) => x.center === CENTER_B && x.category === 'general');
+  });
+
+  // ---- quality report --------------------------------------------------------------------------
+  const reg = await newPage();
+  await signIn(reg, 'REGION');
+  await check('a region manager gets the quality report and hotline but not customers or webhooks', async () =>
+    (await reg.isVisible('#nav-quality')) && (await reg.isVisible('#nav-calls')) && !(await reg.isVisible('#nav-customers')) && !(await reg.isVisible('#nav-webhooks')));
+  await reg.click('#nav-quality');
+  await check('the quality report counts the completed repairs by brand, model, fault and month', async () => {
+    await reg.waitForSelector('#quality-summary');
+    await reg.waitForSelector('#q-by_fault_code td.mono');
+    return Number(await reg.textContent('#quality-repairs')) >= 1 && /NO_DISPLAY/.test(await reg.textContent('#q-by_fault_code'))
+      && /Huaxin|HUAXIN/i.test(await reg.textContent('#q-by_brand')) && (await reg.$$('#chart-months rect')).length >= 1;
+  });
+  await check('the CSV export link downloads the same report as CSV', async () => {
+    const href = await reg.getAttribute('#quality-csv', 'href');
+    const text = await reg.evaluate(async (h) => (await fetch(h)).text(), href);
+    return /^\/v1\/reports\/quality\/csv\?/.test(href) && /dimension,key,count,previous,change_pct/.test(text) && /NO_DISPLAY/.test(text);
+  });
+  await shot(reg, 'quality', { fullPage: true });
+  await reg.fill('#f-q-from', '2026-02-30');
+  await reg.click('#quality-search');
+  await check("an impossible date is refused at its field in the API's words", async () => { await reg.waitForSelector('#f-q-from-err'); return true; });
+  await reg.goto(`${U}/console/#/customers`);
+  await check('a region manager cannot reach the customers by URL', async () => { await reg.waitForSelector('#not-found'); return true; });
+
+  // ---- notifications ---------------------------------------------------------------------------
+  await desk.click('#nav-notifications');
+  await check('the desk sees the notification outbox and the stop / resume form', async () => {
+    await desk.waitForSelector('#notifications-table tbody tr');
+    return await desk.isVisible('#form-opt');
+  });
+  await desk.fill('#f-opt-phone', '12345');
+  await desk.click('#opt-out');
+  await check('a malformed phone is refused at its field', async () => { await desk.waitForSelector('#f-opt-phone-err'); return true; });
+  await desk.fill('#f-opt-phone', phone);
+  await desk.fill('#f-opt-note', '客户来电要求');
+  await desk.click('#opt-out');
+  await check("the customer's notifications are stopped", async () => {
+    await desk.waitForSelector('#opt-msg');
+    return /已停发/.test(await desk.textContent('#opt-msg'));
+  });
+  await shot(desk, 'notifications', { fullPage: true });
+  await desk.click('#opt-in');
+  await check("and resumed", async () => {
+    await desk.waitForSelector('#opt-msg >> text=已恢复');
+    return true;
+  });
+  await reg.goto(`${U}/console/#/notifications`);
+  await check('a region manager reads the outbox without the stop / resume form', async () => {
+    await reg.waitForSelector('#notifications-table');
+    return !(await reg.isVisible('#form-opt'));
+  });
+
+  // ---- webhooks (admin) --------------------------------------------------------------------------
+  await adm.click('#nav-webhooks');
+  await adm.waitForSelector('#form-wh');
+  const hookUrl = `http://127.0.0.1:9/hook-${rnd(6)}`;
+  await adm.fill('#f-wh-url', hookUrl);
+  await adm.fill('#f-wh-event_types', 'intake.TicketClosed');
+  await adm.fill('#f-wh-secret', 'short');
+  await adm.click('#submit-wh');
+  await check('a short secret is refused at its field', async () => { await adm.waitForSelector('#f-wh-secret-err'); return true; });
+  await adm.fill('#f-wh-secret', `s3cret-${rnd(12)}-abcdef`);
+  await adm.fill('#f-wh-description', 'ERP 测试');
+  await adm.click('#submit-wh');
+  let hookId = '';
+  await check('the administrator subscribes a webhook and it is listed as active', async () => {
+    await adm.waitForSelector('#wh-msg');
+    const hooks = await apiAs(A, 'GET', '/v1/webhooks');
+    const h = hooks.webhooks.find((w) => w.url === hookUrl);
+    hookId = h.id;
+    await adm.waitForSelector(`#wh-${hookId}`);
+    return h.state === 'active';
+  });
+  await adm.click(`#pause-${hookId}`);
+  await check('pausing it is the API\'s pause', async () => {
+    await adm.waitForSelector(`#resume-${hookId}`);
+    return (await apiAs(A, 'GET', `/v1/webhooks/${hookId}`)).state === 'paused';
+  });
+  await adm.click(`#show-dlv-${hookId}`);
+  await check('its delivery log opens', async () => { await adm.waitForSelector(`#deliveries-${hookId} table`); return true; });
+  await shot(adm, 'webhooks', { fullPage: true });
+  await adm.click(`#resume-${hookId}`);
+  await check('resumed', async () => {
+    await adm.waitForSelector(`#pause-${hookId}`);
+    return (await apiAs(A, 'GET', `/v1/webhooks/${hookId}`)).state === 'active';
+  });
+  await adm.click(`#delete-${hookId}`);
+  await check('deleted: nothing more is sent and it leaves the list', async () => {
+    await adm.waitForSelector(`#wh-${hookId}`, { state: 'detached' });
+    const s = await fetch(`${U}/v1/webhooks/${hookId}`, { headers: { Authorization: `Bearer ${A}` } });
+    return s.status === 404 || (await s.json()).state === 'deleted';
+  });
+  await desk.goto(`${U}/console/#/webhooks`);
+  await check('the desk cannot reach the webhooks by URL', async () => { await desk.waitForSelector('#not-found'); return true; });
+
+  // ---- a manufacturer claim: its page and the printed form ------------------------------------------
+  let claimId = '';
+  for (let i = 0; i < 40 && !claimId; i++) {
+    const list = await apiAs(F, 'GET', '/v1/settlement/claims?state=open&limit=200');
+    for (const c of list.claims || []) {
+      const full = await apiAs(F, 'GET', `/v1/settlement/claims/${encodeURIComponent(c.id)}`);
+      if ((full.lines || []).some((l) => l.ticket_id === tk.id)) claimId = c.id;
+    }
+    if (!claimId) await new Promise((r) => setTimeout(r, 250));
+  }
+  const fin = await newPage();
+  await signIn(fin, 'FINANCE');
+  await fin.click('#nav-finance');
+  await fin.waitForSelector('#claims-table');
+  await fin.goto(`${U}/console/#/claims/${encodeURIComponent(claimId)}`);
+  await check("a claim's page lists its lines (this repair's among them), state and history", async () => {
+    await fin.waitForSelector('#claim-lines td.mono');
+    return (await fin.textContent('#claim-lines')).includes(tk.id) && /建立/.test(await fin.textContent('#claim-history'))
+      && (await fin.textContent('#claim-id')).trim() === claimId;
+  });
+  await shot(fin, 'claim', { fullPage: true });
+  await fin.click('#print-claim');
+  await check('the claim form prints on A4 with the claim number, the manufacturer, the lines and a QR code', async () => {
+    await fin.waitForSelector('#doc-claim-lines');
+    await fin.emulateMedia({ media: 'print' });
+    const visible = await fin.isVisible('#doc') && !(await fin.isVisible('.print-toolbar'));
+    await fin.emulateMedia({ media: 'screen' });
+    return visible && (await fin.textContent('#doc-claim')).trim() === claimId && (await fin.textContent('#doc-claim-lines')).includes(tk.id)
+      && (await fin.$$('#qr path')).length === 1;
+  });
+  await shot(fin, 'claim-a4', { fullPage: true });
+  await desk.goto(`${U}/console/#/claims/${encodeURIComponent(claimId)}`);
+  await check("the desk cannot open a claim's page", async () => { await desk.waitForSelector('#not-found'); return true; });
+
+  await check('no script error on any page', async () => {
+    if (pageErrors.length) throw new Error(pageErrors.join(' | '));
+    return true;
+  });
+} catch (e) {
+  notOk('the browser scenario ran to its end', e.stack || e);
+} finally {
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
