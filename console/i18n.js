@@ -127,7 +127,7 @@ const zh = {
   'cst.open': '营业', 'cst.suspended': '暂停', 'cst.closed': '已关闭',
   // issue 18: customers, hotline, promises, quality, notifications, webhooks, claims (more.js)
   'nav.customers': '客户', 'nav.calls': '来电记录', 'nav.promises': '服务时限', 'nav.quality': '质量分析',
-  'nav.notifications': '客户通知', 'nav.webhooks': '接口订阅',
+  'nav.notifications': '客户通知', 'nav.webhooks': '接口订阅', 'more.all': '全部', 'more.from': '日期自', 'more.to': '至',
   'cu.title': '客户', 'cu.phone_prefix': '手机号（前几位即可）', 'cu.name_prefix': '姓名（开头几个字）', 'cu.phone_bad': '手机号只能是数字',
   'cu.hint': '按手机号开头或姓名开头查找；客户资料属于个人信息，每次查看都会记录审计日志。', 'cu.id': '客户编号', 'cu.phones': '手机号',
   'cu.tier': '客户等级', 'cu.since': '登记时间', 'cu.updated': '更新时间', 'cu.owner': '客户经理', 'cu.consent': '允许联系方式',
@@ -311,7 +311,7 @@ const en = {
   'cst.open': 'open', 'cst.suspended': 'suspended', 'cst.closed': 'closed',
   // issue 18: customers, hotline, promises, quality, notifications, webhooks, claims (more.js)
   'nav.customers': 'Customers', 'nav.calls': 'Hotline', 'nav.promises': 'Promises', 'nav.quality': 'Quality report',
-  'nav.notifications': 'Notifications', 'nav.webhooks': 'Webhooks',
+  'nav.notifications': 'Notifications', 'nav.webhooks': 'Webhooks', 'more.all': 'all', 'more.from': 'From', 'more.to': 'To',
   'cu.title': 'Customers', 'cu.phone_prefix': 'Phone (its first digits will do)', 'cu.name_prefix': 'Name (how it begins)', 'cu.phone_bad': 'A phone number has digits only',
   'cu.hint': 'Find by the beginning of a phone number or of a name; customer records are personal data and every read is audited.', 'cu.id': 'Customer no.', 'cu.phones': 'Phones',
   'cu.tier': 'Tier', 'cu.since': 'Registered', 'cu.updated': 'Updated', 'cu.owner': 'Account owner', 'cu.consent': 'May be contacted by',

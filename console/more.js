@@ -312,9 +312,9 @@ function CallLog({ tick }) {
       <${FilterInput} name="cf.phone" label=${t('f.customer.phone')} value=${f.phone} set=${set('phone')} error=${qe.phone} />
       <${FilterInput} name="cf.ticket" label=${t('col.id')} value=${f.ticket_id} set=${set('ticket_id')} error=${qe.ticket_id} />
       <${Field} name="cf.category" label=${t('call.category')}><select ...${inputProps('cf.category')} value=${f.category} onChange=${(e) => setF({ ...f, category: e.target.value })}>
-        <option value="">${t('queue.all')}</option>${CALL_CATS.map((x) => html`<option value=${x}>${t(`ccat.${x}`)}</option>`)}</select><//>
-      <${FilterInput} name="cf.from" label=${t('queue.from')} value=${f.from} set=${set('from')} error=${qe.from} placeholder=${today()} />
-      <${FilterInput} name="cf.to" label=${t('queue.to')} value=${f.to} set=${set('to')} error=${qe.to} />
+        <option value="">${t('more.all')}</option>${CALL_CATS.map((x) => html`<option value=${x}>${t(`ccat.${x}`)}</option>`)}</select><//>
+      <${FilterInput} name="cf.from" label=${t('more.from')} value=${f.from} set=${set('from')} error=${qe.from} placeholder=${today()} />
+      <${FilterInput} name="cf.to" label=${t('more.to')} value=${f.to} set=${set('to')} error=${qe.to} />
       <${FilterInput} name="cf.q" label=${t('call.text')} value=${f.q} set=${set('q')} />
       <div class="filter-actions"><button class="btn btn-primary" type="submit" id="call-search">${t('common.search')}</button></div>
     </form>
@@ -340,8 +340,9 @@ function HourChart({ rows }) {
   const max = Math.max(1, ...Object.values(by));
   const w = 16, h = 100;
   return html`<svg class="bars" id="chart-hours" role="img" aria-label=${t('call.by_hour')} width="100%" height=${h + 24} viewBox=${`0 0 ${24 * w + 4} ${h + 24}`} preserveAspectRatio="xMinYMin meet">
+    <line x1="0" y1=${h} x2=${24 * w + 4} y2=${h} class="axis" />
     ${Array.from({ length: 24 }, (_, i) => { const n = by[i] || 0; const bh = n ? Math.max(2, (n / max) * (h - 14)) : 0;
-      return html`<g><rect x=${i * w + 2} y=${h - bh} width=${w - 4} height=${bh} rx="2" class="bar"><title>${`${String(i).padStart(2, '0')}:00 · ${n}`}</title></rect>
+      return html`<g>${n ? html`<rect x=${i * w + 2} y=${h - bh} width=${w - 4} height=${bh} rx="2" class="bar"><title>${`${String(i).padStart(2, '0')}:00 · ${n}`}</title></rect>` : null}
         ${n ? html`<text x=${i * w + w / 2} y=${h - bh - 3} class="bar-value" text-anchor="middle">${n}</text>` : null}
         ${i % 3 === 0 ? html`<text x=${i * w + w / 2} y=${h + 14} class="bar-label" text-anchor="middle">${String(i).padStart(2, '0')}</text>` : null}</g>`; })}</svg>`;
 }
@@ -359,8 +360,8 @@ function CallStats({ tick }) {
   const qe = queryFieldError(error, ['from', 'to']);
   return html`<${Card} title=${t('call.stats')} extra=${s ? html`<span id="calls-total">${t('call.total', { n: s.total || 0 })}</span>` : null}>
     <form class="filters" onSubmit=${load} id="stats-filters">
-      <${FilterInput} name="cs.from" label=${t('queue.from')} value=${from} set=${setFrom} error=${qe.from} />
-      <${FilterInput} name="cs.to" label=${t('queue.to')} value=${to} set=${setTo} error=${qe.to} />
+      <${FilterInput} name="cs.from" label=${t('more.from')} value=${from} set=${setFrom} error=${qe.from} />
+      <${FilterInput} name="cs.to" label=${t('more.to')} value=${to} set=${setTo} error=${qe.to} />
       <div class="filter-actions"><button class="btn" type="submit" id="stats-search">${t('common.search')}</button></div></form>
     ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
     ${s ? html`<div class="grid2">
@@ -429,8 +430,8 @@ function Promises({ me }) {
     <//>
     <${Card} title=${t('pr.report')}>
       <form class="filters" onSubmit=${loadRep} id="promise-report-filters">
-        <${FilterInput} name="prr.from" label=${t('queue.from')} value=${from} set=${setFrom} error=${qe.from} />
-        <${FilterInput} name="prr.to" label=${t('queue.to')} value=${to} set=${setTo} error=${qe.to} />
+        <${FilterInput} name="prr.from" label=${t('more.from')} value=${from} set=${setFrom} error=${qe.from} />
+        <${FilterInput} name="prr.to" label=${t('more.to')} value=${to} set=${setTo} error=${qe.to} />
         <div class="filter-actions"><button class="btn" type="submit" id="promise-report-search">${t('common.search')}</button></div></form>
       ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${repErr} />`}
       <div class="table-card"><table class="table" id="promise-report"><thead><tr><th>${t('col.center')}</th><th>${t('users.region')}</th><th class="num">${t('pr.open')}</th>
@@ -484,8 +485,8 @@ function Quality() {
   return html`<div class="page"><div class="page-head"><h1>${t('q.title')}</h1>
       <a class="btn btn-primary" id="quality-csv" download=${`quality-${f.from}-${f.to}.csv`} href=${`/v1/reports/quality/csv${qs(f)}`}>${t('q.csv')}</a></div>
     <form class="card filter-bar" onSubmit=${load} id="quality-filters"><div class="filters">
-      <${FilterInput} name="q.from" label=${t('queue.from')} value=${f.from} set=${set('from')} error=${qe.from} />
-      <${FilterInput} name="q.to" label=${t('queue.to')} value=${f.to} set=${set('to')} error=${qe.to} />
+      <${FilterInput} name="q.from" label=${t('more.from')} value=${f.from} set=${set('from')} error=${qe.from} />
+      <${FilterInput} name="q.to" label=${t('more.to')} value=${f.to} set=${set('to')} error=${qe.to} />
       <${FilterInput} name="q.manufacturer" label=${t('fin.manufacturer')} value=${f.manufacturer} set=${set('manufacturer')} />
       <${FilterInput} name="q.brand" label=${t('f.device.brand')} value=${f.brand} set=${set('brand')} />
       <div class="filter-actions"><button class="btn btn-primary" type="submit" id="quality-search">${t('common.search')}</button></div></div></form>
@@ -545,9 +546,9 @@ function Notifications({ me }) {
     <form class="card filter-bar" onSubmit=${search} id="ntf-filters"><div class="filters">
       <${FilterInput} name="ntf.ticket" label=${t('col.id')} value=${f.ticket_id} set=${(x) => setF({ ...f, ticket_id: x })} />
       <${Field} name="ntf.state" label=${t('col.state')}><select ...${inputProps('ntf.state')} value=${f.state} onChange=${(e) => setF({ ...f, state: e.target.value })}>
-        <option value="">${t('queue.all')}</option>${NTF_STATES.map((x) => html`<option value=${x}>${t(`ntfs.${x}`)}</option>`)}</select><//>
+        <option value="">${t('more.all')}</option>${NTF_STATES.map((x) => html`<option value=${x}>${t(`ntfs.${x}`)}</option>`)}</select><//>
       <${Field} name="ntf.channel" label=${t('cp.channel')}><select ...${inputProps('ntf.channel')} value=${f.channel} onChange=${(e) => setF({ ...f, channel: e.target.value })}>
-        <option value="">${t('queue.all')}</option>${['sms', 'webhook'].map((x) => html`<option value=${x}>${t(`nch.${x}`)}</option>`)}</select><//>
+        <option value="">${t('more.all')}</option>${['sms', 'webhook'].map((x) => html`<option value=${x}>${t(`nch.${x}`)}</option>`)}</select><//>
       <div class="filter-actions"><button class="btn btn-primary" type="submit" id="ntf-search">${t('common.search')}</button></div></div></form>
     <${ErrorBox} error=${error} />
     <div class="card table-card"><table class="table" id="notifications-table"><thead><tr><th>${t('ntf.created')}</th><th>${t('ntf.kind')}</th><th>${t('col.id')}</th>
@@ -586,7 +587,7 @@ function Deliveries({ id }) {
   const d = useGet(`/v1/webhooks/${encodeURIComponent(id)}/deliveries${qs({ state, limit: 50 })}`, [id, state]);
   return html`<div class="deliveries" id=${`deliveries-${id}`}>
     <div class="filters"><${Field} name=${`dlv.${id}`} label=${t('col.state')}><select ...${inputProps(`dlv.${id}`)} value=${state} onChange=${(e) => setState(e.target.value)}>
-      <option value="">${t('queue.all')}</option>${['pending', 'delivered', 'failed'].map((x) => html`<option value=${x}>${t(`dlv.${x}`)}</option>`)}</select><//></div>
+      <option value="">${t('more.all')}</option>${['pending', 'delivered', 'failed'].map((x) => html`<option value=${x}>${t(`dlv.${x}`)}</option>`)}</select><//></div>
     <${ErrorBox} error=${d.error} />
     <table class="table"><thead><tr><th>${t('wh.event')}</th><th>${t('wh.type')}</th><th>${t('col.state')}</th><th class="num">${t('ntf.attempts_col')}</th><th>${t('wh.last')}</th><th>${t('ntf.created')}</th></tr></thead>
       <tbody>${rowsOr((d.data && d.data.deliveries) || [], 6, (x) => html`<tr><td class="mono">${x.event_id}${x.redelivery ? html` <${Tag}>${t('wh.redelivery')}<//>` : null}</td><td class="mono">${x.type}</td>

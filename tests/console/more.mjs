@@ -317,13 +317,21 @@ try {
   // ---- webhooks (admin) --------------------------------------------------------------------------
   await adm.click('#nav-webhooks');
   await adm.waitForSelector('#form-wh');
-  const hookUrl = `http://127.0.0.1:9/hook-${rnd(6)}`;
-  await adm.fill('#f-wh-url', hookUrl);
-  await adm.fill('#f-wh-event_types', 'intake.TicketClosed');
+  // The receiver's name is under .invalid (never resolves): the subscription is paused at once
+  // and deleted at the end, so nothing is ever sent anywhere.
+  const hookUrl = `https://erp-${rnd(6)}.invalid/hooks/aftersales`;
+  await adm.fill('#f-wh-url', 'http://127.0.0.1:9/hook');
+  await adm.fill('#f-wh-event_types', 'surveys.CallbackScheduled');
   await adm.fill('#f-wh-secret', 'short');
   await adm.click('#submit-wh');
   await check('a short secret is refused at its field', async () => { await adm.waitForSelector('#f-wh-secret-err'); return true; });
   await adm.fill('#f-wh-secret', `s3cret-${rnd(12)}-abcdef`);
+  await adm.click('#submit-wh');
+  await check("a loopback receiver is refused at its field in the API's words", async () => {
+    await adm.waitForSelector('#f-wh-url-err');
+    return /loopback|private/.test(await adm.textContent('#f-wh-url-err'));
+  });
+  await adm.fill('#f-wh-url', hookUrl);
   await adm.fill('#f-wh-description', 'ERP 测试');
   await adm.click('#submit-wh');
   let hookId = '';
