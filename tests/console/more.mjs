@@ -226,6 +226,14 @@ try {
   await desk.click('#call-search');
   await desk.waitForSelector(`#calls-table >> text=${surname}报修`);
   await shot(desk, 'hotline', { fullPage: true });
+  await desk.click('#lang-switch');
+  await check('the hotline reads in English, categories and outcomes too', async () => {
+    await desk.waitForSelector('#main >> text=Call log');
+    const text = await desk.textContent('#main');
+    return /repair request/.test(text) && /answered/.test(text) && !/通话记录/.test(text);
+  });
+  await desk.click('#lang-switch');
+  await desk.waitForSelector('#main >> text=通话记录');
 
   // ---- promised deadlines ----------------------------------------------------------------------
   await desk.click('#nav-promises');
