@@ -367,10 +367,10 @@ function CallStats({ tick }) {
     ${s ? html`<div class="grid2">
       <div><h3>${t('call.by_category')}</h3>${(s.by_category || []).length ? html`<${Bars} id="chart-categories" rows=${s.by_category.map((r) => ({ ...r, key: t(`ccat.${r.key}`) }))} value=${(r) => r.count} label=${t('call.by_category')} />` : html`<p class="muted">${t('common.none')}</p>`}</div>
       <div><h3>${t('call.by_hour')}</h3><${HourChart} rows=${s.by_hour || []} /></div></div>
-      <table class="table" id="calls-by-center"><thead><tr><th>${t('col.center')}</th><th class="num">${t('call.count')}</th><th class="num">${t('cout.answered')}</th>
+      <div class="table-card"><table class="table" id="calls-by-center"><thead><tr><th>${t('col.center')}</th><th class="num">${t('call.count')}</th><th class="num">${t('cout.answered')}</th>
         <th class="num">${t('cout.transferred')}</th><th class="num">${t('cout.callback_needed')}</th><th class="num">${t('call.avg')}</th></tr></thead>
         <tbody>${rowsOr(s.by_center || [], 6, (r) => html`<tr><td>${r.key === '(head office)' ? t('call.head_office') : r.key}</td><td class="num">${r.count}</td><td class="num">${r.answered}</td>
-          <td class="num">${r.transferred}</td><td class="num">${r.callback_needed}</td><td class="num">${dur(r.avg_duration_s)}</td></tr>`)}</tbody></table>` : null}
+          <td class="num">${r.transferred}</td><td class="num">${r.callback_needed}</td><td class="num">${dur(r.avg_duration_s)}</td></tr>`)}</tbody></table></div>` : null}
   <//>`;
 }
 
@@ -444,10 +444,10 @@ function Promises({ me }) {
     <${Card} title=${t('pr.levels')} extra=${levels.data ? html`<span class="muted" id="default-hours">${t('pr.default', { n: lv.default_hours || 0 })}</span>` : null}>
       <${ErrorBox} error=${levels.error} />
       ${msg ? html`<div class="alert alert-success" role="status" id="sl-msg">${msg}</div>` : null}
-      <table class="table" id="levels-table"><thead><tr><th>${t('col.center')}</th><th>${t('f.device.category')}</th><th class="num">${t('pr.hours_col')}</th>
+      <div class="table-card"><table class="table" id="levels-table"><thead><tr><th>${t('col.center')}</th><th>${t('f.device.category')}</th><th class="num">${t('pr.hours_col')}</th>
         <th>${t('pr.updated')}</th></tr></thead>
         <tbody>${rowsOr(lv.levels || [], 4, (l) => html`<tr><td class="mono">${l.center === '*' ? t('price.any') : l.center}</td><td>${l.category === '*' ? t('price.any') : t(`cat.${l.category}`)}</td>
-          <td class="num">${l.hours}</td><td>${l.updated_by || '—'}<div class="muted">${fmtTime(l.updated_at)}</div></td></tr>`, levels.loading && !levels.data)}</tbody></table>
+          <td class="num">${l.hours}</td><td>${l.updated_by || '—'}<div class="muted">${fmtTime(l.updated_at)}</div></td></tr>`, levels.loading && !levels.data)}</tbody></table></div>
       ${me.role === 'admin' ? html`<details class="add-form"><summary id="add-level">${t('pr.set_level')}</summary>
         <${MiniForm} path="/v1/service-levels" formId="sl" submitLabel=${t('common.save')} initial=${{ center: '*', category: 'phone_host', hours: '' }}
           onDone=${(r) => { setMsg(t('pr.level_saved', { center: r.center || '', category: r.category || '', n: r.hours ?? '' })); levels.reload(); }}

@@ -434,6 +434,21 @@ try {
   await shot(desk, 'complaints-overdue');
   await apiAs(C, 'POST', `/v1/complaints/${late.id}/acknowledge`, { note: 'test done' });
 
+  // ---- the new screens on a phone ------------------------------------------------------------
+  const phoneDesk = await newPage({ width: 390, height: 844 });
+  await signIn(phoneDesk, 'CENTER');
+  for (const [screen, sel] of [['customers', '#cu-filters'], ['calls', '#calls-by-center'], ['promises', '#levels-table'], ['quality', '#quality-summary'], ['notifications', '#notifications-table']]) {
+    await phoneDesk.goto(`${U}/console/#/${screen}`);
+    await check(`the ${screen} screen fits a 390 px phone`, async () => {
+      await phoneDesk.waitForSelector(sel);
+      await phoneDesk.waitForTimeout(300);
+      return phoneDesk.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1);
+    });
+  }
+  await phoneDesk.goto(`${U}/console/#/calls`);
+  await phoneDesk.waitForSelector('#chart-hours');
+  await shot(phoneDesk, 'hotline-phone');
+
   await check('no script error on any page', async () => {
     if (pageErrors.length) throw new Error(pageErrors.join(' | '));
     return true;
