@@ -528,7 +528,9 @@ function Ticket({ me, id }) {
       ${(w.requested || []).length || (w.parts || []).length ? html`<${Card} title=${t('work.parts')} cls="wide"><${PartLines} w=${w} /><//>` : null}
       <${Card} title=${t('intake.customer')}>
         <${Desc} items=${[[t('f.customer.name'), tk.customer && tk.customer.name], [t('f.customer.phone'), tk.customer && tk.customer.phone],
-          [t('f.request'), t(`req.${tk.request}`)]]} />
+          [t('f.request'), t(`req.${tk.request}`)],
+          tk.customer_tier && tk.customer_tier !== 'regular' ? [t('cu.tier'), `${t(`tier.${tk.customer_tier}`)}${tk.account_owner ? ` · ${tk.account_owner}` : ''}`] : null,
+          tk.customer_id && can(me, ['admin', 'center']) ? [t('cu.id'), html`<a class="mono" id="ticket-customer" href=${`#/customers/${encodeURIComponent(tk.customer_id)}`}>${tk.customer_id}</a>`] : null]} />
       <//>
       <${Card} title=${t('intake.device')}>
         <${Desc} items=${[[t('f.device.brand'), tk.device && `${tk.device.brand || ''} ${tk.device.model || ''}`],

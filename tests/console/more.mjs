@@ -144,6 +144,13 @@ try {
   });
   await check('the page shows the new tier', async () => { await desk.waitForSelector('#cu-record >> text=李经理'); return /重点客户/.test(await desk.textContent('#cu-record')); });
   await shot(desk, 'customer', { fullPage: true });
+  await desk.goto(`${U}/console/#/tickets/${tk.id}`);
+  await check("the ticket links its customer's page and shows the key account", async () => {
+    await desk.waitForSelector('#ticket-customer');
+    return (await desk.textContent('#ticket-customer')).trim() === opened.customer_id && /李经理/.test(await desk.textContent('#main'));
+  });
+  await desk.click('#ticket-customer');
+  await desk.waitForSelector('#cu-record');
 
   // ---- hotline -------------------------------------------------------------------------------
   await desk.click('#nav-calls');
