@@ -8,17 +8,22 @@
 #include <string.h>
 
 static const asctl_col_t ORDER_COLS[] = {
-    {"ORDER", "id", 10},           {"STATE", "state", 10},        {"CENTRE", "center", 6},
-    {"CATEGORY", "category", 12},  {"TECHNICIAN", "technician", 16},
-    {"WINDOW", "window_start", 24}, {"RESPOND BY", "respond_by", 24}, {"OVERDUE", "overdue", 7},
+    {"ORDER", "id", 10},
+    {"STATE", "state", 10},
+    {"CENTRE", "center", 6},
+    {"CATEGORY", "category", 12},
+    {"TECHNICIAN", "technician", 16},
+    {"WINDOW", "window_start", 24},
+    {"RESPOND BY", "respond_by", 24},
+    {"OVERDUE", "overdue", 7},
 };
 static const asctl_col_t TECH_COLS[] = {
-    {"LOGIN", "login", 20},   {"NAME", "name", 16},     {"CENTRE", "center", 6},
-    {"REGION", "region", 8},  {"SKILLS", "skills", 30}, {"ACTIVE", "active", 6},
+    {"LOGIN", "login", 20},  {"NAME", "name", 16},     {"CENTRE", "center", 6},
+    {"REGION", "region", 8}, {"SKILLS", "skills", 30}, {"ACTIVE", "active", 6},
 };
 static const asctl_col_t LOAD_COLS[] = {
-    {"LOGIN", "login", 20}, {"NAME", "name", 16},    {"CENTRE", "center", 6},
-    {"ORDERS", "orders", 6}, {"OPEN", "open", 4},    {"ORDER IDS", "order_ids", 40},
+    {"LOGIN", "login", 20},  {"NAME", "name", 16}, {"CENTRE", "center", 6},
+    {"ORDERS", "orders", 6}, {"OPEN", "open", 4},  {"ORDER IDS", "order_ids", 40},
 };
 
 static void line(const char *label, json_t *o, const char *path)
@@ -78,9 +83,9 @@ static void print_order(json_t *o)
             printf("  %s  %-18s %-16s %s\n", json_string_value(json_object_get(x, "at")),
                    json_string_value(json_object_get(x, "event")),
                    json_string_value(json_object_get(x, "actor")),
-                   json_string_value(json_object_get(x, "note")) ? json_string_value(
-                                                                      json_object_get(x, "note"))
-                                                                : "");
+                   json_string_value(json_object_get(x, "note"))
+                       ? json_string_value(json_object_get(x, "note"))
+                       : "");
         }
     }
 }
@@ -138,9 +143,9 @@ static int order_action(const asctl_opts_t *o0, int argc, char **argv, const cha
 
 static int so_list(const asctl_opts_t *o, int argc, char **argv)
 {
-    static const char *const q[] = {"--state",  "state",  "--center", "center", "--technician",
-                                    "technician", "--date", "date",   "--status", "status",
-                                    "--after",  "after",  "--limit",  "limit",  NULL};
+    static const char *const q[] = {"--state",    "state",  "--center", "center",   "--technician",
+                                    "technician", "--date", "date",     "--status", "status",
+                                    "--after",    "after",  "--limit",  "limit",    NULL};
     return asctl_verb_list(o, argc, argv, "service-order list", "/v1/service-orders", q,
                            print_orders);
 }
@@ -162,12 +167,12 @@ static int so_create(const asctl_opts_t *o0, int argc, char **argv)
     const char *spec = "--name= --phone= --address= --category= --brand= --model= --serial= "
                        "--fault= --from= --to= --center= --ticket= --note=";
     static const char *const map[] = {
-        "--address", "address",   "s", "--category", "category",     "s", "--brand",
-        "brand",     "s",         "--model",         "model",        "s", "--serial",
-        "serial",    "s",         "--fault",         "fault",        "s", "--from",
-        "window_start", "s",      "--to",            "window_end",   "s", "--center",
-        "center",    "s",         "--ticket",        "ticket_id",    "s", "--note",
-        "note",      "s",         NULL};
+        "--address", "address",      "s", "--category", "category",   "s",
+        "--brand",   "brand",        "s", "--model",    "model",      "s",
+        "--serial",  "serial",       "s", "--fault",    "fault",      "s",
+        "--from",    "window_start", "s", "--to",       "window_end", "s",
+        "--center",  "center",       "s", "--ticket",   "ticket_id",  "s",
+        "--note",    "note",         "s", NULL};
     if (asctl_verb_check(argc, argv, spec, 0, 0, "service-order create") < 0)
         return ASCTL_USAGE;
     asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
@@ -190,9 +195,9 @@ static int so_create(const asctl_opts_t *o0, int argc, char **argv)
 
 static int so_schedule(const asctl_opts_t *o, int argc, char **argv)
 {
-    static const char *const map[] = {"--technician", "technician", "s", "--from", "window_start",
-                                      "s",            "--to",       "window_end", "s", "--note",
-                                      "note",         "s",          NULL};
+    static const char *const map[] = {
+        "--technician", "technician", "s", "--from", "window_start", "s", "--to", "window_end", "s",
+        "--note",       "note",       "s", NULL};
     return order_action(o, argc, argv, "--technician= --from= --to= --note=", "schedule", map,
                         NULL);
 }
@@ -238,9 +243,9 @@ static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
 
 static int so_confirm(const asctl_opts_t *o, int argc, char **argv)
 {
-    static const char *const map[] = {"--by", "confirmed_by", "s", "--signature", "signature",
-                                      "s",    "--rating",     "i", "--note",      "note",
-                                      "s",    NULL};
+    static const char *const map[] = {
+        "--by", "confirmed_by", "s",    "--signature", "signature", "s", "--rating",
+        "i",    "--note",       "note", "s",           NULL};
     return order_action(o, argc, argv, "--by= --signature= --rating= --note=", "confirm", map,
                         NULL);
 }
@@ -267,8 +272,8 @@ static int te_workload(const asctl_opts_t *o, int argc, char **argv)
 static int te_save(const asctl_opts_t *o0, int argc, char **argv)
 {
     const char *spec = "--name= --center= --skills= --inactive";
-    static const char *const map[] = {"--name", "name",   "s", "--center", "center",
-                                      "s",      "--skills", "skills", "l", NULL};
+    static const char *const map[] = {"--name", "name",     "s",      "--center", "center",
+                                      "s",      "--skills", "skills", "l",        NULL};
     if (asctl_verb_check(argc, argv, spec, 1, 1, "technician save") < 0)
         return ASCTL_USAGE;
     asctl_opts_t o = asctl_verb_opts(o0, argc, argv);

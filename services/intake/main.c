@@ -615,8 +615,7 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
     if (c->service_order) {
         if (!c->service_order->center && c->center)
             c->service_order->center = strdup(c->center);
-        if (!c->service_order->customer && c->customer && c->customer->name &&
-            c->customer->phone) {
+        if (!c->service_order->customer && c->customer && c->customer->name && c->customer->phone) {
             Intake__Customer *cu = calloc(1, sizeof *cu);
             intake__customer__init(cu);
             cu->name = strdup(c->customer->name);
@@ -801,8 +800,8 @@ static const as_cmd_def_t commands[] = {
      "cmd_save_technician"},
     {"intake.ListTechnicians", &intake__technician_list__descriptor, list_technicians,
      "cmd_list_technicians"},
-    {"intake.GetTechnicianWorkload", &intake__technician_workload__descriptor,
-     technician_workload, "cmd_technician_workload"},
+    {"intake.GetTechnicianWorkload", &intake__technician_workload__descriptor, technician_workload,
+     "cmd_technician_workload"},
     {"intake.GetQualityReport", &intake__quality_report__descriptor, quality_report,
      "cmd_quality_report"},
     {"intake.ExportQualityReport", &intake__quality_csv__descriptor, quality_export,
