@@ -84,7 +84,7 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/service-orders/{id}/check-in", DESK, "intake", "intake.CheckInServiceOrder", 1,
      NULL, NULL, NULL, "the technician is on site (meets the response promise)", NULL},
     {"POST", "/v1/service-orders/{id}/check-out", DESK, "intake", "intake.CheckOutServiceOrder", 1,
-     NULL, NULL, NULL, "the work is done: work done, distance, parts used", NULL},
+     NULL, NULL, NULL, "the work is done (work done, distance, parts used)", NULL},
     {"POST", "/v1/service-orders/{id}/confirm", DESK, "intake", "intake.ConfirmServiceOrder", 1,
      NULL, NULL, NULL, "the customer's confirmation (name as signed, signature)", NULL},
     {"POST", "/v1/service-orders/{id}/cancel", DESK, "intake", "intake.CancelServiceOrder", 1, NULL,
