@@ -282,6 +282,8 @@ t_eq "the escalation was published" 1 \
     "$(q intake "SELECT count(*) FROM outbox WHERE type = 'intake.ServiceOrderEscalated' AND payload->>'order_id' = '$E'")"
 http POST "/v1/service-orders/$E/cancel" "$AS_TOKEN_CENTER" '{"reason":"test over"}'
 t_jq "the overdue order is cancelled (the list stays clean for others)" .state cancelled
+http POST "/v1/service-orders/$D/cancel" "$AS_TOKEN_CENTER" '{"reason":"test over"}'
+t_jq "so is the call's order (no promise left running)" .state cancelled
 
 t_check "intake starts again in normal mode" in_restart
 restarted=0
