@@ -1000,7 +1000,8 @@ BEGIN
             p_req);
     END IF;
     PERFORM audit_write(p_principal, p_req, 'record', 'call', c.id,
-                        jsonb_build_object('category', c.category, 'ticket', c.ticket_id));
+                        jsonb_build_object('category', c.category, 'ticket', c.ticket_id,
+                                           'service_order', c.service_order_id));
     RETURN jsonb_build_object('status', 201, 'body', call_json(c, NOT sees_phones(p_principal)));
 END $$;
 
