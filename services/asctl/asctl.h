@@ -60,6 +60,7 @@ extern const asctl_cmd_t asctl_misc_cmds[];
 extern const asctl_cmd_t asctl_people_cmds[];
 extern const asctl_cmd_t asctl_customer_cmds[];
 extern const asctl_cmd_t asctl_notify_cmds[];
+extern const asctl_cmd_t asctl_onsite_cmds[];
 
 /* Shared by the noun files: run one request and print the answer (JSON with --json, or through
  * `print`; NULL prints JSON). Takes `body`. Returns the exit code. */

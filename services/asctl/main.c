@@ -215,9 +215,9 @@ static void load_env_file(const char *path)
 }
 
 static const asctl_cmd_t *const TABLES[] = {
-    asctl_ticket_cmds,     asctl_warranty_cmds, asctl_parts_cmds,
-    asctl_settlement_cmds, asctl_surveys_cmds,  asctl_people_cmds,
-    asctl_customer_cmds,   asctl_notify_cmds,   asctl_misc_cmds};
+    asctl_ticket_cmds,  asctl_warranty_cmds, asctl_parts_cmds,    asctl_settlement_cmds,
+    asctl_surveys_cmds, asctl_people_cmds,   asctl_customer_cmds, asctl_onsite_cmds,
+    asctl_notify_cmds,  asctl_misc_cmds};
 
 static void usage(FILE *out)
 {

@@ -12,6 +12,7 @@
 #include "promises.h"
 #include "validate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -317,6 +318,256 @@ static int rfc3339_like(const char *s)
            (s[strlen(s) - 1] == 'Z' || strchr(s + 19, '+') || strchr(s + 19, '-'));
 }
 
+/* ---- on-site service orders (issue 19.3; SQL in sql/visits.sql, docs/onsite.md) ---- */
+
+/* "YYYY-MM-DDTHH:MM:SS[.fff](Z|+HH:MM|-HH:MM)" -> seconds since the epoch; -1 when it is not. */
+static long long ts_epoch(const char *s)
+{
+    int32_t day;
+    char d[11];
+    int hh, mm, ss, zh = 0, zm = 0, sign = 0;
+    if (!rfc3339_like(s))
+        return -1;
+    memcpy(d, s, 10);
+    d[10] = 0;
+    if (iv_date_parse(d, &day) < 0 || sscanf(s + 11, "%2d:%2d:%2d", &hh, &mm, &ss) != 3 ||
+        hh > 23 || mm > 59 || ss > 60)
+        return -1;
+    const char *z = s + 19;
+    while (*z == '.' || (*z >= '0' && *z <= '9'))
+        z++;
+    if (*z == '+' || *z == '-') {
+        sign = *z == '+' ? 1 : -1;
+        if (sscanf(z + 1, "%2d:%2d", &zh, &zm) != 2 || zh > 23 || zm > 59)
+            return -1;
+    } else if (strcmp(z, "Z") != 0) {
+        return -1;
+    }
+    return (long long)day * 86400 + hh * 3600 + mm * 60 + ss - sign * (zh * 3600 + zm * 60);
+}
+
+static void check_text(as_problems_t *e, const char *field, const char *v, size_t max, int required)
+{
+    if (required && (!v || !*v))
+        as_problem(e, field, "is required");
+    else if (v && strlen(v) > max)
+        as_problem(e, field, "is longer than %zu bytes", max);
+}
+
+static void check_so_id(as_problems_t *e, const char *id)
+{
+    if (!id || !*id || strlen(id) > 32)
+        as_problem(e, "id", "a service order id is required");
+}
+
+static void check_category(as_problems_t *e, const char *field, const char *c, int required)
+{
+    char set[200];
+    if (!c && !required)
+        return;
+    if (!c || !as_enum_has(&intake__device_category__descriptor, c))
+        as_problem(e, field, "%s one of %s", required ? "is required:" : "must be",
+                   as_enum_list(&intake__device_category__descriptor, ", ", ", ", set, sizeof set));
+}
+
+/* The fields of a new order; `pre` prefixes the field names ("service_order." in a call). */
+static void check_new_order(as_problems_t *e, const char *pre, const Intake__CreateServiceOrder *o)
+{
+    char f[96];
+#define F(name) (snprintf(f, sizeof f, "%s%s", pre, name), f)
+    if (!o->customer) {
+        as_problem(e, F("customer"), "is required: name and phone");
+    } else {
+        check_text(e, F("customer.name"), o->customer->name, 100, 1);
+        if (!o->customer->phone || strlen(o->customer->phone) < 5 ||
+            strlen(o->customer->phone) > 20)
+            as_problem(e, F("customer.phone"), "is required: 5 to 20 characters");
+    }
+    check_text(e, F("address"), o->address, 300, 1);
+    check_category(e, F("category"), o->category, 1);
+    check_text(e, F("brand"), o->brand, 64, 0);
+    check_text(e, F("model"), o->model, 64, 0);
+    check_text(e, F("serial"), o->serial, 64, 0);
+    check_text(e, F("fault"), o->fault, 2000, 1);
+    check_text(e, F("note"), o->note, 2000, 0);
+    long long ws = -1, we = -1;
+    if (!o->window_start || (ws = ts_epoch(o->window_start)) < 0)
+        as_problem(e, F("window_start"), "is required: a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    if (!o->window_end || (we = ts_epoch(o->window_end)) < 0)
+        as_problem(e, F("window_end"), "is required: a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    else if (ws >= 0 && we <= ws)
+        as_problem(e, F("window_end"), "must be after window_start");
+    else if (ws >= 0 && we - ws > 7 * 86400)
+        as_problem(e, F("window_end"), "is more than 7 days after window_start");
+    check_center(e, F("center"), o->center, 0);
+    if (o->ticket_id && (!*o->ticket_id || strlen(o->ticket_id) > 32))
+        as_problem(e, F("ticket_id"), "must be a ticket id");
+#undef F
+}
+
+static void create_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    as_problems_t e = {0};
+    check_new_order(&e, "", (const Intake__CreateServiceOrder *)msg);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void get_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    as_problems_t e = {0};
+    check_so_id(&e, ((const Intake__GetServiceOrder *)msg)->id);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void list_service_orders(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ListServiceOrders *l = (const Intake__ListServiceOrders *)msg;
+    as_problems_t e = {0};
+    int32_t day;
+    static const char *const STATES[] = {"requested", "scheduled", "dispatched", "on_site",
+                                         "done",      "confirmed", "cancelled"};
+    int ok = 0;
+    for (size_t i = 0; l->state && i < sizeof STATES / sizeof STATES[0]; i++)
+        ok |= strcmp(l->state, STATES[i]) == 0;
+    if (l->state && !ok)
+        as_problem(&e, "state",
+                   "must be one of requested, scheduled, dispatched, on_site, done, confirmed, "
+                   "cancelled");
+    check_center(&e, "center", l->center, 0);
+    check_text(&e, "technician", l->technician, 64, 0);
+    if (l->date && iv_date_parse(l->date, &day) < 0)
+        as_problem(&e, "date", "is not a date (YYYY-MM-DD)");
+    if (l->status && strcmp(l->status, "at_risk") != 0 && strcmp(l->status, "overdue") != 0)
+        as_problem(&e, "status", "must be one of at_risk, overdue");
+    if (l->has_limit && (l->limit < 1 || l->limit > 200))
+        as_problem(&e, "limit", "must be between 1 and 200");
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void schedule_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ScheduleServiceOrder *s = (const Intake__ScheduleServiceOrder *)msg;
+    as_problems_t e = {0};
+    check_so_id(&e, s->id);
+    check_text(&e, "technician", s->technician, 64, 1);
+    check_note(&e, "note", s->note);
+    long long ws = -1, we = -1;
+    if (!s->window_start != !s->window_end)
+        as_problem(&e, s->window_start ? "window_end" : "window_start",
+                   "is required with the other end of the window");
+    if (s->window_start && (ws = ts_epoch(s->window_start)) < 0)
+        as_problem(&e, "window_start", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    if (s->window_end && (we = ts_epoch(s->window_end)) < 0)
+        as_problem(&e, "window_end", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    else if (s->window_end && ws >= 0 && we <= ws)
+        as_problem(&e, "window_end", "must be after window_start");
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void dispatch_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__DispatchServiceOrder *d = (const Intake__DispatchServiceOrder *)msg;
+    as_problems_t e = {0};
+    check_so_id(&e, d->id);
+    check_note(&e, "note", d->note);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void check_in_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__CheckInServiceOrder *c = (const Intake__CheckInServiceOrder *)msg;
+    as_problems_t e = {0};
+    check_so_id(&e, c->id);
+    if (c->at && ts_epoch(c->at) < 0)
+        as_problem(&e, "at", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void check_out_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__CheckOutServiceOrder *c = (const Intake__CheckOutServiceOrder *)msg;
+    as_problems_t e = {0};
+    check_so_id(&e, c->id);
+    if (c->at && ts_epoch(c->at) < 0)
+        as_problem(&e, "at", "is not a timestamp (YYYY-MM-DDTHH:MM:SSZ)");
+    check_text(&e, "work_done", c->work_done, 2000, 1);
+    if (!c->has_distance_km || !(c->distance_km >= 0 && c->distance_km <= 2000))
+        as_problem(&e, "distance_km", "is required: 0 to 2000 (kilometres, the round trip)");
+    check_lines(&e, "parts_used", c->parts_used, c->n_parts_used, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void confirm_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ConfirmServiceOrder *c = (const Intake__ConfirmServiceOrder *)msg;
+    as_problems_t e = {0};
+    check_so_id(&e, c->id);
+    check_text(&e, "confirmed_by", c->confirmed_by, 100, 1);
+    check_text(&e, "signature", c->signature, 4000, 0);
+    if (c->has_rating && (c->rating < 1 || c->rating > 5))
+        as_problem(&e, "rating", "must be between 1 and 5");
+    check_note(&e, "note", c->note);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void cancel_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__CancelServiceOrder *c = (const Intake__CancelServiceOrder *)msg;
+    as_problems_t e = {0};
+    check_so_id(&e, c->id);
+    check_text(&e, "reason", c->reason, 2000, 1);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void save_technician(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__SaveTechnician *t = (const Intake__SaveTechnician *)msg;
+    as_problems_t e = {0};
+    char name[48];
+    check_text(&e, "login", t->login, 64, 1);
+    check_text(&e, "name", t->name, 100, 1);
+    check_center(&e, "center", t->center, 1);
+    if (t->n_skills == 0 || t->n_skills > 16)
+        as_problem(&e, "skills", "is required: 1 to 16 device categories");
+    for (size_t i = 0; i < t->n_skills && i < 16; i++) {
+        snprintf(name, sizeof name, "skills[%zu]", i);
+        check_category(&e, name, t->skills[i], 1);
+    }
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void list_technicians(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__ListTechnicians *l = (const Intake__ListTechnicians *)msg;
+    as_problems_t e = {0};
+    check_center(&e, "center", l->center, 0);
+    check_category(&e, "skill", l->skill, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void technician_workload(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__GetTechnicianWorkload *w = (const Intake__GetTechnicianWorkload *)msg;
+    as_problems_t e = {0};
+    int32_t day;
+    if (w->date && iv_date_parse(w->date, &day) < 0)
+        as_problem(&e, "date", "is not a date (YYYY-MM-DD)");
+    check_center(&e, "center", w->center, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     (void)ud;
@@ -359,6 +610,20 @@ static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud
         as_problem(&e, "ticket", "is only for a repair_request call");
     if (c->ticket && c->ticket_id)
         as_problem(&e, "ticket", "opens a new ticket: leave ticket_id out");
+    if (c->service_order && !is_repair)
+        as_problem(&e, "service_order", "is only for a repair_request call");
+    if (c->service_order) {
+        if (!c->service_order->center && c->center)
+            c->service_order->center = strdup(c->center);
+        if (!c->service_order->customer && c->customer && c->customer->name && c->customer->phone) {
+            Intake__Customer *cu = calloc(1, sizeof *cu);
+            intake__customer__init(cu);
+            cu->name = strdup(c->customer->name);
+            cu->phone = strdup(c->customer->phone);
+            c->service_order->customer = cu;
+        }
+        check_new_order(&e, "service_order.", c->service_order);
+    }
     if (c->complaint && !is_complaint)
         as_problem(&e, "complaint", "is only for a complaint call");
     if (c->complaint) {
@@ -512,6 +777,31 @@ static const as_cmd_def_t commands[] = {
     {"intake.GetCall", &intake__call__descriptor, get_call, "cmd_get_call"},
     {"intake.ListCalls", &intake__call_list__descriptor, list_calls, "cmd_list_calls"},
     {"intake.GetCallStats", &intake__call_stats__descriptor, call_stats, "cmd_call_stats"},
+    /* on-site service orders and technicians (sql/visits.sql) */
+    {"intake.CreateServiceOrder", &intake__service_order__descriptor, create_service_order,
+     "cmd_create_service_order"},
+    {"intake.GetServiceOrder", &intake__service_order__descriptor, get_service_order,
+     "cmd_get_service_order"},
+    {"intake.ListServiceOrders", &intake__service_order_list__descriptor, list_service_orders,
+     "cmd_list_service_orders"},
+    {"intake.ScheduleServiceOrder", &intake__service_order__descriptor, schedule_service_order,
+     "cmd_schedule_service_order"},
+    {"intake.DispatchServiceOrder", &intake__service_order__descriptor, dispatch_service_order,
+     "cmd_dispatch_service_order"},
+    {"intake.CheckInServiceOrder", &intake__service_order__descriptor, check_in_service_order,
+     "cmd_check_in_service_order"},
+    {"intake.CheckOutServiceOrder", &intake__service_order__descriptor, check_out_service_order,
+     "cmd_check_out_service_order"},
+    {"intake.ConfirmServiceOrder", &intake__service_order__descriptor, confirm_service_order,
+     "cmd_confirm_service_order"},
+    {"intake.CancelServiceOrder", &intake__service_order__descriptor, cancel_service_order,
+     "cmd_cancel_service_order"},
+    {"intake.SaveTechnician", &intake__technician__descriptor, save_technician,
+     "cmd_save_technician"},
+    {"intake.ListTechnicians", &intake__technician_list__descriptor, list_technicians,
+     "cmd_list_technicians"},
+    {"intake.GetTechnicianWorkload", &intake__technician_workload__descriptor, technician_workload,
+     "cmd_technician_workload"},
     {"intake.GetQualityReport", &intake__quality_report__descriptor, quality_report,
      "cmd_quality_report"},
     {"intake.ExportQualityReport", &intake__quality_csv__descriptor, quality_export,
@@ -590,6 +880,9 @@ static as_config_item_t intake_items[] = {
     {"promise_region_after_h", AS_CFG_INT, "24", 1, 8760,
      "hours after a missed promise went to the centre manager that it goes to the region",
      &in_cfg.promise_region_after_h},
+    {"order_response_h", AS_CFG_INT, "24", 1, 8760,
+     "hours within which an on-site service order promises a technician on site",
+     &in_cfg.order_response_h},
     {"promise_poll_s", AS_CFG_INT, "30", 1, 3600,
      "the promise timer re-reads the database at least this often", &in_cfg.promise_poll_s},
 };

@@ -133,11 +133,12 @@ static void write_settings(void)
 int in_promises_start(as_service_t *svc)
 {
     json_t *o =
-        json_pack("{s:I, s:I, s:I, s:I, s:I}", "test_mode", (json_int_t)in_cfg.test_mode,
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "test_mode", (json_int_t)in_cfg.test_mode,
                   "clock_offset_s", (json_int_t)(in_cfg.test_mode ? in_cfg.clock_offset_s : 0),
                   "promise_default_h", (json_int_t)in_cfg.promise_default_h, "promise_at_risk_pct",
                   (json_int_t)in_cfg.promise_at_risk_pct, "promise_region_after_h",
-                  (json_int_t)in_cfg.promise_region_after_h);
+                  (json_int_t)in_cfg.promise_region_after_h, "order_response_h",
+                  (json_int_t)in_cfg.order_response_h);
     dl.settings_json = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!dl.settings_json)

@@ -13,7 +13,8 @@ typedef struct in_settings {
     long test_mode;      /* 1 enables the test clock offset; 0 (default) locks it */
     long clock_offset_s; /* test mode only: the service clock runs this far ahead */
     long promise_default_h, promise_at_risk_pct, promise_region_after_h;
-    long promise_poll_s; /* the timer re-reads the promises at least this often */
+    long order_response_h; /* on-site service orders: hours to a technician on site */
+    long promise_poll_s;   /* the timer re-reads the promises at least this often */
 } in_settings_t;
 
 extern in_settings_t in_cfg;

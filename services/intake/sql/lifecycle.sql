@@ -748,13 +748,16 @@ BEGIN
             v_n := v_n + 1;
         END LOOP;
     END LOOP;
-    RETURN v_n;
+    -- the on-site service orders' response promises ride on the same timer (visits.sql)
+    RETURN v_n + escalate_service_orders_due();
 END $$;
 
 CREATE OR REPLACE FUNCTION promise_next_check_ms() RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT greatest(0, ceil(extract(epoch FROM min(promise_next_check_at) - svc_now()) * 1000))::bigint
-    FROM tickets WHERE promise_next_check_at IS NOT NULL
+    SELECT greatest(0, ceil(extract(epoch FROM min(at) - svc_now()) * 1000))::bigint
+    FROM (SELECT min(promise_next_check_at) AS at FROM tickets WHERE promise_next_check_at IS NOT NULL
+          UNION ALL
+          SELECT min(promise_next_check_at) FROM service_orders WHERE promise_next_check_at IS NOT NULL) x
 $$;
 
 CREATE OR REPLACE FUNCTION promise_json(t tickets) RETURNS jsonb
@@ -890,7 +893,8 @@ LANGUAGE sql STABLE AS $$
         'center', c.center, 'region', c.region, 'summary', c.summary, 'agent', c.agent,
         'duration_s', c.duration_s,
         'started_at', to_char(c.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-        'recorded_at', to_char(c.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')))
+        'recorded_at', to_char(c.recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+        'service_order_id', c.service_order_id))
 $$;
 
 -- POST /v1/calls. `a` is validated field by field in C (services/intake/main.c); here: the
@@ -906,6 +910,7 @@ DECLARE
     v_name text := nullif(a->'customer'->>'name', '');
     v_phone text := nullif(a->'customer'->>'phone', '');
     v_open jsonb;
+    v_order text;
 BEGIN
     IF v_ticket IS NOT NULL THEN
         SELECT * INTO t FROM tickets WHERE id = v_ticket;
@@ -920,6 +925,17 @@ BEGIN
         v_open := cmd_open_ticket(p_req, p_principal, a->'ticket');
         SELECT * INTO t FROM tickets WHERE id = v_open->'body'->>'id';
         v_ticket := t.id;
+    END IF;
+    IF a->'service_order' IS NOT NULL THEN
+        -- a repair request for a visit: the on-site order opens now, in this transaction
+        v_open := cmd_create_service_order(p_req, p_principal,
+                                           jsonb_strip_nulls(a->'service_order' || jsonb_build_object(
+                                               'center', coalesce(a#>>'{service_order,center}', v_center),
+                                               'ticket_id', coalesce(a#>>'{service_order,ticket_id}', v_ticket))));
+        v_order := v_open->'body'->>'id';
+        v_center := coalesce(v_center, v_open->'body'->>'center');
+        v_name := coalesce(v_name, a#>>'{service_order,customer,name}');
+        v_phone := coalesce(v_phone, a#>>'{service_order,customer,phone}');
     END IF;
     IF nullif(a->>'complaint_id', '') IS NOT NULL
        AND NOT EXISTS (SELECT 1 FROM tickets x WHERE (a->>'complaint_id') = ANY (x.complaints)
@@ -963,14 +979,17 @@ BEGIN
     END IF;
     INSERT INTO calls(id, direction, channel, category, outcome, customer_name, customer_phone,
                       ticket_id, complaint_id, complaint, center, region, summary, agent,
-                      duration_s, started_at, request_id)
+                      duration_s, started_at, request_id, service_order_id)
     VALUES ('CL' || lpad(nextval('call_no')::text, 8, '0'), a->>'direction',
             coalesce(a->>'channel', 'phone'), a->>'category', coalesce(a->>'outcome', 'answered'),
             v_name, v_phone, v_ticket, nullif(a->>'complaint_id', ''), a->'complaint', v_center,
             v_region, a->>'summary', coalesce(p_principal->>'subject', 'unknown'),
             coalesce((a->>'duration_s')::int, 0),
-            coalesce((a->>'started_at')::timestamptz, now()), p_req)
+            coalesce((a->>'started_at')::timestamptz, now()), p_req, v_order)
     RETURNING * INTO c;
+    IF v_order IS NOT NULL THEN
+        UPDATE service_orders SET call_id = c.id WHERE id = v_order;
+    END IF;
     IF c.complaint IS NOT NULL THEN
         PERFORM emit('intake', 'intake.CallLogged', jsonb_strip_nulls(jsonb_build_object(
             'call_id', c.id, 'center', c.center, 'region', c.region, 'category', c.category,
@@ -981,7 +1000,8 @@ BEGIN
             p_req);
     END IF;
     PERFORM audit_write(p_principal, p_req, 'record', 'call', c.id,
-                        jsonb_build_object('category', c.category, 'ticket', c.ticket_id));
+                        jsonb_build_object('category', c.category, 'ticket', c.ticket_id,
+                                           'service_order', c.service_order_id));
     RETURN jsonb_build_object('status', 201, 'body', call_json(c, NOT sees_phones(p_principal)));
 END $$;
 
