@@ -528,6 +528,10 @@ static const as_cmd_def_t commands[] = {
     {"intake.ListCustomerDevices", &intake__device_list__descriptor, as_cmd_sql_default,
      "cmd_list_customer_devices"},
     {"intake.GetDevice", &intake__device_record__descriptor, as_cmd_sql_default, "cmd_get_device"},
+    {"intake.ListDevices", &intake__device_list__descriptor, as_cmd_sql_default,
+     "cmd_list_devices"},
+    {"intake.EraseCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
+     "cmd_erase_customer"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
