@@ -2,7 +2,8 @@
 # intake: erasing a customer (issue 17). POST /v1/customers/{id}/erase — admin only, a reason
 # required — replaces the name, phones, address and consent; the tickets and the device history
 # keep their ids and states, but the tickets' name and phone are blanked, the events already in
-# the outbox lose them, and surveys blanks its callbacks and ticket links on the `erased` event.
+# the outbox lose them, and on the `erased` event surveys blanks its callbacks and ticket links
+# and notify its ticket phone, stored events and messages.
 # A second erase is 409 already_erased, an erased customer cannot be changed, searches no longer
 # find it, and a new ticket with the old phone registers a new customer.
 . "$(dirname "$0")/../lib.sh"
@@ -94,6 +95,10 @@ t_eq "surveys blanks the callback's name and phone" "0" \
     "$(wait_sql surveys "SELECT count(*) FROM callbacks WHERE ticket_id = '$T1' AND (customer_phone IS NOT NULL OR customer_name IS NOT NULL)" 0)"
 t_eq "and its ticket link" "0" \
     "$(wait_sql surveys "SELECT count(*) FROM ticket_customers WHERE ticket_id = '$T1' AND (customer_phone IS NOT NULL OR customer_name IS NOT NULL)" 0)"
+t_eq "notify forgets the phone: its ticket, stored events and messages" "0" \
+    "$(wait_sql notify "SELECT (SELECT count(*) FROM tickets WHERE ticket_id = '$T1' AND phone IS NOT NULL)
+                             + (SELECT count(*) FROM events WHERE payload::text LIKE '%$PHONE%')
+                             + (SELECT count(*) FROM notifications WHERE phone LIKE '%$PHONE%')" 0)"
 
 # --- searches no longer find the customer; the old phone is a new customer ---
 http GET "/v1/customers?phone=$PHONE" "$AS_TOKEN_ADMIN"
