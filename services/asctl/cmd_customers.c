@@ -40,6 +40,8 @@ static void print_customer(json_t *c)
     }
     asctl_verb_line("consent", b);
     asctl_verb_line("centre", asctl_get(c, "center", b, sizeof b));
+    if (json_object_get(c, "erased_at"))
+        asctl_verb_line("erased", asctl_get(c, "erased_at", b, sizeof b));
     json_t *d = json_object_get(c, "devices");
     if (json_array_size(d)) {
         printf("\ndevices:\n");
@@ -73,6 +75,15 @@ static void print_device(json_t *d)
     printf("\nhistory:\n");
     asctl_print_table(json_object_get(d, "history"), HISTORY_COLS,
                       sizeof HISTORY_COLS / sizeof HISTORY_COLS[0]);
+}
+
+static void print_device_list(json_t *ans)
+{
+    asctl_print_table(json_object_get(ans, "devices"), DEVICE_COLS,
+                      sizeof DEVICE_COLS / sizeof DEVICE_COLS[0]);
+    const char *next = json_string_value(json_object_get(ans, "next"));
+    if (next)
+        printf("\nmore: asctl device list --after %s\n", next);
 }
 
 static void print_devices(json_t *ans)
@@ -148,6 +159,26 @@ static int c_update(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "PATCH", path, b, NULL, print_customer);
 }
 
+static int c_erase(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--reason=";
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "customer erase") < 0)
+        return ASCTL_USAGE;
+    const char *reason = asctl_opt(argc, argv, "--reason");
+    if (!reason || !*reason) {
+        fprintf(stderr, "asctl: customer erase needs --reason TEXT\n");
+        return ASCTL_USAGE;
+    }
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    char path[256];
+    if (asctl_verb_path(path, sizeof path, "/v1/customers/%s/erase",
+                        asctl_verb_pos(argc, argv, spec, 0)) < 0)
+        return ASCTL_USAGE;
+    json_t *b = json_object();
+    json_object_set_new(b, "reason", json_string(reason));
+    return asctl_request(&o, "POST", path, b, NULL, print_customer);
+}
+
 static int get_one(const asctl_opts_t *o0, int argc, char **argv, const char *cmd, const char *fmt,
                    void (*print)(json_t *))
 {
@@ -177,13 +208,20 @@ static int d_show(const asctl_opts_t *o, int argc, char **argv)
 
 static int c_list(const asctl_opts_t *o, int argc, char **argv)
 {
-    static const char *const q[] = {"--phone", "phone",   "--name", "name", "--after",
-                                    "after",   "--limit", "limit",  NULL};
+    static const char *const q[] = {"--phone", "phone", "--name",  "name",  "--imei", "imei",
+                                    "--after", "after", "--limit", "limit", NULL};
     return asctl_verb_list(o, argc, argv, "customer list", "/v1/customers", q, print_customers);
 }
 
+static int d_list(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const q[] = {"--imei",  "imei",  "--serial", "serial", "--vin", "vin",
+                                    "--after", "after", "--limit",  "limit",  NULL};
+    return asctl_verb_list(o, argc, argv, "device list", "/v1/devices", q, print_device_list);
+}
+
 const asctl_cmd_t asctl_customer_cmds[] = {
-    {"customer", "list", "[--phone PREFIX] [--name PREFIX] [--limit N] [--after ID]",
+    {"customer", "list", "[--phone PREFIX] [--name PREFIX] [--imei IMEI] [--limit N] [--after ID]",
      "find customers (admin, centre desks)", c_list},
     {"customer", "show", "ID", "a customer with devices and tickets (the read is audited)", c_show},
     {"customer", "add",
@@ -194,6 +232,10 @@ const asctl_cmd_t asctl_customer_cmds[] = {
      "ID [--name N] [--phones P,…] [--address A] [--tier T] [--owner NAME] [--consent …]",
      "change a customer (phones are added)", c_update},
     {"customer", "devices", "ID", "the customer's devices with their history", c_devices},
+    {"customer", "erase", "ID --reason TEXT",
+     "erase a customer's personal data (admin; tickets keep their ids and states)", c_erase},
     {"device", "show", "IMEI|VIN", "a device: owner and repair history at every centre", d_show},
+    {"device", "list", "[--imei PREFIX] [--serial PREFIX] [--vin PREFIX] [--limit N] [--after KEY]",
+     "find devices by IMEI, serial or VIN prefix", d_list},
     {NULL, NULL, NULL, NULL, NULL},
 };

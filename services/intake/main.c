@@ -170,6 +170,23 @@ static void cancel_ticket(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+static void erase_customer(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__EraseCustomer *c = (const Intake__EraseCustomer *)msg;
+    as_problems_t e = {0};
+    if (!c->id || !*c->id || strlen(c->id) > 32)
+        as_problem(&e, "id", "a customer id is required");
+    const char *r = c->reason;
+    while (r && (*r == ' ' || *r == '\t'))
+        r++;
+    if (!r || !*r)
+        as_problem(&e, "reason", "is required");
+    else if (strlen(c->reason) > 500)
+        as_problem(&e, "reason", "is longer than 500 bytes");
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static void return_unrepaired(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__ReturnUnrepaired *r = (const Intake__ReturnUnrepaired *)msg;
@@ -818,6 +835,10 @@ static const as_cmd_def_t commands[] = {
     {"intake.ListCustomerDevices", &intake__device_list__descriptor, as_cmd_sql_default,
      "cmd_list_customer_devices"},
     {"intake.GetDevice", &intake__device_record__descriptor, as_cmd_sql_default, "cmd_get_device"},
+    {"intake.ListDevices", &intake__device_list__descriptor, as_cmd_sql_default,
+     "cmd_list_devices"},
+    {"intake.EraseCustomer", &intake__customer_record__descriptor, erase_customer,
+     "cmd_erase_customer"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */

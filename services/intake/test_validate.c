@@ -120,6 +120,26 @@ static void test_every_problem_is_reported_not_just_the_first(void **state)
     assert_true(has_field(&e, "request"));
 }
 
+static void test_customer_id_and_device_key_stand_in_for_customer_and_device(void **state)
+{
+    (void)state;
+    fixture_t x;
+    fill(&x);
+    x.t.customer = NULL;
+    x.t.device = NULL;
+    as_problems_t e = {0};
+    char w[4][160];
+    int nw;
+    setenv("AS_TODAY", "2026-03-01", 1);
+    assert_int_equal(iv_open_ticket(&x.t, &e, w, &nw), 2);
+    assert_true(has_field(&e, "customer"));
+    assert_true(has_field(&e, "device"));
+    as_problems_t e2 = {0};
+    x.t.customer_id = "CU00000042";
+    x.t.device_key = "490154203237518";
+    assert_int_equal(iv_open_ticket(&x.t, &e2, w, &nw), 0);
+}
+
 static void test_future_dates_and_purchase_after_claim_are_refused(void **state)
 {
     (void)state;
@@ -195,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_dates_are_strict_calendar_dates),
         cmocka_unit_test(test_a_complete_ticket_passes),
         cmocka_unit_test(test_every_problem_is_reported_not_just_the_first),
+        cmocka_unit_test(test_customer_id_and_device_key_stand_in_for_customer_and_device),
         cmocka_unit_test(test_future_dates_and_purchase_after_claim_are_refused),
         cmocka_unit_test(test_differing_label_imei_sets_proof_mismatch_and_warns),
         cmocka_unit_test(test_a_car_needs_odometer_and_fault_class),

@@ -128,8 +128,12 @@ int iv_open_ticket(Intake__OpenTicket *t, as_problems_t *e, char warnings[4][160
     *nwarn = 0;
     int32_t today = iv_today();
     text(e, "center", t->center, 16, 1);
+    text(e, "customer_id", t->customer_id, 32, 0);
+    text(e, "device_key", t->device_key, 100, 0);
     if (!t->customer) {
-        as_problem(e, "customer", "is required");
+        /* an existing customer: name and phone come from the record (checked in SQL) */
+        if (!present(t->customer_id))
+            as_problem(e, "customer", "is required (or customer_id)");
     } else {
         text(e, "customer.name", t->customer->name, 100, 1);
         text(e, "customer.phone", t->customer->phone, 20, 1);
@@ -150,7 +154,9 @@ int iv_open_ticket(Intake__OpenTicket *t, as_problems_t *e, char warnings[4][160
     }
     const char *category = NULL;
     if (!t->device) {
-        as_problem(e, "device", "is required");
+        /* an existing device: its identifiers come from the registry (checked in SQL) */
+        if (!present(t->device_key))
+            as_problem(e, "device", "is required (or device_key)");
     } else {
         Intake__Device *d = t->device;
         category = d->category;

@@ -172,7 +172,7 @@ mutant "a request value outside intake.Request fails the type-check" 's/request:
 mutant "a ticket state that does not exist fails the type-check" 's/"estimate_pending");/"estimate_waiting");/'
 mutant "a misspelt body field fails the type-check" 's/    estimate_cents: 42000,/    estimate_cent: 42000,/'
 mutant "a misspelt answer field fails the type-check" 's/ready.work?.consented_estimate_cents !==/ready.work?.consented_estimate !==/'
-mutant "a missing required field (customer) fails the type-check" 's/^    customer: { name.*$//'
+mutant "a missing required field (fault) fails the type-check" 's/^    fault: { code.*$//'
 mutant "a route that does not exist fails the type-check" 's|"/v1/tickets/{id}/consent"|"/v1/tickets/{id}/consents"|'
 mutant "a payment method outside intake.PaymentMethod fails the type-check" 's/payment_method: "wechat_pay" }/payment_method: "wechat" }/'
 

@@ -77,6 +77,16 @@ http POST "/v1/tickets/$id/parts-requests" "$AS_TOKEN_CENTER" '{"parts":[{"sku":
 t_status "parts are requested" 200
 t_jq "the ticket waits for parts" .state awaiting_parts
 t_jq "the requested line is numbered" '.work.requested[0].line_no' 1
+# The customer will not wait: the device goes back unrepaired and parts releases the screen it
+# reserved, so no ticket of this test keeps the centre's shared stock (tests share one stack).
+http POST "/v1/tickets/$id/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"the customer will not wait for the part"}'
+t_jq "a ticket awaiting parts can go back unrepaired" .state returned
+for _ in $(seq 1 100); do
+    r=$(sql parts "SELECT string_agg(state, ',') FROM reservations WHERE ticket_id = '$id'")
+    [[ $r =~ ^(released|cancelled)$ ]] && break
+    sleep 0.1
+done
+t_match "its reserved (or backordered) screen is given up" '^(released|cancelled)$' "$r"
 
 # --- a declined estimate closes the ticket ---
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$body"

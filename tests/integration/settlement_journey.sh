@@ -24,6 +24,16 @@ open_ticket() { # body -> id in $id, decided
 }
 
 # --- a warranty repair with a part the manufacturer wants back ---
+# The screen must come from SH01's free stock, or parts completes the repair without an issue
+# movement ("used but not in our stock") and the ticket has no issue entry. SH01's demo stock is
+# shared with every test before this one (repairs draw screens, a ticket awaiting parts keeps one
+# reserved), so the journey brings its own screen to the centre first.
+free_screens() {
+    sql parts "SELECT coalesce((SELECT on_hand - reserved FROM stock WHERE site = 'SH01' AND sku = 'HX10-SCREEN'), 0)"
+}
+http POST /v1/parts/receipts "$AS_TOKEN_ADMIN" '{"site":"SH01","sku":"HX10-SCREEN","qty":1,"note":"settlement journey"}'
+t_status "a screen is received at SH01 for the journey" 201
+t_match "SH01 has a free screen to issue" '^[1-9][0-9]*$' "$(free_screens)"
 open_ticket "$(ticket_body repair "$(days_ago 40)" 1)"
 W=$id
 t_jq "the warranty repair is free" '.decision.free' true
@@ -32,6 +42,9 @@ t_jq "covered work goes to repair" .state in_repair
 http POST "/v1/tickets/$W/repair-complete" "$AS_TOKEN_CENTER" \
     '{"parts_used":[{"sku":"HX10-SCREEN","qty":1}],"labour_code":"L-SCREEN","labour_minutes":40,"cause":"manufacturing_quality"}'
 t_status "the repair is completed (the screen is drawn from the centre's stock)" 200
+issued() { sql parts "SELECT count(*) FROM movements WHERE ticket_id = '$W' AND kind = 'issue' AND site = 'SH01'"; }
+for _ in $(seq 1 100); do [ "$(issued)" = 1 ] && break; sleep 0.1; done
+t_eq "parts issued the screen from SH01's free stock for the ticket" 1 "$(issued)"
 wait_http "/v1/settlement/charges/$W" "$AS_TOKEN_FINANCE" .payer manufacturer
 t_status "settlement charged the ticket from RepairCompleted" 200
 t_jq "the manufacturer pays: claim labour 6000 + screen 52000 at cost + 10 % + service fee 1000" \
@@ -56,18 +69,16 @@ http POST "/v1/tickets/$W/handback" "$AS_TOKEN_CENTER" '{}'
 # The ticket's entries: its charge, the screen issued at cost and the defective one back (stock
 # entries carry the ticket) — and no payment. The stock entries come from the parts stream, on
 # their own schedule: wait for the set to settle (at most 10 s), then check it is exactly that.
-# KNOWN DEFECT (issue 14 note, 2026-12-07): after the whole suite has run, the defective screen's
-# valuation entry (WH01 receiving the return) is missing for this ticket — order-dependent, not
-# reproduced alone. Until it is found, the check below holds the charge and the issued screen and
-# no payment, and reports the missing entry as a TODO line instead of failing CI.
-if wait_http "/v1/settlement/charges/$W" "$AS_TOKEN_FINANCE" \
-    '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 3"; then
-    t_ok "the hand-back closes the charge set with the charge, the screen issued and the defective one back; nothing is paid"
-else
-    t_jq "the hand-back closes the charge set: the charge and the screen issued, no payment" \
-        '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 2"
-    echo "# TODO known defect: the defective screen's valuation entry is missing (see issue 14)"
-fi
+wait_http "/v1/settlement/charges/$W" "$AS_TOKEN_FINANCE" \
+    '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 3"
+t_jq "the hand-back closes the charge set with the charge, the screen issued and the defective one back; nothing is paid" \
+    '[.closed_outcome, (.entries | length)] | map(tostring) | join(" ")' "repaired 3"
+t_eq "the ticket's entries are the charge, the issue at SH01 and the defective return at WH01" \
+    "charge stock:issue:SH01 stock:defective_return:WH01" \
+    "$(q "SELECT string_agg(CASE WHEN kind = 'stock' THEN kind || ':' || split_part(memo, ' ', 1) || ':' ||
+                                   (SELECT center FROM journal_lines l WHERE l.entry_no = e.entry_no LIMIT 1)
+                              ELSE kind END, ' ' ORDER BY entry_no)
+          FROM journal_entries e WHERE ticket_id = '$W'")"
 wait_http "/v1/tickets/$W" "$AS_TOKEN_CENTER" '[.timeline[].event] | index("charged") != null' true
 t_jq "intake shows the charge on the ticket's timeline" \
     '.timeline[] | select(.event == "charged") | .note | test("manufacturer 64200")' true

@@ -350,6 +350,7 @@ CREATE OR REPLACE FUNCTION customer_json(c customers, p_full boolean) RETURNS js
         'id', c.id, 'name', c.name, 'phones', to_jsonb(c.phones), 'address', c.address,
         'consent', c.consent, 'tier', c.tier, 'account_owner', c.account_owner,
         'center', c.center, 'created_at', iso_ts(c.created_at), 'updated_at', iso_ts(c.updated_at),
+        'erased_at', iso_ts(c.erased_at),
         'devices', CASE WHEN p_full THEN
             (SELECT coalesce(jsonb_agg(device_json(d, false) ORDER BY d.first_seen_at, d.device_key), '[]')
              FROM devices d WHERE d.customer_id = c.id) END,
@@ -534,6 +535,9 @@ DECLARE
     v_tier text := coalesce(nullif(a->>'tier', ''), c.tier);
     v_owner text := CASE WHEN a ? 'account_owner' THEN nullif(a->>'account_owner', '') ELSE c.account_owner END;
 BEGIN
+    IF c.erased_at IS NOT NULL THEN
+        PERFORM fail(409, 'erased', format('customer %s was erased and cannot be changed', c.id));
+    END IF;
     PERFORM customer_check(a, false);
     IF v_tier <> 'regular' AND v_owner IS NULL THEN
         PERFORM fail(400, 'validation', 'account_owner: a key or VIP customer needs a named account owner');
@@ -550,6 +554,65 @@ BEGIN
     PERFORM audit_write(p, p_req, 'update', 'customer', c.id, jsonb_build_object('tier', c.tier));
     PERFORM customer_event(p_req, c, 'updated');
     RETURN jsonb_build_object('status', 200, 'body', customer_json(c, true));
+END $$;
+
+-- Erase a customer (admin only, with a reason): the record keeps its id, tickets and devices;
+-- name, phones, address and consent are replaced; the phones are freed (a new ticket with an
+-- old phone registers a new customer); the personal fields of the customer's tickets and calls,
+-- of the events already in the outbox about them and of the stored command replies are blanked.
+-- intake.CustomerChanged (change erased) names the tickets, so that other services blank theirs.
+CREATE OR REPLACE FUNCTION cmd_erase_customer(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    c customers;
+    v_reason text := nullif(btrim(coalesce(a->>'reason', '')), '');
+    v_tickets text[];
+BEGIN
+    IF p->>'role' IS DISTINCT FROM 'admin' THEN
+        PERFORM fail(403, 'forbidden', 'only an administrator erases customers');
+    END IF;
+    IF coalesce(a->>'id', '') = '' THEN
+        PERFORM fail(400, 'validation', 'id: is required');
+    END IF;
+    IF v_reason IS NULL THEN
+        PERFORM fail(400, 'validation', 'reason: is required');
+    ELSIF length(v_reason) > 500 THEN
+        PERFORM fail(400, 'validation', 'reason: is longer than 500');
+    END IF;
+    c := customer_for_update(p, a->>'id');
+    IF c.erased_at IS NOT NULL THEN
+        PERFORM fail(409, 'already_erased', format('customer %s was erased already', c.id));
+    END IF;
+    SELECT coalesce(array_agg(id ORDER BY id), '{}') INTO v_tickets
+        FROM tickets WHERE customer_id = c.id;
+    DELETE FROM customer_phones WHERE customer_id = c.id;
+    UPDATE customers SET name = 'erased', phones = '{}', address = NULL,
+                         consent = '{"sms": false, "phone": false, "email": false, "wechat": false}',
+                         erased_at = now(), erased_by = coalesce(p->>'subject', 'unknown'), erase_reason = v_reason,
+                         updated_at = now()
+        WHERE id = c.id RETURNING * INTO c;
+    UPDATE tickets SET customer_name = 'erased', customer_phone = ''
+        WHERE customer_id = c.id;
+    UPDATE calls SET customer_name = NULL, customer_phone = NULL
+        WHERE ticket_id = ANY (v_tickets);
+    -- what is already on the bus about these tickets: no name or phone stays in the outbox
+    UPDATE outbox SET payload = payload - 'customer' - 'customer_name' - 'customer_phone'
+        WHERE payload->>'ticket_id' = ANY (v_tickets)
+          AND (payload ? 'customer' OR payload ? 'customer_name' OR payload ? 'customer_phone');
+    UPDATE outbox SET payload = payload - 'customer' - 'customer_name' - 'customer_phone'
+        WHERE payload->>'id' = ANY (v_tickets) AND payload ? 'customer';
+    -- stored replies (idempotent retries) of commands on these tickets
+    UPDATE commands SET reply = jsonb_set(reply, '{body,customer}',
+                                          '{"name": "erased", "phone": ""}'::jsonb)
+        WHERE reply->'body'->>'id' = ANY (v_tickets) AND reply->'body' ? 'customer';
+    DELETE FROM commands WHERE reply->'body'->>'id' = c.id;
+    PERFORM audit_write(p, p_req, 'erase', 'customer', c.id,
+                        jsonb_build_object('reason', v_reason, 'tickets', cardinality(v_tickets)));
+    PERFORM emit('intake', 'intake.CustomerChanged', jsonb_strip_nulls(jsonb_build_object(
+        'customer_id', c.id, 'change', 'erased', 'tier', c.tier,
+        'account_owner', c.account_owner, 'center', c.center,
+        'ticket_ids', to_jsonb(v_tickets))), p_req);
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', customer_json(c, true));
 END $$;
 
 CREATE OR REPLACE FUNCTION cmd_get_customer(p_req text, p jsonb, a jsonb) RETURNS jsonb
@@ -572,6 +635,7 @@ DECLARE
     v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 200);
     v_phone text := norm_phone(a->>'phone');
     v_name text := lower(nullif(btrim(a->>'name'), ''));
+    v_imei text := nullif(btrim(a->>'imei'), '');
     v_rows jsonb;
     v_n int;
 BEGIN
@@ -584,6 +648,10 @@ BEGIN
           WHERE (v_phone IS NULL OR EXISTS (SELECT 1 FROM customer_phones cp
                      WHERE cp.customer_id = c.id AND cp.phone LIKE v_phone || '%'))
             AND (v_name IS NULL OR lower(c.name) LIKE v_name || '%')
+            AND (v_imei IS NULL OR EXISTS (SELECT 1 FROM devices d
+                     WHERE d.customer_id = c.id AND (d.device_key = v_imei OR d.imei = v_imei
+                                                     OR d.vin = v_imei)))
+            AND c.erased_at IS NULL
             AND (a->>'after' IS NULL OR c.id > a->>'after')
             AND may_see_customer(p, c)
           ORDER BY c.id LIMIT v_limit) c;
@@ -617,6 +685,46 @@ BEGIN
         PERFORM fail(404, 'not_found', format('device %s not found', a->>'imei'));
     END IF;
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', device_json(d, true));
+END $$;
+
+-- Devices by IMEI, serial or VIN prefix (at least one), paged by device key (`after`); only
+-- the devices the principal may read (may_see_device), without their history.
+CREATE OR REPLACE FUNCTION cmd_list_devices(p_req text, p jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_limit int;
+    v_imei text := nullif(btrim(coalesce(a->>'imei', '')), '');
+    v_serial text := nullif(btrim(coalesce(a->>'serial', '')), '');
+    v_vin text := upper(nullif(btrim(coalesce(a->>'vin', '')), ''));
+    v_rows jsonb;
+    v_n int;
+BEGIN
+    IF p->>'role' NOT IN ('admin', 'reviewer', 'region', 'center') THEN
+        PERFORM fail(403, 'forbidden', 'devices are read by admin, reviewers, regions and centre desks');
+    END IF;
+    v_limit := CASE WHEN coalesce(a->>'limit', '') = '' THEN 50
+                    WHEN a->>'limit' ~ '^[0-9]{1,4}$' THEN (a->>'limit')::int ELSE 0 END;
+    IF v_limit NOT BETWEEN 1 AND 200 THEN
+        PERFORM fail(400, 'validation', 'limit: must be 1 to 200');
+    END IF;
+    IF v_imei IS NULL AND v_serial IS NULL AND v_vin IS NULL THEN
+        PERFORM fail(400, 'validation', 'imei: give an imei, serial or vin prefix');
+    END IF;
+    IF length(coalesce(v_imei, '') || coalesce(v_serial, '') || coalesce(v_vin, '')) < 4 THEN
+        PERFORM fail(400, 'validation', 'imei: a prefix needs at least 4 characters');
+    END IF;
+    SELECT coalesce(jsonb_agg(device_json(d, false) ORDER BY d.device_key), '[]'), count(*)
+        INTO v_rows, v_n
+    FROM (SELECT * FROM devices d
+          WHERE (v_imei IS NULL OR d.imei LIKE v_imei || '%')
+            AND (v_serial IS NULL OR d.serial LIKE v_serial || '%')
+            AND (v_vin IS NULL OR upper(d.vin) LIKE v_vin || '%')
+            AND (coalesce(a->>'after', '') = '' OR d.device_key > a->>'after')
+            AND may_see_device(p, d)
+          ORDER BY d.device_key LIMIT v_limit) d;
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
+        'devices', v_rows,
+        'next', CASE WHEN v_n = v_limit THEN v_rows->(v_n - 1)->>'key' END));
 END $$;
 
 CREATE OR REPLACE FUNCTION tickets_announce_customer() RETURNS trigger

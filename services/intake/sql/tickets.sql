@@ -62,6 +62,8 @@ DECLARE
     v_exchanges int;
     v_remedies jsonb;
     v_actor text := coalesce(p_principal->>'subject', 'unknown');
+    v_cust customers;
+    v_dev devices;
 BEGIN
     SELECT * INTO c FROM centers WHERE code = a->>'center';
     IF NOT FOUND THEN
@@ -70,6 +72,42 @@ BEGIN
     IF NOT may_see(p_principal, c.code, c.region) OR p_principal->>'role' = 'reviewer'
        OR p_principal->>'role' = 'finance' THEN
         PERFORM fail(403, 'forbidden', format('you may not open tickets for centre %s', c.code));
+    END IF;
+    -- An existing customer (customer_id): name and phone come from the record. Unknown, erased
+    -- or out of the desk's sight all answer the same 422 (existence is not revealed).
+    IF coalesce(a->>'customer_id', '') <> '' THEN
+        SELECT * INTO v_cust FROM customers WHERE id = a->>'customer_id';
+        IF NOT FOUND OR v_cust.erased_at IS NOT NULL OR cardinality(v_cust.phones) = 0
+           OR NOT may_see_customer(p_principal, v_cust) THEN
+            PERFORM fail(422, 'unknown_customer',
+                         format('customer_id: customer %s not found', a->>'customer_id'));
+        END IF;
+        a := jsonb_set(a, '{customer}', jsonb_build_object('name', v_cust.name,
+                                                           'phone', v_cust.phones[1]));
+    END IF;
+    -- An existing device (device_key): its identifiers come from the registry; a device given
+    -- as well must be that device.
+    IF coalesce(a->>'device_key', '') <> '' THEN
+        SELECT * INTO v_dev FROM devices WHERE device_key = a->>'device_key';
+        IF NOT FOUND OR NOT may_see_device(p_principal, v_dev) THEN
+            PERFORM fail(422, 'unknown_device',
+                         format('device_key: device %s not found', a->>'device_key'));
+        END IF;
+        IF a ? 'device' THEN
+            IF coalesce(nullif(a#>>'{device,imei}', ''), nullif(a#>>'{device,vin}', ''),
+                        CASE WHEN coalesce(a#>>'{device,serial}', '') <> ''
+                             THEN coalesce(a#>>'{device,brand}', '') || '/' || (a#>>'{device,serial}') END)
+               IS DISTINCT FROM v_dev.device_key THEN
+                PERFORM fail(400, 'validation', 'device_key: the device given is another device');
+            END IF;
+        ELSE
+            IF v_dev.category = 'car' THEN
+                PERFORM fail(400, 'validation', 'device.odometer_km: is required for a car');
+            END IF;
+            a := jsonb_set(a, '{device}', jsonb_strip_nulls(jsonb_build_object(
+                'category', v_dev.category, 'brand', v_dev.brand, 'model', v_dev.model,
+                'imei', v_dev.imei, 'serial', v_dev.serial, 'vin', v_dev.vin)));
+        END IF;
     END IF;
     v_key := coalesce(nullif(a#>>'{device,imei}', ''), nullif(a#>>'{device,vin}', ''),
                       CASE WHEN coalesce(a#>>'{device,serial}', '') <> ''

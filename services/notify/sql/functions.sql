@@ -73,7 +73,20 @@ DECLARE
     v_center text := nullif(p->>'center', '');
     v_region text := nullif(p->>'region', '');
     e events;
+    v_tickets text[];
 BEGIN
+    -- An erased customer (docs/customers.md): its tickets' phone, the stored events' customer
+    -- and the phone of its messages go; a message not sent yet is suppressed.
+    IF p_type = 'intake.CustomerChanged' AND p->>'change' = 'erased' THEN
+        v_tickets := ARRAY(SELECT jsonb_array_elements_text(coalesce(p->'ticket_ids', '[]')));
+        UPDATE tickets SET phone = NULL WHERE ticket_id = ANY (v_tickets) AND phone IS NOT NULL;
+        UPDATE events SET payload = payload - 'customer' - 'customer_name' - 'customer_phone'
+         WHERE payload->>'ticket_id' = ANY (v_tickets) AND payload ? 'customer';
+        UPDATE notifications SET phone = '',
+                                 state = CASE WHEN state = 'pending' THEN 'suppressed' ELSE state END
+         WHERE ticket_id = ANY (v_tickets) AND channel = 'sms' AND phone <> '';
+        DELETE FROM customer_waiting WHERE ticket_id = ANY (v_tickets);
+    END IF;
     IF p_type = 'intake.TicketOpened' AND p->>'ticket_id' IS NOT NULL AND v_center IS NOT NULL THEN
         INSERT INTO tickets(ticket_id, center, region, phone, brand)
         VALUES (p->>'ticket_id', v_center, v_region, nullif(p->'customer'->>'phone', ''),

@@ -79,12 +79,41 @@ CREATE OR REPLACE FUNCTION on_customer_linked(e jsonb) RETURNS void LANGUAGE sql
     ON CONFLICT (ticket_id) DO NOTHING;
 $$;
 
-CREATE OR REPLACE FUNCTION on_customer_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
+-- intake.CustomerChanged: the tier follows; an erased customer's name and phone go from the
+-- callbacks, complaints and ticket links of its tickets (those the event names and those
+-- CustomerLinked tied to it), and one audit row says so.
+CREATE OR REPLACE FUNCTION on_customer_changed(e jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_tickets text[];
+    v_n int := 0;
+    v_k int;
+BEGIN
     INSERT INTO customer_tiers(customer_id, tier, account_owner)
     VALUES (e->>'customer_id', coalesce(e->>'tier', 'regular'), e->>'account_owner')
     ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier,
                                             account_owner = EXCLUDED.account_owner;
-$$;
+    IF e->>'change' IS DISTINCT FROM 'erased' THEN
+        RETURN;
+    END IF;
+    SELECT coalesce(array_agg(DISTINCT t), '{}') INTO v_tickets FROM (
+        SELECT jsonb_array_elements_text(coalesce(e->'ticket_ids', '[]')) AS t
+        UNION SELECT ticket_id FROM ticket_tiers WHERE customer_id = e->>'customer_id') x;
+    UPDATE callbacks SET customer_name = NULL, customer_phone = NULL, updated_at = now()
+        WHERE ticket_id = ANY (v_tickets) AND (customer_name IS NOT NULL OR customer_phone IS NOT NULL);
+    GET DIAGNOSTICS v_k = ROW_COUNT;
+    v_n := v_n + v_k;
+    UPDATE complaints SET customer_name = NULL, customer_phone = NULL
+        WHERE ticket_id = ANY (v_tickets) AND (customer_name IS NOT NULL OR customer_phone IS NOT NULL);
+    GET DIAGNOSTICS v_k = ROW_COUNT;
+    v_n := v_n + v_k;
+    UPDATE ticket_customers SET customer_name = NULL, customer_phone = NULL
+        WHERE ticket_id = ANY (v_tickets) AND (customer_name IS NOT NULL OR customer_phone IS NOT NULL);
+    GET DIAGNOSTICS v_k = ROW_COUNT;
+    v_n := v_n + v_k;
+    PERFORM audit_write(jsonb_build_object('role', 'service', 'subject', 'intake'), NULL, 'erase',
+                        'customer', e->>'customer_id',
+                        jsonb_build_object('tickets', cardinality(v_tickets), 'rows', v_n));
+END $$;
 
 CREATE OR REPLACE FUNCTION on_call_logged(e jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
