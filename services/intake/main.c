@@ -4,12 +4,12 @@
  * (services/intake/migrations), which applies the effect, writes the timeline and audit rows and
  * the outbox event in one transaction. Intake follows the warranty stream to move tickets on
  * when a decision arrives. */
+#include "as/due.h"
 #include "as/enums.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "as/service.h"
 #include "intake.pb-c.h"
-#include "promises.h"
 #include "validate.h"
 
 #include <stdlib.h>
@@ -572,7 +572,13 @@ static const as_sub_def_t subscriptions[] = {
     {"surveys", on_event},  {"people", on_event}, /* the network: regions, centres, brands */
 };
 
-in_settings_t in_cfg;
+/* intake's settings: the test clock and the promised deadlines (issue 19.2). */
+static struct {
+    long test_mode;      /* 1 enables the test clock offset; 0 (default) locks it */
+    long clock_offset_s; /* test mode only: the service clock runs this far ahead */
+    long promise_default_h, promise_at_risk_pct, promise_region_after_h;
+    long promise_poll_s; /* the timer re-reads the promises at least this often */
+} in_cfg;
 
 static as_config_item_t intake_items[] = {
     {"test_mode", AS_CFG_INT, "0", 0, 1,
@@ -594,23 +600,35 @@ static as_config_item_t intake_items[] = {
      "the promise timer re-reads the database at least this often", &in_cfg.promise_poll_s},
 };
 
+/* Promises live in the database (tickets.promise_next_check_at); the due-timer is armed for the
+ * earliest one (at most promise_poll_s ahead) and, when it fires, runs escalate_promises_due()
+ * — which escalates, writes the timeline and publishes intake.PromiseEscalated in one
+ * transaction — and re-arms. The same timer as the complaint deadlines in surveys. */
+static as_due_t promises;
+
 static int intake_start(as_service_t *svc)
 {
-    if (!in_cfg.test_mode && in_cfg.clock_offset_s != 0) {
-        AS_ERROR("refusing to start", "reason=\"clock_offset_s=%ld needs test_mode=1\"",
-                 in_cfg.clock_offset_s);
-        return -1;
-    }
-    if (in_cfg.test_mode)
-        AS_WARN("TEST MODE: the service clock runs ahead; never run this in production",
-                "clock_offset_s=%ld", in_cfg.clock_offset_s);
-    return in_promises_start(svc);
+    json_t *o =
+        json_pack("{s:I, s:I, s:I}", "promise_default_h", (json_int_t)in_cfg.promise_default_h,
+                  "promise_at_risk_pct", (json_int_t)in_cfg.promise_at_risk_pct,
+                  "promise_region_after_h", (json_int_t)in_cfg.promise_region_after_h);
+    as_due_def_t def = {.what = "promise",
+                        .escalated_msg = "promises escalated",
+                        .escalate_sql = "SELECT escalate_promises_due()",
+                        .next_sql = "SELECT promise_next_check_ms()",
+                        .poll_s = &in_cfg.promise_poll_s,
+                        .test_mode = in_cfg.test_mode,
+                        .clock_offset_s = in_cfg.clock_offset_s,
+                        .settings = o};
+    int rc = o ? as_due_start(&promises, svc, &def) : -1;
+    json_decref(o);
+    return rc;
 }
 
 static void intake_stop(as_service_t *svc)
 {
     (void)svc;
-    in_promises_stop();
+    as_due_stop(&promises);
 }
 
 static const as_service_def_t intake_service = {
