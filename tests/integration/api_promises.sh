@@ -10,10 +10,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
 
-GW=$(api_gateway_bin) || {
-    t_fail "the gateway binary is there" "no as-gateway"
-    t_done
-}
+t_need_gateway
 TMP=$(mktemp -d)
 GW2_PID=""
 cleanup() {
