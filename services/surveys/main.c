@@ -158,16 +158,14 @@ int main(int argc, char **argv)
         .name = "surveys",
         .cmds = sv_commands,
         .ncmds = sv_ncommands,
-        .subs = subscriptions,
-        .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+        AS_DEF_SUBS(subscriptions),
         .publishes = 1,
         .metrics_sql =
             "SELECT 'aftersales_complaints_overdue', format('severity=\"%s\"', severity), "
             "count(*) FILTER (WHERE complaint_overdue(c)), "
             "'open complaints past a deadline, by severity' FROM complaints c "
             "WHERE state <> 'closed' GROUP BY severity",
-        .extra = surveys_items,
-        .nextra = sizeof surveys_items / sizeof surveys_items[0],
+        AS_DEF_EXTRA(surveys_items),
         .start = surveys_start,
         .stop = surveys_stop,
     };
