@@ -12,10 +12,7 @@ out=$(sq <<SQL
 INSERT INTO labour_rates VALUES ('$LAB', 'phone_host', '$MFR', '2020-01-01', 'Correction test labour', 6000, 0, 4000, 0);
 INSERT INTO parts_prices VALUES ('$A', '2020-01-01', 'Part kept locally', '$MFR', 15000, 10000, false, true);
 INSERT INTO claim_handling VALUES ('$MFR', '2020-01-01', 1000);
-INSERT INTO fee_rates(fee_code, category, manufacturer, effective_from, description, applies,
-                      list_cents, claim_cents, active)
-    SELECT DISTINCT fee_code, '*', '$MFR', '2000-01-01'::date, 'none for this maker', 'always',
-           NULL::bigint, NULL::bigint, false FROM fee_rates;
+$(no_fees_sql "$MFR")
 SQL
 )
 t_eq "the test's rate tables are loaded" "" "$out"

@@ -16,10 +16,7 @@ INSERT INTO parts_prices VALUES
     ('$A', '2020-01-01', 'Part returned to the maker', '$MFR', 15000, 10000, true, true),
     ('$B', '2020-01-01', 'Part kept locally', '$MFR', 3000, 2000, false, true);
 INSERT INTO claim_handling VALUES ('$MFR', '2020-01-01', 1000);
-INSERT INTO fee_rates(fee_code, category, manufacturer, effective_from, description, applies,
-                      list_cents, claim_cents, active)
-    SELECT DISTINCT fee_code, '*', '$MFR', '2000-01-01'::date, 'none for this maker', 'always',
-           NULL::bigint, NULL::bigint, false FROM fee_rates;
+$(no_fees_sql "$MFR")
 SQL
 )
 t_eq "the test's rate tables are loaded" "" "$out"
