@@ -15,7 +15,6 @@
 t_need_gateway
 t_scratch
 hdr() { tr -d '\r' <"$TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() {
     local imei
     imei=$(new_imei)

@@ -21,7 +21,6 @@ cleanup() {
 trap cleanup EXIT
 LOG=$AS_VAR/log
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() {
     local imei
     imei=$(new_imei)

@@ -10,7 +10,6 @@
 ROOT=${AS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd -P)}
 BIN=${AS_BIN:-build/bin}
 case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 
 # in_restart [NAME=VALUE...] — stop as-intake (SIGTERM; SIGKILL with IN_KILL=1), start it again
 in_restart() { SVC_KILL=${IN_KILL:-0} svc_restart intake "$@"; }

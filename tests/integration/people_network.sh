@@ -22,16 +22,6 @@ until_status() {
         sleep 0.2
     done
 }
-# wait_http PATH TOKEN FILTER EXPECTED — GET until FILTER gives EXPECTED (10 s at most).
-wait_http() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "$1" "$2"
-        [ "$(jbody "$3")" = "$4" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 ticket() { # request invoice-days-ago
     jq -nc --arg imei "$(new_imei)" --arg c "$CENTER" --arg req "$1" \
         --arg inv "$(TZ=Asia/Shanghai date -d "-$2 days" +%F)" '{
