@@ -183,6 +183,11 @@ t_scratch_cleanup() {
     rm -rf "$TMP"
 }
 
+# free_port — a TCP port on 127.0.0.1 that is free now (for a process the script starts itself).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # svc_restart NAME [VAR=VALUE...] — stop as-NAME (SIGTERM; SIGKILL with SVC_KILL=1), start it
 # again with those environment settings (its log appended, its pid file rewritten) and wait
 # (30 s at most; status 1 otherwise) until the gateway reports every service healthy.

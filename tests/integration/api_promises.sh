@@ -27,9 +27,6 @@ ticket_body() {
       fault: {code: "NO_POWER", description: "will not power on", listed: true},
       request: "repair"}'
 }
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # --- scope fails closed: at the gateway, when the token is loaded ---
 printf '%s desk.nosite center - east\n' "$(printf x | sha256sum | cut -d' ' -f1)" >"$TMP/bad-center"

@@ -17,9 +17,6 @@
 
 t_need_gateway
 t_scratch
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # start_gw NAME PORT [ENV=VALUE...] — a gateway of ours; its pid in $GW_PID
 start_gw() {
     local name=$1 port=$2

@@ -16,10 +16,6 @@ $(no_fees_sql "$MFR")
 SQL
 )
 t_eq "the test's rate tables are loaded" "" "$out"
-entry_of() {
-    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
-       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
-}
 K1="KC1-$T"
 completed "$(repair_event "$K1" SH01 manufacturer 2026-09-05 ".manufacturer = \"$MFR\" | .labour_code = \"$LAB\" | .parts_used = [{line_no: 1, sku: \"$A\", qty: 1}]")" >/dev/null
 C="CLM-$MFR-2026-09-01"

@@ -25,10 +25,6 @@ t_eq "the test's rate tables are loaded" "" "$out"
 warranty() {
     completed "$(repair_event "$1" SH01 manufacturer "$2" ".manufacturer = \"$MFR\" | .labour_code = \"$LAB\" | .parts_used = $3")" >/dev/null
 }
-entry_of() {
-    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
-       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
-}
 C1="CLM-$MFR-2026-08-01" C2="CLM-$MFR-2026-08-02"
 K1="K1-$T" K2="K2-$T" K3="K3-$T"
 

@@ -63,6 +63,12 @@ closed() { q "SELECT on_ticket_closed('$(printf '%s' "$1" | sed "s/'/''/g")'::js
 # returned PAYLOAD — apply a parts.DefectiveReturnRecorded the same way.
 returned() { q "SELECT on_defective_return('$(printf '%s' "$1" | sed "s/'/''/g")'::jsonb)"; }
 
+# entry_of SOURCE_KEY — the journal entry booked for SOURCE_KEY, as "account:debit:credit" lines.
+entry_of() {
+    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
+       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
+}
+
 # no_fees_sql MANUFACTURER — SQL giving that (test) manufacturer every fee code switched off, so a
 # test's charges hold only its own labour and parts.
 no_fees_sql() {
