@@ -164,6 +164,7 @@ t_done() {
 # t_need_gateway — GW, the as-gateway binary (tests/api/lib.sh, sourced first); without one the
 # script fails that check and ends.
 t_need_gateway() {
+    # shellcheck disable=SC2034 # GW is for the script that calls this
     GW=$(api_gateway_bin) || {
         t_fail "the gateway binary is there" "no as-gateway"
         t_done

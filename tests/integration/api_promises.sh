@@ -11,13 +11,7 @@
 . "$(dirname "$0")/../api/lib.sh"
 
 t_need_gateway
-TMP=$(mktemp -d)
-GW2_PID=""
-cleanup() {
-    [ -z "$GW2_PID" ] || kill "$GW2_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+t_scratch
 
 ticket_body() {
     jq -nc --arg phone "$1" --arg inv "$(days_ago 20)" --arg imei "$(new_imei)" '{
@@ -70,6 +64,7 @@ PORT2=$(free_port)
 AS_GATEWAY_TOKENS_FILE=$TMP/tokens AS_GATEWAY_HTTP_PORT=$PORT2 \
     "$GW" --config "$AS_CONFIG" >"$TMP/gw2.log" 2>&1 &
 GW2_PID=$!
+PIDS+=("$GW2_PID")
 GW2=http://127.0.0.1:$PORT2
 for _ in $(seq 1 100); do
     curl -s -o /dev/null "$GW2/healthz" && break
