@@ -63,6 +63,13 @@ closed() { q "SELECT on_ticket_closed('$(printf '%s' "$1" | sed "s/'/''/g")'::js
 # returned PAYLOAD — apply a parts.DefectiveReturnRecorded the same way.
 returned() { q "SELECT on_defective_return('$(printf '%s' "$1" | sed "s/'/''/g")'::jsonb)"; }
 
+# open_ticket BODY — a centre desk opens the ticket; its id in $id, once it is decided.
+open_ticket() {
+    http POST /v1/tickets "$AS_TOKEN_CENTER" "$1"
+    id=$(jbody .id)
+    wait_http "/v1/tickets/$id" "$AS_TOKEN_CENTER" '.state != "received"' true
+}
+
 # entry_of SOURCE_KEY — the journal entry booked for SOURCE_KEY, as "account:debit:credit" lines.
 entry_of() {
     q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
