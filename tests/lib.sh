@@ -184,6 +184,10 @@ t_scratch_cleanup() {
     rm -rf "$TMP"
 }
 
+# hdr NAME — the value of response header NAME (any case) in $TMP/h, as `curl -D "$TMP/h"` saves
+# the headers (the first one of that name).
+hdr() { tr -d '\r' <"$TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
+
 # free_port — a TCP port on 127.0.0.1 that is free now (for a process the script starts itself).
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'

@@ -14,7 +14,6 @@
 
 t_need_gateway
 t_scratch
-hdr() { tr -d '\r' <"$TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
 ticket_body() {
     local imei
     imei=$(new_imei)

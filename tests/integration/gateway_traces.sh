@@ -27,7 +27,6 @@ ticket_body() {
 }
 hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 # hdr NAME — a response header's value from $TMP/h
-hdr() { tr -d '\r' <"$TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
 # wait_for FILE TEXT [SECONDS] — until FILE has a line with TEXT
 wait_for() {
     local i
