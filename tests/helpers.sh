@@ -10,6 +10,9 @@ sh_date() { TZ=Asia/Shanghai date -d "${1:-today}" +%F; }
 # days_ago N — the business date N days before today.
 days_ago() { sh_date "-$1 days"; }
 
+# days_ahead N — the business date N days after today.
+days_ahead() { sh_date "+$1 days"; }
+
 # luhn_digit DIGITS — the Luhn check digit that completes DIGITS.
 luhn_digit() {
     local s=$1 sum=0 i d dbl=1

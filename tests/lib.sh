@@ -161,6 +161,65 @@ t_done() {
     exit 1
 }
 
+# t_need_gateway — GW, the as-gateway binary (tests/api/lib.sh, sourced first); without one the
+# script fails that check and ends.
+t_need_gateway() {
+    # shellcheck disable=SC2034 # GW is for the script that calls this
+    GW=$(api_gateway_bin) || {
+        t_fail "the gateway binary is there" "no as-gateway"
+        t_done
+    }
+}
+
+# t_scratch — TMP, a scratch directory, and PIDS, the script's own processes: at exit every one
+# of PIDS is killed and TMP removed.
+t_scratch() {
+    TMP=$(mktemp -d)
+    PIDS=()
+    trap t_scratch_cleanup EXIT
+}
+t_scratch_cleanup() {
+    local p
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+
+# hdr NAME — the value of response header NAME (any case) in $TMP/h, as `curl -D "$TMP/h"` saves
+# the headers (the first one of that name).
+hdr() { tr -d '\r' <"$TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
+
+# free_port — a TCP port on 127.0.0.1 that is free now (for a process the script starts itself).
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# svc_restart NAME [VAR=VALUE...] — stop as-NAME (SIGTERM; SIGKILL with SVC_KILL=1), start it
+# again with those environment settings (its log appended, its pid file rewritten) and wait
+# (30 s at most; status 1 otherwise) until the gateway reports every service healthy.
+svc_restart() {
+    local name=$1 pidf=$AS_VAR/run/$1.pid pid i root bin sig=TERM
+    shift
+    [ "${SVC_KILL:-0}" = 1 ] && sig=KILL
+    root=${AS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)}
+    bin=${AS_BIN:-build/bin}
+    case $bin in /*) ;; *) bin=$root/$bin ;; esac
+    pid=$(cat "$pidf" 2>/dev/null || true)
+    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+        kill -"$sig" "$pid"
+        for i in $(seq 1 100); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+    fi
+    (
+        cd "$root" || exit 1
+        env "$@" setsid "$bin/as-$name" --config "$AS_CONFIG" >>"$AS_VAR/log/$name.log" 2>&1 </dev/null &
+        echo $! >"$pidf"
+    )
+    sleep 0.3
+    wait_until 30 curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz"
+}
+
 # wait_http PATH TOKEN FILTER EXPECTED — GET PATH until the jq FILTER of the answer gives
 # EXPECTED (10 s at most; status 1 otherwise); the last answer stays in HTTP_STATUS/HTTP_BODY.
 wait_http() {

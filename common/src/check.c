@@ -1,7 +1,10 @@
-/* check.c — the validation problem collector and the Luhn / IMEI check (see as/check.h). */
+/* check.c — the validation problem collector and the Luhn / IMEI, date and text checks (see
+ * as/check.h). */
 #include "as/check.h"
 
+#include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void as_problem_v(as_problems_t *e, int row, const char *field, const char *fmt, va_list ap)
@@ -84,4 +87,45 @@ void as_imei_finish(char out[16])
 {
     out[14] = (char)('0' + as_luhn_digit(out, 14));
     out[15] = '\0';
+}
+
+int as_date_parse(const char *s, int *y, int *m, int *d)
+{
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
+        return -1;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
+            return -1;
+    *y = atoi(s);
+    *m = atoi(s + 5);
+    *d = atoi(s + 8);
+    if (*y < 1900 || *y > 2999 || *m < 1 || *m > 12 || *d < 1)
+        return -1;
+    int leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
+    return *d <= mdays[*m - 1] + (*m == 2 && leap) ? 0 : -1;
+}
+
+int as_date_valid(const char *s)
+{
+    int y, m, d;
+    return as_date_parse(s, &y, &m, &d) == 0;
+}
+
+void as_check_text(as_problems_t *e, const char *field, const char *s, size_t max, int required,
+                   int multiline)
+{
+    if (!s || !*s) {
+        if (required)
+            as_problem(e, field, "is required");
+        return;
+    }
+    if (strlen(s) > max)
+        as_problem(e, field, "is longer than %zu bytes", max);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p < 0x20 && *p != '\t' && !(multiline && (*p == '\n' || *p == '\r'))) {
+            as_problem(e, field, "contains control characters");
+            return;
+        }
+    }
 }

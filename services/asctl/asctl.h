@@ -41,6 +41,11 @@ typedef struct asctl_col {
     int width;        /* in terminal columns */
 } asctl_col_t;
 void asctl_print_table(json_t *rows, const asctl_col_t *cols, int ncols);
+/* The number of columns of a static column array. */
+#define ASCTL_NCOLS(cols) ((int)(sizeof(cols) / sizeof((cols)[0])))
+/* One object as a one-row table; `money` (NULL-terminated, or NULL) names its cent fields, shown
+ * in yuan in the "<field>_yuan" columns (added to the object). */
+void asctl_print_row(json_t *row, const char *const *money, const asctl_col_t *cols, int ncols);
 /* The string at a dot path ("" when absent); numbers and booleans are formatted. */
 const char *asctl_get(json_t *obj, const char *path, char *buf, size_t len);
 

@@ -459,10 +459,7 @@ static const asctl_view_t RETURNS_VIEW = ASCTL_VIEW("returns", RET_COLS);
 
 static void print_return(json_t *r)
 {
-    json_t *rows = json_array();
-    json_array_append(rows, r);
-    asctl_print_table(rows, RET_COLS, sizeof RET_COLS / sizeof RET_COLS[0]);
-    json_decref(rows);
+    asctl_print_row(r, NULL, RET_COLS, ASCTL_NCOLS(RET_COLS));
 }
 
 static int p_returns(const asctl_opts_t *o0, int argc, char **argv)
@@ -491,10 +488,7 @@ static const asctl_view_t LOANERS_VIEW = ASCTL_VIEW("loaners", LOANER_COLS);
 
 static void print_loaner(json_t *l)
 {
-    json_t *rows = json_array();
-    json_array_append(rows, l);
-    asctl_print_table(rows, LOANER_COLS, sizeof LOANER_COLS / sizeof LOANER_COLS[0]);
-    json_decref(rows);
+    asctl_print_row(l, NULL, LOANER_COLS, ASCTL_NCOLS(LOANER_COLS));
 }
 
 static int p_loaners(const asctl_opts_t *o0, int argc, char **argv)

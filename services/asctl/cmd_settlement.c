@@ -433,11 +433,7 @@ static void print_refunds(json_t *ans)
 
 static void print_refund(json_t *r)
 {
-    json_t *rows = json_array();
-    json_array_append(rows, r);
-    asctl_verb_add_yuan(rows, REFUND_MONEY);
-    asctl_print_table(rows, REFUND_COLS, sizeof REFUND_COLS / sizeof REFUND_COLS[0]);
-    json_decref(rows);
+    asctl_print_row(r, REFUND_MONEY, REFUND_COLS, ASCTL_NCOLS(REFUND_COLS));
     static const char *const pm[] = {"amount_cents", NULL};
     static const asctl_col_t cols[] = {
         {"PAYOUT", "id", 6},      {"DATE", "paid_date", 10},
@@ -518,11 +514,7 @@ static void print_periods(json_t *ans)
 
 static void print_period(json_t *p)
 {
-    json_t *rows = json_array();
-    json_array_append(rows, p);
-    asctl_verb_add_yuan(rows, DC_MONEY);
-    asctl_print_table(rows, PERIOD_COLS, sizeof PERIOD_COLS / sizeof PERIOD_COLS[0]);
-    json_decref(rows);
+    asctl_print_row(p, DC_MONEY, PERIOD_COLS, ASCTL_NCOLS(PERIOD_COLS));
 }
 
 static int s_periods(const asctl_opts_t *o0, int argc, char **argv)

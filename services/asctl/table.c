@@ -117,3 +117,13 @@ void asctl_print_table(json_t *rows, const asctl_col_t *cols, int ncols)
         printf("\n");
     }
 }
+
+void asctl_print_row(json_t *row, const char *const *money, const asctl_col_t *cols, int ncols)
+{
+    json_t *rows = json_array();
+    json_array_append(rows, row);
+    if (money)
+        asctl_verb_add_yuan(rows, money);
+    asctl_print_table(rows, cols, ncols);
+    json_decref(rows);
+}

@@ -4,12 +4,12 @@
  * (services/intake/migrations), which applies the effect, writes the timeline and audit rows and
  * the outbox event in one transaction. Intake follows the warranty stream to move tickets on
  * when a decision arrives. */
+#include "as/due.h"
 #include "as/enums.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 #include "as/service.h"
 #include "intake.pb-c.h"
-#include "promises.h"
 #include "validate.h"
 
 #include <stdio.h>
@@ -209,17 +209,33 @@ static void get_ticket(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+/* from and to, when given, must be dates (YYYY-MM-DD); with `ordered`, from must not be after to
+ * (checked only when nothing was wrong before). The days go to *from_day and *to_day. */
+static void check_dates(as_problems_t *e, const char *from, const char *to, int ordered,
+                        int32_t *from_day, int32_t *to_day)
+{
+    *from_day = *to_day = 0;
+    if (from && iv_date_parse(from, from_day) < 0)
+        as_problem(e, "from", "is not a date (YYYY-MM-DD)");
+    if (to && iv_date_parse(to, to_day) < 0)
+        as_problem(e, "to", "is not a date (YYYY-MM-DD)");
+    if (ordered && from && to && e->n == 0 && *from_day > *to_day)
+        as_problem(e, "from", "is after to");
+}
+
+static void check_limit(as_problems_t *e, protobuf_c_boolean has_limit, int32_t limit)
+{
+    if (has_limit && (limit < 1 || limit > 200))
+        as_problem(e, "limit", "must be between 1 and 200");
+}
+
 static void list_tickets(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
 {
     const Intake__ListTickets *l = (const Intake__ListTickets *)msg;
     as_problems_t e = {0};
-    int32_t day;
-    if (l->from && iv_date_parse(l->from, &day) < 0)
-        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
-    if (l->to && iv_date_parse(l->to, &day) < 0)
-        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
-    if (l->has_limit && (l->limit < 1 || l->limit > 200))
-        as_problem(&e, "limit", "must be between 1 and 200");
+    int32_t from, to;
+    check_dates(&e, l->from, l->to, 0, &from, &to);
+    check_limit(&e, l->has_limit, l->limit);
     if (l->imei && strlen(l->imei) > 20)
         as_problem(&e, "imei", "is too long");
     if (!as_cmd_reject(ctx, &e))
@@ -254,8 +270,7 @@ static void list_promises(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     if (l->status && strcmp(l->status, "at_risk") != 0 && strcmp(l->status, "overdue") != 0 &&
         strcmp(l->status, "all") != 0)
         as_problem(&e, "status", "must be one of at_risk, overdue, all");
-    if (l->has_limit && (l->limit < 1 || l->limit > 200))
-        as_problem(&e, "limit", "must be between 1 and 200");
+    check_limit(&e, l->has_limit, l->limit);
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -266,12 +281,7 @@ static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     as_problems_t e = {0};
     int32_t from = 0, to = 0;
     check_center(&e, "center", r->center, 0);
-    if (r->from && iv_date_parse(r->from, &from) < 0)
-        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
-    if (r->to && iv_date_parse(r->to, &to) < 0)
-        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
-    if (r->from && r->to && e.n == 0 && from > to)
-        as_problem(&e, "from", "is after to");
+    check_dates(&e, r->from, r->to, 1, &from, &to);
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -696,10 +706,7 @@ static void list_calls(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     const Intake__ListCalls *l = (const Intake__ListCalls *)msg;
     as_problems_t e = {0};
     int32_t from = 0, to = 0;
-    if (l->from && iv_date_parse(l->from, &from) < 0)
-        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
-    if (l->to && iv_date_parse(l->to, &to) < 0)
-        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
+    check_dates(&e, l->from, l->to, 0, &from, &to);
     if (l->category && !one_of(l->category, CALL_CATEGORIES, N_OF(CALL_CATEGORIES)))
         as_problem(
             &e, "category",
@@ -709,8 +716,7 @@ static void list_calls(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     if (l->q && (strlen(l->q) < 2 || strlen(l->q) > 100))
         as_problem(&e, "q", "must be 2 to 100 bytes");
     check_center(&e, "center", l->center, 0);
-    if (l->has_limit && (l->limit < 1 || l->limit > 200))
-        as_problem(&e, "limit", "must be between 1 and 200");
+    check_limit(&e, l->has_limit, l->limit);
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -721,12 +727,7 @@ static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     as_problems_t e = {0};
     int32_t from = 0, to = 0;
     check_center(&e, "center", r->center, 0);
-    if (r->from && iv_date_parse(r->from, &from) < 0)
-        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
-    if (r->to && iv_date_parse(r->to, &to) < 0)
-        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
-    if (r->from && r->to && e.n == 0 && from > to)
-        as_problem(&e, "from", "is after to");
+    check_dates(&e, r->from, r->to, 1, &from, &to);
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -737,13 +738,8 @@ static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
                           const Intake__GetQualityReport *r)
 {
     as_problems_t e = {0};
-    int32_t from = 0, to = 0;
-    if (r->from && iv_date_parse(r->from, &from) < 0)
-        as_problem(&e, "from", "is not a date (YYYY-MM-DD)");
-    if (r->to && iv_date_parse(r->to, &to) < 0)
-        as_problem(&e, "to", "is not a date (YYYY-MM-DD)");
-    if (r->from && r->to && e.n == 0 && from > to)
-        as_problem(&e, "from", "is after to");
+    int32_t from, to;
+    check_dates(&e, r->from, r->to, 1, &from, &to);
     if (r->from && r->to && e.n == 0 && to - from > 731)
         as_problem(&e, "to", "is more than two years after from");
     if (r->manufacturer && (!*r->manufacturer || strlen(r->manufacturer) > 64))
@@ -883,7 +879,14 @@ static const as_sub_def_t subscriptions[] = {
     {"surveys", on_event},  {"people", on_event}, /* the network: regions, centres, brands */
 };
 
-in_settings_t in_cfg;
+/* intake's settings: the test clock and the promised deadlines (issue 19.2). */
+static struct {
+    long test_mode;      /* 1 enables the test clock offset; 0 (default) locks it */
+    long clock_offset_s; /* test mode only: the service clock runs this far ahead */
+    long promise_default_h, promise_at_risk_pct, promise_region_after_h;
+    long order_response_h; /* on-site service orders: hours to a technician on site */
+    long promise_poll_s;   /* the timer re-reads the promises at least this often */
+} in_cfg;
 
 static as_config_item_t intake_items[] = {
     {"test_mode", AS_CFG_INT, "0", 0, 1,
@@ -908,36 +911,46 @@ static as_config_item_t intake_items[] = {
      "the promise timer re-reads the database at least this often", &in_cfg.promise_poll_s},
 };
 
+/* Promises live in the database (tickets.promise_next_check_at); the due-timer is armed for the
+ * earliest one (at most promise_poll_s ahead) and, when it fires, runs escalate_promises_due()
+ * — which escalates, writes the timeline and publishes intake.PromiseEscalated in one
+ * transaction — and re-arms. The same timer as the complaint deadlines in surveys. */
+static as_due_t promises;
+
 static int intake_start(as_service_t *svc)
 {
-    if (!in_cfg.test_mode && in_cfg.clock_offset_s != 0) {
-        AS_ERROR("refusing to start", "reason=\"clock_offset_s=%ld needs test_mode=1\"",
-                 in_cfg.clock_offset_s);
-        return -1;
-    }
-    if (in_cfg.test_mode)
-        AS_WARN("TEST MODE: the service clock runs ahead; never run this in production",
-                "clock_offset_s=%ld", in_cfg.clock_offset_s);
-    return in_promises_start(svc);
+    json_t *o =
+        json_pack("{s:I, s:I, s:I, s:I}", "promise_default_h", (json_int_t)in_cfg.promise_default_h,
+                  "promise_at_risk_pct", (json_int_t)in_cfg.promise_at_risk_pct,
+                  "promise_region_after_h", (json_int_t)in_cfg.promise_region_after_h,
+                  "order_response_h", (json_int_t)in_cfg.order_response_h);
+    as_due_def_t def = {.what = "promise",
+                        .escalated_msg = "promises escalated",
+                        .escalate_sql = "SELECT escalate_promises_due()",
+                        .next_sql = "SELECT promise_next_check_ms()",
+                        .poll_s = &in_cfg.promise_poll_s,
+                        .test_mode = in_cfg.test_mode,
+                        .clock_offset_s = in_cfg.clock_offset_s,
+                        .settings = o};
+    int rc = o ? as_due_start(&promises, svc, &def) : -1;
+    json_decref(o);
+    return rc;
 }
 
 static void intake_stop(as_service_t *svc)
 {
     (void)svc;
-    in_promises_stop();
+    as_due_stop(&promises);
 }
 
 static const as_service_def_t intake_service = {
     .name = "intake",
-    .cmds = commands,
-    .ncmds = sizeof commands / sizeof commands[0],
-    .subs = subscriptions,
-    .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+    AS_DEF_CMDS(commands),
+    AS_DEF_SUBS(subscriptions),
     .publishes = 1,
     .metrics_sql = "SELECT 'aftersales_tickets', format('state=\"%s\"', state), count(*), "
                    "'tickets by state' FROM tickets GROUP BY state",
-    .extra = intake_items,
-    .nextra = sizeof intake_items / sizeof intake_items[0],
+    AS_DEF_EXTRA(intake_items),
     .start = intake_start,
     .stop = intake_stop,
 };

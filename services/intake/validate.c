@@ -23,17 +23,8 @@ static int32_t days_from_civil(int y, unsigned m, unsigned d)
 
 int iv_date_parse(const char *s, int32_t *days)
 {
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return -1;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return -1;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
-        return -1;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[m - 1] + (m == 2 && leap))
+    int y, m, d;
+    if (as_date_parse(s, &y, &m, &d) < 0)
         return -1;
     *days = days_from_civil(y, (unsigned)m, (unsigned)d);
     return 0;
@@ -73,19 +64,7 @@ static int present(const char *s)
 
 static void text(as_problems_t *e, const char *field, const char *s, size_t max, int required)
 {
-    if (!present(s)) {
-        if (required)
-            as_problem(e, field, "is required");
-        return;
-    }
-    if (strlen(s) > max)
-        as_problem(e, field, "is longer than %zu bytes", max);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 && *p != '\t') {
-            as_problem(e, field, "contains control characters");
-            return;
-        }
-    }
+    as_check_text(e, field, s, max, required, 0);
 }
 
 static int one_of(const char *s, const char *const *set)

@@ -384,16 +384,13 @@ int main(int argc, char **argv)
 {
     as_service_def_t def = {
         .name = "notify",
-        .cmds = commands,
-        .ncmds = sizeof commands / sizeof commands[0],
-        .subs = subscriptions,
-        .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+        AS_DEF_CMDS(commands),
+        AS_DEF_SUBS(subscriptions),
         .publishes = 0,
         .metrics_sql =
             "SELECT 'aftersales_webhook_deliveries', format('state=\"%s\"', state), count(*), "
             "'webhook deliveries by state' FROM deliveries GROUP BY state",
-        .extra = notify_items,
-        .nextra = sizeof notify_items / sizeof notify_items[0],
+        AS_DEF_EXTRA(notify_items),
         .start = notify_start,
         .stop = notify_stop,
     };

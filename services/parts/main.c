@@ -619,13 +619,10 @@ static int parts_start(as_service_t *svc)
 
 static const as_service_def_t parts_service = {
     .name = "parts",
-    .cmds = commands,
-    .ncmds = sizeof commands / sizeof commands[0],
-    .subs = subscriptions,
-    .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+    AS_DEF_CMDS(commands),
+    AS_DEF_SUBS(subscriptions),
     .publishes = 1,
-    .extra = parts_items,
-    .nextra = sizeof parts_items / sizeof parts_items[0],
+    AS_DEF_EXTRA(parts_items),
     .start = parts_start,
     .metrics_sql = "SELECT name, labels, value, help FROM parts_metrics()",
 };

@@ -756,11 +756,9 @@ int main(int argc, char **argv)
 {
     as_service_def_t def = {
         .name = "people",
-        .cmds = commands,
-        .ncmds = sizeof commands / sizeof commands[0],
+        AS_DEF_CMDS(commands),
         .publishes = 1,
-        .extra = people_items,
-        .nextra = sizeof people_items / sizeof people_items[0],
+        AS_DEF_EXTRA(people_items),
         .start = people_start,
         .metrics_sql = "SELECT 'aftersales_users', format('role=\"%s\",active=\"%s\"', role, "
                        "active), count(*), 'staff accounts' FROM users GROUP BY role, active",

@@ -184,10 +184,8 @@ static const as_sub_def_t subscriptions[] = {
 
 static const as_service_def_t settlement_service = {
     .name = "settlement",
-    .cmds = commands,
-    .ncmds = sizeof commands / sizeof commands[0],
-    .subs = subscriptions,
-    .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+    AS_DEF_CMDS(commands),
+    AS_DEF_SUBS(subscriptions),
     .publishes = 1,
 };
 

@@ -20,15 +20,7 @@ static int all_digits(const char *s, size_t n)
 
 int sv_date_valid(const char *s)
 {
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-' || !all_digits(s, 4) ||
-        !all_digits(s + 5, 2) || !all_digits(s + 8, 2))
-        return 0;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
-        return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
+    return as_date_valid(s);
 }
 
 int sv_period_valid(const char *s)

@@ -23,19 +23,7 @@ static int present(const char *s)
 
 static void text(as_problems_t *e, const char *field, const char *s, size_t max, int required)
 {
-    if (!present(s)) {
-        if (required)
-            as_problem(e, field, "is required");
-        return;
-    }
-    if (strlen(s) > max)
-        as_problem(e, field, "is longer than %zu bytes", max);
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 && *p != '\t' && *p != '\n' && *p != '\r') {
-            as_problem(e, field, "contains control characters");
-            return;
-        }
-    }
+    as_check_text(e, field, s, max, required, 1);
 }
 
 /* A code: 1..max characters of [A-Za-z0-9_-]. */
@@ -89,22 +77,6 @@ static void choice_enum(as_problems_t *e, const char *field, const char *s,
         as_problem(e, field, "'%.40s' is not one of %s", s, listed);
 }
 
-/* Strict YYYY-MM-DD with a real calendar day. */
-static int date_valid(const char *s)
-{
-    if (!s || strlen(s) != 10 || s[4] != '-' || s[7] != '-')
-        return 0;
-    for (int i = 0; i < 10; i++)
-        if (i != 4 && i != 7 && !isdigit((unsigned char)s[i]))
-            return 0;
-    int y = atoi(s), m = atoi(s + 5), d = atoi(s + 8);
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1)
-        return 0;
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    return d <= mdays[m - 1] + (m == 2 && leap);
-}
-
 static void date(as_problems_t *e, const char *field, const char *s, int required)
 {
     if (!present(s)) {
@@ -112,14 +84,14 @@ static void date(as_problems_t *e, const char *field, const char *s, int require
             as_problem(e, field, "is required (YYYY-MM-DD)");
         return;
     }
-    if (!date_valid(s))
+    if (!as_date_valid(s))
         as_problem(e, field, "'%.20s' is not a date (YYYY-MM-DD)", s);
 }
 
 /* from <= to when both are valid dates (ISO dates compare as text). */
 static void range(as_problems_t *e, const char *from, const char *to)
 {
-    if (date_valid(from) && date_valid(to) && strcmp(from, to) > 0)
+    if (as_date_valid(from) && as_date_valid(to) && strcmp(from, to) > 0)
         as_problem(e, "from", "is after to");
 }
 

@@ -3,11 +3,12 @@
  * It follows intake's stream: each TicketClosed schedules one satisfaction callback (the SQL
  * handler is idempotent by the ticket's unique key, and the runtime applies each event once in
  * the transaction that advances the stream position). Commands (commands.c) run one SQL function
- * each. The escalation timer (deadlines.c) escalates complaints whose deadlines passed and
+ * each. The escalation timer (as/due.h) escalates complaints whose deadlines passed and
  * publishes surveys.ComplaintEscalated on the "surveys" stream.
  *
  * Settings are the table below (config file section [surveys], or AS_SURVEYS_<NAME>). The clock
  * can be moved only with test_mode=1: a production start with a clock offset is refused. */
+#include "as/due.h"
 #include "as/log.h"
 #include "as/service.h"
 #include "surveys.h"
@@ -112,23 +113,43 @@ static const as_sub_def_t subscriptions[] = {
     {"people", on_people_event},
 };
 
+static as_due_t deadlines;
+
+void sv_deadlines_kick(void)
+{
+    as_due_kick(&deadlines);
+}
+
 static int surveys_start(as_service_t *svc)
 {
-    if (!sv_cfg.test_mode && sv_cfg.clock_offset_s != 0) {
-        AS_ERROR("refusing to start", "reason=\"clock_offset_s=%ld needs test_mode=1\"",
-                 sv_cfg.clock_offset_s);
-        return -1;
-    }
-    if (sv_cfg.test_mode)
-        AS_WARN("TEST MODE: the service clock can be moved; never run this in production",
-                "clock_offset_s=%ld", sv_cfg.clock_offset_s);
-    return sv_deadlines_start(svc);
+    json_t *o = json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "callback_delay_h",
+        (json_int_t)sv_cfg.callback_delay_h, "callback_retry_h",
+        (json_int_t)sv_cfg.callback_retry_h, "callback_max_attempts",
+        (json_int_t)sv_cfg.callback_max_attempts, "low_score_milli",
+        (json_int_t)sv_cfg.low_score_milli, "low_dimension", (json_int_t)sv_cfg.low_dimension,
+        "general_ack_h", (json_int_t)sv_cfg.general_ack_h, "general_resolve_h",
+        (json_int_t)sv_cfg.general_resolve_h, "serious_ack_h", (json_int_t)sv_cfg.serious_ack_h,
+        "serious_resolve_h", (json_int_t)sv_cfg.serious_resolve_h, "serious_report_h",
+        (json_int_t)sv_cfg.serious_report_h, "critical_ack_h", (json_int_t)sv_cfg.critical_ack_h,
+        "critical_resolve_h", (json_int_t)sv_cfg.critical_resolve_h);
+    as_due_def_t def = {.what = "deadline",
+                        .escalated_msg = "complaints escalated",
+                        .escalate_sql = "SELECT escalate_due()",
+                        .next_sql = "SELECT next_check_ms()",
+                        .poll_s = &sv_cfg.deadline_poll_s,
+                        .test_mode = sv_cfg.test_mode,
+                        .clock_offset_s = sv_cfg.clock_offset_s,
+                        .settings = o};
+    int rc = o ? as_due_start(&deadlines, svc, &def) : -1;
+    json_decref(o);
+    return rc;
 }
 
 static void surveys_stop(as_service_t *svc)
 {
     (void)svc;
-    sv_deadlines_stop();
+    as_due_stop(&deadlines);
 }
 
 int main(int argc, char **argv)
@@ -137,16 +158,14 @@ int main(int argc, char **argv)
         .name = "surveys",
         .cmds = sv_commands,
         .ncmds = sv_ncommands,
-        .subs = subscriptions,
-        .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+        AS_DEF_SUBS(subscriptions),
         .publishes = 1,
         .metrics_sql =
             "SELECT 'aftersales_complaints_overdue', format('severity=\"%s\"', severity), "
             "count(*) FILTER (WHERE complaint_overdue(c)), "
             "'open complaints past a deadline, by severity' FROM complaints c "
             "WHERE state <> 'closed' GROUP BY severity",
-        .extra = surveys_items,
-        .nextra = sizeof surveys_items / sizeof surveys_items[0],
+        AS_DEF_EXTRA(surveys_items),
         .start = surveys_start,
         .stop = surveys_stop,
     };

@@ -28,19 +28,14 @@ extern sv_settings_t sv_cfg;
 extern const as_cmd_def_t sv_commands[];
 extern const size_t sv_ncommands;
 
-/* ---- the escalation timer (deadlines.c) ----
+/* ---- the escalation timer (as/due.h, started in main.c) ----
  *
  * Deadlines live in the database (complaint_deadlines.next_check_at). The timer is armed for the
  * earliest pending one (at most deadline_poll_s ahead, so new complaints are picked up without
  * any signal from the command path); when it fires it runs escalate_due() — which escalates,
  * records history and publishes ComplaintEscalated in one transaction — and re-arms. */
 
-/* Start the timer on the service's loop; the first check runs after the settings were written.
- * Returns 0 or -1. */
-int sv_deadlines_start(as_service_t *svc);
 /* Check the deadlines now (e.g. after the test clock moved). Safe to call at any time. */
 void sv_deadlines_kick(void);
-/* Stop and close the timer; later database callbacks do nothing. */
-void sv_deadlines_stop(void);
 
 #endif

@@ -732,13 +732,10 @@ static const as_sub_def_t subscriptions[] = {
 
 static const as_service_def_t warranty_service = {
     .name = "warranty",
-    .cmds = commands,
-    .ncmds = sizeof commands / sizeof commands[0],
-    .subs = subscriptions,
-    .nsubs = sizeof subscriptions / sizeof subscriptions[0],
+    AS_DEF_CMDS(commands),
+    AS_DEF_SUBS(subscriptions),
     .publishes = 1,
-    .extra = warranty_items,
-    .nextra = sizeof warranty_items / sizeof warranty_items[0],
+    AS_DEF_EXTRA(warranty_items),
     .start = warranty_start,
     .stop = warranty_stop,
 };

@@ -5,6 +5,7 @@
 #include "as/bus.h"
 #include "as/service.h"
 #include "intake.pb-c.h"
+#include "../integration/curve_keys.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -974,41 +975,9 @@ double bench_settle(bench_t *b, double max_s, uint64_t *backlog)
 
 /* ---- set-up ---- */
 
-static int read_key(const char *path, char *pub, char *sec)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int ok = fgets(pub, 64, f) != NULL;
-    if (ok && sec)
-        ok = fgets(sec, 64, f) != NULL;
-    fclose(f);
-    pub[strcspn(pub, "\n")] = '\0';
-    if (sec)
-        sec[strcspn(sec, "\n")] = '\0';
-    return ok ? 0 : -1;
-}
-
-/* The CURVE identity `name` towards `peer` (as tests/integration/curve_keys.h does). Commands
- * go with the gateway's key, the only one that may act for a user (the bench stands in for the
- * gateway); subscriptions with the `bench` key, which the bench stack (tests/bench/run.sh)
- * grants the streams it watches. */
-static int curve_client(void *sock, const char *peer, const char *name)
-{
-    if (!as_cfg_curve_keys || !*as_cfg_curve_keys)
-        return 0;
-    char path[600], pub[64], sec[64], server[64];
-    snprintf(path, sizeof path, "%s/%s.key", as_cfg_curve_keys, name);
-    if (read_key(path, pub, sec) < 0)
-        return -1;
-    snprintf(path, sizeof path, "%s/%s.pub", as_cfg_curve_keys, peer);
-    if (read_key(path, server, NULL) < 0)
-        return -1;
-    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
-    return 0;
-}
+/* The CURVE identity (tests/integration/curve_keys.h): commands go with the gateway's key, the
+ * only one that may act for a user (the bench stands in for the gateway); subscriptions with the
+ * `bench` key, which the bench stack (tests/bench/run.sh) grants the streams it watches. */
 
 static void *zsocket(bench_t *b, int type, const char *peer, const char *kind, char *err,
                      size_t errlen)
@@ -1020,7 +989,7 @@ static void *zsocket(bench_t *b, int type, const char *peer, const char *kind, c
     zmq_setsockopt(s, ZMQ_RCVHWM, &zero, sizeof zero);
     const char *ep = as_endpoint(peer, kind);
     const char *key = type == ZMQ_SUB ? "bench" : "gateway";
-    if (curve_client(s, peer, key) < 0) {
+    if (it_curve_client(s, key, peer) < 0) {
         snprintf(err, errlen, "cannot read the %s CURVE keys in %s", key, as_cfg_curve_keys);
         zmq_close(s);
         return NULL;

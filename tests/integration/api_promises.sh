@@ -10,17 +10,8 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
 
-GW=$(api_gateway_bin) || {
-    t_fail "the gateway binary is there" "no as-gateway"
-    t_done
-}
-TMP=$(mktemp -d)
-GW2_PID=""
-cleanup() {
-    [ -z "$GW2_PID" ] || kill "$GW2_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+t_need_gateway
+t_scratch
 
 ticket_body() {
     jq -nc --arg phone "$1" --arg inv "$(days_ago 20)" --arg imei "$(new_imei)" '{
@@ -29,9 +20,6 @@ ticket_body() {
       purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
       fault: {code: "NO_POWER", description: "will not power on", listed: true},
       request: "repair"}'
-}
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # --- scope fails closed: at the gateway, when the token is loaded ---
@@ -76,6 +64,7 @@ PORT2=$(free_port)
 AS_GATEWAY_TOKENS_FILE=$TMP/tokens AS_GATEWAY_HTTP_PORT=$PORT2 \
     "$GW" --config "$AS_CONFIG" >"$TMP/gw2.log" 2>&1 &
 GW2_PID=$!
+PIDS+=("$GW2_PID")
 GW2=http://127.0.0.1:$PORT2
 for _ in $(seq 1 100); do
     curl -s -o /dev/null "$GW2/healthz" && break

@@ -31,16 +31,6 @@ ticket_body() {
       fault: {code: \"NO_POWER\", description: \"will not power on\", listed: true},
       request: \"repair\"} ${3:+| $3}"
 }
-# wait_json PATH TOKEN FILTER EXPECTED — GET until FILTER gives EXPECTED (10 s at most).
-wait_json() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "$1" "$2"
-        [ "$(jbody "$3")" = "$4" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 # wait_sql SERVICE QUERY — poll until QUERY prints something (10 s at most); prints it.
 wait_sql() {
     local i out
@@ -55,7 +45,7 @@ wait_sql() {
 open_ticket() {
     http POST /v1/tickets "$1" "$2"
     TICKET=$(jbody .id)
-    wait_json "/v1/tickets/$TICKET" "$AS_TOKEN_ADMIN" '.state != "received"' true
+    wait_http "/v1/tickets/$TICKET" "$AS_TOKEN_ADMIN" '.state != "received"' true
 }
 
 # --- 0. the matrix in docs/roles.md is the gateway's ---
@@ -85,9 +75,9 @@ open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$PHONE_DONE" 100 '.flags = {misus
 T_PAID=$TICKET
 http POST "/v1/tickets/$T_PAID/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"LIQUID","labour_code":"L-BATTERY","estimate_cents":30000,"parts":[{"sku":"HX10-BATTERY","qty":1}]}'
 http POST "/v1/tickets/$T_PAID/consent" "$AS_TOKEN_CENTER" '{"accept":true}'
-wait_json "/v1/tickets/$T_PAID" "$AS_TOKEN_CENTER" .state in_repair
+wait_http "/v1/tickets/$T_PAID" "$AS_TOKEN_CENTER" .state in_repair
 http POST "/v1/tickets/$T_PAID/repair-complete" "$AS_TOKEN_CENTER" '{"parts_used":[{"sku":"HX10-BATTERY","qty":1}],"labour_minutes":20,"cause":"other"}'
-wait_json "/v1/settlement/charges/$T_PAID" "$AS_TOKEN_FINANCE" '.invoice_no != null' true
+wait_http "/v1/settlement/charges/$T_PAID" "$AS_TOKEN_FINANCE" '.invoice_no != null' true
 INVOICE=$(jbody .invoice_no)
 ENTRY=$(jbody '.entries[0]')
 http POST "/v1/tickets/$T_PAID/handback" "$AS_TOKEN_CENTER" '{}'
@@ -102,11 +92,11 @@ t_match "fixture: surveys scheduled the callback of the closed ticket" '.+' "$CA
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$PHONE_DONE" 30)"
 T_WARR=$TICKET
 http POST "/v1/tickets/$T_WARR/diagnosis" "$AS_TOKEN_CENTER" '{"fault_code":"NO_POWER","labour_code":"L-BATTERY","parts":[{"sku":"HX10-BATTERY","qty":1}]}'
-wait_json "/v1/tickets/$T_WARR" "$AS_TOKEN_CENTER" .state in_repair
+wait_http "/v1/tickets/$T_WARR" "$AS_TOKEN_CENTER" .state in_repair
 http POST "/v1/tickets/$T_WARR/repair-complete" "$AS_TOKEN_CENTER" '{"parts_used":[{"sku":"HX10-BATTERY","qty":1}],"labour_minutes":20,"cause":"manufacturing_quality"}'
 RETURN_ID=$(wait_sql parts "SELECT id FROM defective_returns WHERE ticket_id = '$T_WARR'")
 t_match "fixture: the replaced battery is owed back to the warehouse" '.+' "$RETURN_ID"
-wait_json "/v1/settlement/charges/$T_WARR" "$AS_TOKEN_FINANCE" '[.lines[].claim_id | select(.)] | length > 0' true
+wait_http "/v1/settlement/charges/$T_WARR" "$AS_TOKEN_FINANCE" '[.lines[].claim_id | select(.)] | length > 0' true
 CLAIM=$(jbody '[.lines[].claim_id | select(.)][0]')
 t_match "fixture: the warranty repair is claimed from the manufacturer" '^CLM-' "$CLAIM"
 

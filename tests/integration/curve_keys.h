@@ -1,6 +1,7 @@
-/* curve_keys.h — for the integration test programs: give a raw ZeroMQ client socket the CURVE
- * identity `name` (a key pair from the stack's keys directory) towards service `peer`, when the
- * stack runs with CURVE. Header-only so each test stays one file. */
+/* curve_keys.h — for the integration test programs and the bench (tests/bench/load.c): give a raw
+ * ZeroMQ client socket the CURVE identity `name` (a key pair from the stack's keys directory)
+ * towards service `peer`, when the stack runs with CURVE. Header-only so each test stays one file.
+ */
 #ifndef IT_CURVE_KEYS_H
 #define IT_CURVE_KEYS_H
 

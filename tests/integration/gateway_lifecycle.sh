@@ -15,21 +15,8 @@
 # The services (deploy/services.conf).
 . "$(dirname "$0")/../../deploy/services.sh"
 
-GW=$(api_gateway_bin) || {
-    t_fail "the gateway binary is there" "no as-gateway"
-    t_done
-}
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+t_need_gateway
+t_scratch
 # start_gw NAME PORT [ENV=VALUE...] — a gateway of ours; its pid in $GW_PID
 start_gw() {
     local name=$1 port=$2

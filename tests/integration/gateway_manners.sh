@@ -12,20 +12,8 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
 
-GW=$(api_gateway_bin) || {
-    t_fail "the gateway binary is there" "no as-gateway"
-    t_done
-}
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-hdr() { tr -d '\r' <"$TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
+t_need_gateway
+t_scratch
 ticket_body() {
     local imei
     imei=$(new_imei)

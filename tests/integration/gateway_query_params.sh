@@ -9,10 +9,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
 
-GW=$(api_gateway_bin) || {
-    t_fail "the gateway binary is there" "no as-gateway"
-    t_done
-}
+t_need_gateway
 ASCTL=$(dirname "$GW")/asctl
 ACCEPTS=$("$GW" --query-params)
 ROUTES=$("$GW" --routes)

@@ -12,16 +12,9 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
 
-TMP=$(mktemp -d)
-GW2_PID=""
-cleanup() {
-    [ -z "$GW2_PID" ] || kill "$GW2_PID" 2>/dev/null || true
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+t_scratch
 LOG=$AS_VAR/log
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 ticket_body() {
     local imei
     imei=$(new_imei)
@@ -34,7 +27,6 @@ ticket_body() {
 }
 hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 # hdr NAME — a response header's value from $TMP/h
-hdr() { tr -d '\r' <"$TMP/h" | sed -n "s/^$1: //Ip" | head -1; }
 # wait_for FILE TEXT [SECONDS] — until FILE has a line with TEXT
 wait_for() {
     local i
@@ -120,6 +112,7 @@ GW=$(api_gateway_bin)
 PORT2=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 AS_GATEWAY_HTTP_PORT=$PORT2 AS_GATEWAY_LOG_FORMAT=json "$GW" --config "$AS_CONFIG" >"$TMP/gw2.log" 2>&1 &
 GW2_PID=$!
+PIDS+=("$GW2_PID")
 for _ in $(seq 1 100); do
     curl -s -o /dev/null "http://127.0.0.1:$PORT2/livez" && break
     sleep 0.1
@@ -130,6 +123,7 @@ sleep 0.5
 kill "$GW2_PID" 2>/dev/null
 wait "$GW2_PID" 2>/dev/null
 GW2_PID=""
+PIDS=()
 bad=$(grep -v '^$' "$TMP/gw2.log" | while IFS= read -r l; do jq -e . >/dev/null 2>&1 <<<"$l" || echo "$l"; done)
 [ -z "$bad" ] && t_ok "log_format=json: every line is one JSON object ($(wc -l <"$TMP/gw2.log") lines)" ||
     t_fail "log_format=json: every line is one JSON object" "$bad"

@@ -9,7 +9,6 @@
 BIN=${AS_BIN:-build/bin}
 ASCTL=$BIN/asctl
 today=$(TZ=Asia/Shanghai date +%F)
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 phone="139$(printf '%04d%04d' $((RANDOM % 10000)) $((RANDOM % 10000)))"
 word="kw$RANDOM$RANDOM"
 calls_for() { q intake "SELECT count(*) FROM calls WHERE customer_phone = '$1'"; }

@@ -10,36 +10,9 @@
 ROOT=${AS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd -P)}
 BIN=${AS_BIN:-build/bin}
 case $BIN in /*) ;; *) BIN=$ROOT/$BIN ;; esac
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 
-healthy() {
-    local i
-    for i in $(seq 1 100); do
-        curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz" && return 0
-        sleep 0.2
-    done
-    return 1
-}
 # in_restart [NAME=VALUE...] — stop as-intake (SIGTERM; SIGKILL with IN_KILL=1), start it again
-in_restart() {
-    local pidf=$AS_VAR/run/intake.pid pid i sig=TERM
-    [ "${IN_KILL:-0}" = 1 ] && sig=KILL
-    pid=$(cat "$pidf" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -"$sig" "$pid"
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
-    (
-        cd "$ROOT" || exit 1
-        env "$@" setsid "$BIN/as-intake" --config "$AS_CONFIG" >>"$AS_VAR/log/intake.log" 2>&1 </dev/null &
-        echo $! >"$pidf"
-    )
-    sleep 0.3
-    healthy
-}
+in_restart() { SVC_KILL=${IN_KILL:-0} svc_restart intake "$@"; }
 at_offset() { in_restart AS_INTAKE_TEST_MODE=1 AS_INTAKE_CLOCK_OFFSET_S=$(($1)); }
 restore() {
     in_restart >/dev/null 2>&1 || true

@@ -4,8 +4,6 @@
 # previous period, per manufacturer, as JSON and as CSV; scoped like tickets.
 . "$(dirname "$0")/../lib.sh"
 
-days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
-days_ahead() { TZ=Asia/Shanghai date -d "+$1 days" +%F; }
 today=$(TZ=Asia/Shanghai date +%F)
 model="QX-$RANDOM$RANDOM"
 fault="QF$RANDOM"

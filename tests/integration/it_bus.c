@@ -6,24 +6,12 @@
 #include "as/service.h"
 #include "curve_keys.h"
 #include "intake.pb-c.h"
+#include "it_tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
-
-static int failures;
-
-static void check(int ok, const char *name, const char *why)
-{
-    if (ok)
-        printf("ok - %s\n", name);
-    else {
-        printf("not ok - %s: %s\n", name, why);
-        failures++;
-    }
-    fflush(stdout);
-}
 
 /* A blocking DEALER round trip: send `frame`, wait up to 5 s for one reply envelope. */
 static As__Reply *roundtrip(void *sock, const void *frame, size_t len, char *rid_out)

@@ -5,20 +5,12 @@
 #include "as/service.h"
 #include "curve_keys.h"
 #include "intake.pb-c.h"
+#include "it_tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
-
-static int failures;
-
-static void check(int ok, const char *name, const char *why)
-{
-    printf(ok ? "ok - %s\n" : "not ok - %s: %s\n", name, why);
-    failures += !ok;
-    fflush(stdout);
-}
 
 /* Open a ticket with request id `rid` on a fresh DEALER set up by `setup`. Returns the reply's
  * status (with *replayed set), or -1 when no answer came within `wait_ms`. */

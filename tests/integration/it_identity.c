@@ -12,21 +12,13 @@
 #include "as/service.h"
 #include "curve_keys.h"
 #include "intake.pb-c.h"
+#include "it_tap.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 #include <zmq.h>
-
-static int failures;
-
-static void check(int ok, const char *name, const char *why)
-{
-    printf(ok ? "ok - %s\n" : "not ok - %s: %s\n", name, why);
-    failures += !ok;
-    fflush(stdout);
-}
 
 /* A DEALER to `peer`'s command endpoint with the CURVE identity `key`. */
 static void *dealer(void *ctx, const char *key, const char *peer)

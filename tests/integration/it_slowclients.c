@@ -10,6 +10,8 @@
  *
  * Environment (tests/run.sh): AS_HTTP_PORT, AS_TOKEN_ADMIN, AS_VAR. Prints TAP lines; latencies
  * as comments (never asserted). */
+#include "it_tap.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -31,19 +33,7 @@
 #define ATTACK_MS   40000
 #define RAMP_MS     8000
 
-static int failures;
 static int port;
-
-static void check(int ok, const char *name, const char *why)
-{
-    if (ok)
-        printf("ok - %s\n", name);
-    else {
-        printf("not ok - %s: %s\n", name, why);
-        failures++;
-    }
-    fflush(stdout);
-}
 
 static long long now_ms(void)
 {

@@ -10,7 +10,6 @@ RUN=$RANDOM$RANDOM
 REGION=rn$RUN
 CENTER=NW-$RUN
 SKU="T$RUN-NET"
-in_days() { TZ=Asia/Shanghai date -d "+$1 days" +%F; }
 # until_status STATUS METHOD PATH TOKEN [BODY] — repeat until the answer is STATUS (the services
 # follow the people stream, so a new centre reaches them a moment later), ~10 s at most.
 until_status() {
@@ -21,16 +20,6 @@ until_status() {
         [ "$HTTP_STATUS" = "$want" ] && return 0
         sleep 0.2
     done
-}
-# wait_http PATH TOKEN FILTER EXPECTED — GET until FILTER gives EXPECTED (10 s at most).
-wait_http() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "$1" "$2"
-        [ "$(jbody "$3")" = "$4" ] && return 0
-        sleep 0.1
-    done
-    return 1
 }
 ticket() { # request invoice-days-ago
     jq -nc --arg imei "$(new_imei)" --arg c "$CENTER" --arg req "$1" \
@@ -84,7 +73,7 @@ R=$(jbody .id)
 wait_http "/v1/tickets/$R" "$AS_TOKEN_ADMIN" .state adjudicated
 http POST "/v1/tickets/$R/handback" "$AS_TOKEN_ADMIN" '{}'
 t_jq "a refund at the new centre is closed" .state refunded
-wait_http "/v1/surveys/due?date=$(in_days 4)&center=$CENTER&limit=500" "$AS_TOKEN_ADMIN" \
+wait_http "/v1/surveys/due?date=$(days_ahead 4)&center=$CENTER&limit=500" "$AS_TOKEN_ADMIN" \
     "[.callbacks[] | select(.ticket_id == \"$R\")] | length" 1
 t_jq "its satisfaction callback is scheduled, in the new region" \
     ".callbacks[] | select(.ticket_id == \"$R\") | .center + \"/\" + .region" "$CENTER/$REGION"

@@ -40,10 +40,6 @@ ev() {
         .cause = \"$3\" | .parts_used = [{line_no: 1, sku: \"$A\", qty: 2}, {sku: \"$B\", qty: 3}]"
 }
 # entry_of KEY — the lines of the entry posted for KEY, as "account:debit:credit ...".
-entry_of() {
-    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
-       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
-}
 charged() { # TICKET — the Charged events of the ticket, as "customer/manufacturer/company/seller/invoice"
     q "SELECT string_agg(concat_ws('/', payload->>'customer_cents', payload->>'manufacturer_cents',
            payload->>'company_cents', payload->>'seller_cents', coalesce(payload->>'invoice_no', '-')), ' ')

@@ -12,17 +12,10 @@ out=$(sq <<SQL
 INSERT INTO labour_rates VALUES ('$LAB', 'phone_host', '$MFR', '2020-01-01', 'Correction test labour', 6000, 0, 4000, 0);
 INSERT INTO parts_prices VALUES ('$A', '2020-01-01', 'Part kept locally', '$MFR', 15000, 10000, false, true);
 INSERT INTO claim_handling VALUES ('$MFR', '2020-01-01', 1000);
-INSERT INTO fee_rates(fee_code, category, manufacturer, effective_from, description, applies,
-                      list_cents, claim_cents, active)
-    SELECT DISTINCT fee_code, '*', '$MFR', '2000-01-01'::date, 'none for this maker', 'always',
-           NULL::bigint, NULL::bigint, false FROM fee_rates;
+$(no_fees_sql "$MFR")
 SQL
 )
 t_eq "the test's rate tables are loaded" "" "$out"
-entry_of() {
-    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
-       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
-}
 K1="KC1-$T"
 completed "$(repair_event "$K1" SH01 manufacturer 2026-09-05 ".manufacturer = \"$MFR\" | .labour_code = \"$LAB\" | .parts_used = [{line_no: 1, sku: \"$A\", qty: 1}]")" >/dev/null
 C="CLM-$MFR-2026-09-01"

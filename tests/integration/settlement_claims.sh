@@ -16,10 +16,7 @@ INSERT INTO parts_prices VALUES
     ('$A', '2020-01-01', 'Part returned to the maker', '$MFR', 15000, 10000, true, true),
     ('$B', '2020-01-01', 'Part kept locally', '$MFR', 3000, 2000, false, true);
 INSERT INTO claim_handling VALUES ('$MFR', '2020-01-01', 1000);
-INSERT INTO fee_rates(fee_code, category, manufacturer, effective_from, description, applies,
-                      list_cents, claim_cents, active)
-    SELECT DISTINCT fee_code, '*', '$MFR', '2000-01-01'::date, 'none for this maker', 'always',
-           NULL::bigint, NULL::bigint, false FROM fee_rates;
+$(no_fees_sql "$MFR")
 SQL
 )
 t_eq "the test's rate tables are loaded" "" "$out"
@@ -27,10 +24,6 @@ t_eq "the test's rate tables are loaded" "" "$out"
 # warranty TICKET DATE PARTS-JSON — a covered repair of the test manufacturer.
 warranty() {
     completed "$(repair_event "$1" SH01 manufacturer "$2" ".manufacturer = \"$MFR\" | .labour_code = \"$LAB\" | .parts_used = $3")" >/dev/null
-}
-entry_of() {
-    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
-       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
 }
 C1="CLM-$MFR-2026-08-01" C2="CLM-$MFR-2026-08-02"
 K1="K1-$T" K2="K2-$T" K3="K3-$T"

@@ -16,11 +16,6 @@ ticket_body() { # invoice_date [jq filter]
       fault: {code: \"NO_DISPLAY\", description: \"screen stays black\", listed: true},
       request: \"repair\"} ${2:+| $2}"
 }
-open_ticket() { # body -> id in $id, decided
-    http POST /v1/tickets "$AS_TOKEN_CENTER" "$1"
-    id=$(jbody .id)
-    wait_http "/v1/tickets/$id" "$AS_TOKEN_CENTER" '.state != "received"' true
-}
 paid_ticket() { # ESTIMATE -> a paid repair, diagnosed with ESTIMATE, in $id
     open_ticket "$(ticket_body "$(days_ago 100)" '.flags = {misuse: true}')"
     http POST "/v1/tickets/$id/diagnosis" "$AS_TOKEN_CENTER" \

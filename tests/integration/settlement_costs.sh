@@ -14,10 +14,7 @@ out=$(sq <<SQL
 INSERT INTO labour_rates VALUES ('$LAB', '*', '$MFR', '2000-01-01', 'Cost test labour', 10000, 0, 8000, 0);
 INSERT INTO parts_prices VALUES ('$PART', '2000-01-01', 'Cost test part', '$MFR', 5000, 3000, false, true);
 INSERT INTO claim_handling VALUES ('$MFR', '2000-01-01', 0);
-INSERT INTO fee_rates(fee_code, category, manufacturer, effective_from, description, applies,
-                      list_cents, claim_cents, active)
-    SELECT DISTINCT fee_code, '*', '$MFR', '2000-01-01'::date, 'none for this maker', 'always',
-           NULL::bigint, NULL::bigint, false FROM fee_rates;
+$(no_fees_sql "$MFR")
 SQL
 )
 t_eq "the test's rate tables are loaded" "" "$out"

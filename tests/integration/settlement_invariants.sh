@@ -63,6 +63,30 @@ closed() { q "SELECT on_ticket_closed('$(printf '%s' "$1" | sed "s/'/''/g")'::js
 # returned PAYLOAD — apply a parts.DefectiveReturnRecorded the same way.
 returned() { q "SELECT on_defective_return('$(printf '%s' "$1" | sed "s/'/''/g")'::jsonb)"; }
 
+# open_ticket BODY — a centre desk opens the ticket; its id in $id, once it is decided.
+open_ticket() {
+    http POST /v1/tickets "$AS_TOKEN_CENTER" "$1"
+    id=$(jbody .id)
+    wait_http "/v1/tickets/$id" "$AS_TOKEN_CENTER" '.state != "received"' true
+}
+
+# entry_of SOURCE_KEY — the journal entry booked for SOURCE_KEY, as "account:debit:credit" lines.
+entry_of() {
+    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
+       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
+}
+
+# no_fees_sql MANUFACTURER — SQL giving that (test) manufacturer every fee code switched off, so a
+# test's charges hold only its own labour and parts.
+no_fees_sql() {
+    cat <<SQL
+INSERT INTO fee_rates(fee_code, category, manufacturer, effective_from, description, applies,
+                      list_cents, claim_cents, active)
+    SELECT DISTINCT fee_code, '*', '$1', '2000-01-01'::date, 'none for this maker', 'always',
+           NULL::bigint, NULL::bigint, false FROM fee_rates;
+SQL
+}
+
 # wait_sql SQL EXPECTED — poll (up to 10 s) until SQL prints EXPECTED; prints the last value.
 wait_sql() {
     local i v=""

@@ -17,11 +17,6 @@ ticket_body() { # request invoice_date device-no [jq filter]
       fault: {code: \"NO_DISPLAY\", description: \"screen stays black\", listed: true},
       request: \$req} ${4:+| $4}"
 }
-open_ticket() { # body -> id in $id, decided
-    http POST /v1/tickets "$AS_TOKEN_CENTER" "$1"
-    id=$(jbody .id)
-    wait_http "/v1/tickets/$id" "$AS_TOKEN_CENTER" '.state != "received"' true
-}
 
 # --- a warranty repair with a part the manufacturer wants back ---
 # The screen must come from SH01's free stock, or parts completes the repair without an issue

@@ -8,10 +8,6 @@
 . "$(dirname "$0")/settlement_invariants.sh"
 
 T=$RUN_TAG
-entry_of() {
-    q "SELECT string_agg(account || ':' || debit_cents || ':' || credit_cents, ' ' ORDER BY line_no)
-       FROM journal_lines WHERE entry_no = (SELECT entry_no FROM journal_entries WHERE source_key = '$1')"
-}
 # paid TICKET METHOD — a customer-paid repair of TICKET handed back with METHOD ("" = none).
 paid() {
     completed "$(repair_event "$1" SH01 customer "$TODAY")" >/dev/null

@@ -66,8 +66,8 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT 'fold-test' $$;
 
 DROP FUNCTION payer_of(tickets);
 
-DROP FUNCTION sees_phones(jsonb);
-CREATE FUNCTION sees_phones(p_principal jsonb) RETURNS text LANGUAGE sql AS $$ SELECT 'fold-test' $$;
+DROP FUNCTION may_see(jsonb, text, text);
+CREATE FUNCTION may_see(p_principal jsonb, p_center text, p_region text) RETURNS text LANGUAGE sql AS $$ SELECT 'fold-test' $$;
 SQL
 python3 "$ROOT/scripts/sql-fold.py" --root "$F" >"$TMP/fold.out" 2>&1
 again=$(python3 "$ROOT/scripts/sql-fold.py" --root "$F" --check 2>&1)
@@ -76,7 +76,7 @@ t_eq "fold: a later definition replaces the family text, once" "1 1 0" \
     "$(grep -c 'FUNCTION remedy_granted' "$fam/lifecycle.sql") $(grep -c "SELECT 'fold-test'" "$fam/lifecycle.sql") $(grep -c "'granted_with_depreciation')" "$fam/lifecycle.sql")"
 t_eq "fold: a dropped function leaves its family file" "0" "$(cat "$fam"/*.sql | grep -c 'FUNCTION payer_of')"
 t_eq "fold: a dropped and re-created function stays in its family file, with the new text" "1 1" \
-    "$(grep -c 'FUNCTION sees_phones' "$fam/tickets.sql") $(grep -c 'sees_phones(p_principal jsonb) RETURNS text' "$fam/tickets.sql")"
+    "$(grep -c 'FUNCTION may_see' "$fam/tickets.sql") $(grep -c 'may_see(p_principal jsonb, p_center text, p_region text) RETURNS text' "$fam/tickets.sql")"
 t_eq "fold: the migration keeps its table change and its drops (IF EXISTS), no function" "1 2 0" \
     "$(grep -c 'ADD COLUMN fold_test' "$M") $(grep -c 'DROP FUNCTION IF EXISTS' "$M") $(grep -c 'CREATE' "$M")"
 t_eq "fold: a second run changes nothing" "" "$again"

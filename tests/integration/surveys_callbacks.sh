@@ -9,7 +9,6 @@
 . "$(dirname "$0")/../../services/surveys/tests/lib.sh"
 
 today=$(TZ=Asia/Shanghai date +%F)
-in_days() { TZ=Asia/Shanghai date -d "+$1 days" +%F; }
 
 # --- scheduling from TicketClosed, once -------------------------------------------------------
 
@@ -48,7 +47,7 @@ http POST "/v1/tickets/$tid/handback" "$AS_TOKEN_CENTER" '{}'
 t_jq "intake closes a granted refund at hand-back" .state refunded
 found=""
 for _ in $(seq 1 50); do
-    http GET "/v1/surveys/due?date=$(in_days 4)&center=SH01&limit=500" "$AS_TOKEN_CENTER"
+    http GET "/v1/surveys/due?date=$(days_ahead 4)&center=SH01&limit=500" "$AS_TOKEN_CENTER"
     found=$(jbody ".callbacks[] | select(.ticket_id == \"$tid\") | .id")
     [ -n "$found" ] && break
     sleep 0.2
@@ -166,7 +165,7 @@ t_status "the satisfaction report answers" 200
 t_jq "the report averages the stored scores" ".rows[] | select(.key == \"$SVC\") | .weighted_score" 3.550
 t_jq "the report counts the responses" ".rows[] | select(.key == \"$SVC\") | .responses" 2
 t_jq "NPS is promoters % minus detractors %" ".rows[] | select(.key == \"$SVC\") | .nps" 0.0
-http GET "/v1/reports/satisfaction?group=center&from=$(in_days 2)&to=$(in_days 3)" "$AS_TOKEN_ADMIN"
+http GET "/v1/reports/satisfaction?group=center&from=$(days_ahead 2)&to=$(days_ahead 3)" "$AS_TOKEN_ADMIN"
 t_jq "the response rate is answered over callbacks due in the range" \
     ".rows[] | select(.key == \"$SVC\") | .response_rate + \" \" + (.answered|tostring) + \"/\" + (.callbacks_due|tostring)" \
     "1.000 2/2"

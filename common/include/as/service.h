@@ -43,6 +43,13 @@ typedef struct as_service_def {
     const char *metrics_sql;
 } as_service_def_t;
 
+/* The number of elements of a static array, and the designated initialisers of a definition's
+ * tables from one: `AS_DEF_CMDS(commands), AS_DEF_SUBS(subscriptions), AS_DEF_EXTRA(items)`. */
+#define AS_COUNT(a)     (sizeof(a) / sizeof((a)[0]))
+#define AS_DEF_CMDS(t)  .cmds = (t), .ncmds = AS_COUNT(t)
+#define AS_DEF_SUBS(t)  .subs = (t), .nsubs = AS_COUNT(t)
+#define AS_DEF_EXTRA(t) .extra = (t), .nextra = AS_COUNT(t)
+
 struct as_service {
     const as_service_def_t *def;
     uv_loop_t *loop;

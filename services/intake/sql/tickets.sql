@@ -237,12 +237,6 @@ LANGUAGE sql STABLE AS $$
                 THEN 'customer' ELSE 'manufacturer' END
 $$;
 
--- Who may see customers' phone numbers in full in lists: the desks that call them, and admin.
-CREATE OR REPLACE FUNCTION sees_phones(p_principal jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(p_principal->>'role', '') IN ('admin', 'center')
-$$;
-
 -- Reference data is checked: a ticket whose device names a brand intake does not know is a 422
 -- that lists the known brands (before, it was opened with no manufacturer, and its warranty
 -- claim had nobody to go to). Brands are matched without regard to case, as when the

@@ -8,11 +8,6 @@ LANGUAGE sql STABLE AS $$
     SELECT value FROM settings WHERE name = p_name
 $$;
 
-CREATE OR REPLACE FUNCTION ts_text(t timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-$$;
-
 -- Whether a reader of this role/site/region sees an event of centre p_center, region p_region.
 -- An event with no centre (stock, periods) is for head office only: checks fail closed.
 CREATE OR REPLACE FUNCTION may_see(p_role text, p_site text, p_region text, p_center text, p_ev_region text)

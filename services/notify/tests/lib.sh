@@ -17,8 +17,6 @@
 #   nt_ticket TOKEN PHONE   open a ticket with that token and phone; sets TICKET
 
 NT_ROOT=${AS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd -P)}
-NT_BIN=${AS_BIN:-build/bin}
-case $NT_BIN in /*) ;; *) NT_BIN=$NT_ROOT/$NT_BIN ;; esac
 
 nt_sql() {
     PGPASSWORD=$(cat "${AS_VAR:?}/run/secrets/notify.pw") psql -X -q -At -v ON_ERROR_STOP=1 \
@@ -26,37 +24,8 @@ nt_sql() {
         -c "$1" 2>&1
 }
 
-nt_healthy() {
-    local i
-    for i in $(seq 1 150); do
-        if curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz"; then
-            return 0
-        fi
-        sleep 0.2
-    done
-    return 1
-}
-
-nt_restart() {
-    local pidf=$AS_VAR/run/notify.pid pid i sig=TERM
-    [ "${NT_KILL:-0}" = 1 ] && sig=KILL
-    pid=$(cat "$pidf" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -"$sig" "$pid"
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
-    (
-        cd "$NT_ROOT" || exit 1
-        env AS_NOTIFY_ALLOW_PRIVATE=1 "$@" setsid "$NT_BIN/as-notify" --config "$AS_CONFIG" \
-            >>"$AS_VAR/log/notify.log" 2>&1 </dev/null &
-        echo $! >"$pidf"
-    )
-    sleep 0.3
-    nt_healthy
-}
+# tests/lib.sh's svc_restart; the sink is on loopback
+nt_restart() { SVC_KILL=${NT_KILL:-0} svc_restart notify AS_NOTIFY_ALLOW_PRIVATE=1 "$@"; }
 
 NT_SINK_PID=""
 nt_sink_stop() {

@@ -18,11 +18,6 @@ LANGUAGE sql AS $$
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value;
 $$;
 
-CREATE OR REPLACE FUNCTION ts(t timestamptz) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-$$;
-
 -- Today's business date (Asia/Shanghai).
 CREATE OR REPLACE FUNCTION business_today() RETURNS date
 LANGUAGE sql STABLE AS $$
@@ -37,11 +32,6 @@ BEGIN
 EXCEPTION WHEN others THEN
     RETURN NULL;
 END $$;
-
-CREATE OR REPLACE FUNCTION actor(p jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(p->>'subject', 'unknown')
-$$;
 
 -- Scope checks fail closed: may_read() and may_write() are true or false, never NULL. A centre
 -- principal without a site (or a region principal without a region) acts on and reads nothing;

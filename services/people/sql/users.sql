@@ -3,10 +3,6 @@
 -- Change a function here, in place; a new migration holds only tables, data changes and drops.
 -- (scripts/sql-fold.py moves definitions found in migrations into these files.)
 
-CREATE OR REPLACE FUNCTION ts(t timestamptz) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-$$;
-
 CREATE OR REPLACE FUNCTION user_json(u users) RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object(
         'login', u.login, 'display_name', u.display_name, 'role', u.role, 'site', u.site,

@@ -3,10 +3,6 @@
 -- Change a function here, in place; a new migration holds only tables, data changes and drops.
 -- (scripts/sql-fold.py moves definitions found in migrations into these files.)
 
-CREATE OR REPLACE FUNCTION ts_text(t timestamptz) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-$$;
-
 -- Finance (and admin, and services calling on their own behalf) may see everything money.
 CREATE OR REPLACE FUNCTION is_finance(p_principal jsonb) RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
     SELECT coalesce(p_principal->>'role', '') IN ('finance', 'admin', 'service')

@@ -25,11 +25,6 @@ LANGUAGE sql STABLE AS $$
     SELECT (svc_now() AT TIME ZONE 'Asia/Shanghai')::date
 $$;
 
-CREATE OR REPLACE FUNCTION ts_text(t timestamptz) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-$$;
-
 -- Scope checks fail closed: may_see() is true or false, never NULL; a centre principal without a
 -- site, or a region principal without a region, sees nothing.
 CREATE OR REPLACE FUNCTION may_see(p_principal jsonb, p_center text, p_region text) RETURNS boolean
@@ -43,11 +38,6 @@ LANGUAGE sql IMMUTABLE AS $$
         WHEN 'center' THEN p_center IS NOT NULL AND p_principal->>'site' <> ''
                            AND p_principal->>'site' = p_center
         ELSE false END, false)
-$$;
-
-CREATE OR REPLACE FUNCTION actor(p_principal jsonb) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(p_principal->>'subject', 'unknown')
 $$;
 
 CREATE OR REPLACE FUNCTION milli_text(v numeric) RETURNS text
@@ -104,13 +94,6 @@ BEGIN
                         jsonb_build_object('seconds', v_s));
     RETURN jsonb_build_object('status', 200, 'body', clock_json(NULL));
 END $$;
-
--- Who may see customers' phone numbers in full outside an audited read: the desks that call
--- them, and admin.
-CREATE OR REPLACE FUNCTION sees_phones(p_principal jsonb) RETURNS boolean
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT coalesce(p_principal->>'role', '') IN ('admin', 'center')
-$$;
 
 -- The tier of a ticket's customer ('regular' when unknown).
 CREATE OR REPLACE FUNCTION ticket_tier(p_ticket text) RETURNS text LANGUAGE sql STABLE AS $$

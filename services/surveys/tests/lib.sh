@@ -15,10 +15,6 @@
 #                              poll GET /v1/complaints/ID (up to 10 s) until the jq FILTER
 #                              gives VALUE; the last answer stays in HTTP_BODY
 
-SV_ROOT=${AS_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd -P)}
-SV_BIN=${AS_BIN:-build/bin}
-case $SV_BIN in /*) ;; *) SV_BIN=$SV_ROOT/$SV_BIN ;; esac
-
 sv_sql() { sql surveys "$1"; } # tests/lib.sh: as the surveys role, errors shown
 
 sv_close_ticket() {
@@ -33,28 +29,7 @@ sv_new_id() {
     printf '%s%s%04d' "$1" "$(date +%s | tail -c 6)" $((RANDOM % 10000))
 }
 
-# sv_healthy — the gateway reports every service healthy (bounded: 20 s).
-sv_healthy() { wait_until 20 curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz"; }
-
-sv_restart() {
-    local pidf=$AS_VAR/run/surveys.pid pid i sig=TERM
-    [ "${SV_KILL:-0}" = 1 ] && sig=KILL
-    pid=$(cat "$pidf" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -"$sig" "$pid"
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
-    (
-        cd "$SV_ROOT" || exit 1
-        env "$@" setsid "$SV_BIN/as-surveys" --config "$AS_CONFIG" >>"$AS_VAR/log/surveys.log" 2>&1 </dev/null &
-        echo $! >"$pidf"
-    )
-    sleep 0.3
-    sv_healthy
-}
+sv_restart() { SVC_KILL=${SV_KILL:-0} svc_restart surveys "$@"; } # tests/lib.sh
 
 sv_clock() {
     http POST /v1/surveys/test/clock "$AS_TOKEN_ADMIN" "{\"seconds\":$1}"
