@@ -70,6 +70,14 @@ extern const gw_route_t gw_routes_settlement[];
 extern const gw_route_t gw_routes_surveys[];
 extern const gw_route_t gw_routes_people[];
 extern const gw_route_t gw_routes_notify[];
+extern const gw_route_t gw_routes_status[];
+
+/* routes_status.c: the status page's own limiter per client address (requests a minute, burst). */
+void gw_status_configure(long per_minute, long burst);
+void gw_status_shutdown(void);
+uint64_t gw_status_refused(void);
+/* The client's address ("a.b.c.d:0" or "[v6]:0"; X-Forwarded-For from a trusted proxy). */
+const char *gw_request_client(as_http_req_t *r);
 
 /* The secret the caller presented (bearer token or session cookie), or NULL. Borrowed. */
 const char *gw_request_secret(as_http_req_t *r);

@@ -35,8 +35,8 @@
 
 /* All route tables; a route appears in exactly one. */
 static const gw_route_t *const ROUTE_TABLES[] = {
-    gw_routes_intake,  gw_routes_warranty, gw_routes_parts, gw_routes_settlement,
-    gw_routes_surveys, gw_routes_people,   gw_routes_notify};
+    gw_routes_intake,  gw_routes_warranty, gw_routes_parts,  gw_routes_settlement,
+    gw_routes_surveys, gw_routes_people,   gw_routes_notify, gw_routes_status};
 #define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
 /* The services (deploy/services.conf, through the generated as_services.h). */
@@ -49,7 +49,7 @@ static long cfg_drain_ms;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
-    cfg_rl_addr_burst;
+    cfg_rl_addr_burst, cfg_status_per_minute, cfg_status_burst;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -101,6 +101,13 @@ static as_config_item_t gateway_items[] = {
      &cfg_rl_addr_rate},
     {"rate_limit_per_address_burst", AS_CFG_INT, "8000", 1, 100000000,
      "requests one client address may make at once before its rate applies", &cfg_rl_addr_burst},
+    {"status_page_per_minute", AS_CFG_INT, "5", 1, 100000,
+     "requests a minute one client address may make to the customer's status page "
+     "(/v1/status/...); beyond, 429 with Retry-After",
+     &cfg_status_per_minute},
+    {"status_page_burst", AS_CFG_INT, "10", 1, 100000,
+     "status page requests one client address may make at once before its rate applies",
+     &cfg_status_burst},
     {"auth_cache_ms", AS_CFG_INT, "10000", 0, 600000,
      "how long an identity the people service resolved is reused without asking again "
      "(revocations and disabled users drop it at once through the people stream)",
@@ -951,6 +958,15 @@ static int rate_limited(as_http_req_t *r, gw_ratelimit_t *rl, const char *key, c
  * The request's principal is a copy owned by the request (freed when its answer is sent), so
  * an identity dropped from the cache meanwhile is never used after free. */
 
+const char *gw_request_client(as_http_req_t *r)
+{
+    static char key[80]; /* the loop is single-threaded */
+    authreq_t *a = as_http_req_data(r);
+    const char *c = a && a->client[0] ? a->client : "unknown";
+    snprintf(key, sizeof key, strchr(c, ':') ? "[%s]:0" : "%s:0", c);
+    return key;
+}
+
 const char *gw_request_secret(as_http_req_t *r)
 {
     authreq_t *a = as_http_req_data(r);
@@ -1652,9 +1668,11 @@ static void on_request(as_http_req_t *r, void *ud)
         authenticate(r, rt, json_object());
         return;
     }
-    if (strcmp(path, "/") == 0 || strncmp(path, "/console", 8) == 0) {
-        snprintf(a->route, sizeof a->route, "%s", "/console/");
-        gw_metrics_begin(r, "/console/");
+    if (strcmp(path, "/") == 0 || strncmp(path, "/console", 8) == 0 ||
+        strcmp(path, "/status") == 0 || strncmp(path, "/status/", 8) == 0) {
+        const char *area = strncmp(path, "/status", 7) == 0 ? "/status/" : "/console/";
+        snprintf(a->route, sizeof a->route, "%s", area);
+        gw_metrics_begin(r, area);
         if (gw_static_handle(r))
             return;
     }
@@ -2010,6 +2028,7 @@ int main(int argc, char **argv)
     gw.rl_principal = gw_rl_new((double)cfg_rl_token_rate, (double)cfg_rl_token_burst);
     gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
     gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
+    gw_status_configure(cfg_status_per_minute, cfg_status_burst);
     gw.people_sub = as_zsock_new(&loop, gw.zctx, ZMQ_SUB, as_endpoint("people", "pub"), 0, 1 << 20,
                                  100000, on_people_event, NULL, err, sizeof err);
     if (!gw.people_sub) {
@@ -2062,6 +2081,7 @@ out:
     gw_tokens_free(&gw.tokens);
     gw_rl_free(&gw.rl_principal);
     gw_rl_free(&gw.rl_address);
+    gw_status_shutdown();
     as_config_free(gateway_items, N_ITEMS);
     return rc;
 }
