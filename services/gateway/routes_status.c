@@ -50,9 +50,8 @@ static void status_call(as_http_req_t *r, const gw_route_t *rt, json_t *params,
 {
     (void)p;
     char key[96];
-    unsigned wait_s =
-        gw_rl_take(status_rl, gw_rl_address_key(gw_request_client(r), key, sizeof key),
-                   uv_hrtime() / 1000000);
+    unsigned wait_s = gw_rl_take(
+        status_rl, gw_rl_address_key(gw_request_client(r), key, sizeof key), uv_hrtime() / 1000000);
     if (wait_s) {
         char body[200], hdr[64];
         int n = snprintf(body, sizeof body,

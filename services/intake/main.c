@@ -204,6 +204,8 @@ static void list_tickets(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
         as_problem(&e, "limit", "must be between 1 and 200");
     if (l->imei && strlen(l->imei) > 20)
         as_problem(&e, "imei", "is too long");
+    if (l->order && !as_enum_has(&intake__ticket_order__descriptor, l->order))
+        as_problem(&e, "order", "must be newest or priority");
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
