@@ -109,6 +109,11 @@ int gw_call_service(const char *service, const char *type, const ProtobufCMessag
  * object {"error":{"code","message","fields"}}; 504/502 when there was no reply. */
 void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply);
 
+/* The generic command mapping of a route (what a route without a handler does): a handler may
+ * fall back to it. */
+void gw_route_generic(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                      const gw_principal_t *p);
+
 /* Decode a reply body of type `d`; NULL if absent or not that type. Caller frees. */
 ProtobufCMessage *gw_reply_body(const As__Reply *reply, const ProtobufCMessageDescriptor *d);
 

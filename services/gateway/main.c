@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "static.h"
 #include "people.pb-c.h"
+#include "events_stream.h"
 #include "ratelimit.h"
 
 #include <ctype.h>
@@ -49,7 +50,8 @@ static long cfg_drain_ms;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
-    cfg_rl_addr_burst, cfg_status_per_minute, cfg_status_burst;
+    cfg_rl_addr_burst, cfg_status_per_minute, cfg_status_burst, cfg_sse_heartbeat_s,
+    cfg_sse_per_principal, cfg_sse_max_s;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -108,6 +110,15 @@ static as_config_item_t gateway_items[] = {
     {"status_page_burst", AS_CFG_INT, "10", 1, 100000,
      "status page requests one client address may make at once before its rate applies",
      &cfg_status_burst},
+    {"sse_heartbeat_s", AS_CFG_INT, "15", 1, 3600,
+     "an event stream (GET /v1/events, Accept: text/event-stream) sends a comment line after "
+     "this many seconds without an event",
+     &cfg_sse_heartbeat_s},
+    {"sse_max_streams_per_principal", AS_CFG_INT, "3", 1, 1000,
+     "event streams one principal may hold open at once; beyond, 429", &cfg_sse_per_principal},
+    {"sse_max_duration_s", AS_CFG_INT, "3600", 0, 86400,
+     "an event stream is ended after this (the client reconnects with Last-Event-ID; 0: never)",
+     &cfg_sse_max_s},
     {"auth_cache_ms", AS_CFG_INT, "10000", 0, 600000,
      "how long an identity the people service resolved is reused without asking again "
      "(revocations and disabled users drop it at once through the people stream)",
@@ -916,6 +927,12 @@ static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
         rt->handler(r, rt, params, pr);
         return;
     }
+    gw_route_generic(r, rt, params, pr);
+}
+
+void gw_route_generic(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                      const gw_principal_t *pr)
+{
     ProtobufCMessage *m = gw_build_command(r, rt, params);
     if (!m)
         return;
@@ -1742,6 +1759,7 @@ static void closed_done(void *arg)
 
 static void shutdown_now(void)
 {
+    gw_sse_shutdown();
     as_http_server_stop(gw.http, closed_done, NULL);
     gw.http = NULL;
     for (int i = 0; i < N_SVC; i++)
@@ -1785,6 +1803,7 @@ static void on_signal(uv_signal_t *h, int signum)
     AS_INFO("stopping", "signal=%d drain_timeout_ms=%ld", signum, cfg_drain_ms);
     sd_notify(0, "STOPPING=1");
     as_http_server_drain(gw.http);
+    gw_sse_shutdown(); /* event streams never finish by themselves: their clients reconnect */
     gw.drain_started = uv_now(gw.loop);
     uv_timer_start(&gw.drain, drain_tick, 0, 20);
 }
@@ -2029,6 +2048,7 @@ int main(int argc, char **argv)
     gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
     gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
     gw_status_configure(cfg_status_per_minute, cfg_status_burst);
+    gw_sse_configure(&loop, cfg_sse_heartbeat_s, cfg_sse_per_principal, cfg_sse_max_s);
     gw.people_sub = as_zsock_new(&loop, gw.zctx, ZMQ_SUB, as_endpoint("people", "pub"), 0, 1 << 20,
                                  100000, on_people_event, NULL, err, sizeof err);
     if (!gw.people_sub) {
