@@ -30,9 +30,9 @@
 #include <uthash.h>
 #include <uv.h>
 
-#define SSE_PAGE        100
-#define SSE_POLL_MS     1000
-#define SSE_HIGH_WATER  (256u * 1024u)
+#define SSE_PAGE            100
+#define SSE_POLL_MS         1000
+#define SSE_HIGH_WATER      (256u * 1024u)
 #define SSE_FAIL_BACKOFF_MS 3000
 
 typedef struct sse sse_t;
@@ -45,8 +45,8 @@ struct sse {
     int64_t seen_head; /* the feed's head at the previous empty page (0: none) */
     uint64_t started_ms, last_write_ms;
     uv_timer_t timer;
-    int in_call;    /* a ListEvents is on its way */
-    int closing;    /* ended: waiting for the reply in flight (if any) and the timer's close */
+    int in_call; /* a ListEvents is on its way */
+    int closing; /* ended: waiting for the reply in flight (if any) and the timer's close */
     sse_t *next;
 };
 

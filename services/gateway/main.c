@@ -104,11 +104,11 @@ static as_config_item_t gateway_items[] = {
     {"rate_limit_per_address_burst", AS_CFG_INT, "8000", 1, 100000000,
      "requests one client address may make at once before its rate applies", &cfg_rl_addr_burst},
     {"status_page_per_minute", AS_CFG_INT, "5", 1, 100000,
-     "requests a minute one client address may make to the customer's status page "
-     "(/v1/status/...); beyond, 429 with Retry-After",
+     "misses (404: unknown ticket or wrong digits) a minute one client address may make on "
+     "the customer's status page (/v1/status/...); beyond, 429 with Retry-After",
      &cfg_status_per_minute},
     {"status_page_burst", AS_CFG_INT, "10", 1, 100000,
-     "status page requests one client address may make at once before its rate applies",
+     "status page misses one client address may make at once before its rate applies",
      &cfg_status_burst},
     {"sse_heartbeat_s", AS_CFG_INT, "15", 1, 3600,
      "an event stream (GET /v1/events, Accept: text/event-stream) sends a comment line after "

@@ -4,15 +4,18 @@
  *
  * Both routes are public, so they are guarded by a limiter of their own, per client address
  * (X-Forwarded-For from a trusted proxy, like the gateway's other limits): by default 5
- * requests a minute with a burst of 10 (status_page_per_minute, status_page_burst), on top of
- * the gateway-wide limits. Guessing the 10,000 possible last four digits of one ticket then
- * takes an address more than a day. Every call reaches intake as the principal "the customer,
- * via the status page" (role customer), which is what the timeline and the audit trail show. */
+ * misses a minute with a burst of 10 (status_page_per_minute, status_page_burst), on top of
+ * the gateway-wide limits. Only a miss (404: an unknown ticket or the wrong digits) keeps the
+ * request it took; answers and malformed requests give it back. Guessing the 10,000 possible
+ * last four digits of one ticket then takes an address more than a day. Every call reaches intake
+ * as the principal "the customer, via the status page" (role customer), which is what the timeline
+ * and the audit trail show. */
 #include "gateway.h"
 #include "intake.pb-c.h"
 #include "ratelimit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <uv.h>
 
@@ -40,9 +43,21 @@ uint64_t gw_status_refused(void)
     return gw_rl_refused(status_rl);
 }
 
+typedef struct status_call {
+    as_http_req_t *r;
+    char key[96];
+} status_call_t;
+
+/* Only a miss (404: no such ticket, or the wrong digits) costs the address its request: a
+ * customer reading the page again, or a malformed request, is given its request back. */
 static void status_done(int status, const As__Reply *reply, void *ud)
 {
-    gw_respond_reply(ud, status, reply);
+    status_call_t *c = ud;
+    int answered = reply && reply->has_status ? (int)reply->status : status;
+    if (answered != 404)
+        gw_rl_refund(status_rl, c->key);
+    gw_respond_reply(c->r, status, reply);
+    free(c);
 }
 
 static void status_call(as_http_req_t *r, const gw_route_t *rt, json_t *params,
@@ -63,9 +78,20 @@ static void status_call(as_http_req_t *r, const gw_route_t *rt, json_t *params,
         return;
     }
     ProtobufCMessage *m = gw_build_command(r, rt, params);
-    if (!m)
+    if (!m) {
+        gw_rl_refund(status_rl, key); /* malformed: no guess was made */
         return;
-    gw_call(r, rt, m, &STATUS_PRINCIPAL, status_done, r);
+    }
+    status_call_t *c = malloc(sizeof *c);
+    if (!c) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    c->r = r;
+    snprintf(c->key, sizeof c->key, "%s", key);
+    if (gw_call(r, rt, m, &STATUS_PRINCIPAL, status_done, c) < 0)
+        free(c);
     protobuf_c_message_free_unpacked(m, NULL);
 }
 

@@ -9,7 +9,7 @@
 # estimate waiting is 409; the page's own limit per address answers 429 with Retry-After.
 #
 # Each part sends from its own loopback address (curl --interface), so the page's limit per
-# address (5 a minute, burst 10) never mixes the parts, nor other tests' requests.
+# address (5 misses a minute, burst 10) never mixes the parts, nor other tests' requests.
 . "$(dirname "$0")/../lib.sh"
 
 RUN=$RANDOM$RANDOM
@@ -173,5 +173,21 @@ t_match "the 429 says when to retry" '^[0-9]+$' "$retry"
 ADDR=$(addr)
 st_get "$T1" "$LAST4"
 t_status "another address is not limited" 200
+codes=""
+for i in $(seq 1 12); do
+    st_get "$T1" "$LAST4"
+    codes+="$HTTP_STATUS "
+done
+t_eq "only misses count: the customer reads the page twelve times" "$(printf '200 %.0s' $(seq 1 12))" "$codes"
+
+# --- the page ---------------------------------------------------------------------------------
+h=$(curl -s -o /dev/null -D - --max-time 10 "$AS_GATEWAY_URL/status" | tr -d '\r')
+t_match "/status redirects to /status/" $'\nLocation: /status/\n' "$h"
+h=$(curl -s -o /dev/null -D - --max-time 10 "$AS_GATEWAY_URL/status/" | tr -d '\r')
+t_match "the page is served as HTML" $'\nContent-Type: text/html; charset=utf-8\n' "$h"
+t_match "under the strict Content-Security-Policy" $'\nContent-Security-Policy: default-src \'none\'; script-src \'self\';' "$h"
+t_eq "its script is served" 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$AS_GATEWAY_URL/status/status.js")"
+t_eq "nothing outside its directory" 404 \
+    "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 --path-as-is "$AS_GATEWAY_URL/status/../app.js")"
 
 t_done
