@@ -93,9 +93,9 @@ nt_ticket "$AS_TOKEN_CENTER" "$P5"
 T5=$TICKET
 t_check "the SMS arrives" nt_wait_count sms "$(to "$P5")" 1
 t_match "the text ends with the status page and the ticket number" "进度查询：${URL}\\?t=$T5\$" \
-    "$(nt_received sms "select($(to "$P5")) | .body.text" | head -1)"
+    "$(nt_received sms "select($(to "$P5")) | .body.text" | head -1 | jq -r .)"
 t_match "the texts without it (status_page_url empty) end with the template" "请凭工单号及手机后四位。\$" \
-    "$(nt_received sms "select($(to "$P1")) | .body.text" | head -1)"
+    "$(nt_received sms "select($(to "$P1")) | .body.text" | head -1 | jq -r .)"
 
 # --- quiet hours --------------------------------------------------------------------------------
 H=$((10#$(TZ=Asia/Shanghai date +%H)))
