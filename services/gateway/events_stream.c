@@ -17,7 +17,9 @@
  * asked for when the client has drained them); a stream ends after sse_max_duration_s (the
  * client reconnects with Last-Event-ID and loses nothing). Bounded per principal: at most
  * sse_max_streams_per_principal streams at once (429 beyond). When the gateway drains, every
- * stream is ended (the clients reconnect to another gateway). */
+ * stream is ended (the clients reconnect to another gateway), and so is a stream whose token is
+ * revoked or whose user changes (disabled, password reset: the people stream says so) — the
+ * client reconnects and is authenticated again. */
 #include "as/log.h"
 #include "events_stream.h"
 #include "notify.pb-c.h"
@@ -329,6 +331,21 @@ void gw_sse_start(as_http_req_t *r, const gw_principal_t *p)
                          "Cache-Control: no-store\r\nX-Accel-Buffering: no\r\n");
     write_text(s, "retry: 3000\n: stream of the event feed\n\n", 0);
     schedule(s, 0);
+}
+
+void gw_sse_drop(const char *token_id, const char *login)
+{
+    sse_t *s = streams, *next;
+    for (; s; s = next) {
+        next = s->next;
+        if (s->p.kind == GW_FILE)
+            continue; /* the tokens file's principals change only with a reload */
+        if ((token_id && s->p.token_id[0] && strcmp(s->p.token_id, token_id) == 0) ||
+            (login && strcmp(s->p.subject, login) == 0)) {
+            AS_INFO("event stream ended: its identity changed", "subject=%s", s->p.subject);
+            sse_end(s);
+        }
+    }
 }
 
 void gw_sse_shutdown(void)

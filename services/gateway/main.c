@@ -1303,18 +1303,20 @@ static void on_people_event(as_zsock_t *zs, const void *const *frames, const siz
     if (strcmp(type, "people.TokenRevoked") == 0 && env->has_payload) {
         People__TokenRevoked *ev =
             people__token_revoked__unpack(NULL, env->payload.len, env->payload.data);
-        if (ev && ev->token_id)
+        if (ev && ev->token_id) {
             gw_idcache_drop_token(ev->token_id);
-        else
+            gw_sse_drop(ev->token_id, NULL);
+        } else
             gw_idcache_clear();
         if (ev)
             people__token_revoked__free_unpacked(ev, NULL);
     } else if (strcmp(type, "people.UserChanged") == 0 && env->has_payload) {
         People__UserChanged *ev =
             people__user_changed__unpack(NULL, env->payload.len, env->payload.data);
-        if (ev && ev->login)
+        if (ev && ev->login) {
             gw_idcache_drop_login(ev->login);
-        else
+            gw_sse_drop(NULL, ev->login);
+        } else
             gw_idcache_clear();
         if (ev)
             people__user_changed__free_unpacked(ev, NULL);

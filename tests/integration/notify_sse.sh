@@ -4,8 +4,8 @@
 # while the stream is open arrive as `id: <position>` / `event: <type>` / `data: <event>`;
 # reconnecting with Last-Event-ID resumes after that event, without loss and without repeats;
 # an idle stream sends heartbeat comments; the streams are scoped like the pull feed (another
-# centre sees none of these tickets) and capped per principal (429 beyond three at once); the
-# plain feed without the header is unchanged.
+# centre sees none of these tickets) and capped per principal (429 beyond three at once); a
+# revoked token's stream is ended; the plain feed without the header is unchanged.
 . "$(dirname "$0")/../lib.sh"
 
 DIR=$AS_VAR/notify-sse
@@ -99,6 +99,22 @@ t_match "its streams were open (retry line)" '^retry:' "$(head -1 "$DIR/b1")"
 t_eq "closed streams free their places (a new one starts: curl ends it at its time limit, 28)" 28 "$(curl -s -o /dev/null --max-time 2 \
     -H "Authorization: Bearer $AS_TOKEN_CENTER_B" -H 'Accept: text/event-stream' \
     "$AS_GATEWAY_URL/v1/events?after=$HEAD"; echo $?)"
+# --- a revoked token ends its streams ------------------------------------------------------------
+http POST /v1/auth/login "" "{\"login\":\"$AS_CENTER_LOGIN\",\"password\":\"$AS_CENTER_PASSWORD\"}"
+S=$(jbody .session_token)
+http POST /v1/auth/tokens "$S" "{\"name\":\"sse-$RUN\",\"expires_in_days\":1}"
+t_status "a desk user makes a personal token" 201
+TOK=$(jbody .token)
+TID=$(jbody .id)
+stream "$DIR/rev" 15 "$TOK" "after=$HEAD&type=none.Never"
+REV=$!
+sleep 1.5
+http DELETE "/v1/auth/tokens/$TID" "$S"
+t_status "the token is revoked" 200
+wait "$REV"
+t_eq "its open stream is ended by the gateway (curl sees a complete answer, not its time limit)" 0 $?
+t_match "... after it had started" '^retry:' "$(head -1 "$DIR/rev")"
+
 wait "$IDLE"
 t_match "an idle stream sends heartbeat comments" '^: heartbeat' "$(grep '^: heartbeat' "$DIR/idle" | head -1)"
 t_eq "... and no event" 0 "$(grep -c '^data:' "$DIR/idle")"
