@@ -162,35 +162,57 @@ DECLARE
     v_mask boolean := NOT sees_phones(p_principal);
 BEGIN
     IF coalesce(a->>'after', '') <> '' THEN
-        SELECT opened_at, id, CASE WHEN v_priority THEN ticket_priority(customer_id) ELSE 0 END
+        SELECT opened_at, id, ticket_priority(customer_id)
             INTO v_after_at, v_after_id, v_after_rank FROM tickets WHERE id = a->>'after';
         IF NOT FOUND THEN
             PERFORM fail(400, 'bad_cursor', 'the cursor does not name a ticket');
         END IF;
     END IF;
-    WITH cand AS (
-        SELECT t, CASE WHEN v_priority THEN ticket_priority(t.customer_id) ELSE 0 END AS rank
-        FROM tickets t
-        WHERE may_see(p_principal, t.center, t.region)
-          AND (a->>'center' IS NULL OR t.center = a->>'center')
-          AND (a->>'state' IS NULL OR t.state = a->>'state')
-          AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
-          AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
-          AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
-          AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
-          AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))),
-    page AS (
-        SELECT cand.t, cand.rank FROM cand
-        WHERE v_after_id IS NULL OR cand.rank > v_after_rank
-           OR (cand.rank = v_after_rank AND ((cand.t).opened_at, (cand.t).id) < (v_after_at, v_after_id))
-        ORDER BY cand.rank, (cand.t).opened_at DESC, (cand.t).id DESC
-        LIMIT v_limit)
-    SELECT coalesce(jsonb_agg(CASE WHEN v_mask
-                                   THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
-                                                  to_jsonb(mask_phone((page.t).customer_phone)))
-                                   ELSE ticket_json(page.t, false) END
-                              ORDER BY page.rank, (page.t).opened_at DESC, (page.t).id DESC), '[]'),
-           count(*) INTO v_rows, v_n FROM page;
+    IF NOT v_priority THEN
+        -- newest first: the index on (opened_at, id) answers a page without sorting
+        WITH page AS (
+            SELECT t FROM tickets t
+            WHERE may_see(p_principal, t.center, t.region)
+              AND (a->>'center' IS NULL OR t.center = a->>'center')
+              AND (a->>'state' IS NULL OR t.state = a->>'state')
+              AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
+              AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
+              AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
+              AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
+              AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
+              AND (v_after_id IS NULL OR (t.opened_at, t.id) < (v_after_at, v_after_id))
+            ORDER BY t.opened_at DESC, t.id DESC
+            LIMIT v_limit)
+        SELECT coalesce(jsonb_agg(CASE WHEN v_mask
+                                       THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
+                                                      to_jsonb(mask_phone((page.t).customer_phone)))
+                                       ELSE ticket_json(page.t, false) END), '[]'),
+               count(*) INTO v_rows, v_n FROM page;
+    ELSE
+        WITH cand AS (
+            SELECT t, ticket_priority(t.customer_id) AS rank
+            FROM tickets t
+            WHERE may_see(p_principal, t.center, t.region)
+              AND (a->>'center' IS NULL OR t.center = a->>'center')
+              AND (a->>'state' IS NULL OR t.state = a->>'state')
+              AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
+              AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
+              AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
+              AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
+              AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))),
+        page AS (
+            SELECT cand.t, cand.rank FROM cand
+            WHERE v_after_id IS NULL OR cand.rank > v_after_rank
+               OR (cand.rank = v_after_rank AND ((cand.t).opened_at, (cand.t).id) < (v_after_at, v_after_id))
+            ORDER BY cand.rank, (cand.t).opened_at DESC, (cand.t).id DESC
+            LIMIT v_limit)
+        SELECT coalesce(jsonb_agg(CASE WHEN v_mask
+                                       THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
+                                                      to_jsonb(mask_phone((page.t).customer_phone)))
+                                       ELSE ticket_json(page.t, false) END
+                                  ORDER BY page.rank, (page.t).opened_at DESC, (page.t).id DESC), '[]'),
+               count(*) INTO v_rows, v_n FROM page;
+    END IF;
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'tickets', v_rows,
         'next', CASE WHEN v_n = v_limit THEN v_rows->(v_n - 1)->>'id' END));
