@@ -70,6 +70,14 @@ extern const gw_route_t gw_routes_settlement[];
 extern const gw_route_t gw_routes_surveys[];
 extern const gw_route_t gw_routes_people[];
 extern const gw_route_t gw_routes_notify[];
+extern const gw_route_t gw_routes_status[];
+
+/* routes_status.c: the status page's own limiter per client address (requests a minute, burst). */
+void gw_status_configure(long per_minute, long burst);
+void gw_status_shutdown(void);
+uint64_t gw_status_refused(void);
+/* The client's address ("a.b.c.d:0" or "[v6]:0"; X-Forwarded-For from a trusted proxy). */
+const char *gw_request_client(as_http_req_t *r);
 
 /* The secret the caller presented (bearer token or session cookie), or NULL. Borrowed. */
 const char *gw_request_secret(as_http_req_t *r);
@@ -100,6 +108,11 @@ int gw_call_service(const char *service, const char *type, const ProtobufCMessag
 /* Answer the HTTP request from a service reply: status, JSON body (by body_type) or the error
  * object {"error":{"code","message","fields"}}; 504/502 when there was no reply. */
 void gw_respond_reply(as_http_req_t *r, int status, const As__Reply *reply);
+
+/* The generic command mapping of a route (what a route without a handler does): a handler may
+ * fall back to it. */
+void gw_route_generic(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                      const gw_principal_t *p);
 
 /* Decode a reply body of type `d`; NULL if absent or not that type. Caller frees. */
 ProtobufCMessage *gw_reply_body(const As__Reply *reply, const ProtobufCMessageDescriptor *d);

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "static.h"
 #include "people.pb-c.h"
+#include "events_stream.h"
 #include "ratelimit.h"
 
 #include <ctype.h>
@@ -35,8 +36,8 @@
 
 /* All route tables; a route appears in exactly one. */
 static const gw_route_t *const ROUTE_TABLES[] = {
-    gw_routes_intake,  gw_routes_warranty, gw_routes_parts, gw_routes_settlement,
-    gw_routes_surveys, gw_routes_people,   gw_routes_notify};
+    gw_routes_intake,  gw_routes_warranty, gw_routes_parts,  gw_routes_settlement,
+    gw_routes_surveys, gw_routes_people,   gw_routes_notify, gw_routes_status};
 #define N_TABLES (sizeof ROUTE_TABLES / sizeof ROUTE_TABLES[0])
 
 /* The services (deploy/services.conf, through the generated as_services.h). */
@@ -49,7 +50,8 @@ static long cfg_drain_ms;
 static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_cookie_secure;
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
-    cfg_rl_addr_burst;
+    cfg_rl_addr_burst, cfg_status_per_minute, cfg_status_burst, cfg_sse_heartbeat_s,
+    cfg_sse_per_principal, cfg_sse_max_s;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -101,6 +103,22 @@ static as_config_item_t gateway_items[] = {
      &cfg_rl_addr_rate},
     {"rate_limit_per_address_burst", AS_CFG_INT, "8000", 1, 100000000,
      "requests one client address may make at once before its rate applies", &cfg_rl_addr_burst},
+    {"status_page_per_minute", AS_CFG_INT, "5", 1, 100000,
+     "misses (404: unknown ticket or wrong digits) a minute one client address may make on "
+     "the customer's status page (/v1/status/...); beyond, 429 with Retry-After",
+     &cfg_status_per_minute},
+    {"status_page_burst", AS_CFG_INT, "10", 1, 100000,
+     "status page misses one client address may make at once before its rate applies",
+     &cfg_status_burst},
+    {"sse_heartbeat_s", AS_CFG_INT, "15", 1, 3600,
+     "an event stream (GET /v1/events, Accept: text/event-stream) sends a comment line after "
+     "this many seconds without an event",
+     &cfg_sse_heartbeat_s},
+    {"sse_max_streams_per_principal", AS_CFG_INT, "3", 1, 1000,
+     "event streams one principal may hold open at once; beyond, 429", &cfg_sse_per_principal},
+    {"sse_max_duration_s", AS_CFG_INT, "3600", 0, 86400,
+     "an event stream is ended after this (the client reconnects with Last-Event-ID; 0: never)",
+     &cfg_sse_max_s},
     {"auth_cache_ms", AS_CFG_INT, "10000", 0, 600000,
      "how long an identity the people service resolved is reused without asking again "
      "(revocations and disabled users drop it at once through the people stream)",
@@ -909,6 +927,12 @@ static void handle_route(as_http_req_t *r, const gw_route_t *rt, json_t *params,
         rt->handler(r, rt, params, pr);
         return;
     }
+    gw_route_generic(r, rt, params, pr);
+}
+
+void gw_route_generic(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                      const gw_principal_t *pr)
+{
     ProtobufCMessage *m = gw_build_command(r, rt, params);
     if (!m)
         return;
@@ -950,6 +974,15 @@ static int rate_limited(as_http_req_t *r, gw_ratelimit_t *rl, const char *key, c
  * looked up in the identity cache, and on a miss the people service is asked (people.Resolve).
  * The request's principal is a copy owned by the request (freed when its answer is sent), so
  * an identity dropped from the cache meanwhile is never used after free. */
+
+const char *gw_request_client(as_http_req_t *r)
+{
+    static char key[80]; /* the loop is single-threaded */
+    authreq_t *a = as_http_req_data(r);
+    const char *c = a && a->client[0] ? a->client : "unknown";
+    snprintf(key, sizeof key, strchr(c, ':') ? "[%s]:0" : "%s:0", c);
+    return key;
+}
 
 const char *gw_request_secret(as_http_req_t *r)
 {
@@ -1270,18 +1303,20 @@ static void on_people_event(as_zsock_t *zs, const void *const *frames, const siz
     if (strcmp(type, "people.TokenRevoked") == 0 && env->has_payload) {
         People__TokenRevoked *ev =
             people__token_revoked__unpack(NULL, env->payload.len, env->payload.data);
-        if (ev && ev->token_id)
+        if (ev && ev->token_id) {
             gw_idcache_drop_token(ev->token_id);
-        else
+            gw_sse_drop(ev->token_id, NULL);
+        } else
             gw_idcache_clear();
         if (ev)
             people__token_revoked__free_unpacked(ev, NULL);
     } else if (strcmp(type, "people.UserChanged") == 0 && env->has_payload) {
         People__UserChanged *ev =
             people__user_changed__unpack(NULL, env->payload.len, env->payload.data);
-        if (ev && ev->login)
+        if (ev && ev->login) {
             gw_idcache_drop_login(ev->login);
-        else
+            gw_sse_drop(NULL, ev->login);
+        } else
             gw_idcache_clear();
         if (ev)
             people__user_changed__free_unpacked(ev, NULL);
@@ -1652,9 +1687,11 @@ static void on_request(as_http_req_t *r, void *ud)
         authenticate(r, rt, json_object());
         return;
     }
-    if (strcmp(path, "/") == 0 || strncmp(path, "/console", 8) == 0) {
-        snprintf(a->route, sizeof a->route, "%s", "/console/");
-        gw_metrics_begin(r, "/console/");
+    if (strcmp(path, "/") == 0 || strncmp(path, "/console", 8) == 0 ||
+        strcmp(path, "/status") == 0 || strncmp(path, "/status/", 8) == 0) {
+        const char *area = strncmp(path, "/status", 7) == 0 ? "/status/" : "/console/";
+        snprintf(a->route, sizeof a->route, "%s", area);
+        gw_metrics_begin(r, area);
         if (gw_static_handle(r))
             return;
     }
@@ -1724,6 +1761,7 @@ static void closed_done(void *arg)
 
 static void shutdown_now(void)
 {
+    gw_sse_shutdown();
     as_http_server_stop(gw.http, closed_done, NULL);
     gw.http = NULL;
     for (int i = 0; i < N_SVC; i++)
@@ -1767,6 +1805,7 @@ static void on_signal(uv_signal_t *h, int signum)
     AS_INFO("stopping", "signal=%d drain_timeout_ms=%ld", signum, cfg_drain_ms);
     sd_notify(0, "STOPPING=1");
     as_http_server_drain(gw.http);
+    gw_sse_shutdown(); /* event streams never finish by themselves: their clients reconnect */
     gw.drain_started = uv_now(gw.loop);
     uv_timer_start(&gw.drain, drain_tick, 0, 20);
 }
@@ -2010,6 +2049,8 @@ int main(int argc, char **argv)
     gw.rl_principal = gw_rl_new((double)cfg_rl_token_rate, (double)cfg_rl_token_burst);
     gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
     gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
+    gw_status_configure(cfg_status_per_minute, cfg_status_burst);
+    gw_sse_configure(&loop, cfg_sse_heartbeat_s, cfg_sse_per_principal, cfg_sse_max_s);
     gw.people_sub = as_zsock_new(&loop, gw.zctx, ZMQ_SUB, as_endpoint("people", "pub"), 0, 1 << 20,
                                  100000, on_people_event, NULL, err, sizeof err);
     if (!gw.people_sub) {
@@ -2062,6 +2103,7 @@ out:
     gw_tokens_free(&gw.tokens);
     gw_rl_free(&gw.rl_principal);
     gw_rl_free(&gw.rl_address);
+    gw_status_shutdown();
     as_config_free(gateway_items, N_ITEMS);
     return rc;
 }

@@ -99,6 +99,16 @@ unsigned gw_rl_take(gw_ratelimit_t *rl, const char *key, uint64_t now_ms)
     return s < wait_s ? s + 1 : (s ? s : 1);
 }
 
+void gw_rl_refund(gw_ratelimit_t *rl, const char *key)
+{
+    if (!rl || rl->rate <= 0 || !key)
+        return;
+    bucket_t *b = NULL;
+    HASH_FIND_STR(rl->buckets, key, b);
+    if (b && (b->tokens += 1.0) > rl->burst)
+        b->tokens = rl->burst;
+}
+
 uint64_t gw_rl_refused(const gw_ratelimit_t *rl)
 {
     return rl ? rl->refused : 0;

@@ -19,6 +19,8 @@ void gw_rl_free(gw_ratelimit_t **rl_p);
 /* Take one request for `key` at `now_ms` (a monotonic clock): 0 when allowed, otherwise the
  * seconds to wait (>= 1). */
 unsigned gw_rl_take(gw_ratelimit_t *rl, const char *key, uint64_t now_ms);
+/* Give back the request taken for `key` (a request that turned out not to count). */
+void gw_rl_refund(gw_ratelimit_t *rl, const char *key);
 /* Requests refused by this limiter since start. */
 uint64_t gw_rl_refused(const gw_ratelimit_t *rl);
 

@@ -2,9 +2,20 @@
  * manages them) and the pull feed of events (scoped by the service like every read: a centre
  * sees its own centre's events, a region its region's; personal data masked for roles that do
  * not call customers); the customer's notification outbox and opt-outs. */
+#include "events_stream.h"
 #include "gateway.h"
 
 #define FEED (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
+
+/* GET /v1/events: the pull feed, or with Accept: text/event-stream the same feed as Server-Sent
+ * Events (events_stream.c). */
+static void events(as_http_req_t *r, const gw_route_t *rt, json_t *params, const gw_principal_t *p)
+{
+    if (gw_sse_wanted(r))
+        gw_sse_start(r, p);
+    else
+        gw_route_generic(r, rt, params, p);
+}
 
 const gw_route_t gw_routes_notify[] = {
     {"POST", "/v1/webhooks", R_ADMIN, "notify", "notify.CreateWebhook", 1, NULL, NULL, NULL,
@@ -24,8 +35,10 @@ const gw_route_t gw_routes_notify[] = {
      "state=pending|delivered|failed"},
     {"POST", "/v1/webhooks/{id}/redeliver", R_ADMIN, "notify", "notify.Redeliver", 1, NULL, NULL,
      NULL, "queue again every selected event of a stream from a sequence on", NULL},
-    {"GET", "/v1/events", FEED, "notify", "notify.ListEvents", 0, NULL, "json", NULL,
-     "the pull feed: events after a cursor, scoped like reads", NULL},
+    {"GET", "/v1/events", FEED, "notify", "notify.ListEvents", 0, NULL, "json", events,
+     "the pull feed: events after a cursor, scoped like reads (Accept: text/event-stream: "
+     "Server-Sent Events from the cursor or Last-Event-ID)",
+     "after limit type"},
     /* the customer's notifications */
     {"GET", "/v1/notifications", FEED, "notify", "notify.ListNotifications", 0, NULL, NULL, NULL,
      "the customer notification outbox with delivery status (scoped)",

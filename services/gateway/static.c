@@ -146,25 +146,39 @@ static void serve(as_http_req_t *r, const char *rel)
 int gw_static_handle(as_http_req_t *r)
 {
     const char *path = as_http_req_path(r), *method = as_http_req_method(r);
-    const char *to = NULL;
+    const char *to = NULL, *rel = NULL;
+    int status_page = 0;
     if (strcmp(path, "/") == 0 || strcmp(path, "/console") == 0)
         to = "/console/";
-    else if (strncmp(path, "/console/", 9) != 0)
+    else if (strcmp(path, "/status") == 0)
+        to = "/status/";
+    else if (strncmp(path, "/console/", 9) == 0)
+        rel = path + 9;
+    else if (strncmp(path, "/status/", 8) == 0) {
+        rel = path + 8; /* the customer's status page: the console's status/ directory */
+        status_page = 1;
+    } else
         return 0;
     if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
         as_http_respond_error(r, 405, "method_not_allowed", "use GET");
         return 1;
     }
     if (to) {
-        char hdr[1100];
+        char hdr[1100], body[32];
         snprintf(hdr, sizeof hdr, "%sLocation: %s\r\nCache-Control: no-cache\r\n", SECURITY_HEADERS,
                  to);
-        as_http_respond(r, 302, "text/plain; charset=utf-8", "see /console/\n", 14, hdr);
+        int n = snprintf(body, sizeof body, "see %s\n", to);
+        as_http_respond(r, 302, "text/plain; charset=utf-8", body, (size_t)n, hdr);
         return 1;
     }
-    const char *rel = path + 9;
     if (gw_static_safe_name(rel) != 0) {
         not_found(r);
+        return 1;
+    }
+    if (status_page) {
+        char name[240];
+        snprintf(name, sizeof name, "status/%s", rel[0] ? rel : "index.html");
+        serve(r, name);
         return 1;
     }
     serve(r, rel);

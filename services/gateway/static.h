@@ -1,5 +1,6 @@
 /* static.h — the gateway serves the browser console (console/ built into build/console) as
- * static files under /console/, and redirects / there. */
+ * static files under /console/, and redirects / there; the customer's status page (its status/
+ * directory) is also served under /status/. */
 #ifndef GW_STATIC_H
 #define GW_STATIC_H
 
@@ -8,7 +9,8 @@
 /* The directory the files come from (an absolute path is best; the gateway does not chdir). */
 void gw_static_configure(const char *dir);
 
-/* Answers the request and returns 1 when its path is the console's ("/", "/console",
+/* Answers the request and returns 1 when its path is the console's ("/", "/console", "/status",
+ * "/status/...",
  * "/console/..."); returns 0 (request untouched) for every other path. */
 int gw_static_handle(as_http_req_t *r);
 

@@ -238,6 +238,8 @@ static void list_tickets(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
     check_limit(&e, l->has_limit, l->limit);
     if (l->imei && strlen(l->imei) > 20)
         as_problem(&e, "imei", "is too long");
+    if (l->order && !as_enum_has(&intake__ticket_order__descriptor, l->order))
+        as_problem(&e, "order", "must be newest or priority");
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -766,6 +768,35 @@ static void quality_export(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     check_quality(ctx, msg, ud, &r);
 }
 
+/* The status page (no credentials): the ticket number and the last four digits of its phone. */
+static void check_status_keys(as_problems_t *e, const char *ticket_no, const char *last4)
+{
+    if (!ticket_no || !*ticket_no || strlen(ticket_no) > 32)
+        as_problem(e, "ticket_no", "a ticket number is required");
+    if (!last4 || strlen(last4) != 4 || strspn(last4, "0123456789") != 4)
+        as_problem(e, "phone_last4", "must be the last four digits of the phone");
+}
+
+static void ticket_status(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__GetTicketStatus *g = (const Intake__GetTicketStatus *)msg;
+    as_problems_t e = {0};
+    check_status_keys(&e, g->ticket_no, g->phone_last4);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void decide_estimate(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__DecideEstimate *d = (const Intake__DecideEstimate *)msg;
+    as_problems_t e = {0};
+    check_status_keys(&e, d->ticket_no, d->phone_last4);
+    if (!d->decision || !as_enum_has(&intake__estimate_decision__descriptor, d->decision))
+        as_problem(&e, "decision", "is required: accept or decline");
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static const as_cmd_def_t commands[] = {
     {"intake.OpenTicket", &intake__ticket__descriptor, open_ticket, NULL},
     {"intake.GetTicket", &intake__ticket__descriptor, get_ticket, "cmd_get_ticket"},
@@ -835,6 +866,11 @@ static const as_cmd_def_t commands[] = {
      "cmd_list_devices"},
     {"intake.EraseCustomer", &intake__customer_record__descriptor, erase_customer,
      "cmd_erase_customer"},
+    /* the customer's status page (sql/status_page.sql) */
+    {"intake.GetTicketStatus", &intake__ticket_status__descriptor, ticket_status,
+     "cmd_ticket_status"},
+    {"intake.DecideEstimate", &intake__ticket_status__descriptor, decide_estimate,
+     "cmd_decide_estimate"},
 };
 
 /* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */

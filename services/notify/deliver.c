@@ -468,7 +468,8 @@ int nt_deliver_start(as_service_t *svc)
     const char *pc[2] = {nt_cfg.sms_url && *nt_cfg.sms_url ? "true" : "false",
                          nt_cfg.customer_webhook_url && *nt_cfg.customer_webhook_url ? "true"
                                                                                      : "false"};
-    as_db_stmt_t st[3] = {
+    const char *pu[1] = {nt_cfg.status_page_url ? nt_cfg.status_page_url : ""};
+    as_db_stmt_t st[4] = {
         {"UPDATE settings SET value = CASE name WHEN 'retry_base_ms' THEN $1::bigint "
          "WHEN 'retry_max_s' THEN $2::bigint ELSE $3::bigint END "
          "WHERE name IN ('retry_base_ms', 'retry_max_s', 'max_attempts')",
@@ -479,8 +480,11 @@ int nt_deliver_start(as_service_t *svc)
         {"INSERT INTO channels(name, enabled) VALUES ('sms', $1::boolean), "
          "('webhook', $2::boolean) ON CONFLICT (name) DO UPDATE SET enabled = excluded.enabled",
          2, pc},
+        {"INSERT INTO text_settings(name, value) VALUES ('status_page_url', $1) "
+         "ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+         1, pu},
     };
-    if (as_db_submit(svc->db, st, 3, settings_done, NULL) < 0)
+    if (as_db_submit(svc->db, st, 4, settings_done, NULL) < 0)
         AS_WARN("cannot write the settings", "reason=\"database queue full\"");
     uv_timer_start(&nd.poll_timer, on_poll_timer, (uint64_t)nt_cfg.poll_ms,
                    (uint64_t)nt_cfg.poll_ms);

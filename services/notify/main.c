@@ -51,6 +51,10 @@ static as_config_item_t notify_items[] = {
      "customer notifications are held from this hour (Asia/Shanghai) ...", &nt_cfg.quiet_start_h},
     {"quiet_end_h", AS_CFG_INT, "8", 0, 23,
      "... until this hour (equal to quiet_start_h: no quiet hours)", &nt_cfg.quiet_end_h},
+    {"status_page_url", AS_CFG_STRING, "", 0, 0,
+     "the customer's status page (e.g. https://service.example.com/status/): customer "
+     "notifications end with it and the ticket number (?t=T00000042); empty = omitted",
+     &nt_cfg.status_page_url},
 };
 
 /* ---- the consumer: every event of the followed streams ---- */

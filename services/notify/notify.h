@@ -22,6 +22,7 @@ typedef struct nt_settings {
     char *sms_url, *sms_key; /* the SMS provider's HTTP API */
     char *customer_webhook_url, *customer_webhook_secret;
     long quiet_start_h, quiet_end_h; /* Asia/Shanghai; equal = no quiet hours */
+    char *status_page_url;           /* the customer's status page, in the texts ("" = none) */
 } nt_settings_t;
 
 extern nt_settings_t nt_cfg;

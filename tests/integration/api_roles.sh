@@ -373,6 +373,14 @@ while IFS=$'\t' read -r method path roles _; do
         else
             t_fail "$method $path answers without a token" "HTTP $s1"
         fi
+    elif [[ $path =~ ^/v1/status/ ]]; then
+        # Public: the customer's status page (status_page.sh tests it): no 401, but no ticket
+        # either without the ticket's number and phone digits.
+        if [[ "$s1 $s2" =~ ^(400|404)\ (400|404)$ ]]; then
+            t_ok "$method $path answers without a token ($s1 without the phone's digits)"
+        else
+            t_fail "$method $path answers without a token" "no token: $s1, unknown token: $s2"
+        fi
     elif [[ $path =~ ^/(healthz|livez|readyz) ]]; then
         if [[ $s1 =~ ^(200|503)$ ]]; then
             t_ok "$method $path answers without a token ($s1)"

@@ -124,4 +124,35 @@ t_match "asctl device show: the history" "$T1" "$("$ASCTL" --url "$AS_GATEWAY_UR
 t_check "asctl customer update without an owner for VIP is refused (exit 3)" \
     bash -c "'$ASCTL' --url '$AS_GATEWAY_URL' --token '$AS_TOKEN_CENTER' customer update $CU --tier vip --owner '' >/dev/null 2>&1; [ \$? -eq 3 ]"
 
+# --- key customers first (issue 19.8): GET /v1/tickets?order=priority ---
+KPHONE=1361$(printf '%07d' $(((RUN + 7) % 10000000)))
+RPHONE=1362$(printf '%07d' $(((RUN + 11) % 10000000)))
+http POST /v1/customers "$AS_TOKEN_CENTER" "{\"name\":\"Queue Key $RUN\",\"phones\":[\"$KPHONE\"],\"tier\":\"key\",\"account_owner\":\"Ma Li\"}"
+t_status "a key customer for the queue" 201
+ticket "$AS_TOKEN_CENTER" "$(new_imei)" "$KPHONE"
+TK=$(jbody .id)
+ticket "$AS_TOKEN_CENTER" "$(new_imei)" "$RPHONE"
+TR=$(jbody .id)
+t_eq "the key customer's ticket (priority 1) is older than the regular one (2)" "1 2" \
+    "$(q intake "SELECT string_agg(ticket_priority(customer_id)::text, ' ' ORDER BY opened_at, id) FROM tickets WHERE id IN ('$TK', '$TR')")"
+http GET "/v1/tickets?limit=200" "$AS_TOKEN_CENTER"
+t_jq "by default the queue is newest first: the regular ticket before the key one" \
+    "[.tickets[].id] | (index(\"$TR\") < index(\"$TK\"))" true
+http GET "/v1/tickets?order=priority&limit=200" "$AS_TOKEN_CENTER"
+t_status "order=priority" 200
+t_jq "order=priority: the key customer's ticket is listed" "[.tickets[].id] | index(\"$TK\") != null" true
+t_jq "order=priority: the key ticket before the newer regular one" \
+    "[.tickets[].id] | (index(\"$TR\") == null or index(\"$TK\") < index(\"$TR\"))" true
+t_jq "order=priority: VIP, then key, then the others" \
+    '[.tickets[] | {"vip": 0, "key": 1}[.customer_tier] // 2] | . == sort' true
+http GET "/v1/tickets?order=priority&limit=6" "$AS_TOKEN_CENTER"
+six=$(jbody '[.tickets[].id] | join(" ")')
+http GET "/v1/tickets?order=priority&limit=3" "$AS_TOKEN_CENTER"
+first=$(jbody '[.tickets[].id] | join(" ")')
+http GET "/v1/tickets?order=priority&limit=3&after=$(jbody .next)" "$AS_TOKEN_CENTER"
+t_eq "order=priority pages with the cursor without loss or repeat" "$six" "$first $(jbody '[.tickets[].id] | join(" ")')"
+http GET "/v1/tickets?order=oldest" "$AS_TOKEN_CENTER"
+t_status "an unknown order is 400" 400
+t_jq "naming the parameter" '.error.message | test("order")' true
+
 t_done

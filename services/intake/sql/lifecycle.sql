@@ -123,20 +123,31 @@ CREATE OR REPLACE FUNCTION cmd_consent(p_req text, p_principal jsonb, a jsonb) R
 LANGUAGE plpgsql AS $$
 DECLARE
     t tickets := ticket_for_update(p_principal, a->>'id');
-    v_accept boolean := coalesce((a->>'accept')::boolean, false);
-    v_waiting boolean;
-    v_to text;
 BEGIN
     IF t.state <> 'estimate_pending' THEN
         PERFORM illegal(t, 'consent', 'estimate_pending');
     END IF;
+    t := consent_apply(t, coalesce((a->>'accept')::boolean, false), p_principal, p_req, a->>'note');
+    RETURN jsonb_build_object('status', 200, 'body', ticket_json(t, true));
+END $$;
+
+-- The customer's consent to the estimate of ticket t (locked, estimate_pending): the desk's
+-- intake.Consent and the status page's intake.DecideEstimate both come here.
+CREATE OR REPLACE FUNCTION consent_apply(t tickets, p_accept boolean, p_principal jsonb, p_req text,
+                                         p_note text) RETURNS tickets
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_accept boolean := coalesce(p_accept, false);
+    v_waiting boolean;
+    v_to text;
+BEGIN
     -- Lines requested with the diagnosis that the parts service has not reserved yet.
     v_waiting := EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(t.work->'requested', '[]')) r
                          WHERE r->>'status' IN ('requested', 'backordered'));
     v_to := CASE WHEN NOT v_accept THEN 'declined' WHEN v_waiting THEN 'awaiting_parts' ELSE 'in_repair' END;
     t := move(t, v_to,
               CASE WHEN v_accept THEN 'estimate_accepted' ELSE 'estimate_declined' END,
-              p_principal, p_req, a->>'note',
+              p_principal, p_req, p_note,
               t.work || jsonb_build_object('consent', v_accept,
                                            'outcome', CASE WHEN v_accept THEN NULL ELSE 'declined' END)
                      || CASE WHEN v_accept AND t.work->'estimate_cents' IS NOT NULL
@@ -152,7 +163,7 @@ BEGIN
         END IF;
         PERFORM closed_event(t, 'declined', p_req);
     END IF;
-    RETURN jsonb_build_object('status', 200, 'body', ticket_json(t, true));
+    RETURN t;
 END $$;
 
 -- As in 101_lifecycle.sql, plus consented_estimate_cents in intake.RepairCompleted (a ticket

@@ -175,40 +175,82 @@ BEGIN
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', ticket_json(t, true));
 END $$;
 
+-- The queue's priority of a ticket (issue 19.8): its customer's tier, VIP 0, key 1, others 2.
+CREATE OR REPLACE FUNCTION ticket_priority(p_customer_id text) RETURNS int
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN coalesce((SELECT CASE c.tier WHEN 'vip' THEN 0 WHEN 'key' THEN 1 END
+                     FROM customers c WHERE c.id = p_customer_id), 2);
+END $$;
+
+-- GET /v1/tickets: newest first, or with order=priority key and VIP customers' tickets first
+-- (VIP, key, the others; newest first within each). The cursor is the last ticket's id in
+-- either order (a tier changed between two pages moves its tickets in the order, like any
+-- concurrent change of a paged list).
 CREATE OR REPLACE FUNCTION cmd_list_tickets(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 200);
+    v_priority boolean := coalesce(a->>'order', 'newest') = 'priority';
     v_after_at timestamptz;
     v_after_id text;
+    v_after_rank int;
     v_rows jsonb;
     v_n int;
     v_mask boolean := NOT sees_phones(p_principal);
 BEGIN
     IF coalesce(a->>'after', '') <> '' THEN
-        SELECT opened_at, id INTO v_after_at, v_after_id FROM tickets WHERE id = a->>'after';
+        SELECT opened_at, id, ticket_priority(customer_id)
+            INTO v_after_at, v_after_id, v_after_rank FROM tickets WHERE id = a->>'after';
         IF NOT FOUND THEN
             PERFORM fail(400, 'bad_cursor', 'the cursor does not name a ticket');
         END IF;
     END IF;
-    WITH page AS (
-        SELECT t FROM tickets t
-        WHERE may_see(p_principal, t.center, t.region)
-          AND (a->>'center' IS NULL OR t.center = a->>'center')
-          AND (a->>'state' IS NULL OR t.state = a->>'state')
-          AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
-          AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
-          AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
-          AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
-          AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
-          AND (v_after_id IS NULL OR (t.opened_at, t.id) < (v_after_at, v_after_id))
-        ORDER BY t.opened_at DESC, t.id DESC
-        LIMIT v_limit)
-    SELECT coalesce(jsonb_agg(CASE WHEN v_mask
-                                   THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
-                                                  to_jsonb(mask_phone((page.t).customer_phone)))
-                                   ELSE ticket_json(page.t, false) END), '[]'),
-           count(*) INTO v_rows, v_n FROM page;
+    IF NOT v_priority THEN
+        -- newest first: the index on (opened_at, id) answers a page without sorting
+        WITH page AS (
+            SELECT t FROM tickets t
+            WHERE may_see(p_principal, t.center, t.region)
+              AND (a->>'center' IS NULL OR t.center = a->>'center')
+              AND (a->>'state' IS NULL OR t.state = a->>'state')
+              AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
+              AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
+              AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
+              AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
+              AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
+              AND (v_after_id IS NULL OR (t.opened_at, t.id) < (v_after_at, v_after_id))
+            ORDER BY t.opened_at DESC, t.id DESC
+            LIMIT v_limit)
+        SELECT coalesce(jsonb_agg(CASE WHEN v_mask
+                                       THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
+                                                      to_jsonb(mask_phone((page.t).customer_phone)))
+                                       ELSE ticket_json(page.t, false) END), '[]'),
+               count(*) INTO v_rows, v_n FROM page;
+    ELSE
+        WITH cand AS (
+            SELECT t, ticket_priority(t.customer_id) AS rank
+            FROM tickets t
+            WHERE may_see(p_principal, t.center, t.region)
+              AND (a->>'center' IS NULL OR t.center = a->>'center')
+              AND (a->>'state' IS NULL OR t.state = a->>'state')
+              AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
+              AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
+              AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
+              AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
+              AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))),
+        page AS (
+            SELECT cand.t, cand.rank FROM cand
+            WHERE v_after_id IS NULL OR cand.rank > v_after_rank
+               OR (cand.rank = v_after_rank AND ((cand.t).opened_at, (cand.t).id) < (v_after_at, v_after_id))
+            ORDER BY cand.rank, (cand.t).opened_at DESC, (cand.t).id DESC
+            LIMIT v_limit)
+        SELECT coalesce(jsonb_agg(CASE WHEN v_mask
+                                       THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
+                                                      to_jsonb(mask_phone((page.t).customer_phone)))
+                                       ELSE ticket_json(page.t, false) END
+                                  ORDER BY page.rank, (page.t).opened_at DESC, (page.t).id DESC), '[]'),
+               count(*) INTO v_rows, v_n FROM page;
+    END IF;
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'tickets', v_rows,
         'next', CASE WHEN v_n = v_limit THEN v_rows->(v_n - 1)->>'id' END));

@@ -88,6 +88,15 @@ BEGIN
                 p->'device'->>'brand')
         ON CONFLICT (ticket_id) DO NOTHING;
     END IF;
+    -- The customer's tier (key and VIP customers' notifications go first).
+    IF p_type = 'intake.CustomerLinked' AND p->>'ticket_id' IS NOT NULL THEN
+        INSERT INTO ticket_tiers(ticket_id, customer_id, tier)
+        VALUES (p->>'ticket_id', p->>'customer_id', coalesce(nullif(p->>'tier', ''), 'regular'))
+        ON CONFLICT (ticket_id) DO UPDATE SET customer_id = excluded.customer_id, tier = excluded.tier;
+    ELSIF p_type = 'intake.CustomerChanged' AND p->>'customer_id' IS NOT NULL THEN
+        UPDATE ticket_tiers SET tier = coalesce(nullif(p->>'tier', ''), 'regular')
+         WHERE customer_id = p->>'customer_id';
+    END IF;
     IF v_center IS NULL AND p->>'ticket_id' IS NOT NULL THEN
         SELECT t.center, coalesce(v_region, t.region) INTO v_center, v_region
           FROM tickets t WHERE t.ticket_id = p->>'ticket_id';
@@ -418,6 +427,7 @@ DECLARE
     v_text text;
     v_out boolean;
     v_at timestamptz;
+    v_url text;
 BEGIN
     v_kind := CASE
         WHEN e.type = 'warranty.WarrantyDecided' THEN 'ticket_received'
@@ -452,13 +462,22 @@ BEGIN
         'estimate_yuan', to_char(coalesce((p->>'estimate_cents')::bigint, 0) / 100.0, 'FM999999990.00'),
         'due_date', to_char((p->>'due_at')::timestamptz AT TIME ZONE 'Asia/Shanghai', 'FMMM"月"FMDD"日"'));
     v_text := fill_template(tpl.body, v_vars);
+    -- The status page's address (setting status_page_url; empty: omitted), with the ticket
+    -- number filled in, on every notification about the ticket's progress.
+    SELECT value INTO v_url FROM text_settings WHERE name = 'status_page_url';
+    IF coalesce(v_url, '') <> '' AND v_kind <> 'callback_coming' THEN
+        v_text := v_text || '进度查询：' || v_url
+                  || CASE WHEN position('?' IN v_url) > 0 THEN '&' ELSE '?' END || 't=' || t.ticket_id;
+    END IF;
     v_out := EXISTS (SELECT 1 FROM opt_outs WHERE phone = t.phone);
     v_at := after_quiet(now());
     INSERT INTO notifications(channel, kind, event_id, ticket_id, center, region, phone,
-                              template_version, text, state, next_at, held_for_quiet)
+                              template_version, text, state, next_at, held_for_quiet, priority)
     SELECT c.name, v_kind, e.stream || ':' || e.sequence, t.ticket_id, t.center, t.region, t.phone,
            tpl.version, v_text, CASE WHEN v_out THEN 'suppressed' ELSE 'pending' END,
-           v_at, v_at > now()
+           v_at, v_at > now(),
+           CASE WHEN EXISTS (SELECT 1 FROM ticket_tiers k WHERE k.ticket_id = t.ticket_id
+                                                      AND k.tier IN ('key', 'vip')) THEN 1 ELSE 0 END
       FROM channels c WHERE c.enabled
     ON CONFLICT (channel, kind, event_id) DO NOTHING;
 END $$;
@@ -478,7 +497,7 @@ LANGUAGE sql STABLE AS $$
       FROM notifications n JOIN channels c ON c.name = n.channel AND c.enabled
      WHERE n.state = 'pending' AND n.next_at <= now()
        AND NOT ('n:' || n.id = ANY (coalesce(p_busy, '{}')))
-     ORDER BY n.next_at, n.id
+     ORDER BY n.priority DESC, n.next_at, n.id   -- key and VIP customers first (issue 19.8)
      LIMIT p_limit
 $$;
 
