@@ -212,7 +212,7 @@ function Queue({ me }) {
   const [page, setPage] = useState(null);
   const [error, setError] = useState(null);
   const [loading, setLoading] = useState(false);
-  const query = (after) => ({ ...filters, ...search, after, limit: 20 });
+  const query = (after) => ({ ...filters, ...search, order: 'priority', after, limit: 20 }); // key and VIP customers first
   async function load(after) {
     setLoading(true); setError(null);
     try { setPage(await api('GET', `/v1/tickets${qs(query(after))}`)); } catch (e) { setError(e); setPage(null); }
@@ -939,7 +939,7 @@ function Workshop({ me }) {
     setError(null); setLists({});
     const out = {};
     try {
-      await Promise.all(WORK_STATES.map(async (s) => { out[s] = (await api('GET', `/v1/tickets${qs({ state: s, center, limit: 50 })}`)).tickets || []; }));
+      await Promise.all(WORK_STATES.map(async (s) => { out[s] = (await api('GET', `/v1/tickets${qs({ state: s, center, order: 'priority', limit: 50 })}`)).tickets || []; }));
       setLists(out);
     } catch (e) { setError(e); }
   }
