@@ -158,6 +158,8 @@ static void on_intake_event(as_event_t *ev, void *ud)
         apply_event(ev, "SELECT on_repair_completed($1::jsonb)");
     else if (strcmp(ev->type, "intake.TicketClosed") == 0)
         apply_event(ev, "SELECT on_ticket_closed($1::jsonb)");
+    else if (strcmp(ev->type, "intake.CenterRewardPosted") == 0)
+        apply_event(ev, "SELECT on_center_reward($1::jsonb)");
     else
         as_event_commit(ev, NULL, 0); /* not for us: just move past it */
 }

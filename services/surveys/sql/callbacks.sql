@@ -99,6 +99,10 @@ BEGIN
             nullif(a->>'comment', ''), w.version, v_milli, v_low, svc_now(), svc_today(),
             actor(p_principal))
     RETURNING * INTO r;
+    PERFORM emit('surveys', 'surveys.SurveyAnswered', jsonb_strip_nulls(jsonb_build_object(
+        'response_id', r.id, 'callback_id', cb.id, 'ticket_id', cb.ticket_id, 'center', cb.center,
+        'region', cb.region, 'weighted_milli', v_milli, 'nps', r.nps,
+        'answered_date', r.answered_date::text)), p_req);
     PERFORM audit_write(p_principal, p_req, 'answer', 'callback', cb.id,
                         jsonb_build_object('response', r.id, 'weighted_milli', v_milli,
                                            'weight_version', w.version, 'low', v_low));

@@ -186,10 +186,12 @@ BEGIN
     PERFORM audit_write(p_principal, p_req, 'open', 'complaint', c.id,
                         jsonb_build_object('channel', p_channel, 'severity', v_sev, 'source', p_source,
                                            'tier', v_tier));
-    IF c.ticket_id IS NOT NULL THEN
-        PERFORM emit('surveys', 'surveys.ComplaintOpened', jsonb_build_object(
+    -- Every complaint that names a centre is published (with or without a ticket): intake
+    -- links it to the ticket and counts it on the centre's scorecard.
+    IF c.ticket_id IS NOT NULL OR c.center IS NOT NULL THEN
+        PERFORM emit('surveys', 'surveys.ComplaintOpened', jsonb_strip_nulls(jsonb_build_object(
             'complaint_id', c.id, 'ticket_id', c.ticket_id, 'center', c.center,
-            'region', c.region));
+            'region', c.region, 'opened_date', (svc_now() AT TIME ZONE 'Asia/Shanghai')::date::text)));
     END IF;
     RETURN c;
 END $$;
