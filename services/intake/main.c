@@ -559,8 +559,7 @@ static void add_scorecard_weights(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg
     weight(&e, "complaints", w->has_complaints, w->complaints);
     weight(&e, "cost_per_repair", w->has_cost_per_repair, w->cost_per_repair);
     weight(&e, "parts_fill", w->has_parts_fill, w->parts_fill);
-    if (!w->has_reward_base_cents || w->reward_base_cents < 0 ||
-        w->reward_base_cents > 100000000)
+    if (!w->has_reward_base_cents || w->reward_base_cents < 0 || w->reward_base_cents > 100000000)
         as_problem(&e, "reward_base_cents", "is required, between 0 and 100000000");
     if (w->n_reward_bands < 1 || w->n_reward_bands > 10)
         as_problem(&e, "reward_bands", "needs 1 to 10 bands {min_score, pct}");
@@ -621,8 +620,8 @@ static const as_cmd_def_t commands[] = {
     {"intake.ExportQualityReport", &intake__quality_csv__descriptor, quality_export,
      "cmd_quality_csv"},
     {"intake.GetScorecard", &intake__scorecard__descriptor, scorecard, "cmd_scorecard"},
-    {"intake.ListScorecardWeights", &intake__scorecard_weights_list__descriptor,
-     as_cmd_sql_default, "cmd_list_scorecard_weights"},
+    {"intake.ListScorecardWeights", &intake__scorecard_weights_list__descriptor, as_cmd_sql_default,
+     "cmd_list_scorecard_weights"},
     {"intake.AddScorecardWeights", &intake__scorecard_weights__descriptor, add_scorecard_weights,
      "cmd_add_scorecard_weights"},
     {"intake.PostScorecardRewards", &intake__scorecard_rewards__descriptor, scorecard_rewards,

@@ -156,6 +156,15 @@ t_eq "B's weighted score" "${expect#* }" \
 t_jq "B ranks first in the region, A second" \
     '[.rows[] | "\(.center)=\(.rank)/\(.region_centers)"] | sort | join(",")' "$A=2/2,$B=1/2"
 
+# asctl prints the card as a table, one column per metric
+ASCTL=${AS_BIN:-${AS_BUILD:-build}/bin}/asctl
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_ADMIN" report scorecard \
+    --from "$yesterday" --to "$yesterday" --region "$REGION")
+t_eq "asctl report scorecard answers (exit 0)" 0 "$?"
+t_note "$out"
+t_match "its table has B ranked first with score 100" "$B +$REGION +1 +100" "$out"
+t_match "and A's 50 % first-time fix" "$A +$REGION +2 .* 50 " "$out"
+
 # scope: a centre sees only itself, a region only its region; finance reads; ranks stay regional
 http GET "/v1/reports/scorecard?from=$yesterday&to=$yesterday" "$AS_TOKEN_CENTER"
 t_status "a centre reads the scorecard" 200
