@@ -58,7 +58,7 @@ static void check_done(const as_db_result_t *r, void *ud)
     if (r->ok) {
         long n = atol(as_db_value(r->res[0], 0, 0));
         if (n > 0) {
-            AS_INFO("complaints escalated", "escalations=%ld", n);
+            AS_INFO("complaints escalated or reminders published", "count=%ld", n);
             if (dl.svc->relay)
                 as_relay_kick(dl.svc->relay);
         }
@@ -87,7 +87,8 @@ static void run_check(void)
         dl.again = 1;
         return;
     }
-    as_db_stmt_t st[2] = {{"SELECT escalate_due()", 0, NULL}, {"SELECT next_check_ms()", 0, NULL}};
+    as_db_stmt_t st[2] = {{"SELECT escalate_due() + reminders_due()", 0, NULL},
+                          {"SELECT next_check_ms()", 0, NULL}};
     if (as_db_submit(dl.svc->db, st, 2, check_done, NULL) < 0) {
         AS_WARN("deadline check deferred", "reason=%s", "database queue full");
         arm(RETRY_MS);
@@ -144,6 +145,12 @@ int sv_deadlines_start(as_service_t *svc)
         "serious_resolve_h", (json_int_t)sv_cfg.serious_resolve_h, "serious_report_h",
         (json_int_t)sv_cfg.serious_report_h, "critical_ack_h", (json_int_t)sv_cfg.critical_ack_h,
         "critical_resolve_h", (json_int_t)sv_cfg.critical_resolve_h);
+    if (o) {
+        json_object_set_new(o, "quality_tracking_days", json_integer(sv_cfg.quality_tracking_days));
+        json_object_set_new(o, "maintenance_days_car", json_integer(sv_cfg.maintenance_days_car));
+        json_object_set_new(o, "maintenance_days_general",
+                            json_integer(sv_cfg.maintenance_days_general));
+    }
     dl.settings_json = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     if (!dl.settings_json)

@@ -52,6 +52,16 @@ static as_config_item_t surveys_items[] = {
      &sv_cfg.critical_resolve_h},
     {"deadline_poll_s", AS_CFG_INT, "30", 1, 3600,
      "the escalation timer re-reads the deadlines at least this often", &sv_cfg.deadline_poll_s},
+    {"quality_tracking_days", AS_CFG_INT, "7", 0, 365,
+     "days after a repaired ticket closes that its quality-tracking call is due (0 = none)",
+     &sv_cfg.quality_tracking_days},
+    {"maintenance_days_car", AS_CFG_INT, "180", 0, 3650,
+     "days after a car's repair that its maintenance reminder is due (0 = none)",
+     &sv_cfg.maintenance_days_car},
+    {"maintenance_days_general", AS_CFG_INT, "365", 0, 3650,
+     "days after an appliance's repair (category general) that its maintenance reminder is due "
+     "(0 = none)",
+     &sv_cfg.maintenance_days_general},
 };
 
 static void on_intake_event(as_event_t *ev, void *ud)

@@ -276,8 +276,11 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_next timestamptz;
 BEGIN
-    SELECT min(d.next_check_at) INTO v_next FROM complaint_deadlines d
-    WHERE d.next_check_at IS NOT NULL;
+    SELECT min(x) INTO v_next FROM (
+        SELECT min(d.next_check_at) AS x FROM complaint_deadlines d WHERE d.next_check_at IS NOT NULL
+        UNION ALL
+        SELECT min(cb.due_at) FROM callbacks cb
+        WHERE cb.kind = 'maintenance' AND cb.notified_at IS NULL) n;
     IF v_next IS NULL THEN
         RETURN NULL;
     END IF;
@@ -352,7 +355,7 @@ BEGIN
         IF NOT FOUND THEN
             SELECT cb.center, cb.customer_name, cb.customer_phone
                 INTO v_t_center, v_t_name, v_t_phone
-                FROM callbacks cb WHERE cb.ticket_id = v_ticket;
+                FROM callbacks cb WHERE cb.ticket_id = v_ticket AND cb.kind = 'satisfaction';
         END IF;
         IF v_t_center IS NOT NULL THEN
             SELECT region INTO v_t_region FROM centers WHERE code = v_t_center;

@@ -22,7 +22,8 @@ BEGIN
     IF coalesce(e->>'ticket_id', '') = '' OR coalesce(e->>'center', '') = '' THEN
         RETURN; -- nothing to call about
     END IF;
-    IF EXISTS (SELECT 1 FROM callbacks WHERE ticket_id = e->>'ticket_id') THEN
+    PERFORM schedule_proactive(e, v_closed, v_now); -- quality tracking, maintenance (340)
+    IF EXISTS (SELECT 1 FROM callbacks WHERE ticket_id = e->>'ticket_id' AND kind = 'satisfaction') THEN
         RETURN; -- a replay: the callback is already scheduled (the UNIQUE key guards as well)
     END IF;
     v_region := e->>'region';
@@ -36,7 +37,7 @@ BEGIN
             v_region, e#>>'{customer,name}', e#>>'{customer,phone}', e->>'category', e->>'brand',
             e->>'outcome', v_closed, v_due, v_due, setting('callback_max_attempts')::int,
             v_now, v_now)
-    ON CONFLICT (ticket_id) DO NOTHING
+    ON CONFLICT (ticket_id, kind) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NOT NULL THEN
         PERFORM emit('surveys', 'surveys.CallbackScheduled', jsonb_build_object(
@@ -44,6 +45,63 @@ BEGIN
             'region', v_region,
             'due_at', to_char(v_due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')));
     END IF;
+END $$;
+
+-- Proactive calls of a repaired ticket (issue 19.7): a quality-tracking call
+-- `quality_tracking_days` after the close and, for a car or an appliance (category `general`), a
+-- maintenance reminder `maintenance_days_<category>` after it (0 = none), each moved into
+-- business hours, once per ticket and kind. They are not satisfaction surveys: no
+-- CallbackScheduled (the ticket names its satisfaction callback only).
+CREATE OR REPLACE FUNCTION schedule_proactive(e jsonb, p_closed timestamptz, p_now timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_region text := e->>'region';
+    v_days bigint;
+    k text;
+BEGIN
+    IF coalesce(e->>'outcome', '') <> 'repaired' THEN
+        RETURN;
+    END IF;
+    IF v_region IS NULL THEN
+        SELECT c.region INTO v_region FROM centers c WHERE c.code = e->>'center';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['quality_tracking', 'maintenance'] LOOP
+        v_days := CASE WHEN k = 'quality_tracking' THEN setting('quality_tracking_days')
+                       WHEN e->>'category' IN ('car', 'general')
+                       THEN setting('maintenance_days_' || (e->>'category')) END;
+        CONTINUE WHEN coalesce(v_days, 0) <= 0;
+        INSERT INTO callbacks(id, kind, ticket_id, center, region, customer_name, customer_phone,
+                              category, brand, outcome, closed_at, first_due_at, due_at,
+                              max_attempts, created_at, updated_at)
+        SELECT 'CB' || lpad(nextval('callback_no')::text, 8, '0'), k, e->>'ticket_id',
+               e->>'center', v_region, e#>>'{customer,name}', e#>>'{customer,phone}',
+               e->>'category', e->>'brand', e->>'outcome', p_closed, d, d,
+               setting('callback_max_attempts')::int, p_now, p_now
+        FROM (SELECT into_business_hours(p_closed + make_interval(days => v_days::int)) AS d) x
+        ON CONFLICT (ticket_id, kind) DO NOTHING;
+    END LOOP;
+END $$;
+
+-- The due timer's proactive step: every maintenance reminder now due and not yet published is
+-- published once (surveys.MaintenanceDue, for notify). Returns how many.
+CREATE OR REPLACE FUNCTION reminders_due() RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    cb callbacks;
+    v_now timestamptz := svc_now();
+    v_n int := 0;
+BEGIN
+    FOR cb IN SELECT * FROM callbacks
+              WHERE kind = 'maintenance' AND notified_at IS NULL AND due_at <= v_now
+              ORDER BY due_at, id FOR UPDATE SKIP LOCKED LOOP
+        UPDATE callbacks SET notified_at = v_now WHERE id = cb.id;
+        PERFORM emit('surveys', 'surveys.MaintenanceDue', jsonb_strip_nulls(jsonb_build_object(
+            'callback_id', cb.id, 'ticket_id', cb.ticket_id, 'center', cb.center,
+            'region', cb.region, 'category', cb.category, 'brand', cb.brand,
+            'due_at', to_char(cb.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))));
+        v_n := v_n + 1;
+    END LOOP;
+    RETURN v_n;
 END $$;
 
 CREATE OR REPLACE FUNCTION on_ticket_opened(e jsonb) RETURNS void
