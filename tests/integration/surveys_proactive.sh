@@ -8,6 +8,7 @@
 # service restarted in test mode with short settings); the script restores the service at the end.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../../services/surveys/tests/lib.sh"
+. "$(dirname "$0")/../../services/notify/tests/lib.sh"
 
 day() { TZ=Asia/Shanghai date -d "$1 days" +%F; }
 open_ticket() { # a phone ticket at SH01, so notify knows its customer's phone
@@ -38,8 +39,16 @@ reminders() { # ticket: the customer's maintenance reminders in notify's outbox
     jbody '[.notifications[] | select(.kind == "maintenance_reminder")] | length > 0'
 }
 
-restore() { sv_restart >/dev/null 2>&1 || true; }
+nt_sink_start
+restore() {
+    sv_restart >/dev/null 2>&1 || true
+    nt_restart >/dev/null 2>&1 || true
+    nt_sink_stop
+}
 trap restore EXIT
+t_check "notify restarts with an SMS provider, no quiet hours" \
+    nt_restart AS_NOTIFY_SMS_URL="$NT_SINK/sms" AS_NOTIFY_SMS_KEY=sms-key-$RANDOM \
+    AS_NOTIFY_QUIET_START_H=0 AS_NOTIFY_QUIET_END_H=0
 t_check "the service restarts in test mode, quality calls after 1 day, appliances' maintenance after 2" \
     sv_restart AS_SURVEYS_TEST_MODE=1 AS_SURVEYS_QUALITY_TRACKING_DAYS=1 AS_SURVEYS_MAINTENANCE_DAYS_GENERAL=2
 sv_clock 0
@@ -77,8 +86,9 @@ t_eq "three days on, the quality-tracking call and the reminder are in the list"
 t_poll "the due timer publishes the reminder once" 1 published "$A"
 t_poll "notify queues the customer's maintenance reminder" true reminders "$A"
 reminders "$A" >/dev/null
-t_match "in Chinese, naming the centre and the ticket" "保养.*$A|$A.*保养" \
+t_match "in Chinese, naming the centre and the ticket" "SH01.*工单$A.*保养" \
     "$(jbody '[.notifications[] | select(.kind == "maintenance_reminder")][0].text')"
+t_check "the SMS provider receives it" nt_wait_count sms ".body.text | test(\"工单$A.*保养\")" 1
 sv_clock 60
 t_eq "a later check publishes nothing more" 1 "$(published "$A")"
 t_eq "the phone's ticket has no reminder" 0 "$(published "$P")"
