@@ -28,10 +28,15 @@ closed() { # ticket category outcome: TicketClosed as the consumer hands it to t
         customer: {name: "Qin Fang", phone: "13900002288"}, closed_at: $at}')
     sv_sql "SELECT on_ticket_closed('$ev'::jsonb)" >/dev/null
 }
-kinds() { sv_sql "SELECT string_agg(kind, ',' ORDER BY kind) FROM callbacks WHERE ticket_id = '$1'"; }
-due_kinds() { # ticket date: the kinds in the desk's list for that date
+kinds() { # the ticket's satisfaction callback and proactive calls
+    sv_sql "SELECT string_agg(k, ',' ORDER BY k) FROM (
+              SELECT 'satisfaction' AS k FROM callbacks WHERE ticket_id = '$1'
+              UNION ALL SELECT kind FROM proactive_calls WHERE ticket_id = '$1') x"
+}
+due_kinds() { # ticket date: what the desk's list holds for the ticket on that date
     http GET "/v1/surveys/due?date=$2&center=SH01&ticket_id=$1&limit=500" "$AS_TOKEN_CENTER"
-    jbody "[.callbacks[] | select(.ticket_id == \"$1\") | .kind] | sort | join(\",\")"
+    jbody "[(.callbacks[] | select(.ticket_id == \"$1\") | \"satisfaction\"),
+            (.proactive[]? | select(.ticket_id == \"$1\") | .kind)] | sort | join(\",\")"
 }
 published() { sv_sql "SELECT count(*) FROM outbox WHERE type = 'surveys.MaintenanceDue' AND payload->>'ticket_id' = '$1'"; }
 reminders() { # ticket: the customer's maintenance reminders in notify's outbox
@@ -63,17 +68,18 @@ closed "$A" general repaired
 t_eq "a repaired appliance: survey, quality-tracking call and maintenance reminder" \
     maintenance,quality_tracking,satisfaction "$(kinds "$A")"
 closed "$A" general repaired
-t_eq "a replayed close schedules nothing more" 3 "$(sv_sql "SELECT count(*) FROM callbacks WHERE ticket_id = '$A'")"
+t_eq "a replayed close schedules nothing more" maintenance,quality_tracking,satisfaction "$(kinds "$A")"
+t_eq "the ticket still has its one satisfaction callback" 1 "$(sv_sql "SELECT count(*) FROM callbacks WHERE ticket_id = '$A'")"
 t_eq "the quality-tracking call is due a day after the close (business hours)" 1 \
     "$(sv_sql "SELECT ((due_at AT TIME ZONE 'Asia/Shanghai')::date - (closed_at AT TIME ZONE 'Asia/Shanghai')::date) BETWEEN 1 AND 2
-               FROM callbacks WHERE ticket_id = '$A' AND kind = 'quality_tracking'" | sed 's/t/1/;s/f/0/')"
+               FROM proactive_calls WHERE ticket_id = '$A' AND kind = 'quality_tracking'" | sed 's/t/1/;s/f/0/')"
 P=$(open_ticket)
 closed "$P" phone_host repaired
 t_eq "a phone gets no maintenance reminder" quality_tracking,satisfaction "$(kinds "$P")"
 R=$(open_ticket)
 closed "$R" general refunded
 t_eq "a ticket closed without a repair gets only its survey" satisfaction "$(kinds "$R")"
-t_eq "no proactive call is a satisfaction survey: the ticket names only its survey" 1 \
+t_eq "no proactive call is announced as a survey: one CallbackScheduled" 1 \
     "$(sv_sql "SELECT count(*) FROM outbox WHERE type = 'surveys.CallbackScheduled' AND payload->>'ticket_id' = '$A'")"
 
 # --- due: the desk's list and the customer's reminder -------------------------------------------

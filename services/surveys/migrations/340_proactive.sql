@@ -1,16 +1,30 @@
 -- surveys: proactive service (issue 19.7; docs/surveys.md "Proactive calls").
 -- A repaired ticket's close schedules, besides its satisfaction callback, a quality-tracking
 -- call `quality_tracking_days` later and — cars and appliances — a maintenance reminder
--- `maintenance_days_<category>` later. They are callbacks of another kind, so they land in the
--- call-back desk's list on their due date like every callback; a maintenance reminder, when
--- due, is also published (surveys.MaintenanceDue) for notify to tell the customer. The due
--- timer (deadlines.c) finds them in the database, so a restart loses none.
-ALTER TABLE callbacks ADD COLUMN kind text NOT NULL DEFAULT 'satisfaction'
-    CHECK (kind IN ('satisfaction', 'quality_tracking', 'maintenance'));
-ALTER TABLE callbacks ADD COLUMN notified_at timestamptz;  -- maintenance: published when due
-ALTER TABLE callbacks DROP CONSTRAINT callbacks_ticket_id_key;
-ALTER TABLE callbacks ADD CONSTRAINT callbacks_ticket_kind UNIQUE (ticket_id, kind);
-CREATE INDEX callbacks_reminders_due ON callbacks (due_at)
+-- `maintenance_days_<category>` later. They are kept apart from the satisfaction callbacks
+-- (one per ticket, a survey) and land in the call-back desk's list (GET /v1/surveys/due,
+-- `proactive`) from their due date; a maintenance reminder, when due, is also published once
+-- (surveys.MaintenanceDue) for notify to tell the customer. The due timer (deadlines.c) finds
+-- them in the database, so a restart loses none.
+CREATE SEQUENCE proactive_no;
+CREATE TABLE proactive_calls (
+    id             text PRIMARY KEY,
+    kind           text NOT NULL CHECK (kind IN ('quality_tracking', 'maintenance')),
+    ticket_id      text NOT NULL,
+    center         text NOT NULL,
+    region         text,
+    customer_name  text,
+    customer_phone text,
+    category       text,
+    brand          text,
+    closed_at      timestamptz NOT NULL,
+    due_at         timestamptz NOT NULL,
+    notified_at    timestamptz,            -- maintenance: published when due
+    created_at     timestamptz NOT NULL,
+    UNIQUE (ticket_id, kind)
+);
+CREATE INDEX proactive_calls_due ON proactive_calls (due_at);
+CREATE INDEX proactive_calls_reminders ON proactive_calls (due_at)
     WHERE kind = 'maintenance' AND notified_at IS NULL;
 
 INSERT INTO settings(name, value) VALUES

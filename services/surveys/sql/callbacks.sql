@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION callback_json(cb callbacks, p_full boolean) RETURNS j
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
     RETURN jsonb_strip_nulls(jsonb_build_object(
-        'id', cb.id, 'kind', cb.kind, 'ticket_id', cb.ticket_id, 'center', cb.center, 'region', cb.region,
+        'id', cb.id, 'ticket_id', cb.ticket_id, 'center', cb.center, 'region', cb.region,
         'state', cb.state, 'customer_name', cb.customer_name, 'customer_phone', cb.customer_phone,
         'category', cb.category, 'brand', cb.brand, 'outcome', cb.outcome,
         'closed_at', ts_text(cb.closed_at), 'due_at', ts_text(cb.due_at),

@@ -279,8 +279,8 @@ BEGIN
     SELECT min(x) INTO v_next FROM (
         SELECT min(d.next_check_at) AS x FROM complaint_deadlines d WHERE d.next_check_at IS NOT NULL
         UNION ALL
-        SELECT min(cb.due_at) FROM callbacks cb
-        WHERE cb.kind = 'maintenance' AND cb.notified_at IS NULL) n;
+        SELECT min(pc.due_at) FROM proactive_calls pc
+        WHERE pc.kind = 'maintenance' AND pc.notified_at IS NULL) n;
     IF v_next IS NULL THEN
         RETURN NULL;
     END IF;
@@ -303,7 +303,8 @@ BEGIN
             AND (a->>'ticket_id' IS NULL OR cb.ticket_id = a->>'ticket_id')
           ORDER BY cb.due_at, cb.id LIMIT v_limit) s(x);
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body',
-                              jsonb_build_object('callbacks', v_rows, 'date', v_date::text));
+                              jsonb_build_object('callbacks', v_rows, 'date', v_date::text,
+                                                 'proactive', proactive_due_json(p_principal, a, v_date, v_limit)));
 END $$;
 
 CREATE OR REPLACE FUNCTION complaint_for_update(p_principal jsonb, p_id text) RETURNS complaints
@@ -355,7 +356,7 @@ BEGIN
         IF NOT FOUND THEN
             SELECT cb.center, cb.customer_name, cb.customer_phone
                 INTO v_t_center, v_t_name, v_t_phone
-                FROM callbacks cb WHERE cb.ticket_id = v_ticket AND cb.kind = 'satisfaction';
+                FROM callbacks cb WHERE cb.ticket_id = v_ticket;
         END IF;
         IF v_t_center IS NOT NULL THEN
             SELECT region INTO v_t_region FROM centers WHERE code = v_t_center;

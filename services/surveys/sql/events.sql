@@ -23,7 +23,7 @@ BEGIN
         RETURN; -- nothing to call about
     END IF;
     PERFORM schedule_proactive(e, v_closed, v_now); -- quality tracking, maintenance (340)
-    IF EXISTS (SELECT 1 FROM callbacks WHERE ticket_id = e->>'ticket_id' AND kind = 'satisfaction') THEN
+    IF EXISTS (SELECT 1 FROM callbacks WHERE ticket_id = e->>'ticket_id') THEN
         RETURN; -- a replay: the callback is already scheduled (the UNIQUE key guards as well)
     END IF;
     v_region := e->>'region';
@@ -37,7 +37,7 @@ BEGIN
             v_region, e#>>'{customer,name}', e#>>'{customer,phone}', e->>'category', e->>'brand',
             e->>'outcome', v_closed, v_due, v_due, setting('callback_max_attempts')::int,
             v_now, v_now)
-    ON CONFLICT (ticket_id, kind) DO NOTHING
+    ON CONFLICT (ticket_id) DO NOTHING
     RETURNING id INTO v_id;
     IF v_id IS NOT NULL THEN
         PERFORM emit('surveys', 'surveys.CallbackScheduled', jsonb_build_object(
@@ -50,8 +50,8 @@ END $$;
 -- Proactive calls of a repaired ticket (issue 19.7): a quality-tracking call
 -- `quality_tracking_days` after the close and, for a car or an appliance (category `general`), a
 -- maintenance reminder `maintenance_days_<category>` after it (0 = none), each moved into
--- business hours, once per ticket and kind. They are not satisfaction surveys: no
--- CallbackScheduled (the ticket names its satisfaction callback only).
+-- business hours, once per ticket and kind (proactive_calls). They are not surveys: the ticket's
+-- one satisfaction callback is unchanged and no CallbackScheduled is published for them.
 CREATE OR REPLACE FUNCTION schedule_proactive(e jsonb, p_closed timestamptz, p_now timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
@@ -70,14 +70,12 @@ BEGIN
                        WHEN e->>'category' IN ('car', 'general')
                        THEN setting('maintenance_days_' || (e->>'category')) END;
         CONTINUE WHEN coalesce(v_days, 0) <= 0;
-        INSERT INTO callbacks(id, kind, ticket_id, center, region, customer_name, customer_phone,
-                              category, brand, outcome, closed_at, first_due_at, due_at,
-                              max_attempts, created_at, updated_at)
-        SELECT 'CB' || lpad(nextval('callback_no')::text, 8, '0'), k, e->>'ticket_id',
+        INSERT INTO proactive_calls(id, kind, ticket_id, center, region, customer_name,
+                                    customer_phone, category, brand, closed_at, due_at, created_at)
+        SELECT 'PC' || lpad(nextval('proactive_no')::text, 8, '0'), k, e->>'ticket_id',
                e->>'center', v_region, e#>>'{customer,name}', e#>>'{customer,phone}',
-               e->>'category', e->>'brand', e->>'outcome', p_closed, d, d,
-               setting('callback_max_attempts')::int, p_now, p_now
-        FROM (SELECT into_business_hours(p_closed + make_interval(days => v_days::int)) AS d) x
+               e->>'category', e->>'brand', p_closed,
+               into_business_hours(p_closed + make_interval(days => v_days::int)), p_now
         ON CONFLICT (ticket_id, kind) DO NOTHING;
     END LOOP;
 END $$;
@@ -87,22 +85,41 @@ END $$;
 CREATE OR REPLACE FUNCTION reminders_due() RETURNS int
 LANGUAGE plpgsql AS $$
 DECLARE
-    cb callbacks;
+    pc proactive_calls;
     v_now timestamptz := svc_now();
     v_n int := 0;
 BEGIN
-    FOR cb IN SELECT * FROM callbacks
+    FOR pc IN SELECT * FROM proactive_calls
               WHERE kind = 'maintenance' AND notified_at IS NULL AND due_at <= v_now
               ORDER BY due_at, id FOR UPDATE SKIP LOCKED LOOP
-        UPDATE callbacks SET notified_at = v_now WHERE id = cb.id;
+        UPDATE proactive_calls SET notified_at = v_now WHERE id = pc.id;
         PERFORM emit('surveys', 'surveys.MaintenanceDue', jsonb_strip_nulls(jsonb_build_object(
-            'callback_id', cb.id, 'ticket_id', cb.ticket_id, 'center', cb.center,
-            'region', cb.region, 'category', cb.category, 'brand', cb.brand,
-            'due_at', to_char(cb.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))));
+            'call_id', pc.id, 'ticket_id', pc.ticket_id, 'center', pc.center,
+            'region', pc.region, 'category', pc.category, 'brand', pc.brand,
+            'due_at', to_char(pc.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))));
         v_n := v_n + 1;
     END LOOP;
     RETURN v_n;
 END $$;
+
+-- The proactive calls due by the end of p_date that the caller may see (the desk's list).
+CREATE OR REPLACE FUNCTION proactive_due_json(p_principal jsonb, a jsonb, p_date date, p_limit int)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(phone_for(p_principal, jsonb_strip_nulls(jsonb_build_object(
+               'id', x.id, 'kind', x.kind, 'ticket_id', x.ticket_id, 'center', x.center,
+               'region', x.region, 'customer_name', x.customer_name,
+               'customer_phone', x.customer_phone, 'category', x.category, 'brand', x.brand,
+               'closed_at', ts_text(x.closed_at), 'due_at', ts_text(x.due_at),
+               'due_date', (x.due_at AT TIME ZONE 'Asia/Shanghai')::date::text,
+               'notified_at', ts_text(x.notified_at))))
+               ORDER BY x.due_at, x.id), '[]')
+    FROM (SELECT * FROM proactive_calls pc
+          WHERE pc.due_at < day_start(p_date + 1)
+            AND may_see(p_principal, pc.center, pc.region)
+            AND (a->>'center' IS NULL OR pc.center = a->>'center')
+            AND (a->>'ticket_id' IS NULL OR pc.ticket_id = a->>'ticket_id')
+          ORDER BY pc.due_at, pc.id LIMIT p_limit) x
+$$;
 
 CREATE OR REPLACE FUNCTION on_ticket_opened(e jsonb) RETURNS void
 LANGUAGE plpgsql AS $$

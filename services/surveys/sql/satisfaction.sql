@@ -115,8 +115,7 @@ BEGIN
         SELECT CASE v_group WHEN 'center' THEN cb.center ELSE coalesce(cb.region, '-') END AS k,
                cb.state
         FROM callbacks cb
-        WHERE cb.kind = 'satisfaction'
-          AND cb.first_due_at >= day_start(v_from) AND cb.first_due_at < day_start(v_to + 1)
+        WHERE cb.first_due_at >= day_start(v_from) AND cb.first_due_at < day_start(v_to + 1)
           AND may_see(p_principal, cb.center, cb.region)),
     keys AS (SELECT k FROM resp UNION SELECT k FROM due),
     rows_ AS (
