@@ -390,8 +390,8 @@ static int sl_set(const asctl_opts_t *o0, int argc, char **argv)
 /* ---- the station scorecard (issue 19.5, docs/scorecard.md) ---- */
 
 static const asctl_col_t SCORECARD_COLS[] = {
-    {"CENTRE", "center", 8},
-    {"REGION", "region", 8},
+    {"CENTRE", "center", 16},
+    {"REGION", "region", 12},
     {"RANK", "rank", 4},
     {"SCORE", "score", 5},
     {"TICKETS", "tickets", 7},
@@ -407,6 +407,23 @@ static const asctl_col_t SCORECARD_COLS[] = {
     {"FILL %", "parts_fill_pct", 6},
 };
 
+/* a number as text: integers as they are, decimals with at most 3 places */
+static json_t *num_text(json_t *v)
+{
+    char b[32];
+    if (json_is_real(v)) {
+        snprintf(b, sizeof b, "%.3f", json_real_value(v));
+        for (size_t n = strlen(b); n > 0 && (b[n - 1] == '0' || b[n - 1] == '.'); n--) {
+            char c = b[n - 1];
+            b[n - 1] = '\0';
+            if (c == '.')
+                break;
+        }
+        return json_string(b);
+    }
+    return json_incref(v);
+}
+
 static void print_scorecard(json_t *ans)
 {
     char b[16];
@@ -416,12 +433,15 @@ static void print_scorecard(json_t *ans)
     /* one column per metric: its value, blank without data */
     json_array_foreach(rows, i, row)
     {
+        json_t *score = json_object_get(row, "score");
+        if (score)
+            json_object_set_new(row, "score", num_text(score));
         json_array_foreach(json_object_get(row, "metrics"), j, m)
         {
             const char *key = json_string_value(json_object_get(m, "key"));
             json_t *v = json_object_get(m, "value");
             if (key && v)
-                json_object_set(row, key, v);
+                json_object_set_new(row, key, num_text(v));
         }
     }
     const char *from = json_string_value(json_object_get(ans, "from"));

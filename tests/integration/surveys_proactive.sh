@@ -97,6 +97,26 @@ t_match "in Chinese, naming the centre and the ticket" "SH01.*工单$A.*保养" 
 t_check "the SMS provider receives it" nt_wait_count sms ".body.text | test(\"工单$A.*保养\")" 1
 sv_clock 60
 t_eq "a later check publishes nothing more" 1 "$(published "$A")"
+
+# --- the desk makes the calls ---------------------------------------------------------------------
+
+http GET "/v1/surveys/due?date=$(day 3)&ticket_id=$A" "$AS_TOKEN_CENTER"
+qt=$(jbody '[.proactive[] | select(.kind == "quality_tracking") | .id][0]')
+t_match "the quality-tracking call has an id" '^PC[0-9]+$' "$qt"
+http GET "/v1/surveys/due?date=$(day 3)&ticket_id=$A" "$AS_TOKEN_REGION"
+t_jq "a region sees it with the phone masked" "[.proactive[] | select(.id == \"$qt\") | .customer_phone][0]" '*******2288'
+http POST "/v1/surveys/proactive/$qt/done" "$AS_TOKEN_CENTER_B" '{}'
+t_status "another centre's desk gets 404" 404
+http POST "/v1/surveys/proactive/$qt/done" "$AS_TOKEN_CENTER" "{\"note\":\"$(printf 'x%.0s' $(seq 1 1001))\"}"
+t_status "a note over 1000 bytes is refused" 400
+t_jq "the refusal names the note" '.error.fields[0].field' note
+http POST "/v1/surveys/proactive/$qt/done" "$AS_TOKEN_CENTER" '{"note":"the screen works, customer satisfied"}'
+t_status "the desk marks the call done" 200
+t_jq "done, by the desk" '.done_by != null and .done_at != null' true
+http POST "/v1/surveys/proactive/$qt/done" "$AS_TOKEN_CENTER" '{}'
+t_status "done twice is 409" 409
+t_eq "it left the list" maintenance,satisfaction "$(due_kinds "$A" "$(day 3)")"
+t_eq "the call is audited once" 1 "$(sv_sql "SELECT count(*) FROM audit WHERE entity = 'proactive_call' AND entity_id = '$qt'")"
 t_eq "the phone's ticket has no reminder" 0 "$(published "$P")"
 
 # --- a reminder that falls due while the service is down ----------------------------------------

@@ -20,6 +20,9 @@ CREATE TABLE proactive_calls (
     closed_at      timestamptz NOT NULL,
     due_at         timestamptz NOT NULL,
     notified_at    timestamptz,            -- maintenance: published when due
+    done_at        timestamptz,            -- the desk made the call (POST .../done)
+    done_by        text,
+    note           text,
     created_at     timestamptz NOT NULL,
     UNIQUE (ticket_id, kind)
 );

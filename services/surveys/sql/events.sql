@@ -102,19 +102,13 @@ BEGIN
     RETURN v_n;
 END $$;
 
--- The proactive calls due by the end of p_date that the caller may see (the desk's list).
+-- The proactive calls due by the end of p_date and not done that the caller may see (the
+-- desk's list).
 CREATE OR REPLACE FUNCTION proactive_due_json(p_principal jsonb, a jsonb, p_date date, p_limit int)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
-    SELECT coalesce(jsonb_agg(phone_for(p_principal, jsonb_strip_nulls(jsonb_build_object(
-               'id', x.id, 'kind', x.kind, 'ticket_id', x.ticket_id, 'center', x.center,
-               'region', x.region, 'customer_name', x.customer_name,
-               'customer_phone', x.customer_phone, 'category', x.category, 'brand', x.brand,
-               'closed_at', ts_text(x.closed_at), 'due_at', ts_text(x.due_at),
-               'due_date', (x.due_at AT TIME ZONE 'Asia/Shanghai')::date::text,
-               'notified_at', ts_text(x.notified_at))))
-               ORDER BY x.due_at, x.id), '[]')
+    SELECT coalesce(jsonb_agg(phone_for(p_principal, proactive_json(x)) ORDER BY x.due_at, x.id), '[]')
     FROM (SELECT * FROM proactive_calls pc
-          WHERE pc.due_at < day_start(p_date + 1)
+          WHERE pc.due_at < day_start(p_date + 1) AND pc.done_at IS NULL
             AND may_see(p_principal, pc.center, pc.region)
             AND (a->>'center' IS NULL OR pc.center = a->>'center')
             AND (a->>'ticket_id' IS NULL OR pc.ticket_id = a->>'ticket_id')
