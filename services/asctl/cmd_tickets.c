@@ -387,6 +387,111 @@ static int sl_set(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", "/v1/service-levels", b, NULL, NULL);
 }
 
+/* ---- the station scorecard (issue 19.5, docs/scorecard.md) ---- */
+
+static const asctl_col_t SCORECARD_COLS[] = {
+    {"CENTRE", "center", 16},
+    {"REGION", "region", 12},
+    {"RANK", "rank", 4},
+    {"SCORE", "score", 5},
+    {"TICKETS", "tickets", 7},
+    {"REPAIRED", "repaired", 8},
+    {"TURN H", "turnaround_hours", 6},
+    {"FTF %", "first_time_fix_pct", 5},
+    {"REPEAT %", "repeat_repair_pct", 8},
+    {"KEPT %", "promise_kept_pct", 6},
+    {"SATIS", "satisfaction", 5},
+    {"NPS", "nps", 5},
+    {"CMPL/100", "complaints_per_100", 8},
+    {"COST", "cost_per_repair_cents", 8},
+    {"FILL %", "parts_fill_pct", 6},
+};
+
+/* a number as text: integers as they are, decimals with at most 3 places */
+static json_t *num_text(json_t *v)
+{
+    char b[32];
+    if (json_is_real(v)) {
+        snprintf(b, sizeof b, "%.3f", json_real_value(v));
+        for (size_t n = strlen(b); n > 0 && (b[n - 1] == '0' || b[n - 1] == '.'); n--) {
+            char c = b[n - 1];
+            b[n - 1] = '\0';
+            if (c == '.')
+                break;
+        }
+        return json_string(b);
+    }
+    return json_incref(v);
+}
+
+static void print_scorecard(json_t *ans)
+{
+    char b[16];
+    size_t i, j;
+    json_t *row, *m;
+    json_t *rows = json_object_get(ans, "rows");
+    /* one column per metric: its value, blank without data */
+    json_array_foreach(rows, i, row)
+    {
+        json_t *score = json_object_get(row, "score");
+        if (score)
+            json_object_set_new(row, "score", num_text(score));
+        json_array_foreach(json_object_get(row, "metrics"), j, m)
+        {
+            const char *key = json_string_value(json_object_get(m, "key"));
+            json_t *v = json_object_get(m, "value");
+            if (key && v)
+                json_object_set_new(row, key, num_text(v));
+        }
+    }
+    const char *from = json_string_value(json_object_get(ans, "from"));
+    const char *to = json_string_value(json_object_get(ans, "to"));
+    printf("scorecard %s .. %s (weights version %s; metrics without data are blank)\n\n",
+           from ? from : "", to ? to : "", asctl_get(ans, "weights_version", b, sizeof b));
+    asctl_print_table(rows, SCORECARD_COLS, sizeof SCORECARD_COLS / sizeof SCORECARD_COLS[0]);
+}
+
+static int r_scorecard(const asctl_opts_t *o0, int argc, char **argv)
+{
+    static const char *const q[] = {"--from", "from",     "--to",   "to", "--region",
+                                    "region", "--center", "center", NULL};
+    return asctl_verb_list(o0, argc, argv, "report scorecard", "/v1/reports/scorecard", q,
+                           print_scorecard);
+}
+
+static const asctl_col_t SC_WEIGHT_COLS[] = {
+    {"VERSION", "version", 7},
+    {"FROM", "effective_from", 10},
+    {"TURN", "turnaround", 4},
+    {"FTF", "first_time_fix", 4},
+    {"REPEAT", "repeat_repairs", 6},
+    {"KEPT", "promise_kept", 4},
+    {"SATIS", "satisfaction", 5},
+    {"NPS", "nps", 4},
+    {"CMPL", "complaints", 4},
+    {"COST", "cost_per_repair", 4},
+    {"FILL", "parts_fill", 4},
+    {"BASE", "reward_base_cents", 6},
+    {"NOTE", "note", 24},
+};
+
+static void print_sc_weights(json_t *ans)
+{
+    char b[16];
+    asctl_print_table(json_object_get(ans, "weight_sets"), SC_WEIGHT_COLS,
+                      sizeof SC_WEIGHT_COLS / sizeof SC_WEIGHT_COLS[0]);
+    printf("\nin force today: version %s (weights in thousandths; BASE: cents per repair)\n",
+           asctl_get(ans, "current_version", b, sizeof b));
+}
+
+static int r_scorecard_weights(const asctl_opts_t *o0, int argc, char **argv)
+{
+    if (asctl_verb_check(argc, argv, "", 0, 0, "report scorecard-weights") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    return asctl_request(&o, "GET", "/v1/scorecard/weights", NULL, NULL, print_sc_weights);
+}
+
 /* ---- the hotline's call log (issue 19.1) ---- */
 
 static const asctl_col_t CALL_COLS[] = {
@@ -536,6 +641,10 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
     {"service-level", "list", "[--center C]", "hours promised per centre and category", sl_list},
     {"service-level", "set", "CENTER|* CATEGORY|* HOURS",
      "set a service level (head office; HOURS 0 removes it)", sl_set},
+    {"report", "scorecard", "[--from D] [--to D] [--region R] [--center C]",
+     "the station scorecard: metrics, weighted score and rank per centre", r_scorecard},
+    {"report", "scorecard-weights", "", "the scorecard weight sets and reward rules",
+     r_scorecard_weights},
     {"hotline", "record",
      "--direction inbound|outbound --category C --summary T [--channel C] [--outcome O] "
      "[--phone P] [--name N] [--ticket ID] [--complaint ID] [--center C] [--duration S] "

@@ -6,6 +6,7 @@
 #define CUSTOMERS (R_ADMIN | R_CENTER)
 #define DEVICES   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
 #define QUALITY   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
+#define SCORECARD (R_ADMIN | R_REGION | R_CENTER | R_FINANCE)
 
 const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets", DESK, "intake", "intake.OpenTicket", 1, NULL, NULL, NULL,
@@ -56,6 +57,17 @@ const gw_route_t gw_routes_intake[] = {
      NULL, "faults by brand, model, fault code, part and month; repeat hot spots; trend", NULL},
     {"GET", "/v1/reports/quality/csv", QUALITY, "intake", "intake.ExportQualityReport", 0, NULL,
      "csv", NULL, "the quality report as CSV (per manufacturer with ?manufacturer=)", NULL},
+    /* the station scorecard and its rewards (docs/scorecard.md) */
+    {"GET", "/v1/reports/scorecard", SCORECARD, "intake", "intake.GetScorecard", 0, NULL, NULL,
+     NULL, "per centre: the eight service metrics, the weighted score and the rank in its region",
+     NULL},
+    {"POST", "/v1/reports/scorecard/rewards", R_ADMIN, "intake", "intake.PostScorecardRewards", 1,
+     NULL, NULL, NULL,
+     "a closed period's market-maintenance rewards, once per centre, posted to settlement", NULL},
+    {"GET", "/v1/scorecard/weights", R_ADMIN | R_FINANCE, "intake", "intake.ListScorecardWeights",
+     0, NULL, NULL, NULL, "the scorecard weight sets and reward rules, by version", NULL},
+    {"POST", "/v1/scorecard/weights", R_ADMIN, "intake", "intake.AddScorecardWeights", 1, NULL,
+     NULL, NULL, "a new scorecard weight set and reward rule, in force from effective_from", NULL},
     /* customers: personal data, for admin and the centre desks only (docs/roles.md) */
     {"POST", "/v1/customers", CUSTOMERS, "intake", "intake.CreateCustomer", 1, NULL, NULL, NULL,
      "register a customer (phones are unique: one customer per phone)", NULL},

@@ -17,6 +17,8 @@ const gw_route_t gw_routes_surveys[] = {
      NULL, NULL, NULL, "record the customer's scores (1-5 per dimension, nps 0-10)", NULL},
     {"POST", "/v1/surveys/callbacks/{id}/refuse", DESK, "surveys", "surveys.RefuseCallback", 1,
      NULL, NULL, NULL, "the customer declined the survey", NULL},
+    {"POST", "/v1/surveys/proactive/{id}/done", DESK, "surveys", "surveys.CompleteProactiveCall", 1,
+     NULL, NULL, NULL, "the desk made the quality-tracking call or maintenance reminder", NULL},
     {"POST", "/v1/surveys/callbacks/{id}/unreachable", DESK, "surveys", "surveys.MarkUnreachable",
      1, NULL, NULL, NULL, "nobody answered: retry later, or close after the last attempt", NULL},
     /* weights */

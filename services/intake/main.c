@@ -797,6 +797,109 @@ static void decide_estimate(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+/* ---- station scorecard and rewards (issue 19.5; SQL in sql/scorecard.sql) ---- */
+
+static void check_period(as_problems_t *e, const char *f, const char *t, int required)
+{
+    int32_t from = 0, to = 0;
+    if (required && !f)
+        as_problem(e, "from", "is required (YYYY-MM-DD)");
+    if (required && !t)
+        as_problem(e, "to", "is required (YYYY-MM-DD)");
+    if (f && iv_date_parse(f, &from) < 0)
+        as_problem(e, "from", "is not a date (YYYY-MM-DD)");
+    if (t && iv_date_parse(t, &to) < 0)
+        as_problem(e, "to", "is not a date (YYYY-MM-DD)");
+    if (f && t && e->n == 0 && from > to)
+        as_problem(e, "from", "is after to");
+    if (f && t && e->n == 0 && to - from > 366)
+        as_problem(e, "to", "is more than a year after from");
+}
+
+static void check_region(as_problems_t *e, const char *r)
+{
+    if (r && (!*r || strlen(r) > 32))
+        as_problem(e, "region", "must be a region code of at most 32 characters");
+}
+
+static void scorecard(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__GetScorecard *r = (const Intake__GetScorecard *)msg;
+    as_problems_t e = {0};
+    check_period(&e, r->from, r->to, 0);
+    check_region(&e, r->region);
+    check_center(&e, "center", r->center, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void scorecard_rewards(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__PostScorecardRewards *r = (const Intake__PostScorecardRewards *)msg;
+    as_problems_t e = {0};
+    check_period(&e, r->from, r->to, 1);
+    check_region(&e, r->region);
+    check_center(&e, "center", r->center, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void weight(as_problems_t *e, const char *field, protobuf_c_boolean has, int32_t v)
+{
+    if (!has || v < 0 || v > 1000)
+        as_problem(e, field, "is required, in thousandths between 0 and 1000");
+}
+
+static void add_scorecard_weights(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__AddScorecardWeights *w = (const Intake__AddScorecardWeights *)msg;
+    as_problems_t e = {0};
+    int32_t day;
+    if (!w->effective_from)
+        as_problem(&e, "effective_from", "is required (YYYY-MM-DD)");
+    else if (iv_date_parse(w->effective_from, &day) < 0)
+        as_problem(&e, "effective_from", "is not a date (YYYY-MM-DD)");
+    weight(&e, "turnaround", w->has_turnaround, w->turnaround);
+    weight(&e, "first_time_fix", w->has_first_time_fix, w->first_time_fix);
+    weight(&e, "repeat_repairs", w->has_repeat_repairs, w->repeat_repairs);
+    weight(&e, "promise_kept", w->has_promise_kept, w->promise_kept);
+    weight(&e, "satisfaction", w->has_satisfaction, w->satisfaction);
+    weight(&e, "nps", w->has_nps, w->nps);
+    weight(&e, "complaints", w->has_complaints, w->complaints);
+    weight(&e, "cost_per_repair", w->has_cost_per_repair, w->cost_per_repair);
+    weight(&e, "parts_fill", w->has_parts_fill, w->parts_fill);
+    if (!w->has_reward_base_cents || w->reward_base_cents < 0 || w->reward_base_cents > 100000000)
+        as_problem(&e, "reward_base_cents", "is required, between 0 and 100000000");
+    if (w->n_reward_bands < 1 || w->n_reward_bands > 10)
+        as_problem(&e, "reward_bands", "needs 1 to 10 bands {min_score, pct}");
+    for (size_t i = 0; i < w->n_reward_bands && i < 10; i++) {
+        char name[48];
+        const Intake__RewardBand *b = w->reward_bands[i];
+        if (!b->has_min_score || b->min_score < 0 || b->min_score > 100) {
+            snprintf(name, sizeof name, "reward_bands[%zu].min_score", i);
+            as_problem(&e, name, "is required, between 0 and 100");
+        } else if (i > 0 && w->reward_bands[i - 1]->min_score >= b->min_score) {
+            snprintf(name, sizeof name, "reward_bands[%zu].min_score", i);
+            as_problem(&e, name, "must be above the previous band's");
+        }
+        if (!b->has_pct || b->pct < 0 || b->pct > 1000) {
+            snprintf(name, sizeof name, "reward_bands[%zu].pct", i);
+            as_problem(&e, name, "is required, between 0 and 1000");
+        }
+    }
+    if (w->note && strlen(w->note) > 500)
+        as_problem(&e, "note", "is longer than 500 bytes");
+    if (e.n == 0) {
+        long sum = (long)w->turnaround + w->first_time_fix + w->repeat_repairs + w->promise_kept +
+                   w->satisfaction + w->nps + w->complaints + w->cost_per_repair + w->parts_fill;
+        if (sum != 1000)
+            as_problem(&e, "weights",
+                       "the nine weights are thousandths and must sum to 1000 (got %ld)", sum);
+    }
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static const as_cmd_def_t commands[] = {
     {"intake.OpenTicket", &intake__ticket__descriptor, open_ticket, NULL},
     {"intake.GetTicket", &intake__ticket__descriptor, get_ticket, "cmd_get_ticket"},
@@ -850,6 +953,13 @@ static const as_cmd_def_t commands[] = {
      "cmd_quality_report"},
     {"intake.ExportQualityReport", &intake__quality_csv__descriptor, quality_export,
      "cmd_quality_csv"},
+    {"intake.GetScorecard", &intake__scorecard__descriptor, scorecard, "cmd_scorecard"},
+    {"intake.ListScorecardWeights", &intake__scorecard_weights_list__descriptor, as_cmd_sql_default,
+     "cmd_list_scorecard_weights"},
+    {"intake.AddScorecardWeights", &intake__scorecard_weights__descriptor, add_scorecard_weights,
+     "cmd_add_scorecard_weights"},
+    {"intake.PostScorecardRewards", &intake__scorecard_rewards__descriptor, scorecard_rewards,
+     "cmd_scorecard_rewards"},
     /* customers and the device registry: validated in SQL (migration 193) */
     {"intake.CreateCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
      "cmd_create_customer"},
@@ -891,6 +1001,7 @@ static const event_route_t EVENT_ROUTES[] = {
     {"surveys.CallbackScheduled", "SELECT on_callback_scheduled($1::jsonb)"},
     {"surveys.ComplaintOpened", "SELECT on_complaint_opened($1::jsonb)"},
     {"surveys.CallComplaintOpened", "SELECT on_call_complaint_opened($1::jsonb)"},
+    {"surveys.SurveyAnswered", "SELECT on_survey_answered($1::jsonb)"},
     {"people.RegionCreated", "SELECT on_region_created($1::jsonb)"},
     {"people.CenterChanged", "SELECT on_center_changed($1::jsonb)"},
     {"people.BrandChanged", "SELECT on_brand_changed($1::jsonb)"},

@@ -160,6 +160,8 @@ static void on_intake_event(as_event_t *ev, void *ud)
         apply_event(ev, "SELECT on_ticket_closed($1::jsonb)");
     else if (strcmp(ev->type, "intake.ServiceOrderChanged") == 0)
         apply_event(ev, "SELECT on_service_order_changed($1::jsonb)"); /* the travel fee */
+    else if (strcmp(ev->type, "intake.CenterRewardPosted") == 0)
+        apply_event(ev, "SELECT on_center_reward($1::jsonb)");
     else
         as_event_commit(ev, NULL, 0); /* not for us: just move past it */
 }

@@ -193,6 +193,17 @@ static void callback_note(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
         run_sql(ctx, msg);
 }
 
+static void proactive_done(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    (void)ud;
+    const Surveys__CompleteProactiveCall *m = (const Surveys__CompleteProactiveCall *)msg;
+    as_problems_t e = {0};
+    code(&e, "id", m->id, 32, 1);
+    text(&e, "note", m->note, 1000, 0);
+    if (!as_cmd_reject(ctx, &e))
+        run_sql(ctx, msg);
+}
+
 /* ---- weights and the satisfaction report ---- */
 
 static void add_weight_set(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -445,6 +456,8 @@ const as_cmd_def_t sv_commands[] = {
      "cmd_answer_callback"},
     {"surveys.RefuseCallback", &surveys__callback__descriptor, callback_note,
      "cmd_refuse_callback"},
+    {"surveys.CompleteProactiveCall", &surveys__proactive_call__descriptor, proactive_done,
+     "cmd_complete_proactive"},
     {"surveys.MarkUnreachable", &surveys__callback__descriptor, callback_note,
      "cmd_mark_unreachable"},
     {"surveys.AddWeightSet", &surveys__weight_set__descriptor, add_weight_set,

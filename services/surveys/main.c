@@ -53,6 +53,16 @@ static as_config_item_t surveys_items[] = {
      &sv_cfg.critical_resolve_h},
     {"deadline_poll_s", AS_CFG_INT, "30", 1, 3600,
      "the escalation timer re-reads the deadlines at least this often", &sv_cfg.deadline_poll_s},
+    {"quality_tracking_days", AS_CFG_INT, "7", 0, 365,
+     "days after a repaired ticket closes that its quality-tracking call is due (0 = none)",
+     &sv_cfg.quality_tracking_days},
+    {"maintenance_days_car", AS_CFG_INT, "180", 0, 3650,
+     "days after a car's repair that its maintenance reminder is due (0 = none)",
+     &sv_cfg.maintenance_days_car},
+    {"maintenance_days_general", AS_CFG_INT, "365", 0, 3650,
+     "days after an appliance's repair (category general) that its maintenance reminder is due "
+     "(0 = none)",
+     &sv_cfg.maintenance_days_general},
 };
 
 static void on_intake_event(as_event_t *ev, void *ud)
@@ -133,9 +143,15 @@ static int surveys_start(as_service_t *svc)
         "serious_resolve_h", (json_int_t)sv_cfg.serious_resolve_h, "serious_report_h",
         (json_int_t)sv_cfg.serious_report_h, "critical_ack_h", (json_int_t)sv_cfg.critical_ack_h,
         "critical_resolve_h", (json_int_t)sv_cfg.critical_resolve_h);
+    if (o) {
+        json_object_set_new(o, "quality_tracking_days", json_integer(sv_cfg.quality_tracking_days));
+        json_object_set_new(o, "maintenance_days_car", json_integer(sv_cfg.maintenance_days_car));
+        json_object_set_new(o, "maintenance_days_general",
+                            json_integer(sv_cfg.maintenance_days_general));
+    }
     as_due_def_t def = {.what = "deadline",
-                        .escalated_msg = "complaints escalated",
-                        .escalate_sql = "SELECT escalate_due()",
+                        .escalated_msg = "complaints escalated or reminders published",
+                        .escalate_sql = "SELECT escalate_due() + reminders_due()",
                         .next_sql = "SELECT next_check_ms()",
                         .poll_s = &sv_cfg.deadline_poll_s,
                         .test_mode = sv_cfg.test_mode,

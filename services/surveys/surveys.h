@@ -20,6 +20,7 @@ typedef struct sv_settings {
     long serious_ack_h, serious_resolve_h, serious_report_h;
     long critical_ack_h, critical_resolve_h;
     long deadline_poll_s; /* the timer re-reads the deadlines at least this often */
+    long quality_tracking_days, maintenance_days_car, maintenance_days_general; /* 19.7 */
 } sv_settings_t;
 
 extern sv_settings_t sv_cfg;

@@ -257,10 +257,14 @@ if ! grep -qxF "$BEGIN_MARK" "$OPENAPI" || ! grep -qxF "$END_MARK" "$OPENAPI"; t
     exit 2
 fi
 tmp=$(mktemp "$OPENAPI.XXXXXX")
-BLOCK=$block awk -v b="$BEGIN_MARK" -v e="$END_MARK" '
-    $0 == b { print ENVIRON["BLOCK"]; skip = 1; next }
+# The block goes through a file: it is larger than one environment string or argument may be.
+blockfile=$(mktemp)
+printf '%s\n' "$block" >"$blockfile"
+awk -v b="$BEGIN_MARK" -v e="$END_MARK" -v f="$blockfile" '
+    $0 == b { while ((getline l < f) > 0) print l; skip = 1; next }
     $0 == e { skip = 0; next }
     !skip { print }' "$OPENAPI" >"$tmp"
+rm -f "$blockfile"
 chmod --reference="$OPENAPI" "$tmp"
 mv -f "$tmp" "$OPENAPI"
 echo "openapi-schemas.sh: updated the generated schemas of $OPENAPI"

@@ -72,6 +72,16 @@ END $$;
 CREATE OR REPLACE FUNCTION on_charged(e jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- the scorecard's cost per repair: what the work was charged, whoever pays (the latest
+    -- charge set wins: a recount replaces it)
+    IF coalesce(e->>'kind', 'repair') = 'repair' AND coalesce(e->>'ticket_id', '') <> '' THEN
+        INSERT INTO charge_facts(ticket_id, total_cents)
+        VALUES (e->>'ticket_id', coalesce((e->>'customer_cents')::bigint, 0)
+                + coalesce((e->>'manufacturer_cents')::bigint, 0)
+                + coalesce((e->>'company_cents')::bigint, 0))
+        ON CONFLICT (ticket_id) DO UPDATE SET total_cents = EXCLUDED.total_cents,
+                                              received_at = now();
+    END IF;
     INSERT INTO ticket_timeline(ticket_id, from_state, to_state, event, actor, note)
         SELECT t.id, t.state, t.state, 'charged', 'settlement',
                format('customer %s, manufacturer %s, company %s (cents)%s',
@@ -109,9 +119,17 @@ BEGIN
           AND callback_id IS DISTINCT FROM e->>'callback_id';
 END $$;
 
+-- surveys.ComplaintOpened: list it on the ticket, and keep it for the centre's scorecard (every
+-- complaint naming a centre, with or without a ticket; a repeat changes nothing).
 CREATE OR REPLACE FUNCTION on_complaint_opened(e jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    IF coalesce(e->>'complaint_id', '') <> '' AND coalesce(e->>'center', '') <> '' THEN
+        INSERT INTO complaint_facts(complaint_id, ticket_id, center, region, opened_date)
+        VALUES (e->>'complaint_id', nullif(e->>'ticket_id', ''), e->>'center', e->>'region',
+                coalesce((e->>'opened_date')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date))
+        ON CONFLICT (complaint_id) DO NOTHING;
+    END IF;
     UPDATE tickets SET complaints = complaints || (e->>'complaint_id')
         WHERE id = e->>'ticket_id' AND coalesce(e->>'complaint_id', '') <> ''
           AND NOT (e->>'complaint_id' = ANY (complaints));
@@ -144,4 +162,18 @@ LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE calls SET complaint_id = e->>'complaint_id'
         WHERE id = e->>'call_id' AND complaint_id IS NULL;
+END $$;
+
+-- surveys.SurveyAnswered: keep the answer's weighted score and NPS for the centre's scorecard.
+CREATE OR REPLACE FUNCTION on_survey_answered(e jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(e->>'response_id', '') = '' OR coalesce(e->>'center', '') = '' THEN
+        RETURN;
+    END IF;
+    INSERT INTO survey_facts(response_id, ticket_id, center, region, weighted_milli, nps, answered_date)
+    VALUES (e->>'response_id', nullif(e->>'ticket_id', ''), e->>'center', e->>'region',
+            (e->>'weighted_milli')::int, (e->>'nps')::int,
+            coalesce((e->>'answered_date')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date))
+    ON CONFLICT (response_id) DO NOTHING;
 END $$;

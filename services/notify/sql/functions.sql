@@ -437,6 +437,7 @@ BEGIN
              THEN 'parts_arrived'
         WHEN e.type = 'intake.RepairCompleted' THEN 'ready_for_pickup'
         WHEN e.type = 'surveys.CallbackScheduled' THEN 'callback_coming'
+        WHEN e.type = 'surveys.MaintenanceDue' THEN 'maintenance_reminder'
     END;
     IF v_kind IS NULL OR p->>'ticket_id' IS NULL THEN
         RETURN;

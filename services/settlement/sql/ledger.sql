@@ -422,3 +422,25 @@ EXCEPTION WHEN data_exception OR SQLSTATE 'AS422' THEN
     GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
     PERFORM reject_event('parts.StockValued', e, coalesce(nullif(v_detail, ''), SQLERRM));
 END $$;
+
+-- intake.CenterRewardPosted: a centre's market-maintenance reward for a scorecard period, booked
+-- once per reward (source key "center-reward:RW…") as an expense payable to the centre.
+CREATE OR REPLACE FUNCTION on_center_reward(e jsonb) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_amount bigint := coalesce((e->>'amount_cents')::bigint, 0);
+BEGIN
+    IF coalesce(e->>'reward_id', '') = '' OR v_amount <= 0 THEN
+        RETURN;
+    END IF;
+    PERFORM post_entry('center-reward:' || (e->>'reward_id'), 'center_reward',
+                       coalesce((e->>'business_date')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date),
+                       format('market-maintenance reward %s for %s, %s..%s (score %s, weights v%s)',
+                              e->>'reward_id', e->>'center', e->>'from', e->>'to', e->>'score',
+                              e->>'weights_version'),
+                       jsonb_build_array(
+                           jsonb_build_object('account', '6604', 'debit', v_amount,
+                                              'center', e->>'center', 'region', e->>'region'),
+                           jsonb_build_object('account', '2243', 'credit', v_amount,
+                                              'center', e->>'center', 'region', e->>'region',
+                                              'payer', 'company')));
+END $$;

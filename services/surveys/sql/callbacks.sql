@@ -99,6 +99,10 @@ BEGIN
             nullif(a->>'comment', ''), w.version, v_milli, v_low, svc_now(), svc_today(),
             actor(p_principal))
     RETURNING * INTO r;
+    PERFORM emit('surveys', 'surveys.SurveyAnswered', jsonb_strip_nulls(jsonb_build_object(
+        'response_id', r.id, 'callback_id', cb.id, 'ticket_id', cb.ticket_id, 'center', cb.center,
+        'region', cb.region, 'weighted_milli', v_milli, 'nps', r.nps,
+        'answered_date', r.answered_date::text)), p_req);
     PERFORM audit_write(p_principal, p_req, 'answer', 'callback', cb.id,
                         jsonb_build_object('response', r.id, 'weighted_milli', v_milli,
                                            'weight_version', w.version, 'low', v_low));
@@ -149,4 +153,40 @@ BEGIN
         RETURN jsonb_set(r, '{body}', phone_for(p_principal, r->'body'));
     END IF;
     RETURN r;
+END $$;
+
+-- ---- proactive calls (issue 19.7; scheduled in events.sql) ----
+
+CREATE OR REPLACE FUNCTION proactive_json(x proactive_calls) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'id', x.id, 'kind', x.kind, 'ticket_id', x.ticket_id, 'center', x.center,
+        'region', x.region, 'customer_name', x.customer_name,
+        'customer_phone', x.customer_phone, 'category', x.category, 'brand', x.brand,
+        'closed_at', ts_text(x.closed_at), 'due_at', ts_text(x.due_at),
+        'due_date', (x.due_at AT TIME ZONE 'Asia/Shanghai')::date::text,
+        'notified_at', ts_text(x.notified_at), 'done_at', ts_text(x.done_at),
+        'done_by', x.done_by, 'note', x.note))
+$$;
+
+-- POST /v1/surveys/proactive/{id}/done: the desk made the call; it leaves the list. Another
+-- centre's call is indistinguishable from a missing one; a call done already is 409.
+CREATE OR REPLACE FUNCTION cmd_complete_proactive(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    x proactive_calls;
+BEGIN
+    SELECT * INTO x FROM proactive_calls WHERE id = a->>'id' FOR UPDATE;
+    IF NOT FOUND OR NOT may_see(p_principal, x.center, x.region) THEN
+        PERFORM fail(404, 'not_found', format('proactive call %s not found', a->>'id'));
+    END IF;
+    IF x.done_at IS NOT NULL THEN
+        PERFORM fail(409, 'illegal_transition', format('proactive call %s was done at %s', x.id, ts_text(x.done_at)));
+    END IF;
+    UPDATE proactive_calls SET done_at = svc_now(), done_by = actor(p_principal),
+                               note = nullif(a->>'note', '')
+    WHERE id = x.id RETURNING * INTO x;
+    PERFORM audit_write(p_principal, p_req, 'done', 'proactive_call', x.id,
+                        jsonb_build_object('kind', x.kind, 'ticket_id', x.ticket_id));
+    RETURN reply_for(p_principal, jsonb_build_object('status', 200, 'body', proactive_json(x)));
 END $$;

@@ -186,10 +186,12 @@ BEGIN
     PERFORM audit_write(p_principal, p_req, 'open', 'complaint', c.id,
                         jsonb_build_object('channel', p_channel, 'severity', v_sev, 'source', p_source,
                                            'tier', v_tier));
-    IF c.ticket_id IS NOT NULL THEN
-        PERFORM emit('surveys', 'surveys.ComplaintOpened', jsonb_build_object(
+    -- Every complaint that names a centre is published (with or without a ticket): intake
+    -- links it to the ticket and counts it on the centre's scorecard.
+    IF c.ticket_id IS NOT NULL OR c.center IS NOT NULL THEN
+        PERFORM emit('surveys', 'surveys.ComplaintOpened', jsonb_strip_nulls(jsonb_build_object(
             'complaint_id', c.id, 'ticket_id', c.ticket_id, 'center', c.center,
-            'region', c.region));
+            'region', c.region, 'opened_date', (svc_now() AT TIME ZONE 'Asia/Shanghai')::date::text)));
     END IF;
     RETURN c;
 END $$;
@@ -274,8 +276,11 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_next timestamptz;
 BEGIN
-    SELECT min(d.next_check_at) INTO v_next FROM complaint_deadlines d
-    WHERE d.next_check_at IS NOT NULL;
+    SELECT min(x) INTO v_next FROM (
+        SELECT min(d.next_check_at) AS x FROM complaint_deadlines d WHERE d.next_check_at IS NOT NULL
+        UNION ALL
+        SELECT min(pc.due_at) FROM proactive_calls pc
+        WHERE pc.kind = 'maintenance' AND pc.notified_at IS NULL) n;
     IF v_next IS NULL THEN
         RETURN NULL;
     END IF;
@@ -298,7 +303,8 @@ BEGIN
             AND (a->>'ticket_id' IS NULL OR cb.ticket_id = a->>'ticket_id')
           ORDER BY cb.due_at, cb.id LIMIT v_limit) s(x);
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body',
-                              jsonb_build_object('callbacks', v_rows, 'date', v_date::text));
+                              jsonb_build_object('callbacks', v_rows, 'date', v_date::text,
+                                                 'proactive', proactive_due_json(p_principal, a, v_date, v_limit)));
 END $$;
 
 CREATE OR REPLACE FUNCTION complaint_for_update(p_principal jsonb, p_id text) RETURNS complaints

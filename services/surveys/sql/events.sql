@@ -22,6 +22,7 @@ BEGIN
     IF coalesce(e->>'ticket_id', '') = '' OR coalesce(e->>'center', '') = '' THEN
         RETURN; -- nothing to call about
     END IF;
+    PERFORM schedule_proactive(e, v_closed, v_now); -- quality tracking, maintenance (340)
     IF EXISTS (SELECT 1 FROM callbacks WHERE ticket_id = e->>'ticket_id') THEN
         RETURN; -- a replay: the callback is already scheduled (the UNIQUE key guards as well)
     END IF;
@@ -45,6 +46,74 @@ BEGIN
             'due_at', to_char(v_due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')));
     END IF;
 END $$;
+
+-- Proactive calls of a repaired ticket (issue 19.7): a quality-tracking call
+-- `quality_tracking_days` after the close and, for a car or an appliance (category `general`), a
+-- maintenance reminder `maintenance_days_<category>` after it (0 = none), each moved into
+-- business hours, once per ticket and kind (proactive_calls). They are not surveys: the ticket's
+-- one satisfaction callback is unchanged and no CallbackScheduled is published for them.
+CREATE OR REPLACE FUNCTION schedule_proactive(e jsonb, p_closed timestamptz, p_now timestamptz)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+    v_region text := e->>'region';
+    v_days bigint;
+    k text;
+BEGIN
+    IF coalesce(e->>'outcome', '') <> 'repaired' THEN
+        RETURN;
+    END IF;
+    IF v_region IS NULL THEN
+        SELECT c.region INTO v_region FROM centers c WHERE c.code = e->>'center';
+    END IF;
+    FOREACH k IN ARRAY ARRAY['quality_tracking', 'maintenance'] LOOP
+        v_days := CASE WHEN k = 'quality_tracking' THEN setting('quality_tracking_days')
+                       WHEN e->>'category' IN ('car', 'general')
+                       THEN setting('maintenance_days_' || (e->>'category')) END;
+        CONTINUE WHEN coalesce(v_days, 0) <= 0;
+        INSERT INTO proactive_calls(id, kind, ticket_id, center, region, customer_name,
+                                    customer_phone, category, brand, closed_at, due_at, created_at)
+        SELECT 'PC' || lpad(nextval('proactive_no')::text, 8, '0'), k, e->>'ticket_id',
+               e->>'center', v_region, e#>>'{customer,name}', e#>>'{customer,phone}',
+               e->>'category', e->>'brand', p_closed,
+               into_business_hours(p_closed + make_interval(days => v_days::int)), p_now
+        ON CONFLICT (ticket_id, kind) DO NOTHING;
+    END LOOP;
+END $$;
+
+-- The due timer's proactive step: every maintenance reminder now due and not yet published is
+-- published once (surveys.MaintenanceDue, for notify). Returns how many.
+CREATE OR REPLACE FUNCTION reminders_due() RETURNS int
+LANGUAGE plpgsql AS $$
+DECLARE
+    pc proactive_calls;
+    v_now timestamptz := svc_now();
+    v_n int := 0;
+BEGIN
+    FOR pc IN SELECT * FROM proactive_calls
+              WHERE kind = 'maintenance' AND notified_at IS NULL AND due_at <= v_now
+              ORDER BY due_at, id FOR UPDATE SKIP LOCKED LOOP
+        UPDATE proactive_calls SET notified_at = v_now WHERE id = pc.id;
+        PERFORM emit('surveys', 'surveys.MaintenanceDue', jsonb_strip_nulls(jsonb_build_object(
+            'call_id', pc.id, 'ticket_id', pc.ticket_id, 'center', pc.center,
+            'region', pc.region, 'category', pc.category, 'brand', pc.brand,
+            'due_at', to_char(pc.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))));
+        v_n := v_n + 1;
+    END LOOP;
+    RETURN v_n;
+END $$;
+
+-- The proactive calls due by the end of p_date and not done that the caller may see (the
+-- desk's list).
+CREATE OR REPLACE FUNCTION proactive_due_json(p_principal jsonb, a jsonb, p_date date, p_limit int)
+RETURNS jsonb LANGUAGE sql STABLE AS $$
+    SELECT coalesce(jsonb_agg(phone_for(p_principal, proactive_json(x)) ORDER BY x.due_at, x.id), '[]')
+    FROM (SELECT * FROM proactive_calls pc
+          WHERE pc.due_at < day_start(p_date + 1) AND pc.done_at IS NULL
+            AND may_see(p_principal, pc.center, pc.region)
+            AND (a->>'center' IS NULL OR pc.center = a->>'center')
+            AND (a->>'ticket_id' IS NULL OR pc.ticket_id = a->>'ticket_id')
+          ORDER BY pc.due_at, pc.id LIMIT p_limit) x
+$$;
 
 CREATE OR REPLACE FUNCTION on_ticket_opened(e jsonb) RETURNS void
 LANGUAGE plpgsql AS $$
