@@ -162,6 +162,44 @@ static void health_cb(as_server_t *s, As__HealthReply *h, void *ud)
         svc->def->health(svc, h);
 }
 
+/* The runtime's part of as.StatsRequest: database round trips and queue, events published
+ * and applied, outbox backlog. Every series is there from the start (zero until it moves). */
+static void stats_cb(as_stats_t *st, void *ud)
+{
+    runner_t *r = ud;
+    as_service_t *svc = &r->svc;
+    as_db_stats_t ds = {0};
+    if (svc->db)
+        as_db_get_stats(svc->db, &ds);
+    as_stats_add(st, "gauge", "aftersales_service_db_connected", NULL, ds.connected,
+                 "1 while the service holds its database connection");
+    as_stats_add(st, "counter", "aftersales_service_db_round_trips_total", NULL,
+                 (double)ds.rtt_count, "database jobs completed (one pipeline sync each)");
+    as_stats_add(st, "counter", "aftersales_service_db_round_trip_seconds_total", NULL,
+                 ds.rtt_sum_s, "time from sending a database job to its last result, summed");
+    as_stats_add(st, "gauge", "aftersales_service_db_round_trip_last_seconds", NULL, ds.rtt_last_s,
+                 "the last database job's round trip");
+    as_stats_add(st, "counter", "aftersales_service_db_jobs_failed_total", NULL,
+                 (double)ds.jobs_failed,
+                 "database jobs that failed (an error or a lost connection)");
+    as_stats_add(st, "gauge", "aftersales_service_db_jobs_queued", NULL,
+                 (double)ds.queued + ds.inflight, "database jobs waiting or in flight");
+    uint64_t head = svc->relay ? as_relay_head(svc->relay) : 0;
+    uint64_t pub = svc->relay ? as_relay_published(svc->relay) : 0;
+    as_stats_add(st, "counter", "aftersales_service_events_published_total", NULL,
+                 svc->relay ? (double)as_relay_sent(svc->relay) : 0,
+                 "events this process published on its stream since it started");
+    as_stats_add(st, "gauge", "aftersales_service_outbox_backlog", NULL,
+                 head > pub ? (double)(head - pub) : 0,
+                 "events committed to the service's outbox and not published yet");
+    uint64_t applied = 0;
+    for (size_t i = 0; i < svc->def->nsubs && i < AS_SERVICE_MAX_SUBS; i++)
+        if (svc->consumers[i])
+            applied += as_consumer_applied_count(svc->consumers[i]);
+    as_stats_add(st, "counter", "aftersales_service_events_applied_total", NULL, (double)applied,
+                 "events of other services' streams this process applied since it started");
+}
+
 static void close_all(runner_t *r)
 {
     as_service_t *svc = &r->svc;
@@ -343,6 +381,7 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     if (def->metrics_sql)
         as_server_set_metrics(svc->server, def->metrics_sql);
     as_server_attach(svc->server, svc->db, svc->relay, health_cb, &r);
+    as_server_set_stats(svc->server, stats_cb, &r);
     for (size_t i = 0; i < def->nsubs && i < AS_SERVICE_MAX_SUBS; i++) {
         const char *pub = as_endpoint(def->subs[i].stream, "pub");
         const char *cmd = as_endpoint(def->subs[i].stream, "cmd");
