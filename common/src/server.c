@@ -53,6 +53,7 @@ struct as_server {
     as_zsock_t *zs;
     cmd_entry_t *cmds;
     as_db_t *db;
+    as_db_t *read_db; /* collection reads, when set (as_server_set_read_db) */
     as_relay_t *relay;
     void (*health)(as_server_t *, As__HealthReply *, void *);
     void *health_ud;
@@ -382,6 +383,7 @@ static void sql_finish(as_cmd_ctx_t *ctx, json_t *reply, const char *st, const c
 typedef struct sql_batch {
     as_server_t *s;
     int n;
+    int read; /* sent on the read connection: not one of the batches in flight */
     as_cmd_ctx_t *ctx[SQL_BATCH];
 } sql_batch_t;
 
@@ -392,7 +394,8 @@ static void batch_done(const as_db_result_t *r, void *ud)
 {
     sql_batch_t *b = ud;
     as_server_t *srv = b->s;
-    srv->batches_inflight--;
+    if (!b->read)
+        srv->batches_inflight--;
     json_t *arr = NULL;
     int answered = 0; /* commands that ran now (not errors, not replays): they may have emitted */
     if (r->ok) {
@@ -467,17 +470,16 @@ static int put_raw(char **buf, size_t *len, size_t *cap, const char *v)
     return 0;
 }
 
-/* Send the waiting commands as one transaction through exec_batch(). */
-static void batch_flush(as_server_t *s)
+/* Send `n` commands as one transaction through exec_batch(), on the read connection (`read`:
+ * a collection read, alone) or the main one (a batch). */
+static void batch_send(as_server_t *s, as_cmd_ctx_t *const *ctxs, int n, int read)
 {
-    if (s->nbatch == 0)
-        return;
     sql_batch_t *b = calloc(1, sizeof *b);
     char *text = NULL;
     size_t len = 0, cap = 0;
     int ok = b != NULL && put_raw(&text, &len, &cap, "[") == 0;
-    for (int i = 0; ok && i < s->nbatch; i++) {
-        as_cmd_ctx_t *c = s->batch[i];
+    for (int i = 0; ok && i < n; i++) {
+        as_cmd_ctx_t *c = ctxs[i];
         ok = put_raw(&text, &len, &cap, i ? ",{\"r\":" : "{\"r\":") == 0 &&
              put_json_string(&text, &len, &cap, c->scoped_id) == 0 &&
              put_raw(&text, &len, &cap, ",\"f\":") == 0 &&
@@ -491,16 +493,16 @@ static void batch_flush(as_server_t *s)
              put_raw(&text, &len, &cap, "}") == 0;
     }
     ok = ok && put_raw(&text, &len, &cap, "]") == 0;
-    int n = s->nbatch;
-    s->nbatch = 0;
     if (ok) {
         b->s = s;
         b->n = n;
-        memcpy(b->ctx, s->batch, (size_t)n * sizeof *b->ctx);
+        b->read = read;
+        memcpy(b->ctx, ctxs, (size_t)n * sizeof *b->ctx);
         const char *params[1] = {text};
         as_db_stmt_t st = {"SELECT exec_batch($1::jsonb)::text", 1, params};
-        ok = s->db && as_db_submit(s->db, &st, 1, batch_done, b) == 0;
-        if (ok)
+        as_db_t *db = read ? s->read_db : s->db;
+        ok = db && as_db_submit(db, &st, 1, batch_done, b) == 0;
+        if (ok && !read)
             s->batches_inflight++;
     }
     free(text);
@@ -508,9 +510,21 @@ static void batch_flush(as_server_t *s)
         free(b);
         for (int i = 0; i < n; i++) {
             s->st.overloaded++;
-            as_cmd_error(s->batch[i], 503, "overloaded", "the service is busy; retry shortly");
+            as_cmd_error(ctxs[i], 503, "overloaded", "the service is busy; retry shortly");
         }
     }
+}
+
+/* Send the waiting commands as one transaction through exec_batch(). */
+static void batch_flush(as_server_t *s)
+{
+    if (s->nbatch == 0)
+        return;
+    as_cmd_ctx_t *ctxs[SQL_BATCH];
+    int n = s->nbatch;
+    memcpy(ctxs, s->batch, (size_t)n * sizeof *ctxs);
+    s->nbatch = 0;
+    batch_send(s, ctxs, n, 0);
 }
 
 static void flush_cb(uv_check_t *h)
@@ -521,9 +535,21 @@ static void flush_cb(uv_check_t *h)
         batch_flush(s);
 }
 
+/* A collection read (its SQL function is cmd_list_…) goes alone on the read connection when
+ * the service has one: a heavy list then never holds up the one-object reads and the writes
+ * pipelined behind it on the main connection (decision 25). */
+static int is_collection_read(const as_cmd_ctx_t *ctx)
+{
+    return ctx->sql_fn && strncmp(ctx->sql_fn, "cmd_list_", 9) == 0;
+}
+
 static void sql_submit(as_cmd_ctx_t *ctx)
 {
     as_server_t *s = ctx->s;
+    if (s->read_db && is_collection_read(ctx)) {
+        batch_send(s, &ctx, 1, 1);
+        return;
+    }
     if (s->nbatch == SQL_BATCH)
         batch_flush(s); /* full: it goes now, whatever is in flight */
     s->batch[s->nbatch++] = ctx;
@@ -681,6 +707,11 @@ static void builtin_metrics(as_cmd_ctx_t *ctx)
 void as_server_set_metrics(as_server_t *s, const char *sql)
 {
     s->metrics_sql = sql;
+}
+
+void as_server_set_read_db(as_server_t *s, as_db_t *db)
+{
+    s->read_db = db;
 }
 
 void as_server_set_stats(as_server_t *s, void (*fn)(as_stats_t *, void *), void *ud)

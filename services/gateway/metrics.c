@@ -38,6 +38,12 @@ static hist_t *http_hists, *upstream_hists;
 static inflight_t *inflight;
 static const as_http_server_t *http_server;
 static const gw_ratelimit_t *rl_principal, *rl_address;
+static const gw_inflight_t *inflight_cap;
+
+void gw_metrics_set_inflight(const gw_inflight_t *f)
+{
+    inflight_cap = f;
+}
 
 void gw_metrics_set_limiters(const gw_ratelimit_t *principal, const gw_ratelimit_t *address)
 {
@@ -326,9 +332,11 @@ static void scrape_render(scrape_t *s)
               "# HELP aftersales_http_rate_limited_total requests answered 429, by the limit "
               "they hit\n# TYPE aftersales_http_rate_limited_total counter\n"
               "aftersales_http_rate_limited_total{by=\"principal\"} %llu\n"
-              "aftersales_http_rate_limited_total{by=\"address\"} %llu\n",
+              "aftersales_http_rate_limited_total{by=\"address\"} %llu\n"
+              "aftersales_http_rate_limited_total{by=\"inflight\"} %llu\n",
               (unsigned long long)gw_rl_refused(rl_principal),
-              (unsigned long long)gw_rl_refused(rl_address));
+              (unsigned long long)gw_rl_refused(rl_address),
+              (unsigned long long)gw_if_refused(inflight_cap));
     sb_printf(&b, "# HELP aftersales_service_up 1 when the service answered its health check "
                   "and reaches its database\n# TYPE aftersales_service_up gauge\n");
     for (int i = 0; i < s->n; i++) {

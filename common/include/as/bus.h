@@ -116,6 +116,10 @@ void as_server_attach(as_server_t *s, as_db_t *db, struct as_relay *relay,
 void as_server_get_stats(const as_server_t *s, as_server_stats_t *out);
 /* SQL answering as.MetricsRequest: rows of (name text, labels text, value float8, help text). */
 void as_server_set_metrics(as_server_t *s, const char *sql);
+/* A second database connection for collection reads (commands whose SQL function is
+ * cmd_list_…): each runs alone there, so a heavy list never delays the commands pipelined on
+ * the main connection. NULL (the default): everything on the main one. */
+void as_server_set_read_db(as_server_t *s, as_db_t *db);
 /* as.StatsRequest: the process's own figures, answered without the database (an
  * as.MetricsReply whose metrics carry their Prometheus kind). The server adds the process
  * (memory, CPU, descriptors, uptime, loop lag) and its commands by type; `fn` adds the rest
