@@ -42,6 +42,11 @@ trap cleanup EXIT
 F_CONFIG_OF[gateway]=$CONF
 restart_gateway || t_fail "the gateway restarts with strict limits" "not healthy"
 
+# Decision 25: each service reads collections on a second database connection (a list never
+# holds up a one-ticket read pipelined behind it on the main one).
+t_eq "intake holds two database connections (commands, and collection reads)" 2 \
+    "$(q intake "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'as-intake'")"
+
 imei=$(new_imei)
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg inv "$(days_ago 40)" --arg imei "$imei" '{
   customer: {name: "Fair Share", phone: "13900002222"},
