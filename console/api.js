@@ -36,13 +36,25 @@ export async function api(method, path, body, key) {
     headers['Idempotency-Key'] = key || newKey();
   }
   let res;
-  try {
-    res = await fetch(path, {
-      method, headers, credentials: 'same-origin', cache: 'no-store',
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  } catch (e) {
-    throw new ApiError(0, 'network', String(e.message || e));
+  // A 429 is the gateway's fair share (decision 25): `too_many_in_flight` (this user's list
+  // reads already being answered: the queue screen asks for five at once) is tried again as
+  // soon as one is likely answered, `rate_limited` after its Retry-After; both with the same
+  // Idempotency-Key, a bounded number of times.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      res = await fetch(path, {
+        method, headers, credentials: 'same-origin', cache: 'no-store',
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError(0, 'network', String(e.message || e));
+    }
+    if (res.status !== 429 || attempt >= 20) break;
+    const code = ((await res.clone().json().catch(() => null)) || {}).error?.code;
+    if (code !== 'too_many_in_flight' && attempt >= 3) break;
+    const ms = code === 'too_many_in_flight' ? 100 + 50 * attempt
+      : Math.min(Number(res.headers.get('Retry-After')) || 1, 5) * 1000;
+    await new Promise((ok) => setTimeout(ok, ms));
   }
   const text = await res.text();
   let data = null;

@@ -58,9 +58,12 @@ OUT_DIR=$T_VAR/test-output
 # stack CMD — the test stack's stack.sh, with the test settings.
 # The test stack's allow-list also holds `tester`, a key with no rights: the hostile client of
 # it_curve / it_identity (the test programs act as the gateway or a service with those keys).
+# Its gateway lets one principal send as much as the load-driving tests do (parallel storms,
+# the fault load): fair share has its own test (gateway_fair_share.sh), with its own limits.
 stack() {
     AS_VAR=$T_VAR AS_PG_PORT=$T_PG_PORT AS_PORT_BASE=$T_PORT_BASE AS_HTTP_PORT=$T_HTTP_PORT \
-        AS_BIN=$AS_BIN AS_TEST_KEYS=tester deploy/local/stack.sh "$@"
+        AS_BIN=$AS_BIN AS_TEST_KEYS=tester AS_STACK_GATEWAY_CONF="$(cat deploy/local/load-limits.conf)" \
+        deploy/local/stack.sh "$@"
 }
 
 # fail_line NAME REASON — a failure the harness itself observed, printed and counted like one.

@@ -52,6 +52,7 @@ struct as_consumer {
     void *ud;
     as_relay_t *relay;   /* the service's own publisher, kicked after each applied batch */
     uint64_t applied;    /* last sequence committed */
+    uint64_t applied_n;  /* events this process applied (committed positions) */
     uint64_t dispatched; /* last sequence handed to a handler (>= applied) */
     unsigned jobs;       /* apply transactions in flight */
     int solo;            /* after a failed batch: one event per transaction */
@@ -213,6 +214,7 @@ static void apply_done(const as_db_result_t *r, void *ud)
             c->qhead = (c->qhead + 1) % QUEUE_CAP;
             c->qlen--;
         }
+        c->applied_n += j->last - j->first + 1;
         c->applied = j->last;
         c->solo = 0;
         if (c->relay && j->effects)
@@ -566,6 +568,11 @@ void as_consumer_set_relay(as_consumer_t *c, as_relay_t *relay)
 {
     if (c)
         c->relay = relay;
+}
+
+uint64_t as_consumer_applied_count(const as_consumer_t *c)
+{
+    return c->applied_n;
 }
 
 uint64_t as_consumer_applied(const as_consumer_t *c)

@@ -25,6 +25,7 @@ typedef struct db_job {
     int cur; /* statement whose results are being read */
     as_db_cb cb;
     void *ud;
+    uint64_t sent_ns; /* when its statements went to the server (monotonic) */
 } db_job_t;
 
 typedef enum { DB_DOWN, DB_CONNECTING, DB_READY } db_state_t;
@@ -46,6 +47,7 @@ struct as_db {
     db_job_t *done_head, *done_tail;   /* failed before sending; callback deferred */
     unsigned queued, inflight, deferred;
     uint64_t jobs_ok, jobs_failed, reconnects;
+    uint64_t rtt_count, rtt_sum_ns, rtt_last_ns; /* send to sync, of the jobs that succeeded */
     int closing;
 };
 
@@ -209,6 +211,12 @@ static void db_read_results(as_db_t *db)
             list_pop(&db->fly_head, &db->fly_tail);
             db->inflight--;
             db->jobs_ok++;
+            if (j->sent_ns) {
+                uint64_t now = uv_hrtime();
+                db->rtt_last_ns = now > j->sent_ns ? now - j->sent_ns : 0;
+                db->rtt_sum_ns += db->rtt_last_ns;
+                db->rtt_count++;
+            }
             job_finish(j, NULL, NULL);
             if (!db->conn)
                 return; /* a callback destroyed us mid-loop: not allowed, but be safe */
@@ -242,6 +250,7 @@ static void db_pump(as_db_t *db)
     while (db->queue_head && db->inflight < DB_MAX_INFLIGHT) {
         db_job_t *j = list_pop(&db->queue_head, &db->queue_tail);
         db->queued--;
+        j->sent_ns = uv_hrtime();
         for (int i = 0; i < j->n; i++) {
             if (!PQsendQueryParams(db->conn, j->sql[i], j->nparams[i], NULL,
                                    (const char *const *)j->params[i], NULL, NULL, 0)) {
@@ -482,6 +491,9 @@ void as_db_get_stats(const as_db_t *db, as_db_stats_t *out)
     out->queued = db->queued;
     out->inflight = db->inflight;
     out->connected = db->state == DB_READY;
+    out->rtt_count = db->rtt_count;
+    out->rtt_sum_s = (double)db->rtt_sum_ns / 1e9;
+    out->rtt_last_s = (double)db->rtt_last_ns / 1e9;
 }
 
 int as_db_connected(const as_db_t *db)

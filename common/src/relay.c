@@ -25,6 +25,7 @@ struct as_relay {
     char stream[64];
     char service[32];
     uint64_t published;
+    uint64_t sent;    /* events this process published (replays not counted) */
     uint64_t head;    /* last committed sequence, as of the latest fetch */
     uint64_t marked;  /* published_seq as last written (or read at start) */
     uint64_t marking; /* the value the fetch in flight writes, 0 when it writes none */
@@ -112,6 +113,7 @@ static void fetch_done(const as_db_result_t *res, void *ud)
         size_t lens[2] = {strlen(r->stream), len};
         as_zsock_send(r->pub, frames, lens, 2);
         free(buf);
+        r->sent++;
         r->published = strtoull(as_db_value(rows, i, 0), NULL, 10);
     }
     if (r->marking)
@@ -218,6 +220,11 @@ as_relay_t *as_relay_new(uv_loop_t *loop, void *zctx, const char *endpoint, as_d
 void as_relay_kick(as_relay_t *r)
 {
     relay_fetch(r);
+}
+
+uint64_t as_relay_sent(const as_relay_t *r)
+{
+    return r->sent;
 }
 
 uint64_t as_relay_published(const as_relay_t *r)

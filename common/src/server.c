@@ -7,10 +7,12 @@
 #include "as/pbjson.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <uthash.h>
 #include <zmq.h>
 
@@ -27,14 +29,31 @@ typedef struct cmd_entry {
     const as_cmd_def_t *def;
     const ProtobufCMessageDescriptor *req_desc;
     void *ud;
+    uint64_t handled; /* commands of this type received since start */
     UT_hash_handle hh;
 } cmd_entry_t;
+
+/* The built-in commands, counted like the others. */
+enum { BI_HEALTH, BI_METRICS, BI_REPLAY, BI_STATS, BI_N };
+static const char *const builtin_types[BI_N] = {"as.HealthRequest", "as.MetricsRequest",
+                                                "as.ReplayRequest", "as.StatsRequest"};
+
+/* Event loop lag: a timer due every LAG_TICK_MS notes how late it runs; the answer is the
+ * largest lateness of the current and the previous window of LAG_WINDOW ticks (10-20 s). */
+#define LAG_TICK_MS 250
+#define LAG_WINDOW  40
+
+struct as_stats {
+    As__Metric *m;
+    size_t n, cap;
+};
 
 struct as_server {
     uv_loop_t *loop;
     as_zsock_t *zs;
     cmd_entry_t *cmds;
     as_db_t *db;
+    as_db_t *read_db; /* collection reads, when set (as_server_set_read_db) */
     as_relay_t *relay;
     void (*health)(as_server_t *, As__HealthReply *, void *);
     void *health_ud;
@@ -52,6 +71,14 @@ struct as_server {
     int64_t clock_skew_ms; /* the last caller's clock minus ours (see note_skew) */
     int has_skew;
     uint64_t skew_logged; /* uv_now of the last skew warning */
+    uint64_t builtin_handled[BI_N];
+    uint64_t started_ns;   /* uv_hrtime at creation */
+    uv_timer_t *lag_timer; /* heap: freed in its close callback */
+    uint64_t lag_due_ns;
+    uint64_t lag_max_ns, lag_prev_max_ns;
+    int lag_ticks;
+    void (*stats_fn)(as_stats_t *, void *);
+    void *stats_ud;
 };
 
 struct as_cmd_ctx {
@@ -356,6 +383,7 @@ static void sql_finish(as_cmd_ctx_t *ctx, json_t *reply, const char *st, const c
 typedef struct sql_batch {
     as_server_t *s;
     int n;
+    int read; /* sent on the read connection: not one of the batches in flight */
     as_cmd_ctx_t *ctx[SQL_BATCH];
 } sql_batch_t;
 
@@ -366,7 +394,8 @@ static void batch_done(const as_db_result_t *r, void *ud)
 {
     sql_batch_t *b = ud;
     as_server_t *srv = b->s;
-    srv->batches_inflight--;
+    if (!b->read)
+        srv->batches_inflight--;
     json_t *arr = NULL;
     int answered = 0; /* commands that ran now (not errors, not replays): they may have emitted */
     if (r->ok) {
@@ -441,17 +470,16 @@ static int put_raw(char **buf, size_t *len, size_t *cap, const char *v)
     return 0;
 }
 
-/* Send the waiting commands as one transaction through exec_batch(). */
-static void batch_flush(as_server_t *s)
+/* Send `n` commands as one transaction through exec_batch(), on the read connection (`read`:
+ * a collection read, alone) or the main one (a batch). */
+static void batch_send(as_server_t *s, as_cmd_ctx_t *const *ctxs, int n, int read)
 {
-    if (s->nbatch == 0)
-        return;
     sql_batch_t *b = calloc(1, sizeof *b);
     char *text = NULL;
     size_t len = 0, cap = 0;
     int ok = b != NULL && put_raw(&text, &len, &cap, "[") == 0;
-    for (int i = 0; ok && i < s->nbatch; i++) {
-        as_cmd_ctx_t *c = s->batch[i];
+    for (int i = 0; ok && i < n; i++) {
+        as_cmd_ctx_t *c = ctxs[i];
         ok = put_raw(&text, &len, &cap, i ? ",{\"r\":" : "{\"r\":") == 0 &&
              put_json_string(&text, &len, &cap, c->scoped_id) == 0 &&
              put_raw(&text, &len, &cap, ",\"f\":") == 0 &&
@@ -465,16 +493,16 @@ static void batch_flush(as_server_t *s)
              put_raw(&text, &len, &cap, "}") == 0;
     }
     ok = ok && put_raw(&text, &len, &cap, "]") == 0;
-    int n = s->nbatch;
-    s->nbatch = 0;
     if (ok) {
         b->s = s;
         b->n = n;
-        memcpy(b->ctx, s->batch, (size_t)n * sizeof *b->ctx);
+        b->read = read;
+        memcpy(b->ctx, ctxs, (size_t)n * sizeof *b->ctx);
         const char *params[1] = {text};
         as_db_stmt_t st = {"SELECT exec_batch($1::jsonb)::text", 1, params};
-        ok = s->db && as_db_submit(s->db, &st, 1, batch_done, b) == 0;
-        if (ok)
+        as_db_t *db = read ? s->read_db : s->db;
+        ok = db && as_db_submit(db, &st, 1, batch_done, b) == 0;
+        if (ok && !read)
             s->batches_inflight++;
     }
     free(text);
@@ -482,9 +510,21 @@ static void batch_flush(as_server_t *s)
         free(b);
         for (int i = 0; i < n; i++) {
             s->st.overloaded++;
-            as_cmd_error(s->batch[i], 503, "overloaded", "the service is busy; retry shortly");
+            as_cmd_error(ctxs[i], 503, "overloaded", "the service is busy; retry shortly");
         }
     }
+}
+
+/* Send the waiting commands as one transaction through exec_batch(). */
+static void batch_flush(as_server_t *s)
+{
+    if (s->nbatch == 0)
+        return;
+    as_cmd_ctx_t *ctxs[SQL_BATCH];
+    int n = s->nbatch;
+    memcpy(ctxs, s->batch, (size_t)n * sizeof *ctxs);
+    s->nbatch = 0;
+    batch_send(s, ctxs, n, 0);
 }
 
 static void flush_cb(uv_check_t *h)
@@ -495,9 +535,21 @@ static void flush_cb(uv_check_t *h)
         batch_flush(s);
 }
 
+/* A collection read (its SQL function is cmd_list_…) goes alone on the read connection when
+ * the service has one: a heavy list then never holds up the one-object reads and the writes
+ * pipelined behind it on the main connection (decision 25). */
+static int is_collection_read(const as_cmd_ctx_t *ctx)
+{
+    return ctx->sql_fn && strncmp(ctx->sql_fn, "cmd_list_", 9) == 0;
+}
+
 static void sql_submit(as_cmd_ctx_t *ctx)
 {
     as_server_t *s = ctx->s;
+    if (s->read_db && is_collection_read(ctx)) {
+        batch_send(s, &ctx, 1, 1);
+        return;
+    }
     if (s->nbatch == SQL_BATCH)
         batch_flush(s); /* full: it goes now, whatever is in flight */
     s->batch[s->nbatch++] = ctx;
@@ -657,6 +709,154 @@ void as_server_set_metrics(as_server_t *s, const char *sql)
     s->metrics_sql = sql;
 }
 
+void as_server_set_read_db(as_server_t *s, as_db_t *db)
+{
+    s->read_db = db;
+}
+
+void as_server_set_stats(as_server_t *s, void (*fn)(as_stats_t *, void *), void *ud)
+{
+    s->stats_fn = fn;
+    s->stats_ud = ud;
+}
+
+void as_stats_add(as_stats_t *st, const char *kind, const char *name, const char *labels,
+                  double value, const char *help)
+{
+    if (st->n == st->cap) {
+        size_t cap = st->cap ? st->cap * 2 : 64;
+        As__Metric *m = realloc(st->m, cap * sizeof *m);
+        if (!m)
+            return;
+        st->m = m;
+        st->cap = cap;
+    }
+    As__Metric *m = &st->m[st->n];
+    as__metric__init(m);
+    m->name = strdup(name);
+    m->labels = strdup(labels ? labels : "");
+    m->help = strdup(help ? help : "");
+    m->kind = strdup(kind);
+    m->has_value = 1;
+    m->value = value;
+    if (!m->name || !m->labels || !m->help || !m->kind) {
+        free(m->name);
+        free(m->labels);
+        free(m->help);
+        free(m->kind);
+        return;
+    }
+    st->n++;
+}
+
+static void lag_tick(uv_timer_t *t)
+{
+    as_server_t *s = t->data;
+    uint64_t now = uv_hrtime();
+    uint64_t late = now > s->lag_due_ns ? now - s->lag_due_ns : 0;
+    if (late > s->lag_max_ns)
+        s->lag_max_ns = late;
+    if (++s->lag_ticks >= LAG_WINDOW) {
+        s->lag_prev_max_ns = s->lag_max_ns;
+        s->lag_max_ns = 0;
+        s->lag_ticks = 0;
+    }
+    s->lag_due_ns = now + (uint64_t)LAG_TICK_MS * 1000000u;
+}
+
+/* This process's CPU seconds (user + system), resident bytes and open descriptors. */
+static void process_figures(double *cpu, double *rss, double *fds)
+{
+    *cpu = *rss = *fds = 0;
+    long hz = sysconf(_SC_CLK_TCK);
+    FILE *f = fopen("/proc/self/stat", "r");
+    if (f) {
+        char buf[1024];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+        const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
+        unsigned long long ut = 0, st = 0;
+        if (p &&
+            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
+            *cpu = (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+    }
+    long pages = 0;
+    f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%*d %ld", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    *rss = (double)pages * (double)sysconf(_SC_PAGESIZE);
+    DIR *d = opendir("/proc/self/fd");
+    if (d) {
+        unsigned k = 0;
+        for (struct dirent *e; (e = readdir(d));)
+            k += e->d_name[0] != '.';
+        closedir(d);
+        *fds = k ? k - 1 : 0; /* opendir's own */
+    }
+}
+
+static void builtin_stats(as_cmd_ctx_t *ctx)
+{
+    as_server_t *s = ctx->s;
+    as_stats_t st = {0};
+    double cpu, rss, fds;
+    process_figures(&cpu, &rss, &fds);
+    uint64_t lag = s->lag_max_ns > s->lag_prev_max_ns ? s->lag_max_ns : s->lag_prev_max_ns;
+    as_stats_add(&st, "gauge", "aftersales_service_resident_memory_bytes", NULL, rss,
+                 "resident memory of the service process");
+    as_stats_add(&st, "counter", "aftersales_service_cpu_seconds_total", NULL, cpu,
+                 "CPU time of the service process (user + system)");
+    as_stats_add(&st, "gauge", "aftersales_service_open_fds", NULL, fds,
+                 "open file descriptors of the service process");
+    as_stats_add(&st, "gauge", "aftersales_service_uptime_seconds", NULL,
+                 (double)(uv_hrtime() - s->started_ns) / 1e9,
+                 "seconds since the service process started");
+    as_stats_add(&st, "gauge", "aftersales_service_loop_lag_seconds", NULL, (double)lag / 1e9,
+                 "the largest delay of the service's event loop in the last 10 to 20 seconds");
+    as_stats_add(&st, "gauge", "aftersales_service_commands_inflight", NULL, s->st.inflight,
+                 "commands received and not answered yet");
+    char labels[160];
+    for (cmd_entry_t *e = s->cmds; e; e = e->hh.next) {
+        snprintf(labels, sizeof labels, "type=\"%s\"", e->type);
+        as_stats_add(&st, "counter", "aftersales_service_commands_handled_total", labels,
+                     (double)e->handled, "commands received since the service started, by type");
+    }
+    for (int i = 0; i < BI_N; i++) {
+        snprintf(labels, sizeof labels, "type=\"%s\"", builtin_types[i]);
+        as_stats_add(&st, "counter", "aftersales_service_commands_handled_total", labels,
+                     (double)s->builtin_handled[i],
+                     "commands received since the service started, by type");
+    }
+    as_stats_add(&st, "counter", "aftersales_service_commands_refused_total", NULL,
+                 (double)(s->st.rejected + s->st.overloaded),
+                 "commands refused before running (malformed, forbidden, late, overloaded)");
+    if (s->stats_fn)
+        s->stats_fn(&st, s->stats_ud);
+    As__MetricsReply m = AS__METRICS_REPLY__INIT;
+    As__Metric **ptrs = calloc(st.n ? st.n : 1, sizeof *ptrs);
+    if (ptrs) {
+        for (size_t i = 0; i < st.n; i++)
+            ptrs[i] = &st.m[i];
+        m.n_metrics = st.n;
+        m.metrics = ptrs;
+        as_cmd_reply(ctx, 200, NULL, NULL, &m.base);
+    } else {
+        as_cmd_error(ctx, 500, "internal", "out of memory");
+    }
+    free(ptrs);
+    for (size_t i = 0; i < st.n; i++) {
+        free(st.m[i].name);
+        free(st.m[i].labels);
+        free(st.m[i].help);
+        free(st.m[i].kind);
+    }
+    free(st.m);
+}
+
 static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *lens, int n, void *ud)
 {
     as_server_t *s = ud;
@@ -729,7 +929,9 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
     int builtin_health_req = strcmp(env->type, "as.HealthRequest") == 0;
     int builtin_replay = strcmp(env->type, "as.ReplayRequest") == 0;
     int builtin_metrics_req = strcmp(env->type, "as.MetricsRequest") == 0;
-    if (!e && !builtin_health_req && !builtin_replay && !builtin_metrics_req) {
+    int builtin_stats_req = strcmp(env->type, "as.StatsRequest") == 0;
+    if (!e && !builtin_health_req && !builtin_replay && !builtin_metrics_req &&
+        !builtin_stats_req) {
         s->st.rejected++;
         char msg[200];
         snprintf(msg, sizeof msg, "unknown command type '%.100s'", env->type);
@@ -740,6 +942,7 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
     const ProtobufCMessageDescriptor *d = e                     ? e->req_desc
                                           : builtin_health_req  ? &as__health_request__descriptor
                                           : builtin_metrics_req ? &as__metrics_request__descriptor
+                                          : builtin_stats_req   ? &as__stats_request__descriptor
                                                                 : &as__replay_request__descriptor;
     ProtobufCMessage *req =
         protobuf_c_message_unpack(d, NULL, env->has_payload ? env->payload.len : 0,
@@ -787,10 +990,19 @@ static void on_frame(as_zsock_t *zs, const void *const *frames, const size_t *le
     ctx->entry = e;
     s->st.inflight++;
     s->st.commands++;
+    if (e)
+        e->handled++;
+    else
+        s->builtin_handled[builtin_health_req    ? BI_HEALTH
+                           : builtin_metrics_req ? BI_METRICS
+                           : builtin_stats_req   ? BI_STATS
+                                                 : BI_REPLAY]++;
     if (builtin_health_req)
         builtin_health(ctx);
     else if (builtin_metrics_req)
         builtin_metrics(ctx);
+    else if (builtin_stats_req)
+        builtin_stats(ctx);
     else if (builtin_replay) {
         if (!s->relay)
             as_cmd_error(ctx, 404, "no_stream", "this service publishes no stream");
@@ -815,14 +1027,22 @@ as_server_t *as_server_new(uv_loop_t *loop, void *zctx, const char *endpoint, in
     s->zs = as_zsock_new(loop, zctx, ZMQ_ROUTER, endpoint, 1, max_msg * 4 + 4096, 10000, on_frame,
                          s, err, errlen);
     s->flush = malloc(sizeof *s->flush);
-    if (!s->zs || !s->flush) {
+    s->lag_timer = malloc(sizeof *s->lag_timer);
+    if (!s->zs || !s->flush || !s->lag_timer) {
         as_zsock_destroy(&s->zs);
         free(s->flush);
+        free(s->lag_timer);
         free(s);
         return NULL;
     }
     uv_check_init(loop, s->flush);
     s->flush->data = s;
+    s->started_ns = uv_hrtime();
+    uv_timer_init(loop, s->lag_timer);
+    s->lag_timer->data = s;
+    s->lag_due_ns = s->started_ns + (uint64_t)LAG_TICK_MS * 1000000u;
+    uv_timer_start(s->lag_timer, lag_tick, LAG_TICK_MS, LAG_TICK_MS);
+    uv_unref((uv_handle_t *)s->lag_timer); /* never what keeps the loop alive */
     return s;
 }
 
@@ -870,6 +1090,9 @@ void as_server_destroy(as_server_t **s_p)
     as_zsock_destroy(&s->zs);
     uv_close((uv_handle_t *)s->flush, (uv_close_cb)free);
     s->flush = NULL;
+    uv_timer_stop(s->lag_timer);
+    uv_close((uv_handle_t *)s->lag_timer, (uv_close_cb)free);
+    s->lag_timer = NULL;
     if (s->st.inflight == 0)
         server_free(s);
 }

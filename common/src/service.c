@@ -40,6 +40,8 @@ int as_endpoints_load(const char *service, const char *file, char *err, size_t e
 
 static char *cfg_db, *cfg_log_level, *cfg_log_format, *cfg_migrations, *cfg_runtime_migrations,
     *cfg_sql, *cfg_runtime_sql, *cfg_bind_cmd, *cfg_bind_pub;
+static long cfg_read_conn;
+static as_db_t *read_db; /* collection reads (as_server_set_read_db), when cfg_read_conn */
 static long cfg_max_msg, cfg_db_queue, cfg_prune_interval, cfg_prune_batch, cfg_reply_days,
     cfg_keyless_minutes, cfg_outbox_days;
 
@@ -69,6 +71,10 @@ static as_config_item_t common_items[] = {
      &cfg_max_msg},
     {"db_queue", AS_CFG_INT, "20000", 16, 1000000, "database jobs queued or in flight, at most",
      &cfg_db_queue},
+    {"db_read_connection", AS_CFG_INT, "1", 0, 1,
+     "1: collection reads (cmd_list_…) run on a second database connection, so that a heavy "
+     "list never delays the other commands; 0: everything on one connection",
+     &cfg_read_conn},
     /* Retention (docs/operations.md): pruned on a timer, in batches. */
     {"prune_interval_ms", AS_CFG_INT, "10000", 0, 86400000,
      "how often stored replies and applied outbox rows are pruned (0: never)", &cfg_prune_interval},
@@ -162,6 +168,44 @@ static void health_cb(as_server_t *s, As__HealthReply *h, void *ud)
         svc->def->health(svc, h);
 }
 
+/* The runtime's part of as.StatsRequest: database round trips and queue, events published
+ * and applied, outbox backlog. Every series is there from the start (zero until it moves). */
+static void stats_cb(as_stats_t *st, void *ud)
+{
+    runner_t *r = ud;
+    as_service_t *svc = &r->svc;
+    as_db_stats_t ds = {0};
+    if (svc->db)
+        as_db_get_stats(svc->db, &ds);
+    as_stats_add(st, "gauge", "aftersales_service_db_connected", NULL, ds.connected,
+                 "1 while the service holds its database connection");
+    as_stats_add(st, "counter", "aftersales_service_db_round_trips_total", NULL,
+                 (double)ds.rtt_count, "database jobs completed (one pipeline sync each)");
+    as_stats_add(st, "counter", "aftersales_service_db_round_trip_seconds_total", NULL,
+                 ds.rtt_sum_s, "time from sending a database job to its last result, summed");
+    as_stats_add(st, "gauge", "aftersales_service_db_round_trip_last_seconds", NULL, ds.rtt_last_s,
+                 "the last database job's round trip");
+    as_stats_add(st, "counter", "aftersales_service_db_jobs_failed_total", NULL,
+                 (double)ds.jobs_failed,
+                 "database jobs that failed (an error or a lost connection)");
+    as_stats_add(st, "gauge", "aftersales_service_db_jobs_queued", NULL,
+                 (double)ds.queued + ds.inflight, "database jobs waiting or in flight");
+    uint64_t head = svc->relay ? as_relay_head(svc->relay) : 0;
+    uint64_t pub = svc->relay ? as_relay_published(svc->relay) : 0;
+    as_stats_add(st, "counter", "aftersales_service_events_published_total", NULL,
+                 svc->relay ? (double)as_relay_sent(svc->relay) : 0,
+                 "events this process published on its stream since it started");
+    as_stats_add(st, "gauge", "aftersales_service_outbox_backlog", NULL,
+                 head > pub ? (double)(head - pub) : 0,
+                 "events committed to the service's outbox and not published yet");
+    uint64_t applied = 0;
+    for (size_t i = 0; i < svc->def->nsubs && i < AS_SERVICE_MAX_SUBS; i++)
+        if (svc->consumers[i])
+            applied += as_consumer_applied_count(svc->consumers[i]);
+    as_stats_add(st, "counter", "aftersales_service_events_applied_total", NULL, (double)applied,
+                 "events of other services' streams this process applied since it started");
+}
+
 static void close_all(runner_t *r)
 {
     as_service_t *svc = &r->svc;
@@ -172,6 +216,7 @@ static void close_all(runner_t *r)
     as_relay_destroy(&svc->relay);
     as_server_destroy(&svc->server);
     as_db_destroy(&svc->db);
+    as_db_destroy(&read_db);
     as_curve_shutdown();
     uv_close((uv_handle_t *)&r->sigterm, NULL);
     uv_close((uv_handle_t *)&r->sigint, NULL);
@@ -343,6 +388,14 @@ int as_service_main(int argc, char **argv, const as_service_def_t *def)
     if (def->metrics_sql)
         as_server_set_metrics(svc->server, def->metrics_sql);
     as_server_attach(svc->server, svc->db, svc->relay, health_cb, &r);
+    as_server_set_stats(svc->server, stats_cb, &r);
+    if (cfg_read_conn) {
+        if (as_db_new(&loop, cfg_db, (unsigned)cfg_db_queue, &read_db) < 0) {
+            AS_ERROR("cannot create the read connection", "%s", "");
+            goto out;
+        }
+        as_server_set_read_db(svc->server, read_db);
+    }
     for (size_t i = 0; i < def->nsubs && i < AS_SERVICE_MAX_SUBS; i++) {
         const char *pub = as_endpoint(def->subs[i].stream, "pub");
         const char *cmd = as_endpoint(def->subs[i].stream, "cmd");
@@ -392,6 +445,7 @@ out:
         as_relay_destroy(&svc->relay);
         as_server_destroy(&svc->server);
         as_db_destroy(&svc->db);
+        as_db_destroy(&read_db);
         as_curve_shutdown();
         uv_run(&loop, UV_RUN_NOWAIT);
     }

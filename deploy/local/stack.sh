@@ -17,7 +17,10 @@
 # AS_TEST_KEYS (test and bench stacks only: extra CURVE keys for tools that talk to the bus
 # directly, as-keygen arguments `NAME[:reads=STREAM,...]`; empty by default, so `make run`'s
 # allow-list holds the five services and the gateway and nothing else),
-# AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy).
+# AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy),
+# AS_STACK_GATEWAY_CONF (`name = value` lines added to the gateway's section: the test, bench and
+# fault stacks raise the fair-share limits there, since their drivers send far more per
+# principal than any real client; empty by default).
 #
 # What it leaves in $AS_VAR:
 #   run/aftersales.conf   the configuration every program reads (holds passwords: mode 600)
@@ -248,6 +251,10 @@ write_config() {
     c+="http_port = $AS_HTTP_PORT"$'\n'
     c+="tokens_file = $TOKENS"$'\n'
     c+="console_dir = $ROOT/build/console"$'\n'
+    if [ -n "${AS_STACK_GATEWAY_CONF:-}" ]; then
+        c+="# AS_STACK_GATEWAY_CONF (a load-driving stack)"$'\n'
+        c+="$AS_STACK_GATEWAY_CONF"$'\n'
+    fi
     write_private "$CONFIG" "$c"
 }
 

@@ -250,6 +250,7 @@ host_conf() {
     printf 'curve_keys = %s\n\n[%s]\n' "$KEYS" "$name"
     if [ "$name" = gateway ]; then
         printf 'http_host = %s\nhttp_port = 8480\ntokens_file = %s\n' "$a" "$TOKENS"
+        grep -v '^#' "$ROOT/deploy/local/load-limits.conf" # the load driver's 32 at a time
     else
         printf 'bind_cmd = tcp://%s:%s\nbind_pub = tcp://%s:%s\n' "$a" "${CMD_PORT[$name]}" "$a" $((CMD_PORT[$name] + 1))
         printf 'db = host=%s port=%s dbname=aftersales user=as_%s password=%s application_name=as-%s\n' \

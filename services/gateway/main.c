@@ -51,7 +51,7 @@ static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
     cfg_rl_addr_burst, cfg_status_per_minute, cfg_status_burst, cfg_sse_heartbeat_s,
-    cfg_sse_per_principal, cfg_sse_max_s;
+    cfg_sse_per_principal, cfg_sse_max_s, cfg_inflight_per_principal;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -93,11 +93,15 @@ static as_config_item_t gateway_items[] = {
      "a whole request (headers and body) must arrive within this", &cfg_request_timeout},
     {"http_idle_timeout_ms", AS_CFG_INT, "30000", 100, 3600000,
      "an idle keep-alive connection is closed after this", &cfg_idle_timeout},
-    {"rate_limit_per_principal", AS_CFG_INT, "1000", 0, 1000000,
+    {"rate_limit_per_principal", AS_CFG_INT, "100", 0, 1000000,
      "requests a second one principal may make (0: no limit); beyond, 429 with Retry-After",
      &cfg_rl_token_rate},
-    {"rate_limit_per_principal_burst", AS_CFG_INT, "2000", 1, 10000000,
+    {"rate_limit_per_principal_burst", AS_CFG_INT, "200", 1, 10000000,
      "requests one principal may make at once before its rate applies", &cfg_rl_token_burst},
+    {"max_inflight_per_principal", AS_CFG_INT, "2", 0, 100000,
+     "collection reads (GET of a list) one principal may have being handled at once (0: no "
+     "limit); beyond, 429 too_many_in_flight with Retry-After: 1",
+     &cfg_inflight_per_principal},
     {"rate_limit_per_address", AS_CFG_INT, "4000", 0, 10000000,
      "requests a second one client address may make (0: no limit); beyond, 429 with Retry-After",
      &cfg_rl_addr_rate},
@@ -141,6 +145,7 @@ typedef struct gateway {
     uint64_t people_seq;
     gw_tokens_t *tokens;
     gw_ratelimit_t *rl_principal, *rl_address;
+    gw_inflight_t *inflight; /* requests being handled, per principal */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t drain;
     uint64_t drain_started;
@@ -159,12 +164,13 @@ typedef struct authreq {
     char secret[96];
     char hash[65];
     int via_cookie;
-    int authed;          /* p holds the caller */
-    char request_id[72]; /* X-Request-Id: the client's (well-formed) or ours */
-    char trace_id[33];   /* W3C trace id: from traceparent, or new */
-    char route[96];      /* the route template, for the access log */
-    char client[64];     /* the client's address (X-Forwarded-For from a trusted proxy) */
-    char proto[8];       /* http | https (X-Forwarded-Proto from a trusted proxy) */
+    int authed;            /* p holds the caller */
+    char request_id[72];   /* X-Request-Id: the client's (well-formed) or ours */
+    char trace_id[33];     /* W3C trace id: from traceparent, or new */
+    char route[96];        /* the route template, for the access log */
+    char client[64];       /* the client's address (X-Forwarded-For from a trusted proxy) */
+    char proto[8];         /* http | https (X-Forwarded-Proto from a trusted proxy) */
+    char inflight_key[96]; /* counted in gw.inflight until the answer ends ("" when not) */
     double start;
 } authreq_t;
 
@@ -1128,6 +1134,20 @@ static int if_match_check(as_http_req_t *r, const gw_route_t *rt, json_t *params
     return 1;
 }
 
+/* A read of a collection (GET of a route whose last segment is not a {parameter}: the ticket
+ * list, the audit, an export), as opposed to one object's read or a write. */
+static int collection_read(as_http_req_t *r, const gw_route_t *rt)
+{
+    if (strcmp(as_http_req_method(r), "GET") != 0 || !rt || !rt->pattern)
+        return 0;
+    /* An event stream stays open for up to an hour: it has its own cap per principal
+     * (sse_max_streams_per_principal) and must not hold one of the list-read slots. */
+    if (gw_sse_wanted(r))
+        return 0;
+    const char *last = strrchr(rt->pattern, '/');
+    return last && last[1] != '{';
+}
+
 static void authorized(as_http_req_t *r, authreq_t *a)
 {
     const gw_route_t *rt = a->rt;
@@ -1159,6 +1179,23 @@ static void authorized(as_http_req_t *r, authreq_t *a)
         json_decref(params);
         return;
     }
+    /* Fair share of the services' queues: a principal's collection reads (the heavy ones) beyond
+     * its cap in flight are refused at once rather than queued in the service ahead of
+     * everybody else's commands (decision 25). */
+    int in = collection_read(r, rt)
+                 ? gw_if_enter(gw.inflight, rl_key, (unsigned)cfg_inflight_per_principal)
+                 : 0;
+    if (in < 0) {
+        json_decref(params);
+        static const char body[] =
+            "{\"error\":{\"code\":\"too_many_in_flight\",\"message\":\"this principal "
+            "already has the most list reads allowed being handled; retry when one is "
+            "answered\"}}";
+        as_http_respond(r, 429, "application/json", body, sizeof body - 1, "Retry-After: 1\r\n");
+        return;
+    }
+    if (in > 0)
+        snprintf(a->inflight_key, sizeof a->inflight_key, "%s", rl_key);
     if (!(rt->roles & role_bit(a->p.role))) {
         json_decref(params);
         as_http_respond_error(r, 403, "forbidden", "your role may not use this route");
@@ -1266,6 +1303,8 @@ static void request_done(as_http_req_t *r, int status, int aborted, void *ud)
 {
     gw_metrics_on_response(r, status, aborted, ud);
     authreq_t *a = as_http_req_data(r);
+    if (a && a->inflight_key[0])
+        gw_if_leave(gw.inflight, a->inflight_key);
     if (a) {
         /* The access log: one line per request. */
         char route[200], subject[160];
@@ -1827,7 +1866,7 @@ static void on_reload(uv_signal_t *h, int signum)
     }
     /* Settings: load into a copy, then take over only the reloadable ones. */
     char *log_level = NULL, *log_format = NULL, *cors_o = NULL, *proxies = NULL, *tf = NULL;
-    long timeout = 0, cache = 0, drain = 0, rt = 0, rb = 0, ra = 0, rab = 0;
+    long timeout = 0, cache = 0, drain = 0, rt = 0, rb = 0, ra = 0, rab = 0, cap = 0;
     as_config_item_t items[N_ITEMS];
     memcpy(items, gateway_items, sizeof items);
     for (size_t i = 0; i < N_ITEMS; i++) {
@@ -1859,6 +1898,8 @@ static void on_reload(uv_signal_t *h, int signum)
             ptr = &ra;
         else if (strcmp(n, "rate_limit_per_address_burst") == 0)
             ptr = &rab;
+        else if (strcmp(n, "max_inflight_per_principal") == 0)
+            ptr = &cap;
         items[i].ptr = ptr;
     }
     int lvl = -1, fmt = -1;
@@ -1882,6 +1923,7 @@ static void on_reload(uv_signal_t *h, int signum)
         cfg_timeout_ms = timeout;
         cfg_auth_cache_ms = cache;
         cfg_drain_ms = drain;
+        cfg_inflight_per_principal = cap;
         if (rt != cfg_rl_token_rate || rb != cfg_rl_token_burst || ra != cfg_rl_addr_rate ||
             rab != cfg_rl_addr_burst) {
             gw_rl_free(&gw.rl_principal);
@@ -2048,6 +2090,8 @@ int main(int argc, char **argv)
     }
     gw.rl_principal = gw_rl_new((double)cfg_rl_token_rate, (double)cfg_rl_token_burst);
     gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
+    gw.inflight = gw_if_new();
+    gw_metrics_set_inflight(gw.inflight);
     gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
     gw_status_configure(cfg_status_per_minute, cfg_status_burst);
     gw_sse_configure(&loop, cfg_sse_heartbeat_s, cfg_sse_per_principal, cfg_sse_max_s);
@@ -2101,6 +2145,7 @@ out:
     uv_loop_close(&loop);
     zmq_ctx_term(gw.zctx);
     gw_tokens_free(&gw.tokens);
+    gw_if_free(&gw.inflight);
     gw_rl_free(&gw.rl_principal);
     gw_rl_free(&gw.rl_address);
     gw_status_shutdown();

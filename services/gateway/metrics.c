@@ -38,6 +38,12 @@ static hist_t *http_hists, *upstream_hists;
 static inflight_t *inflight;
 static const as_http_server_t *http_server;
 static const gw_ratelimit_t *rl_principal, *rl_address;
+static const gw_inflight_t *inflight_cap;
+
+void gw_metrics_set_inflight(const gw_inflight_t *f)
+{
+    inflight_cap = f;
+}
 
 void gw_metrics_set_limiters(const gw_ratelimit_t *principal, const gw_ratelimit_t *address)
 {
@@ -170,12 +176,13 @@ typedef struct scrape {
     const char *names[8];
     As__HealthReply *health[8];
     As__MetricsReply *gauges[8];
+    As__MetricsReply *stats[8]; /* each process's own figures (as.StatsRequest) */
 } scrape_t;
 
 typedef struct scrape_part {
     scrape_t *s;
     int idx;
-    int kind; /* 0 health, 1 gauges */
+    int kind; /* 0 health, 1 gauges, 2 process stats */
 } scrape_part_t;
 
 static uint64_t stream_head(scrape_t *s, const char *stream)
@@ -256,6 +263,43 @@ static void render_process(sbuf_t *b)
               AS_BUILD_COMMIT);
 }
 
+/* The services' process figures: one HELP/TYPE per name, then that name's series of every
+ * service that answered, each with its service label first. */
+static void render_stats(sbuf_t *b, scrape_t *s)
+{
+    for (int i = 0; i < s->n; i++) {
+        As__MetricsReply *m = s->stats[i];
+        for (size_t k = 0; m && k < m->n_metrics; k++) {
+            const As__Metric *g = m->metrics[k];
+            if (!g->name)
+                continue;
+            int seen = 0; /* already rendered with an earlier service or entry */
+            for (int i2 = 0; i2 <= i && !seen; i2++) {
+                As__MetricsReply *m2 = s->stats[i2];
+                size_t end = i2 == i ? k : (m2 ? m2->n_metrics : 0);
+                for (size_t k2 = 0; m2 && k2 < end && !seen; k2++)
+                    seen = m2->metrics[k2]->name && strcmp(m2->metrics[k2]->name, g->name) == 0;
+            }
+            if (seen)
+                continue;
+            sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", g->name,
+                      g->help && *g->help ? g->help : g->name, g->name,
+                      g->kind && strcmp(g->kind, "counter") == 0 ? "counter" : "gauge");
+            for (int j = i; j < s->n; j++) {
+                As__MetricsReply *mj = s->stats[j];
+                for (size_t q = 0; mj && q < mj->n_metrics; q++) {
+                    const As__Metric *x = mj->metrics[q];
+                    if (!x->name || strcmp(x->name, g->name) != 0)
+                        continue;
+                    sb_printf(b, "%s{service=\"%s\"%s%s} %.15g\n", x->name, s->names[j],
+                              x->labels && *x->labels ? "," : "", x->labels ? x->labels : "",
+                              x->value);
+                }
+            }
+        }
+    }
+}
+
 static void scrape_render(scrape_t *s)
 {
     sbuf_t b = {0};
@@ -288,9 +332,11 @@ static void scrape_render(scrape_t *s)
               "# HELP aftersales_http_rate_limited_total requests answered 429, by the limit "
               "they hit\n# TYPE aftersales_http_rate_limited_total counter\n"
               "aftersales_http_rate_limited_total{by=\"principal\"} %llu\n"
-              "aftersales_http_rate_limited_total{by=\"address\"} %llu\n",
+              "aftersales_http_rate_limited_total{by=\"address\"} %llu\n"
+              "aftersales_http_rate_limited_total{by=\"inflight\"} %llu\n",
               (unsigned long long)gw_rl_refused(rl_principal),
-              (unsigned long long)gw_rl_refused(rl_address));
+              (unsigned long long)gw_rl_refused(rl_address),
+              (unsigned long long)gw_if_refused(inflight_cap));
     sb_printf(&b, "# HELP aftersales_service_up 1 when the service answered its health check "
                   "and reaches its database\n# TYPE aftersales_service_up gauge\n");
     for (int i = 0; i < s->n; i++) {
@@ -355,6 +401,7 @@ static void scrape_render(scrape_t *s)
                       g->labels && *g->labels ? "" : "", g->value);
         }
     }
+    render_stats(&b, s);
     as_http_respond(s->r, 200, "text/plain; version=0.0.4", b.p ? b.p : "", b.len, NULL);
     free(b.p);
     for (int i = 0; i < s->n; i++) {
@@ -362,6 +409,8 @@ static void scrape_render(scrape_t *s)
             as__health_reply__free_unpacked(s->health[i], NULL);
         if (s->gauges[i])
             as__metrics_reply__free_unpacked(s->gauges[i], NULL);
+        if (s->stats[i])
+            as__metrics_reply__free_unpacked(s->stats[i], NULL);
     }
     free(s);
 }
@@ -373,8 +422,10 @@ static void scrape_done(int status, const As__Reply *reply, void *ud)
     if (status == 200 && reply && reply->has_body) {
         if (p->kind == 0)
             s->health[p->idx] = as__health_reply__unpack(NULL, reply->body.len, reply->body.data);
-        else
+        else if (p->kind == 1)
             s->gauges[p->idx] = as__metrics_reply__unpack(NULL, reply->body.len, reply->body.data);
+        else
+            s->stats[p->idx] = as__metrics_reply__unpack(NULL, reply->body.len, reply->body.data);
     }
     free(p);
     if (--s->pending == 0)
@@ -392,20 +443,23 @@ void gw_metrics_scrape(as_http_req_t *r, as_client_t *const *clients, const char
     }
     s->r = r;
     s->n = n;
-    s->pending = 2 * n;
+    s->pending = 3 * n;
     As__HealthRequest hq = AS__HEALTH_REQUEST__INIT;
     As__MetricsRequest mq = AS__METRICS_REQUEST__INIT;
+    As__StatsRequest sq = AS__STATS_REQUEST__INIT;
+    static const char *const types[3] = {"as.HealthRequest", "as.MetricsRequest",
+                                         "as.StatsRequest"};
+    const ProtobufCMessage *reqs[3] = {&hq.base, &mq.base, &sq.base};
     for (int i = 0; i < n; i++) {
         s->names[i] = names[i];
-        for (int kind = 0; kind < 2; kind++) {
+        for (int kind = 0; kind < 3; kind++) {
             scrape_part_t *p = malloc(sizeof *p);
             if (p) {
                 p->s = s;
                 p->idx = i;
                 p->kind = kind;
             }
-            if (!p || as_client_call(clients[i], kind ? "as.MetricsRequest" : "as.HealthRequest",
-                                     kind ? &mq.base : &hq.base, NULL, NULL, NULL, 2000,
+            if (!p || as_client_call(clients[i], types[kind], reqs[kind], NULL, NULL, NULL, 2000,
                                      scrape_done, p) < 0) {
                 if (p)
                     scrape_done(503, NULL, p);

@@ -16,6 +16,9 @@ void gw_metrics_set_server(const as_http_server_t *s);
 struct gw_ratelimit;
 void gw_metrics_set_limiters(const struct gw_ratelimit *principal,
                              const struct gw_ratelimit *address);
+/* The per-principal cap of requests in flight whose 429 count /metrics shows (by="inflight"). */
+struct gw_inflight;
+void gw_metrics_set_inflight(const struct gw_inflight *f);
 /* The response hook (as_http_server_on_response): records the request. */
 void gw_metrics_on_response(as_http_req_t *r, int status, int aborted, void *ud);
 /* Record one command round trip to `service` (status 504: no answer). */

@@ -134,3 +134,75 @@ const char *gw_rl_address_key(const char *peer, char *buf, size_t n)
     snprintf(buf, n, "%.*s", (int)len, p);
     return buf;
 }
+
+/* ---- requests in flight per principal ---- */
+
+typedef struct inflight_key {
+    char key[80];
+    unsigned n;
+    UT_hash_handle hh;
+} inflight_key_t;
+
+struct gw_inflight {
+    inflight_key_t *keys;
+    uint64_t refused;
+};
+
+gw_inflight_t *gw_if_new(void)
+{
+    return calloc(1, sizeof(gw_inflight_t));
+}
+
+void gw_if_free(gw_inflight_t **f_p)
+{
+    if (!f_p || !*f_p)
+        return;
+    inflight_key_t *k, *tmp;
+    HASH_ITER(hh, (*f_p)->keys, k, tmp)
+    {
+        HASH_DEL((*f_p)->keys, k);
+        free(k);
+    }
+    free(*f_p);
+    *f_p = NULL;
+}
+
+int gw_if_enter(gw_inflight_t *f, const char *key, unsigned cap)
+{
+    if (!f || cap == 0)
+        return 0;
+    inflight_key_t *k = NULL;
+    HASH_FIND_STR(f->keys, key, k);
+    if (k && k->n >= cap) {
+        f->refused++;
+        return -1;
+    }
+    if (!k) {
+        k = calloc(1, sizeof *k);
+        if (!k)
+            return 0; /* out of memory: not counted, let it through */
+        snprintf(k->key, sizeof k->key, "%s", key);
+        HASH_ADD_STR(f->keys, key, k);
+    }
+    k->n++;
+    return 1;
+}
+
+void gw_if_leave(gw_inflight_t *f, const char *key)
+{
+    if (!f)
+        return;
+    inflight_key_t *k = NULL;
+    HASH_FIND_STR(f->keys, key, k);
+    if (!k)
+        return;
+    if (--k->n == 0) {
+        HASH_DEL(f->keys, k);
+        free(k);
+    }
+}
+
+uint64_t gw_if_refused(const gw_inflight_t *f)
+{
+    return f ? f->refused : 0;
+}

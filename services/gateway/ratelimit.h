@@ -24,6 +24,19 @@ void gw_rl_refund(gw_ratelimit_t *rl, const char *key);
 /* Requests refused by this limiter since start. */
 uint64_t gw_rl_refused(const gw_ratelimit_t *rl);
 
+/* Requests in flight per principal: a principal may have at most `cap` requests being
+ * handled at once (answered or abandoned ends one), so that one heavy reader's requests cannot
+ * fill a service's queue ahead of everybody else's. cap 0: no limit. */
+typedef struct gw_inflight gw_inflight_t;
+gw_inflight_t *gw_if_new(void);
+void gw_if_free(gw_inflight_t **f_p);
+/* 1 when `key` may start one more request (counted: call gw_if_leave when it ends), 0 when
+ * nothing is counted (cap 0, or out of memory), -1 when it already has `cap` in flight. */
+int gw_if_enter(gw_inflight_t *f, const char *key, unsigned cap);
+void gw_if_leave(gw_inflight_t *f, const char *key);
+/* Requests refused by the cap since start. */
+uint64_t gw_if_refused(const gw_inflight_t *f);
+
 /* The key a principal is limited by: its subject (one bucket per principal, whatever token it
  * uses). Kept in one place so that another principal source (an accounts service, token hashes)
  * only changes this function. */

@@ -5,6 +5,9 @@
 #                      stack down; results in build/bench/ (results.json, latency.svg,
 #                      summary.txt). BENCH_SECONDS (default 20) is the length of each phase.
 #   make bench-build   only build the load generator, $(BUILD)/bin/as-bench
+#   make bench-fair    a desk's single-ticket read while another principal floods list reads,
+#                      with and without the per-principal limit (tests/bench/fair.sh, its own
+#                      stack: var/bench-fair, its own ports); results in build/bench/fair.txt
 #
 # docs/benchmark.md explains the figures; tests/bench/run.sh lists every setting.
 
@@ -13,7 +16,7 @@ BENCH_OBJS := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(BENCH_SRCS))
 BENCH_BIN  := $(BUILD)/bin/as-bench
 BENCH_OUT  ?= build/bench
 
-.PHONY: bench bench-build
+.PHONY: bench bench-build bench-fair
 
 bench-build: $(BENCH_BIN)
 
@@ -24,3 +27,6 @@ $(BENCH_BIN): $(BENCH_OBJS) $(LIBCOMMON)
 
 bench: build $(BENCH_BIN)
 	@BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) tests/bench/run.sh
+
+bench-fair: build
+	@BUILD=$(BUILD) AS_BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) tests/bench/fair.sh

@@ -61,6 +61,7 @@ fi
 stack() {
     AS_VAR=$B_VAR AS_PG_PORT=$B_PG_PORT AS_PORT_BASE=$B_PORT_BASE AS_HTTP_PORT=$B_HTTP_PORT \
         AS_BIN=$AS_BIN AS_TEST_KEYS=bench:reads=warranty,settlement,surveys \
+        AS_STACK_GATEWAY_CONF="$(cat "$TREE/deploy/local/load-limits.conf" 2>/dev/null)" \
         "$TREE/deploy/local/stack.sh" "$@"
 }
 

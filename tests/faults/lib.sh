@@ -259,6 +259,8 @@ f_snapshot() {
         case $t in
         consumer_offsets) sql+="SELECT '$t', count(*), md5(coalesce(string_agg(stream || ':' || last_seq, ',' ORDER BY stream), '')) FROM consumer_offsets" ;;
         consumer_applied) sql+="SELECT '$t', count(*), md5(coalesce(string_agg(stream || ':' || seq, ',' ORDER BY stream, seq), '')) FROM consumer_applied" ;;
+        # The consumers' positions as last reported to the publisher: reported_at is when.
+        outbox_consumers) sql+="SELECT '$t', count(*), md5(coalesce(string_agg(stream || ':' || consumer || ':' || applied_seq, ',' ORDER BY stream, consumer), '')) FROM outbox_consumers" ;;
         *) sql+="SELECT '$t', count(*), md5(coalesce(string_agg(x::text, E'\\n' ORDER BY x::text), '')) FROM \"$t\" x" ;;
         esac
     done

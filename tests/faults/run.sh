@@ -64,7 +64,8 @@ F_LOAD=$AS_BUILD/bin/as-faults-load
 
 stack() {
     AS_VAR=$F_VAR AS_PG_PORT=$F_PG_PORT AS_PORT_BASE=$F_PORT_BASE AS_HTTP_PORT=$F_HTTP_PORT \
-        AS_BIN=$AS_BIN deploy/local/stack.sh "$@"
+        AS_BIN=$AS_BIN AS_STACK_GATEWAY_CONF="$(cat deploy/local/load-limits.conf)" \
+        deploy/local/stack.sh "$@"
 }
 STACK_UP=0
 LOAD_PIDS=()

@@ -2,11 +2,12 @@
 # Fair share: per-principal and per-address rate limits (429 with Retry-After) keep one heavy
 # reader from crowding out a desk.
 #
-# The gateway is restarted with strict limits (10 requests/s per principal, burst 10; 100/s per
-# address, burst 100). Then the region manager floods GET /v1/tickets from 127.0.0.7 (1,000
+# The gateway is restarted with strict limits (10 requests/s per principal, burst 10, at most 2
+# in flight; 100/s per address, burst 100). Then the region manager floods GET /v1/tickets from 127.0.0.7 (1,000
 # requests, 8 at a time) while the desk reads one ticket ten times a second from 127.0.0.1.
 # Asserted: the flooder gets 429s carrying Retry-After, the desk's reads all succeed, an
-# unauthenticated flood from 127.0.0.8 hits the per-address limit, /metrics counts both and the
+# unauthenticated flood from 127.0.0.8 hits the per-address limit, /metrics counts all three
+# (by principal's rate, by address, by requests in flight) and the
 # gateway logs the refusals with the address. The desk's latencies (alone, and under the
 # flood) are printed as comments, never asserted. The gateway is restarted with the stack's own
 # configuration at the end.
@@ -23,6 +24,7 @@ chmod 600 "$CONF"
 cat >>"$CONF" <<'CONF'
 rate_limit_per_principal = 10
 rate_limit_per_principal_burst = 10
+max_inflight_per_principal = 2
 rate_limit_per_address = 100
 rate_limit_per_address_burst = 100
 CONF
@@ -39,6 +41,11 @@ cleanup() {
 trap cleanup EXIT
 F_CONFIG_OF[gateway]=$CONF
 restart_gateway || t_fail "the gateway restarts with strict limits" "not healthy"
+
+# Decision 25: each service reads collections on a second database connection (a list never
+# holds up a one-ticket read pipelined behind it on the main one).
+t_eq "intake holds two database connections (commands, and collection reads)" 2 \
+    "$(q intake "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'as-intake'")"
 
 imei=$(new_imei)
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg inv "$(days_ago 40)" --arg imei "$imei" '{
@@ -105,14 +112,37 @@ t_status "the desk still reads meanwhile (its address has its own bucket)" 200
 http GET /metrics "$AS_TOKEN_ADMIN"
 by_p=$(printf '%s\n' "$HTTP_BODY" | sed -n 's/^aftersales_http_rate_limited_total{by="principal"} \([0-9]*\)$/\1/p')
 by_a=$(printf '%s\n' "$HTTP_BODY" | sed -n 's/^aftersales_http_rate_limited_total{by="address"} \([0-9]*\)$/\1/p')
+by_i=$(printf '%s\n' "$HTTP_BODY" | sed -n 's/^aftersales_http_rate_limited_total{by="inflight"} \([0-9]*\)$/\1/p')
 if [ "${by_p:-0}" -gt 0 ] && [ "${by_a:-0}" -gt 0 ]; then
     t_ok "/metrics counts the 429s by principal and by address"
 else
     t_fail "/metrics counts the 429s by principal and by address" "principal=${by_p:-none} address=${by_a:-none}"
+fi
+# 8 list reads at a time against a cap of 2: the cap refuses some before the rate does.
+if [ "${by_i:-0}" -gt 0 ]; then
+    t_ok "the flooder's requests beyond 2 in flight are refused (429, counted by=inflight)"
+else
+    t_fail "the flooder's requests beyond 2 in flight are refused (429, counted by=inflight)" "inflight=${by_i:-none}"
 fi
 if grep -q 'refused.*peer=127\.0\.0\.7:[0-9]* status=429' "$AS_VAR/log/gateway.log"; then
     t_ok "the gateway logs the refusals with the address"
 else
     t_fail "the gateway logs the refusals with the address" "no 'refused ... peer=127.0.0.7 status=429' line"
 fi
+# Event streams (GET /v1/events as text/event-stream) stay open: they have their own cap and do
+# not take the principal's list-read slots — with two streams open, list reads still answer.
+sleep 2 # the admin's rate bucket refills
+for n in 1 2; do
+    timeout 8 curl -s -N -H "Authorization: Bearer $AS_TOKEN_ADMIN" -H 'Accept: text/event-stream' \
+        "$AS_GATEWAY_URL/v1/events" >"$DIR/sse.$n" 2>/dev/null &
+done
+sleep 1 # both streams are open (they answer at once with the feed so far)
+codes=""
+for _ in 1 2 3; do
+    http GET "/v1/tickets?limit=1" "$AS_TOKEN_ADMIN"
+    codes="$codes$HTTP_STATUS "
+done
+t_eq "with two event streams open, the same principal's list reads are answered" "200 200 200 " "$codes"
+wait
+
 t_done

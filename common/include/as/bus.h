@@ -116,6 +116,18 @@ void as_server_attach(as_server_t *s, as_db_t *db, struct as_relay *relay,
 void as_server_get_stats(const as_server_t *s, as_server_stats_t *out);
 /* SQL answering as.MetricsRequest: rows of (name text, labels text, value float8, help text). */
 void as_server_set_metrics(as_server_t *s, const char *sql);
+/* A second database connection for collection reads (commands whose SQL function is
+ * cmd_list_…): each runs alone there, so a heavy list never delays the commands pipelined on
+ * the main connection. NULL (the default): everything on the main one. */
+void as_server_set_read_db(as_server_t *s, as_db_t *db);
+/* as.StatsRequest: the process's own figures, answered without the database (an
+ * as.MetricsReply whose metrics carry their Prometheus kind). The server adds the process
+ * (memory, CPU, descriptors, uptime, loop lag) and its commands by type; `fn` adds the rest
+ * (database round trips, events, outbox) through as_stats_add(). */
+typedef struct as_stats as_stats_t;
+void as_server_set_stats(as_server_t *s, void (*fn)(as_stats_t *, void *), void *ud);
+void as_stats_add(as_stats_t *st, const char *kind, const char *name, const char *labels,
+                  double value, const char *help);
 void as_server_destroy(as_server_t **s_p);
 
 /* The request's idempotency key: the caller's request id scoped to its CURVE key
@@ -191,6 +203,8 @@ as_relay_t *as_relay_new(uv_loop_t *loop, void *zctx, const char *endpoint, as_d
 /* Something was committed: look at the outbox soon. Cheap to call often. */
 void as_relay_kick(as_relay_t *r);
 uint64_t as_relay_published(const as_relay_t *r);
+/* Events this process published since it started (replays served on request not counted). */
+uint64_t as_relay_sent(const as_relay_t *r);
 /* The last committed sequence seen by the relay (its latest look at the outbox). */
 uint64_t as_relay_head(const as_relay_t *r);
 void as_relay_destroy(as_relay_t **r_p);
@@ -221,6 +235,8 @@ as_consumer_t *as_consumer_new(uv_loop_t *loop, void *zctx, as_db_t *db, const c
                                const char *service, as_event_fn fn, void *user_data, char *err,
                                size_t errlen);
 uint64_t as_consumer_applied(const as_consumer_t *c);
+/* Events this process applied since it started. */
+uint64_t as_consumer_applied_count(const as_consumer_t *c);
 /* The relay of the consuming service's own stream, if it publishes one: kicked after every
  * applied batch, since handlers may emit events (otherwise they wait for the relay's poll). */
 void as_consumer_set_relay(as_consumer_t *c, as_relay_t *relay);

@@ -46,6 +46,10 @@ typedef struct as_db_stats {
     uint64_t jobs_ok, jobs_failed, reconnects;
     unsigned queued, inflight;
     int connected;
+    /* Round trips (statements sent to pipeline sync read) of the jobs that succeeded: how many,
+     * their total and the last one, in seconds. */
+    uint64_t rtt_count;
+    double rtt_sum_s, rtt_last_s;
 } as_db_stats_t;
 
 /* Create the connection object and start connecting on `loop`. `conninfo` is copied.

@@ -27,6 +27,16 @@ BEGIN
     RETURN jsonb_build_object('status', 200, 'body', ticket_json(t, true));
 END $$;
 
+-- A requested line's status only moves forward: requested → backordered → reserved → issued or
+-- released. An event delivered again (a replayed stream) after a later one must not take a
+-- line back (a PartsReserved replayed after PartsIssued set 'reserved' again, and the replayed
+-- PartsIssued set 'issued' back, touching updated_at: found by the fault suite's replay).
+CREATE OR REPLACE FUNCTION line_status_rank(p_status text) RETURNS int
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_status WHEN 'requested' THEN 0 WHEN 'backordered' THEN 1 WHEN 'reserved' THEN 2
+                         WHEN 'issued' THEN 3 WHEN 'released' THEN 3 ELSE 0 END
+$$;
+
 CREATE OR REPLACE FUNCTION mark_lines(p_ticket text, p_lines jsonb, p_status text) RETURNS tickets
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -36,12 +46,13 @@ BEGIN
         SELECT coalesce(jsonb_agg(CASE WHEN EXISTS (
                    SELECT 1 FROM jsonb_array_elements(p_lines) x
                    WHERE (x->>'line_no')::int = (r->>'line_no')::int)
+                   AND line_status_rank(p_status) > line_status_rank(r->>'status')
                THEN jsonb_set(r, '{status}', to_jsonb(p_status)) ELSE r END ORDER BY (r->>'line_no')::int), '[]')
         FROM jsonb_array_elements(coalesce(work->'requested', '[]')) r)), updated_at = now()
     WHERE id = p_ticket
       AND EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(work->'requested', '[]')) r
                   JOIN jsonb_array_elements(p_lines) x ON (x->>'line_no')::int = (r->>'line_no')::int
-                  WHERE r->>'status' IS DISTINCT FROM p_status)
+                  WHERE line_status_rank(p_status) > line_status_rank(r->>'status'))
     RETURNING * INTO t;
     IF t.id IS NULL THEN
         SELECT * INTO t FROM tickets WHERE id = p_ticket; -- nothing changes: a delivery seen before
