@@ -123,7 +123,7 @@ else
 fi
 t_eq "the second day reconciles too" true "$(sj .reconciles)"
 t_eq "the second day's reports still hold its tickets" "true true" "$(sj '"\(.quality.agrees) \(.scorecard.agrees)"')"
-t_eq "the second day's on-site order is a new one, confirmed" "confirmed" "$(sj .onsite.state)"
+t_eq "the second day's on-site order ends confirmed too" "confirmed" "$(sj .onsite.state)"
 t_eq "the second day has the same outcomes" \
     "awaiting_parts=1 cancelled=1 declined=1 exchanged=2 refunded=1 repaired=8" \
     "$(sj '.outcomes | to_entries | map("\(.key)=\(.value)") | join(" ")')"
