@@ -616,7 +616,7 @@ done
 if [ "$NOTIFS" -eq 0 ]; then
     say "no notification channel is configured on this stack (notify's sms_url and customer_webhook_url are empty): the outbox holds nothing for today's tickets"
 else
-    say "$NOTIFS notification(s) in the outbox for today's ${#TID[@]} tickets: $(for s in "${!NSTATE[@]}"; do printf '%s %s  ' "$s" "${NSTATE[$s]}"; done)"
+    say "$NOTIFS notification(s) in the outbox for today's ${#TID[@]} tickets: $(for s in "${!NSTATE[@]}"; do printf '%s %s\n' "$s" "${NSTATE[$s]}"; done | sort | paste -sd, - | sed 's/,/, /g')"
     for k in $(printf '%s\n' "${!NKIND[@]}" | tr ' ' ':' | sort); do
         detail "${k/:/ } x${NKIND[${k/:/ }]}"
     done

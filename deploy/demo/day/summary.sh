@@ -102,7 +102,7 @@ summary_main() {
     local ncalls
     ncalls=$(wc -l <"$OUT/calls.tsv")
     printf '\nHotline: %s call(s) recorded by this run (%s); all calls today: %s\n' "$ncalls" \
-        "$(cut -f2 "$OUT/calls.tsv" | sort | uniq -c | awk '{ printf "%s%s %s", NR > 1 ? ", " : "", $2, $1 }')" \
+        "$(cut -f2 "$OUT/calls.tsv" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')" \
         "$(jq -r '"\(.total) (\([.by_category[] | "\(.key) \(.count)"] | join(", ")))"' <<<"$CALL_STATS")"
     printf '  the complaint call opened complaint %s\n' "${CALL_COMPLAINT:--}"
     ONSITE="{}"
@@ -114,7 +114,10 @@ summary_main() {
             ONSITE=$(jq -c --argjson c "$API_BODY" '. + {travel_cents: ([$c.lines[] | select(.code == "TRAVEL") | .amount_cents] | add // 0),
                 customer_cents: $c.customer_cents, manufacturer_cents: $c.manufacturer_cents}' <<<"$ONSITE")
         fi
-        printf '\nOn-site: %s\n' "$(jq -r '"\(.order) at \(.center) from call \(.call_id): \(.state) by \(.technician), \(.distance_km) km, travel fee \(.travel_cents // 0) cents + VAT paid by the \(.payer)"' <<<"$ONSITE")"
+        printf '\nOn-site: %s, travel fee %s yuan (%s yuan with VAT) paid by the %s\n' \
+            "$(jq -r '"\(.order) at \(.center) from call \(.call_id): \(.state) by \(.technician), \(.distance_km) km"' <<<"$ONSITE")" \
+            "$(yuan "$(jq -r '.travel_cents // 0' <<<"$ONSITE")")" \
+            "$(yuan "$(jq -r '(.customer_cents // 0) + (.manufacturer_cents // 0)' <<<"$ONSITE")")" "$(jq -r .payer <<<"$ONSITE")"
     fi
     printf '\nNotifications in the outbox for the day'"'"'s tickets: %s%s\n' "$NOTIFS" \
         "$(if [ "$NOTIFS" -eq 0 ]; then echo " (no channel configured on this stack)"; fi)"
