@@ -10,11 +10,13 @@
 # claim held for a reviewer, a part GZ02 does not stock brought in by a warehouse transfer, a
 # car at SH02 that waits overnight for its part, a device that comes back the same afternoon;
 # the warehouse receives defective parts and tops up the centres, GZ01 borrows from SH01 with
-# its approval (and one unit goes missing on the way); the callback desk calls
-# customers (low scores open complaints, one is escalated); finance submits, decides and pays
-# the manufacturer claims, pays out the refunds owed to customers, closes last month and
-# exports the ledger. See docs/demo.md for how
-# to read the summary.
+# its approval (and one unit goes missing on the way); the hotline takes calls (a repair
+# request opens an on-site order: a technician drives out to a car, and the travel fee is
+# charged); the callback desk calls customers (low scores open complaints, one is escalated);
+# the notification outbox is shown; finance submits, decides and pays the manufacturer claims,
+# pays out the refunds owed to customers, closes last month and exports the ledger; the quality
+# report and the station scorecard of the day close it. See docs/demo.md for how to read the
+# summary.
 #
 # Settings (environment):
 #   AS_VAR       the stack's state directory (default var; `make up` uses it)
@@ -38,7 +40,7 @@ DAY=$ROOT/deploy/demo/day
 
 case ${1:-} in
 -h | --help)
-    sed -n '2,28s/^# \{0,1\}//p' "$0"
+    sed -n '2,31s/^# \{0,1\}//p' "$0"
     exit 0
     ;;
 --quiet) exec >/dev/null ;;
