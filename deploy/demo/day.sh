@@ -10,11 +10,13 @@
 # claim held for a reviewer, a part GZ02 does not stock brought in by a warehouse transfer, a
 # car at SH02 that waits overnight for its part, a device that comes back the same afternoon;
 # the warehouse receives defective parts and tops up the centres, GZ01 borrows from SH01 with
-# its approval (and one unit goes missing on the way); the callback desk calls
-# customers (low scores open complaints, one is escalated); finance submits, decides and pays
-# the manufacturer claims, pays out the refunds owed to customers, closes last month and
-# exports the ledger. See docs/demo.md for how
-# to read the summary.
+# its approval (and one unit goes missing on the way); the hotline takes calls (a repair
+# request opens an on-site order: a technician drives out to a car, and the travel fee is
+# charged); the callback desk calls customers (low scores open complaints, one is escalated);
+# the notification outbox is shown; finance submits, decides and pays the manufacturer claims,
+# pays out the refunds owed to customers, closes last month and exports the ledger; the quality
+# report and the station scorecard of the day close it. See docs/demo.md for how to read the
+# summary.
 #
 # Settings (environment):
 #   AS_VAR       the stack's state directory (default var; `make up` uses it)
@@ -38,7 +40,7 @@ DAY=$ROOT/deploy/demo/day
 
 case ${1:-} in
 -h | --help)
-    sed -n '2,28s/^# \{0,1\}//p' "$0"
+    sed -n '2,31s/^# \{0,1\}//p' "$0"
     exit 0
     ;;
 --quiet) exec >/dev/null ;;
@@ -70,6 +72,7 @@ mkdir -p "$OUT"
 VISITS=$DAY/visits.json
 
 declare -A TID=() IMEI=() SERIAL=() VIN=() CALLBACK=() COMPLAINT=()
+ORDER="" CALL_COMPLAINT="" CALL_STATS="{}" QUALITY="{}" SCORECARD="{}" NOTIFS=0
 TRANSFER_SHORTAGE=""
 REVIEW_ID=""
 ESCALATIONS=0
@@ -306,6 +309,7 @@ repair() {
 # ---- the day --------------------------------------------------------------------------------
 
 : >"$OUT/tickets.tsv"
+: >"$OUT/orders.txt"
 printf 'The demo day %s (run %s) against %s\n' "$TODAY" "$RUN_NO" "$AS_GATEWAY_URL"
 printf 'Files: %s\n' "$OUT"
 
@@ -322,6 +326,78 @@ chapter "Morning: the front desks"
 for key in refund7 exchange15 battery charger board screen port_paid liquid camera car_brake car_ecu car_battery; do
     open_visit "$key"
 done
+
+chapter "The hotline"
+# call ROLE BODY — a desk records a call; prints its line of the story (CALL_ID is the call).
+: >"$OUT/calls.tsv"
+call() {
+    must POST /v1/calls "$1" "$2"
+    CALL_ID=$(jb .id)
+    printf '%s\t%s\t%s\n' "$CALL_ID" "$(jb .category)" "$(jb '.center // "-"')" >>"$OUT/calls.tsv"
+    say "$CALL_ID  $(jb '"\(.center // "head office")  \(.channel) \(.direction) \(.category), \(.duration_s // 0) s"'): $(jb .summary)"
+}
+call center "$(jq -nc --arg t "${TID[screen]}" '{direction: "inbound", channel: "hotline_400",
+    category: "consultation", ticket_id: $t, duration_s: 75,
+    summary: "asks whether the new screen is under warranty and when the phone is ready"}')"
+detail "about ${TID[screen]}: answered at once (the desk sees the ticket while it talks)"
+ONSITE_KM=18
+window_start=$(date -u -d '+2 hours' +%Y-%m-%dT%H:00:00Z)
+window_end=$(date -u -d '+4 hours' +%Y-%m-%dT%H:00:00Z)
+call center "$(jq -nc --arg ws "$window_start" --arg we "$window_end" --arg vin "$(new_vin 90)" '{
+    direction: "inbound", channel: "hotline_400", category: "repair_request", duration_s: 180,
+    customer: {name: "Qin Feng", phone: "13600002468"},
+    summary: "DriveCo M3 will not start in the garage at home; asks for a technician",
+    service_order: {customer: {name: "Qin Feng", phone: "13600002468"},
+                    address: "Lane 88, Yuyuan Road, Changning, Shanghai", category: "car",
+                    brand: "DriveCo", model: "M3", serial: $vin,
+                    fault: "does not start; the dashboard flickers", window_start: $ws,
+                    window_end: $we, note: "garage B2, bay 14"}}')"
+ORDER=$(jb .service_order_id)
+[ -n "$ORDER" ] || die "the repair request call opened no on-site order"
+printf '%s\n' "$ORDER" >>"$OUT/orders.txt"
+detail "one step: the call opened on-site order $ORDER (SH01, a visit between $window_start and $window_end)"
+call center_b "$(jq -nc --arg t "${TID[exchange15]}" '{direction: "inbound", channel: "hotline_400",
+    category: "complaint", ticket_id: $t, duration_s: 240,
+    summary: "waited forty minutes at the counter for the exchange",
+    complaint: {cause: "attitude", description: "waited forty minutes at the GZ01 counter; nobody explained why"}}')"
+call_complaint() {
+    api GET "/v1/calls/$1" admin
+    [ "$API_STATUS" = 200 ] && [ -n "$(jb '.complaint_id // empty')" ]
+}
+wait_for 20 "the complaint of call $CALL_ID" call_complaint "$CALL_ID"
+CALL_COMPLAINT=$(jb .complaint_id)
+detail "about ${TID[exchange15]}: surveys opened complaint $CALL_COMPLAINT from the call (GZ01's complaint desk follows it)"
+must GET "/v1/calls/stats?from=$TODAY&to=$TODAY" admin
+CALL_STATS=$API_BODY
+say "the hotline today (all calls, GET /v1/calls/stats): $(jb '.total') call(s) — $(jb '[.by_category[] | "\(.key) \(.count)"] | join(", ")')"
+detail "by centre: $(jb '[.by_center[] | "\(.key) \(.count)"] | join(", ")')"
+
+chapter "On-site service"
+TECH=zhou.qiang
+must POST /v1/technicians center '{"login":"zhou.qiang","name":"Zhou Qiang","center":"SH01","skills":["car"],"active":true}'
+say "SH01 has a car technician on the road: $(jb '"\(.name) (\(.login)), skills \(.skills | join(", ")), region \(.region)"')"
+must POST "/v1/service-orders/$ORDER/schedule" center "$(jq -nc --arg t "$TECH" '{technician: $t, note: "first visit of the afternoon"}')"
+say "$ORDER scheduled for $TECH; a technician must be on site by $(jb .respond_by)"
+must POST "/v1/service-orders/$ORDER/dispatch" center '{"note":"van 2, with a spare battery"}'
+detail "dispatched: $(jb .state)"
+must POST "/v1/service-orders/$ORDER/check-in" center '{}'
+detail "checked in at the customer's garage: $(jb .state), response in time: $(jb .response_met)"
+must POST "/v1/service-orders/$ORDER/check-out" center "$(jq -nc --argjson km "$ONSITE_KM" \
+    '{work_done: "battery terminal corroded: cleaned and tightened, battery tested, car starts", distance_km: $km}')"
+detail "checked out: $(jb '"\(.state), \(.distance_km) km round trip, the travel fee is paid by the \(.payer)"')"
+must POST "/v1/service-orders/$ORDER/confirm" center '{"confirmed_by":"Qin Feng","signature":"Qin Feng","rating":5}'
+detail "the customer signs the field-service record: $(jb .state), rating $(jb .rating)"
+travel_charged() {
+    api GET "/v1/settlement/charges/$1" finance
+    [ "$API_STATUS" = 200 ]
+}
+wait_for 20 "the travel fee of $ORDER to reach settlement" travel_charged "$ORDER"
+fee_lines=""
+while read -r code amt; do
+    fee_lines+="${fee_lines:+, }$code $(yuan "$amt")"
+done < <(jb '.lines[] | "\(.code) \(.amount_cents)"')
+say "settlement charges the visit: $fee_lines yuan -> the customer owes $(yuan "$(jb .customer_cents)") yuan$(jb '.invoice_no // empty | ", invoice " + .')"
+detail "(a travel-fee charge like a repair's: it is in the ledger, the export and the money reconciliation below)"
 
 chapter "Refunds and exchanges at the counter"
 handback refund7 "refund paid to the original card"
@@ -526,6 +602,28 @@ fi
 say "the overdue list (asctl complaint overdue --center SH02):"
 CTL_MAX=8 ctl admin complaint overdue --center SH02
 
+chapter "Notifications"
+# What the outbox holds for the day's tickets (notify writes rows only for a configured channel).
+NOTIFS=0
+declare -A NKIND=() NSTATE=()
+for key in $(printf '%s\n' "${!TID[@]}" | sort); do
+    must GET "/v1/notifications?ticket_id=${TID[$key]}&limit=200" admin
+    while IFS=$'\t' read -r ch kind state; do
+        [ -n "$kind" ] || continue
+        NOTIFS=$((NOTIFS + 1))
+        NKIND[$ch $kind]=$((${NKIND[$ch $kind]:-0} + 1))
+        NSTATE[$state]=$((${NSTATE[$state]:-0} + 1))
+    done < <(jb '.notifications[]? | [.channel, .kind, .state] | @tsv')
+done
+if [ "$NOTIFS" -eq 0 ]; then
+    say "no notification channel is configured on this stack (notify's sms_url and customer_webhook_url are empty): the outbox holds nothing for today's tickets"
+else
+    say "$NOTIFS notification(s) in the outbox for today's ${#TID[@]} tickets: $(for s in "${!NSTATE[@]}"; do printf '%s %s\n' "$s" "${NSTATE[$s]}"; done | sort | paste -sd, - | sed 's/,/, /g')"
+    for k in $(printf '%s\n' "${!NKIND[@]}" | tr ' ' ':' | sort); do
+        detail "${k/:/ } x${NKIND[${k/:/ }]}"
+    done
+fi
+
 chapter "Finance: manufacturer claims"
 for mfr in HUAXIN DRIVECO; do
     must GET "/v1/settlement/claims?manufacturer=$mfr&period=$THIS_MONTH&state=open" finance
@@ -587,6 +685,19 @@ CTL_FILTER="^(PERIOD|---|$LAST_MONTH|$THIS_MONTH)" ctl finance settlement period
 chapter "Finance export"
 "$ASCTL" --as finance settlement export --from "$TODAY" --to "$TODAY" --format csv --out "$OUT/export.csv" 2>&1 |
     sed 's/^/  /' || die "the finance export failed"
+
+chapter "The day in reports"
+must GET "/v1/reports/quality?from=$TODAY&to=$TODAY" admin
+QUALITY=$API_BODY
+say "quality report, repairs completed today (GET /v1/reports/quality): $(jb '[.by_brand[] | "\(.key) \(.count)"] | join(", ")')"
+detail "top fault codes: $(jb '[.by_fault_code[:4][] | "\(.key) \(.count)"] | join(", ")')"
+detail "repeat-repair hot spots: $(jb '[.repeat_hotspots[:3][] | "\(.key) \(.count)"] | join(", ") | if . == "" then "none" else . end')"
+must GET "/v1/reports/scorecard?from=$TODAY&to=$TODAY" admin
+SCORECARD=$API_BODY
+say "station scorecard for today (GET /v1/reports/scorecard), the demo centres:"
+jb '.rows[] | select(.center | IN("SH01", "SH02", "GZ01", "GZ02"))
+    | "\(.center)  \(.region)  tickets \(.tickets)  repaired \(.repaired)  score \(.score // "-")  rank \(.rank // "-") of \(.region_centers // "-")"' |
+    sed 's/^/      /'
 
 # ---- the summary ----------------------------------------------------------------------------
 

@@ -49,6 +49,24 @@ t_eq "every customer payment and claim payment is in the export" \
 t_match "customers, manufacturers, the company and the seller all pay something" "^true$" \
     "$(sj '[.money.api.customer, .money.api.manufacturer, .money.api.company, .money.api.seller] | all(. > 0)')"
 
+# The rest of the network's day: the hotline, the on-site visit, the notifications, the reports.
+t_eq "three hotline calls are recorded (a consultation, a repair request, a complaint)" \
+    "complaint=1 consultation=1 repair_request=1" \
+    "$(sj '.calls.categories | to_entries | map("\(.key)=\(.value)") | join(" ")')"
+t_match "the complaint call opened a complaint" "^C[0-9]+$" "$(sj .calls.complaint)"
+t_match "the day's call statistics count at least the run's calls" "^true$" "$(sj '.calls.stats_total >= .calls.recorded')"
+t_eq "the repair request call opened the on-site order, which ends confirmed" \
+    "$(sj '.calls.ids[1]') confirmed" "$(sj '"\(.onsite.call_id) \(.onsite.state)"')"
+t_eq "the travel fee is charged to the customer at the list rate (18 km x 2.00)" "customer 3600" \
+    "$(sj '"\(.onsite.payer) \(.onsite.travel_cents)"')"
+t_eq "the travel fee with its VAT is in the export like the API's charge" \
+    "$(sj '.onsite.customer_cents')" "$(sj '.money.csv.travel')"
+t_match "the notifications count is a number" "^[0-9]+$" "$(sj .notifications)"
+t_eq "the quality report counts at least the day's repairs, brand by brand" true "$(sj .quality.agrees)"
+t_eq "... for both brands of the day" "DriveCo Huaxin" "$(sj '.quality.brands | keys | join(" ")')"
+t_eq "the scorecard lists every demo centre with tickets and at least their tickets" true "$(sj .scorecard.agrees)"
+t_eq "... the four centres" "GZ01 GZ02 SH01 SH02" "$(sj '.scorecard.centers | keys | join(" ")')"
+
 # The export file itself: a header and rows whose debits equal their credits.
 csv=$WORK/1/export.csv
 t_match "the export is a CSV with the documented header" "^cursor,entry_no,line_no," "$(head -n 1 "$csv" 2>/dev/null)"
@@ -104,6 +122,8 @@ else
     t_fail "the demo day runs a second time on the same stack" "exit status $rc"$'\n'"$(tail -n 40 "$WORK/2.log")"
 fi
 t_eq "the second day reconciles too" true "$(sj .reconciles)"
+t_eq "the second day's reports still hold its tickets" "true true" "$(sj '"\(.quality.agrees) \(.scorecard.agrees)"')"
+t_eq "the second day's on-site order ends confirmed too" "confirmed" "$(sj .onsite.state)"
 t_eq "the second day has the same outcomes" \
     "awaiting_parts=1 cancelled=1 declined=1 exchanged=2 refunded=1 repaired=8" \
     "$(sj '.outcomes | to_entries | map("\(.key)=\(.value)") | join(" ")')"

@@ -14,7 +14,7 @@ summary_main() {
     while IFS=$'\t' read -r key t center; do
         ticket_get "$t"
         jb --arg key "$key" -c '{key: $key, id, center, state, outcome: (.work.outcome // .state),
-            category: .device.category, device: (.device.imei // .device.vin // ((.device.brand // "") + "/" + (.device.serial // ""))),
+            category: .device.category, brand: .device.brand, device: (.device.imei // .device.vin // ((.device.brand // "") + "/" + (.device.serial // ""))),
             repeat_repair: (.repeat_repair // false), opened_at,
             ready_at: ([.timeline[] | select(.event == "repair_completed") | .at][0]),
             decision: (.decision | {status, remedy, free})}' >>"$OUT/tickets.jsonl"
@@ -98,6 +98,48 @@ summary_main() {
             "$REVIEW_ID" "${TID[camera_dup]}"
     fi
 
+    # ---- the hotline, the on-site visit, the notifications ----
+    local ncalls
+    ncalls=$(wc -l <"$OUT/calls.tsv")
+    printf '\nHotline: %s call(s) recorded by this run (%s); all calls today: %s\n' "$ncalls" \
+        "$(cut -f2 "$OUT/calls.tsv" | sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1 }')" \
+        "$(jq -r '"\(.total) (\([.by_category[] | "\(.key) \(.count)"] | join(", ")))"' <<<"$CALL_STATS")"
+    printf '  the complaint call opened complaint %s\n' "${CALL_COMPLAINT:--}"
+    ONSITE="{}"
+    if [ -n "$ORDER" ]; then
+        must GET "/v1/service-orders/$ORDER" admin
+        ONSITE=$(jb -c '{order: .id, state, technician, distance_km, payer, call_id, center}')
+        api GET "/v1/settlement/charges/$ORDER" finance
+        if [ "$API_STATUS" = 200 ]; then
+            ONSITE=$(jq -c --argjson c "$API_BODY" '. + {travel_cents: ([$c.lines[] | select(.code == "TRAVEL") | .amount_cents] | add // 0),
+                customer_cents: $c.customer_cents, manufacturer_cents: $c.manufacturer_cents}' <<<"$ONSITE")
+        fi
+        printf '\nOn-site: %s, travel fee %s yuan (%s yuan with VAT) paid by the %s\n' \
+            "$(jq -r '"\(.order) at \(.center) from call \(.call_id): \(.state) by \(.technician), \(.distance_km) km"' <<<"$ONSITE")" \
+            "$(yuan "$(jq -r '.travel_cents // 0' <<<"$ONSITE")")" \
+            "$(yuan "$(jq -r '(.customer_cents // 0) + (.manufacturer_cents // 0)' <<<"$ONSITE")")" "$(jq -r .payer <<<"$ONSITE")"
+    fi
+    printf '\nNotifications in the outbox for the day'"'"'s tickets: %s%s\n' "$NOTIFS" \
+        "$(if [ "$NOTIFS" -eq 0 ]; then echo " (no channel configured on this stack)"; fi)"
+
+    # ---- the reports agree with the day's tickets ----
+    # The reports count everything of the day (earlier runs and other desks too): each must hold
+    # at least this run's tickets.
+    QUALITY_CHECK=$(jq -c --argjson q "$QUALITY" '[group_by(.brand)[] | {brand: .[0].brand, day: ([.[] | select(.ready_at)] | length)}]
+        | map(.brand as $b | .report = ([$q.by_brand[]? | select(.key == $b) | .count] | add // 0))
+        | {brands: map({key: .brand, value: {day: .day, report: .report}}) | from_entries,
+           agrees: all(.report >= .day)}' "$OUT/tickets.json")
+    SCORE_CHECK=$(jq -c --argjson s "$SCORECARD" 'group_by(.center) | map({center: .[0].center, day: length})
+        | map(.center as $c | . + {row: ([$s.rows[]? | select(.center == $c)] | .[0])})
+        | {centers: map({key: .center, value: {day: .day, tickets: (.row.tickets // null), score: (.row.score // null)}}) | from_entries,
+           agrees: all(.row != null and .row.tickets >= .day)}' "$OUT/tickets.json")
+    printf '\nQuality report today, completed repairs by brand (report >= this run): %s  -> %s\n' \
+        "$(jq -r '[.brands | to_entries[] | "\(.key) \(.value.report) >= \(.value.day)"] | join(", ")' <<<"$QUALITY_CHECK")" \
+        "$(jq -r 'if .agrees then "agrees" else "DISAGREES" end' <<<"$QUALITY_CHECK")"
+    printf 'Scorecard today, tickets by centre (scorecard >= this run): %s  -> %s\n' \
+        "$(jq -r '[.centers | to_entries[] | "\(.key) \(.value.tickets // "missing") >= \(.value.day)"] | join(", ")' <<<"$SCORE_CHECK")" \
+        "$(jq -r 'if .agrees then "agrees" else "DISAGREES" end' <<<"$SCORE_CHECK")"
+
     # ---- money: the settlement service vs the finance export ----
     reconcile
 }
@@ -105,8 +147,9 @@ summary_main() {
 # reconcile — per payer, what settlement charged this run's tickets (its API) against the
 # finance export CSV's ledger lines for the same tickets; customer cash and claim payments too.
 reconcile() {
-    local t api_c=0 api_m=0 api_co=0 api_s=0 cash=0 claims=0
-    for t in $(jq -r '.[].id' "$OUT/tickets.json"); do
+    local t api_c=0 api_m=0 api_co=0 api_s=0 cash=0 claims=0 api_tr=0
+    # The day's tickets and its on-site order (the travel fee is a charge set keyed by the order).
+    for t in $(jq -r '.[].id' "$OUT/tickets.json") $(cat "$OUT/orders.txt" 2>/dev/null); do
         api GET "/v1/settlement/charges/$t" finance
         case $API_STATUS in
         200) ;;
@@ -121,6 +164,7 @@ reconcile() {
         api_co=$((api_co + co))
         api_s=$((api_s + se))
         if [ "$outcome" = repaired ]; then cash=$((cash + c)); fi
+        if grep -qx "$t" "$OUT/orders.txt" 2>/dev/null; then api_tr=$((api_tr + c + m)); fi
     done
     if [ -s "$OUT/claims_paid.tsv" ]; then
         claims=$(awk -F'\t' '{ s += $2 } END { print s + 0 }' "$OUT/claims_paid.tsv")
@@ -132,10 +176,11 @@ reconcile() {
     # of its method (1001 when unspecified); a refund payout clears 2241; a manufacturer's
     # payment of a claim is cash against its claim id.
     local sums
-    jq -r '.[].id' "$OUT/tickets.json" >"$OUT/run-tickets.txt"
+    { jq -r '.[].id' "$OUT/tickets.json"; cat "$OUT/orders.txt" 2>/dev/null; } >"$OUT/run-tickets.txt"
     cut -f1 "$OUT/claims_paid.tsv" 2>/dev/null >"$OUT/run-claims.txt" || : >"$OUT/run-claims.txt"
-    sums=$(csv_to_tsv <"$OUT/export.csv" | awk -F'\t' -v tf="$OUT/run-tickets.txt" -v cf="$OUT/run-claims.txt" '
-        BEGIN { while ((getline x < tf) > 0) T[x] = 1; while ((getline x < cf) > 0) C[x] = 1 }
+    sums=$(csv_to_tsv <"$OUT/export.csv" | awk -F'\t' -v tf="$OUT/run-tickets.txt" -v cf="$OUT/run-claims.txt" -v of="$OUT/orders.txt" '
+        BEGIN { while ((getline x < tf) > 0) T[x] = 1; while ((getline x < cf) > 0) C[x] = 1
+                while ((getline x < of) > 0) O[x] = 1 }
         NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; rows = 0; next }
         {
             rows++
@@ -143,17 +188,18 @@ reconcile() {
             if (($col["ticket_id"] in T) && (kind == "charge" || kind == "seller_refund")) {
                 if (acct == "1122") cu += d; else if (acct == "1124") ma += d
                 else if (acct == "6601") co += d; else if (acct == "6603") se += d
+                if (($col["ticket_id"] in O) && (acct == "1122" || acct == "1124")) tr += d
             }
             if (($col["ticket_id"] in T) && kind == "customer_payment") cash += d
             if (($col["ticket_id"] in T) && kind == "refund_payout" && acct == "2241") rp += d
             if (($col["claim_id"] in C) && kind == "claim_payment" && acct == "1001") cl += d
             dt += d; ct += $col["credit_cents"] + 0
         }
-        END { printf "%d %d %d %d %d %d %d %d %d %d\n", cu, ma, co, se, cash, cl, rows, dt, ct, rp }')
+        END { printf "%d %d %d %d %d %d %d %d %d %d %d\n", cu, ma, co, se, cash, cl, rows, dt, ct, rp, tr }')
     local -a x
     read -r -a x <<<"$sums"
     local ok=yes line
-    printf '\nSettlement, this run'"'"'s tickets (yuan)    charged (settlement API)    export CSV (%s rows, %s)\n' \
+    printf '\nSettlement, this run'"'"'s tickets and on-site order (yuan)    charged (settlement API)    export CSV (%s rows, %s)\n' \
         "${x[6]}" "$(basename "$OUT/export.csv")"
     row() { # LABEL API CSV
         local mark=""
@@ -168,6 +214,7 @@ reconcile() {
     row "company (goodwill)" "$api_co" "${x[2]}"
     row "seller (refunds and exchanges)" "$api_s" "${x[3]}"
     row "total" $((api_c + api_m + api_co + api_s)) $((x[0] + x[1] + x[2] + x[3]))
+    row "  of which on-site travel fees" "$api_tr" "${x[10]}"
     row "customer payments at hand-back" "$cash" "${x[4]}"
     row "manufacturer claims paid" "$claims" "${x[5]}"
     local refunds_paid=0
@@ -187,15 +234,21 @@ reconcile() {
     jq -n --arg run "$RUN_NO" --arg day "$TODAY" --arg ok "$ok" --slurpfile t "$OUT/tickets.json" \
         --arg review "$REVIEW_ID" --arg transfer "$TRANSFER_SHORTAGE" --argjson esc "$ESCALATIONS" \
         --argjson complaints "$(printf '%s\n' "${COMPLAINT[@]}" | jq -R . | jq -sc .)" \
-        --argjson money "$(jq -nc --argjson a "[$api_c,$api_m,$api_co,$api_s,$cash,$claims]" --argjson c "[${x[0]},${x[1]},${x[2]},${x[3]},${x[4]},${x[5]}]" \
-            '{api: {customer: $a[0], manufacturer: $a[1], company: $a[2], seller: $a[3], cash: $a[4], claims_paid: $a[5]},
-              csv: {customer: $c[0], manufacturer: $c[1], company: $c[2], seller: $c[3], cash: $c[4], claims_paid: $c[5]}}')" \
+        --argjson money "$(jq -nc --argjson a "[$api_c,$api_m,$api_co,$api_s,$cash,$claims,$api_tr]" --argjson c "[${x[0]},${x[1]},${x[2]},${x[3]},${x[4]},${x[5]},${x[10]}]" \
+            '{api: {customer: $a[0], manufacturer: $a[1], company: $a[2], seller: $a[3], cash: $a[4], claims_paid: $a[5], travel: $a[6]},
+              csv: {customer: $c[0], manufacturer: $c[1], company: $c[2], seller: $c[3], cash: $c[4], claims_paid: $c[5], travel: $c[6]}}')" \
         --argjson rows "${x[6]}" \
+        --argjson calls "$(jq -Rsc --arg cc "$CALL_COMPLAINT" --argjson st "$CALL_STATS" 'split("\n") | map(select(. != "") | split("\t"))
+            | {recorded: length, ids: map(.[0]), categories: (map(.[1]) | group_by(.) | map({key: .[0], value: length}) | from_entries),
+               complaint: $cc, stats_total: ($st.total // 0)}' "$OUT/calls.tsv")" \
+        --argjson onsite "$ONSITE" --argjson notifs "$NOTIFS" \
+        --argjson quality "$QUALITY_CHECK" --argjson scorecard "$SCORE_CHECK" \
         '{run: $run, day: $day, reconciles: ($ok == "yes"), tickets: ($t[0] | length),
           outcomes: ($t[0] | group_by(.outcome) | map({key: .[0].outcome, value: length}) | from_entries),
           repeat_repairs: ($t[0] | map(select(.repeat_repair)) | length),
           review: $review, shortage_transfer: $transfer, escalations: $esc, complaints: $complaints,
-          export_rows: $rows, money: $money}' >"$OUT/summary.json"
+          export_rows: $rows, money: $money, calls: $calls, onsite: $onsite, notifications: $notifs,
+          quality: $quality, scorecard: $scorecard}' >"$OUT/summary.json"
     [ "$ok" = yes ]
 }
 
