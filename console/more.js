@@ -21,7 +21,11 @@ export const MORE_MENU = [
   { key: 'quality', label: 'nav.quality', roles: QUALITY },
   { key: 'notifications', label: 'nav.notifications', roles: QUALITY },
   { key: 'webhooks', label: 'nav.webhooks', roles: ['admin'] },
+  { key: 'onsite', label: 'nav.onsite', roles: DESK_ROLES() },          // on-site service: the routes' DESK
+  { key: 'scorecard', label: 'nav.scorecard', roles: SCORECARD_ROLES() },
 ];
+// The scorecard's readers (routes_intake.c SCORECARD): admin, region, centre, finance.
+function SCORECARD_ROLES() { return ['admin', 'region', 'center', 'finance']; }
 // DESK lives in app.js, which is evaluated after this module: the same list, spelled here.
 function DESK_ROLES() { return ['admin', 'region', 'center']; }
 
@@ -36,6 +40,10 @@ export function moreScreen(me, r, allowed) {
   if (r.name === 'quality' && allowed('quality')) return { screen: html`<${Quality} />` };
   if (r.name === 'notifications' && allowed('notifications')) return { screen: html`<${Notifications} me=${me} />` };
   if (r.name === 'webhooks' && allowed('webhooks')) return { screen: html`<${Webhooks} />` };
+  if (r.name === 'print' && r.arg === 'onsite' && allowed('onsite')) return { bare: html`<${OnsitePrint} me=${me} id=${r.arg2} />` };
+  if (r.name === 'onsite' && allowed('onsite'))
+    return { screen: r.arg ? html`<${OnsiteOrder} me=${me} id=${r.arg} />` : html`<${Onsite} me=${me} />` };
+  if (r.name === 'scorecard' && allowed('scorecard')) return { screen: html`<${Scorecard} />` };
   return null;
 }
 
@@ -701,3 +709,236 @@ function ClaimPrint({ me, id }) {
     </article></div>`;
 }
 
+
+// ---- on-site service orders (上门服务) ---------------------------------------------------------
+
+const SO_STATES = ['requested', 'scheduled', 'dispatched', 'on_site', 'done', 'confirmed', 'cancelled'];
+const SO_COLOR = { requested: 'gold', scheduled: 'blue', dispatched: 'blue', on_site: 'orange', done: 'green', confirmed: 'green', cancelled: 'default' };
+const SoState = ({ state }) => html`<${Tag} color=${SO_COLOR[state] || 'default'}>${t(`so.state.${state}`)}<//>`;
+const onsiteMemory = { state: '', date: '', status: '' };
+const window2 = (o) => `${fmtTime(o.window_start)} – ${fmtTime(o.window_end)}`;
+
+function Workload() {
+  const [date, setDate] = useState(today());
+  const [res, setRes] = useState(null);
+  const [error, setError] = useState(null);
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    setError(null);
+    try { setRes(await api('GET', `/v1/technicians/workload${qs({ date })}`)); } catch (e) { setError(e); setRes(null); }
+  }
+  useEffect(() => { load(); }, []);
+  const qe = queryFieldError(error, ['date']);
+  return html`<${Card} title=${t('so.workload')}>
+    <form class="filters" onSubmit=${load} id="workload-filters">
+      <${FilterInput} name="wl.date" label=${t('so.date')} value=${date} set=${setDate} error=${qe.date} />
+      <div class="filter-actions"><button class="btn" type="submit" id="workload-search">${t('common.search')}</button></div></form>
+    ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
+    <div class="table-card"><table class="table" id="workload-table"><thead><tr><th>${t('so.technician')}</th><th>${t('col.center')}</th><th>${t('so.skills')}</th>
+      <th class="num">${t('so.orders')}</th><th class="num">${t('so.open')}</th><th>${t('so.order_ids')}</th></tr></thead>
+      <tbody>${rowsOr((res && res.rows) || [], 6, (w) => html`<tr><td>${w.name}<div class="muted mono">${w.login}</div></td><td class="mono">${w.center}</td>
+        <td>${(w.skills || []).map((k) => t(`cat.${k}`)).join('、')}</td><td class="num">${w.orders || 0}</td><td class="num">${w.open || 0}</td>
+        <td>${(w.order_ids || []).map((id) => html`<a class="mono" href=${`#/onsite/${encodeURIComponent(id)}`}>${id}</a> `)}</td></tr>`, !res && !error)}</tbody></table></div>
+  <//>`;
+}
+
+function Onsite() {
+  const [f, setF] = useState({ ...onsiteMemory });
+  const [res, setRes] = useState(null);
+  const [cursors, setCursors] = useState([]);
+  const [error, setError] = useState(null);
+  async function load(after) {
+    setError(null);
+    try { setRes(await api('GET', `/v1/service-orders${qs({ ...f, after, limit: 20 })}`)); } catch (e) { setError(e); setRes({ orders: [] }); }
+  }
+  function search(ev) { if (ev) ev.preventDefault(); Object.assign(onsiteMemory, f); setCursors([]); load(undefined); }
+  useEffect(() => { search(); }, []);
+  const qe = queryFieldError(error, ['date', 'state', 'status']);
+  const set = (k) => (x) => setF({ ...f, [k]: x });
+  const list = (res && res.orders) || [];
+  return html`<div class="page"><div class="page-head"><h1>${t('so.title')}</h1></div>
+    <form class="card filter-bar" onSubmit=${search} id="so-filters"><div class="filters">
+      <${Field} name="so.state" label=${t('col.state')}><select ...${inputProps('so.state')} value=${f.state} onChange=${(e) => set('state')(e.target.value)}>
+        <option value="">${t('more.all')}</option>${SO_STATES.map((x) => html`<option value=${x}>${t(`so.state.${x}`)}</option>`)}</select><//>
+      <${FilterInput} name="so.date" label=${t('so.date')} value=${f.date} set=${set('date')} error=${qe.date} placeholder="2026-12-07" />
+      <${Field} name="so.status" label=${t('so.promise')}><select ...${inputProps('so.status')} value=${f.status} onChange=${(e) => set('status')(e.target.value)}>
+        <option value="">${t('more.all')}</option>${['at_risk', 'overdue'].map((x) => html`<option value=${x}>${t(`prs.${x}`)}</option>`)}</select><//>
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="so-search">${t('common.search')}</button></div></div></form>
+    ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
+    <div class="card table-card"><table class="table" id="so-table"><thead><tr><th>${t('col.id')}</th><th>${t('col.center')}</th><th>${t('col.state')}</th>
+      <th>${t('f.customer.name')}</th><th>${t('so.address')}</th><th>${t('f.device.category')}</th><th>${t('so.window')}</th><th>${t('so.technician')}</th><th>${t('so.respond_by')}</th></tr></thead>
+      <tbody>${rowsOr(list, 9, (o) => html`<tr id=${`so-${o.id}`} class=${o.overdue ? 'row-overdue' : ''}><td><a class="mono" href=${`#/onsite/${encodeURIComponent(o.id)}`}>${o.id}</a></td>
+        <td class="mono">${o.center}</td><td><${SoState} state=${o.state} /></td><td>${(o.customer && o.customer.name) || '—'}<div class="muted mono">${(o.customer && o.customer.phone) || ''}</div></td>
+        <td>${o.address || '—'}</td><td>${t(`cat.${o.category}`)}</td><td>${window2(o)}</td><td>${o.technician_name || o.technician || '—'}</td>
+        <td class=${o.overdue ? 'overdue' : ''}>${o.respond_by ? fmtTime(o.respond_by) : '—'}${o.overdue ? html` <${Tag} color="red">${t('prs.overdue')}<//>` : o.at_risk ? html` <${Tag} color="orange">${t('prs.at_risk')}<//>` : null}</td></tr>`, !res)}</tbody></table>
+      ${res ? html`<div class="pager">
+        <button class="btn" type="button" disabled=${!cursors.length} onClick=${() => { setCursors([]); load(undefined); }}>${t('common.first')}</button>
+        <button class="btn" type="button" id="so-next" disabled=${!res.next} onClick=${() => { setCursors([...cursors, res.next]); load(res.next); }}>${t('common.next')}</button></div>` : null}</div>
+    <${Workload} />
+  </div>`;
+}
+
+// "2026-12-09 09:00" (China time) → RFC 3339; '' stays empty; null when malformed.
+function chinaTime(s) {
+  s = String(s || '').trim();
+  if (!s) return '';
+  const m = /^(\d{4}-\d{2}-\d{2})[ T](\d{2}):(\d{2})$/.exec(s);
+  return m && dateOk(m[1]) && Number(m[2]) < 24 && Number(m[3]) < 60 ? `${m[1]}T${m[2]}:${m[3]}:00+08:00` : null;
+}
+
+// The one next step the state allows, and cancel while the order is open.
+function OnsiteStep({ o, onDone }) {
+  const techs = useGet(`/v1/technicians${qs({ skill: o.category, center: o.center })}`, [o.id, o.category]);
+  const path = (step) => `/v1/service-orders/${encodeURIComponent(o.id)}/${step}`;
+  const need = (v, e, k, label) => { if (!String(v[k] || '').trim()) e[k] = t('v.required', { field: t(label) }); };
+  let step = null;
+  if (o.state === 'requested' || o.state === 'scheduled') {
+    const list = (techs.data && techs.data.technicians) || [];
+    step = html`<h3>${t(o.state === 'requested' ? 'so.do.schedule' : 'so.do.reschedule')}</h3>
+      ${techs.error ? html`<${ErrorBox} error=${techs.error} />` : null}
+      <${MiniForm} path=${path('schedule')} formId="so-schedule" submitLabel=${t(o.state === 'requested' ? 'so.do.schedule' : 'so.do.reschedule')} onDone=${onDone}
+        initial=${{ technician: '', window_start: '', window_end: '', note: '' }}
+        fields=${[{ name: 'technician', label: 'so.technician', options: [['', t(list.length ? 'so.pick' : 'so.no_tech')], ...list.filter((x) => x.active !== false).map((x) => [x.login, `${x.name} (${x.login}, ${x.center})`])] },
+          { name: 'window_start', label: 'so.new_start', placeholder: '2026-12-09 09:00' }, { name: 'window_end', label: 'so.new_end', placeholder: '2026-12-09 11:00' },
+          { name: 'note', label: 'so.note' }]}
+        build=${(v, e) => { need(v, e, 'technician', 'so.technician');
+          const ws = chinaTime(v.window_start); const we = chinaTime(v.window_end);
+          if (ws === null) e.window_start = t('so.time_bad'); if (we === null) e.window_end = t('so.time_bad');
+          if (!e.window_start && !e.window_end && !ws !== !we) e[ws ? 'window_end' : 'window_start'] = t('so.both');
+          return { technician: v.technician, window_start: ws || undefined, window_end: we || undefined, note: v.note || undefined }; }} />`;
+    if (o.state === 'scheduled') step = html`${step}<div class="form-actions"><${PostButton} path=${path('dispatch')} body=${{}} label=${t('so.do.dispatch')} id="so-dispatch" onDone=${onDone} /></div>`;
+  } else if (o.state === 'dispatched') {
+    step = html`<div class="form-actions"><${PostButton} path=${path('check-in')} body=${{}} label=${t('so.do.check_in')} id="so-check-in" onDone=${onDone} /></div>`;
+  } else if (o.state === 'on_site') {
+    step = html`<h3>${t('so.do.check_out')}</h3><${MiniForm} path=${path('check-out')} formId="so-checkout" submitLabel=${t('so.do.check_out')} onDone=${onDone}
+      initial=${{ work_done: '', distance_km: '', parts: '' }}
+      fields=${[{ name: 'work_done', label: 'so.work_done', area: true }, { name: 'distance_km', label: 'so.distance', inputmode: 'decimal', placeholder: '12.5' },
+        { name: 'parts', label: 'so.parts', placeholder: 'PUMP-1*1, SEAL-2' }]}
+      build=${(v, e) => { need(v, e, 'work_done', 'so.work_done');
+        const km = String(v.distance_km || '').trim();
+        if (!/^\d{1,4}(\.\d{1,2})?$/.test(km) || Number(km) > 2000) e.distance_km = t('so.km_bad');
+        const parts = [];
+        for (const x of String(v.parts || '').split(/[,，]/).map((y) => y.trim()).filter(Boolean)) {
+          const m = /^([A-Za-z0-9._-]+)\s*(?:[*×xX]\s*(\d{1,3}))?$/.exec(x);
+          if (!m) { e.parts = t('so.parts_bad'); break; }
+          parts.push({ sku: m[1], qty: m[2] ? Number(m[2]) : 1 });
+        }
+        return { work_done: String(v.work_done || '').trim(), distance_km: Number(km), parts_used: parts.length ? parts : undefined }; }} />`;
+  } else if (o.state === 'done') {
+    step = html`<h3>${t('so.do.confirm')}</h3><${MiniForm} path=${path('confirm')} formId="so-confirm" submitLabel=${t('so.do.confirm')} onDone=${onDone}
+      initial=${{ confirmed_by: '', signature: '', rating: '5', note: '' }}
+      fields=${[{ name: 'confirmed_by', label: 'so.confirmed_by' }, { name: 'signature', label: 'so.signature' },
+        { name: 'rating', label: 'so.rating', options: [['', '—'], ...[5, 4, 3, 2, 1].map((n) => [String(n), '★'.repeat(n)])] }, { name: 'note', label: 'so.note' }]}
+      build=${(v, e) => { need(v, e, 'confirmed_by', 'so.confirmed_by');
+        return { confirmed_by: String(v.confirmed_by || '').trim(), signature: v.signature || undefined, rating: v.rating ? Number(v.rating) : undefined, note: v.note || undefined }; }} />`;
+  }
+  const open = ['requested', 'scheduled', 'dispatched'].includes(o.state);
+  return html`<${Card} title=${t('so.next')}>
+    ${step || html`<p class="muted" id="so-no-step">${t('so.no_step')}</p>`}
+    ${open ? html`<details class="add-form"><summary id="so-cancel-open">${t('so.do.cancel')}</summary>
+      <${MiniForm} path=${path('cancel')} formId="so-cancel" danger submitLabel=${t('so.do.cancel')} onDone=${onDone} initial=${{ reason: '' }}
+        fields=${[{ name: 'reason', label: 'so.reason' }]} build=${(v, e) => { need(v, e, 'reason', 'so.reason'); return { reason: String(v.reason || '').trim() }; }} /></details>` : null}
+  <//>`;
+}
+
+function SoTimeline({ list }) {
+  return html`<table class="table" id="so-timeline"><thead><tr><th>${t('so.at')}</th><th>${t('col.state')}</th><th>${t('so.event')}</th><th>${t('so.actor')}</th><th>${t('so.note')}</th></tr></thead>
+    <tbody>${rowsOr(list || [], 5, (h) => html`<tr><td>${fmtTime(h.at)}</td><td>${h.from_state ? html`${t(`so.state.${h.from_state}`)} → ` : ''}${t(`so.state.${h.to_state}`)}</td>
+      <td>${h.event || '—'}</td><td>${h.actor || '—'}</td><td>${h.note || '—'}</td></tr>`)}</tbody></table>`;
+}
+
+function soItems(o) {
+  return [[t('f.customer.name'), o.customer && o.customer.name], [t('f.customer.phone'), html`<span class="mono">${(o.customer && o.customer.phone) || '—'}</span>`],
+    [t('so.address'), o.address], [t('f.device.category'), t(`cat.${o.category}`)], [t('so.device'), [o.brand, o.model, o.serial].filter(Boolean).join(' ') || '—'],
+    [t('so.fault'), o.fault], [t('so.window'), window2(o)], [t('so.technician'), o.technician ? `${o.technician_name || ''} (${o.technician})` : '—'],
+    [t('so.respond_by'), o.respond_by ? fmtTime(o.respond_by) : '—'], [t('so.checked_in'), o.checked_in_at ? fmtTime(o.checked_in_at) : '—'],
+    [t('so.checked_out'), o.checked_out_at ? fmtTime(o.checked_out_at) : '—'], [t('so.work_done'), o.work_done || '—'],
+    [t('so.distance'), o.checked_out_at ? `${o.distance_km || 0} km` : '—'],
+    [t('so.parts'), (o.parts_used || []).map((p) => `${p.sku} × ${p.qty || 1}`).join(', ') || '—'],
+    [t('so.confirmed_by'), o.confirmed_by ? `${o.confirmed_by}${o.rating ? ` ${'★'.repeat(o.rating)}` : ''}` : '—'],
+    o.ticket_id ? [t('col.id'), html`<a class="mono" href=${`#/tickets/${encodeURIComponent(o.ticket_id)}`}>${o.ticket_id}</a>`] : null,
+    o.cancel_reason ? [t('so.reason'), o.cancel_reason] : null];
+}
+
+function OnsiteOrder({ me, id }) {
+  const g = useGet(`/v1/service-orders/${encodeURIComponent(id)}`, [id]);
+  if (g.error) return html`<${NotFound} error=${g.error} />`;
+  if (!g.data) return html`<${Loading} />`;
+  const o = g.data;
+  return html`<div class="page"><div class="page-head"><h1>${t('so.order')} <span class="mono" id="so-id">${o.id}</span> <span id="so-state"><${SoState} state=${o.state} /></span></h1>
+      <a class="btn" id="so-print" href=${`#/print/onsite/${encodeURIComponent(o.id)}`}>${t('so.print')}</a></div>
+    ${o.overdue ? html`<div class="alert alert-error" role="status">${t('so.overdue', { at: fmtTime(o.respond_by) })}</div>` : null}
+    <div class="card" id="so-record"><${Desc} items=${soItems(o)} /></div>
+    <${OnsiteStep} o=${o} me=${me} onDone=${() => g.reload()} />
+    <${Card} title=${t('so.timeline')}><div class="table-card"><${SoTimeline} list=${o.timeline} /></div><//>
+  </div>`;
+}
+
+// 外出服务记录表: the field-service record on A4, like the claim form.
+function OnsitePrint({ me, id }) {
+  const { data: o, error } = useGet(`/v1/service-orders/${encodeURIComponent(id)}`, [id]);
+  useEffect(() => { document.body.dataset.paper = 'a4'; return () => { delete document.body.dataset.paper; }; }, []);
+  if (error) return html`<${NotFound} error=${error} />`;
+  if (!o) return html`<${Loading} />`;
+  return html`<div class="print-page">
+    <div class="print-toolbar no-print"><a class="btn" href=${`#/onsite/${encodeURIComponent(o.id)}`}>${t('common.back')}</a>
+      <button class="btn btn-primary" type="button" id="do-print" onClick=${() => window.print()}>${t('common.print')}</button></div>
+    <article class="doc doc-a4" id="doc">
+      <header class="doc-head"><div><div class="doc-org">${t('app.title')} · ${o.center}</div><h1>${t('so.form_title')}</h1>
+        <div class="doc-no">${t('so.order')}: <strong class="mono" id="doc-order">${o.id}</strong></div>
+        <div>${t('col.state')}: ${t(`so.state.${o.state}`)}</div></div>
+        <${Qr} text=${o.id} size=${112} /></header>
+      <${Desc} items=${soItems(o)} />
+      <h2>${t('so.timeline')}</h2><${SoTimeline} list=${o.timeline} />
+      <footer class="doc-sign"><div>${t('so.sign_tech')}: ____________</div><div>${t('so.sign_customer')}: ${o.confirmed_by || '____________'}</div>
+        <div>${t('print.staff')}: ${me.display_name || me.login} · ${fmtDate(today())}</div></footer>
+    </article></div>`;
+}
+
+// ---- the station scorecard (服务站考核) --------------------------------------------------------
+
+const SC_METRICS = ['turnaround_hours', 'first_time_fix_pct', 'repeat_repair_pct', 'promise_kept_pct', 'satisfaction', 'nps', 'complaints_per_100', 'cost_per_repair_cents', 'parts_fill_pct'];
+const SC_WHY = { 'no repair completed in the period': 'sc.why.repairs', 'no promise ended by a repair in the period': 'sc.why.promises',
+  'no survey answered in the period': 'sc.why.surveys', 'no ticket opened in the period': 'sc.why.tickets', 'no completed repair charged yet': 'sc.why.charged',
+  'no completed repair needed parts': 'sc.why.parts' };
+const scorecardMemory = { from: '', to: '' };
+function metricCell(m) {
+  if (!m) return html`<td class="num">—</td>`;
+  if (m.value === undefined || m.value === null) return html`<td class="num muted sc-null" title=${m.reason || ''}>— <div class="sc-why">${SC_WHY[m.reason] ? t(SC_WHY[m.reason]) : m.reason || ''}</div></td>`;
+  const v = m.key === 'cost_per_repair_cents' ? fmtMoney(Math.round(m.value)) : `${Number(m.value).toFixed(1)}${/pct$/.test(m.key) ? '%' : ''}`;
+  return html`<td class="num">${v}<div class="muted">${t('sc.score_of', { n: Number(m.score ?? 0).toFixed(1) })}</div></td>`;
+}
+function Scorecard() {
+  const [f, setF] = useState({ from: scorecardMemory.from || sinceDays(29), to: scorecardMemory.to || today() });
+  const [rep, setRep] = useState(null);
+  const [error, setError] = useState(null);
+  async function load(ev) {
+    if (ev) ev.preventDefault();
+    Object.assign(scorecardMemory, f);
+    setError(null);
+    try { setRep(await api('GET', `/v1/reports/scorecard${qs(f)}`)); } catch (e) { setError(e); setRep(null); }
+  }
+  useEffect(() => { load(); }, []);
+  const qe = queryFieldError(error, ['from', 'to']);
+  const set = (k) => (x) => setF({ ...f, [k]: x });
+  const regions = {};
+  for (const r of (rep && rep.rows) || []) (regions[r.region || '—'] = regions[r.region || '—'] || []).push(r);
+  for (const k of Object.keys(regions)) regions[k].sort((a, b) => (a.rank || 1e9) - (b.rank || 1e9) || String(a.center).localeCompare(String(b.center)));
+  return html`<div class="page"><div class="page-head"><h1>${t('sc.title')}</h1></div>
+    <form class="card filter-bar" onSubmit=${load} id="sc-filters"><div class="filters">
+      <${FilterInput} name="sc.from" label=${t('more.from')} value=${f.from} set=${set('from')} error=${qe.from} />
+      <${FilterInput} name="sc.to" label=${t('more.to')} value=${f.to} set=${set('to')} error=${qe.to} />
+      <div class="filter-actions"><button class="btn btn-primary" type="submit" id="sc-search">${t('common.search')}</button></div></div>
+      ${rep ? html`<p class="hint" id="sc-period">${t('sc.period', { from: fmtDate(rep.from), to: fmtDate(rep.to), v: rep.weights_version || '—' })}</p>` : null}</form>
+    ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
+    ${rep && !Object.keys(regions).length ? html`<p class="muted">${t('common.none')}</p>` : null}
+    ${Object.keys(regions).sort().map((reg) => html`<${Card} title=${`${t('users.region')} ${reg}`}><div class="table-card"><table class="table sc-table" id=${`sc-${reg}`}>
+      <thead><tr><th class="num">${t('sc.rank')}</th><th>${t('col.center')}</th><th class="num">${t('sc.score')}</th><th class="num">${t('sc.tickets')}</th><th class="num">${t('sc.repaired')}</th>
+        ${SC_METRICS.map((k) => html`<th class="num">${t(`sc.m.${k}`)}</th>`)}</tr></thead>
+      <tbody>${regions[reg].map((r) => html`<tr id=${`sc-row-${r.center}`}><td class="num">${r.rank ? html`<strong>${r.rank}</strong><span class="muted">/${r.region_centers || 0}</span>` : '—'}</td>
+        <td class="mono">${r.center}</td><td class="num"><strong>${r.score === undefined || r.score === null ? '—' : Number(r.score).toFixed(1)}</strong></td>
+        <td class="num">${r.tickets || 0}</td><td class="num">${r.repaired || 0}</td>
+        ${SC_METRICS.map((k) => metricCell((r.metrics || []).find((m) => m.key === k)))}</tr>`)}</tbody></table></div><//>`)}
+    ${rep ? html`<p class="hint">${t('sc.hint')}</p>` : !error ? html`<p class="muted">${t('common.loading')}</p>` : null}
+  </div>`;
+}

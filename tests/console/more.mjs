@@ -441,6 +441,101 @@ try {
   await shot(desk, 'complaints-overdue');
   await apiAs(C, 'POST', `/v1/complaints/${late.id}/acknowledge`, { note: 'test done' });
 
+  // ---- on-site service: an order through its life, the workload, the field-service record ------
+  const techLogin = `tech.${rnd(6)}`;
+  await apiAs(C, 'POST', '/v1/technicians', { login: techLogin, name: `技师${rnd(3)}`, center: CENTER, skills: ['general'], active: true });
+  const soDay = chinaDay(1);
+  const so = await apiAs(C, 'POST', '/v1/service-orders', { customer: { name: `${surname}上门`, phone }, address: '淮海路 88 号', category: 'general',
+    fault: '漏水', window_start: `${soDay}T09:00:00+08:00`, window_end: `${soDay}T11:00:00+08:00` });
+  await desk.click('#nav-onsite');
+  await desk.selectOption('#f-so-state', 'requested');
+  await desk.fill('#f-so-date', soDay);
+  await desk.click('#so-search');
+  await check("the on-site list finds the new order by state and appointment date, with its response promise", async () => {
+    await desk.waitForSelector(`#so-${so.id}`);
+    return (await desk.textContent(`#so-${so.id}`)).includes(`${surname}上门`);
+  });
+  await shot(desk, 'onsite');
+  await desk.click(`#so-${so.id} a`);
+  await desk.waitForSelector('#form-so-schedule');
+  await desk.click('#submit-so-schedule');
+  await check('scheduling without a technician is refused at the field', async () => { await desk.waitForSelector('#f-so-schedule-technician-err'); return true; });
+  await check("the technician list offers the new technician (skill of the order's category)", async () =>
+    (await desk.$$(`#f-so-schedule-technician option[value="${techLogin}"]`)).length === 1);
+  await desk.selectOption('#f-so-schedule-technician', techLogin);
+  await desk.fill('#f-so-schedule-window_start', `${soDay} 25:00`);
+  await desk.click('#submit-so-schedule');
+  await check('an impossible time of a new window is refused at its field', async () => { await desk.waitForSelector('#f-so-schedule-window_start-err'); return true; });
+  await desk.fill('#f-so-schedule-window_start', '');
+  await desk.click('#submit-so-schedule');
+  await desk.waitForSelector('#so-dispatch');
+  await desk.click('#so-dispatch');
+  await desk.waitForSelector('#so-check-in');
+  await desk.click('#so-check-in');
+  await desk.waitForSelector('#form-so-checkout');
+  await desk.fill('#f-so-checkout-work_done', '更换水泵');
+  await desk.fill('#f-so-checkout-distance_km', '12,5km');
+  await desk.click('#submit-so-checkout');
+  await check('a malformed distance is refused at its field', async () => { await desk.waitForSelector('#f-so-checkout-distance_km-err'); return true; });
+  await desk.fill('#f-so-checkout-distance_km', '12.5');
+  await desk.fill('#f-so-checkout-parts', 'PUMP-1*1');
+  await desk.click('#submit-so-checkout');
+  await desk.waitForSelector('#form-so-confirm');
+  await desk.fill('#f-so-confirm-confirmed_by', `${surname}上门`);
+  await desk.click('#submit-so-confirm');
+  await check('scheduled, dispatched, checked in, checked out and confirmed from the order page (checked through the API)', async () => {
+    await desk.waitForSelector('#so-no-step');
+    const o = await apiAs(C, 'GET', `/v1/service-orders/${so.id}`);
+    return o.state === 'confirmed' && o.technician === techLogin && o.distance_km === 12.5 && o.work_done === '更换水泵'
+      && (await desk.textContent('#so-timeline')).includes('客户已确认');
+  });
+  await shot(desk, 'onsite-order', { fullPage: true });
+  await desk.click('#so-print');
+  await check('the field-service record prints on A4 with the order number, the work done and a QR code', async () => {
+    await desk.waitForSelector('#doc-order');
+    await desk.emulateMedia({ media: 'print' });
+    const visible = await desk.isVisible('#doc') && !(await desk.isVisible('.print-toolbar'));
+    await desk.emulateMedia({ media: 'screen' });
+    return visible && (await desk.textContent('#doc-order')).trim() === so.id && (await desk.textContent('#doc')).includes('更换水泵')
+      && (await desk.$$('#qr path')).length === 1;
+  });
+  await shot(desk, 'onsite-a4', { fullPage: true });
+  await desk.goto(`${U}/console/#/onsite`);
+  await desk.fill('#f-wl-date', soDay);
+  await desk.click('#workload-search');
+  await check("the technicians' workload of the day shows the new technician with the order", async () => {
+    await desk.waitForSelector(`#workload-table >> text=${so.id}`);
+    return true;
+  });
+
+  // ---- the station scorecard -------------------------------------------------------------------
+  const sc = await newPage();
+  await signIn(sc, 'REGION');
+  await sc.click('#nav-scorecard');
+  await check('the region manager reads the scorecard: a table per region, rank, score and the nine metrics (a null one with its reason)', async () => {
+    await sc.waitForSelector('.sc-table tbody tr');
+    const heads = await sc.$$eval('.sc-table thead th', (th) => th.length);
+    const rows = await sc.$$eval('.sc-table tbody tr', (tr) => tr.map((r) => r.children.length));
+    return heads === 14 && rows.every((n) => n === 14);
+  });
+  await check('a metric without data shows its reason', async () => {
+    const r = await apiAs(A, 'GET', `/v1/reports/scorecard?from=${chinaDay(-29)}&to=${chinaDay(0)}`);
+    const nulls = r.rows.flatMap((x) => x.metrics).filter((m) => m.value === undefined || m.value === null).length;
+    return nulls === 0 || (await sc.$$('.sc-null .sc-why')).length > 0;
+  });
+  await shot(sc, 'scorecard', { fullPage: true });
+  await sc.fill('#f-sc-from', '2026-02-30');
+  await sc.click('#sc-search');
+  await check('an impossible date is refused at its field', async () => { await sc.waitForSelector('#f-sc-from-err'); return true; });
+  await check('the desk has the on-site and scorecard menus; finance the scorecard but not on-site service', async () => {
+    const fin2 = await newPage();
+    await signIn(fin2, 'FINANCE');
+    const r = (await fin2.isVisible('#nav-scorecard')) && !(await fin2.isVisible('#nav-onsite'))
+      && (await desk.isVisible('#nav-onsite')) && (await desk.isVisible('#nav-scorecard'));
+    await fin2.close();
+    return r;
+  });
+
   // ---- the new screens on a phone ------------------------------------------------------------
   const phoneDesk = await newPage({ width: 390, height: 844 });
   await signIn(phoneDesk, 'CENTER');
