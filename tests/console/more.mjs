@@ -5,7 +5,9 @@
 // statistics' charts), promised deadlines (the lists, the per-centre report, a service level set
 // and removed by the administrator), the quality report and its CSV, the customers'
 // notifications (outbox, opt-out and opt-in), the integrators' webhooks (created, paused,
-// resumed, deliveries, deleted), a manufacturer claim's page and its printed A4 claim form.
+// resumed, deliveries, deleted), a manufacturer claim's page and its printed A4 claim form, an
+// on-site service order through its life with its printed field-service record and the
+// technicians' workload, and the station scorecard.
 // Prints TAP lines and saves a screenshot per screen into docs/console/.
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
