@@ -765,7 +765,7 @@ function Onsite() {
         <option value="">${t('more.all')}</option>${['at_risk', 'overdue'].map((x) => html`<option value=${x}>${t(`prs.${x}`)}</option>`)}</select><//>
       <div class="filter-actions"><button class="btn btn-primary" type="submit" id="so-search">${t('common.search')}</button></div></div></form>
     ${Object.keys(qe).length ? null : html`<${ErrorBox} error=${error} />`}
-    <div class="card table-card"><table class="table" id="so-table"><thead><tr><th>${t('col.id')}</th><th>${t('col.center')}</th><th>${t('col.state')}</th>
+    <div class="card table-card"><table class="table" id="so-table"><thead><tr><th>${t('so.order')}</th><th>${t('col.center')}</th><th>${t('col.state')}</th>
       <th>${t('f.customer.name')}</th><th>${t('so.address')}</th><th>${t('f.device.category')}</th><th>${t('so.window')}</th><th>${t('so.technician')}</th><th>${t('so.respond_by')}</th></tr></thead>
       <tbody>${rowsOr(list, 9, (o) => html`<tr id=${`so-${o.id}`} class=${o.overdue ? 'row-overdue' : ''}><td><a class="mono" href=${`#/onsite/${encodeURIComponent(o.id)}`}>${o.id}</a></td>
         <td class="mono">${o.center}</td><td><${SoState} state=${o.state} /></td><td>${(o.customer && o.customer.name) || '—'}<div class="muted mono">${(o.customer && o.customer.phone) || ''}</div></td>
