@@ -46,8 +46,15 @@ static void on_response(int status, const char *body, size_t len, void *ud)
     (void)ud;
     if (strcmp(body, "{\"status\":\"ok\"}") == 0 && status == 200)
         return; /* our /healthz */
-    if (status == 302 && strncmp(body, "see /console/", 13) == 0)
-        return; /* "/" sends a browser to the console: no service involved */
+    if (status == 302 &&
+        (strncmp(body, "see /console/", 13) == 0 || strncmp(body, "see /status/", 12) == 0))
+        return; /* "/" and "/status" send a browser to a page: no service involved */
+    size_t i = 0;
+    while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
+        i++;
+    if ((status == 200 || status == 304) && (i == len || (body[i] != '{' && body[i] != '[')))
+        return; /* a file of the console or of the status page (HTML, JS, CSS, PNG): no service;
+                 * an answer in JSON with 2xx would have needed one */
     FUZZ_CHECK((status >= 400 && status < 500) || status == 503,
                "the gateway answered %d without any service: %.*s", status, (int)len, body);
     json_error_t jerr;
