@@ -9,7 +9,8 @@ Fails (exit 1, one line per problem) when
 
 common/sql is applied into every service's schema, so its functions count once per service
 schema: a service defining a function of the same name and argument types as the runtime
-is a duplicate too.
+is a duplicate too. A common family file whose first line is "-- schemas: a b" is applied (and
+counted) only in those schemas.
 """
 
 import glob
@@ -32,13 +33,25 @@ def defs(path):
     return out
 
 
+def schemas_of(path):
+    """The schemas a common file is for: those its "-- schemas:" first line names, else all (None)."""
+    with open(path) as fh:
+        first = fh.readline()
+    if first.startswith("-- schemas:"):
+        return set(first[len("-- schemas:"):].split())
+    return None
+
+
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else ROOT
     problems = []
     common = sorted(glob.glob(os.path.join(root, "common/sql/**/*.sql"), recursive=True))
     services = sorted(d for d in glob.glob(os.path.join(root, "services/*")) if os.path.isdir(d))
     seen_common = {}
+    only = {}  # common file -> the schemas it is for (files with a "-- schemas:" line)
     for f in common:
+        if schemas_of(f) is not None:
+            only[f] = schemas_of(f)
         for i in defs(f):
             seen_common.setdefault(i, []).append(f)
     per_schema = []
@@ -46,7 +59,12 @@ def main():
         files = sorted(glob.glob(os.path.join(svc, "migrations/*.sql")) + glob.glob(os.path.join(svc, "sql/*.sql")))
         if not files:
             continue
-        seen = {k: list(v) for k, v in seen_common.items()}
+        name = os.path.basename(svc)
+        seen = {}
+        for k, v in seen_common.items():
+            v = [f for f in v if f not in only or name in only[f]]
+            if v:
+                seen[k] = v
         for f in files:
             for i in defs(f):
                 seen.setdefault(i, []).append(f)

@@ -588,12 +588,37 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(((const mig_file_t *)a)->name, ((const mig_file_t *)b)->name);
 }
 
+/* Whether a family file is for this schema: a file whose first line is "-- schemas: a b c" is
+ * applied only to those schemas (helpers several services share, defined once); any other file
+ * is applied to every schema that reads its directory. */
+static int file_for_schema(const char *body, const char *schema)
+{
+    static const char tag[] = "-- schemas:";
+    if (strncmp(body, tag, sizeof tag - 1) != 0)
+        return 1;
+    const char *p = body + sizeof tag - 1, *end = strchr(p, '\n');
+    size_t n = strlen(schema);
+    if (!end)
+        end = p + strlen(p);
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\r'))
+            p++;
+        const char *w = p;
+        while (p < end && *p != ' ' && *p != '\t' && *p != '\r')
+            p++;
+        if ((size_t)(p - w) == n && strncmp(w, schema, n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* The family files (every file named *.sql in a directory) of each directory in order, by name
- * within one directory. Inside the caller's transaction: a file whose checksum is the one recorded
- * in schema_sql_files is skipped, unless `force` (a migration ran in this start) or a migration
- * was applied after the file (a start that died between its migrations and its family files). */
-static int apply_sql_dirs(PGconn *conn, const char *const *dirs, const char *const *labels,
-                          int ndirs, int force, char *err, size_t errlen)
+ * within one directory, for `schema` (file_for_schema). Inside the caller's transaction: a file
+ * whose checksum is the one recorded in schema_sql_files is skipped, unless `force` (a migration
+ * ran in this start) or a migration was applied after the file (a start that died between its
+ * migrations and its family files). */
+static int apply_sql_dirs(PGconn *conn, const char *schema, const char *const *dirs,
+                          const char *const *labels, int ndirs, int force, char *err, size_t errlen)
 {
     if (exec_ok(conn, "SET LOCAL check_function_bodies = off", err, errlen) < 0)
         return -1;
@@ -643,6 +668,10 @@ static int apply_sql_dirs(PGconn *conn, const char *const *dirs, const char *con
                 snprintf(err, errlen, "cannot read %s", files[i].path);
                 rc = -1;
                 break;
+            }
+            if (!file_for_schema(body, schema)) {
+                free(body);
+                continue;
             }
             const char *params[2] = {files[i].name, body};
             PGresult *r = PQexecParams(conn,
@@ -785,7 +814,8 @@ int as_db_migrate(PGconn *conn, const char *schema, const char *const *dirs, int
             goto rollback;
         }
         if (next >= nfiles) {
-            if (apply_sql_dirs(conn, sql_dirs, sql_labels, nsql, applied_any, err, errlen) < 0)
+            if (apply_sql_dirs(conn, schema, sql_dirs, sql_labels, nsql, applied_any, err, errlen) <
+                0)
                 goto rollback;
             r = PQexec(conn, "SELECT rebuild_dispatch() WHERE to_regproc('rebuild_dispatch') "
                              "IS NOT NULL");

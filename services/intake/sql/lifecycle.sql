@@ -755,16 +755,6 @@ END $$;
 CREATE OR REPLACE TRIGGER tickets_announce_customer AFTER INSERT ON tickets
     FOR EACH ROW EXECUTE FUNCTION tickets_announce_customer();
 
-CREATE OR REPLACE FUNCTION setting(p_name text) RETURNS bigint
-LANGUAGE sql STABLE AS $$ SELECT value FROM settings WHERE name = p_name $$;
-
--- The service clock: database time plus the test clock offset (counted in test mode only).
-CREATE OR REPLACE FUNCTION svc_now() RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT now() + make_interval(secs => coalesce(setting('clock_offset_s'), 0)
-                                         * (coalesce(setting('test_mode'), 0) <> 0)::int)
-$$;
-
 CREATE OR REPLACE FUNCTION service_level_hours(p_center text, p_category text) RETURNS int
 LANGUAGE sql STABLE AS $$
     SELECT coalesce((SELECT hours FROM service_levels

@@ -3,11 +3,6 @@
 -- Change a function here, in place; a new migration holds only tables, data changes and drops.
 -- (scripts/sql-fold.py moves definitions found in migrations into these files.)
 
-CREATE OR REPLACE FUNCTION setting(p_name text) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-    SELECT value FROM settings WHERE name = p_name
-$$;
-
 -- Whether a reader of this role/site/region sees an event of centre p_center, region p_region.
 -- An event with no centre (stock, periods) is for head office only: checks fail closed.
 CREATE OR REPLACE FUNCTION may_see(p_role text, p_site text, p_region text, p_center text, p_ev_region text)

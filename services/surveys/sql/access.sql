@@ -3,23 +3,6 @@
 -- Change a function here, in place; a new migration holds only tables, data changes and drops.
 -- (scripts/sql-fold.py moves definitions found in migrations into these files.)
 
-CREATE OR REPLACE FUNCTION setting(p_name text) RETURNS bigint
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-    v bigint;
-BEGIN
-    SELECT s.value INTO v FROM settings s WHERE s.name = p_name;
-    RETURN v;
-END $$;
-
--- The service's "now". The offset can only be non-zero in test mode (the service refuses to
--- start otherwise, and cmd_advance_clock refuses too).
-CREATE OR REPLACE FUNCTION svc_now() RETURNS timestamptz
-LANGUAGE sql STABLE AS $$
-    SELECT now() + make_interval(secs => coalesce(setting('clock_offset_s'), 0)
-                                         * (coalesce(setting('test_mode'), 0) <> 0)::int)
-$$;
-
 CREATE OR REPLACE FUNCTION svc_today() RETURNS date
 LANGUAGE sql STABLE AS $$
     SELECT (svc_now() AT TIME ZONE 'Asia/Shanghai')::date

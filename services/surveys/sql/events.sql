@@ -127,11 +127,6 @@ BEGIN
         ON CONFLICT (ticket_id) DO NOTHING;
 END $$;
 
-CREATE OR REPLACE FUNCTION on_region_created(e jsonb) RETURNS void LANGUAGE sql AS $$
-    INSERT INTO regions(code, name) VALUES (e->'region'->>'code', e->'region'->>'name')
-    ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name;
-$$;
-
 CREATE OR REPLACE FUNCTION on_center_changed(e jsonb) RETURNS void LANGUAGE sql AS $$
     INSERT INTO regions(code, name) VALUES (e->'center'->>'region', e->'center'->>'region')
     ON CONFLICT DO NOTHING;
