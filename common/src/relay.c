@@ -30,6 +30,7 @@ struct as_relay {
     uint64_t marked;  /* published_seq as last written (or read at start) */
     uint64_t marking; /* the value the fetch in flight writes, 0 when it writes none */
     int loaded, busy, again, closing, want_mark;
+    int timer_closed; /* the timer's close callback ran (destroy) */
 };
 
 static const char *SQL_FETCH =
@@ -89,14 +90,23 @@ static uint8_t *row_envelope(const PGresult *res, int row, const char *stream, c
 
 static void relay_fetch(as_relay_t *r);
 
+/* After as_relay_destroy the relay is freed by whichever ends last: its timer's close callback
+ * or the database job in flight (the job may finish first when the connection is dropped). */
+static int relay_release(as_relay_t *r)
+{
+    if (!r->closing)
+        return 0;
+    if (!r->busy && r->timer_closed)
+        free(r);
+    return 1;
+}
+
 static void fetch_done(const as_db_result_t *res, void *ud)
 {
     as_relay_t *r = ud;
     r->busy = 0;
-    if (r->closing) {
-        free(r);
+    if (relay_release(r))
         return;
-    }
     if (!res->ok) {
         AS_DEBUG("relay fetch failed", "stream=%s error=\"%s\"", r->stream, res->message);
         return; /* the timer tries again */
@@ -162,10 +172,8 @@ static void load_done(const as_db_result_t *res, void *ud)
 {
     as_relay_t *r = ud;
     r->busy = 0;
-    if (r->closing) {
-        free(r);
+    if (relay_release(r))
         return;
-    }
     if (!res->ok)
         return;
     r->published = strtoull(as_db_value(res->res[1], 0, 0), NULL, 10);
@@ -240,8 +248,8 @@ uint64_t as_relay_head(const as_relay_t *r)
 static void relay_timer_closed(uv_handle_t *h)
 {
     as_relay_t *r = h->data;
-    if (!r->busy)
-        free(r);
+    r->timer_closed = 1;
+    relay_release(r);
 }
 
 void as_relay_destroy(as_relay_t **r_p)
