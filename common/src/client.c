@@ -148,8 +148,8 @@ int as_client_call_raw(as_client_t *c, const char *type, const uint8_t *payload,
                        const char *request_id, const As__Principal *principal, const char *trace_id,
                        unsigned timeout_ms, as_client_cb cb, void *user_data)
 {
-    if (c->npending >= CLIENT_MAX_PENDING)
-        return -1;
+    if (!c || c->npending >= CLIENT_MAX_PENDING)
+        return -1; /* no client (a service not configured) or too many calls waiting: refused */
     pending_t *p = calloc(1, sizeof *p);
     if (!p)
         return -1;
