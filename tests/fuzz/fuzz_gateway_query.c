@@ -46,6 +46,8 @@ static void on_response(int status, const char *body, size_t len, void *ud)
     (void)ud;
     if (strcmp(body, "{\"status\":\"ok\"}") == 0 && status == 200)
         return; /* our /healthz */
+    if (strcmp(body, "{\"status\":\"live\"}") == 0 && status == 200)
+        return; /* GET /livez: the gateway's own liveness, no service asked */
     if (status == 302 &&
         (strncmp(body, "see /console/", 13) == 0 || strncmp(body, "see /status/", 12) == 0))
         return; /* "/" and "/status" send a browser to a page: no service involved */
