@@ -79,8 +79,12 @@ RETURNS TABLE (center text, region text, tickets int, repaired int, turnaround_h
                responses int, satisfaction numeric, promoters int, detractors int,
                complaints int, charged int, cost_cents numeric, parts_tickets int, parts_filled int)
 LANGUAGE sql STABLE AS $$
-    WITH rep AS (
-        SELECT t.center, d.ticket_id, d.device_key, d.dropped_off, d.returned, d.hours, t.opened_at,
+    -- Each source is read once and grouped by centre (not once per centre): the period's bounds
+    -- as instants in China time so the (center, opened_at) index serves the ticket counts.
+    WITH b AS (SELECT (p_from::timestamp AT TIME ZONE 'Asia/Shanghai') AS t0,
+                      ((p_to + 1)::timestamp AT TIME ZONE 'Asia/Shanghai') AS t1),
+    rep AS MATERIALIZED (
+        SELECT t.center, d.hours,
                coalesce(jsonb_array_length(t.work->'requested'), 0) > 0 AS asked_parts,
                EXISTS (SELECT 1 FROM ticket_timeline tl WHERE tl.ticket_id = t.id
                        AND tl.event = 'parts_backordered') AS backordered,
@@ -93,35 +97,47 @@ LANGUAGE sql STABLE AS $$
                cf.total_cents
         FROM device_repairs d JOIN tickets t ON t.id = d.ticket_id
         LEFT JOIN charge_facts cf ON cf.ticket_id = d.ticket_id
-        WHERE d.returned BETWEEN p_from AND p_to)
-    SELECT c.code, c.region,
-           (SELECT count(*)::int FROM tickets t WHERE t.center = c.code
-              AND (t.opened_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN p_from AND p_to),
-           r.n, r.hours, r.ftf, r.repeats, p.kept, p.ended,
-           s.n, s.avg_milli, s.promoters, s.detractors,
-           (SELECT count(*)::int FROM complaint_facts f WHERE f.center = c.code
-              AND f.opened_date BETWEEN p_from AND p_to),
-           r.charged, r.cost, r.parts_tickets, r.parts_filled
-    FROM centers c
-    CROSS JOIN LATERAL (
-        SELECT count(*)::int AS n, round(avg(hours), 1) AS hours,
+        WHERE d.returned BETWEEN p_from AND p_to),
+    r AS (
+        SELECT rep.center, count(*)::int AS n, round(avg(hours), 1) AS hours,
                count(*) FILTER (WHERE NOT came_back)::int AS ftf,
                count(*) FILTER (WHERE is_repeat)::int AS repeats,
                count(total_cents)::int AS charged, round(avg(total_cents)) AS cost,
                count(*) FILTER (WHERE asked_parts)::int AS parts_tickets,
                count(*) FILTER (WHERE asked_parts AND NOT backordered)::int AS parts_filled
-        FROM rep WHERE rep.center = c.code) r
-    CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE t.promise_met_at <= t.promised_at)::int AS kept,
+        FROM rep GROUP BY rep.center),
+    tk AS (
+        SELECT t.center, count(*)::int AS n
+        FROM tickets t, b WHERE t.opened_at >= b.t0 AND t.opened_at < b.t1
+        GROUP BY t.center),
+    p AS (
+        SELECT t.center, count(*) FILTER (WHERE t.promise_met_at <= t.promised_at)::int AS kept,
                count(*)::int AS ended
-        FROM tickets t WHERE t.center = c.code AND t.promised_at IS NOT NULL
-          AND t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
-          AND (t.promise_met_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN p_from AND p_to) p
-    CROSS JOIN LATERAL (
-        SELECT count(*)::int AS n, avg(f.weighted_milli) AS avg_milli,
+        FROM tickets t, b WHERE t.promised_at IS NOT NULL AND t.state IN ('ready', 'closed')
+          AND t.promise_met_at >= b.t0 AND t.promise_met_at < b.t1
+        GROUP BY t.center),
+    s AS (
+        SELECT f.center, count(*)::int AS n, avg(f.weighted_milli) AS avg_milli,
                count(*) FILTER (WHERE f.nps >= 9)::int AS promoters,
                count(*) FILTER (WHERE f.nps <= 6)::int AS detractors
-        FROM survey_facts f WHERE f.center = c.code AND f.answered_date BETWEEN p_from AND p_to) s
+        FROM survey_facts f WHERE f.answered_date BETWEEN p_from AND p_to
+        GROUP BY f.center),
+    cp AS (
+        SELECT f.center, count(*)::int AS n
+        FROM complaint_facts f WHERE f.opened_date BETWEEN p_from AND p_to
+        GROUP BY f.center)
+    SELECT c.code, c.region, coalesce(tk.n, 0),
+           coalesce(r.n, 0), r.hours, coalesce(r.ftf, 0), coalesce(r.repeats, 0),
+           coalesce(p.kept, 0), coalesce(p.ended, 0),
+           coalesce(s.n, 0), s.avg_milli, coalesce(s.promoters, 0), coalesce(s.detractors, 0),
+           coalesce(cp.n, 0),
+           coalesce(r.charged, 0), r.cost, coalesce(r.parts_tickets, 0), coalesce(r.parts_filled, 0)
+    FROM centers c
+    LEFT JOIN r ON r.center = c.code
+    LEFT JOIN tk ON tk.center = c.code
+    LEFT JOIN p ON p.center = c.code
+    LEFT JOIN s ON s.center = c.code
+    LEFT JOIN cp ON cp.center = c.code
 $$;
 
 -- One metric as JSON: {key, value, unit, score, weight, basis} or {key, reason, weight, basis}.
