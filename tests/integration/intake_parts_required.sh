@@ -43,6 +43,7 @@ t_poll "the ticket is adjudicated" adjudicated ticket_field "$T" .state
 # once (line 2, none in stock): parts then applies both requests in a row, and its answer for
 # line 1 says "complete" — it did not know line 2 yet.
 PARTS_PID=$(cat "$AS_VAR/run/parts.pid")
+trap 'kill -CONT "$PARTS_PID" 2>/dev/null' EXIT # never leave parts stopped for the next test
 kill -STOP "$PARTS_PID"
 http POST "/v1/tickets/$T/diagnosis" "$AS_TOKEN_CENTER" \
     "{\"fault_code\":\"NO_POWER\",\"labour_code\":\"L-GENERAL\",\"parts\":[{\"sku\":\"$SKU_A\",\"qty\":1}]}"
