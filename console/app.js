@@ -123,6 +123,12 @@ export function luhnOk(s) {
 }
 const dateOk = (s) => /^\d{4}-\d{2}-\d{2}$/.test(s) && !isNaN(new Date(`${s}T00:00:00Z`)) &&
   new Date(`${s}T00:00:00Z`).toISOString().slice(0, 10) === s;
+// The parts a completed repair used: the ticket's reserved lines (each is then issued from stock
+// and valued in the ledger); a repair cannot be completed while a line still waits.
+const usedLines = (w) => {
+  const lines = ((w && w.requested) || []).filter((r) => r.status === 'reserved').map((r) => ({ sku: r.sku, qty: r.qty }));
+  return lines.length ? lines : undefined;
+};
 const moneyToCents = (s) => (/^\d+(\.\d{1,2})?$/.test(String(s).trim()) ? Math.round(parseFloat(s) * 100) : null);
 
 // ---- sign in ---------------------------------------------------------------------------------
@@ -282,7 +288,7 @@ const EMPTY_INTAKE = {
   'customer.name': '', 'customer.phone': '', 'device.category': 'phone_host', 'device.brand': '', 'device.model': '',
   'device.imei': '', 'device.imei_label': '', 'device.serial': '', 'purchase.invoice_date': '', 'purchase.price_cents': '',
   'purchase.invoice': true, 'purchase.warranty_card': true, 'fault.code': '', 'fault.description': '', 'fault.listed': true,
-  request: 'repair', 'pre.appearance': '', 'pre.accessories': [],
+  request: 'repair', 'pre.appearance': '', 'pre.accessories': [], diagnosis_fee_consent: false,
 };
 
 function validateIntake(v) {
@@ -315,6 +321,7 @@ function intakeBody(v) {
     fault: { code: s('fault.code'), description: [s('fault.description'), pre && `[${t('intake.precheck')}] ${pre}`].filter(Boolean).join(' — '),
       listed: !!v['fault.listed'] },
     request: v.request,
+    diagnosis_fee_consent: v.diagnosis_fee_consent ? true : undefined,
   };
 }
 
@@ -387,6 +394,7 @@ function Intake() {
           <input type="checkbox" checked=${v['pre.accessories'].includes(i)} onChange=${() => toggleAcc(i)} /> ${a}</label>`)}</fieldset>
         ${v['device.imei'] && v['device.imei_label'] ? html`<p class=${v['device.imei'] === v['device.imei_label'] ? 'ok-text' : 'warn-text'} id="imei-match">
           ${t('f.pre.imei_match')}: ${t(v['device.imei'] === v['device.imei_label'] ? 'common.yes' : 'common.no')}</p>` : null}
+        <div class="checks">${C('diagnosis_fee_consent')}</div>
       <//>
     </div>
     <div class="form-actions"><button class="btn btn-primary btn-lg" type="submit" disabled=${busy} id="intake-submit">${t('intake.submit')}</button>
@@ -560,7 +568,8 @@ function Ticket({ me, id }) {
         build=${(v, e) => { const est = moneyToCents(v.estimate_cents || ''); if (!est) e.estimate_cents = t('v.money'); return { estimate_cents: est || undefined, note: v.note || undefined }; }} />` : null}
       ${['in_repair', 'awaiting_parts'].includes(tk.state) ? html`<${ActionForm} id=${tk.id} formId="repair-complete" title=${t('act.complete')} submitLabel=${t('common.save')} onDone=${done}
         fields=${[{ name: 'labour_minutes', label: 'f.labour_minutes', type: 'number' }, { name: 'cause', label: 'f.cause', options: causes.map((c) => [c, c]) }, { name: 'note', label: 'f.note' }]}
-        build=${(v) => ({ labour_minutes: v.labour_minutes ? Number(v.labour_minutes) : undefined, cause: v.cause || causes[0], note: v.note || undefined })} />` : null}
+        build=${(v) => ({ labour_minutes: v.labour_minutes ? Number(v.labour_minutes) : undefined, cause: v.cause || causes[0], note: v.note || undefined,
+          parts_used: usedLines(w) })} />` : null}
       ${tk.state === 'ready' || counterRemedy ? html`<${ActionForm} id=${tk.id} formId="handback" title=${t('act.handback')} submitLabel=${t('act.handback')} onDone=${done}
         fields=${[{ name: 'payment_method', label: 'f.payment_method', options: pay }, { name: 'loaner_unit', label: 'f.loaner_unit' }, { name: 'note', label: 'f.note' }]}
         build=${(v) => ({ payment_method: v.payment_method || undefined, loaner_unit: v.loaner_unit || undefined, note: v.note || undefined })} />` : null}

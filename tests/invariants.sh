@@ -10,7 +10,8 @@
 #               (each starts where the previous ended) and end in the ticket's state; every
 #               final ticket has exactly one final timeline entry and a closing time
 #   settlement  at most one charge set per ticket; the ledger balances (every entry, and in
-#               total: debits = credits); every handed-back ticket was charged/closed once;
+#               total: debits = credits); every handed-back ticket (returned unrepaired
+#               included: it is closed like a declined estimate) was charged/closed once;
 #               every claim's claimed_cents is the sum of its lines' (kept by a trigger)
 #   parts       stock equals its ledger (parts' own ledger_mismatches()) and is never negative
 #   warranty    every ticket was decided exactly once;  surveys: one callback per closed ticket
@@ -212,7 +213,7 @@ if is_up intake && has intake tickets ticket_timeline; then
     q intake "SELECT id FROM tickets WHERE customer_name LIKE '$CUSTOMER' ORDER BY id" | LC_ALL=C sort >"$tmp/all"
     q intake "SELECT id FROM tickets WHERE customer_name LIKE '$CUSTOMER' AND state = 'closed' ORDER BY id" | LC_ALL=C sort >"$tmp/closed"
     q intake "SELECT id FROM tickets WHERE customer_name LIKE '$CUSTOMER'
-                AND state IN ('closed', 'refunded', 'exchanged', 'declined') ORDER BY id" | LC_ALL=C sort >"$tmp/handed"
+                AND state IN ('closed', 'refunded', 'exchanged', 'declined', 'returned') ORDER BY id" | LC_ALL=C sort >"$tmp/handed"
 fi
 # same_ids NAME FILE_EXPECTED FILE_ACTUAL — the two sorted id lists are equal.
 same_ids() {
@@ -257,7 +258,7 @@ if [ "$have_tickets" -eq 1 ]; then
         LEFT JOIN ticket_timeline e ON e.ticket_id = t.id AND e.to_state = t.state
              AND e.from_state IS DISTINCT FROM e.to_state
         WHERE t.customer_name LIKE '$CUSTOMER'
-          AND t.state IN ('closed', 'cancelled', 'declined', 'refunded', 'exchanged')
+          AND t.state IN ('closed', 'cancelled', 'declined', 'refunded', 'exchanged', 'returned')
         GROUP BY t.id, t.state, t.closed_at
         HAVING count(e.id) <> 1 OR t.closed_at IS NULL
         ORDER BY t.id")

@@ -53,5 +53,9 @@ INSERT INTO fee_rates(fee_code, category, manufacturer, effective_from, descript
                       list_cents, claim_cents) VALUES
     ('FEE-SVC',    '*',   '*', '2020-01-01', 'Service fee 服务费',                   'always',  2000,  1000),
     ('FEE-SVC',    'car', '*', '2020-01-01', 'Workshop service fee 工位服务费',      'always',  5000,  3000),
-    ('FEE-TRAVEL', '*',   '*', '2020-01-01', 'Travel fee, customer visit 上门服务费', 'visit',  10000,  8000)
+    ('FEE-TRAVEL', '*',   '*', '2020-01-01', 'Travel fee, customer visit 上门服务费', 'visit',  10000,  8000),
+    -- charged only when a device goes back unrepaired after a paid diagnosis, with the
+    -- customer's consent at intake (never to a manufacturer: no claim price)
+    ('FEE-DIAG',   '*',   '*', '2020-01-01', 'Diagnosis fee 检测费',                 'diagnosis', 5000, NULL),
+    ('FEE-DIAG',   'car', '*', '2020-01-01', 'Diagnosis fee, vehicle 车辆检测费',     'diagnosis', 20000, NULL)
 ON CONFLICT DO NOTHING;

@@ -197,6 +197,11 @@ static void return_unrepaired(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
     check_note(&e, "reason", r->reason);
     if (r->loaner_unit && strlen(r->loaner_unit) > 40)
         as_problem(&e, "loaner_unit", "is longer than 40 characters");
+    if (r->payment_method && !as_enum_has(&intake__payment_method__descriptor, r->payment_method)) {
+        char set[200];
+        as_problem(&e, "payment_method", "must be one of %s",
+                   as_enum_list(&intake__payment_method__descriptor, ", ", ", ", set, sizeof set));
+    }
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -995,6 +1000,7 @@ static const event_route_t EVENT_ROUTES[] = {
     {"parts.PartsBackordered", "SELECT on_parts_backordered($1::jsonb)"},
     {"parts.PartsIssued", "SELECT on_parts_issued($1::jsonb)"},
     {"parts.PartsReleased", "SELECT on_parts_released($1::jsonb)"},
+    {"parts.SkuChanged", "SELECT on_sku_changed($1::jsonb)"},
     {"parts.LoanerLent", "SELECT on_loaner_lent($1::jsonb)"},
     {"parts.LoanerReturned", "SELECT on_loaner_returned($1::jsonb)"},
     {"settlement.Charged", "SELECT on_charged($1::jsonb)"},

@@ -134,12 +134,17 @@ try {
   });
   await shot(page, 'intake-api-error');
   await page.fill('#f-purchase-price_cents', '3999.00');
+  await page.check('#f-diagnosis_fee_consent');
   await page.click('#intake-submit');
   let id = '';
   await check('the ticket is opened and its page shown', async () => {
     await page.waitForSelector('#ticket-id');
     id = (await page.textContent('#ticket-id')).trim();
     return id.length > 0;
+  });
+  await check("the customer's consent to the diagnosis fee, ticked on the form, is on the ticket", async () => {
+    const r = await fetch(`${U}/v1/tickets/${id}`, { headers: { Authorization: `Bearer ${process.env.AS_TOKEN_CENTER}` } });
+    return (await r.json()).diagnosis_fee_consent === true;
   });
   await check('the refund decision is read out with its rule (M-2)', async () => {
     await page.waitForSelector('#decision-words li', { timeout: 30000 });

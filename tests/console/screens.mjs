@@ -153,6 +153,16 @@ try {
     await desk.waitForSelector('#form-handback');
     return /待取机/.test(await desk.textContent('.page-head'));
   });
+  await check('the reserved screen was reported used: its line is issued, not released', async () => {
+    for (let i = 0; i < 30; i++) {
+      const tk = await apiAs(C, 'GET', `/v1/tickets/${paid.id}`);
+      const st = ((tk.work || {}).requested || []).map((r) => r.status).join(',');
+      if (st === 'issued') return true;
+      if (st === 'released') return false;
+      await desk.waitForTimeout(200);
+    }
+    return false;
+  });
 
   // ---- loaners: lent against the open ticket, returned ---------------------------------------
   await desk.click('#nav-loaners');

@@ -42,7 +42,12 @@ BEGIN
     IF t.id IS NULL THEN
         RETURN;
     END IF;
-    IF coalesce((e->>'complete')::boolean, false) AND t.state = 'awaiting_parts' THEN
+    -- The repair goes on only when every line of the ticket's own is reserved: `complete` was
+    -- computed by parts when it applied the request, and a line requested meanwhile (a second
+    -- request before this event arrived) is not in it.
+    IF coalesce((e->>'complete')::boolean, false) AND t.state = 'awaiting_parts'
+       AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(coalesce(t.work->'requested', '[]')) r
+                       WHERE r->>'status' IN ('requested', 'backordered')) THEN
         PERFORM move(t, 'in_repair', 'parts_reserved', '{"subject": "parts", "role": "service"}',
                      NULL, v_moved);
     ELSIF NOT EXISTS (SELECT 1 FROM ticket_timeline WHERE ticket_id = t.id
@@ -171,4 +176,20 @@ BEGIN
             (e->>'weighted_milli')::int, (e->>'nps')::int,
             coalesce((e->>'answered_date')::date, (now() AT TIME ZONE 'Asia/Shanghai')::date))
     ON CONFLICT (response_id) DO NOTHING;
+END $$;
+
+-- parts.SkuChanged: intake's copy of the parts catalogue (check_skus). An upsert: a delivery seen
+-- before changes nothing.
+CREATE OR REPLACE FUNCTION on_sku_changed(e jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(e->>'sku', '') = '' THEN
+        RETURN;
+    END IF;
+    INSERT INTO part_skus(sku, brand, name, category, active)
+    VALUES (e->>'sku', e->>'brand', e->>'name', coalesce(e->>'category', 'part'),
+            coalesce((e->>'active')::boolean, true))
+    ON CONFLICT (sku) DO UPDATE SET brand = EXCLUDED.brand, name = EXCLUDED.name,
+                                    category = EXCLUDED.category, active = EXCLUDED.active,
+                                    updated_at = now();
 END $$;

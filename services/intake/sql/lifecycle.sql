@@ -65,6 +65,7 @@ BEGIN
         PERFORM fail(409, 'remedy_not_repair',
                      format('the decision grants a %s; hand the ticket back instead', remedy_granted(t.decision)));
     END IF;
+    PERFORM check_skus(v_parts, 'parts');
     v_paid := repair_is_paid(t.decision);
     IF v_paid AND a->'estimate_cents' IS NULL THEN
         PERFORM fail(400, 'estimate_required',
@@ -114,7 +115,8 @@ BEGIN
         'price_cents', (t.purchase->>'price_cents')::bigint,
         'payer', CASE WHEN p_outcome = 'repaired' THEN payer_of(t) WHEN p_outcome IN ('refunded', 'exchanged') THEN 'seller' END,
         'payment_method', t.work->>'payment_method',
-        'loaner_unit', t.work->>'loaner_returned')),
+        'loaner_unit', t.work->>'loaner_returned',
+        'diagnosis_fee', CASE WHEN (t.work->>'diagnosis_fee')::boolean THEN true END)),
         p_req);
 END $$;
 
@@ -176,10 +178,26 @@ DECLARE
     v_used jsonb;
     v_work jsonb;
     v_today date := (now() AT TIME ZONE 'Asia/Shanghai')::date;
+    v_waiting text;
 BEGIN
+    -- A part used must reach the ledger: every part line must be reserved (the parts service
+    -- then issues it with a valued movement) or released before the repair is done. A line
+    -- still requested or backordered would be completed with no issue movement at all.
+    IF t.state IN ('in_repair', 'awaiting_parts') THEN
+        SELECT string_agg(format('line %s (%s x%s, %s)', r->>'line_no', r->>'sku', r->>'qty', r->>'status'),
+                          ', ' ORDER BY (r->>'line_no')::int)
+            INTO v_waiting FROM jsonb_array_elements(coalesce(t.work->'requested', '[]')) r
+            WHERE r->>'status' IN ('requested', 'backordered');
+        IF v_waiting IS NOT NULL THEN
+            PERFORM fail(409, 'parts_not_reserved',
+                         format('ticket %s: part %s not reserved yet; the repair can be completed once every '
+                                'part line is reserved (or return the device unrepaired)', t.id, v_waiting));
+        END IF;
+    END IF;
     IF t.state <> 'in_repair' THEN
         PERFORM illegal(t, 'repair completion', 'in_repair');
     END IF;
+    PERFORM check_skus(a->'parts_used', 'parts_used');
     -- Match each used part to a reserved line of the same SKU (first come, first matched).
     SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                'line_no', (SELECT (r->>'line_no')::int
@@ -273,6 +291,7 @@ CREATE OR REPLACE FUNCTION cmd_return_unrepaired(p_req text, p_principal jsonb, 
 LANGUAGE plpgsql AS $$
 DECLARE
     t tickets := ticket_for_update(p_principal, a->>'id');
+    v_fee boolean;
 BEGIN
     IF t.state NOT IN ('received', 'adjudicated', 'awaiting_review', 'estimate_pending',
                        'in_repair', 'awaiting_parts') THEN
@@ -280,9 +299,16 @@ BEGIN
                         'received, adjudicated, awaiting_review, estimate_pending, in_repair or awaiting_parts');
     END IF;
     PERFORM check_loaner(t, a, 'return unrepaired');
+    -- The one charge the rules allow here: the diagnosis fee, when the customer consented to it
+    -- at intake and a repair they would pay for (not covered) was diagnosed. Never for covered
+    -- work, never without consent, never before a diagnosis.
+    v_fee := coalesce((t.extra->>'diagnosis_fee_consent')::boolean, false)
+             AND coalesce((t.work->>'paid')::boolean, false);
     t := move(t, 'returned', 'returned_unrepaired', p_principal, p_req, a->>'reason',
               t.work || jsonb_strip_nulls(jsonb_build_object(
-                  'outcome', 'returned_unrepaired', 'loaner_returned', nullif(a->>'loaner_unit', ''))));
+                  'outcome', 'returned_unrepaired', 'loaner_returned', nullif(a->>'loaner_unit', ''),
+                  'diagnosis_fee', CASE WHEN v_fee THEN true END,
+                  'payment_method', CASE WHEN v_fee THEN a->>'payment_method' END)));
     t := loaner_back(t);
     PERFORM emit('intake', 'intake.TicketCancelled', jsonb_build_object(
         'ticket_id', t.id, 'center', t.center, 'region', t.region,

@@ -13,6 +13,7 @@ BEGIN
     IF t.state NOT IN ('in_repair', 'awaiting_parts') THEN
         PERFORM illegal(t, 'a parts request', 'in_repair or awaiting_parts');
     END IF;
+    PERFORM check_skus(a->'parts', 'parts');
     v_next := coalesce(jsonb_array_length(t.work->'requested'), 0);
     SELECT jsonb_agg(jsonb_build_object('line_no', v_next + n, 'sku', l->>'sku',
                                         'qty', (l->>'qty')::int, 'status', 'requested') ORDER BY n)
@@ -84,4 +85,24 @@ BEGIN
         'lines', (SELECT jsonb_agg(l - 'status') FROM jsonb_array_elements(v_lines) l),
         'warranty', NOT coalesce((r.work->>'paid')::boolean, true)), p_req);
     RETURN r;
+END $$;
+
+-- Reference data checked at the door: every SKU of p_parts (a diagnosis's parts, a parts
+-- request, the parts a repair used) must be in intake's copy of the parts catalogue
+-- (part_skus, kept from parts.SkuChanged). The first unknown one is a 422 naming the field and
+-- pointing to the catalogue; nothing changes.
+CREATE OR REPLACE FUNCTION check_skus(p_parts jsonb, p_field text) RETURNS void
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_bad record;
+BEGIN
+    SELECT n - 1 AS i, l->>'sku' AS sku INTO v_bad
+        FROM jsonb_array_elements(coalesce(p_parts, '[]')) WITH ORDINALITY AS x(l, n)
+        WHERE NOT EXISTS (SELECT 1 FROM part_skus s WHERE s.sku = l->>'sku')
+        ORDER BY n LIMIT 1;
+    IF FOUND THEN
+        PERFORM fail(422, 'unknown_sku',
+                     format('%s[%s].sku: %s is not in the parts catalogue (the allowed values: GET /v1/parts/skus)',
+                            p_field, v_bad.i, v_bad.sku));
+    END IF;
 END $$;

@@ -41,6 +41,7 @@ BEGIN
         'work', CASE WHEN t.work = '{}' THEN NULL ELSE t.work END,
         'callback_id', t.callback_id,
         'loaner_unit', t.loaner_unit,
+        'diagnosis_fee_consent', CASE WHEN (t.extra->>'diagnosis_fee_consent')::boolean THEN true END,
         'complaints', CASE WHEN cardinality(t.complaints) > 0 THEN to_jsonb(t.complaints) END,
         'warnings', to_jsonb(t.warnings),
         'timeline', CASE WHEN p_timeline THEN (
@@ -138,7 +139,8 @@ BEGIN
             jsonb_strip_nulls(jsonb_build_object(
                 'seller_has_same_model', a->'seller_has_same_model',
                 'consumer_accepts_other_model', a->'consumer_accepts_other_model',
-                'use_compensation_rate', a->'use_compensation_rate')),
+                'use_compensation_rate', a->'use_compensation_rate',
+                'diagnosis_fee_consent', CASE WHEN (a->>'diagnosis_fee_consent')::boolean THEN true END)),
             v_key,
             v_last_closed IS NOT NULL AND v_last_closed > now() - interval '90 days',
             coalesce(ARRAY(SELECT jsonb_array_elements_text(a->'warnings')), '{}'),

@@ -68,3 +68,21 @@ BEGIN
                         'sku', c.sku, sku_json(c));
     RETURN jsonb_build_object('status', CASE WHEN v_new THEN 201 ELSE 200 END, 'body', sku_json(c));
 END $$;
+
+-- Every change of the catalogue, however made (the route, the demo's SQL, a test's INSERT), is
+-- announced as parts.SkuChanged: intake keeps its copy from these (docs/parts.md, "Catalogue").
+CREATE OR REPLACE FUNCTION skus_announce() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND (OLD.brand, OLD.name, OLD.category, OLD.active)
+                            IS NOT DISTINCT FROM (NEW.brand, NEW.name, NEW.category, NEW.active) THEN
+        RETURN NULL; -- nothing intake keeps changed
+    END IF;
+    PERFORM emit('parts', 'parts.SkuChanged', jsonb_build_object(
+        'sku', NEW.sku, 'brand', NEW.brand, 'name', NEW.name, 'category', NEW.category,
+        'active', NEW.active));
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE TRIGGER skus_announce AFTER INSERT OR UPDATE ON skus
+    FOR EACH ROW EXECUTE FUNCTION skus_announce();

@@ -299,6 +299,7 @@ BEGIN
     -- Service and travel fees.
     FOR fr IN SELECT * FROM fees_for(v_cat, v_mfr, v_date) LOOP
         CONTINUE WHEN fr.applies = 'visit' AND v_cause <> 'customer_visit';
+        CONTINUE WHEN fr.applies = 'diagnosis'; -- only for a device returned unrepaired
         v_unit := CASE v_basis WHEN 'list' THEN fr.list_cents ELSE fr.claim_cents END;
         CONTINUE WHEN v_unit IS NULL;
         v_line := v_line + 1;
@@ -483,6 +484,9 @@ BEGIN
                                    closed_outcome = v_outcome, closed_date = v_date
                 WHERE ticket_id = v_ticket;
         END IF;
+    ELSIF v_outcome = 'declined' AND cs.ticket_id IS NULL
+          AND coalesce((e->>'diagnosis_fee')::boolean, false) THEN
+        PERFORM charge_diagnosis_fee(e, v_date);
     ELSIF v_outcome = 'declined' AND cs.ticket_id IS NULL THEN
         INSERT INTO charge_sets(ticket_id, kind, center, region, category, brand, manufacturer,
                                 payer, business_date, currency, closed_outcome, closed_date, source)
@@ -518,6 +522,84 @@ BEGIN
     END IF;
     PERFORM audit_write('{"role": "service", "subject": "settlement"}', NULL, 'close', 'ticket',
                         v_ticket, jsonb_build_object('outcome', v_outcome, 'amount', v_amount));
+END $$;
+
+-- Returned unrepaired with the diagnosis fee owed (intake decided it: a paid repair was
+-- diagnosed and the customer consented at intake): the customer is charged exactly the
+-- diagnosis fee of the price list in force on the day they consented (the ticket's opening
+-- day, Asia/Shanghai) for the ticket's category and manufacturer, plus VAT; an invoice is
+-- issued and, as at any hand-back, paid with the method given (payment:<ticket>). No rate in
+-- force: nothing is charged and the charge set says so (incomplete).
+CREATE OR REPLACE FUNCTION charge_diagnosis_fee(e jsonb, p_date date) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_ticket text := e->>'ticket_id';
+    v_cat text := nullif(e->>'category', '');
+    v_mfr text := nullif(e->>'manufacturer', '');
+    v_consent_date date := coalesce(business_date_of(nullif(e->>'opened_at', '')), p_date);
+    v_method text := coalesce(payment_method_of(e->>'payment_method'), 'unspecified');
+    v_vat_bp int := vat_rate(p_date);
+    v_net bigint;
+    v_vat bigint;
+    v_inv record;
+    fr fee_rates;
+    cs charge_sets;
+BEGIN
+    SELECT * INTO fr FROM fees_for(v_cat, v_mfr, v_consent_date) f
+        WHERE f.applies = 'diagnosis' AND f.list_cents IS NOT NULL ORDER BY f.fee_code LIMIT 1;
+    INSERT INTO charge_sets(ticket_id, kind, center, region, category, brand, manufacturer,
+                            payer, business_date, currency, closed_outcome, closed_date, source,
+                            incomplete, notes)
+        VALUES (v_ticket, 'declined', coalesce(nullif(e->>'center', ''), '-'),
+                nullif(e->>'region', ''), v_cat, nullif(e->>'brand', ''), v_mfr,
+                CASE WHEN fr.fee_code IS NULL THEN 'none' ELSE 'customer' END, p_date, currency(),
+                'declined', p_date, e, fr.fee_code IS NULL,
+                CASE WHEN fr.fee_code IS NULL
+                     THEN ARRAY[format('no diagnosis fee in the price list for %s (%s) on %s',
+                                       coalesce(v_cat, '-'), coalesce(v_mfr, '-'), v_consent_date)]
+                     ELSE ARRAY[format('diagnosis fee consented on %s', v_consent_date)] END)
+        RETURNING * INTO cs;
+    IF fr.fee_code IS NULL OR fr.list_cents = 0 THEN
+        PERFORM emit_charged(cs);
+        RETURN;
+    END IF;
+    v_net := fr.list_cents;
+    v_vat := round(v_net::numeric * v_vat_bp / 10000)::bigint;
+    INSERT INTO charge_lines(ticket_id, line_no, kind, code, description, qty, unit_cents,
+                             amount_cents, payer, basis, note)
+        VALUES (v_ticket, 1, 'fee', fr.fee_code, fr.description, 1, v_net, v_net, 'customer',
+                'list', 'returned unrepaired: the consented diagnosis fee');
+    IF v_vat > 0 THEN
+        INSERT INTO charge_lines(ticket_id, line_no, kind, code, description, qty, unit_cents,
+                                 amount_cents, payer, basis)
+            VALUES (v_ticket, 2, 'vat', 'VAT', format('VAT %s %%', trim_scale(v_vat_bp / 100.0)), 1,
+                    v_vat, v_vat, 'customer', 'vat');
+    END IF;
+    SELECT * INTO v_inv FROM next_invoice_no(cs.center, extract(year FROM p_date)::int);
+    INSERT INTO invoices(invoice_no, center, year, seq, ticket_id, issue_date, net_cents,
+                         vat_rate_bp, vat_cents, total_cents, currency)
+        VALUES (v_inv.invoice_no, cs.center, extract(year FROM p_date)::int, v_inv.seq, v_ticket,
+                p_date, v_net, v_vat_bp, v_vat, v_net + v_vat, cs.currency);
+    UPDATE charge_sets SET customer_cents = v_net + v_vat, vat_cents = v_vat,
+                           vat_rate_bp = v_vat_bp, invoice_no = v_inv.invoice_no,
+                           payment_method = v_method
+        WHERE ticket_id = v_ticket RETURNING * INTO cs;
+    PERFORM post_charge(cs, NULL);
+    PERFORM post_entry('payment:' || v_ticket, 'customer_payment', p_date,
+        format('payment of invoice %s (%s)', cs.invoice_no, v_method),
+        jsonb_build_array(
+            jsonb_build_object('account', payment_account(v_method), 'debit', cs.customer_cents,
+                               'payer', 'customer', 'ticket_id', v_ticket, 'center', cs.center,
+                               'region', cs.region),
+            jsonb_build_object('account', '1122', 'credit', cs.customer_cents, 'payer', 'customer',
+                               'ticket_id', v_ticket, 'center', cs.center, 'region', cs.region)),
+        v_ticket, cs.invoice_no);
+    -- Events last: every transaction takes the outbox lock after the ledger's (no deadlocks).
+    PERFORM emit('settlement', 'settlement.InvoiceIssued', jsonb_build_object(
+        'invoice_no', cs.invoice_no, 'ticket_id', v_ticket, 'center', cs.center,
+        'issue_date', p_date::text, 'net_cents', v_net, 'vat_cents', v_vat,
+        'total_cents', v_net + v_vat, 'currency', cs.currency));
+    PERFORM emit_charged(cs);
 END $$;
 
 -- The handlers the consumer calls. Malformed events are recorded in event_rejects and skipped
