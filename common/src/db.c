@@ -8,12 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DB_MAX_STMTS    256
 #define DB_MAX_INFLIGHT 256
 #define DB_BACKOFF_MIN  100
 #define DB_BACKOFF_MAX  5000
+/* A connection attempt (every host of a multi-host string in turn) that has not finished after
+ * connect_timeout seconds per host (DB_CONNECT_TIMEOUT_S when the string sets none) is given
+ * up and retried: libpq does not enforce connect_timeout in PQconnectPoll(). */
+#define DB_CONNECT_TIMEOUT_S 10
 
 typedef struct db_job {
     struct db_job *next;
@@ -40,6 +45,9 @@ struct as_db {
     db_state_t state;
     int poll_events;
     uv_poll_cb poll_fn;
+    int sock_fd;         /* the socket the poll watches, and its inode: libpq opens a new */
+    ino_t sock_ino;      /* one for each host it tries while connecting */
+    unsigned connect_ms; /* how long one connection attempt may take */
     unsigned backoff_ms;
     unsigned max_queue;
     db_job_t *queue_head, *queue_tail; /* not yet sent */
@@ -158,6 +166,7 @@ static void db_drop_connection(as_db_t *db, const char *why_in)
         uv_close((uv_handle_t *)db->poll, poll_close_cb);
         db->poll = NULL;
     }
+    db->sock_fd = -1;
     if (db->conn) {
         PQfinish(db->conn);
         db->conn = NULL;
@@ -166,6 +175,8 @@ static void db_drop_connection(as_db_t *db, const char *why_in)
         AS_INFO("database connection closed", "inflight=%u", db->inflight);
     else if (db->state == DB_READY)
         AS_WARN("database connection lost", "reason=\"%s\" inflight=%u", why, db->inflight);
+    else if (!db->closing && db->reconnects % 20 == 0)
+        AS_WARN("database connect failed", "error=\"%s\" retry_ms=%u", why, db->backoff_ms);
     db->state = DB_DOWN;
     db->poll_events = 0;
     db_job_t *j;
@@ -317,15 +328,95 @@ void as_db_route_notices(PGconn *c)
         PQsetNoticeReceiver(c, db_notice, NULL);
 }
 
+/* Watch the connection's current socket. While connecting to a multi-host string libpq closes
+ * the socket of a host that failed (or is not read-write when target_session_attrs asks for it)
+ * and opens one to the next host — possibly under the same descriptor number — so after every
+ * PQconnectPoll() the watched socket is compared by descriptor and inode and the poll handle
+ * replaced when it changed. The old handle is stopped and closed first: that takes the number
+ * out of the loop before the new socket is added. */
+static int db_watch_socket(as_db_t *db)
+{
+    int fd = PQsocket(db->conn);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return -1;
+    if (db->poll && fd == db->sock_fd && st.st_ino == db->sock_ino)
+        return 0;
+    if (db->poll) {
+        uv_poll_stop(db->poll);
+        uv_close((uv_handle_t *)db->poll, poll_close_cb);
+        db->poll = NULL;
+    }
+    db->poll = malloc(sizeof *db->poll);
+    if (!db->poll || uv_poll_init(db->loop, db->poll, fd) != 0) {
+        free(db->poll);
+        db->poll = NULL;
+        return -1;
+    }
+    db->poll->data = db;
+    db->sock_fd = fd;
+    db->sock_ino = st.st_ino;
+    db->poll_events = 0;
+    return 0;
+}
+
+static void connect_timeout_cb(uv_timer_t *t)
+{
+    as_db_t *db = t->data;
+    if (db->state != DB_CONNECTING)
+        return;
+    AS_WARN("database connect timed out", "after_ms=%u host=%s port=%s", db->connect_ms,
+            PQhost(db->conn) ? PQhost(db->conn) : "-", PQport(db->conn) ? PQport(db->conn) : "-");
+    db_drop_connection(db, "connect timed out");
+}
+
+/* connect_timeout (seconds, per host) times the number of hosts of the connection string. */
+static unsigned connect_budget_ms(const char *conninfo)
+{
+    unsigned per_host = DB_CONNECT_TIMEOUT_S, hosts = 1;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (!o->val || !o->val[0])
+            continue;
+        if (strcmp(o->keyword, "connect_timeout") == 0) {
+            long v = strtol(o->val, NULL, 10);
+            if (v >= 2 && v <= 3600)
+                per_host = (unsigned)v;
+        } else if (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0) {
+            unsigned n = 1;
+            for (const char *c = o->val; *c; c++)
+                n += *c == ',';
+            if (n > hosts)
+                hosts = n;
+        }
+    }
+    PQconninfoFree(opts);
+    return per_host * hosts * 1000;
+}
+
 static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
 {
     (void)events;
     as_db_t *db = h->data;
-    if (status < 0) {
-        db_drop_connection(db, uv_strerror(status));
-        return;
-    }
+    /* libuv reports POLLERR on the socket (a connection refused or reset while connecting) as
+     * an error status and stops watching it. That is not the end of the attempt: libpq reads
+     * the socket's error in PQconnectPoll() and goes on to the next host of a multi-host
+     * string. Only when it then still waits on the same socket is the attempt given up. */
+    int fd = db->sock_fd;
+    ino_t ino = db->sock_ino;
+    if (status < 0)
+        db->poll_events = 0;
     PostgresPollingStatusType ps = PQconnectPoll(db->conn);
+    if (ps == PGRES_POLLING_READING || ps == PGRES_POLLING_WRITING) {
+        if (db_watch_socket(db) < 0) {
+            db_drop_connection(db, "cannot watch socket");
+            return;
+        }
+        if (status < 0 && db->sock_fd == fd && db->sock_ino == ino) {
+            db_drop_connection(db, uv_strerror(status));
+            return;
+        }
+    }
     switch (ps) {
     case PGRES_POLLING_READING:
         db_set_poll(db, UV_READABLE);
@@ -334,13 +425,17 @@ static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
         db_set_poll(db, UV_WRITABLE);
         break;
     case PGRES_POLLING_OK:
-        if (PQsetnonblocking(db->conn, 1) != 0 || !PQenterPipelineMode(db->conn)) {
+        if (PQsetnonblocking(db->conn, 1) != 0 || !PQenterPipelineMode(db->conn) ||
+            db_watch_socket(db) < 0) {
             db_drop_connection(db, PQerrorMessage(db->conn));
             return;
         }
+        uv_timer_stop(&db->timer);
         db->state = DB_READY;
         db->backoff_ms = DB_BACKOFF_MIN;
-        AS_INFO("database connected", "server_version=%d", PQserverVersion(db->conn));
+        AS_INFO("database connected", "server_version=%d host=%s port=%s",
+                PQserverVersion(db->conn), PQhost(db->conn) ? PQhost(db->conn) : "-",
+                PQport(db->conn) ? PQport(db->conn) : "-");
         db->poll_events = -1;
         db->poll_fn = db_io_cb;
         db_set_poll(db, UV_READABLE);
@@ -350,8 +445,6 @@ static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
         char msg[256];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(db->conn));
         msg[strcspn(msg, "\n")] = '\0';
-        if (db->reconnects % 20 == 0)
-            AS_WARN("database connect failed", "error=\"%s\" retry_ms=%u", msg, db->backoff_ms);
         db_drop_connection(db, msg);
     }
     }
@@ -367,18 +460,14 @@ static void db_connect_start(as_db_t *db)
         db_drop_connection(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
         return;
     }
-    db->poll = malloc(sizeof *db->poll);
-    if (!db->poll || uv_poll_init(db->loop, db->poll, PQsocket(db->conn)) != 0) {
-        free(db->poll);
-        db->poll = NULL;
+    if (db_watch_socket(db) < 0) {
         db_drop_connection(db, "cannot watch socket");
         return;
     }
-    db->poll->data = db;
     db->state = DB_CONNECTING;
     db->poll_fn = db_connect_poll_cb;
-    db->poll_events = UV_WRITABLE;
-    uv_poll_start(db->poll, UV_WRITABLE, db_connect_poll_cb);
+    db_set_poll(db, UV_WRITABLE);
+    uv_timer_start(&db->timer, connect_timeout_cb, db->connect_ms, 0);
 }
 
 int as_db_new(uv_loop_t *loop, const char *conninfo, unsigned max_queue, as_db_t **out)
@@ -390,10 +479,12 @@ int as_db_new(uv_loop_t *loop, const char *conninfo, unsigned max_queue, as_db_t
     db->conninfo = strdup(conninfo);
     db->max_queue = max_queue ? max_queue : 10000;
     db->backoff_ms = DB_BACKOFF_MIN;
+    db->sock_fd = -1;
     if (!db->conninfo) {
         free(db);
         return -1;
     }
+    db->connect_ms = connect_budget_ms(conninfo);
     uv_timer_init(loop, &db->timer);
     db->timer.data = db;
     uv_idle_init(loop, &db->defer);
