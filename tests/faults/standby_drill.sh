@@ -88,6 +88,7 @@ secs() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 # ---- the stack, with the standby's port as the second host ----------------------------------
 
 echo "# standby: fresh stack in $SB_VAR (primary $SB_PG_PORT, standby $SB_STANDBY_PORT, ports $SB_PORT_BASE+, HTTP $SB_HTTP_PORT)"
+T_START=$(f_now)
 stack clean >/dev/null 2>&1 || true
 STACK_UP=1
 mkdir -p "$SB_VAR"
@@ -100,6 +101,7 @@ set -a
 . "$SB_VAR/run/env"
 set +a
 mkdir -p "$F_DIR"
+t_note "standby: the stack was up $(secs "$T_START" "$(f_now)") s after the start"
 if grep -q "^db = host=127.0.0.1,127.0.0.1 port=$SB_PG_PORT,$SB_STANDBY_PORT target_session_attrs=read-write" "$AS_CONFIG"; then
     t_ok "standby: every service connects with a two-host string (primary, standby; target_session_attrs=read-write)"
 else
@@ -272,5 +274,6 @@ t_note "standby drill: primary killed at $(grep -c . "$F_DIR/$run.acks-at-kill")
     "promoted $(secs "$t_kill" "$t_promote") s after the kill (pg_ctl promote took $(secs "$t_promote" "$t_promoted") s);" \
     "services healthy $(secs "$t_promoted" "$t_healthy") s after the promotion, load acknowledging again $(secs "$t_promoted" "$t_more") s after;" \
     "$(f_errors_between "$run" "$t_kill" 9999999999) failed attempts seen by clients [$(f_error_kinds "$run" "$t_kill" 9999999999)]," \
-    "the last $(f_last_error_after "$run" "$t_kill" 9999999999) s after the kill"
+    "the last $(f_last_error_after "$run" "$t_kill" 9999999999) s after the kill;" \
+    "the whole drill $(secs "$T_START" "$(f_now)") s"
 DONE=1

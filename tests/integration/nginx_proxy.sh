@@ -9,7 +9,8 @@
 #   - the client's address as the gateway logs it is the client's (127.0.0.2, curl --interface),
 #     with proto=https, and a forged X-Forwarded-For from the client does not reach the log;
 #   - the event feed as Server-Sent Events streams through nginx unbuffered: an event created
-#     while the stream is open arrives before the stream ends.
+#     while the stream is open arrives before the stream ends (the example's proxy_buffering
+#     off and the gateway's own X-Accel-Buffering: no both ask for that).
 # Skipped (one ok … # skipped line) when nginx is not installed (Debian package nginx).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../api/lib.sh"
