@@ -16,7 +16,7 @@
 . "$(dirname "$0")/../api/lib.sh"
 ROOT=${AS_ROOT:-$(cd "$(dirname "$0")/../.." && pwd -P)}
 
-NGINX=$(command -v nginx || ls /usr/sbin/nginx 2>/dev/null || true)
+. "$ROOT/tests/nginx.sh"
 if [ -z "$NGINX" ]; then
     t_ok "nginx in front of two gateways # skipped: nginx is not installed (Debian package nginx)"
     t_done
@@ -41,38 +41,11 @@ start_gw gw2 "$P2" || t_fail "gateway 2 starts" "no /livez"
 # ---- nginx with the example configuration ---------------------------------------------------
 HTTP_PORT=$(free_port)
 TLS_PORT=$(free_port)
-NAME=aftersales.example.com
-mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
-openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=$NAME" -addext "subjectAltName=DNS:$NAME" \
-    -keyout "$TMP/privkey.pem" -out "$TMP/fullchain.pem" >/dev/null 2>&1 ||
-    t_fail "a throw-away certificate is made" "openssl failed"
+NAME=$NGINX_NAME
 upstreams=$(grep -cE '^ *server [0-9.]+:8480 ' "$ROOT/deploy/nginx/aftersales.conf")
 t_eq "the example fronts two gateways" 2 "$upstreams"
-sed -e "0,/^\( *server \)[0-9.]*:8480 /s//\1127.0.0.1:$P1 /" \
-    -e "0,/^\( *server \)10\.[0-9.]*:8480 /s//\1127.0.0.1:$P2 /" \
-    -e "s/^\( *listen\) 80;/\1 127.0.0.1:$HTTP_PORT;/" \
-    -e "s/^\( *listen\) 443 ssl http2;/\1 127.0.0.1:$TLS_PORT ssl http2;/" \
-    -e '/listen \[::\]/d' \
-    -e "s#/etc/ssl/aftersales/#$TMP/#" \
-    "$ROOT/deploy/nginx/aftersales.conf" >"$TMP/nginx/aftersales.conf"
-user=""
-[ "$(id -u)" -ne 0 ] || user="user root;"
-cat >"$TMP/nginx/nginx.conf" <<CONF
-$user
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log;
-events { worker_connections 256; }
-http {
-    access_log $TMP/nginx/logs/access.log;
-    client_body_temp_path $TMP/nginx/tmp/body;
-    proxy_temp_path $TMP/nginx/tmp/proxy;
-    fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
-    uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
-    scgi_temp_path $TMP/nginx/tmp/scgi;
-    include $TMP/nginx/aftersales.conf;
-}
-CONF
+nginx_example "$TMP/nginx" "127.0.0.1:$P1" "127.0.0.1:$P2" "127.0.0.1:$HTTP_PORT" "127.0.0.1:$TLS_PORT" ||
+    t_fail "the example is made ready for loopback" "openssl or sed failed"
 if out=$("$NGINX" -t -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" 2>&1); then
     t_ok "nginx -t accepts the example configuration"
 else
@@ -85,7 +58,7 @@ wait_until 10 curl -s -o /dev/null "http://127.0.0.1:$HTTP_PORT/" || t_fail "ngi
 # ncurl ARGS... — curl to nginx over TLS from 127.0.0.2, verifying the throw-away certificate.
 BASE=https://$NAME:$TLS_PORT
 ncurl() {
-    curl -s --interface 127.0.0.2 --resolve "$NAME:$TLS_PORT:127.0.0.1" --cacert "$TMP/fullchain.pem" "$@"
+    curl -s --interface 127.0.0.2 --resolve "$NAME:$TLS_PORT:127.0.0.1" --cacert "$TMP/nginx/fullchain.pem" "$@"
 }
 
 # ---- a request ---------------------------------------------------------------------------------
