@@ -11,7 +11,9 @@
 #   "$NGINX" -p DIR -c DIR/nginx.conf -g 'daemon off;'
 # NGINX is the nginx binary (empty when nginx is not installed: Debian package nginx).
 
+# shellcheck disable=SC2034 # used by the scripts that source this file
 NGINX=$(command -v nginx || { [ -x /usr/sbin/nginx ] && echo /usr/sbin/nginx; } || true)
+# shellcheck disable=SC2034
 NGINX_NAME=aftersales.example.com
 
 nginx_example() {
