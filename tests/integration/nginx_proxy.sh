@@ -106,7 +106,7 @@ ncurl -N --max-time 40 -o "$TMP/sse" -D "$TMP/sse.h" -H "Authorization: Bearer $
     -H 'Accept: text/event-stream' "$BASE/v1/events?after=$HEAD&type=intake.TicketOpened" &
 SSE=$!
 PIDS+=("$SSE")
-wait_until 10 grep -qi '^content-type: text/event-stream' "$TMP/sse.h" ||
+wait_until 10 grep -qsi '^content-type: text/event-stream' "$TMP/sse.h" ||
     t_fail "the event stream opens through nginx" "$(cat "$TMP/sse.h" 2>/dev/null)"
 code=$(ncurl -o "$TMP/open2" -w '%{http_code}' -X POST "$BASE/v1/tickets" -H "Authorization: Bearer $AS_TOKEN_CENTER" \
     -H 'Content-Type: application/json' -H "Idempotency-Key: $RID-2" \
