@@ -4,8 +4,11 @@
  * must go on to the second host and run a job there. A refused connect ends in POLLERR, which
  * libuv reports as an error status: the connection used to give up at that point instead of
  * letting libpq try the next host, so a service never reached a promoted standby
- * (docs/decisions/0035-standby-by-connection-string.md). A second connection whose every host
- * refuses must fail its job cleanly once the back-off is long, not hang.
+ * (docs/decisions/0035-standby-by-connection-string.md). A first host that accepts the TCP
+ * connection and never answers (a listening socket nobody accepts from: what a hung or
+ * partitioned server looks like) must be given up after connect_timeout and the second host
+ * tried — libpq does not enforce connect_timeout for non-blocking connects. A connection whose
+ * every host refuses must fail its job cleanly once the back-off is long, not hang.
  * Reads AS_VAR (for run/secrets/intake.pw) and AS_PG_PORT. Prints TAP lines. */
 #include "as/db.h"
 #include "as/log.h"
@@ -47,6 +50,20 @@ static int closed_port(void)
         return -1;
     close(s);
     return ntohs(a.sin_port);
+}
+
+/* A socket listening on 127.0.0.1 that never accepts: connects succeed, nothing answers. */
+static int silent_listener(int *port)
+{
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (s < 0 || bind(s, (struct sockaddr *)&a, sizeof a) != 0 || listen(s, 16) != 0 ||
+        getsockname(s, (struct sockaddr *)&a, &len) != 0)
+        return -1;
+    *port = ntohs(a.sin_port);
+    return s;
 }
 
 static void stop_cb(uv_timer_t *t)
@@ -117,7 +134,32 @@ int main(void)
     as_db_destroy(&db);
     uv_run(&loop, UV_RUN_NOWAIT);
 
-    /* 2. every host refuses: the job ends (08006 once the back-off is at its longest), the loop
+    /* 2. the first host never answers: given up after connect_timeout (2 s), then the second */
+    int silent_port = 0, silent = silent_listener(&silent_port);
+    snprintf(conninfo, sizeof conninfo,
+             "host=127.0.0.1,127.0.0.1 port=%d,%s target_session_attrs=read-write "
+             "connect_timeout=2 dbname=aftersales user=as_intake password=%s "
+             "application_name=it_db_hosts",
+             silent_port, pg_port, pw);
+    job_t h = {0};
+    if (silent < 0 || as_db_new(&loop, conninfo, 100, &db) < 0 ||
+        as_db_submit(db, &st, 1, job_cb, &h) < 0) {
+        check(0, "a connection with a silent first host is created",
+              "listener or as_db_new failed");
+        return 1;
+    }
+    run_until(&loop, &h, 20000);
+    snprintf(name, sizeof name,
+             "first host accepts and never answers (port %d): after connect_timeout the next "
+             "attempt starts with the second host, and the job runs there",
+             silent_port);
+    check(h.done && h.ok && strcmp(h.port, pg_port) == 0, name,
+          h.done ? (h.ok ? h.port : h.err) : "no answer in 20 s");
+    as_db_destroy(&db);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    close(silent);
+
+    /* 3. every host refuses: the job ends (08006 once the back-off is at its longest), the loop
      * is not stuck on a dead socket */
     snprintf(conninfo, sizeof conninfo,
              "host=127.0.0.1,127.0.0.1 port=%d,%d target_session_attrs=read-write "
