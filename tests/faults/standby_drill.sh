@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tests/faults/standby_drill.sh — the standby database drill (docs/operations.md, "A standby
 # database"; run by `make test-faults` as the scenario `standby`; not in `make test`: with its
-# own fresh stack and base backup it takes about two minutes on the shared 2-core machine even
-# with 150 tickets, e.g. AS_SB_TICKETS=150 tests/faults/standby_drill.sh).
+# own fresh stack and base backup it takes a minute or more on the shared 2-core machine even
+# when small, e.g. AS_SB_TICKETS=150 tests/faults/standby_drill.sh).
 #
 # A stack of its own whose services connect with a two-host connection string (the primary,
 # then the standby, target_session_attrs=read-write: deploy/local/stack.sh with
