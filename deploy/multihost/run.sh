@@ -115,7 +115,10 @@ cleanup() {
     CLEANED=1
     local h name pgdata
     if [ -n "${F_LOAD_PID:-}" ]; then kill "$F_LOAD_PID" 2>/dev/null || true; fi
-    if [ -n "$NGINX_PID" ]; then kill "$NGINX_PID" 2>/dev/null || true; fi
+    if [ -n "$NGINX_PID" ]; then
+        kill "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
     if [ -d "$MH_VAR/run" ]; then
         for name in gateway "${F_SERVICES[@]}"; do
             f_signal "$name" CONT 2>/dev/null || true
@@ -365,16 +368,19 @@ if [ -n "$NGINX" ]; then
     rm -rf "$NG_DIR"
     GW_ADDR=$NET.${ADDR[gateway]}:8480
     if nginx_example "$NG_DIR" "$GW_ADDR" "$GW_ADDR" "$EDGE:80" "$EDGE:443"; then
-        nsx edge "$NGINX" -p "$NG_DIR" -c "$NG_DIR/nginx.conf" -g 'daemon off;' >"$NG_DIR/out" 2>&1 &
+        # exec all the way (ip netns exec execs nginx): the pid is nginx's master, which the
+        # teardown stops (and with it its worker).
+        (exec ip netns exec "$(ns edge)" "$NGINX" -p "$NG_DIR" -c "$NG_DIR/nginx.conf" -g 'daemon off;' \
+            >"$NG_DIR/out" 2>&1) &
         NGINX_PID=$!
         edge_up() { f_client curl -s -o /dev/null --max-time 2 "http://$EDGE/"; }
         f_wait 15 edge_up || t_fail "multihost: nginx runs on the edge host" "$(cat "$NG_DIR/out" "$NG_DIR/logs/error.log" 2>/dev/null | tail -n 5)"
         rid=mh-nginx-$run
         tid=$(head -n 1 "$F_DIR/$run.acks" | cut -d' ' -f2)
         code=$(f_client curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "$NGINX_NAME:443:$EDGE" \
-            --cacert "$NG_DIR/fullchain.pem" -H "Authorization: Bearer $AS_TOKEN_CENTER" -H "X-Request-Id: $rid" \
+            --cacert "$NG_DIR/fullchain.pem" -H "Authorization: Bearer $AS_TOKEN_ADMIN" -H "X-Request-Id: $rid" \
             "https://$NGINX_NAME/v1/tickets/$tid")
-        t_eq "multihost: ticket $tid read from the client host through nginx on the edge host (TLS, deploy/nginx/aftersales.conf)" 200 "$code"
+        t_eq "multihost: ticket $tid read (admin) from the client host through nginx on the edge host (TLS, deploy/nginx/aftersales.conf)" 200 "$code"
         sleep 0.5
         t_match "multihost: the gateway logs the client host ($NET.${ADDR[client]}) and https, forwarded by its trusted proxy" \
             "client=$NET\.${ADDR[client]} proto=https" "$(grep -F "request_id=$rid" "$MH_VAR/log/gateway.log")"
