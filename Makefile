@@ -125,8 +125,9 @@ $(BUILD)/bin/as-$(1): $(call svc_objs,$(1)) $(LIBCOMMON)
 endef
 $(foreach s,$(SERVICES),$(eval $(call svc_rule,$(s))))
 $(BUILD)/bin/as-people: LDLIBS += -lsodium
-# The commit the gateway reports in aftersales_build_info.
-$(BUILD)/obj/services/gateway/metrics.o: CFLAGS += -DAS_BUILD_COMMIT='"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)"'
+# The commit the gateway reports in aftersales_build_info, and every service in
+# aftersales_service_build_info (common/src/server.c).
+$(BUILD)/obj/common/server.o $(BUILD)/obj/services/gateway/metrics.o: CFLAGS += -DAS_BUILD_COMMIT='"$(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)"'
 $(BUILD)/bin/as-notify: LDLIBS += -lcurl -lcrypto
 
 $(BUILD)/bin/as-gateway: $(call svc_objs,gateway) $(LIBCOMMON)

@@ -8,12 +8,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define DB_MAX_STMTS    256
 #define DB_MAX_INFLIGHT 256
 #define DB_BACKOFF_MIN  100
 #define DB_BACKOFF_MAX  5000
+/* A host that has not completed the connection after connect_timeout seconds
+ * (DB_CONNECT_TIMEOUT_S when the string sets none) is given up, and the next attempt starts
+ * with the host after it: libpq does not enforce connect_timeout in PQconnectPoll(), and a host
+ * that drops packets (or accepts and never answers) would otherwise hold every attempt. */
+#define DB_CONNECT_TIMEOUT_S 10
 
 typedef struct db_job {
     struct db_job *next;
@@ -40,6 +46,9 @@ struct as_db {
     db_state_t state;
     int poll_events;
     uv_poll_cb poll_fn;
+    int sock_fd;         /* the socket the poll watches, and its inode: libpq opens a new */
+    ino_t sock_ino;      /* one for each host it tries while connecting */
+    unsigned connect_ms; /* how long one host may take to connect */
     unsigned backoff_ms;
     unsigned max_queue;
     db_job_t *queue_head, *queue_tail; /* not yet sent */
@@ -158,6 +167,7 @@ static void db_drop_connection(as_db_t *db, const char *why_in)
         uv_close((uv_handle_t *)db->poll, poll_close_cb);
         db->poll = NULL;
     }
+    db->sock_fd = -1;
     if (db->conn) {
         PQfinish(db->conn);
         db->conn = NULL;
@@ -166,6 +176,11 @@ static void db_drop_connection(as_db_t *db, const char *why_in)
         AS_INFO("database connection closed", "inflight=%u", db->inflight);
     else if (db->state == DB_READY)
         AS_WARN("database connection lost", "reason=\"%s\" inflight=%u", why, db->inflight);
+    else if (!db->closing && db->reconnects % 20 == 0) {
+        char esc[512];
+        as_log_esc(why, esc, sizeof esc);
+        AS_WARN("database connect failed", "error=\"%s\" retry_ms=%u", esc, db->backoff_ms);
+    }
     db->state = DB_DOWN;
     db->poll_events = 0;
     db_job_t *j;
@@ -317,15 +332,214 @@ void as_db_route_notices(PGconn *c)
         PQsetNoticeReceiver(c, db_notice, NULL);
 }
 
+/* Watch the connection's current socket. While connecting to a multi-host string libpq closes
+ * the socket of a host that failed (or is not read-write when target_session_attrs asks for it)
+ * and opens one to the next host — possibly under the same descriptor number — so after every
+ * PQconnectPoll() the watched socket is compared by descriptor and inode and the poll handle
+ * replaced when it changed. The old handle is stopped and closed first: that takes the number
+ * out of the loop before the new socket is added. */
+static int db_watch_socket(as_db_t *db)
+{
+    int fd = PQsocket(db->conn);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0)
+        return -1;
+    if (db->poll && fd == db->sock_fd && st.st_ino == db->sock_ino)
+        return 0; /* the same socket */
+    if (db->poll) {
+        uv_poll_stop(db->poll);
+        uv_close((uv_handle_t *)db->poll, poll_close_cb);
+        db->poll = NULL;
+    }
+    db->poll = malloc(sizeof *db->poll);
+    if (!db->poll || uv_poll_init(db->loop, db->poll, fd) != 0) {
+        free(db->poll);
+        db->poll = NULL;
+        return -1;
+    }
+    db->poll->data = db;
+    db->sock_fd = fd;
+    db->sock_ino = st.st_ino;
+    db->poll_events = 0;
+    return 1; /* a new socket: a new host (or address) is being tried */
+}
+
+/* Item i of a comma-separated list (libpq's host, hostaddr and port lists), into out. */
+static void list_item(const char *list, int i, char *out, size_t n)
+{
+    const char *p = list;
+    for (; i > 0 && p; i--) {
+        p = strchr(p, ',');
+        if (p)
+            p++;
+    }
+    size_t len = p ? strcspn(p, ",") : 0;
+    if (len >= n)
+        len = n - 1;
+    memcpy(out, p ? p : "", len);
+    out[len] = '\0';
+}
+
+static int list_count(const char *list)
+{
+    int n = 1;
+    for (const char *c = list; *c; c++)
+        n += *c == ',';
+    return n;
+}
+
+/* Append `keyword='value' ` to buf (value quoted as libpq wants: \ and ' escaped). */
+static void conn_append(char **buf, size_t *len, size_t *cap, const char *kw, const char *val)
+{
+    size_t need = *len + strlen(kw) + 2 * strlen(val) + 5;
+    if (need > *cap) {
+        size_t c = need * 2;
+        char *b = realloc(*buf, c);
+        if (!b)
+            return;
+        *buf = b;
+        *cap = c;
+    }
+    char *o = *buf + *len;
+    o += sprintf(o, "%s='", kw);
+    for (const char *v = val; *v; v++) {
+        if (*v == '\'' || *v == '\\')
+            *o++ = '\\';
+        *o++ = *v;
+    }
+    *o++ = '\'';
+    *o++ = ' ';
+    *o = '\0';
+    *len = (size_t)(o - *buf);
+}
+
+/* After a host timed out: rewrite the connection string so that the next attempt starts with
+ * the host after it (the lists of host, hostaddr and port rotated together), the one that
+ * timed out last. With a single host nothing changes. */
+static void db_rotate_hosts(as_db_t *db)
+{
+    const char *cur_h = PQhost(db->conn), *cur_p = PQport(db->conn);
+    PQconninfoOption *opts = PQconninfoParse(db->conninfo, NULL);
+    if (!opts)
+        return;
+    const char *hosts = NULL, *addrs = NULL, *ports = NULL;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !o->val[0])
+            continue;
+        if (strcmp(o->keyword, "host") == 0)
+            hosts = o->val;
+        else if (strcmp(o->keyword, "hostaddr") == 0)
+            addrs = o->val;
+        else if (strcmp(o->keyword, "port") == 0)
+            ports = o->val;
+    }
+    int n = hosts ? list_count(hosts) : addrs ? list_count(addrs) : 1;
+    if (n < 2) {
+        PQconninfoFree(opts);
+        return;
+    }
+    int k = 1;
+    for (int i = 0; i < n; i++) {
+        char h[256] = "", a[256] = "", pt[32] = "5432";
+        if (hosts)
+            list_item(hosts, i, h, sizeof h);
+        if (addrs)
+            list_item(addrs, i, a, sizeof a);
+        if (ports)
+            list_item(ports, list_count(ports) == n ? i : 0, pt, sizeof pt);
+        if (cur_h && (strcmp(cur_h, h) == 0 || strcmp(cur_h, a) == 0) &&
+            (!cur_p || strcmp(cur_p, pt) == 0)) {
+            k = i + 1;
+            break;
+        }
+    }
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    for (PQconninfoOption *o = opts; o->keyword; o++) {
+        if (!o->val || !o->val[0])
+            continue;
+        int rotate = (strcmp(o->keyword, "host") == 0 || strcmp(o->keyword, "hostaddr") == 0 ||
+                      strcmp(o->keyword, "port") == 0) &&
+                     list_count(o->val) == n;
+        if (!rotate) {
+            conn_append(&buf, &len, &cap, o->keyword, o->val);
+            continue;
+        }
+        char *r = malloc(strlen(o->val) + 2), item[256];
+        if (!r)
+            continue;
+        r[0] = '\0';
+        for (int i = 0; i < n; i++) {
+            list_item(o->val, (i + k) % n, item, sizeof item);
+            if (i)
+                strcat(r, ",");
+            strcat(r, item);
+        }
+        conn_append(&buf, &len, &cap, o->keyword, r);
+        free(r);
+    }
+    PQconninfoFree(opts);
+    if (buf && len) {
+        free(db->conninfo);
+        db->conninfo = buf;
+    } else {
+        free(buf);
+    }
+}
+
+static void connect_timeout_cb(uv_timer_t *t)
+{
+    as_db_t *db = t->data;
+    if (db->state != DB_CONNECTING)
+        return;
+    AS_WARN("database connect timed out", "after_ms=%u host=%s port=%s", db->connect_ms,
+            PQhost(db->conn) ? PQhost(db->conn) : "-", PQport(db->conn) ? PQport(db->conn) : "-");
+    db_rotate_hosts(db);
+    db_drop_connection(db, "connect timed out");
+}
+
+/* connect_timeout of the connection string (seconds, per host), in ms. */
+static unsigned connect_budget_ms(const char *conninfo)
+{
+    unsigned per_host = DB_CONNECT_TIMEOUT_S;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
+    for (PQconninfoOption *o = opts; o && o->keyword; o++) {
+        if (o->val && strcmp(o->keyword, "connect_timeout") == 0) {
+            long v = strtol(o->val, NULL, 10);
+            if (v >= 2 && v <= 3600)
+                per_host = (unsigned)v;
+        }
+    }
+    PQconninfoFree(opts);
+    return per_host * 1000;
+}
+
 static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
 {
     (void)events;
     as_db_t *db = h->data;
-    if (status < 0) {
-        db_drop_connection(db, uv_strerror(status));
-        return;
-    }
+    /* libuv reports POLLERR on the socket (a connection refused or reset while connecting) as
+     * an error status and stops watching it. That is not the end of the attempt: libpq reads
+     * the socket's error in PQconnectPoll() and goes on to the next host of a multi-host
+     * string. Only when it then still waits on the same socket is the attempt given up. */
+    int fd = db->sock_fd;
+    ino_t ino = db->sock_ino;
+    if (status < 0)
+        db->poll_events = 0;
     PostgresPollingStatusType ps = PQconnectPoll(db->conn);
+    if (ps == PGRES_POLLING_READING || ps == PGRES_POLLING_WRITING) {
+        int w = db_watch_socket(db);
+        if (w < 0) {
+            db_drop_connection(db, "cannot watch socket");
+            return;
+        }
+        if (w == 1) /* the next host: its own connect_timeout */
+            uv_timer_start(&db->timer, connect_timeout_cb, db->connect_ms, 0);
+        if (status < 0 && db->sock_fd == fd && db->sock_ino == ino) {
+            db_drop_connection(db, uv_strerror(status));
+            return;
+        }
+    }
     switch (ps) {
     case PGRES_POLLING_READING:
         db_set_poll(db, UV_READABLE);
@@ -334,13 +548,17 @@ static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
         db_set_poll(db, UV_WRITABLE);
         break;
     case PGRES_POLLING_OK:
-        if (PQsetnonblocking(db->conn, 1) != 0 || !PQenterPipelineMode(db->conn)) {
+        if (PQsetnonblocking(db->conn, 1) != 0 || !PQenterPipelineMode(db->conn) ||
+            db_watch_socket(db) < 0) {
             db_drop_connection(db, PQerrorMessage(db->conn));
             return;
         }
+        uv_timer_stop(&db->timer);
         db->state = DB_READY;
         db->backoff_ms = DB_BACKOFF_MIN;
-        AS_INFO("database connected", "server_version=%d", PQserverVersion(db->conn));
+        AS_INFO("database connected", "server_version=%d host=%s port=%s",
+                PQserverVersion(db->conn), PQhost(db->conn) ? PQhost(db->conn) : "-",
+                PQport(db->conn) ? PQport(db->conn) : "-");
         db->poll_events = -1;
         db->poll_fn = db_io_cb;
         db_set_poll(db, UV_READABLE);
@@ -350,8 +568,6 @@ static void db_connect_poll_cb(uv_poll_t *h, int status, int events)
         char msg[256];
         snprintf(msg, sizeof msg, "%s", PQerrorMessage(db->conn));
         msg[strcspn(msg, "\n")] = '\0';
-        if (db->reconnects % 20 == 0)
-            AS_WARN("database connect failed", "error=\"%s\" retry_ms=%u", msg, db->backoff_ms);
         db_drop_connection(db, msg);
     }
     }
@@ -367,18 +583,14 @@ static void db_connect_start(as_db_t *db)
         db_drop_connection(db, db->conn ? PQerrorMessage(db->conn) : "out of memory");
         return;
     }
-    db->poll = malloc(sizeof *db->poll);
-    if (!db->poll || uv_poll_init(db->loop, db->poll, PQsocket(db->conn)) != 0) {
-        free(db->poll);
-        db->poll = NULL;
+    if (db_watch_socket(db) < 0) {
         db_drop_connection(db, "cannot watch socket");
         return;
     }
-    db->poll->data = db;
     db->state = DB_CONNECTING;
     db->poll_fn = db_connect_poll_cb;
-    db->poll_events = UV_WRITABLE;
-    uv_poll_start(db->poll, UV_WRITABLE, db_connect_poll_cb);
+    db_set_poll(db, UV_WRITABLE);
+    uv_timer_start(&db->timer, connect_timeout_cb, db->connect_ms, 0);
 }
 
 int as_db_new(uv_loop_t *loop, const char *conninfo, unsigned max_queue, as_db_t **out)
@@ -390,10 +602,12 @@ int as_db_new(uv_loop_t *loop, const char *conninfo, unsigned max_queue, as_db_t
     db->conninfo = strdup(conninfo);
     db->max_queue = max_queue ? max_queue : 10000;
     db->backoff_ms = DB_BACKOFF_MIN;
+    db->sock_fd = -1;
     if (!db->conninfo) {
         free(db);
         return -1;
     }
+    db->connect_ms = connect_budget_ms(conninfo);
     uv_timer_init(loop, &db->timer);
     db->timer.data = db;
     uv_idle_init(loop, &db->defer);

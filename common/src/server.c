@@ -799,6 +799,10 @@ static void process_figures(double *cpu, double *rss, double *fds)
     }
 }
 
+#ifndef AS_BUILD_COMMIT
+#define AS_BUILD_COMMIT "unknown"
+#endif
+
 static void builtin_stats(as_cmd_ctx_t *ctx)
 {
     as_server_t *s = ctx->s;
@@ -820,6 +824,9 @@ static void builtin_stats(as_cmd_ctx_t *ctx)
     as_stats_add(&st, "gauge", "aftersales_service_commands_inflight", NULL, s->st.inflight,
                  "commands received and not answered yet");
     char labels[160];
+    snprintf(labels, sizeof labels, "commit=\"%s\"", AS_BUILD_COMMIT);
+    as_stats_add(&st, "gauge", "aftersales_service_build_info", labels, 1,
+                 "the build the service runs (value 1)");
     for (cmd_entry_t *e = s->cmds; e; e = e->hh.next) {
         snprintf(labels, sizeof labels, "type=\"%s\"", e->type);
         as_stats_add(&st, "counter", "aftersales_service_commands_handled_total", labels,

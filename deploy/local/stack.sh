@@ -18,6 +18,11 @@
 # directly, as-keygen arguments `NAME[:reads=STREAM,...]`; empty by default, so `make run`'s
 # allow-list holds the five services and the gateway and nothing else),
 # AS_DEMO_DIR (deploy/demo: <service>.sql files loaded as that service's role once healthy),
+# AS_PG_STANDBY_PORT (empty by default: a second PostgreSQL on 127.0.0.1 at this port — a
+# standby that may be promoted — goes into every service's connection string as a second host,
+# with target_session_attrs=read-write, so that the services follow whichever is the primary;
+# stack.sh neither makes nor starts that standby: tests/faults/standby_drill.sh and
+# docs/operations.md, "A standby database"),
 # AS_STACK_GATEWAY_CONF (`name = value` lines added to the gateway's section: the test, bench and
 # fault stacks raise the fair-share limits there, since their drivers send far more per
 # principal than any real client; empty by default).
@@ -243,7 +248,11 @@ write_config() {
     fi
     for s in "${SERVICES[@]}"; do
         c+=$'\n'"[$s]"$'\n'
-        c+="db = host=127.0.0.1 port=$AS_PG_PORT dbname=$PG_DBNAME user=as_$s password=$(cat "$SECRETS_DIR/$s.pw") application_name=as-$s"$'\n'
+        if [ -n "${AS_PG_STANDBY_PORT:-}" ]; then
+            c+="db = host=127.0.0.1,127.0.0.1 port=$AS_PG_PORT,$AS_PG_STANDBY_PORT target_session_attrs=read-write connect_timeout=5 dbname=$PG_DBNAME user=as_$s password=$(cat "$SECRETS_DIR/$s.pw") application_name=as-$s"$'\n'
+        else
+            c+="db = host=127.0.0.1 port=$AS_PG_PORT dbname=$PG_DBNAME user=as_$s password=$(cat "$SECRETS_DIR/$s.pw") application_name=as-$s"$'\n'
+        fi
         c+="log_level = info"$'\n'
     done
     c+=$'\n'"[gateway]"$'\n'

@@ -19,6 +19,8 @@
 #   asmh-notify      .17  as-notify      :7171 / :7172
 #   asmh-gateway     .20  as-gateway     HTTP :8480
 #   asmh-client      .30  the load driver, curl and the invariant checker
+#   asmh-edge        .40  nginx with deploy/nginx/aftersales.conf (TLS) in front of the gateway,
+#                         whose trusted_proxies is this address (when nginx is installed)
 #
 # Each host gets its own configuration ($AS_MH_VAR/hosts/<name>.conf): the endpoints of the others at their addresses, bind_cmd and
 # bind_pub on its own address, the database at 10.99.0.2, and only its own password.
@@ -27,7 +29,9 @@
 # killed with SIGKILL and restarted at a third; at two thirds warranty and intake are
 # partitioned from each other (a blackhole route on each side) for AS_MH_PARTITION_S seconds,
 # then healed; every acknowledged ticket must exist and end final, and tests/invariants.sh must
-# hold, read from the client host over the network.
+# hold, read from the client host over the network. At the end a ticket is read from the client
+# host through nginx on the edge host over TLS, and the gateway must log the client host's
+# address (X-Forwarded-For from its trusted proxy) and https.
 #
 # Settings: AS_BUILD (build), AS_BIN ($AS_BUILD/bin), AS_MH_VAR (var/multihost), AS_MH_NET
 # (10.99.0), AS_MH_PREFIX (asmh), AS_MH_TICKETS (300), AS_MH_PARTITION_S (20),
@@ -49,8 +53,8 @@ PG_PORT=55432
 # 7100 + 10N + 1 and events on the next; the gateway on .20, the database on .2, the client on .30.
 # shellcheck source=deploy/services.sh
 . "$ROOT/deploy/services.sh"
-HOSTS=(db "${AS_PROGRAMS[@]}" client)
-declare -A ADDR=([db]=2 [$AS_GATEWAY]=20 [client]=30) CMD_PORT=()
+HOSTS=(db "${AS_PROGRAMS[@]}" client edge)
+declare -A ADDR=([db]=2 [$AS_GATEWAY]=20 [client]=30 [edge]=40) CMD_PORT=()
 for i in "${!AS_SERVICES[@]}"; do
     ADDR[${AS_SERVICES[i]}]=$((11 + i))
     CMD_PORT[${AS_SERVICES[i]}]=$((7111 + 10 * i))
@@ -58,7 +62,9 @@ done
 
 . "$ROOT/tests/lib.sh"
 . "$ROOT/tests/faults/lib.sh"
+. "$ROOT/tests/nginx.sh"
 F_LOAD=$AS_BUILD/bin/as-faults-load
+NGINX_PID=""
 
 case $(realpath -m -- "$MH_VAR") in
 / | "$ROOT" | "$ROOT/var") echo "multihost: AS_MH_VAR=$MH_VAR would delete more than its own state" >&2 && exit 2 ;;
@@ -109,6 +115,10 @@ cleanup() {
     CLEANED=1
     local h name pgdata
     if [ -n "${F_LOAD_PID:-}" ]; then kill "$F_LOAD_PID" 2>/dev/null || true; fi
+    if [ -n "$NGINX_PID" ]; then
+        kill "$NGINX_PID" 2>/dev/null || true
+        wait "$NGINX_PID" 2>/dev/null || true
+    fi
     if [ -d "$MH_VAR/run" ]; then
         for name in gateway "${F_SERVICES[@]}"; do
             f_signal "$name" CONT 2>/dev/null || true
@@ -250,6 +260,7 @@ host_conf() {
     printf 'curve_keys = %s\n\n[%s]\n' "$KEYS" "$name"
     if [ "$name" = gateway ]; then
         printf 'http_host = %s\nhttp_port = 8480\ntokens_file = %s\n' "$a" "$TOKENS"
+        printf 'trusted_proxies = %s\n' "$NET.${ADDR[edge]}" # nginx on the edge host
         grep -v '^#' "$ROOT/deploy/local/load-limits.conf" # the load driver's 32 at a time
     else
         printf 'bind_cmd = tcp://%s:%s\nbind_pub = tcp://%s:%s\n' "$a" "${CMD_PORT[$name]}" "$a" $((CMD_PORT[$name] + 1))
@@ -349,4 +360,34 @@ printf 'multihost: %s; partition %s s, warranty caught up %s s after the heal; l
     "$(tr '\n' ' ' <"$F_DIR/$run.out")" >"$F_DIR/figures.txt"
 f_check_acks "$run" "$N"
 AS_INV_WAIT=120 f_invariants "multihost"
+
+# ---- nginx on the edge host ---------------------------------------------------------------------
+if [ -n "$NGINX" ]; then
+    EDGE=$NET.${ADDR[edge]}
+    NG_DIR=$(realpath -m "$MH_VAR/nginx")
+    rm -rf "$NG_DIR"
+    GW_ADDR=$NET.${ADDR[gateway]}:8480
+    if nginx_example "$NG_DIR" "$GW_ADDR" "$GW_ADDR" "$EDGE:80" "$EDGE:443"; then
+        # exec all the way (ip netns exec execs nginx): the pid is nginx's master, which the
+        # teardown stops (and with it its worker).
+        (exec ip netns exec "$(ns edge)" "$NGINX" -p "$NG_DIR" -c "$NG_DIR/nginx.conf" -g 'daemon off;' \
+            >"$NG_DIR/out" 2>&1) &
+        NGINX_PID=$!
+        edge_up() { f_client curl -s -o /dev/null --max-time 2 "http://$EDGE/"; }
+        f_wait 15 edge_up || t_fail "multihost: nginx runs on the edge host" "$(cat "$NG_DIR/out" "$NG_DIR/logs/error.log" 2>/dev/null | tail -n 5)"
+        rid=mh-nginx-$run
+        tid=$(head -n 1 "$F_DIR/$run.acks" | cut -d' ' -f2)
+        code=$(f_client curl -s -o /dev/null -w '%{http_code}' --max-time 10 --resolve "$NGINX_NAME:443:$EDGE" \
+            --cacert "$NG_DIR/fullchain.pem" -H "Authorization: Bearer $AS_TOKEN_ADMIN" -H "X-Request-Id: $rid" \
+            "https://$NGINX_NAME/v1/tickets/$tid")
+        t_eq "multihost: ticket $tid read (admin) from the client host through nginx on the edge host (TLS, deploy/nginx/aftersales.conf)" 200 "$code"
+        sleep 0.5
+        t_match "multihost: the gateway logs the client host ($NET.${ADDR[client]}) and https, forwarded by its trusted proxy" \
+            "client=$NET\.${ADDR[client]} proto=https" "$(grep -F "request_id=$rid" "$MH_VAR/log/gateway.log")"
+    else
+        t_fail "multihost: the nginx example is made ready for the edge host" "openssl or sed failed"
+    fi
+else
+    t_ok "multihost: nginx on the edge host # skipped: nginx is not installed (Debian package nginx)"
+fi
 DONE=1

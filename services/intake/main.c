@@ -1101,8 +1101,16 @@ static const as_service_def_t intake_service = {
     AS_DEF_CMDS(commands),
     AS_DEF_SUBS(subscriptions),
     .publishes = 1,
-    .metrics_sql = "SELECT 'aftersales_tickets', format('state=\"%s\"', state), count(*), "
-                   "'tickets by state' FROM tickets GROUP BY state",
+    /* Every state the table's CHECK constraint allows has its series, at 0 while no ticket is
+     * in it, so that a dashboard or an alert sees the state before its first ticket. */
+    .metrics_sql =
+        "SELECT 'aftersales_tickets', format('state=\"%s\"', k.state), count(t.state), "
+        "'tickets by state' FROM ("
+        "SELECT (regexp_matches(pg_get_constraintdef(c.oid), '''([a-z_]+)''', 'g'))[1] AS state "
+        "FROM pg_constraint c WHERE c.conrelid = 'tickets'::regclass "
+        "AND c.conname = 'tickets_state_check' "
+        "UNION SELECT DISTINCT state FROM tickets) k "
+        "LEFT JOIN tickets t ON t.state = k.state GROUP BY k.state",
     AS_DEF_EXTRA(intake_items),
     .start = intake_start,
     .stop = intake_stop,

@@ -391,9 +391,15 @@ int main(int argc, char **argv)
         AS_DEF_CMDS(commands),
         AS_DEF_SUBS(subscriptions),
         .publishes = 0,
+        /* One series per state the CHECK constraint allows, 0 while none is in it. */
         .metrics_sql =
-            "SELECT 'aftersales_webhook_deliveries', format('state=\"%s\"', state), count(*), "
-            "'webhook deliveries by state' FROM deliveries GROUP BY state",
+            "SELECT 'aftersales_webhook_deliveries', format('state=\"%s\"', k.state), "
+            "count(d.state), 'webhook deliveries by state' FROM ("
+            "SELECT (regexp_matches(pg_get_constraintdef(x.oid), '''([a-z_]+)''', 'g'))[1] "
+            "AS state FROM pg_constraint x WHERE x.conrelid = 'deliveries'::regclass "
+            "AND x.conname = 'deliveries_state_check' "
+            "UNION SELECT DISTINCT state FROM deliveries) k "
+            "LEFT JOIN deliveries d ON d.state = k.state GROUP BY k.state",
         AS_DEF_EXTRA(notify_items),
         .start = notify_start,
         .stop = notify_stop,

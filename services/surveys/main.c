@@ -176,11 +176,16 @@ int main(int argc, char **argv)
         .ncmds = sv_ncommands,
         AS_DEF_SUBS(subscriptions),
         .publishes = 1,
+        /* One series per severity the CHECK constraint allows, 0 while none is overdue. */
         .metrics_sql =
-            "SELECT 'aftersales_complaints_overdue', format('severity=\"%s\"', severity), "
-            "count(*) FILTER (WHERE complaint_overdue(c)), "
-            "'open complaints past a deadline, by severity' FROM complaints c "
-            "WHERE state <> 'closed' GROUP BY severity",
+            "SELECT 'aftersales_complaints_overdue', format('severity=\"%s\"', k.severity), "
+            "count(*) FILTER (WHERE c.state <> 'closed' AND complaint_overdue(c)), "
+            "'open complaints past a deadline, by severity' FROM ("
+            "SELECT (regexp_matches(pg_get_constraintdef(x.oid), '''([a-z_]+)''', 'g'))[1] "
+            "AS severity FROM pg_constraint x WHERE x.conrelid = 'complaints'::regclass "
+            "AND x.conname = 'complaints_severity_check' "
+            "UNION SELECT DISTINCT severity FROM complaints) k "
+            "LEFT JOIN complaints c ON c.severity = k.severity GROUP BY k.severity",
         AS_DEF_EXTRA(surveys_items),
         .start = surveys_start,
         .stop = surveys_stop,

@@ -4,12 +4,15 @@
 #                           (var/faults, PostgreSQL 55580, ports 3100+, HTTP 8590): kill -9 of
 #                           every program during a 5,000-ticket run, PostgreSQL immediate
 #                           stop, every stream replayed twice, a consumer stopped for a
-#                           minute, and the multi-host scenario with a network partition
-#                           (deploy/multihost/run.sh). docs/faults.md.
+#                           minute, the multi-host scenario with a network partition
+#                           (deploy/multihost/run.sh), and the standby drill (the primary
+#                           killed, its synchronous replica promoted:
+#                           tests/faults/standby_drill.sh). docs/faults.md.
 #   make faults-load        only build the load driver, $(BUILD)/bin/as-faults-load
 #
-# Settings: FAULTS_SCENARIOS (default all: kill pg sigstop replay multihost) and the
-# AS_FAULTS_* / AS_MH_* variables tests/faults/run.sh and deploy/multihost/run.sh list.
+# Settings: FAULTS_SCENARIOS (default all: kill pg sigstop replay multihost standby starts) and
+# the AS_FAULTS_* / AS_MH_* / AS_SB_* variables tests/faults/run.sh, deploy/multihost/run.sh and
+# tests/faults/standby_drill.sh list.
 
 FAULTS_LOAD := $(BUILD)/bin/as-faults-load
 

@@ -19,13 +19,17 @@
 #   replay    every consumer's position reset to 0 (twice), so every stream is delivered again
 #             from sequence 1: no table of any service may change
 #   multihost deploy/multihost/run.sh: the services in separate network namespaces, a partition
+#   standby   tests/faults/standby_drill.sh: a synchronous streaming replica, the primary killed
+#             under load, the replica promoted, the services following it by configuration
 #
 # Settings (environment): AS_BUILD (build), AS_BIN ($AS_BUILD/bin),
 #   AS_FAULTS_VAR (var/faults), AS_FAULTS_PG_PORT (55580), AS_FAULTS_PORT_BASE (3100),
 #   AS_FAULTS_HTTP_PORT (8590), AS_FAULTS_TICKETS (5000), AS_FAULTS_PG_TICKETS (1000),
 #   AS_FAULTS_STOP_TICKETS (1500), AS_FAULTS_CONCURRENCY (32), AS_FAULTS_DOWN (2: seconds a
 #   killed program stays down), AS_FAULTS_PG_DOWN (5), AS_FAULTS_STOP_SECONDS (60),
-#   AS_FAULTS_RSS_LIMIT_MB (256: how much the publisher may grow while its consumer is stopped).
+#   AS_FAULTS_RSS_LIMIT_MB (256: how much the publisher may grow while its consumer is stopped),
+#   AS_FAULTS_STANDBY_TICKETS (1000); the standby drill's own AS_SB_* (ports 55590/55591, 3300+,
+#   HTTP 8593; state directory $AS_FAULTS_VAR-standby).
 # Figures (errors seen by clients, recovery times, RSS) are printed as `# ` lines and collected
 # in $AS_FAULTS_VAR/faults/figures.txt.
 set -uo pipefail
@@ -48,7 +52,7 @@ PG_DOWN=${AS_FAULTS_PG_DOWN:-5}
 STOP_S=${AS_FAULTS_STOP_SECONDS:-60}
 RSS_LIMIT_MB=${AS_FAULTS_RSS_LIMIT_MB:-256}
 SCENARIOS=("$@")
-[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(kill pg sigstop replay multihost starts)
+[ ${#SCENARIOS[@]} -gt 0 ] || SCENARIOS=(kill pg sigstop replay multihost standby starts)
 
 case $(realpath -m -- "$F_VAR") in
 / | "$ROOT" | "$ROOT/var") echo "faults: AS_FAULTS_VAR=$F_VAR would delete more than a test stack" >&2 && exit 2 ;;
@@ -98,7 +102,7 @@ figure() {
 # ---- the stack -------------------------------------------------------------------------------
 
 needs_stack=0
-for s in "${SCENARIOS[@]}"; do [ "$s" = multihost ] || [ "$s" = starts ] || needs_stack=1; done
+for s in "${SCENARIOS[@]}"; do case $s in multihost | starts | standby) ;; *) needs_stack=1 ;; esac; done
 if [ "$needs_stack" -eq 1 ]; then
     echo "# faults: fresh stack in $F_VAR (PostgreSQL $F_PG_PORT, ports $F_PORT_BASE+, HTTP $F_HTTP_PORT)"
     stack clean >/dev/null 2>&1 || true
@@ -365,6 +369,18 @@ scenario_multihost() {
     done < <(AS_BUILD=$AS_BUILD AS_BIN=$AS_BIN deploy/multihost/run.sh 2>&1)
 }
 
+# ---- a standby database: the primary dies, the replica is promoted ---------------------------
+
+scenario_standby() {
+    local line
+    while IFS= read -r line; do
+        f_relay_tap standby "$line"
+        case $line in "# standby drill: "*) printf '%s\n' "${line#\# }" >>"$F_DIR/figures.txt" ;; esac
+    done < <(AS_BUILD=$AS_BUILD AS_BIN=$AS_BIN AS_SB_VAR=$F_VAR-standby \
+        AS_SB_TICKETS=${AS_FAULTS_STANDBY_TICKETS:-1000} AS_SB_CONCURRENCY=$CONC \
+        tests/faults/standby_drill.sh 2>&1)
+}
+
 # ---- the stack starts every time: 20 fresh starts of a second stack, then `up` after a death ----
 
 scenario_starts() {
@@ -378,11 +394,11 @@ scenario_starts() {
 
 for s in "${SCENARIOS[@]}"; do
     case $s in
-    kill | pg | sigstop | replay | multihost | starts)
+    kill | pg | sigstop | replay | multihost | standby | starts)
         echo "# ---- scenario $s ($(date +%T))"
         "scenario_$s"
         ;;
-    *) t_fail "faults: unknown scenario '$s'" "one of kill pg sigstop replay multihost starts" ;;
+    *) t_fail "faults: unknown scenario '$s'" "one of kill pg sigstop replay multihost standby starts" ;;
     esac
 done
 DONE=1

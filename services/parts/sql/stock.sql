@@ -454,21 +454,37 @@ BEGIN
         'mismatches', v_rows));
 END $$;
 
--- Gauges for the gateway's /metrics: rows (name, labels, value, help).
+-- The values a table's CHECK constraint allows (state IN (...)): the known labels of a gauge.
+CREATE OR REPLACE FUNCTION check_values(p_table regclass, p_constraint text)
+RETURNS SETOF text LANGUAGE sql STABLE AS $$
+    SELECT (regexp_matches(pg_get_constraintdef(c.oid), '''([a-z_]+)''', 'g'))[1]
+      FROM pg_constraint c WHERE c.conrelid = p_table AND c.conname = p_constraint
+$$;
+
+-- Gauges for the gateway's /metrics: rows (name, labels, value, help). Every known state (and
+-- return status) has its series, at 0 while nothing is in it.
 CREATE OR REPLACE FUNCTION parts_metrics()
 RETURNS TABLE (name text, labels text, value float8, help text)
 LANGUAGE sql STABLE AS $$
-    SELECT 'aftersales_parts_lines', format('state="%s"', r.state), count(*)::float8,
+    SELECT 'aftersales_parts_lines', format('state="%s"', k.state), count(r.state)::float8,
            'ticket part lines by state'
-        FROM reservations r GROUP BY r.state
+        FROM (SELECT check_values('reservations', 'reservations_state_check')
+              UNION SELECT DISTINCT state FROM reservations) k (state)
+        LEFT JOIN reservations r ON r.state = k.state GROUP BY k.state
     UNION ALL
-    SELECT 'aftersales_parts_transfers', format('state="%s"', t.state), count(*)::float8,
+    SELECT 'aftersales_parts_transfers', format('state="%s"', k.state), count(t.state)::float8,
            'transfers by state'
-        FROM transfers t GROUP BY t.state
+        FROM (SELECT check_values('transfers', 'transfers_state_check')
+              UNION SELECT DISTINCT state FROM transfers) k (state)
+        LEFT JOIN transfers t ON t.state = k.state GROUP BY k.state
     UNION ALL
-    SELECT 'aftersales_parts_returns', format('status="%s"', return_status(d)), count(*)::float8,
+    -- return_status(): owed, overdue or returned.
+    SELECT 'aftersales_parts_returns', format('status="%s"', k.status), count(d.status)::float8,
            'defective returns by status'
-        FROM defective_returns d GROUP BY return_status(d)
+        FROM (VALUES ('owed'), ('overdue'), ('returned')) k (status)
+        LEFT JOIN (SELECT return_status(x) AS status FROM defective_returns x) d
+               ON d.status = k.status
+        GROUP BY k.status
     UNION ALL
     SELECT 'aftersales_parts_below_safety', '', count(*) FILTER (WHERE p.below)::float8,
            'site x SKU pairs below their safety level'
