@@ -7,7 +7,7 @@ PKGS=(pkg-config gcc make faketime protobuf-c-compiler libprotobuf-c-dev libzmq3
       libcurl4-openssl-dev clang libclang-rt-14-dev llvm python3-yaml
       postgresql postgresql-contrib postgresql-15-plpgsql-check postgresql-15-pgtap curl jq procps
       nodejs npm chromium
-      fonts-wqy-microhei)
+      fonts-wqy-microhei nginx-light prometheus)
 missing=()
 for p in "${PKGS[@]}"; do
   # The console's npm step needs node and npm, whoever packaged them (a nodejs from another
