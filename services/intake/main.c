@@ -285,7 +285,7 @@ static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     check_center(&e, "center", r->center, 0);
     check_dates(&e, r->from, r->to, 1, &from, &to);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void list_service_levels(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -594,7 +594,7 @@ static void technician_workload(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, 
         as_problem(&e, "date", "is not a date (YYYY-MM-DD)");
     check_center(&e, "center", w->center, 0);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -731,7 +731,7 @@ static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     check_center(&e, "center", r->center, 0);
     check_dates(&e, r->from, r->to, 1, &from, &to);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 /* ---- quality feedback (issue 19.6; SQL in migrations/202_quality_report.sql) ---- */
@@ -749,7 +749,7 @@ static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     if (r->brand && (!*r->brand || strlen(r->brand) > 64))
         as_problem(&e, "brand", "must be 1 to 64 characters");
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void quality_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -830,7 +830,7 @@ static void scorecard(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     check_region(&e, r->region);
     check_center(&e, "center", r->center, 0);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void scorecard_rewards(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)

@@ -98,7 +98,7 @@ BEGIN
         ORDER BY r.id LIMIT v_limit)
     SELECT coalesce(jsonb_agg(review_json(page.r) ORDER BY (page.r).id), '[]'), count(*)
         INTO v_rows, v_n FROM page;
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_strip_nulls(jsonb_build_object(
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_strip_nulls(jsonb_build_object(
         'reviews', v_rows,
         'next', CASE WHEN v_n = v_limit THEN (v_rows->(v_n - 1)->>'id')::bigint END)));
 END $$;
