@@ -1005,6 +1005,7 @@ static const event_route_t EVENT_ROUTES[] = {
     {"people.RegionCreated", "SELECT on_region_created($1::jsonb)"},
     {"people.CenterChanged", "SELECT on_center_changed($1::jsonb)"},
     {"people.BrandChanged", "SELECT on_brand_changed($1::jsonb)"},
+    {"people.UserChanged", "SELECT on_user_changed($1::jsonb)"}, /* technicians' logins */
 };
 
 static void on_event(as_event_t *ev, void *ud)
@@ -1023,7 +1024,7 @@ static void on_event(as_event_t *ev, void *ud)
 
 static const as_sub_def_t subscriptions[] = {
     {"warranty", on_event}, {"parts", on_event},  {"settlement", on_event},
-    {"surveys", on_event},  {"people", on_event}, /* the network: regions, centres, brands */
+    {"surveys", on_event},  {"people", on_event}, /* the network, and staff accounts */
 };
 
 /* intake's settings: the test clock and the promised deadlines (issue 19.2). */
