@@ -231,3 +231,14 @@ wait_http() {
     done
     return 1
 }
+
+# staff_account LOGIN CENTER — a people account for a technician (role center at CENTER, made by
+# the admin), then wait (10 s at most; status 1 otherwise) until intake's copy of the accounts has
+# it: intake names technicians only by such logins (docs/onsite.md).
+staff_account() {
+    http POST /v1/users "$AS_TOKEN_ADMIN" "$(jq -nc --arg l "$1" --arg c "$2" \
+        '{login: $l, display_name: ("Technician " + $l), role: "center", site: $c, password: "Workshop-pass-2026!"}')"
+    [ "$HTTP_STATUS" = 201 ] || return 1
+    wait_until 10 staff_copied "$1"
+}
+staff_copied() { [ "$(q intake "SELECT count(*) FROM staff_accounts WHERE login = '$1' AND active")" = 1 ]; }

@@ -102,6 +102,7 @@ struct as_cmd_ctx {
     char *sql_fn;
     char *sql_args;
     char *sql_principal;
+    int read_only; /* as_cmd_sql_read: a report for the read connection */
 };
 
 void as_relay_serve_replay(as_relay_t *r, as_cmd_ctx_t *ctx, const As__ReplayRequest *req);
@@ -499,7 +500,10 @@ static void batch_send(as_server_t *s, as_cmd_ctx_t *const *ctxs, int n, int rea
         b->read = read;
         memcpy(b->ctx, ctxs, (size_t)n * sizeof *b->ctx);
         const char *params[1] = {text};
-        as_db_stmt_t st = {"SELECT exec_batch($1::jsonb)::text", 1, params};
+        /* The read connection runs its commands in READ ONLY transactions (decision 31). */
+        as_db_stmt_t st = {read ? "SELECT exec_read_batch($1::jsonb)::text"
+                                : "SELECT exec_batch($1::jsonb)::text",
+                           1, params};
         as_db_t *db = read ? s->read_db : s->db;
         ok = db && as_db_submit(db, &st, 1, batch_done, b) == 0;
         if (ok && !read)
@@ -535,12 +539,13 @@ static void flush_cb(uv_check_t *h)
         batch_flush(s);
 }
 
-/* A collection read (its SQL function is cmd_list_…) goes alone on the read connection when
- * the service has one: a heavy list then never holds up the one-object reads and the writes
- * pipelined behind it on the main connection (decision 25). */
+/* A collection read (its SQL function is cmd_list_…) or a report (as_cmd_sql_read) goes alone
+ * on the read connection when the service has one: a heavy list or report then never holds up
+ * the one-object reads and the writes pipelined behind it on the main connection (decisions 25
+ * and 31). */
 static int is_collection_read(const as_cmd_ctx_t *ctx)
 {
-    return ctx->sql_fn && strncmp(ctx->sql_fn, "cmd_list_", 9) == 0;
+    return ctx->read_only || (ctx->sql_fn && strncmp(ctx->sql_fn, "cmd_list_", 9) == 0);
 }
 
 static void sql_submit(as_cmd_ctx_t *ctx)
@@ -570,6 +575,23 @@ void as_cmd_sql(as_cmd_ctx_t *ctx, const char *fn, json_t *args)
         return;
     }
     sql_submit(ctx);
+}
+
+void as_cmd_sql_read(as_cmd_ctx_t *ctx, const char *fn, json_t *args)
+{
+    ctx->read_only = 1;
+    as_cmd_sql(ctx, fn, args);
+}
+
+void as_cmd_sql_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data)
+{
+    (void)user_data;
+    as_cmd_sql_read(ctx, ctx->entry->def->sql_fn, as_pbjson_encode(req));
+}
+
+as_db_t *as_cmd_read_db(const as_cmd_ctx_t *ctx)
+{
+    return ctx->s->read_db ? ctx->s->read_db : ctx->s->db;
 }
 
 void as_cmd_sql_default(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data)

@@ -374,7 +374,15 @@ detail "by centre: $(jb '[.by_center[] | "\(.key) \(.count)"] | join(", ")')"
 
 chapter "On-site service"
 TECH=zhou.qiang
-must POST /v1/technicians center '{"login":"zhou.qiang","name":"Zhou Qiang","center":"SH01","skills":["car"],"active":true}'
+# A technician is a staff login of the centre (people service); intake learns the account from
+# the people stream and refuses a login it does not know (unknown_technician).
+api POST /v1/users admin '{"login":"zhou.qiang","display_name":"Zhou Qiang","role":"center","site":"SH01","password":"Van-two-demo-2026!"}'
+[ "$API_STATUS" = 201 ] || [ "$API_STATUS" = 409 ] || die "POST /v1/users (as admin) answered $API_STATUS: ${API_BODY:0:600}"
+tech_saved() {
+    api POST /v1/technicians center '{"login":"zhou.qiang","name":"Zhou Qiang","center":"SH01","skills":["car"],"active":true}'
+    [ "$API_STATUS" = 201 ] || [ "$API_STATUS" = 200 ]
+}
+wait_for 10 "intake registers technician zhou.qiang (a staff account of SH01)" tech_saved
 say "SH01 has a car technician on the road: $(jb '"\(.name) (\(.login)), skills \(.skills | join(", ")), region \(.region)"')"
 must POST "/v1/service-orders/$ORDER/schedule" center "$(jq -nc --arg t "$TECH" '{technician: $t, note: "first visit of the afternoon"}')"
 say "$ORDER scheduled for $TECH; a technician must be on site by $(jb .respond_by)"

@@ -51,7 +51,7 @@ static long cfg_http_port, cfg_timeout_ms, cfg_max_body, cfg_auth_cache_ms, cfg_
 static long cfg_max_conns, cfg_max_conns_addr, cfg_header_timeout, cfg_body_grace, cfg_body_rate,
     cfg_request_timeout, cfg_idle_timeout, cfg_rl_token_rate, cfg_rl_token_burst, cfg_rl_addr_rate,
     cfg_rl_addr_burst, cfg_status_per_minute, cfg_status_burst, cfg_sse_heartbeat_s,
-    cfg_sse_per_principal, cfg_sse_max_s, cfg_inflight_per_principal;
+    cfg_sse_per_principal, cfg_sse_max_s, cfg_inflight_per_principal, cfg_inflight_process;
 
 static as_config_item_t gateway_items[] = {
     AS_ENDPOINT_ITEMS,
@@ -102,6 +102,10 @@ static as_config_item_t gateway_items[] = {
      "collection reads (GET of a list) one principal may have being handled at once (0: no "
      "limit); beyond, 429 too_many_in_flight with Retry-After: 1",
      &cfg_inflight_per_principal},
+    {"max_inflight_requests", AS_CFG_INT, "512", 0, 1000000,
+     "requests this gateway process may have waiting on the services at once, all principals "
+     "together (0: no limit); beyond, 503 overloaded with Retry-After: 1 (reloaded on SIGHUP)",
+     &cfg_inflight_process},
     {"rate_limit_per_address", AS_CFG_INT, "4000", 0, 10000000,
      "requests a second one client address may make (0: no limit); beyond, 429 with Retry-After",
      &cfg_rl_addr_rate},
@@ -146,6 +150,7 @@ typedef struct gateway {
     gw_tokens_t *tokens;
     gw_ratelimit_t *rl_principal, *rl_address;
     gw_inflight_t *inflight; /* requests being handled, per principal */
+    gw_process_load_t load;  /* requests waiting on the services, all principals together */
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t drain;
     uint64_t drain_started;
@@ -171,6 +176,7 @@ typedef struct authreq {
     char client[64];       /* the client's address (X-Forwarded-For from a trusted proxy) */
     char proto[8];         /* http | https (X-Forwarded-Proto from a trusted proxy) */
     char inflight_key[96]; /* counted in gw.inflight until the answer ends ("" when not) */
+    int in_process;        /* counted in gw.load until the answer ends */
     double start;
 } authreq_t;
 
@@ -1148,6 +1154,30 @@ static int collection_read(as_http_req_t *r, const gw_route_t *rt)
     return last && last[1] != '{';
 }
 
+static const gw_route_t METRICS_ROUTE, HEALTHZ_ROUTE;
+
+/* The cap of the whole process (max_inflight_requests): however many principals send, this
+ * gateway has at most that many requests waiting on the services; beyond, 503 at once, without
+ * reaching a service. Event streams (their own cap), /metrics and /healthz (the operator's view of
+ * an overloaded stack) are not counted. Returns 1 when it answered. */
+static int process_overloaded(as_http_req_t *r, authreq_t *a, const gw_route_t *rt)
+{
+    if (a->in_process || gw_sse_wanted(r) || rt == &METRICS_ROUTE || rt == &HEALTHZ_ROUTE)
+        return 0;
+    if (cfg_inflight_process > 0 && gw.load.current >= (uint64_t)cfg_inflight_process) {
+        gw.load.refused++;
+        as_http_req_log_refusal(r, 503, "overloaded");
+        static const char body[] =
+            "{\"error\":{\"code\":\"overloaded\",\"message\":\"the gateway has the most "
+            "requests allowed waiting on the services; retry shortly\"}}";
+        as_http_respond(r, 503, "application/json", body, sizeof body - 1, "Retry-After: 1\r\n");
+        return 1;
+    }
+    gw.load.current++;
+    a->in_process = 1;
+    return 0;
+}
+
 static void authorized(as_http_req_t *r, authreq_t *a)
 {
     const gw_route_t *rt = a->rt;
@@ -1199,6 +1229,10 @@ static void authorized(as_http_req_t *r, authreq_t *a)
     if (!(rt->roles & role_bit(a->p.role))) {
         json_decref(params);
         as_http_respond_error(r, 403, "forbidden", "your role may not use this route");
+        return;
+    }
+    if (process_overloaded(r, a, rt)) {
+        json_decref(params);
         return;
     }
     if (if_match_check(r, rt, params, &a->p)) {
@@ -1305,6 +1339,8 @@ static void request_done(as_http_req_t *r, int status, int aborted, void *ud)
     authreq_t *a = as_http_req_data(r);
     if (a && a->inflight_key[0])
         gw_if_leave(gw.inflight, a->inflight_key);
+    if (a && a->in_process && gw.load.current > 0)
+        gw.load.current--;
     if (a) {
         /* The access log: one line per request. */
         char route[200], subject[160];
@@ -1786,6 +1822,10 @@ static void on_request(as_http_req_t *r, void *ud)
     }
     if (rt->roles & R_PUBLIC) {
         static const gw_principal_t anonymous = {.subject = "anonymous", .role = "anonymous"};
+        if (process_overloaded(r, a, rt)) {
+            json_decref(params);
+            return;
+        }
         handle_route(r, rt, params, &anonymous);
         json_decref(params);
         return;
@@ -1866,7 +1906,7 @@ static void on_reload(uv_signal_t *h, int signum)
     }
     /* Settings: load into a copy, then take over only the reloadable ones. */
     char *log_level = NULL, *log_format = NULL, *cors_o = NULL, *proxies = NULL, *tf = NULL;
-    long timeout = 0, cache = 0, drain = 0, rt = 0, rb = 0, ra = 0, rab = 0, cap = 0;
+    long timeout = 0, cache = 0, drain = 0, rt = 0, rb = 0, ra = 0, rab = 0, cap = 0, pcap = 0;
     as_config_item_t items[N_ITEMS];
     memcpy(items, gateway_items, sizeof items);
     for (size_t i = 0; i < N_ITEMS; i++) {
@@ -1900,6 +1940,8 @@ static void on_reload(uv_signal_t *h, int signum)
             ptr = &rab;
         else if (strcmp(n, "max_inflight_per_principal") == 0)
             ptr = &cap;
+        else if (strcmp(n, "max_inflight_requests") == 0)
+            ptr = &pcap;
         items[i].ptr = ptr;
     }
     int lvl = -1, fmt = -1;
@@ -1924,6 +1966,8 @@ static void on_reload(uv_signal_t *h, int signum)
         cfg_auth_cache_ms = cache;
         cfg_drain_ms = drain;
         cfg_inflight_per_principal = cap;
+        cfg_inflight_process = pcap;
+        gw.load.cap = pcap;
         if (rt != cfg_rl_token_rate || rb != cfg_rl_token_burst || ra != cfg_rl_addr_rate ||
             rab != cfg_rl_addr_burst) {
             gw_rl_free(&gw.rl_principal);
@@ -2092,6 +2136,8 @@ int main(int argc, char **argv)
     gw.rl_address = gw_rl_new((double)cfg_rl_addr_rate, (double)cfg_rl_addr_burst);
     gw.inflight = gw_if_new();
     gw_metrics_set_inflight(gw.inflight);
+    gw.load.cap = cfg_inflight_process;
+    gw_metrics_set_process_load(&gw.load);
     gw_metrics_set_limiters(gw.rl_principal, gw.rl_address);
     gw_status_configure(cfg_status_per_minute, cfg_status_burst);
     gw_sse_configure(&loop, cfg_sse_heartbeat_s, cfg_sse_per_principal, cfg_sse_max_s);

@@ -40,6 +40,12 @@ static const as_http_server_t *http_server;
 static const gw_ratelimit_t *rl_principal, *rl_address;
 static const gw_inflight_t *inflight_cap;
 
+static const gw_process_load_t *process_load;
+void gw_metrics_set_process_load(const gw_process_load_t *l)
+{
+    process_load = l;
+}
+
 void gw_metrics_set_inflight(const gw_inflight_t *f)
 {
     inflight_cap = f;
@@ -337,6 +343,21 @@ static void scrape_render(scrape_t *s)
               (unsigned long long)gw_rl_refused(rl_principal),
               (unsigned long long)gw_rl_refused(rl_address),
               (unsigned long long)gw_if_refused(inflight_cap));
+    if (process_load)
+        sb_printf(&b,
+                  "# HELP aftersales_http_inflight_requests requests waiting on the services "
+                  "now, all principals together\n"
+                  "# TYPE aftersales_http_inflight_requests gauge\n"
+                  "aftersales_http_inflight_requests %llu\n"
+                  "# HELP aftersales_http_inflight_requests_limit max_inflight_requests (0: no "
+                  "limit)\n# TYPE aftersales_http_inflight_requests_limit gauge\n"
+                  "aftersales_http_inflight_requests_limit %ld\n"
+                  "# HELP aftersales_http_overloaded_total requests answered 503 because the "
+                  "gateway had max_inflight_requests waiting on the services\n"
+                  "# TYPE aftersales_http_overloaded_total counter\n"
+                  "aftersales_http_overloaded_total %llu\n",
+                  (unsigned long long)process_load->current, process_load->cap,
+                  (unsigned long long)process_load->refused);
     sb_printf(&b, "# HELP aftersales_service_up 1 when the service answered its health check "
                   "and reaches its database\n# TYPE aftersales_service_up gauge\n");
     for (int i = 0; i < s->n; i++) {

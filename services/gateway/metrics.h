@@ -19,6 +19,13 @@ void gw_metrics_set_limiters(const struct gw_ratelimit *principal,
 /* The per-principal cap of requests in flight whose 429 count /metrics shows (by="inflight"). */
 struct gw_inflight;
 void gw_metrics_set_inflight(const struct gw_inflight *f);
+/* Requests this gateway process has waiting on the services (max_inflight_requests): how many
+ * now, the cap, and how many were refused with 503 for it. */
+typedef struct gw_process_load {
+    uint64_t current, refused;
+    long cap;
+} gw_process_load_t;
+void gw_metrics_set_process_load(const gw_process_load_t *l);
 /* The response hook (as_http_server_on_response): records the request. */
 void gw_metrics_on_response(as_http_req_t *r, int status, int aborted, void *ud);
 /* Record one command round trip to `service` (status 504: no answer). */

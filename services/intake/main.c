@@ -290,7 +290,7 @@ static void promise_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void 
     check_center(&e, "center", r->center, 0);
     check_dates(&e, r->from, r->to, 1, &from, &to);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void list_service_levels(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -599,7 +599,7 @@ static void technician_workload(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, 
         as_problem(&e, "date", "is not a date (YYYY-MM-DD)");
     check_center(&e, "center", w->center, 0);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void record_call(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -736,7 +736,7 @@ static void call_stats(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     check_center(&e, "center", r->center, 0);
     check_dates(&e, r->from, r->to, 1, &from, &to);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 /* ---- quality feedback (issue 19.6; SQL in migrations/202_quality_report.sql) ---- */
@@ -754,7 +754,7 @@ static void check_quality(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     if (r->brand && (!*r->brand || strlen(r->brand) > 64))
         as_problem(&e, "brand", "must be 1 to 64 characters");
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void quality_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -835,7 +835,7 @@ static void scorecard(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
     check_region(&e, r->region);
     check_center(&e, "center", r->center, 0);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 static void scorecard_rewards(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
@@ -1011,6 +1011,7 @@ static const event_route_t EVENT_ROUTES[] = {
     {"people.RegionCreated", "SELECT on_region_created($1::jsonb)"},
     {"people.CenterChanged", "SELECT on_center_changed($1::jsonb)"},
     {"people.BrandChanged", "SELECT on_brand_changed($1::jsonb)"},
+    {"people.UserChanged", "SELECT on_user_changed($1::jsonb)"}, /* technicians' logins */
 };
 
 static void on_event(as_event_t *ev, void *ud)
@@ -1029,7 +1030,7 @@ static void on_event(as_event_t *ev, void *ud)
 
 static const as_sub_def_t subscriptions[] = {
     {"warranty", on_event}, {"parts", on_event},  {"settlement", on_event},
-    {"surveys", on_event},  {"people", on_event}, /* the network: regions, centres, brands */
+    {"surveys", on_event},  {"people", on_event}, /* the network, and staff accounts */
 };
 
 /* intake's settings: the test clock and the promised deadlines (issue 19.2). */

@@ -371,7 +371,7 @@ static void check_ledger(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *u
     as_problems_t e = {0};
     pv_site(&e, "site", ((const Parts__CheckLedger *)msg)->site, 0);
     if (!as_cmd_reject(ctx, &e))
-        as_cmd_sql_default(ctx, msg, ud);
+        as_cmd_sql_report(ctx, msg, ud); /* read-only: the read connection */
 }
 
 /* ---- receipts: one line, or a CSV file applied whole or not at all ---- */

@@ -88,9 +88,8 @@ static void read_done(const as_db_result_t *r, void *ud)
     as_cmd_error(ctx, 500, "internal", "internal error (request %s)", as_cmd_request_id(ctx));
 }
 
-static void read_cmd(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
+static void read_on(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, as_db_t *db)
 {
-    (void)ud;
     if (reject_invalid(ctx, req) < 0)
         return;
     /* Through read_call (common/sql/020): a 404 comes back as a value, not a logged ERROR. */
@@ -108,11 +107,27 @@ static void read_cmd(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
     }
     const char *params[3] = {as_cmd_def(ctx)->sql_fn, ps, as};
     as_db_stmt_t st = {sql, 3, params};
-    int rc = as_db_submit(as_cmd_db(ctx), &st, 1, read_done, ctx); /* copies the parameters */
+    int rc = as_db_submit(db, &st, 1, read_done, ctx); /* copies the parameters */
     free(ps);
     free(as);
     if (rc < 0)
         as_cmd_error(ctx, 503, "overloaded", "the service is busy; retry shortly");
+}
+
+/* One object's read: on the main connection, in order with the writes before it. */
+static void read_cmd(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
+{
+    (void)ud;
+    read_on(ctx, req, as_cmd_db(ctx));
+}
+
+/* A list, a report or an export page: on the read connection, so a long one never holds up the
+ * writes and one-object reads pipelined on the main connection (decisions 25 and 31). read_call()
+ * runs it in a READ ONLY transaction. */
+static void report_cmd(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *ud)
+{
+    (void)ud;
+    read_on(ctx, req, as_cmd_read_db(ctx));
 }
 
 static const as_cmd_def_t commands[] = {
@@ -126,16 +141,16 @@ static const as_cmd_def_t commands[] = {
     /* reads */
     {"settlement.GetCharges", &settlement__charge_set__descriptor, read_cmd, "read_charges"},
     {"settlement.GetInvoice", &settlement__invoice__descriptor, read_cmd, "read_invoice"},
-    {"settlement.ListInvoices", &settlement__invoice_list__descriptor, read_cmd, "read_invoices"},
+    {"settlement.ListInvoices", &settlement__invoice_list__descriptor, report_cmd, "read_invoices"},
     {"settlement.GetClaim", &settlement__claim__descriptor, read_cmd, "read_claim"},
-    {"settlement.ListClaims", &settlement__claim_list__descriptor, read_cmd, "read_claims"},
-    {"settlement.ListPeriods", &settlement__period_list__descriptor, read_cmd, "read_periods"},
+    {"settlement.ListClaims", &settlement__claim_list__descriptor, report_cmd, "read_claims"},
+    {"settlement.ListPeriods", &settlement__period_list__descriptor, report_cmd, "read_periods"},
     {"settlement.GetEntry", &settlement__entry__descriptor, read_cmd, "read_entry"},
-    {"settlement.GetBalance", &settlement__balance__descriptor, read_cmd, "read_balance"},
-    {"settlement.ExportPage", &settlement__export_rows__descriptor, read_cmd, "read_export_page"},
-    {"settlement.GetCosts", &settlement__cost_report__descriptor, read_cmd, "read_costs"},
+    {"settlement.GetBalance", &settlement__balance__descriptor, report_cmd, "read_balance"},
+    {"settlement.ExportPage", &settlement__export_rows__descriptor, report_cmd, "read_export_page"},
+    {"settlement.GetCosts", &settlement__cost_report__descriptor, report_cmd, "read_costs"},
     {"settlement.GetRefund", &settlement__refund__descriptor, read_cmd, "read_refund"},
-    {"settlement.ListRefunds", &settlement__refund_list__descriptor, read_cmd, "read_refunds"},
+    {"settlement.ListRefunds", &settlement__refund_list__descriptor, report_cmd, "read_refunds"},
     {"settlement.GetRates", &settlement__rate_tables__descriptor, read_cmd, "read_rates"},
 };
 

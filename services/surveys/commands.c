@@ -238,8 +238,8 @@ static void satisfaction_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, 
     date(&e, "from", m->from, 0);
     date(&e, "to", m->to, 0);
     range(&e, m->from, m->to);
-    if (!as_cmd_reject(ctx, &e))
-        run_sql(ctx, msg);
+    if (!as_cmd_reject(ctx, &e)) /* read-only: the read connection */
+        as_cmd_sql_read(ctx, as_cmd_def(ctx)->sql_fn, as_pbjson_encode(msg));
 }
 
 /* ---- complaints ---- */
@@ -372,8 +372,8 @@ static void complaint_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, voi
     date(&e, "from", m->from, 0);
     date(&e, "to", m->to, 0);
     range(&e, m->from, m->to);
-    if (!as_cmd_reject(ctx, &e))
-        run_sql(ctx, msg);
+    if (!as_cmd_reject(ctx, &e)) /* read-only: the read connection */
+        as_cmd_sql_read(ctx, as_cmd_def(ctx)->sql_fn, as_pbjson_encode(msg));
 }
 
 /* ---- the test clock ----

@@ -350,7 +350,16 @@ static void on_intake_event(as_event_t *ev, void *ud)
     else if (strcmp(ev->type, "intake.TicketClosed") == 0 ||
              strcmp(ev->type, "intake.TicketCancelled") == 0)
         on_ticket_ended(ev);
-    else
+    else if (strcmp(ev->type, "intake.CustomerLinked") == 0 ||
+             strcmp(ev->type, "intake.CustomerChanged") == 0) {
+        /* the customers' tiers, for the review queue (sql/customers.sql) */
+        const char *p[1] = {ev->json};
+        as_db_stmt_t st = {strcmp(ev->type, "intake.CustomerLinked") == 0
+                               ? "SELECT on_customer_linked($1::jsonb)"
+                               : "SELECT on_customer_changed($1::jsonb)",
+                           1, p};
+        as_event_commit(ev, &st, 1);
+    } else
         as_event_commit(ev, NULL, 0);
 }
 

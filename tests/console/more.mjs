@@ -445,7 +445,17 @@ try {
 
   // ---- on-site service: an order through its life, the workload, the field-service record ------
   const techLogin = `tech.${rnd(6)}`;
-  await apiAs(C, 'POST', '/v1/technicians', { login: techLogin, name: `技师${rnd(3)}`, center: CENTER, skills: ['general'], active: true });
+  // a technician is a staff login of the centre (people); intake learns it from the people stream
+  await apiAs(A, 'POST', '/v1/users', { login: techLogin, display_name: `技师${rnd(3)}`, role: 'center', site: CENTER, password: 'Workshop-pass-2026!' });
+  for (let i = 0; ; i++) {
+    try {
+      await apiAs(C, 'POST', '/v1/technicians', { login: techLogin, name: `技师${rnd(3)}`, center: CENTER, skills: ['general'], active: true });
+      break;
+    } catch (e) {
+      if (i >= 100 || !String(e.message).includes('unknown_technician')) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const soDay = chinaDay(1);
   const so = await apiAs(C, 'POST', '/v1/service-orders', { customer: { name: `${surname}上门`, phone }, address: '淮海路 88 号', category: 'general',
     fault: '漏水', window_start: `${soDay}T09:00:00+08:00`, window_end: `${soDay}T11:00:00+08:00` });

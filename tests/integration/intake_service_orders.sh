@@ -71,6 +71,11 @@ tech() { # login name center skills-json [token]
 T1=tech.sh.$RUN
 T2=tech.car.$RUN
 T3=tech.gz.$RUN
+# technicians are staff logins of their centre (people), which intake checks against its copy
+for acct in "$T1 SH01" "$T2 SH01" "$T3 GZ01"; do
+    # shellcheck disable=SC2086 # login and centre
+    staff_account $acct || t_fail "a staff account for technician ${acct% *}" "HTTP $HTTP_STATUS $HTTP_BODY"
+done
 tech "$T1" "Wu Gang" SH01 '["phone_host","phone_battery"]' "$AS_TOKEN_CENTER"
 t_status "a desk registers a technician of its centre" 201
 t_jq "the technician carries the centre's region" '"\(.center)/\(.region)/\(.active)"' SH01/east/true

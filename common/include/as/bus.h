@@ -166,8 +166,19 @@ void as_cmd_error(as_cmd_ctx_t *ctx, int status, const char *code, const char *f
  * reply with its result: {"status": n, "body": {...}}. Errors raised with SQLSTATE ASnnn become
  * status nnn (MESSAGE = code, DETAIL = text). Takes ownership of `args`. */
 void as_cmd_sql(as_cmd_ctx_t *ctx, const char *fn, json_t *args);
+/* The same for a read-only report (decision 31): it goes, like every cmd_list_… function, alone
+ * on the service's read connection (when it has one) and runs in a READ ONLY transaction, so it
+ * never holds up the commands on the main connection and cannot change anything (a write in it
+ * fails with SQLSTATE 25006). Its SQL function must answer with "nostore": true. */
+void as_cmd_sql_read(as_cmd_ctx_t *ctx, const char *fn, json_t *args);
+/* The connection for a read-only query a handler submits itself: the read connection when the
+ * service has one, else the main one. The handler's statement must be read-only; run it in a
+ * READ ONLY transaction (settlement's read_call() sets it). */
+as_db_t *as_cmd_read_db(const as_cmd_ctx_t *ctx);
 /* A handler that converts the request to JSON and calls as_cmd_sql(def->sql_fn). */
 void as_cmd_sql_default(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data);
+/* The same through as_cmd_sql_read: for a read-only report. */
+void as_cmd_sql_report(as_cmd_ctx_t *ctx, const ProtobufCMessage *req, void *user_data);
 /* The principal as a JSON object (new reference). */
 json_t *as_principal_json(const As__Principal *p);
 

@@ -92,6 +92,16 @@ BEGIN
     RETURN to_jsonb(replies);
 END $$;
 
+-- exec_batch on the read connection (decisions 25 and 31): the collection reads and reports sent
+-- there run in a READ ONLY transaction, so one that tried to write (or to store its reply: they
+-- answer "nostore") fails with SQLSTATE 25006 instead of changing anything.
+CREATE OR REPLACE FUNCTION exec_read_batch(p_batch jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('transaction_read_only', 'on', true);
+    RETURN exec_batch(p_batch);
+END $$;
+
 -- (Re)generate dispatch_command(): a CASE over this schema's command functions
 -- cmd_<verb>(text, jsonb, jsonb) RETURNS jsonb, so each call is planned once per connection. A
 -- name it does not list (a function created after the last rebuild) falls back to EXECUTE. The
@@ -149,6 +159,8 @@ DECLARE
     v_message text;
     v_detail text;
 BEGIN
+    -- Reads only: a read function that tried to write fails (SQLSTATE 25006) instead (decision 31).
+    PERFORM set_config('transaction_read_only', 'on', true);
     EXECUTE format('SELECT %I($1, $2)::jsonb', p_fn) INTO r USING p_principal, p_args;
     RETURN r;
 EXCEPTION WHEN OTHERS THEN

@@ -274,6 +274,7 @@ BEGIN
     IF NOT tech.active THEN
         PERFORM fail(422, 'technician_inactive', format('technician: %s is not active', tech.login));
     END IF;
+    PERFORM check_technician_account(tech.login, tech.center); -- still staff of that centre
     IF NOT o.category = ANY (tech.skills) THEN
         PERFORM fail(422, 'technician_lacks_skill',
                      format('technician: %s has no skill for %s (skills: %s)', tech.login, o.category,
@@ -402,6 +403,11 @@ BEGIN
        OR NOT may_see(p_principal, a->>'center', v_region) THEN
         PERFORM fail(403, 'forbidden', format('you may not manage technicians of centre %s', a->>'center'));
     END IF;
+    IF coalesce((a->>'active')::boolean, true) THEN
+        -- an active technician is a staff login of that centre (a departed one may still be
+        -- deactivated after their account is gone)
+        PERFORM check_technician_account(a->>'login', a->>'center');
+    END IF;
     SELECT * INTO v_old FROM technicians WHERE login = a->>'login' FOR UPDATE;
     IF FOUND AND NOT may_see(p_principal, v_old.center,
                              (SELECT region FROM centers WHERE code = v_old.center)) THEN
@@ -455,7 +461,10 @@ BEGIN
         WHERE o.technician = t.login AND o.state <> 'cancelled'
           AND (o.window_start AT TIME ZONE 'Asia/Shanghai')::date = v_date) w
     WHERE t.active AND may_see(p_principal, c.code, c.region)
-      AND (a->>'center' IS NULL OR t.center = a->>'center');
+      AND (a->>'center' IS NULL OR t.center = a->>'center')
+      -- only technicians who are still active staff of their centre (people's accounts)
+      AND EXISTS (SELECT 1 FROM staff_accounts s WHERE s.login = t.login AND s.active
+                                                    AND s.role = 'center' AND s.site = t.center);
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'date', v_date::text, 'rows', v_rows));
 END $$;

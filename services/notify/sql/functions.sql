@@ -236,11 +236,26 @@ BEGIN
     RETURN w;
 END $$;
 
+-- The same for a read: no row lock (reads run in read-only transactions on the read connection,
+-- decision 31, where FOR UPDATE is refused; a read need not hold writers back).
+CREATE OR REPLACE FUNCTION webhook_seen(p_principal jsonb, p_id text) RETURNS webhooks
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    w webhooks;
+BEGIN
+    PERFORM require_admin(p_principal);
+    SELECT * INTO w FROM webhooks WHERE id = p_id;
+    IF NOT FOUND OR w.state = 'deleted' THEN
+        PERFORM fail(404, 'not_found', 'no webhook ' || coalesce(p_id, ''));
+    END IF;
+    RETURN w;
+END $$;
+
 CREATE OR REPLACE FUNCTION cmd_get_webhook(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
     RETURN jsonb_build_object('status', 200, 'nostore', true,
-                              'body', webhook_json(webhook_for(p_principal, a->>'id')));
+                              'body', webhook_json(webhook_seen(p_principal, a->>'id')));
 END $$;
 
 CREATE OR REPLACE FUNCTION set_webhook_state(p_req text, p_principal jsonb, p_id text, p_from text, p_to text)
@@ -269,7 +284,7 @@ LANGUAGE sql AS $$ SELECT set_webhook_state(p_req, p_principal, a->>'id', NULL, 
 CREATE OR REPLACE FUNCTION cmd_list_deliveries(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    w webhooks := webhook_for(p_principal, a->>'id');
+    w webhooks := webhook_seen(p_principal, a->>'id');
     v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 500);
     v_after bigint;
     v_rows jsonb;

@@ -83,7 +83,7 @@ END $$;
 CREATE OR REPLACE FUNCTION cmd_list_weight_sets(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'weight_sets', (SELECT coalesce(jsonb_agg(weight_set_json(w) ORDER BY w.version), '[]')
                         FROM weight_sets w),
         'current_version', (weight_set_on(svc_today())).version));
@@ -137,7 +137,7 @@ BEGIN
                'response_rate', CASE WHEN due_n > 0 THEN round(ans::numeric / due_n, 3)::text END))
                ORDER BY k), '[]')
     INTO v_rows FROM rows_;
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'group', v_group, 'from', v_from::text, 'to', v_to::text, 'rows', v_rows));
 END $$;
 
@@ -191,6 +191,6 @@ BEGIN
                'median_hours_to_close', round(med_h::numeric, 1)::text,
                'escalated', esc, 'open', open_)) ORDER BY k), '[]')
     INTO v_rows FROM g;
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'group', v_group, 'from', v_from::text, 'to', v_to::text, 'rows', v_rows));
 END $$;

@@ -71,7 +71,8 @@ BEGIN
         'reasons', to_jsonb(r.reasons), 'decision', d.decision,
         'policy_version', d.policy_version, 'created_at', iso_instant(r.created_at),
         'decided_at', iso_instant(r.decided_at), 'decided_by', r.decided_by,
-        'action', r.action, 'final', r.final, 'note', r.note))
+        'action', r.action, 'final', r.final, 'note', r.note,
+        'customer_tier', ticket_tier(r.ticket_id)))
     FROM decisions d WHERE d.id = r.decision_id);
 END $$;
 
@@ -83,22 +84,34 @@ BEGIN
     END IF;
 END $$;
 
+-- GET /v1/warranty/reviews: VIP customers' tickets first, then key accounts', then the others
+-- (issue 17.4); the oldest first within each. The cursor is the last review's id; its tier is
+-- looked up again (a tier changed between two pages moves its review, like any concurrent change).
 CREATE OR REPLACE FUNCTION cmd_list_reviews(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     v_limit int := least(greatest(coalesce((a->>'limit')::int, 50), 1), 200);
+    v_after bigint := (a->>'after')::bigint;
+    v_after_rank int;
     v_rows jsonb;
     v_n int;
 BEGIN
     PERFORM require_reviewer(p_principal);
-    WITH page AS (
-        SELECT r FROM reviews r
-        WHERE r.status = coalesce(a->>'status', 'pending')
-          AND (a->>'after' IS NULL OR r.id > (a->>'after')::bigint)
-        ORDER BY r.id LIMIT v_limit)
-    SELECT coalesce(jsonb_agg(review_json(page.r) ORDER BY (page.r).id), '[]'), count(*)
+    IF v_after IS NOT NULL THEN
+        SELECT tier_rank(ticket_tier(r.ticket_id)) INTO v_after_rank FROM reviews r WHERE r.id = v_after;
+        v_after_rank := coalesce(v_after_rank, -1); -- an unknown id: by id alone, from the top rank
+    END IF;
+    WITH cand AS (
+        SELECT r, tier_rank(ticket_tier(r.ticket_id)) AS rank FROM reviews r
+        WHERE r.status = coalesce(a->>'status', 'pending')),
+    page AS (
+        SELECT cand.r, cand.rank FROM cand
+        WHERE v_after IS NULL OR cand.rank > v_after_rank
+           OR (cand.rank = v_after_rank AND (cand.r).id > v_after)
+        ORDER BY cand.rank, (cand.r).id LIMIT v_limit)
+    SELECT coalesce(jsonb_agg(review_json(page.r) ORDER BY page.rank, (page.r).id), '[]'), count(*)
         INTO v_rows, v_n FROM page;
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_strip_nulls(jsonb_build_object(
+    RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_strip_nulls(jsonb_build_object(
         'reviews', v_rows,
         'next', CASE WHEN v_n = v_limit THEN (v_rows->(v_n - 1)->>'id')::bigint END)));
 END $$;
