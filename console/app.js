@@ -7,7 +7,7 @@ import { encode as qrEncode } from './vendor/uqr.mjs';
 import { api, qs, setCsrf, newKey, ApiError } from './api.js';
 import { t, getLang, setLang, ruleText, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
 import { MORE_MENU, moreScreen } from './more.js';
-import { FIN_MENU, finScreen, RateEditor } from './finance.js';
+import { FIN_MENU, finScreen, RateEditor, CostCharts } from './finance.js';
 
 // ---- who sees what ---------------------------------------------------------------------------
 
@@ -805,6 +805,7 @@ function Finance({ me }) {
         ${bal ? html`<tfoot><tr><th colspan="3">${t('fin.total', { n: bal.entries || 0 })}</th><th class="num">${fmtMoney(bal.debit_cents || 0)}</th><th class="num">${fmtMoney(bal.credit_cents || 0)}</th><th></th></tr></tfoot>` : null}
       </table>
     <//>
+    ${to ? html`<${CostCharts} from=${from} to=${to} />` : null}
     <${Card} title=${t('fin.claims')}>
       <${ErrorBox} error=${claimErr} />
       <table class="table" id="claims-table"><thead><tr><th>${t('fin.claim')}</th><th>${t('fin.manufacturer')}</th><th>${t('fin.period')}</th><th>${t('col.state')}</th>

@@ -9,7 +9,8 @@
 import { html, useState, useRef } from './vendor/preact-htm.mjs';
 import { api, newKey } from './api.js';
 import { t, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
-import { can, Tag, errText, ErrorBox, Field, inputProps, Card, fieldErrors, dateOk, useGet, PostButton, CATEGORIES } from './app.js';
+import { can, Tag, errText, ErrorBox, Field, inputProps, Card, fieldErrors, dateOk, useGet, PostButton, CATEGORIES, Bars } from './app.js';
+import { qs } from './api.js';
 
 const FIN = ['admin', 'finance']; // the settlement routes' FIN: every write here
 
@@ -314,5 +315,27 @@ function Periods({ me }) {
           : html`<button class="btn btn-danger btn-sm" type="submit" id="close-other">${t('per.close')}</button>`}</div>
       </form>
     <//>
+  </div>`;
+}
+
+// ---- cost analysis as charts (the finance screen, the period's business dates) -----------------
+
+// Settlement's cost analysis of the period (GET /v1/settlement/costs): what warranty work cost
+// the manufacturers and the company, by cause and by region, as bars; the totals under them.
+export function CostCharts({ from, to }) {
+  const byCause = useGet(`/v1/settlement/costs${qs({ group: 'cause', from, to })}`);
+  const byRegion = useGet(`/v1/settlement/costs${qs({ group: 'region', from, to })}`);
+  const chart = (x, id, label, named) => {
+    if (x.error) return html`<${ErrorBox} error=${x.error} />`;
+    if (!x.data) return html`<p class="muted">${t('common.loading')}</p>`;
+    const rows = (x.data.rows || []).map((r) => ({ ...r, key: named ? t(`rc.${r.key}`) : r.key }));
+    if (!rows.some((r) => r.warranty_cost_cents)) return html`<p class="muted empty" id=${id}>${t('common.none')}</p>`;
+    return html`<${Bars} id=${id} rows=${rows} value=${(r) => r.warranty_cost_cents || 0} fmt=${fmtMoney} label=${label} />`;
+  };
+  const tot = (byCause.data && byCause.data.total) || null;
+  return html`<div class="grid2">
+    <${Card} title=${t('cost.by_cause')}>${chart(byCause, 'chart-cost-cause', t('cost.by_cause'), true)}<//>
+    <${Card} title=${t('cost.by_region')}>${chart(byRegion, 'chart-cost-region', t('cost.by_region'), false)}
+      ${tot ? html`<p class="hint" id="cost-total">${t('cost.total', { n: tot.tickets || 0, warranty: fmtMoney(tot.warranty_cost_cents || 0), total: fmtMoney(tot.total_cost_cents || 0) })}</p>` : null}<//>
   </div>`;
 }

@@ -200,6 +200,8 @@ const zh = {
   'per.title': '会计期间', 'per.list': '期间与结账', 'per.hint': '结账后，该期间内日期的新记账将记入下一个未结账期间；尚未结束的月份不能结账。',
   'per.entries': '分录数', 'per.closed_at': '结账时间', 'per.open': '未结账', 'per.closed': '已结账', 'per.close': '结账', 'per.running': '进行中',
   'per.close_other': '结账其他期间', 'per.closed_msg': '{period} 已结账',
+  'cost.by_cause': '三包成本（按原因，本期间）', 'cost.by_region': '三包成本（按区域，本期间）', 'cost.total': '本期间 {n} 单：厂家与公司承担 {warranty}，含销售方共 {total}',
+  'rc.service_station': '服务站', 'rc.customer_visit': '上门', 'rc.design_quality': '设计', 'rc.manufacturing_quality': '制造', 'rc.parts_problem': '配件', 'rc.other': '其他',
   'clh.created': '建立', 'clh.submitted': '提交厂家', 'clh.decided': '厂家审核', 'clh.paid': '厂家付款',
   'clk.labour': '工时', 'clk.part': '配件', 'clk.fee': '费用',
   // issue 18: on-site service orders and the station scorecard (more.js)
@@ -427,6 +429,8 @@ const en = {
   'per.title': 'Accounting periods', 'per.list': 'Periods and close', 'per.hint': 'After a close, new postings dated in the period go to the next open one; a month that has not ended cannot be closed.',
   'per.entries': 'Entries', 'per.closed_at': 'Closed', 'per.open': 'open', 'per.closed': 'closed', 'per.close': 'Close', 'per.running': 'running',
   'per.close_other': 'Close another period', 'per.closed_msg': '{period} is closed',
+  'cost.by_cause': 'Warranty cost by cause (this period)', 'cost.by_region': 'Warranty cost by region (this period)', 'cost.total': '{n} tickets in the period: {warranty} borne by makers and the company, {total} with sellers',
+  'rc.service_station': 'station', 'rc.customer_visit': 'visit', 'rc.design_quality': 'design', 'rc.manufacturing_quality': 'making', 'rc.parts_problem': 'parts', 'rc.other': 'other',
   'clh.created': 'created', 'clh.submitted': 'submitted to the manufacturer', 'clh.decided': 'decided by the manufacturer', 'clh.paid': 'paid by the manufacturer',
   'clk.labour': 'labour', 'clk.part': 'part', 'clk.fee': 'fee',
   // issue 18: on-site service orders and the station scorecard (more.js)

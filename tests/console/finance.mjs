@@ -5,7 +5,8 @@
 // manufacturer claim of this run's own manufacturer submitted, decided line by line (one line
 // partly approved, one rejected, the rest approved; a missing reason and an amount above the
 // claim refused at their lines) and paid (a future date refused at its field in the API's
-// words); the trial balance and the CSV export show the payment; the accounting periods screen
+// words); the trial balance and the CSV export show the payment, the cost analysis is charted;
+// the accounting periods screen
 // closes a past month. Prints TAP lines and saves a screenshot per screen into docs/console/.
 import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
@@ -222,6 +223,18 @@ try {
     const csv = await fin.evaluate(async (h) => (await fetch(h)).text(), href);
     const rows = csv.split('\r\n').filter((l) => l.includes(claimId));
     return rows.some((l) => /,1001,/.test(l) && /,175\.00,/.test(l)) && rows.some((l) => /,6602,/.test(l) && /,5\.00,/.test(l));
+  });
+  await check("the period's warranty cost is charted by cause and by region, as the cost analysis has it", async () => {
+    const M = TODAY.slice(0, 7);
+    const to = new Date(Date.UTC(Number(M.slice(0, 4)), Number(M.slice(5, 7)), 0)).toISOString().slice(0, 10);
+    const costs = await apiAs(F, 'GET', `/v1/settlement/costs?group=cause&from=${M}-01&to=${to}`);
+    const other = costs.rows.find((r) => r.key === 'other');
+    const fmt = (c) => `¥${(c / 100).toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
+    await fin.waitForSelector('#chart-cost-cause');
+    await fin.waitForSelector('#chart-cost-region');
+    // this run's two repairs (300.00 claimed) are in the cause "other"
+    return other.warranty_cost_cents >= 30000 && (await fin.textContent('#chart-cost-cause')).includes(fmt(other.warranty_cost_cents))
+      && (await fin.textContent('#cost-total')).includes(fmt(costs.total.warranty_cost_cents));
   });
   await shot(fin, 'finance-paid', { fullPage: true });
 
