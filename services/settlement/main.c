@@ -128,6 +128,10 @@ static const as_cmd_def_t commands[] = {
     {"settlement.SetPartPrice", &settlement__part_price__descriptor, write_cmd,
      "cmd_set_part_price"},
     {"settlement.SetFeeRate", &settlement__fee_rate__descriptor, write_cmd, "cmd_set_fee_rate"},
+    {"settlement.SetClaimHandling", &settlement__claim_handling__descriptor, write_cmd,
+     "cmd_set_claim_handling"},
+    {"settlement.SetTravelRate", &settlement__travel_rate__descriptor, write_cmd,
+     "cmd_set_travel_rate"},
     /* reads */
     {"settlement.GetCharges", &settlement__charge_set__descriptor, read_cmd, "read_charges"},
     {"settlement.GetInvoice", &settlement__invoice__descriptor, read_cmd, "read_invoice"},

@@ -319,6 +319,20 @@ int sv_validate(const ProtobufCMessage *msg, as_problems_t *e)
             as_problem(e, "applies", "must be always or visit");
         need_cents(e, "list_cents", m->has_list_cents, m->list_cents, 0);
         need_cents(e, "claim_cents", m->has_claim_cents, m->claim_cents, 0);
+    } else if (is(msg, &settlement__set_claim_handling__descriptor)) {
+        const Settlement__SetClaimHandling *m = (const void *)msg;
+        opt_manufacturer(e, m->manufacturer);
+        need_effective(e, m->effective_from);
+        if (!m->has_handling_bp)
+            as_problem(e, "handling_bp", "is required (basis points of cost, 1000 = 10 %%)");
+        else if (m->handling_bp < 0 || m->handling_bp > 100000)
+            as_problem(e, "handling_bp", "must be 0..100000 basis points");
+    } else if (is(msg, &settlement__set_travel_rate__descriptor)) {
+        const Settlement__SetTravelRate *m = (const void *)msg;
+        opt_category(e, m->category);
+        need_effective(e, m->effective_from);
+        need_cents(e, "list_cents_per_km", m->has_list_cents_per_km, m->list_cents_per_km, 1);
+        need_cents(e, "claim_cents_per_km", m->has_claim_cents_per_km, m->claim_cents_per_km, 1);
     }
     return e->n;
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Writing the price list (POST /v1/settlement/rates/{labour,parts,fees}, decision 0032): admin
+# Writing the price list (POST /v1/settlement/rates/{labour,parts,fees,handling,travel}, decision 0032): admin
 # and finance add a new version of a row from a date (today or later); the version in force before
 # it stays, so charges of earlier business dates keep their price and a repair charged later for
 # an earlier date is still priced with the old row. A date in the past, a negative or missing
@@ -153,6 +153,29 @@ t_status "the administrator adds a brand of that manufacturer" 201
 t_poll "settlement learns the brand's manufacturer" 1 q "SELECT count(*) FROM brands WHERE manufacturer = '$NEWMFR'"
 http POST /v1/settlement/rates/parts "$AS_TOKEN_FINANCE" "{\"sku\":\"$SKU-B\",\"effective_from\":\"$TODAY\",\"description\":\"New brand part\",\"manufacturer\":\"$NEWMFR\",\"list_cents\":100,\"cost_cents\":50}"
 t_status "then its parts may be priced" 201
+
+# --- the claim handling surcharge and the on-site travel rate ---
+http POST /v1/settlement/rates/handling "$AS_TOKEN_FINANCE" "{\"manufacturer\":\"$MFR\",\"effective_from\":\"$TODAY\",\"handling_bp\":100001}"
+t_status "a handling surcharge above 1000 % is refused" 400
+t_jq "at its field" '.error.fields[0].field' handling_bp
+http POST /v1/settlement/rates/handling "$AS_TOKEN_FINANCE" "{\"manufacturer\":\"$MFR\",\"effective_from\":\"$TODAY\",\"handling_bp\":1200}"
+t_status "a manufacturer's claim handling is set from today" 201
+http POST /v1/settlement/rates/handling "$AS_TOKEN_CENTER" "{\"manufacturer\":\"$MFR\",\"effective_from\":\"$TOMORROW\",\"handling_bp\":1300}"
+t_status "not by the desk" 403
+http GET "/v1/settlement/rates?date=$TODAY" "$AS_TOKEN_FINANCE"
+t_eq "finance reads it in the price list" 1200 "$(jbody "[.handling[] | select(.manufacturer == \"$MFR\")][0].handling_bp")"
+http GET "/v1/settlement/rates?date=$TODAY" "$AS_TOKEN_CENTER"
+t_jq "the desk does not see handling surcharges" '(.handling // []) | length' 0
+http POST /v1/settlement/rates/travel "$AS_TOKEN_FINANCE" "{\"category\":\"phone_headset\",\"effective_from\":\"$TODAY\",\"list_cents_per_km\":250}"
+t_status "a travel rate without its claim rate is refused" 400
+t_jq "naming it" '.error.fields[0].field' claim_cents_per_km
+http POST /v1/settlement/rates/travel "$AS_TOKEN_ADMIN" "{\"category\":\"phone_headset\",\"effective_from\":\"$TODAY\",\"list_cents_per_km\":250,\"claim_cents_per_km\":180}"
+t_status "the administrator sets a travel rate for a category from today" 201
+http GET "/v1/settlement/rates?date=$TODAY" "$AS_TOKEN_CENTER"
+t_eq "the desk reads its list rate, without the claim rate" "250 null" \
+    "$(jbody '[.travel[] | select(.category == "phone_headset")][0] | "\(.list_cents_per_km) \(.claim_cents_per_km)"')"
+t_eq "the onsite fee's rate lookup uses it" "250" "$(q "SELECT list_cents_per_km FROM travel_rate('phone_headset', '$TODAY'::date)")"
+t_eq "yesterday's travel rate for the category is still the one before" "200" "$(q "SELECT list_cents_per_km FROM travel_rate('phone_headset', '$YESTERDAY'::date)")"
 
 t_ledger_balanced "the ledger balances"
 t_done

@@ -189,3 +189,48 @@ BEGIN
         v_code, v_cat, v_mfr, v_from, CASE WHEN same.fee_code IS NOT NULL THEN to_jsonb(same) END,
         to_jsonb(r));
 END $$;
+
+-- The handling surcharge on claimed parts, per manufacturer ('*' for any).
+CREATE OR REPLACE FUNCTION cmd_set_claim_handling(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_mfr text := coalesce(nullif(a->>'manufacturer', ''), '*');
+    v_from date;
+    same claim_handling;
+    r claim_handling;
+BEGIN
+    v_from := rate_write_checks(p_principal, a, 'manufacturer', true, NULL);
+    SELECT * INTO same FROM claim_handling WHERE manufacturer = v_mfr AND effective_from = v_from FOR UPDATE;
+    IF FOUND THEN
+        PERFORM rate_not_in_force(v_from, format('the claim handling of %s', v_mfr));
+    END IF;
+    INSERT INTO claim_handling(manufacturer, effective_from, handling_bp)
+    VALUES (v_mfr, v_from, (a->>'handling_bp')::int)
+    ON CONFLICT (manufacturer, effective_from) DO UPDATE SET handling_bp = EXCLUDED.handling_bp
+    RETURNING * INTO r;
+    RETURN rate_written(p_req, p_principal, 'handling', format('%s/%s', v_mfr, v_from), v_mfr, NULL,
+        v_mfr, v_from, CASE WHEN same.manufacturer IS NOT NULL THEN to_jsonb(same) END, to_jsonb(r));
+END $$;
+
+-- The on-site travel rate per km, per device category ('*' for any).
+CREATE OR REPLACE FUNCTION cmd_set_travel_rate(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_cat text := coalesce(nullif(a->>'category', ''), '*');
+    v_from date;
+    same travel_rates;
+    r travel_rates;
+BEGIN
+    v_from := rate_write_checks(p_principal, a, 'category', true, NULL);
+    SELECT * INTO same FROM travel_rates WHERE category = v_cat AND effective_from = v_from FOR UPDATE;
+    IF FOUND THEN
+        PERFORM rate_not_in_force(v_from, format('the travel rate of %s', v_cat));
+    END IF;
+    INSERT INTO travel_rates(category, effective_from, list_cents_per_km, claim_cents_per_km)
+    VALUES (v_cat, v_from, (a->>'list_cents_per_km')::bigint, (a->>'claim_cents_per_km')::bigint)
+    ON CONFLICT (category, effective_from) DO UPDATE
+        SET list_cents_per_km = EXCLUDED.list_cents_per_km, claim_cents_per_km = EXCLUDED.claim_cents_per_km
+    RETURNING * INTO r;
+    RETURN rate_written(p_req, p_principal, 'travel', format('%s/%s', v_cat, v_from), v_cat, v_cat,
+        NULL, v_from, CASE WHEN same.category IS NOT NULL THEN to_jsonb(same) END, to_jsonb(r));
+END $$;
