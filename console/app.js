@@ -7,7 +7,7 @@ import { encode as qrEncode } from './vendor/uqr.mjs';
 import { api, qs, setCsrf, newKey, ApiError } from './api.js';
 import { t, getLang, setLang, ruleText, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
 import { MORE_MENU, moreScreen } from './more.js';
-import { FIN_MENU, finScreen, RateEditor, CostCharts } from './finance.js';
+import { FIN_MENU, finScreen, PriceListMore, CostCharts } from './finance.js';
 
 // ---- who sees what ---------------------------------------------------------------------------
 
@@ -1370,7 +1370,7 @@ function Prices({ me }) {
       <th class="num">${t('net.list_price')}</th>${fin ? html`<th class="num">${t('price.claim')}</th>` : null}<th>${t('price.from')}</th></tr></thead>
       <tbody>${rows((data && data.fees) || [], fin ? 7 : 6, (r) => html`<tr><td class="mono">${r.fee_code}</td><td>${r.description}</td><td>${any(r.category)}</td><td>${t(`price.applies_${r.applies}`)}</td>
         <td class="num">${r.list_cents === undefined ? '—' : fmtMoney(r.list_cents)}</td>${fin ? html`<td class="num">${r.claim_cents === undefined ? '—' : fmtMoney(r.claim_cents)}</td>` : null}<td>${fmtDate(r.effective_from)}</td></tr>`)}</tbody></table></div>
-    <${RateEditor} me=${me} data=${data} onDone=${() => load()} />
+    <${PriceListMore} me=${me} data=${data} onDone=${() => load()} />
   <//>`;
 }
 

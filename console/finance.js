@@ -2,17 +2,20 @@
 // price list (a new version of a labour rate, a part's price or a fee from a date), a
 // manufacturer claim's actions (submit, the manufacturer's decision line by line, its payment)
 // and the accounting periods with their close. Built from the pieces app.js exports; app.js adds
-// FIN_MENU to its menu, asks finScreen() for a route and puts RateEditor under the price list;
+// FIN_MENU to its menu, asks finScreen() for a route and puts PriceListMore under the price list;
 // more.js puts ClaimActions on a claim's page. Nothing here decides what a role may do: the
 // buttons are shown to the roles the routes let in, and the API's refusal is shown at the field
 // or button that caused it.
 import { html, useState, useRef } from './vendor/preact-htm.mjs';
 import { api, newKey } from './api.js';
 import { t, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
-import { can, Tag, errText, ErrorBox, Field, inputProps, Card, fieldErrors, dateOk, useGet, PostButton, CATEGORIES, Bars } from './app.js';
+import { can, Tag, errText, ErrorBox, Field, inputProps, Card, fieldErrors, dateOk, useGet, PostButton, Bars } from './app.js';
 import { qs } from './api.js';
 
 const FIN = ['admin', 'finance']; // the settlement routes' FIN: every write here
+// intake.DeviceCategory, the categories a rate may name besides '*' (any).
+const DEVICE_CATEGORIES = ['phone_host', 'phone_battery', 'phone_charger', 'phone_headset', 'phone_data_card', 'phone_terminal_card', 'car', 'general'];
+const catName = (c) => (c === '*' ? t('price.any') : t(`cat.${c}`) === `cat.${c}` ? c : t(`cat.${c}`));
 
 export const FIN_MENU = [{ key: 'periods', label: 'nav.periods', roles: FIN }];
 
@@ -48,14 +51,32 @@ const RATE_FORMS = {
   fees: { path: '/v1/settlement/rates/fees', fields: [['fee_code', 'price.fee', 'code'], ['category', 'f.device.category', 'cat'],
     ['manufacturer', 'fin.manufacturer', 'text'], ['description', 'stock.name', 'text'], ['applies', 'price.applies', 'applies'],
     ['list_cents', 'net.list_price', 'money'], ['claim_cents', 'price.claim', 'money'], ['active', 'rate.active', 'bool']] },
+  handling: { path: '/v1/settlement/rates/handling', fields: [['manufacturer', 'fin.manufacturer', 'code'], ['handling_bp', 'rate.handling_pct', 'pct']] },
+  travel: { path: '/v1/settlement/rates/travel', fields: [['category', 'f.device.category', 'cat'], ['list_cents_per_km', 'rate.travel_list', 'money'],
+    ['claim_cents_per_km', 'rate.travel_claim', 'money']] },
 };
-const REQUIRED_MONEY = { labour: ['list_flat_cents', 'claim_flat_cents'], parts: ['list_cents', 'cost_cents'], fees: [] };
+const REQUIRED_MONEY = { labour: ['list_flat_cents', 'claim_flat_cents'], parts: ['list_cents', 'cost_cents'], fees: [], handling: ['handling_bp'],
+  travel: ['list_cents_per_km', 'claim_cents_per_km'] };
 const RATE_DEFAULTS = { category: '*', manufacturer: '*', applies: 'always', active: true, warranty_covered: true };
 
-// The edit form under the price list (admin and finance): a new version of a row from a date.
-// `data` is the list on screen: choosing a code there fills the form with its prices.
-export function RateEditor({ me, data, onDone }) {
-  return can(me, FIN) ? html`<${RateForm} data=${data} onDone=${onDone} />` : null;
+// Under the price list: the on-site travel rates (everyone who reads prices; claim rates for
+// finance and admin), the claim handling surcharges (finance and admin), and for those two the
+// form writing a new version of a row from a date. `data` is the list on screen (RateTables):
+// choosing a code there fills the form with its prices.
+export function PriceListMore({ me, data, onDone }) {
+  const fin = can(me, FIN);
+  const rows = (list, cols, row) => (!data ? html`<tr><td colspan=${cols} class="empty">${t('common.loading')}</td></tr>`
+    : list.length ? list.map(row) : html`<tr><td colspan=${cols} class="empty">${t('common.none')}</td></tr>`);
+  return html`<h3>${t('rate.travel')}</h3>
+    <div class="table-card"><table class="table" id="travel-table"><thead><tr><th>${t('f.device.category')}</th><th class="num">${t('rate.travel_list')}</th>
+      ${fin ? html`<th class="num">${t('rate.travel_claim')}</th>` : null}<th>${t('price.from')}</th></tr></thead>
+      <tbody>${rows((data && data.travel) || [], fin ? 4 : 3, (r) => html`<tr><td>${catName(r.category)}</td><td class="num">${fmtMoney(r.list_cents_per_km || 0)}</td>
+        ${fin ? html`<td class="num">${fmtMoney(r.claim_cents_per_km || 0)}</td>` : null}<td>${fmtDate(r.effective_from)}</td></tr>`)}</tbody></table></div>
+    ${fin ? html`<h3>${t('rate.handling')}</h3>
+      <div class="table-card"><table class="table" id="handling-table"><thead><tr><th>${t('fin.manufacturer')}</th><th class="num">${t('rate.handling_pct')}</th><th>${t('price.from')}</th></tr></thead>
+        <tbody>${rows((data && data.handling) || [], 3, (r) => html`<tr><td>${r.manufacturer === '*' ? t('price.any') : r.manufacturer}</td>
+          <td class="num">${((r.handling_bp || 0) / 100).toFixed(2)}%</td><td>${fmtDate(r.effective_from)}</td></tr>`)}</tbody></table></div>
+      <${RateForm} data=${data} onDone=${onDone} />` : null}`;
 }
 
 function RateForm({ data, onDone }) {
@@ -78,7 +99,7 @@ function RateForm({ data, onDone }) {
     const row = list.find((r) => r[codeField] === code && (table === 'parts' || ((r.category || '*') === (v.category || '*') && (r.manufacturer || '*') === (v.manufacturer || '*'))))
       || list.find((r) => r[codeField] === code);
     const nv = { ...v, [codeField]: code };
-    if (row) for (const [f, , kind] of form.fields) if (f !== codeField && row[f] !== undefined) nv[f] = kind === 'money' ? centsYuan(row[f]) : row[f];
+    if (row) for (const [f, , kind] of form.fields) if (f !== codeField && row[f] !== undefined) nv[f] = kind === 'money' || kind === 'pct' ? centsYuan(row[f]) : row[f];
     setV(nv);
   }
   function switchTable(tb) { setTable(tb); setV({ ...RATE_DEFAULTS, effective_from: v.effective_from }); setErrors({}); setError(null); setMsg(''); }
@@ -93,10 +114,10 @@ function RateForm({ data, onDone }) {
       const raw = v[f];
       if (kind === 'bool') { if (raw !== undefined) body[f] = !!raw; continue; }
       const s = String(raw ?? '').trim();
-      if (kind === 'money') {
+      if (kind === 'money' || kind === 'pct') { // yuan → cents; a percentage → basis points (the same arithmetic)
         if (s === '') { if (REQUIRED_MONEY[table].includes(f)) pre[f] = t('rate.money_required'); continue; }
         const c = yuanCents(s);
-        if (c === null) pre[f] = t('rate.money_bad');
+        if (c === null) pre[f] = t(kind === 'pct' ? 'rate.pct_bad' : 'rate.money_bad');
         else body[f] = c;
       } else if (s !== '') body[f] = s;
       else if (kind === 'code') pre[f] = t('rate.code_required');
@@ -121,11 +142,11 @@ function RateForm({ data, onDone }) {
     const err = errors[f];
     if (kind === 'bool') return html`<div class="field"><label class="check"><input type="checkbox" id=${`f-rate-${f}`} checked=${!!v[f]} onChange=${set(f, true)} /> ${t(label)}</label></div>`;
     if (kind === 'cat') return html`<${Field} name=${name} label=${t(label)} error=${err}><select ...${inputProps(name, err)} value=${v[f] ?? '*'} onChange=${set(f)}>
-        <option value="*">${t('price.any')}</option>${[...CATEGORIES, 'car'].map((c) => html`<option value=${c}>${t(`cat.${c}`)}</option>`)}</select><//>`;
+        <option value="*">${t('price.any')}</option>${DEVICE_CATEGORIES.map((c) => html`<option value=${c}>${catName(c)}</option>`)}</select><//>`;
     if (kind === 'applies') return html`<${Field} name=${name} label=${t(label)} error=${err}><select ...${inputProps(name, err)} value=${v[f] ?? 'always'} onChange=${set(f)}>
         <option value="always">${t('price.applies_always')}</option><option value="visit">${t('price.applies_visit')}</option></select><//>`;
     return html`<${Field} name=${name} label=${t(label)} error=${err}><input ...${inputProps(name, err)} value=${v[f] ?? ''}
-      inputmode=${kind === 'money' ? 'decimal' : undefined} placeholder=${kind === 'money' ? '0.00' : ''} list=${kind === 'code' ? `rate-codes-${table}` : undefined}
+      inputmode=${kind === 'money' || kind === 'pct' ? 'decimal' : undefined} placeholder=${kind === 'money' ? '0.00' : kind === 'pct' ? '10' : ''} list=${kind === 'code' ? `rate-codes-${table}` : undefined}
       onInput=${set(f)} onChange=${kind === 'code' ? (e) => fillFrom(e.target.value.trim()) : undefined} /><//>`;
   };
   return html`<${Card} title=${t('rate.title')} cls="rate-editor">

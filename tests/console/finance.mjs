@@ -1,7 +1,8 @@
 // tests/console/finance.mjs — the console's finance work (issue 18 points 5 and 8, decision 0032)
 // in a real browser (Debian's chromium, playwright-core from build/npm) against the test stack:
 // the price list written by finance (a new code refused without its name, a negative price
-// refused at its field, then saved and read back through the API; the desk has no form), a
+// refused at its field, then saved and read back through the API; a part's price from tomorrow,
+// a claim handling surcharge, an on-site travel rate; the desk has no form), a
 // manufacturer claim of this run's own manufacturer submitted, decided line by line (one line
 // partly approved, one rejected, the rest approved; a missing reason and an amount above the
 // claim refused at their lines) and paid (a future date refused at its field in the API's
@@ -142,6 +143,30 @@ try {
     const t0 = (await apiAs(F, 'GET', `/v1/settlement/rates?date=${TODAY}`)).parts.find((x) => x.sku === SKU);
     return t1.list_cents === 16000 && t1.cost_cents === 10000 && t0.list_cents === 15000;
   });
+  await fin.click('#rate-tab-handling');
+  await fin.fill('#f-rate-effective_from', TODAY);
+  await fin.fill('#f-rate-manufacturer', MFR);
+  await fin.fill('#f-rate-handling_bp', '12,5');
+  await fin.click('#submit-rate');
+  await check('a malformed percentage is refused at its field', async () => { await fin.waitForSelector('#f-rate-handling_bp-err'); return true; });
+  await fin.fill('#f-rate-handling_bp', '12.5');
+  await fin.click('#submit-rate');
+  await check("a manufacturer's claim handling of 12.5 % is saved and listed", async () => {
+    await fin.waitForSelector(`#handling-table tr:has-text("${MFR}"):has-text("12.50%")`);
+    const r = (await apiAs(F, 'GET', `/v1/settlement/rates?date=${TODAY}`)).handling.find((x) => x.manufacturer === MFR);
+    return r.handling_bp === 1250 && (await fin.textContent('#handling-table')).includes('12.50%');
+  });
+  await fin.click('#rate-tab-travel');
+  await fin.selectOption('#f-rate-category', 'phone_terminal_card');
+  await fin.fill('#f-rate-list_cents_per_km', '3.20');
+  await fin.fill('#f-rate-claim_cents_per_km', '2.10');
+  await fin.click('#submit-rate');
+  await check('an on-site travel rate for a category is saved and listed', async () => {
+    await fin.waitForSelector('#rate-msg');
+    await fin.waitForSelector('#travel-table >> text=¥3.20');
+    const r = (await apiAs(F, 'GET', `/v1/settlement/rates?date=${TODAY}`)).travel.find((x) => x.category === 'phone_terminal_card');
+    return r.list_cents_per_km === 320 && r.claim_cents_per_km === 210;
+  });
   await fin.click('#rate-tab-labour');
   await shot(fin, 'price-edit', { fullPage: true });
 
@@ -149,7 +174,10 @@ try {
   await signIn(desk, 'CENTER');
   await desk.click('#nav-prices');
   await desk.waitForSelector('#labour-table td.mono');
-  await check('the desk reads the price list without the form', async () => !(await desk.isVisible('#form-rate')) && (await desk.$$('#form-rate')).length === 0);
+  await check('the desk reads the price list and the travel rates without the form, the handling or the claim rates', async () => {
+    await desk.waitForSelector('#travel-table >> text=¥3.20');
+    return (await desk.$$('#form-rate')).length === 0 && (await desk.$$('#handling-table')).length === 0 && !(await desk.textContent('#travel-table')).includes('¥2.10');
+  });
   await check('the desk has no periods screen, not even by its address', async () => {
     if (await desk.isVisible('#nav-periods')) return false;
     await desk.goto(`${U}/console/#/periods`);
