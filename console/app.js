@@ -7,6 +7,7 @@ import { encode as qrEncode } from './vendor/uqr.mjs';
 import { api, qs, setCsrf, newKey, ApiError } from './api.js';
 import { t, getLang, setLang, ruleText, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
 import { MORE_MENU, moreScreen } from './more.js';
+import { FIN_MENU, finScreen, PriceListMore, CostCharts } from './finance.js';
 
 // ---- who sees what ---------------------------------------------------------------------------
 
@@ -28,6 +29,7 @@ const MENU = [
   { key: 'network', label: 'nav.network', roles: ['admin', 'region'] },
   { key: 'prices', label: 'nav.prices', roles: ['center', 'finance', 'reviewer'] }, // admin and region: under Network
   ...MORE_MENU, // customers, hotline, promises, quality, notifications, webhooks (more.js)
+  ...FIN_MENU, // accounting periods (finance.js)
 ];
 const can = (me, roles) => !!me && roles.includes(me.role);
 const menuFor = (me) => MENU.filter((m) => can(me, m.roles));
@@ -812,6 +814,7 @@ function Finance({ me }) {
         ${bal ? html`<tfoot><tr><th colspan="3">${t('fin.total', { n: bal.entries || 0 })}</th><th class="num">${fmtMoney(bal.debit_cents || 0)}</th><th class="num">${fmtMoney(bal.credit_cents || 0)}</th><th></th></tr></tfoot>` : null}
       </table>
     <//>
+    ${to ? html`<${CostCharts} from=${from} to=${to} />` : null}
     <${Card} title=${t('fin.claims')}>
       <${ErrorBox} error=${claimErr} />
       <table class="table" id="claims-table"><thead><tr><th>${t('fin.claim')}</th><th>${t('fin.manufacturer')}</th><th>${t('fin.period')}</th><th>${t('col.state')}</th>
@@ -1376,6 +1379,7 @@ function Prices({ me }) {
       <th class="num">${t('net.list_price')}</th>${fin ? html`<th class="num">${t('price.claim')}</th>` : null}<th>${t('price.from')}</th></tr></thead>
       <tbody>${rows((data && data.fees) || [], fin ? 7 : 6, (r) => html`<tr><td class="mono">${r.fee_code}</td><td>${r.description}</td><td>${any(r.category)}</td><td>${t(`price.applies_${r.applies}`)}</td>
         <td class="num">${r.list_cents === undefined ? '—' : fmtMoney(r.list_cents)}</td>${fin ? html`<td class="num">${r.claim_cents === undefined ? '—' : fmtMoney(r.claim_cents)}</td>` : null}<td>${fmtDate(r.effective_from)}</td></tr>`)}</tbody></table></div>
+    <${PriceListMore} me=${me} data=${data} onDone=${() => load()} />
   <//>`;
 }
 
@@ -1453,7 +1457,7 @@ function App() {
   const allowed = (name) => menu.some((m) => m.key === name);
   let screen;
   const r = route;
-  const more = moreScreen(me, r, allowed);
+  const more = moreScreen(me, r, allowed) || finScreen(me, r, allowed);
   if (more && more.bare) return more.bare;
   if (r.name === 'print' && can(me, READERS)) return html`<${PrintDoc} me=${me} kind=${r.arg} id=${r.arg2} />`;
   if (more) screen = more.screen;

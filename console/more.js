@@ -9,6 +9,7 @@ import {
   can, Tag, StateTag, errText, ErrorBox, Field, inputProps, Card, Desc, fieldErrors, dateOk, moneyToCents, luhnOk,
   Qr, Bars, sinceDays, useGet, MiniForm, PostButton, CATEGORIES,
 } from './app.js';
+import { ClaimActions } from './finance.js';
 
 const CUSTOMER_ROLES = ['admin', 'center'];                      // personal data: the desks and head office
 const QUALITY = ['admin', 'region', 'center', 'reviewer'];       // call log, quality report, outbox
@@ -667,8 +668,8 @@ function ClaimLines({ c, doc }) {
     <tfoot><tr><th colspan="6">${t('clm.total', { n: (c.lines || []).length })}</th><th class="num" id=${doc ? 'doc-claim-total' : 'claim-total'}>${fmtMoney(c.claimed_cents || 0)}</th>
       <th class="num">${fmtMoney(c.approved_cents || 0)}</th>${doc ? null : html`<th colspan="2"></th>`}</tr></tfoot></table>`;
 }
-function ClaimDetail({ id }) {
-  const { data: c, error } = useGet(`/v1/settlement/claims/${encodeURIComponent(id)}`, [id]);
+function ClaimDetail({ me, id }) {
+  const { data: c, error, reload } = useGet(`/v1/settlement/claims/${encodeURIComponent(id)}`, [id]);
   if (error) return html`<${NotFound} error=${error} />`;
   if (!c) return html`<${Loading} />`;
   const decisions = (c.lines || []).filter((l) => l.approved_cents !== undefined || l.reason || ['approved', 'partially_approved', 'rejected', 'paid'].includes(l.state));
@@ -683,6 +684,7 @@ function ClaimDetail({ id }) {
         <span class="tl-event">${t(`clh.${ev}`)}</span></li>`)}</ol><//>
     </div>
     <${Card} title=${t('clm.lines')}><div class="table-card"><${ClaimLines} c=${c} /></div><//>
+    <${ClaimActions} me=${me} c=${c} onDone=${reload} />
     <${Card} title=${t('clm.decisions')}>${decisions.length ? html`<ul class="plain" id="claim-decisions">${decisions.map((l) => html`<li>#${l.line_no} <span class="mono">${l.code}</span>:
       <${ClaimTag} st=${l.state} /> ${l.approved_cents !== undefined ? fmtMoney(l.approved_cents) : ''}${l.reason ? ` — ${l.reason}` : ''}</li>`)}</ul>`
       : html`<p class="muted" id="claim-decisions">${t('clm.no_decision')}</p>`}<//>

@@ -138,6 +138,15 @@ static const as_cmd_def_t commands[] = {
     {"settlement.ClosePeriod", &settlement__period__descriptor, write_cmd, "cmd_close_period"},
     {"settlement.ReverseEntry", &settlement__entry__descriptor, write_cmd, "cmd_reverse_entry"},
     {"settlement.PayRefund", &settlement__refund__descriptor, write_cmd, "cmd_pay_refund"},
+    {"settlement.SetLabourRate", &settlement__labour_rate__descriptor, write_cmd,
+     "cmd_set_labour_rate"},
+    {"settlement.SetPartPrice", &settlement__part_price__descriptor, write_cmd,
+     "cmd_set_part_price"},
+    {"settlement.SetFeeRate", &settlement__fee_rate__descriptor, write_cmd, "cmd_set_fee_rate"},
+    {"settlement.SetClaimHandling", &settlement__claim_handling__descriptor, write_cmd,
+     "cmd_set_claim_handling"},
+    {"settlement.SetTravelRate", &settlement__travel_rate__descriptor, write_cmd,
+     "cmd_set_travel_rate"},
     /* reads */
     {"settlement.GetCharges", &settlement__charge_set__descriptor, read_cmd, "read_charges"},
     {"settlement.GetInvoice", &settlement__invoice__descriptor, read_cmd, "read_invoice"},
@@ -194,9 +203,20 @@ static void on_parts_event(as_event_t *ev, void *ud)
         as_event_commit(ev, NULL, 0);
 }
 
+/* The people service's brands: which manufacturers the price list may name. */
+static void on_people_event(as_event_t *ev, void *ud)
+{
+    (void)ud;
+    if (strcmp(ev->type, "people.BrandChanged") == 0)
+        apply_event(ev, "SELECT on_brand_changed($1::jsonb)");
+    else
+        as_event_commit(ev, NULL, 0);
+}
+
 static const as_sub_def_t subscriptions[] = {
     {"intake", on_intake_event},
     {"parts", on_parts_event},
+    {"people", on_people_event},
 };
 
 static const as_service_def_t settlement_service = {

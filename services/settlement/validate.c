@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "as/enums.h"
+#include "intake.pb-c.h"
 #include "settlement.pb-c.h"
 
 static int all_digits(const char *s, size_t n)
@@ -93,6 +95,52 @@ int sv_yuan_valid(const char *s)
     if (!dot || dot == s || (size_t)(dot - s) > 12 || n - (size_t)(dot - s) != 3)
         return 0;
     return all_digits(s, (size_t)(dot - s)) && all_digits(dot + 1, 2);
+}
+
+/* ---- the price list's writes ---- */
+
+#define RATE_MAX_CENTS 100000000000LL /* 1,000,000,000.00 yuan: far above any real price */
+
+static void need_cents(as_problems_t *e, const char *field, int has, int64_t v, int required)
+{
+    if (!has) {
+        if (required)
+            as_problem(e, field, "is required (integer cents)");
+    } else if (v < 0)
+        as_problem(e, field, "must not be negative");
+    else if (v > RATE_MAX_CENTS)
+        as_problem(e, field, "must be at most %lld cents", RATE_MAX_CENTS);
+}
+
+/* A price-list code (labour code, SKU, fee code): 1..64 visible characters. */
+static void need_code(as_problems_t *e, const char *field, const char *v)
+{
+    need_id(e, field, v, 64);
+}
+
+/* '*' or a device category the warranty rules know. */
+static void opt_category(as_problems_t *e, const char *v)
+{
+    char buf[256];
+    if (v && strcmp(v, "*") != 0 && !as_enum_has(&intake__device_category__descriptor, v))
+        as_problem(
+            e, "category", "must be * (any) or %s",
+            as_enum_list(&intake__device_category__descriptor, ", ", " or ", buf, sizeof buf));
+}
+
+/* '*' or a manufacturer code (1..64 visible characters; whether it is known is the database's). */
+static void opt_manufacturer(as_problems_t *e, const char *v)
+{
+    if (v && !sv_id_valid(v, 64))
+        as_problem(e, "manufacturer", "must be * (any) or a manufacturer code");
+}
+
+static void need_effective(as_problems_t *e, const char *v)
+{
+    if (!v || !*v)
+        as_problem(e, "effective_from", "is required (YYYY-MM-DD, today or later)");
+    else if (!sv_date_valid(v))
+        as_problem(e, "effective_from", "must be a date YYYY-MM-DD");
 }
 
 static int is(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
@@ -241,6 +289,50 @@ int sv_validate(const ProtobufCMessage *msg, as_problems_t *e)
     } else if (is(msg, &settlement__get_rates__descriptor)) {
         const Settlement__GetRates *m = (const void *)msg;
         opt_date(e, "date", m->date);
+    } else if (is(msg, &settlement__set_labour_rate__descriptor)) {
+        const Settlement__SetLabourRate *m = (const void *)msg;
+        need_code(e, "labour_code", m->labour_code);
+        opt_category(e, m->category);
+        opt_manufacturer(e, m->manufacturer);
+        need_effective(e, m->effective_from);
+        opt_text(e, "description", m->description, 200);
+        need_cents(e, "list_flat_cents", m->has_list_flat_cents, m->list_flat_cents, 1);
+        need_cents(e, "list_hour_cents", m->has_list_hour_cents, m->list_hour_cents, 0);
+        need_cents(e, "claim_flat_cents", m->has_claim_flat_cents, m->claim_flat_cents, 1);
+        need_cents(e, "claim_hour_cents", m->has_claim_hour_cents, m->claim_hour_cents, 0);
+    } else if (is(msg, &settlement__set_part_price__descriptor)) {
+        const Settlement__SetPartPrice *m = (const void *)msg;
+        need_code(e, "sku", m->sku);
+        opt_manufacturer(e, m->manufacturer);
+        need_effective(e, m->effective_from);
+        opt_text(e, "description", m->description, 200);
+        need_cents(e, "list_cents", m->has_list_cents, m->list_cents, 1);
+        need_cents(e, "cost_cents", m->has_cost_cents, m->cost_cents, 1);
+    } else if (is(msg, &settlement__set_fee_rate__descriptor)) {
+        const Settlement__SetFeeRate *m = (const void *)msg;
+        need_code(e, "fee_code", m->fee_code);
+        opt_category(e, m->category);
+        opt_manufacturer(e, m->manufacturer);
+        need_effective(e, m->effective_from);
+        opt_text(e, "description", m->description, 200);
+        if (m->applies && !as_enum_has(&settlement__fee_applies__descriptor, m->applies))
+            as_problem(e, "applies", "must be always or visit");
+        need_cents(e, "list_cents", m->has_list_cents, m->list_cents, 0);
+        need_cents(e, "claim_cents", m->has_claim_cents, m->claim_cents, 0);
+    } else if (is(msg, &settlement__set_claim_handling__descriptor)) {
+        const Settlement__SetClaimHandling *m = (const void *)msg;
+        opt_manufacturer(e, m->manufacturer);
+        need_effective(e, m->effective_from);
+        if (!m->has_handling_bp)
+            as_problem(e, "handling_bp", "is required (basis points of cost, 1000 = 10 %%)");
+        else if (m->handling_bp < 0 || m->handling_bp > 100000)
+            as_problem(e, "handling_bp", "must be 0..100000 basis points");
+    } else if (is(msg, &settlement__set_travel_rate__descriptor)) {
+        const Settlement__SetTravelRate *m = (const void *)msg;
+        opt_category(e, m->category);
+        need_effective(e, m->effective_from);
+        need_cents(e, "list_cents_per_km", m->has_list_cents_per_km, m->list_cents_per_km, 1);
+        need_cents(e, "claim_cents_per_km", m->has_claim_cents_per_km, m->claim_cents_per_km, 1);
     }
     return e->n;
 }

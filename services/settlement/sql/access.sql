@@ -53,7 +53,7 @@ END $$;
 -- the rate tables in force on a business date (default today, Asia/Shanghai) — per key the row
 -- with the latest effective_from on or before the date; fees withdrawn (active = false) are left
 -- out. Every desk role may read the prices charged to customers; what the company pays or claims
--- (part costs, claim rates) is shown to finance and admin only.
+-- (part costs, claim rates, the claim handling surcharges) is shown to finance and admin only.
 CREATE OR REPLACE FUNCTION read_rates(p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -98,5 +98,19 @@ BEGIN
             FROM (SELECT DISTINCT ON (fee_code, category, manufacturer) *
                   FROM fee_rates WHERE effective_from <= v_date
                   ORDER BY fee_code, category, manufacturer, effective_from DESC) f
-            WHERE f.active), '[]')));
+            WHERE f.active), '[]'),
+        'handling', CASE WHEN v_fin THEN coalesce((
+            SELECT jsonb_agg(jsonb_build_object('manufacturer', h.manufacturer,
+                       'effective_from', h.effective_from, 'handling_bp', h.handling_bp)
+                   ORDER BY h.manufacturer)
+            FROM (SELECT DISTINCT ON (manufacturer) * FROM claim_handling WHERE effective_from <= v_date
+                  ORDER BY manufacturer, effective_from DESC) h), '[]') END,
+        'travel', coalesce((
+            SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
+                       'category', tr.category, 'effective_from', tr.effective_from,
+                       'list_cents_per_km', tr.list_cents_per_km,
+                       'claim_cents_per_km', CASE WHEN v_fin THEN tr.claim_cents_per_km END))
+                   ORDER BY tr.category)
+            FROM (SELECT DISTINCT ON (category) * FROM travel_rates WHERE effective_from <= v_date
+                  ORDER BY category, effective_from DESC) tr), '[]')));
 END $$;
