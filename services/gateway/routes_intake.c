@@ -1,5 +1,9 @@
 /* routes_intake.c — the HTTP routes of the intake service (tickets). */
 #include "gateway.h"
+#include "intake.pb-c.h"
+#include "parts.pb-c.h"
+
+#include <stdlib.h>
 
 #define DESK      (R_ADMIN | R_REGION | R_CENTER)
 #define READERS   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE)
@@ -7,6 +11,93 @@
 #define DEVICES   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
 #define QUALITY   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
 #define SCORECARD (R_ADMIN | R_REGION | R_CENTER | R_FINANCE)
+
+/* ---- the check-out of a service order: the parts used come from the technician's van ----
+ *
+ * A check-out that names parts used first asks parts to issue them from the order's technician's
+ * van (parts.IssueOrderParts, once per order): a van without them answers 409 and intake is not
+ * asked, so nothing changes. Only when parts has issued them (or answers the issue it already
+ * made for the same lines) does intake record the work done. Intake's refusals after that (a
+ * bad field, a wrong state) leave the issue standing for the retry: an order on site can only
+ * end done, and the retry with the same lines gets the same issue (docs/onsite.md "Van stock"). */
+
+typedef struct checkout {
+    as_http_req_t *r;
+    const gw_route_t *rt;
+    const gw_principal_t *p;
+    ProtobufCMessage *m; /* the intake command, owned */
+} checkout_t;
+
+static void checkout_reply(int status, const As__Reply *reply, void *ud)
+{
+    gw_respond_reply(ud, status, reply);
+}
+
+static void checkout_parts_done(int status, const As__Reply *reply, void *ud)
+{
+    checkout_t *c = ud;
+    int st = reply && reply->has_status ? reply->status : status;
+    if (st == 200 || st == 201)
+        gw_call(c->r, c->rt, c->m, c->p, checkout_reply, c->r);
+    else
+        gw_respond_reply(c->r, status, reply);
+    protobuf_c_message_free_unpacked(c->m, NULL);
+    free(c);
+}
+
+static void check_out(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                      const gw_principal_t *p)
+{
+    ProtobufCMessage *m = gw_build_command(r, rt, params);
+    if (!m)
+        return;
+    const Intake__CheckOutServiceOrder *co = (const Intake__CheckOutServiceOrder *)m;
+    if (co->n_parts_used == 0 || !co->id) {
+        gw_call(r, rt, m, p, checkout_reply, r);
+        protobuf_c_message_free_unpacked(m, NULL);
+        return;
+    }
+    checkout_t *c = calloc(1, sizeof *c);
+    size_t n = co->n_parts_used;
+    Parts__Line *lines = calloc(n, sizeof *lines);
+    Parts__Line **lp = calloc(n, sizeof *lp);
+    if (!c || !lines || !lp) {
+        free(c);
+        free(lines);
+        free(lp);
+        protobuf_c_message_free_unpacked(m, NULL);
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        parts__line__init(&lines[i]);
+        lines[i].sku = co->parts_used[i]->sku;
+        lines[i].has_qty = co->parts_used[i]->has_qty;
+        lines[i].qty = co->parts_used[i]->qty;
+        lp[i] = &lines[i];
+    }
+    Parts__IssueOrderParts q = PARTS__ISSUE_ORDER_PARTS__INIT;
+    q.order_id = co->id;
+    q.n_parts_used = n;
+    q.parts_used = lp;
+    char rid[200];
+    const char *key = as_http_req_header(r, "Idempotency-Key");
+    if (key)
+        gw_request_id(p->subject, "parts.IssueOrderParts", key, rid, sizeof rid);
+    else
+        as_new_id(rid);
+    c->r = r;
+    c->rt = rt;
+    c->p = p;
+    c->m = m;
+    if (gw_call_type(r, "parts", "parts.IssueOrderParts", &q.base, rid, p, checkout_parts_done, c) <
+        0) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        free(c);
+    }
+    free(lines);
+    free(lp);
+}
 
 const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets", DESK, "intake", "intake.OpenTicket", 1, NULL, NULL, NULL,
@@ -102,7 +193,9 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/service-orders/{id}/check-in", DESK, "intake", "intake.CheckInServiceOrder", 1,
      NULL, NULL, NULL, "the technician is on site (meets the response promise)", NULL},
     {"POST", "/v1/service-orders/{id}/check-out", DESK, "intake", "intake.CheckOutServiceOrder", 1,
-     NULL, NULL, NULL, "the work is done (work done, distance, parts used)", NULL},
+     NULL, NULL, check_out,
+     "the work is done (work done, distance; parts used are issued from the technician's van)",
+     NULL},
     {"POST", "/v1/service-orders/{id}/confirm", DESK, "intake", "intake.ConfirmServiceOrder", 1,
      NULL, NULL, NULL, "the customer's confirmation (name as signed, signature)", NULL},
     {"POST", "/v1/service-orders/{id}/cancel", DESK, "intake", "intake.CancelServiceOrder", 1, NULL,
