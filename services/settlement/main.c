@@ -123,6 +123,10 @@ static const as_cmd_def_t commands[] = {
     {"settlement.ClosePeriod", &settlement__period__descriptor, write_cmd, "cmd_close_period"},
     {"settlement.ReverseEntry", &settlement__entry__descriptor, write_cmd, "cmd_reverse_entry"},
     {"settlement.PayRefund", &settlement__refund__descriptor, write_cmd, "cmd_pay_refund"},
+    {"settlement.SetTravelRate", &settlement__travel_rate__descriptor, write_cmd,
+     "cmd_set_travel_rate"},
+    {"settlement.PayOrderInvoice", &settlement__order_payment__descriptor, write_cmd,
+     "cmd_pay_order_invoice"},
     /* reads */
     {"settlement.GetCharges", &settlement__charge_set__descriptor, read_cmd, "read_charges"},
     {"settlement.GetInvoice", &settlement__invoice__descriptor, read_cmd, "read_invoice"},
@@ -137,6 +141,8 @@ static const as_cmd_def_t commands[] = {
     {"settlement.GetRefund", &settlement__refund__descriptor, read_cmd, "read_refund"},
     {"settlement.ListRefunds", &settlement__refund_list__descriptor, read_cmd, "read_refunds"},
     {"settlement.GetRates", &settlement__rate_tables__descriptor, read_cmd, "read_rates"},
+    {"settlement.ListTravelRates", &settlement__travel_rate_list__descriptor, read_cmd,
+     "read_travel_rates"},
 };
 
 /* ---- events ---- */
