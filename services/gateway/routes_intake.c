@@ -181,9 +181,10 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/service-orders", DESK, "intake", "intake.CreateServiceOrder", 1, NULL, NULL, NULL,
      "open an on-site service order (address, appointment window, fault)", NULL},
     {"GET", "/v1/service-orders", DESK, "intake", "intake.ListServiceOrders", 0, NULL, NULL, NULL,
-     "list service orders (state, centre, technician, day; status=at_risk|overdue)",
+     "list service orders (state, centre, technician, day; status=at_risk|overdue; "
+     "order=priority: VIP and key customers first, then the response promise)",
      "state=requested|scheduled|dispatched|on_site|done|confirmed|cancelled "
-     "status=at_risk|overdue"},
+     "status=at_risk|overdue order=@intake.TicketOrder"},
     {"GET", "/v1/service-orders/{id}", DESK, "intake", "intake.GetServiceOrder", 0, NULL, NULL,
      NULL, "one service order with its timeline (the field-service record)", NULL},
     {"POST", "/v1/service-orders/{id}/schedule", DESK, "intake", "intake.ScheduleServiceOrder", 1,

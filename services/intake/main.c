@@ -472,6 +472,8 @@ static void list_service_orders(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, 
         as_problem(&e, "status", "must be one of at_risk, overdue");
     if (l->has_limit && (l->limit < 1 || l->limit > 200))
         as_problem(&e, "limit", "must be between 1 and 200");
+    if (l->order && strcmp(l->order, "newest") != 0 && strcmp(l->order, "priority") != 0)
+        as_problem(&e, "order", "must be one of newest, priority");
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
