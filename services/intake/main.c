@@ -531,6 +531,8 @@ static void check_out_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *m
     if (!c->has_distance_km || !(c->distance_km >= 0 && c->distance_km <= 2000))
         as_problem(&e, "distance_km", "is required: 0 to 2000 (kilometres, the round trip)");
     check_lines(&e, "parts_used", c->parts_used, c->n_parts_used, 0);
+    if (c->has_odometer_km && (c->odometer_km < 0 || c->odometer_km > 10000000))
+        as_problem(&e, "odometer_km", "must be between 0 and 10000000");
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }

@@ -2,7 +2,8 @@
 # Proactive service: a car's maintenance reminder by date OR mileage (issue 19.7, docs/surveys.md
 # "Maintenance by date or mileage"). Intake reads the odometer at every car ticket and, at the
 # close, tells the car's mileage per day measured from its previous reading (TicketClosed
-# odometer_km, odometer_at, km_per_day). Surveys makes the reminder due on the earlier of the
+# odometer_km, odometer_at, km_per_day; an on-site visit's check-out reading counts as an earlier
+# reading). Surveys makes the reminder due on the earlier of the
 # date rule (maintenance_days_car after the close) and the day the odometer is projected past its
 # reading + maintenance_km_car — at the measured rate, else the default km a day — and says
 # which decided (basis). The due reminder is published once with its basis.
@@ -41,6 +42,39 @@ http POST "/v1/tickets/$B/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"part
 t_status "the second visit ends" 200
 t_eq "its close carries 60 km a day (6000 km in 100 days)" "26000/60" \
     "$(closed_payload "$B" | jq -r '"\(.odometer_km)/\(.km_per_day)"')"
+
+# an on-site visit's check-out reads the odometer too: a later ticket measures from it
+VIN2=LDC8$(printf '%06d%07d' $((RANDOM % 1000000)) $((RANDOM % 10000000)))
+TECH=tech.odo.$RUN
+http POST /v1/technicians "$AS_TOKEN_ADMIN" "{\"login\":\"$TECH\",\"name\":\"Du Fei\",\"center\":\"SH01\",\"skills\":[\"car\",\"general\"]}"
+t_status "a car technician" 201
+visit() { # category serial -> order id on site
+    local d id
+    d=$(TZ=Asia/Shanghai date -d '+1 day' +%F)
+    http POST /v1/service-orders "$AS_TOKEN_CENTER" "$(jq -nc --arg c "$1" --arg s "$2" --arg d "$d" '{
+        customer: {name: "Lin Feng", phone: "13800138010"}, address: "Lane 88, Yuyuan Road",
+        category: $c, brand: "DriveCo", serial: $s, fault: "will not start",
+        window_start: ($d + "T01:00:00Z"), window_end: ($d + "T03:00:00Z")}')"
+    id=$(jbody .id)
+    for step in "schedule {\"technician\":\"$TECH\"}" 'dispatch {}' 'check-in {}'; do
+        http POST "/v1/service-orders/$id/${step%% *}" "$AS_TOKEN_CENTER" "${step#* }"
+    done
+    echo "$id"
+}
+W=$(visit general "WM-$RUN")
+http POST "/v1/service-orders/$W/check-out" "$AS_TOKEN_CENTER" '{"work_done":"pump cleaned","distance_km":4,"odometer_km":1200}'
+t_status "an appliance has no odometer" 400
+t_match "the refusal names the field" odometer_km "$HTTP_BODY"
+V=$(visit car "$VIN2")
+http POST "/v1/service-orders/$V/check-out" "$AS_TOKEN_CENTER" '{"work_done":"battery charged","distance_km":9,"odometer_km":30000}'
+t_status "a car's visit records the odometer" 200
+t_jq "on the order" .odometer_km 30000
+sql intake "UPDATE service_orders SET checked_out_at = checked_out_at - interval '50 days' WHERE id = '$V'" >/dev/null
+VIN=$VIN2
+C2=$(car_ticket 32000)
+http POST "/v1/tickets/$C2/return-unrepaired" "$AS_TOKEN_CENTER" '{"reason":"fixed at home"}'
+t_eq "a ticket 50 days after the visit measures 40 km a day from the visit's reading" "32000/40" \
+    "$(closed_payload "$C2" | jq -r '"\(.odometer_km)/\(.km_per_day)"')"
 
 # --- surveys: the reminder's due date, by mileage or by date ----------------------------------------
 

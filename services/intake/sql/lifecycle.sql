@@ -98,19 +98,28 @@ BEGIN
 END $$;
 
 -- A car's mileage per day, from its odometer reading on ticket t and the latest earlier reading
--- of the same car (device key, i.e. the VIN) at least a day before: NULL without one, or when
--- the odometer went back (a replaced instrument cluster). Rounded to 0.1 km; feeds the mileage
--- rule of the maintenance reminder (docs/surveys.md "Maintenance by date or mileage").
+-- of the same car at least a day before — on another ticket (same device key, i.e. the VIN) or
+-- at an on-site visit's check-out (a car order whose serial is the VIN): NULL without one, or
+-- when the odometer went back (a replaced instrument cluster). Rounded to 0.1 km; feeds the
+-- mileage rule of the maintenance reminder (docs/surveys.md "Maintenance by date or mileage").
 CREATE OR REPLACE FUNCTION km_per_day_of(t tickets) RETURNS numeric
 LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN (t.device->>'odometer_km')::numeric >= (p.device->>'odometer_km')::numeric
-                THEN round(((t.device->>'odometer_km')::numeric - (p.device->>'odometer_km')::numeric)
-                           / (extract(epoch FROM t.opened_at - p.opened_at) / 86400)::numeric, 1) END
-    FROM tickets p
-    WHERE t.device_key IS NOT NULL AND p.device_key = t.device_key AND p.id <> t.id
-      AND p.opened_at <= t.opened_at - interval '1 day'
-      AND (p.device->>'odometer_km') IS NOT NULL AND (t.device->>'odometer_km') IS NOT NULL
-    ORDER BY p.opened_at DESC LIMIT 1
+    WITH earlier AS (
+        SELECT (p.device->>'odometer_km')::numeric AS km, p.opened_at AS at
+        FROM tickets p
+        WHERE t.device_key IS NOT NULL AND p.device_key = t.device_key AND p.id <> t.id
+          AND (p.device->>'odometer_km') IS NOT NULL
+        UNION ALL
+        SELECT o.odometer_km::numeric, o.checked_out_at
+        FROM service_orders o
+        WHERE coalesce(t.device->>'vin', '') <> '' AND o.category = 'car'
+          AND o.odometer_km IS NOT NULL AND upper(o.serial) = upper(t.device->>'vin'))
+    SELECT CASE WHEN (t.device->>'odometer_km')::numeric >= e.km
+                THEN round(((t.device->>'odometer_km')::numeric - e.km)
+                           / (extract(epoch FROM t.opened_at - e.at) / 86400)::numeric, 1) END
+    FROM earlier e
+    WHERE e.at <= t.opened_at - interval '1 day' AND (t.device->>'odometer_km') IS NOT NULL
+    ORDER BY e.at DESC LIMIT 1
 $$;
 
 CREATE OR REPLACE FUNCTION closed_event(t tickets, p_outcome text, p_req text) RETURNS void

@@ -84,7 +84,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'technician_name', (SELECT name FROM technicians WHERE login = o.technician),
         'dispatched_at', iso_ts(o.dispatched_at), 'checked_in_at', iso_ts(o.checked_in_at),
         'checked_out_at', iso_ts(o.checked_out_at), 'work_done', o.work_done,
-        'distance_km', o.distance_km,
+        'distance_km', o.distance_km, 'odometer_km', o.odometer_km,
         'parts_used', CASE WHEN jsonb_array_length(o.parts_used) > 0 THEN o.parts_used END,
         'payer', o.payer, 'confirmed_by', o.confirmed_by, 'signature', o.signature,
         'rating', o.rating, 'confirmed_at', iso_ts(o.confirmed_at), 'cancel_reason', o.cancel_reason,
@@ -355,6 +355,9 @@ BEGIN
     IF v_at < o.checked_in_at THEN
         PERFORM fail(400, 'validation', 'at: is before the check-in');
     END IF;
+    IF a->>'odometer_km' IS NOT NULL AND o.category <> 'car' THEN
+        PERFORM fail(400, 'validation', format('odometer_km: a %s has no odometer', o.category));
+    END IF;
     -- Who pays the travel fee: the linked ticket's warranty decision (covered work: the
     -- manufacturer), else the customer.
     IF o.ticket_id IS NOT NULL THEN
@@ -366,7 +369,7 @@ BEGIN
     UPDATE service_orders SET state = 'done', checked_out_at = v_at, work_done = a->>'work_done',
                               distance_km = round((a->>'distance_km')::numeric, 1),
                               parts_used = coalesce(a->'parts_used', '[]'), payer = v_payer,
-                              updated_at = svc_now()
+                              odometer_km = (a->>'odometer_km')::bigint, updated_at = svc_now()
         WHERE id = o.id RETURNING * INTO o;
     RETURN so_moved(o, 'on_site', 'checked_out', p_principal, p_req,
                     format('%s km; %s', o.distance_km, o.work_done));
