@@ -113,6 +113,11 @@ http POST /v1/reports/scorecard/rewards "$AS_TOKEN_ADMIN" \
 t_status "a period overlapping the backfilled month is refused" 409
 t_eq "still one reward, one event, one posting" "1/1/1" \
     "$(rewards_rows)/$(q intake "SELECT count(*) FROM outbox WHERE type = 'intake.CenterRewardPosted' AND payload->>'center' = '$C'")/$(q settlement "SELECT count(*) FROM journal_entries WHERE source_key = 'center-reward:$RW'")"
+ASCTL=${AS_BIN:-${AS_BUILD:-build}/bin}/asctl
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_ADMIN" report scorecard-backfill \
+    --from "$m3" --to "$m1" --region "$REGION" 2>&1)
+t_eq "asctl report scorecard-backfill posts nothing more" "0/1" \
+    "$(jq -r '"\(.posted)/\(.already_posted)"' <<<"$out" 2>/dev/null)"
 t_eq "the ledger stays balanced" t "$(q settlement "SELECT sum(debit_cents) = sum(credit_cents) FROM journal_lines")"
 
 t_done

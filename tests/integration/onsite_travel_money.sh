@@ -53,6 +53,9 @@ t_jq "both rows, newest first; today's in force" '[.rates[] | "\(.effective_from
     "$future:900:false,$today:300:true"
 http GET "/v1/settlement/travel-rates?category=$CAT&date=$future" "$AS_TOKEN_FINANCE"
 t_jq "on the later date the later row is in force" '[.rates[] | select(.in_force)][0].effective_from' "$future"
+ASCTL=${AS_BIN:-${AS_BUILD:-build}/bin}/asctl
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_FINANCE" travel-rate list --category "$CAT" 2>&1)
+t_match "asctl travel-rate list shows the later row" "$future" "$out"
 t_eq "every rate change is audited" 3 \
     "$(q settlement "SELECT count(*) FROM audit WHERE entity = 'travel_rate' AND entity_id LIKE '$CAT/%'")"
 
@@ -117,6 +120,8 @@ t_jq "gets the same answer" .entry_no "$entry"
 http POST "/v1/service-orders/$O/payment" "$AS_TOKEN_FINANCE" '{"method":"cash"}'
 t_status "a second payment is refused" 409
 t_jq "as already paid" .error.code already_paid
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" service-order pay "$O" --method cash 2>&1)
+t_match "asctl service-order pay is refused the same way" already_paid "$out"
 t_eq "one payment entry" 1 "$(pay_entries)"
 http GET "/v1/settlement/invoices/$invoice" "$AS_TOKEN_FINANCE"
 t_jq "the invoice shows paid" .paid true

@@ -49,6 +49,9 @@ http GET "/v1/parts/vans?technician=$T1" "$AS_TOKEN_CENTER_B"
 t_jq "another centre does not see it" '.vans | length' 0
 http GET "/v1/parts/vans?technician=$T1" "$AS_TOKEN_REGION"
 t_jq "the region sees it" '.vans | length' 1
+ASCTL=${AS_BIN:-${AS_BUILD:-build}/bin}/asctl
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" van list --technician "$T1" 2>&1)
+t_match "asctl van list shows it" "$VAN" "$out"
 
 # --- stock reaches the van by transfer, like any site ---------------------------------------------
 
