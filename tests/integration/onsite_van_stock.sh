@@ -107,6 +107,15 @@ http POST "/v1/service-orders/$A/check-out" "$AS_TOKEN_CENTER" \
 t_status "a quantity of 0 is refused" 400
 t_jq "naming the field" '.error.fields[0].field' 'parts_used[0].qty'
 
+http POST "/v1/service-orders/$A/check-out" "$AS_TOKEN_CENTER" \
+    "{\"work_done\":\"screen replaced\",\"distance_km\":8,\"at\":\"2000-01-01T00:00:00Z\",\"parts_used\":[{\"sku\":\"$SKU\",\"qty\":1}]}"
+t_status "a check-out intake would refuse (before the check-in) is refused first" 400
+t_eq "and issues nothing from the van" "0/2" "$(issues_of "$A")/$(on_hand "$VAN" "$SKU")"
+http POST "/v1/service-orders/$A/check-out" "$AS_TOKEN_CENTER" \
+    "{\"work_done\":\"screen replaced\",\"distance_km\":8,\"validate_only\":true,\"parts_used\":[{\"sku\":\"$SKU\",\"qty\":1}]}"
+t_status "validate_only: the check-out would be taken" 200
+t_eq "and nothing is recorded or issued" "on_site/0/2" "$(order_state "$A")/$(issues_of "$A")/$(on_hand "$VAN" "$SKU")"
+
 KEY=checkout-$RUN
 http POST "/v1/service-orders/$A/check-out" "$AS_TOKEN_CENTER" \
     "{\"work_done\":\"screen replaced\",\"distance_km\":8,\"parts_used\":[{\"sku\":\"$SKU\",\"qty\":1}]}" \

@@ -358,6 +358,11 @@ BEGIN
     IF a->>'odometer_km' IS NOT NULL AND o.category <> 'car' THEN
         PERFORM fail(400, 'validation', format('odometer_km: a %s has no odometer', o.category));
     END IF;
+    IF coalesce((a->>'validate_only')::boolean, false) THEN
+        -- the gateway's first step of a check-out with parts: would it be taken? Nothing changes.
+        RETURN jsonb_build_object('status', 200, 'nostore', true,
+                                  'body', service_order_json(o, false, NOT sees_phones(p_principal)));
+    END IF;
     -- Who pays the travel fee: the linked ticket's warranty decision (covered work: the
     -- manufacturer), else the customer.
     IF o.ticket_id IS NOT NULL THEN

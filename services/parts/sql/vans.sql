@@ -116,6 +116,9 @@ BEGIN
                      format('the parts of service order %s were already issued from %s: %s',
                             v_id, i.site, i.lines::text));
     END IF;
+    IF coalesce((a->>'existing_only')::boolean, false) THEN
+        PERFORM fail(409, 'not_issued', format('no parts were issued for service order %s', v_id));
+    END IF;
     IF o.state = 'dispatched' THEN
         PERFORM fail(409, 'order_not_on_site',
                      format('service order %s is dispatched here; parts are used on site (a check-in '
