@@ -145,7 +145,8 @@ static int so_list(const asctl_opts_t *o, int argc, char **argv)
 {
     static const char *const q[] = {"--state",    "state",  "--center", "center",   "--technician",
                                     "technician", "--date", "date",     "--status", "status",
-                                    "--after",    "after",  "--limit",  "limit",    NULL};
+                                    "--after",    "after",  "--limit",  "limit",    "--order",
+                                    "order",      NULL};
     return asctl_verb_list(o, argc, argv, "service-order list", "/v1/service-orders", q,
                            print_orders);
 }
@@ -216,7 +217,8 @@ static int so_check_in(const asctl_opts_t *o, int argc, char **argv)
 
 static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
 {
-    static const char *const map[] = {"--at", "at", "s", "--work", "work_done", "s", NULL};
+    static const char *const map[] = {"--at", "at",         "s",           "--work", "work_done",
+                                      "s",    "--odometer", "odometer_km", "i",      NULL};
     json_t *b = json_object(), *parts = asctl_parts(argc, argv, "--part");
     const char *km = asctl_opt(argc, argv, "--km");
     if (!parts) {
@@ -238,7 +240,78 @@ static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
         json_object_set_new(b, "parts_used", parts);
     else
         json_decref(parts);
-    return order_action(o, argc, argv, "--at= --work= --km= --part=", "check-out", map, b);
+    return order_action(o, argc, argv, "--at= --work= --km= --part= --odometer=", "check-out", map,
+                        b);
+}
+
+/* The customer pays the visit's invoice (settlement): the answer is printed as JSON. */
+static int so_pay(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--method= --reference= --date=";
+    static const char *const map[] = {"--method", "method", "s",         "--reference", "reference",
+                                      "s",        "--date", "paid_date", "s",           NULL};
+    char path[256];
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "service-order pay") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_object();
+    if (asctl_verb_path(path, sizeof path, "/v1/service-orders/%s/payment",
+                        asctl_verb_pos(argc, argv, spec, 0)) < 0 ||
+        asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "POST", path, b, NULL, NULL);
+}
+
+/* Vans (parts sites of kind van) and travel rates: answers printed as JSON. */
+static int van_list(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const q[] = {"--center", "center", "--technician", "technician", NULL};
+    return asctl_verb_list(o, argc, argv, "van list", "/v1/parts/vans", q, NULL);
+}
+
+static int van_save(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--name= --center= --technician= --inactive";
+    static const char *const map[] = {"--name", "name",         "s",          "--center", "center",
+                                      "s",      "--technician", "technician", "s",        NULL};
+    if (asctl_verb_check(argc, argv, spec, 1, 1, "van save") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_object();
+    if (asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    json_object_set_new(b, "code", json_string(asctl_verb_pos(argc, argv, spec, 0)));
+    json_object_set_new(b, "active", json_boolean(!asctl_flag(argc, argv, "--inactive")));
+    return asctl_request(&o, "POST", "/v1/parts/vans", b, NULL, NULL);
+}
+
+static int tr_list(const asctl_opts_t *o, int argc, char **argv)
+{
+    static const char *const q[] = {"--date", "date", "--category", "category", NULL};
+    return asctl_verb_list(o, argc, argv, "travel-rate list", "/v1/settlement/travel-rates", q,
+                           NULL);
+}
+
+static int tr_set(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--category= --from= --list= --claim=";
+    static const char *const map[] = {
+        "--category", "category",          "s", "--from",  "effective_from",     "s",
+        "--list",     "list_cents_per_km", "i", "--claim", "claim_cents_per_km", "i",
+        NULL};
+    if (asctl_verb_check(argc, argv, spec, 0, 0, "travel-rate set") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_object();
+    if (asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "POST", "/v1/settlement/rates/travel", b, NULL, NULL);
 }
 
 static int so_confirm(const asctl_opts_t *o, int argc, char **argv)
@@ -290,7 +363,7 @@ static int te_save(const asctl_opts_t *o0, int argc, char **argv)
 const asctl_cmd_t asctl_onsite_cmds[] = {
     {"service-order", "list",
      "[--state S] [--center C] [--technician LOGIN] [--date YYYY-MM-DD] "
-     "[--status at_risk|overdue] [--limit N] [--after ID]",
+     "[--status at_risk|overdue] [--order newest|priority] [--limit N] [--after ID]",
      "on-site service orders in scope", so_list},
     {"service-order", "show", "ID", "one order as the field-service record (外出服务记录表)",
      so_show},
@@ -302,11 +375,21 @@ const asctl_cmd_t asctl_onsite_cmds[] = {
      "assign the technician (skill and region are checked)", so_schedule},
     {"service-order", "dispatch", "ID [--note TEXT]", "the technician sets off", so_dispatch},
     {"service-order", "check-in", "ID [--at TS]", "the technician is on site", so_check_in},
-    {"service-order", "check-out", "ID --work TEXT --km N [--part SKU:QTY]... [--at TS]",
+    {"service-order", "check-out",
+     "ID --work TEXT --km N [--part SKU:QTY]... [--odometer KM] [--at TS]",
      "the work is done (the distance prices the travel fee)", so_check_out},
     {"service-order", "confirm", "ID --by NAME [--signature S] [--rating 1-5] [--note TEXT]",
      "the customer's confirmation", so_confirm},
     {"service-order", "cancel", "ID --reason TEXT", "cancel an order not yet on site", so_cancel},
+    {"service-order", "pay", "ID --method M [--reference R] [--date YYYY-MM-DD]",
+     "the customer pays the visit's invoice (posted once)", so_pay},
+    {"van", "list", "[--center C] [--technician LOGIN]", "technicians' vans in scope", van_list},
+    {"van", "save", "CODE --center C --technician LOGIN [--name N] [--inactive]",
+     "register or change a technician's van (a parts site)", van_save},
+    {"travel-rate", "list", "[--date YYYY-MM-DD] [--category C]",
+     "the travel rates per km, in force on a date", tr_list},
+    {"travel-rate", "set", "--category C|* --from YYYY-MM-DD --list CENTS --claim CENTS",
+     "a travel rate per km from a date (today or later)", tr_set},
     {"technician", "list", "[--center C] [--skill CATEGORY]", "the technicians in scope", te_list},
     {"technician", "save", "LOGIN --name N --center C --skills CAT[,CAT…] [--inactive]",
      "register or change a technician", te_save},

@@ -492,6 +492,24 @@ static int r_scorecard_weights(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "GET", "/v1/scorecard/weights", NULL, NULL, print_sc_weights);
 }
 
+/* Rewards for past months (POST /v1/reports/scorecard/rewards/backfill): the answer as JSON. */
+static int r_scorecard_backfill(const asctl_opts_t *o0, int argc, char **argv)
+{
+    const char *spec = "--from= --to= --region= --center= --dry-run";
+    static const char *const map[] = {"--from",    "from_month", "s", "--to",     "to_month", "s",
+                                      "--region",  "region",     "s", "--center", "center",   "s",
+                                      "--dry-run", "dry_run",    "b", NULL};
+    if (asctl_verb_check(argc, argv, spec, 0, 0, "report scorecard-backfill") < 0)
+        return ASCTL_USAGE;
+    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    json_t *b = json_object();
+    if (asctl_verb_body(b, argc, argv, map) < 0) {
+        json_decref(b);
+        return ASCTL_USAGE;
+    }
+    return asctl_request(&o, "POST", "/v1/reports/scorecard/rewards/backfill", b, NULL, NULL);
+}
+
 /* ---- the hotline's call log (issue 19.1) ---- */
 
 static const asctl_col_t CALL_COLS[] = {
@@ -645,6 +663,9 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
      "the station scorecard: metrics, weighted score and rank per centre", r_scorecard},
     {"report", "scorecard-weights", "", "the scorecard weight sets and reward rules",
      r_scorecard_weights},
+    {"report", "scorecard-backfill",
+     "--from YYYY-MM --to YYYY-MM [--region R] [--center C] [--dry-run]",
+     "rewards for every closed month in a range, each posted once", r_scorecard_backfill},
     {"hotline", "record",
      "--direction inbound|outbound --category C --summary T [--channel C] [--outcome O] "
      "[--phone P] [--name N] [--ticket ID] [--complaint ID] [--center C] [--duration S] "

@@ -1,5 +1,9 @@
 /* routes_intake.c — the HTTP routes of the intake service (tickets). */
 #include "gateway.h"
+#include "intake.pb-c.h"
+#include "parts.pb-c.h"
+
+#include <stdlib.h>
 
 #define DESK      (R_ADMIN | R_REGION | R_CENTER)
 #define READERS   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER | R_FINANCE)
@@ -7,6 +11,165 @@
 #define DEVICES   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
 #define QUALITY   (R_ADMIN | R_REGION | R_CENTER | R_REVIEWER)
 #define SCORECARD (R_ADMIN | R_REGION | R_CENTER | R_FINANCE)
+
+/* ---- the check-out of a service order: the parts used come from the technician's van ----
+ *
+ * A check-out that names parts used is taken in three steps. Intake first checks it without
+ * recording anything (validate_only: fields, state, the check-in time); then parts issues the
+ * lines from the order's technician's van (parts.IssueOrderParts, all or none, once per order);
+ * only then does intake record the work done. A refusal at either of the first two steps answers
+ * the request and nothing has changed: a van without the part is 409 with the order still on
+ * site. A check-out refused at the last step after all (only a concurrent check-out of the same
+ * order can do that) leaves the issue standing; the same lines again meet the same issue
+ * (docs/onsite.md "Van stock"). A caller's own validate_only goes to intake alone. */
+
+typedef struct checkout {
+    as_http_req_t *r;
+    const gw_route_t *rt;
+    const gw_principal_t *p;
+    ProtobufCMessage *m; /* the intake command, owned */
+    int refused_status;  /* the check's refusal, kept while a replay is looked for */
+    uint8_t *refused;    /* ... its packed reply (owned) */
+    size_t refused_len;
+} checkout_t;
+
+static void checkout_reply(int status, const As__Reply *reply, void *ud)
+{
+    gw_respond_reply(ud, status, reply);
+}
+
+static void checkout_free(checkout_t *c)
+{
+    protobuf_c_message_free_unpacked(c->m, NULL);
+    free(c->refused);
+    free(c);
+}
+
+static int reply_ok(int status, const As__Reply *reply)
+{
+    int st = reply && reply->has_status ? reply->status : status;
+    return st == 200 || st == 201;
+}
+
+static void checkout_parts_done(int status, const As__Reply *reply, void *ud)
+{
+    checkout_t *c = ud;
+    if (reply_ok(status, reply))
+        gw_call(c->r, c->rt, c->m, c->p, checkout_reply, c->r);
+    else
+        gw_respond_reply(c->r, status, reply);
+    checkout_free(c);
+}
+
+/* A keyed check-out the check refused may be the replay of one taken already: when parts holds
+ * the issue of these lines, the keyed intake call answers the stored check-out; otherwise the
+ * check's refusal is the answer. */
+static void checkout_replay_checked(int status, const As__Reply *reply, void *ud)
+{
+    checkout_t *c = ud;
+    if (reply_ok(status, reply)) {
+        gw_call(c->r, c->rt, c->m, c->p, checkout_reply, c->r);
+    } else {
+        As__Reply *saved = c->refused ? as__reply__unpack(NULL, c->refused_len, c->refused) : NULL;
+        gw_respond_reply(c->r, c->refused_status, saved);
+        if (saved)
+            as__reply__free_unpacked(saved, NULL);
+    }
+    checkout_free(c);
+}
+
+/* Ask parts to issue the lines from the van (or, existing_only, whether it did already). */
+static void checkout_parts(checkout_t *c, int existing_only, as_client_cb cb)
+{
+    Intake__CheckOutServiceOrder *co = (Intake__CheckOutServiceOrder *)c->m;
+    size_t n = co->n_parts_used;
+    Parts__Line *lines = calloc(n, sizeof *lines);
+    Parts__Line **lp = calloc(n, sizeof *lp);
+    if (!lines || !lp) {
+        free(lines);
+        free(lp);
+        as_http_respond_error(c->r, 503, "overloaded", "out of memory");
+        checkout_free(c);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        parts__line__init(&lines[i]);
+        lines[i].sku = co->parts_used[i]->sku;
+        lines[i].has_qty = co->parts_used[i]->has_qty;
+        lines[i].qty = co->parts_used[i]->qty;
+        lp[i] = &lines[i];
+    }
+    Parts__IssueOrderParts q = PARTS__ISSUE_ORDER_PARTS__INIT;
+    q.order_id = co->id;
+    q.n_parts_used = n;
+    q.parts_used = lp;
+    q.has_existing_only = existing_only;
+    q.existing_only = existing_only;
+    char rid[200];
+    const char *key = as_http_req_header(c->r, "Idempotency-Key");
+    if (key && !existing_only)
+        gw_request_id(c->p->subject, "parts.IssueOrderParts", key, rid, sizeof rid);
+    else
+        as_new_id(rid);
+    if (gw_call_type(c->r, "parts", "parts.IssueOrderParts", &q.base, rid, c->p, cb, c) < 0)
+        checkout_free(c); /* answered 503 */
+    free(lines);
+    free(lp);
+}
+
+/* Intake would take the check-out: ask parts to issue the lines from the van. */
+static void checkout_validated(int status, const As__Reply *reply, void *ud)
+{
+    checkout_t *c = ud;
+    Intake__CheckOutServiceOrder *co = (Intake__CheckOutServiceOrder *)c->m;
+    co->has_validate_only = 0;
+    co->validate_only = 0;
+    if (reply_ok(status, reply)) {
+        checkout_parts(c, 0, checkout_parts_done);
+        return;
+    }
+    if (!as_http_req_header(c->r, "Idempotency-Key") || !reply) {
+        gw_respond_reply(c->r, status, reply);
+        checkout_free(c);
+        return;
+    }
+    c->refused_status = status;
+    c->refused_len = as__reply__get_packed_size(reply);
+    c->refused = malloc(c->refused_len ? c->refused_len : 1);
+    if (c->refused)
+        as__reply__pack(reply, c->refused);
+    checkout_parts(c, 1, checkout_replay_checked);
+}
+
+static void check_out(as_http_req_t *r, const gw_route_t *rt, json_t *params,
+                      const gw_principal_t *p)
+{
+    ProtobufCMessage *m = gw_build_command(r, rt, params);
+    if (!m)
+        return;
+    Intake__CheckOutServiceOrder *co = (Intake__CheckOutServiceOrder *)m;
+    if (co->n_parts_used == 0 || !co->id || (co->has_validate_only && co->validate_only)) {
+        gw_call(r, rt, m, p, checkout_reply, r);
+        protobuf_c_message_free_unpacked(m, NULL);
+        return;
+    }
+    checkout_t *c = calloc(1, sizeof *c);
+    if (!c) {
+        protobuf_c_message_free_unpacked(m, NULL);
+        as_http_respond_error(r, 503, "overloaded", "out of memory");
+        return;
+    }
+    c->r = r;
+    c->rt = rt;
+    c->p = p;
+    c->m = m;
+    co->has_validate_only = 1;
+    co->validate_only = 1;
+    char rid[33];
+    as_new_id(rid); /* a check, never stored nor replayed */
+    if (gw_call_type(r, rt->service, rt->cmd, m, rid, p, checkout_validated, c) < 0)
+        checkout_free(c); /* answered 503 */
+}
 
 const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/tickets", DESK, "intake", "intake.OpenTicket", 1, NULL, NULL, NULL,
@@ -64,6 +227,10 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/reports/scorecard/rewards", R_ADMIN, "intake", "intake.PostScorecardRewards", 1,
      NULL, NULL, NULL,
      "a closed period's market-maintenance rewards, once per centre, posted to settlement", NULL},
+    {"POST", "/v1/reports/scorecard/rewards/backfill", R_ADMIN, "intake",
+     "intake.BackfillScorecardRewards", 1, NULL, NULL, NULL,
+     "the rewards of every closed month in a range, each posted once (dry_run: recount only)",
+     NULL},
     {"GET", "/v1/scorecard/weights", R_ADMIN | R_FINANCE, "intake", "intake.ListScorecardWeights",
      0, NULL, NULL, NULL, "the scorecard weight sets and reward rules, by version", NULL},
     {"POST", "/v1/scorecard/weights", R_ADMIN, "intake", "intake.AddScorecardWeights", 1, NULL,
@@ -90,9 +257,10 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/service-orders", DESK, "intake", "intake.CreateServiceOrder", 1, NULL, NULL, NULL,
      "open an on-site service order (address, appointment window, fault)", NULL},
     {"GET", "/v1/service-orders", DESK, "intake", "intake.ListServiceOrders", 0, NULL, NULL, NULL,
-     "list service orders (state, centre, technician, day; status=at_risk|overdue)",
+     "list service orders (state, centre, technician, day; status=at_risk|overdue; "
+     "order=priority: VIP and key customers first, then the response promise)",
      "state=requested|scheduled|dispatched|on_site|done|confirmed|cancelled "
-     "status=at_risk|overdue"},
+     "status=at_risk|overdue order=@intake.TicketOrder"},
     {"GET", "/v1/service-orders/{id}", DESK, "intake", "intake.GetServiceOrder", 0, NULL, NULL,
      NULL, "one service order with its timeline (the field-service record)", NULL},
     {"POST", "/v1/service-orders/{id}/schedule", DESK, "intake", "intake.ScheduleServiceOrder", 1,
@@ -102,7 +270,9 @@ const gw_route_t gw_routes_intake[] = {
     {"POST", "/v1/service-orders/{id}/check-in", DESK, "intake", "intake.CheckInServiceOrder", 1,
      NULL, NULL, NULL, "the technician is on site (meets the response promise)", NULL},
     {"POST", "/v1/service-orders/{id}/check-out", DESK, "intake", "intake.CheckOutServiceOrder", 1,
-     NULL, NULL, NULL, "the work is done (work done, distance, parts used)", NULL},
+     NULL, NULL, check_out,
+     "the work is done (work done, distance; parts used are issued from the technician's van)",
+     NULL},
     {"POST", "/v1/service-orders/{id}/confirm", DESK, "intake", "intake.ConfirmServiceOrder", 1,
      NULL, NULL, NULL, "the customer's confirmation (name as signed, signature)", NULL},
     {"POST", "/v1/service-orders/{id}/cancel", DESK, "intake", "intake.CancelServiceOrder", 1, NULL,

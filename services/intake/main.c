@@ -477,6 +477,8 @@ static void list_service_orders(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, 
         as_problem(&e, "status", "must be one of at_risk, overdue");
     if (l->has_limit && (l->limit < 1 || l->limit > 200))
         as_problem(&e, "limit", "must be between 1 and 200");
+    if (l->order && strcmp(l->order, "newest") != 0 && strcmp(l->order, "priority") != 0)
+        as_problem(&e, "order", "must be one of newest, priority");
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -534,6 +536,8 @@ static void check_out_service_order(as_cmd_ctx_t *ctx, const ProtobufCMessage *m
     if (!c->has_distance_km || !(c->distance_km >= 0 && c->distance_km <= 2000))
         as_problem(&e, "distance_km", "is required: 0 to 2000 (kilometres, the round trip)");
     check_lines(&e, "parts_used", c->parts_used, c->n_parts_used, 0);
+    if (c->has_odometer_km && (c->odometer_km < 0 || c->odometer_km > 10000000))
+        as_problem(&e, "odometer_km", "must be between 0 and 10000000");
     if (!as_cmd_reject(ctx, &e))
         as_cmd_sql_default(ctx, msg, ud);
 }
@@ -849,6 +853,34 @@ static void scorecard_rewards(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, vo
         as_cmd_sql_default(ctx, msg, ud);
 }
 
+/* A month "YYYY-MM" (the backfill's range). */
+static int month_ok(const char *m)
+{
+    if (!m || strlen(m) != 7 || m[4] != '-')
+        return 0;
+    for (int i = 0; i < 7; i++)
+        if (i != 4 && (m[i] < '0' || m[i] > '9'))
+            return 0;
+    int y = atoi(m), mo = atoi(m + 5);
+    return y >= 2000 && y <= 2999 && mo >= 1 && mo <= 12;
+}
+
+static void scorecard_backfill(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Intake__BackfillScorecardRewards *r = (const Intake__BackfillScorecardRewards *)msg;
+    as_problems_t e = {0};
+    if (!month_ok(r->from_month))
+        as_problem(&e, "from_month", "is required: a month YYYY-MM");
+    if (!month_ok(r->to_month))
+        as_problem(&e, "to_month", "is required: a month YYYY-MM");
+    if (e.n == 0 && strcmp(r->from_month, r->to_month) > 0)
+        as_problem(&e, "from_month", "is after to_month");
+    check_region(&e, r->region);
+    check_center(&e, "center", r->center, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static void weight(as_problems_t *e, const char *field, protobuf_c_boolean has, int32_t v)
 {
     if (!has || v < 0 || v > 1000)
@@ -965,6 +997,8 @@ static const as_cmd_def_t commands[] = {
      "cmd_add_scorecard_weights"},
     {"intake.PostScorecardRewards", &intake__scorecard_rewards__descriptor, scorecard_rewards,
      "cmd_scorecard_rewards"},
+    {"intake.BackfillScorecardRewards", &intake__scorecard_backfill__descriptor, scorecard_backfill,
+     "cmd_scorecard_backfill"},
     /* customers and the device registry: validated in SQL (migration 193) */
     {"intake.CreateCustomer", &intake__customer_record__descriptor, as_cmd_sql_default,
      "cmd_create_customer"},

@@ -499,6 +499,51 @@ static void receive_stock(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *
     }
 }
 
+/* Vans (docs/onsite.md "Van stock"): a van's code, its centre and technician. */
+static void save_van(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Parts__SaveVan *m = (const Parts__SaveVan *)msg;
+    as_problems_t e = {0};
+    pv_site(&e, "code", m->code, 1);
+    pv_site(&e, "center", m->center, 1);
+    pv_text(&e, "technician", m->technician, 64, 1);
+    pv_text(&e, "name", m->name, 200, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+static void list_vans(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Parts__ListVans *m = (const Parts__ListVans *)msg;
+    as_problems_t e = {0};
+    pv_site(&e, "center", m->center, 0);
+    pv_text(&e, "technician", m->technician, 64, 0);
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
+/* The parts used on a service order: the fields are named as in the check-out's body. */
+static void issue_order_parts(as_cmd_ctx_t *ctx, const ProtobufCMessage *msg, void *ud)
+{
+    const Parts__IssueOrderParts *m = (const Parts__IssueOrderParts *)msg;
+    as_problems_t e = {0};
+    check_id(&e, "order_id", m->order_id, 1);
+    if (m->n_parts_used == 0)
+        as_problem(&e, "parts_used", "needs at least one line");
+    if (m->n_parts_used > 50)
+        as_problem(&e, "parts_used", "has more than 50 lines");
+    char name[64];
+    for (size_t i = 0; i < m->n_parts_used && i < 50; i++) {
+        const Parts__Line *l = m->parts_used[i];
+        snprintf(name, sizeof name, "parts_used[%zu].sku", i);
+        pv_sku(&e, name, l->sku, 1);
+        snprintf(name, sizeof name, "parts_used[%zu].qty", i);
+        pv_int(&e, name, l->has_qty, l->qty, 1, 100, 1);
+    }
+    if (!as_cmd_reject(ctx, &e))
+        as_cmd_sql_default(ctx, msg, ud);
+}
+
 static const as_cmd_def_t commands[] = {
     {"parts.ListSkus", &parts__sku_list__descriptor, list_skus, "cmd_list_skus"},
     {"parts.PutSku", &parts__sku__descriptor, put_sku, "cmd_put_sku"},
@@ -532,6 +577,10 @@ static const as_cmd_def_t commands[] = {
     {"parts.ListLoaners", &parts__loaner_list__descriptor, list_loaners, "cmd_list_loaners"},
     {"parts.RegisterLoaner", &parts__loaner__descriptor, register_loaner, "cmd_register_loaner"},
     {"parts.CheckLedger", &parts__ledger_check__descriptor, check_ledger, "cmd_check_ledger"},
+    {"parts.SaveVan", &parts__van__descriptor, save_van, "cmd_save_van"},
+    {"parts.ListVans", &parts__van_list__descriptor, list_vans, "cmd_list_vans"},
+    {"parts.IssueOrderParts", &parts__order_issue__descriptor, issue_order_parts,
+     "cmd_issue_order_parts"},
 };
 
 /* ---- intake's events ---- */
@@ -541,7 +590,8 @@ static int handled_event(const char *type)
     return strcmp(type, "intake.PartsRequested") == 0 ||
            strcmp(type, "intake.RepairCompleted") == 0 ||
            strcmp(type, "intake.TicketCancelled") == 0 ||
-           strcmp(type, "intake.TicketOpened") == 0 || strcmp(type, "intake.TicketClosed") == 0;
+           strcmp(type, "intake.TicketOpened") == 0 || strcmp(type, "intake.TicketClosed") == 0 ||
+           strcmp(type, "intake.ServiceOrderChanged") == 0;
 }
 
 static void on_intake_event(as_event_t *ev, void *ud)

@@ -147,6 +147,8 @@ static const as_cmd_def_t commands[] = {
      "cmd_set_claim_handling"},
     {"settlement.SetTravelRate", &settlement__travel_rate__descriptor, write_cmd,
      "cmd_set_travel_rate"},
+    {"settlement.PayOrderInvoice", &settlement__order_payment__descriptor, write_cmd,
+     "cmd_pay_order_invoice"},
     /* reads */
     {"settlement.GetCharges", &settlement__charge_set__descriptor, read_cmd, "read_charges"},
     {"settlement.GetInvoice", &settlement__invoice__descriptor, read_cmd, "read_invoice"},
@@ -161,6 +163,8 @@ static const as_cmd_def_t commands[] = {
     {"settlement.GetRefund", &settlement__refund__descriptor, read_cmd, "read_refund"},
     {"settlement.ListRefunds", &settlement__refund_list__descriptor, report_cmd, "read_refunds"},
     {"settlement.GetRates", &settlement__rate_tables__descriptor, read_cmd, "read_rates"},
+    {"settlement.ListTravelRates", &settlement__travel_rate_list__descriptor, read_cmd,
+     "read_travel_rates"},
 };
 
 /* ---- events ---- */

@@ -148,6 +148,16 @@ static int is(const ProtobufCMessage *m, const ProtobufCMessageDescriptor *d)
     return m->descriptor == d;
 }
 
+/* A travel rate's category: '*' (any) or a device category. */
+static void travel_category(as_problems_t *e, const char *v)
+{
+    const ProtobufCEnumDescriptor *d = as_registry_find_enum("intake.DeviceCategory");
+    char vals[300];
+    if (strcmp(v, "*") != 0 && d && !as_enum_has(d, v))
+        as_problem(e, "category", "must be '*' or one of %s",
+                   as_enum_list(d, ", ", " or ", vals, sizeof vals));
+}
+
 int sv_validate(const ProtobufCMessage *msg, as_problems_t *e)
 {
     if (is(msg, &settlement__get_charges__descriptor)) {
@@ -333,6 +343,30 @@ int sv_validate(const ProtobufCMessage *msg, as_problems_t *e)
         need_effective(e, m->effective_from);
         need_cents(e, "list_cents_per_km", m->has_list_cents_per_km, m->list_cents_per_km, 1);
         need_cents(e, "claim_cents_per_km", m->has_claim_cents_per_km, m->claim_cents_per_km, 1);
+        if (m->has_list_cents_per_km && m->list_cents_per_km > 100000 &&
+            m->list_cents_per_km <= RATE_MAX_CENTS)
+            as_problem(e, "list_cents_per_km", "must be 0..100000 cents per km");
+        if (m->has_claim_cents_per_km && m->claim_cents_per_km > 100000 &&
+            m->claim_cents_per_km <= RATE_MAX_CENTS)
+            as_problem(e, "claim_cents_per_km", "must be 0..100000 cents per km");
+    } else if (is(msg, &settlement__list_travel_rates__descriptor)) {
+        const Settlement__ListTravelRates *m = (const void *)msg;
+        opt_date(e, "date", m->date);
+        if (m->category)
+            travel_category(e, m->category);
+    } else if (is(msg, &settlement__pay_order_invoice__descriptor)) {
+        const Settlement__PayOrderInvoice *m = (const void *)msg;
+        need_id(e, "id", m->id, 32);
+        const ProtobufCEnumDescriptor *pm = as_registry_find_enum("intake.PaymentMethod");
+        char vals[200];
+        if (!m->method || !*m->method)
+            as_problem(e, "method", "is required: %s",
+                       pm ? as_enum_list(pm, ", ", " or ", vals, sizeof vals) : "a payment method");
+        else if (pm && !as_enum_has(pm, m->method))
+            as_problem(e, "method", "must be one of %s",
+                       as_enum_list(pm, ", ", " or ", vals, sizeof vals));
+        opt_text(e, "reference", m->reference, 100);
+        opt_date(e, "paid_date", m->paid_date);
     }
     return e->n;
 }

@@ -63,6 +63,13 @@ static as_config_item_t surveys_items[] = {
      "days after an appliance's repair (category general) that its maintenance reminder is due "
      "(0 = none)",
      &sv_cfg.maintenance_days_general},
+    {"maintenance_km_car", AS_CFG_INT, "5000", 0, 100000,
+     "kilometres between a car's services: its reminder is due when the odometer is projected "
+     "past its reading at intake plus this (0 = by date only)",
+     &sv_cfg.maintenance_km_car},
+    {"maintenance_km_per_day_car", AS_CFG_INT, "40", 1, 2000,
+     "a car's expected kilometres a day when it has no earlier reading to measure it",
+     &sv_cfg.maintenance_km_per_day_car},
 };
 
 static void on_intake_event(as_event_t *ev, void *ud)
@@ -148,6 +155,9 @@ static int surveys_start(as_service_t *svc)
         json_object_set_new(o, "maintenance_days_car", json_integer(sv_cfg.maintenance_days_car));
         json_object_set_new(o, "maintenance_days_general",
                             json_integer(sv_cfg.maintenance_days_general));
+        json_object_set_new(o, "maintenance_km_car", json_integer(sv_cfg.maintenance_km_car));
+        json_object_set_new(o, "maintenance_km_per_day_car",
+                            json_integer(sv_cfg.maintenance_km_per_day_car));
     }
     as_due_def_t def = {.what = "deadline",
                         .escalated_msg = "complaints escalated or reminders published",

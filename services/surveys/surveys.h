@@ -21,6 +21,7 @@ typedef struct sv_settings {
     long critical_ack_h, critical_resolve_h;
     long deadline_poll_s; /* the timer re-reads the deadlines at least this often */
     long quality_tracking_days, maintenance_days_car, maintenance_days_general; /* 19.7 */
+    long maintenance_km_car, maintenance_km_per_day_car; /* 19.7: by mileage */
 } sv_settings_t;
 
 extern sv_settings_t sv_cfg;

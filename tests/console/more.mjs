@@ -490,7 +490,6 @@ try {
   await desk.click('#submit-so-checkout');
   await check('a malformed distance is refused at its field', async () => { await desk.waitForSelector('#f-so-checkout-distance_km-err'); return true; });
   await desk.fill('#f-so-checkout-distance_km', '12.5');
-  await desk.fill('#f-so-checkout-parts', 'PUMP-1*1');
   await desk.click('#submit-so-checkout');
   await desk.waitForSelector('#form-so-confirm');
   await desk.fill('#f-so-confirm-confirmed_by', `${surname}上门`);

@@ -98,6 +98,31 @@ BEGIN
     RETURN jsonb_build_object('status', 200, 'body', ticket_json(t, true));
 END $$;
 
+-- A car's mileage per day, from its odometer reading on ticket t and the latest earlier reading
+-- of the same car at least a day before — on another ticket (same device key, i.e. the VIN) or
+-- at an on-site visit's check-out (a car order whose serial is the VIN): NULL without one, or
+-- when the odometer went back (a replaced instrument cluster). Rounded to 0.1 km; feeds the
+-- mileage rule of the maintenance reminder (docs/surveys.md "Maintenance by date or mileage").
+CREATE OR REPLACE FUNCTION km_per_day_of(t tickets) RETURNS numeric
+LANGUAGE sql STABLE AS $$
+    WITH earlier AS (
+        SELECT (p.device->>'odometer_km')::numeric AS km, p.opened_at AS at
+        FROM tickets p
+        WHERE t.device_key IS NOT NULL AND p.device_key = t.device_key AND p.id <> t.id
+          AND (p.device->>'odometer_km') IS NOT NULL
+        UNION ALL
+        SELECT o.odometer_km::numeric, o.checked_out_at
+        FROM service_orders o
+        WHERE coalesce(t.device->>'vin', '') <> '' AND o.category = 'car'
+          AND o.odometer_km IS NOT NULL AND upper(o.serial) = upper(t.device->>'vin'))
+    SELECT CASE WHEN (t.device->>'odometer_km')::numeric >= e.km
+                THEN round(((t.device->>'odometer_km')::numeric - e.km)
+                           / (extract(epoch FROM t.opened_at - e.at) / 86400)::numeric, 1) END
+    FROM earlier e
+    WHERE e.at <= t.opened_at - interval '1 day' AND (t.device->>'odometer_km') IS NOT NULL
+    ORDER BY e.at DESC LIMIT 1
+$$;
+
 CREATE OR REPLACE FUNCTION closed_event(t tickets, p_outcome text, p_req text) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -116,7 +141,12 @@ BEGIN
         'payer', CASE WHEN p_outcome = 'repaired' THEN payer_of(t) WHEN p_outcome IN ('refunded', 'exchanged') THEN 'seller' END,
         'payment_method', t.work->>'payment_method',
         'loaner_unit', t.work->>'loaner_returned',
-        'diagnosis_fee', CASE WHEN (t.work->>'diagnosis_fee')::boolean THEN true END)),
+        'diagnosis_fee', CASE WHEN (t.work->>'diagnosis_fee')::boolean THEN true END,
+        -- a car: its odometer at intake and its mileage per day (the maintenance reminder's rule)
+        'odometer_km', CASE WHEN t.category = 'car' THEN (t.device->>'odometer_km')::bigint END,
+        'odometer_at', CASE WHEN t.category = 'car' AND t.device ? 'odometer_km'
+                            THEN to_char(t.opened_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END,
+        'km_per_day', CASE WHEN t.category = 'car' THEN km_per_day_of(t) END)),
         p_req);
 END $$;
 

@@ -251,65 +251,63 @@ LANGUAGE sql STABLE AS $$
         'already_posted', p_already, 'posted_at', iso_ts(r.posted_at), 'posted_by', r.posted_by)
 $$;
 
--- POST /v1/reports/scorecard/rewards: for a closed period (it ended before today), every scored
--- centre in the filter gets its market-maintenance reward once: base × repaired × band % / 100
--- (the highest band whose min_score the score reaches), rounded to the cent. A second run for
--- the same period answers the same rewards (already_posted) and posts nothing; a period that
--- overlaps a rewarded one for the same centre is refused (409). A reward above zero is published
--- as intake.CenterRewardPosted: settlement books it as a payable to the centre.
-CREATE OR REPLACE FUNCTION cmd_scorecard_rewards(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+-- The rewards of one closed period for every scored centre in the filter (region, centre): each
+-- centre once per period — a reward already made for exactly this period is answered again
+-- (already_posted) and nothing is posted. A centre whose rewarded period overlaps this one is
+-- refused (409 overlapping_period), or with p_lenient listed in `skipped`. With p_dry nothing
+-- is written: the rewards are computed from the facts as they are now (a recount).
+-- Returns {rewards: [...], skipped: [{center, reason, reward_id}]}.
+CREATE OR REPLACE FUNCTION scorecard_post_period(p_principal jsonb, p_req text, p_from date, p_to date,
+                                                 p_region text, p_center text, p_lenient boolean,
+                                                 p_dry boolean) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
-    p record := scorecard_period(a);
     v_today date := (svc_now() AT TIME ZONE 'Asia/Shanghai')::date;
-    w scorecard_weights;
+    w scorecard_weights := scorecard_weights_on(p_to);
     v_row jsonb;
     r scorecard_rewards;
     v_out jsonb := '[]';
+    v_skipped jsonb := '[]';
     v_pct int;
     v_clash text;
 BEGIN
-    IF coalesce(p_principal->>'role', '') NOT IN ('admin', 'service') THEN
-        PERFORM fail(403, 'forbidden', 'only head office may post scorecard rewards');
-    END IF;
-    IF a->>'from' IS NULL OR a->>'to' IS NULL THEN
-        PERFORM fail(400, 'validation', format('%s: is required', CASE WHEN a->>'from' IS NULL THEN 'from' ELSE 'to' END));
-    END IF;
-    IF p.v_to >= v_today THEN
-        PERFORM fail(409, 'period_open', format('to: the period must be closed (end before today, %s)', v_today));
-    END IF;
-    w := scorecard_weights_on(p.v_to);
-    PERFORM pg_advisory_xact_lock(hashtext('intake.scorecard_rewards'));
-    FOR v_row IN SELECT x FROM jsonb_array_elements(scorecard_all(p.v_from, p.v_to, w)) x
-               WHERE (a->>'region' IS NULL OR x->>'region' = a->>'region')
-                 AND (a->>'center' IS NULL OR x->>'center' = a->>'center')
+    FOR v_row IN SELECT x FROM jsonb_array_elements(scorecard_all(p_from, p_to, w)) x
+               WHERE (p_region IS NULL OR x->>'region' = p_region)
+                 AND (p_center IS NULL OR x->>'center' = p_center)
                  AND x ? 'score'
                ORDER BY x->>'center'
     LOOP
         SELECT * INTO r FROM scorecard_rewards
-        WHERE center = v_row->>'center' AND period_from = p.v_from AND period_to = p.v_to;
+        WHERE center = v_row->>'center' AND period_from = p_from AND period_to = p_to;
         IF FOUND THEN
             v_out := v_out || scorecard_reward_json(r, true);
             CONTINUE;
         END IF;
         SELECT id INTO v_clash FROM scorecard_rewards
-        WHERE center = v_row->>'center' AND period_from <= p.v_to AND period_to >= p.v_from LIMIT 1;
+        WHERE center = v_row->>'center' AND period_from <= p_to AND period_to >= p_from LIMIT 1;
         IF v_clash IS NOT NULL THEN
+            IF p_lenient THEN
+                v_skipped := v_skipped || jsonb_build_object('center', v_row->>'center',
+                    'reason', 'overlapping_period', 'reward_id', v_clash);
+                CONTINUE;
+            END IF;
             PERFORM fail(409, 'overlapping_period',
                          format('centre %s already has reward %s for a period overlapping %s..%s',
-                                v_row->>'center', v_clash, p.v_from, p.v_to));
+                                v_row->>'center', v_clash, p_from, p_to));
         END IF;
         SELECT coalesce((SELECT (b->>'pct')::int FROM jsonb_array_elements(w.reward_bands) b
                          WHERE (b->>'min_score')::numeric <= (v_row->>'score')::numeric
                          ORDER BY (b->>'min_score')::numeric DESC LIMIT 1), 0) INTO v_pct;
-        INSERT INTO scorecard_rewards(id, center, region, period_from, period_to, score,
-                                      weights_version, repaired, band_pct, amount_cents, posted_by)
-        VALUES ('RW' || lpad(nextval('scorecard_reward_no')::text, 8, '0'), v_row->>'center',
-                v_row->>'region', p.v_from, p.v_to, (v_row->>'score')::numeric, w.version,
-                (v_row->>'repaired')::int, v_pct,
-                round(w.reward_base_cents * (v_row->>'repaired')::int * v_pct / 100.0)::bigint,
-                coalesce(p_principal->>'subject', 'unknown'))
-        RETURNING * INTO r;
+        r := ROW(NULL, v_row->>'center', v_row->>'region', p_from, p_to,
+                 (v_row->>'score')::numeric, w.version, (v_row->>'repaired')::int, v_pct,
+                 round(w.reward_base_cents * (v_row->>'repaired')::int * v_pct / 100.0)::bigint,
+                 now(), coalesce(p_principal->>'subject', 'unknown'))::scorecard_rewards;
+        IF p_dry THEN
+            v_out := v_out || (scorecard_reward_json(r, false) - 'id' - 'posted_at' - 'posted_by');
+            CONTINUE;
+        END IF;
+        r.id := 'RW' || lpad(nextval('scorecard_reward_no')::text, 8, '0');
+        INSERT INTO scorecard_rewards SELECT r.* RETURNING * INTO r;
         PERFORM audit_write(p_principal, p_req, 'reward', 'scorecard_reward', r.id,
                             scorecard_reward_json(r, false));
         IF r.amount_cents > 0 THEN
@@ -321,5 +319,94 @@ BEGIN
         END IF;
         v_out := v_out || scorecard_reward_json(r, false);
     END LOOP;
-    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('rewards', v_out));
+    RETURN jsonb_build_object('rewards', v_out, 'skipped', v_skipped);
+END $$;
+
+-- POST /v1/reports/scorecard/rewards: for a closed period (it ended before today), every scored
+-- centre in the filter gets its market-maintenance reward once: base × repaired × band % / 100
+-- (the highest band whose min_score the score reaches), rounded to the cent. A second run for
+-- the same period answers the same rewards (already_posted) and posts nothing; a period that
+-- overlaps a rewarded one for the same centre is refused (409). A reward above zero is published
+-- as intake.CenterRewardPosted: settlement books it as a payable to the centre.
+CREATE OR REPLACE FUNCTION cmd_scorecard_rewards(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    p record := scorecard_period(a);
+    v_today date := (svc_now() AT TIME ZONE 'Asia/Shanghai')::date;
+BEGIN
+    IF coalesce(p_principal->>'role', '') NOT IN ('admin', 'service') THEN
+        PERFORM fail(403, 'forbidden', 'only head office may post scorecard rewards');
+    END IF;
+    IF a->>'from' IS NULL OR a->>'to' IS NULL THEN
+        PERFORM fail(400, 'validation', format('%s: is required', CASE WHEN a->>'from' IS NULL THEN 'from' ELSE 'to' END));
+    END IF;
+    IF p.v_to >= v_today THEN
+        PERFORM fail(409, 'period_open', format('to: the period must be closed (end before today, %s)', v_today));
+    END IF;
+    PERFORM pg_advisory_xact_lock(hashtext('intake.scorecard_rewards'));
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object('rewards',
+        scorecard_post_period(p_principal, p_req, p.v_from, p.v_to, a->>'region', a->>'center',
+                              false, false)->'rewards'));
+END $$;
+
+-- POST /v1/reports/scorecard/rewards/backfill {from_month, to_month[, region][, center]
+-- [, dry_run]}: the rewards of every calendar month in the range (each month a period, the
+-- months closed: to_month before the current month), oldest first, as the monthly rewards
+-- command would post them — once: a month already rewarded is answered again (already_posted)
+-- and posts nothing, so running the backfill twice posts once. A centre whose rewarded period
+-- overlaps a month is listed in that month's `skipped`, not refused. dry_run recomputes the
+-- months from today's facts and writes nothing. At most 36 months.
+CREATE OR REPLACE FUNCTION cmd_scorecard_backfill(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_today date := (svc_now() AT TIME ZONE 'Asia/Shanghai')::date;
+    v_first date;
+    v_last date;
+    v_m date;
+    v_dry boolean := coalesce((a->>'dry_run')::boolean, false);
+    v_res jsonb;
+    v_periods jsonb := '[]';
+    v_posted int := 0;
+    v_already int := 0;
+    v_skipped int := 0;
+BEGIN
+    IF coalesce(p_principal->>'role', '') NOT IN ('admin', 'service') THEN
+        PERFORM fail(403, 'forbidden', 'only head office may post scorecard rewards');
+    END IF;
+    PERFORM scorecard_period(jsonb_build_object('from', '2000-01-01', 'to', '2000-01-01',
+                                                'region', a->>'region', 'center', a->>'center'));
+    v_first := (a->>'from_month' || '-01')::date;
+    v_last := (a->>'to_month' || '-01')::date;
+    IF v_first > v_last THEN
+        PERFORM fail(400, 'validation', 'from_month: is after to_month');
+    END IF;
+    IF v_last >= date_trunc('month', v_today)::date THEN
+        PERFORM fail(409, 'period_open',
+                     format('to_month: %s is not over yet (months before %s only)', a->>'to_month',
+                            to_char(v_today, 'YYYY-MM')));
+    END IF;
+    IF v_last > (v_first + interval '35 months')::date THEN
+        PERFORM fail(400, 'validation', 'to_month: at most 36 months at a time');
+    END IF;
+    IF NOT v_dry THEN
+        PERFORM pg_advisory_xact_lock(hashtext('intake.scorecard_rewards'));
+    END IF;
+    v_m := v_first;
+    WHILE v_m <= v_last LOOP
+        v_res := scorecard_post_period(p_principal, p_req, v_m, (v_m + interval '1 month - 1 day')::date,
+                                       a->>'region', a->>'center', true, v_dry);
+        v_posted := v_posted + (SELECT count(*) FROM jsonb_array_elements(v_res->'rewards') x
+                                WHERE NOT (x->>'already_posted')::boolean)::int;
+        v_already := v_already + (SELECT count(*) FROM jsonb_array_elements(v_res->'rewards') x
+                                  WHERE (x->>'already_posted')::boolean)::int;
+        v_skipped := v_skipped + jsonb_array_length(v_res->'skipped');
+        v_periods := v_periods || jsonb_build_object(
+            'from', v_m::text, 'to', (v_m + interval '1 month - 1 day')::date::text,
+            'rewards', v_res->'rewards', 'skipped', v_res->'skipped');
+        v_m := (v_m + interval '1 month')::date;
+    END LOOP;
+    RETURN jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'periods', v_periods, 'posted', CASE WHEN v_dry THEN 0 ELSE v_posted END,
+        'computed', v_posted, 'already_posted', v_already, 'skipped', v_skipped,
+        'dry_run', v_dry));
 END $$;

@@ -54,6 +54,22 @@ END $$;
 
 -- ---- reading --------------------------------------------------------------------------------
 
+-- The order's customer tier (issue 19.8): the linked ticket's customer, else the customer whose
+-- phone the order was opened with; regular when neither is known.
+CREATE OR REPLACE FUNCTION so_tier(o service_orders) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT coalesce((SELECT c.tier FROM customers c
+                     WHERE c.id = coalesce((SELECT t.customer_id FROM tickets t WHERE t.id = o.ticket_id),
+                                           (SELECT p.customer_id FROM customer_phones p
+                                             WHERE p.phone = o.customer_phone))), 'regular')
+$$;
+
+-- Dispatch rank: VIP 0, key 1, others 2 (the tickets' queue order, ticket_priority()).
+CREATE OR REPLACE FUNCTION so_rank(p_tier text) RETURNS int
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE p_tier WHEN 'vip' THEN 0 WHEN 'key' THEN 1 ELSE 2 END
+$$;
+
 CREATE OR REPLACE FUNCTION service_order_json(o service_orders, p_timeline boolean, p_mask boolean)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object(
@@ -68,7 +84,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
         'technician_name', (SELECT name FROM technicians WHERE login = o.technician),
         'dispatched_at', iso_ts(o.dispatched_at), 'checked_in_at', iso_ts(o.checked_in_at),
         'checked_out_at', iso_ts(o.checked_out_at), 'work_done', o.work_done,
-        'distance_km', o.distance_km,
+        'distance_km', o.distance_km, 'odometer_km', o.odometer_km,
         'parts_used', CASE WHEN jsonb_array_length(o.parts_used) > 0 THEN o.parts_used END,
         'payer', o.payer, 'confirmed_by', o.confirmed_by, 'signature', o.signature,
         'rating', o.rating, 'confirmed_at', iso_ts(o.confirmed_at), 'cancel_reason', o.cancel_reason,
@@ -77,7 +93,7 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
                              THEN o.response_met_at <= o.respond_by END,
         'escalation_level', o.promise_level,
         'created_at', iso_ts(o.created_at), 'updated_at', iso_ts(o.updated_at),
-        'created_by', o.created_by, 'note', o.note,
+        'created_by', o.created_by, 'note', o.note, 'customer_tier', so_tier(o),
         'timeline', CASE WHEN p_timeline THEN (
             SELECT coalesce(jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
                 'at', iso_ts(e.at), 'from_state', e.from_state, 'to_state', e.to_state,
@@ -101,7 +117,8 @@ BEGIN
 END $$;
 
 -- GET /v1/service-orders: newest first (cursor), or with status=at_risk|overdue the open
--- responses most urgent first.
+-- responses most urgent first; with order=priority (the dispatch list) VIP customers' orders
+-- first, then key customers', then the rest, each by respond_by (no cursor: one page).
 CREATE OR REPLACE FUNCTION cmd_list_service_orders(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
@@ -110,9 +127,13 @@ DECLARE
     v_after_id text;
     v_mask boolean := NOT sees_phones(p_principal);
     v_status text := nullif(a->>'status', '');
+    v_priority boolean := coalesce(a->>'order', 'newest') = 'priority';
     v_rows jsonb;
     v_n int;
 BEGIN
+    IF v_priority AND coalesce(a->>'after', '') <> '' THEN
+        PERFORM fail(400, 'bad_cursor', 'after: the priority order is one page (raise limit)');
+    END IF;
     IF coalesce(a->>'after', '') <> '' THEN
         SELECT created_at, id INTO v_after_at, v_after_id FROM service_orders WHERE id = a->>'after';
         IF NOT FOUND THEN
@@ -129,13 +150,16 @@ BEGIN
           AND CASE v_status WHEN 'overdue' THEN so_overdue(o)
                             WHEN 'at_risk' THEN so_at_risk(o) ELSE true END
           AND (v_status IS NOT NULL OR v_after_id IS NULL OR (o.created_at, o.id) < (v_after_at, v_after_id))
-        ORDER BY CASE WHEN v_status IS NOT NULL THEN o.respond_by END, o.created_at DESC, o.id DESC
+        ORDER BY CASE WHEN v_priority THEN so_rank(so_tier(o)) END,
+                 CASE WHEN v_status IS NOT NULL OR v_priority THEN o.respond_by END,
+                 o.created_at DESC, o.id DESC
         LIMIT v_limit)
     SELECT coalesce(jsonb_agg(service_order_json(page.o, false, v_mask)), '[]'), count(*)
         INTO v_rows, v_n FROM page;
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'orders', v_rows,
-        'next', CASE WHEN v_n = v_limit AND v_status IS NULL THEN v_rows->(v_n - 1)->>'id' END));
+        'next', CASE WHEN v_n = v_limit AND v_status IS NULL AND NOT v_priority
+                     THEN v_rows->(v_n - 1)->>'id' END));
 END $$;
 
 -- ---- opening ----------------------------------------------------------------------------------
@@ -332,6 +356,14 @@ BEGIN
     IF v_at < o.checked_in_at THEN
         PERFORM fail(400, 'validation', 'at: is before the check-in');
     END IF;
+    IF a->>'odometer_km' IS NOT NULL AND o.category <> 'car' THEN
+        PERFORM fail(400, 'validation', format('odometer_km: a %s has no odometer', o.category));
+    END IF;
+    IF coalesce((a->>'validate_only')::boolean, false) THEN
+        -- the gateway's first step of a check-out with parts: would it be taken? Nothing changes.
+        RETURN jsonb_build_object('status', 200, 'nostore', true,
+                                  'body', service_order_json(o, false, NOT sees_phones(p_principal)));
+    END IF;
     -- Who pays the travel fee: the linked ticket's warranty decision (covered work: the
     -- manufacturer), else the customer.
     IF o.ticket_id IS NOT NULL THEN
@@ -343,7 +375,7 @@ BEGIN
     UPDATE service_orders SET state = 'done', checked_out_at = v_at, work_done = a->>'work_done',
                               distance_km = round((a->>'distance_km')::numeric, 1),
                               parts_used = coalesce(a->'parts_used', '[]'), payer = v_payer,
-                              updated_at = svc_now()
+                              odometer_km = (a->>'odometer_km')::bigint, updated_at = svc_now()
         WHERE id = o.id RETURNING * INTO o;
     RETURN so_moved(o, 'on_site', 'checked_out', p_principal, p_req,
                     format('%s km; %s', o.distance_km, o.work_done));
@@ -445,6 +477,7 @@ LANGUAGE plpgsql STABLE AS $$
 DECLARE
     v_date date := coalesce((a->>'date')::date, (svc_now() AT TIME ZONE 'Asia/Shanghai')::date);
     v_rows jsonb;
+    v_assign jsonb;
 BEGIN
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'login', t.login, 'name', t.name, 'center', t.center, 'skills', to_jsonb(t.skills),
@@ -455,8 +488,8 @@ BEGIN
     CROSS JOIN LATERAL (
         SELECT count(*)::int AS n,
                count(*) FILTER (WHERE o.state IN ('scheduled', 'dispatched', 'on_site'))::int AS open,
-               coalesce(array_agg(o.id ORDER BY o.window_start, o.id) FILTER (WHERE o.id IS NOT NULL),
-                        '{}') AS ids
+               coalesce(array_agg(o.id ORDER BY so_rank(so_tier(o)), o.respond_by, o.id)
+                            FILTER (WHERE o.id IS NOT NULL), '{}') AS ids
         FROM service_orders o
         WHERE o.technician = t.login AND o.state <> 'cancelled'
           AND (o.window_start AT TIME ZONE 'Asia/Shanghai')::date = v_date) w
@@ -465,6 +498,16 @@ BEGIN
       -- only technicians who are still active staff of their centre (people's accounts)
       AND EXISTS (SELECT 1 FROM staff_accounts s WHERE s.login = t.login AND s.active
                                                     AND s.role = 'center' AND s.site = t.center);
+    -- the day's orders still without a technician, in dispatch order (tier, then promise)
+    SELECT coalesce(jsonb_agg(x.j ORDER BY x.rank, x.respond_by, x.id), '[]') INTO v_assign
+    FROM (SELECT o.id, o.respond_by, so_rank(so_tier(o)) AS rank,
+                 jsonb_build_object('id', o.id, 'category', o.category, 'center', o.center,
+                                    'customer_tier', so_tier(o), 'respond_by', iso_ts(o.respond_by),
+                                    'window_start', iso_ts(o.window_start)) AS j
+          FROM service_orders o
+          WHERE o.state = 'requested' AND may_see(p_principal, o.center, o.region)
+            AND (a->>'center' IS NULL OR o.center = a->>'center')
+            AND (o.window_start AT TIME ZONE 'Asia/Shanghai')::date = v_date) x;
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
-        'date', v_date::text, 'rows', v_rows));
+        'date', v_date::text, 'rows', v_rows, 'to_assign', v_assign));
 END $$;

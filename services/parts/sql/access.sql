@@ -37,6 +37,13 @@ END $$;
 -- principal without a site (or a region principal without a region) acts on and reads nothing;
 -- before, `NOT may_read(...)` was NULL for a centre without a site and the check let it read
 -- every site's transfers and loaners by id.
+-- A centre's desk acts for its own vans (sites of kind van owned by the centre) as for itself.
+CREATE OR REPLACE FUNCTION own_van(p jsonb, p_site text) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM sites v WHERE v.code = p_site AND v.kind = 'van'
+                                         AND v.center = p->>'site')
+$$;
+
 CREATE OR REPLACE FUNCTION may_read(p jsonb, p_site text) RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -48,7 +55,7 @@ BEGIN
         WHEN 'admin' THEN true
         WHEN 'warehouse' THEN true
         WHEN 'service' THEN true
-        WHEN 'center' THEN p->>'site' <> '' AND p->>'site' = p_site
+        WHEN 'center' THEN p->>'site' <> '' AND (p->>'site' = p_site OR own_van(p, p_site))
         ELSE false END, false);
 END $$;
 
@@ -58,7 +65,7 @@ LANGUAGE sql STABLE AS $$
         WHEN 'admin' THEN true
         WHEN 'warehouse' THEN true
         WHEN 'service' THEN true
-        WHEN 'center' THEN p->>'site' <> '' AND p->>'site' = p_site
+        WHEN 'center' THEN p->>'site' <> '' AND (p->>'site' = p_site OR own_van(p, p_site))
         ELSE false END, false)
 $$;
 
@@ -135,7 +142,7 @@ LANGUAGE sql STABLE AS $$
     SELECT CASE p->>'role'
         WHEN 'admin' THEN true
         WHEN 'service' THEN true
-        WHEN 'center' THEN p->>'site' = p_site
+        WHEN 'center' THEN p->>'site' = p_site OR own_van(p, p_site)
         WHEN 'warehouse' THEN EXISTS (SELECT 1 FROM sites s WHERE s.code = p_site AND s.kind = 'warehouse')
         ELSE false END
 $$;

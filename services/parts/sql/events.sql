@@ -244,6 +244,7 @@ BEGIN
         PERFORM on_intake_ticket_ended(e);
     WHEN 'intake.TicketOpened' THEN PERFORM on_intake_ticket_opened(e);
     WHEN 'intake.TicketClosed' THEN PERFORM on_intake_ticket_ended(e);
+    WHEN 'intake.ServiceOrderChanged' THEN PERFORM on_service_order_changed(e);
     ELSE RETURN false;
     END CASE;
     RETURN true;

@@ -130,3 +130,97 @@ BEGIN
     END IF;
     PERFORM emit_charged(cs);
 END $$;
+
+-- ---- travel rates as data (docs/onsite.md "The travel fee") --------------------------------------
+
+CREATE OR REPLACE FUNCTION travel_rate_json(r travel_rates, p_date date) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_strip_nulls(jsonb_build_object(
+        'category', r.category, 'effective_from', r.effective_from::text,
+        'list_cents_per_km', r.list_cents_per_km, 'claim_cents_per_km', r.claim_cents_per_km,
+        'in_force', (SELECT t.category = r.category AND t.effective_from = r.effective_from
+                     FROM travel_rate(CASE r.category WHEN '*' THEN NULL ELSE r.category END, p_date) t
+                     WHERE t.category = r.category),
+        'created_by', r.created_by,
+        'created_at', to_char(r.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')))
+$$;
+
+-- GET /v1/settlement/travel-rates?date=&category=: every rate row, newest first per category;
+-- `in_force` marks the row that prices a visit done on `date` (default today) for its category.
+CREATE OR REPLACE FUNCTION read_travel_rates(p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('status', 200, 'body', jsonb_build_object(
+        'date', coalesce(nullif(a->>'date', '')::date, today_sh())::text,
+        'rates', coalesce(jsonb_agg(travel_rate_json(r, coalesce(nullif(a->>'date', '')::date, today_sh()))
+                                    ORDER BY r.category = '*' DESC, r.category, r.effective_from DESC), '[]')))
+    FROM travel_rates r
+    WHERE coalesce(a->>'category', '') = '' OR r.category = a->>'category'
+$$;
+
+-- ---- the customer pays a visit's invoice -----------------------------------------------------
+
+-- POST /v1/service-orders/{id}/payment {method, reference, paid_date}: the customer pays the
+-- travel fee invoiced for an on-site order (Dr the method's account / Cr 1122, entry kind
+-- customer_payment, source payment:<order>, exactly as a hand-back payment). Once: a second
+-- payment is 409 already_paid (the same request id again gets the stored answer).
+CREATE OR REPLACE FUNCTION cmd_pay_order_invoice(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_id text := a->>'id';
+    v_method text := payment_method_of(a->>'method');
+    v_date date;
+    v_entry bigint;
+    cs charge_sets;
+BEGIN
+    SELECT * INTO cs FROM charge_sets WHERE ticket_id = v_id AND kind = 'onsite' FOR UPDATE;
+    IF NOT FOUND OR NOT may_see(p_principal, cs.center, cs.region) THEN
+        PERFORM fail(404, 'not_found',
+                     format('service order %s has no travel charge (not done yet, or not yours)', v_id));
+    END IF;
+    IF p_principal->>'role' NOT IN ('admin', 'finance', 'center', 'service') THEN
+        PERFORM fail(403, 'forbidden', 'a desk, finance or admin records a payment');
+    END IF;
+    IF cs.customer_cents <= 0 OR cs.invoice_no IS NULL THEN
+        PERFORM fail(409, 'nothing_to_pay',
+                     format('the customer owes nothing for service order %s (payer %s)', v_id, cs.payer));
+    END IF;
+    IF EXISTS (SELECT 1 FROM journal_entries WHERE source_key = 'payment:' || v_id) THEN
+        PERFORM fail(409, 'already_paid', format('invoice %s of service order %s is paid already',
+                                                 cs.invoice_no, v_id));
+    END IF;
+    IF v_method IS NULL OR v_method = 'unspecified' THEN
+        PERFORM fail(400, 'bad_method',
+                     'method must be one of cash, card, wechat_pay, alipay, bank_transfer');
+    END IF;
+    v_date := coalesce(nullif(a->>'paid_date', '')::date, today_sh());
+    IF v_date > today_sh() THEN
+        PERFORM fail(422, 'future_date', 'paid_date is in the future');
+    END IF;
+    IF v_date < cs.business_date THEN
+        PERFORM fail(422, 'before_invoice',
+                     format('paid_date %s is before the invoice (%s)', v_date, cs.business_date));
+    END IF;
+    v_entry := post_entry('payment:' || v_id, 'customer_payment', v_date,
+        format('payment of invoice %s (%s)%s', cs.invoice_no, v_method,
+               coalesce(' ref ' || nullif(a->>'reference', ''), '')),
+        jsonb_build_array(
+            jsonb_build_object('account', payment_account(v_method), 'debit', cs.customer_cents,
+                               'payer', 'customer', 'ticket_id', v_id, 'center', cs.center,
+                               'region', cs.region),
+            jsonb_build_object('account', '1122', 'credit', cs.customer_cents,
+                               'payer', 'customer', 'ticket_id', v_id, 'center', cs.center,
+                               'region', cs.region)),
+        v_id, cs.invoice_no, NULL, NULL, p_principal, p_req);
+    UPDATE charge_sets SET payment_method = v_method,
+                           payment_reference = nullif(a->>'reference', '')
+        WHERE ticket_id = v_id;
+    PERFORM audit_write(p_principal, p_req, 'payment', 'service_order', v_id,
+                        jsonb_strip_nulls(jsonb_build_object(
+                            'invoice_no', cs.invoice_no, 'amount_cents', cs.customer_cents,
+                            'method', v_method, 'reference', nullif(a->>'reference', ''),
+                            'entry_no', v_entry)));
+    RETURN jsonb_build_object('status', 201, 'body', jsonb_strip_nulls(jsonb_build_object(
+        'order_id', v_id, 'invoice_no', cs.invoice_no, 'amount_cents', cs.customer_cents,
+        'method', v_method, 'reference', nullif(a->>'reference', ''),
+        'paid_date', v_date::text, 'entry_no', v_entry)));
+END $$;

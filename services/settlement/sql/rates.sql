@@ -226,10 +226,13 @@ BEGIN
     IF FOUND THEN
         PERFORM rate_not_in_force(v_from, format('the travel rate of %s', v_cat));
     END IF;
-    INSERT INTO travel_rates(category, effective_from, list_cents_per_km, claim_cents_per_km)
-    VALUES (v_cat, v_from, (a->>'list_cents_per_km')::bigint, (a->>'claim_cents_per_km')::bigint)
+    INSERT INTO travel_rates(category, effective_from, list_cents_per_km, claim_cents_per_km,
+                             created_by, created_at)
+    VALUES (v_cat, v_from, (a->>'list_cents_per_km')::bigint, (a->>'claim_cents_per_km')::bigint,
+            actor(p_principal), now())
     ON CONFLICT (category, effective_from) DO UPDATE
-        SET list_cents_per_km = EXCLUDED.list_cents_per_km, claim_cents_per_km = EXCLUDED.claim_cents_per_km
+        SET list_cents_per_km = EXCLUDED.list_cents_per_km, claim_cents_per_km = EXCLUDED.claim_cents_per_km,
+            created_by = EXCLUDED.created_by, created_at = EXCLUDED.created_at
     RETURNING * INTO r;
     RETURN rate_written(p_req, p_principal, 'travel', format('%s/%s', v_cat, v_from), v_cat, v_cat,
         NULL, v_from, CASE WHEN same.category IS NOT NULL THEN to_jsonb(same) END, to_jsonb(r));

@@ -166,7 +166,9 @@ LANGUAGE sql STABLE AS $$
         'closed_at', ts_text(x.closed_at), 'due_at', ts_text(x.due_at),
         'due_date', (x.due_at AT TIME ZONE 'Asia/Shanghai')::date::text,
         'notified_at', ts_text(x.notified_at), 'done_at', ts_text(x.done_at),
-        'done_by', x.done_by, 'note', x.note))
+        'done_by', x.done_by, 'note', x.note, 'basis', x.basis, 'odometer_km', x.odometer_km,
+        'km_per_day', x.km_per_day, 'km_per_day_measured', x.km_per_day_measured,
+        'due_odometer_km', x.due_odometer_km))
 $$;
 
 -- POST /v1/surveys/proactive/{id}/done: the desk made the call; it leaves the list. Another

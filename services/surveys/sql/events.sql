@@ -52,11 +52,22 @@ END $$;
 -- maintenance reminder `maintenance_days_<category>` after it (0 = none), each moved into
 -- business hours, once per ticket and kind (proactive_calls). They are not surveys: the ticket's
 -- one satisfaction callback is unchanged and no CallbackScheduled is published for them.
+-- A car's reminder is due by date OR mileage, whichever comes first: with its odometer read at
+-- intake (odometer_km, odometer_at) it is also due on the day the odometer is projected past
+-- that reading + `maintenance_km_car`, at the car's measured km a day (km_per_day, from its
+-- previous reading) or else `maintenance_km_per_day_car` — never before the close.
 CREATE OR REPLACE FUNCTION schedule_proactive(e jsonb, p_closed timestamptz, p_now timestamptz)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     v_region text := e->>'region';
     v_days bigint;
+    v_due timestamptz;
+    v_basis text;
+    v_odo bigint;
+    v_rate numeric;
+    v_measured boolean;
+    v_interval bigint;
+    v_mile_due timestamptz;
     k text;
 BEGIN
     IF coalesce(e->>'outcome', '') <> 'repaired' THEN
@@ -69,13 +80,41 @@ BEGIN
         v_days := CASE WHEN k = 'quality_tracking' THEN setting('quality_tracking_days')
                        WHEN e->>'category' IN ('car', 'general')
                        THEN setting('maintenance_days_' || (e->>'category')) END;
-        CONTINUE WHEN coalesce(v_days, 0) <= 0;
+        v_due := NULL;
+        v_basis := NULL;
+        v_odo := NULL;
+        v_rate := NULL;
+        v_measured := NULL;
+        v_mile_due := NULL;
+        v_interval := NULL;
+        IF coalesce(v_days, 0) > 0 THEN
+            v_due := p_closed + make_interval(days => v_days::int);
+            v_basis := CASE WHEN k = 'maintenance' THEN 'date' END;
+        END IF;
+        IF k = 'maintenance' AND e->>'category' = 'car' AND (e->>'odometer_km') IS NOT NULL
+           AND coalesce(setting('maintenance_km_car'), 0) > 0 THEN
+            v_odo := (e->>'odometer_km')::bigint;
+            v_measured := coalesce((e->>'km_per_day')::numeric, 0) > 0;
+            v_rate := CASE WHEN v_measured THEN (e->>'km_per_day')::numeric
+                           ELSE greatest(coalesce(setting('maintenance_km_per_day_car'), 40), 1) END;
+            v_interval := setting('maintenance_km_car');
+            v_mile_due := greatest(p_closed,
+                                   coalesce((e->>'odometer_at')::timestamptz, p_closed)
+                                   + make_interval(days => ceil(v_interval / v_rate)::int));
+            IF v_due IS NULL OR v_mile_due < v_due THEN
+                v_due := v_mile_due;
+                v_basis := 'mileage';
+            END IF;
+        END IF;
+        CONTINUE WHEN v_due IS NULL;
         INSERT INTO proactive_calls(id, kind, ticket_id, center, region, customer_name,
-                                    customer_phone, category, brand, closed_at, due_at, created_at)
+                                    customer_phone, category, brand, closed_at, due_at, created_at,
+                                    basis, odometer_km, km_per_day, km_per_day_measured,
+                                    due_odometer_km)
         SELECT 'PC' || lpad(nextval('proactive_no')::text, 8, '0'), k, e->>'ticket_id',
                e->>'center', v_region, e#>>'{customer,name}', e#>>'{customer,phone}',
-               e->>'category', e->>'brand', p_closed,
-               into_business_hours(p_closed + make_interval(days => v_days::int)), p_now
+               e->>'category', e->>'brand', p_closed, into_business_hours(v_due), p_now,
+               v_basis, v_odo, v_rate, v_measured, v_odo + v_interval
         ON CONFLICT (ticket_id, kind) DO NOTHING;
     END LOOP;
 END $$;
@@ -96,6 +135,7 @@ BEGIN
         PERFORM emit('surveys', 'surveys.MaintenanceDue', jsonb_strip_nulls(jsonb_build_object(
             'call_id', pc.id, 'ticket_id', pc.ticket_id, 'center', pc.center,
             'region', pc.region, 'category', pc.category, 'brand', pc.brand,
+            'basis', pc.basis, 'due_odometer_km', pc.due_odometer_km,
             'due_at', to_char(pc.due_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))));
         v_n := v_n + 1;
     END LOOP;
