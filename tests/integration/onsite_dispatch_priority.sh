@@ -59,6 +59,7 @@ t_status "the workload view" 200
 t_eq "its orders to assign in dispatch order" "$V1,$K1,$K2,$R1,$R2" "$(mine '[.to_assign[].id]' <<<"$HTTP_BODY")"
 t_jq "each with its tier" "[.to_assign[] | select(.id == \"$K1\")][0].customer_tier" key
 
+staff_account "$TECH" SH01 || t_fail "a staff account for $TECH" "HTTP $HTTP_STATUS $HTTP_BODY"
 http POST /v1/technicians "$AS_TOKEN_ADMIN" "{\"login\":\"$TECH\",\"name\":\"Fan Yu\",\"center\":\"SH01\",\"skills\":[\"general\"]}"
 t_status "a technician" 201
 for id in "$R2" "$R1" "$K2" "$V1" "$K1"; do

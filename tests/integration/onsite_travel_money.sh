@@ -8,7 +8,7 @@
 . "$(dirname "$0")/../lib.sh"
 
 RUN=$RANDOM$RANDOM
-CAT=phone_headset
+CAT=phone_terminal_card   # its own category: travel rates in force are never rewritten, and other tests set phone_headset's
 TECH=tech.money.$RUN
 today=$(TZ=Asia/Shanghai date +%F)
 yesterday=$(TZ=Asia/Shanghai date -d '-1 day' +%F)
@@ -63,8 +63,9 @@ t_eq "every rate change is audited" 2 \
 
 # --- a visit priced at today's rate ---------------------------------------------------------------
 
+staff_account "$TECH" SH01 || t_fail "a staff account for $TECH" "HTTP $HTTP_STATUS $HTTP_BODY"
 http POST /v1/technicians "$AS_TOKEN_ADMIN" "{\"login\":\"$TECH\",\"name\":\"Yan Bo\",\"center\":\"SH01\",\"skills\":[\"$CAT\"]}"
-t_status "a technician for headsets" 201
+t_status "a technician for the category" 201
 ws=$(date -u -d '+1 hour' +%Y-%m-%dT%H:00:00Z)
 we=$(date -u -d '+3 hour' +%Y-%m-%dT%H:00:00Z)
 http POST /v1/service-orders "$AS_TOKEN_CENTER" "$(jq -nc --arg p "$phone" --arg c "$CAT" --arg ws "$ws" --arg we "$we" '{

@@ -20,6 +20,7 @@ issues_of() { q parts "SELECT count(*) FROM movements WHERE ticket_id = '$1' AND
 order_state() { q intake "SELECT state FROM service_orders WHERE id = '$1'"; }
 parts_state() { q parts "SELECT state FROM service_orders WHERE order_id = '$1'"; }
 
+for t in "$T1" "$T2"; do staff_account "$t" SH01 || t_fail "a staff account for $t" "HTTP $HTTP_STATUS $HTTP_BODY"; done
 http POST /v1/technicians "$AS_TOKEN_ADMIN" "{\"login\":\"$T1\",\"name\":\"Gao Yun\",\"center\":\"SH01\",\"skills\":[\"phone_host\"]}"
 t_status "a technician of SH01" 201
 http POST /v1/technicians "$AS_TOKEN_ADMIN" "{\"login\":\"$T2\",\"name\":\"He Ping\",\"center\":\"SH01\",\"skills\":[\"phone_host\"]}"
