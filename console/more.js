@@ -752,7 +752,7 @@ function NewOrder({ me }) {
   const fields = [
     { name: 'customer.name', label: 'f.customer.name' }, { name: 'customer.phone', label: 'f.customer.phone', inputmode: 'tel', placeholder: '13712345678' },
     { name: 'address', label: 'so.address', area: true },
-    { name: 'category', label: 'so.skill_needed', options: CATEGORIES.map((x) => [x, t(`cat.${x}`)]) },
+    { name: 'category', label: 'so.skill_needed', options: SKILLS.map((x) => [x, t(`cat.${x}`)]) },
     { name: 'brand', label: 'f.device.brand' }, { name: 'model', label: 'f.device.model' }, { name: 'serial', label: 'so.serial' },
     { name: 'fault', label: 'so.fault', area: true },
     { name: 'window_start', label: 'so.window_start', placeholder: '2026-12-09 09:00' }, { name: 'window_end', label: 'so.window_end', placeholder: '2026-12-09 11:00' },
@@ -789,6 +789,8 @@ function NewOrder({ me }) {
 // the centre (role `center`, people service) plus intake's technician record (skills: the device
 // categories they repair; the region is their centre's). Admin and region managers may create the
 // account in the same step; a centre registers the record for an account that exists.
+// Every device category (intake.DeviceCategory): a technician's skills and an order's category.
+const SKILLS = ['general', 'car', 'phone_host', 'phone_battery', 'phone_charger', 'phone_headset', 'phone_data_card', 'phone_terminal_card'];
 const TECH_FIELD = { login: 'login', name: 'name', display_name: 'name', center: 'center', site: 'center', skills: 'skills', password: 'password' };
 function apiFieldErrors(x) {
   const fe = {};
@@ -847,7 +849,7 @@ function TechForm({ me, edit, onDone }) {
       <${Field} name="tech.active" label=${t('tech.active')}><label class="check"><input type="checkbox" id="f-tech-active" checked=${v.active}
         onChange=${(ev) => setV({ ...v, active: ev.target.checked })} /> ${t('tech.active_yes')}</label><//>
       <${Field} name="tech.skills" label=${t('so.skills')} error=${errors.skills} wide=${true}><div class="checks" id="f-tech-skills" role="group">
-        ${CATEGORIES.map((k) => html`<label class="check"><input type="checkbox" id=${`f-tech-skill-${k}`} checked=${v.skills.includes(k)} onChange=${() => toggle(k)} /> ${t(`cat.${k}`)}</label>`)}</div><//>
+        ${SKILLS.map((k) => html`<label class="check"><input type="checkbox" id=${`f-tech-skill-${k}`} checked=${v.skills.includes(k)} onChange=${() => toggle(k)} /> ${t(`cat.${k}`)}</label>`)}</div><//>
       ${accounts && !edit ? html`<${Field} name="tech.account" label=${t('tech.account')} hint=${t('tech.account_hint')}><label class="check">
         <input type="checkbox" id="f-tech-account" checked=${v.account} onChange=${(ev) => setV({ ...v, account: ev.target.checked })} /> ${t('tech.account_yes')}</label><//>` : null}
       ${v.account ? input('password', 'tech.password', { type: 'password' }) : null}
