@@ -1105,13 +1105,13 @@ function Weights({ me, tick, onChange }) {
   return html`<${Card} title=${t('sw.title')}>
     ${g.error ? html`<${ErrorBox} error=${g.error} />` : null}
     ${msg ? html`<div class="alert alert-success" role="status" id="sw-msg">${msg}</div>` : null}
-    <div class="table-card"><table class="table" id="sw-table"><thead><tr><th>${t('sw.version')}</th><th>${t('sw.effective_from')}</th>
-      ${SC_WEIGHTS.map(([, m]) => html`<th class="num">${t(`sc.m.${m}`)}</th>`)}<th class="num">${t('sw.base')}</th><th>${t('sw.bands')}</th><th>${t('so.actor')}</th></tr></thead>
+    <div class="table-card"><table class="table" id="sw-table"><thead><tr><th>${t('sw.version')}</th><th>${t('sw.effective_from')}</th><th class="num">${t('sw.base')}</th><th>${t('sw.bands')}</th>
+      ${SC_WEIGHTS.map(([, m]) => html`<th class="num">${t(`sc.m.${m}`)}</th>`)}<th>${t('so.actor')}</th></tr></thead>
       <tbody>${rowsOr(sets, SC_WEIGHTS.length + 5, (w) => html`<tr id=${`sw-${w.version}`} class=${w.version === cur ? 'row-current' : ''}>
         <td class="num"><strong>${w.version}</strong>${w.version === cur ? html` <${Tag} color="green">${t('sw.in_force')}<//>` : null}</td><td>${fmtDate(w.effective_from)}</td>
-        ${SC_WEIGHTS.map(([k]) => html`<td class="num">${((w[k] || 0) / 10).toFixed(1)}%</td>`)}
         <td class="num">${fmtMoney(w.reward_base_cents || 0)}</td>
-        <td>${(w.reward_bands || []).map((b) => html`<span class="band">≥${b.min_score || 0} → ${b.pct || 0}%</span> `)}</td>
+        <td class="bands">${(w.reward_bands || []).map((b) => html`<span class="band">≥${b.min_score || 0} → ${b.pct || 0}%</span> `)}</td>
+        ${SC_WEIGHTS.map(([k]) => html`<td class="num">${((w[k] || 0) / 10).toFixed(1)}%</td>`)}
         <td>${w.created_by || '—'}${w.note ? html`<div class="muted">${w.note}</div>` : null}</td></tr>`, g.loading && !g.data)}</tbody></table></div>
     <p class="hint">${t('sw.hint')}</p>
     ${can(me, ['admin']) && g.data ? html`<details class="add-form" open=${open} id="sw-add" onToggle=${(ev) => setOpen(ev.target.open)}><summary id="sw-add-open">${t('sw.add')}</summary>
@@ -1167,13 +1167,13 @@ function Scorecard({ me }) {
     ${rep && !Object.keys(regions).length ? html`<p class="muted">${t('common.none')}</p>` : null}
     ${Object.keys(regions).sort().map((reg) => html`<${Card} title=${`${t('users.region')} ${reg}`}><div class="table-card"><table class="table sc-table" id=${`sc-${reg}`}>
       <thead><tr><th class="num">${t('sc.rank')}</th><th>${t('col.center')}</th><th class="num">${t('sc.score')}</th><th class="num">${t('sc.tickets')}</th><th class="num">${t('sc.repaired')}</th>
-        ${SC_METRICS.map((k) => html`<th class="num">${t(`sc.m.${k}`)}</th>`)}${ws ? html`<th class="num sc-reward">${t('sc.reward')}</th>` : null}</tr></thead>
+        ${ws ? html`<th class="num sc-reward">${t('sc.reward')}</th>` : null}${SC_METRICS.map((k) => html`<th class="num">${t(`sc.m.${k}`)}</th>`)}</tr></thead>
       <tbody>${regions[reg].map((r) => { const rw = ws ? rewardOf(ws, r) : null;
         return html`<tr id=${`sc-row-${r.center}`}><td class="num">${r.rank ? html`<strong>${r.rank}</strong><span class="muted">/${r.region_centers || 0}</span>` : '—'}</td>
         <td class="mono">${r.center}</td><td class="num"><strong>${r.score === undefined || r.score === null ? '—' : Number(r.score).toFixed(1)}</strong></td>
         <td class="num">${r.tickets || 0}</td><td class="num">${r.repaired || 0}</td>
-        ${SC_METRICS.map((k) => metricCell((r.metrics || []).find((m) => m.key === k)))}
-        ${ws ? html`<td class="num sc-reward">${rw ? html`<strong>${fmtMoney(rw.cents)}</strong><div class="muted">${t('sc.band', { pct: rw.pct })}</div>` : '—'}</td>` : null}</tr>`; })}</tbody></table></div><//>`)}
+        ${ws ? html`<td class="num sc-reward">${rw ? html`<strong>${fmtMoney(rw.cents)}</strong><div class="muted">${t('sc.band', { pct: rw.pct })}</div>` : '—'}</td>` : null}
+        ${SC_METRICS.map((k) => metricCell((r.metrics || []).find((m) => m.key === k)))}</tr>`; })}</tbody></table></div><//>`)}
     ${rep ? html`<p class="hint">${t(ws ? 'sc.hint_reward' : 'sc.hint')}</p>` : !error ? html`<p class="muted">${t('common.loading')}</p>` : null}
     ${rep && closed && can(me, ['admin']) ? html`<${Rewards} rep=${rep} />` : null}
     ${readsWeights ? html`<${Weights} me=${me} tick=${tick} onChange=${() => { setTick(tick + 1); load(); }} />` : null}
