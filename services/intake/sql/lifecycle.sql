@@ -1231,7 +1231,10 @@ LANGUAGE sql STABLE AS $$
            EXISTS (SELECT 1 FROM device_repairs p JOIN tickets pt ON pt.id = p.ticket_id
                    WHERE p.device_key = d.device_key AND pt.opened_at < t.opened_at
                      AND p.returned <= d.dropped_off AND d.dropped_off - p.returned <= 90)
-    FROM device_repairs d JOIN tickets t ON t.id = d.ticket_id
+    -- each repair's ticket by its key (OFFSET 0: not a scan of every ticket for a hash join; a
+    -- period's repairs are a small part of the tickets, decision 0033)
+    FROM device_repairs d
+    CROSS JOIN LATERAL (SELECT * FROM tickets x WHERE x.id = d.ticket_id OFFSET 0) t
     WHERE d.returned BETWEEN p_from AND p_to
       AND may_see(p_principal, t.center, t.region)
       AND (p_manufacturer IS NULL OR lower(t.manufacturer) = lower(p_manufacturer))

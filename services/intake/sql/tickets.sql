@@ -239,13 +239,15 @@ BEGIN
     ELSE
         -- rank 0 (VIP) and 1 (key): those customers' tickets, sorted; rank 2: every other ticket
         -- in index order. Each part stops at a page; the page is the first v_limit of the two.
-        v_sql := 'WITH tiered AS (SELECT t, CASE c.tier WHEN ''vip'' THEN 0 ELSE 1 END AS rank
-                      FROM customers c JOIN tickets t ON t.customer_id = c.id
-                      WHERE c.tier IN (''vip'', ''key'') AND ' || v_where ||
+        -- The key and VIP customers' tickets are read customer by customer (tickets_customer; the
+        -- OFFSET 0 keeps the planner from turning it into a scan of every ticket in scope).
+        v_sql := 'WITH tiered AS (SELECT x.t, x.rank FROM customers c
+                      CROSS JOIN LATERAL (SELECT t, CASE c.tier WHEN ''vip'' THEN 0 ELSE 1 END AS rank
+                                          FROM tickets t WHERE t.customer_id = c.id AND ' || v_where || ' OFFSET 0) x
+                      WHERE c.tier IN (''vip'', ''key'')' ||
                  CASE WHEN v_after_id IS NOT NULL THEN
-                      ' AND (CASE c.tier WHEN ''vip'' THEN 0 ELSE 1 END > $7
-                             OR (CASE c.tier WHEN ''vip'' THEN 0 ELSE 1 END = $7 AND (t.opened_at, t.id) < ($5, $6)))' ELSE '' END ||
-                 '    ORDER BY 2, t.opened_at DESC, t.id DESC LIMIT $8),
+                      ' AND (x.rank > $7 OR (x.rank = $7 AND ((x.t).opened_at, (x.t).id) < ($5, $6)))' ELSE '' END ||
+                 '    ORDER BY x.rank, (x.t).opened_at DESC, (x.t).id DESC LIMIT $8),
                  others AS (SELECT t, 2 AS rank FROM tickets t
                       WHERE ' || v_where ||
                  '      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = t.customer_id AND c.tier IN (''vip'', ''key''))' ||
