@@ -240,10 +240,12 @@ BEGIN
         -- rank 0 (VIP) and 1 (key): those customers' tickets, sorted; rank 2: every other ticket
         -- in index order. Each part stops at a page; the page is the first v_limit of the two.
         -- The key and VIP customers' tickets are read customer by customer (tickets_customer; the
-        -- OFFSET 0 keeps the planner from turning it into a scan of every ticket in scope).
+        -- OFFSET 0 keeps the planner from turning it into a scan of every ticket in scope), unless
+        -- a phone, IMEI or serial number names a few tickets: then those are read by their index.
         v_sql := 'WITH tiered AS (SELECT x.t, x.rank FROM customers c
                       CROSS JOIN LATERAL (SELECT t, CASE c.tier WHEN ''vip'' THEN 0 ELSE 1 END AS rank
-                                          FROM tickets t WHERE t.customer_id = c.id AND ' || v_where || ' OFFSET 0) x
+                                          FROM tickets t WHERE t.customer_id = c.id AND ' || v_where ||
+                 CASE WHEN coalesce(a->>'phone', a->>'imei', a->>'serial') IS NULL THEN ' OFFSET 0' ELSE '' END || ') x
                       WHERE c.tier IN (''vip'', ''key'')' ||
                  CASE WHEN v_after_id IS NOT NULL THEN
                       ' AND (x.rank > $7 OR (x.rank = $7 AND ((x.t).opened_at, (x.t).id) < ($5, $6)))' ELSE '' END ||
