@@ -6,7 +6,7 @@ import { html, render, useState, useEffect, useRef } from './vendor/preact-htm.m
 import { encode as qrEncode } from './vendor/uqr.mjs';
 import { api, qs, setCsrf, newKey, ApiError } from './api.js';
 import { t, getLang, setLang, ruleText, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
-import { MORE_MENU, moreScreen } from './more.js';
+import { MORE_MENU, moreScreen, ProactiveCalls } from './more.js';
 import { FIN_MENU, finScreen, PriceListMore, CostCharts } from './finance.js';
 
 // ---- who sees what ---------------------------------------------------------------------------
@@ -1199,13 +1199,17 @@ function Callbacks({ me }) {
   const [date, setDate] = useState(today());
   const [center, setCenter] = useState('');
   const [rows, setRows] = useState(null);
+  const [proactive, setProactive] = useState(null);
   const [error, setError] = useState(null);
   const [msg, setMsg] = useState('');
   async function load(ev) {
     if (ev) ev.preventDefault();
     setError(null);
     if (!dateOk(date)) { setError(new ApiError(400, 'bad', t('v.date'))); return; }
-    try { setRows((await api('GET', `/v1/surveys/due${qs({ date, center, limit: 200 })}`)).callbacks || []); } catch (e) { setError(e); setRows([]); }
+    try {
+      const r = await api('GET', `/v1/surveys/due${qs({ date, center, limit: 200 })}`);
+      setRows(r.callbacks || []); setProactive(r.proactive || []);
+    } catch (e) { setError(e); setRows([]); setProactive([]); }
   }
   useEffect(() => { load(); }, []);
   const done = (cb) => {
@@ -1224,7 +1228,8 @@ function Callbacks({ me }) {
       <th>${t('col.device')}</th><th class="num">${t('cb.attempts')}</th><th></th></tr></thead>
       <tbody>${rows === null ? html`<tr><td colspan="6" class="empty">${t('common.loading')}</td></tr>`
         : rows.length ? rows.map((cb) => html`<${CallbackRow} key=${cb.id} cb=${cb} me=${me} onDone=${done} />`)
-        : html`<tr><td colspan="6" class="empty">${t('cb.none')}</td></tr>`}</tbody></table></div></div>`;
+        : html`<tr><td colspan="6" class="empty">${t('cb.none')}</td></tr>`}</tbody></table></div>
+    <${ProactiveCalls} me=${me} rows=${proactive} onDone=${(pc) => { setMsg(t('pc.recorded', { id: pc.id })); load(); }} /></div>`;
 }
 
 // ---- complaints board: by deadline, time left, escalation -------------------------------------

@@ -3,11 +3,11 @@
 // integrators' webhooks, a manufacturer claim's page and its printed claim form. Built from the
 // pieces app.js exports; app.js adds MORE_MENU to its menu and asks moreScreen() for a route.
 import { html, useState, useEffect } from './vendor/preact-htm.mjs';
-import { api, qs, newKey } from './api.js';
+import { api, qs, newKey, ApiError } from './api.js';
 import { t, fmtDate, fmtTime, fmtMoney, today } from './i18n.js';
 import {
   can, Tag, StateTag, errText, ErrorBox, Field, inputProps, Card, Desc, fieldErrors, dateOk, moneyToCents, luhnOk,
-  Qr, Bars, sinceDays, useGet, MiniForm, PostButton, CATEGORIES,
+  Qr, Bars, sinceDays, useGet, MiniForm, PostButton, CATEGORIES, go,
 } from './app.js';
 import { ClaimActions } from './finance.js';
 
@@ -44,7 +44,7 @@ export function moreScreen(me, r, allowed) {
   if (r.name === 'print' && r.arg === 'onsite' && allowed('onsite')) return { bare: html`<${OnsitePrint} me=${me} id=${r.arg2} />` };
   if (r.name === 'onsite' && allowed('onsite'))
     return { screen: r.arg ? html`<${OnsiteOrder} me=${me} id=${r.arg} />` : html`<${Onsite} me=${me} />` };
-  if (r.name === 'scorecard' && allowed('scorecard')) return { screen: html`<${Scorecard} />` };
+  if (r.name === 'scorecard' && allowed('scorecard')) return { screen: html`<${Scorecard} me=${me} />` };
   return null;
 }
 
@@ -744,7 +744,143 @@ function Workload() {
   <//>`;
 }
 
-function Onsite() {
+// A new on-site order: customer and address, the device's category (the skill the technician
+// needs), the appointment window agreed with the customer; the order's page then schedules and
+// dispatches it. The form's field names are the API's, so its field errors land at the field.
+const NEW_ORDER = { 'customer.name': '', 'customer.phone': '', address: '', category: 'general', brand: '', model: '', serial: '', fault: '',
+  window_start: '', window_end: '', center: '', ticket_id: '', note: '' };
+function NewOrder({ me }) {
+  const scoped = me.role === 'center';
+  const fields = [
+    { name: 'customer.name', label: 'f.customer.name' }, { name: 'customer.phone', label: 'f.customer.phone', inputmode: 'tel', placeholder: '13712345678' },
+    { name: 'address', label: 'so.address', area: true },
+    { name: 'category', label: 'so.skill_needed', options: SKILLS.map((x) => [x, t(`cat.${x}`)]) },
+    { name: 'brand', label: 'f.device.brand' }, { name: 'model', label: 'f.device.model' }, { name: 'serial', label: 'so.serial' },
+    { name: 'fault', label: 'so.fault', area: true },
+    { name: 'window_start', label: 'so.window_start', placeholder: '2026-12-09 09:00' }, { name: 'window_end', label: 'so.window_end', placeholder: '2026-12-09 11:00' },
+    ...(scoped ? [] : [{ name: 'center', label: 'col.center', placeholder: 'SH01' }]),
+    { name: 'ticket_id', label: 'so.ticket', placeholder: 'T00000042' }, { name: 'note', label: 'so.note' },
+  ];
+  const build = (v, e) => {
+    const s = (k) => String(v[k] || '').trim();
+    for (const [k, label] of [['customer.name', 'f.customer.name'], ['customer.phone', 'f.customer.phone'], ['address', 'so.address'], ['fault', 'so.fault'],
+      ['window_start', 'so.window_start'], ['window_end', 'so.window_end']]) if (!s(k)) e[k] = t('v.required', { field: t(label) });
+    if (s('customer.phone') && !/^1\d{10}$/.test(s('customer.phone'))) e['customer.phone'] = t('v.phone');
+    const ws = chinaTime(s('window_start')); const we = chinaTime(s('window_end'));
+    if (s('window_start') && !ws) e.window_start = t('so.time_bad');
+    if (s('window_end') && !we) e.window_end = t('so.time_bad');
+    if (ws && we) {
+      const span = Date.parse(we) - Date.parse(ws);
+      if (span <= 0) e.window_end = t('so.window_order');
+      else if (span > 7 * 864e5) e.window_end = t('so.window_long');
+    }
+    if (s('ticket_id') && !/^T\d{8}$/.test(s('ticket_id'))) e.ticket_id = t('so.ticket_bad');
+    if (!scoped && s('center') && !/^[A-Z0-9]{2,8}$/.test(s('center').toUpperCase())) e.center = t('so.center_bad');
+    return { customer: { name: s('customer.name'), phone: s('customer.phone') }, address: s('address'), category: v.category || 'general',
+      brand: s('brand') || undefined, model: s('model') || undefined, serial: s('serial') || undefined, fault: s('fault'),
+      window_start: ws || undefined, window_end: we || undefined, center: scoped ? undefined : s('center').toUpperCase() || undefined,
+      ticket_id: s('ticket_id') || undefined, note: s('note') || undefined };
+  };
+  return html`<details class="add-form card" id="so-new"><summary id="so-new-open">${t('so.new')}</summary>
+    <p class="hint">${t('so.new_hint')}</p>
+    <${MiniForm} path="/v1/service-orders" formId="so-new" submitLabel=${t('so.create')} initial=${NEW_ORDER} fields=${fields} build=${build}
+      onDone=${(o) => go(`onsite/${encodeURIComponent(o.id)}`)} /></details>`;
+}
+
+// Technicians: the list in scope and the registration form. A technician is a staff account of
+// the centre (role `center`, people service) plus intake's technician record (skills: the device
+// categories they repair; the region is their centre's). Admin and region managers may create the
+// account in the same step; a centre registers the record for an account that exists.
+// Every device category (intake.DeviceCategory): a technician's skills and an order's category.
+const SKILLS = ['general', 'car', 'phone_host', 'phone_battery', 'phone_charger', 'phone_headset', 'phone_data_card', 'phone_terminal_card'];
+const TECH_FIELD = { login: 'login', name: 'name', display_name: 'name', center: 'center', site: 'center', skills: 'skills', password: 'password' };
+function apiFieldErrors(x) {
+  const fe = {};
+  for (const f of (x && x.fields) || []) if (f.field) fe[TECH_FIELD[String(f.field).replace(/\[\d+\]$/, '').split('.')[0]] || 'login'] = `${f.field}: ${f.problem || x.message}`;
+  if (!Object.keys(fe).length && x && x.status === 409 && /login|exists|taken/i.test(`${x.code} ${x.message}`)) fe.login = errText(x);
+  if (!Object.keys(fe).length && x && x.status === 422 && /weak_password/.test(x.code)) fe.password = errText(x);
+  if (!Object.keys(fe).length && x && x.status === 422 && /unknown_center|unknown_site/.test(x.code)) fe.center = errText(x);
+  return fe;
+}
+function TechForm({ me, edit, onDone }) {
+  const accounts = me.role === 'admin' || me.role === 'region';
+  const blank = { login: '', name: '', center: me.role === 'center' ? me.site || '' : '', skills: ['general'], active: true, account: false, password: '' };
+  const [v, setV] = useState(edit ? { ...blank, ...edit, account: false } : blank);
+  const [errors, setErrors] = useState({});
+  const [error, setError] = useState(null);
+  const [busy, setBusy] = useState(false);
+  const [keys, setKeys] = useState({ user: newKey(), tech: newKey() });
+  useEffect(() => { setV(edit ? { ...blank, ...edit, account: false } : blank); setErrors({}); setError(null); }, [edit && edit.login]);
+  async function submit(ev) {
+    ev.preventDefault();
+    setError(null);
+    const e = {};
+    const login = v.login.trim(); const name = v.name.trim(); const center = v.center.trim().toUpperCase();
+    if (!login) e.login = t('v.required', { field: t('tech.login') });
+    else if (!/^[a-z0-9][a-z0-9._-]{1,63}$/.test(login)) e.login = t('tech.login_bad');
+    if (!name) e.name = t('v.required', { field: t('tech.name') });
+    if (!center) e.center = t('v.required', { field: t('col.center') });
+    else if (!/^[A-Z0-9]{2,8}$/.test(center)) e.center = t('so.center_bad');
+    if (!v.skills.length) e.skills = t('tech.skills_none');
+    if (v.account && v.password.length < 10) e.password = t('tech.password_short');
+    setErrors(e);
+    if (Object.keys(e).length) return;
+    setBusy(true);
+    try {
+      if (v.account) await api('POST', '/v1/users', { login, display_name: name, role: 'center', site: center, password: v.password }, keys.user);
+      const r = await api('POST', '/v1/technicians', { login, name, center, skills: v.skills, active: v.active }, keys.tech);
+      setKeys({ user: newKey(), tech: newKey() });
+      setV(blank);
+      onDone(r, v.account);
+    } catch (x) {
+      const fe = apiFieldErrors(x);
+      setErrors(fe);
+      if (!Object.keys(fe).length) setError(x);
+    } finally { setBusy(false); }
+  }
+  const set = (n) => (ev) => { setV({ ...v, [n]: ev.target.value }); if (errors[n]) { const x = { ...errors }; delete x[n]; setErrors(x); } };
+  const toggle = (k) => { const skills = v.skills.includes(k) ? v.skills.filter((x) => x !== k) : [...v.skills, k]; setV({ ...v, skills }); if (errors.skills) setErrors({ ...errors, skills: undefined }); };
+  const input = (n, label, opts = {}) => html`<${Field} name=${`tech.${n}`} label=${t(label)} error=${errors[n]}>
+    <input ...${inputProps(`tech.${n}`, errors[n])} type=${opts.type || 'text'} value=${v[n]} readonly=${opts.readonly} autocomplete=${opts.type === 'password' ? 'new-password' : 'off'}
+      placeholder=${opts.placeholder || ''} onInput=${set(n)} /><//>`;
+  return html`<form class="mini-form" id="form-tech" onSubmit=${submit} novalidate>
+    <${ErrorBox} error=${error} />
+    <div class="row-fields">
+      ${input('login', 'tech.login', { placeholder: 'wu.gang', readonly: !!edit })}${input('name', 'tech.name')}
+      ${input('center', 'col.center', { readonly: me.role === 'center' })}
+      <${Field} name="tech.active" label=${t('tech.active')}><label class="check"><input type="checkbox" id="f-tech-active" checked=${v.active}
+        onChange=${(ev) => setV({ ...v, active: ev.target.checked })} /> ${t('tech.active_yes')}</label><//>
+      <${Field} name="tech.skills" label=${t('so.skills')} error=${errors.skills} wide=${true}><div class="checks" id="f-tech-skills" role="group">
+        ${SKILLS.map((k) => html`<label class="check"><input type="checkbox" id=${`f-tech-skill-${k}`} checked=${v.skills.includes(k)} onChange=${() => toggle(k)} /> ${t(`cat.${k}`)}</label>`)}</div><//>
+      ${accounts && !edit ? html`<${Field} name="tech.account" label=${t('tech.account')} hint=${t('tech.account_hint')}><label class="check">
+        <input type="checkbox" id="f-tech-account" checked=${v.account} onChange=${(ev) => setV({ ...v, account: ev.target.checked })} /> ${t('tech.account_yes')}</label><//>` : null}
+      ${v.account ? input('password', 'tech.password', { type: 'password' }) : null}
+    </div>
+    <div class="form-actions"><button class="btn btn-primary" type="submit" id="submit-tech" disabled=${busy}>${t(edit ? 'tech.save' : 'tech.register')}</button></div>
+  </form>`;
+}
+function Technicians({ me }) {
+  const [tick, setTick] = useState(0);
+  const [edit, setEdit] = useState(null);
+  const [msg, setMsg] = useState('');
+  const g = useGet('/v1/technicians', [tick]);
+  const list = (g.data && g.data.technicians) || [];
+  const done = (r, account) => { setMsg(t(account ? 'tech.done_account' : 'tech.done', { login: r.login, center: r.center })); setEdit(null); setTick(tick + 1); };
+  return html`<${Card} title=${t('tech.title')}>
+    ${msg ? html`<div class="alert alert-success" role="status" id="tech-msg">${msg}</div>` : null}
+    <details class="add-form" open=${!!edit} id="tech-add"><summary id="tech-add-open">${edit ? t('tech.edit_of', { login: edit.login }) : t('tech.add')}</summary>
+      <${TechForm} me=${me} edit=${edit} onDone=${done} /></details>
+    ${g.error ? html`<${ErrorBox} error=${g.error} />` : null}
+    <div class="table-card"><table class="table" id="tech-table"><thead><tr><th>${t('so.technician')}</th><th>${t('col.center')}</th><th>${t('users.region')}</th>
+      <th>${t('so.skills')}</th><th>${t('tech.active')}</th><th></th></tr></thead>
+      <tbody>${rowsOr(list, 6, (x) => html`<tr id=${`tech-${x.login}`}><td>${x.name}<div class="muted mono">${x.login}</div></td><td class="mono">${x.center}</td>
+        <td class="mono">${x.region || '—'}</td><td>${(x.skills || []).map((k) => t(`cat.${k}`)).join('、')}</td>
+        <td>${x.active === false ? html`<${Tag}>${t('tech.inactive')}<//>` : html`<${Tag} color="green">${t('tech.active_yes')}<//>`}</td>
+        <td><button type="button" class="btn btn-sm" id=${`tech-edit-${x.login}`} onClick=${() => setEdit({ login: x.login, name: x.name, center: x.center, skills: x.skills || [], active: x.active !== false })}>${t('tech.edit')}</button></td></tr>`, g.loading && !g.data)}</tbody></table></div>
+  <//>`;
+}
+
+function Onsite({ me }) {
   const [f, setF] = useState({ ...onsiteMemory });
   const [res, setRes] = useState(null);
   const [cursors, setCursors] = useState([]);
@@ -759,6 +895,7 @@ function Onsite() {
   const set = (k) => (x) => setF({ ...f, [k]: x });
   const list = (res && res.orders) || [];
   return html`<div class="page"><div class="page-head"><h1>${t('so.title')}</h1></div>
+    <${NewOrder} me=${me} />
     <form class="card filter-bar" onSubmit=${search} id="so-filters"><div class="filters">
       <${Field} name="so.state" label=${t('col.state')}><select ...${inputProps('so.state')} value=${f.state} onChange=${(e) => set('state')(e.target.value)}>
         <option value="">${t('more.all')}</option>${SO_STATES.map((x) => html`<option value=${x}>${t(`so.state.${x}`)}</option>`)}</select><//>
@@ -777,6 +914,7 @@ function Onsite() {
         <button class="btn" type="button" disabled=${!cursors.length} onClick=${() => { setCursors([]); load(undefined); }}>${t('common.first')}</button>
         <button class="btn" type="button" id="so-next" disabled=${!res.next} onClick=${() => { setCursors([...cursors, res.next]); load(res.next); }}>${t('common.next')}</button></div>` : null}</div>
     <${Workload} />
+    <${Technicians} me=${me} />
   </div>`;
 }
 
@@ -910,10 +1048,102 @@ function metricCell(m) {
   const v = m.key === 'cost_per_repair_cents' ? fmtMoney(Math.round(m.value)) : `${Number(m.value).toFixed(1)}${/pct$/.test(m.key) ? '%' : ''}`;
   return html`<td class="num">${v}<div class="muted">${t('sc.score_of', { n: Number(m.score ?? 0).toFixed(1) })}</div></td>`;
 }
-function Scorecard() {
+// The weight set's nine keys (AddScorecardWeights), in the order of the metrics above.
+const SC_WEIGHTS = [['turnaround', 'turnaround_hours'], ['first_time_fix', 'first_time_fix_pct'], ['repeat_repairs', 'repeat_repair_pct'],
+  ['promise_kept', 'promise_kept_pct'], ['satisfaction', 'satisfaction'], ['nps', 'nps'], ['complaints', 'complaints_per_100'],
+  ['cost_per_repair', 'cost_per_repair_cents'], ['parts_fill', 'parts_fill_pct']];
+const bandsText = (bands) => (bands || []).map((b) => `${b.min_score || 0}:${b.pct || 0}`).join(', ');
+// The reward rule of docs/scorecard.md: round(base × repaired × pct / 100), the highest band the
+// score reaches; null when the centre has no score. The amount booked is the API's (POST …/rewards).
+function rewardOf(ws, row) {
+  if (!ws || row.score === undefined || row.score === null) return null;
+  let pct = 0;
+  for (const b of ws.reward_bands || []) if (Number(row.score) >= (b.min_score || 0)) pct = b.pct || 0;
+  return { pct, cents: Math.round(((ws.reward_base_cents || 0) * (row.repaired || 0) * pct) / 100) };
+}
+function parseBands(s) {
+  const out = [];
+  for (const part of String(s || '').split(/[,，;]/).map((x) => x.trim()).filter(Boolean)) {
+    const m = /^(\d{1,3})\s*[:：]\s*(\d{1,4})$/.exec(part);
+    if (!m || Number(m[1]) > 100 || Number(m[2]) > 1000) return null;
+    if (out.length && Number(m[1]) <= out[out.length - 1].min_score) return null;
+    out.push({ min_score: Number(m[1]), pct: Number(m[2]) });
+  }
+  return out.length >= 1 && out.length <= 10 ? out : null;
+}
+// A new version of the weights and the reward rule (admin), filled in from the set in force.
+function WeightsForm({ current, onDone }) {
+  const init = { effective_from: today(), reward_base_cents: current ? String((current.reward_base_cents || 0) / 100) : '20', reward_bands: current ? bandsText(current.reward_bands) : '0:0, 60:50, 75:100, 90:120', note: '' };
+  for (const [k] of SC_WEIGHTS) init[k] = current ? String(current[k] || 0) : '';
+  const sum = (v) => SC_WEIGHTS.reduce((a, [k]) => a + (/^\d{1,4}$/.test(String(v[k]).trim()) ? Number(v[k]) : 0), 0);
+  return html`<${MiniForm} path="/v1/scorecard/weights" formId="sw" submitLabel=${t('sw.add')} initial=${init} onDone=${onDone}
+    fields=${[{ name: 'effective_from', label: 'sw.effective_from', placeholder: today() },
+      ...SC_WEIGHTS.map(([k, m]) => ({ name: k, label: `sc.m.${m}`, inputmode: 'numeric' })),
+      { name: 'weights', label: 'sw.sum', placeholder: '1000', type: 'hidden' },
+      { name: 'reward_base_cents', label: 'sw.base', inputmode: 'decimal' }, { name: 'reward_bands', label: 'sw.bands', placeholder: '0:0, 60:50, 75:100, 90:120' },
+      { name: 'note', label: 'so.note' }]}
+    build=${(v, e) => {
+      const b = { effective_from: String(v.effective_from || '').trim(), note: String(v.note || '').trim() || undefined };
+      if (!dateOk(b.effective_from)) e.effective_from = t('v.date');
+      for (const [k] of SC_WEIGHTS) {
+        const x = String(v[k] ?? '').trim();
+        if (!/^\d{1,4}$/.test(x) || Number(x) > 1000) e[k] = t('sw.weight_bad'); else b[k] = Number(x);
+      }
+      if (!SC_WEIGHTS.some(([k]) => e[k]) && sum(v) !== 1000) e.weights = t('sw.sum_bad', { n: sum(v) });
+      const cents = moneyToCents(v.reward_base_cents);
+      if (cents === null || cents === undefined || String(v.reward_base_cents).trim() === '') e.reward_base_cents = t('v.money'); else b.reward_base_cents = cents;
+      const bands = parseBands(v.reward_bands);
+      if (!bands) e.reward_bands = t('sw.bands_bad'); else b.reward_bands = bands;
+      return b;
+    }} />`;
+}
+function Weights({ me, tick, onChange }) {
+  const g = useGet('/v1/scorecard/weights', [tick]);
+  const [open, setOpen] = useState(false);
+  const [msg, setMsg] = useState('');
+  const sets = ((g.data && g.data.weight_sets) || []).slice().sort((a, b) => (b.version || 0) - (a.version || 0));
+  const cur = g.data && g.data.current_version;
+  const current = sets.find((w) => w.version === cur) || sets[0];
+  return html`<${Card} title=${t('sw.title')}>
+    ${g.error ? html`<${ErrorBox} error=${g.error} />` : null}
+    ${msg ? html`<div class="alert alert-success" role="status" id="sw-msg">${msg}</div>` : null}
+    <div class="table-card"><table class="table" id="sw-table"><thead><tr><th>${t('sw.version')}</th><th>${t('sw.effective_from')}</th><th class="num">${t('sw.base')}</th><th>${t('sw.bands')}</th>
+      ${SC_WEIGHTS.map(([, m]) => html`<th class="num">${t(`sc.m.${m}`)}</th>`)}<th>${t('so.actor')}</th></tr></thead>
+      <tbody>${rowsOr(sets, SC_WEIGHTS.length + 5, (w) => html`<tr id=${`sw-${w.version}`} class=${w.version === cur ? 'row-current' : ''}>
+        <td class="num"><strong>${w.version}</strong>${w.version === cur ? html` <${Tag} color="green">${t('sw.in_force')}<//>` : null}</td><td>${fmtDate(w.effective_from)}</td>
+        <td class="num">${fmtMoney(w.reward_base_cents || 0)}</td>
+        <td class="bands">${(w.reward_bands || []).map((b) => html`<span class="band">≥${b.min_score || 0} → ${b.pct || 0}%</span> `)}</td>
+        ${SC_WEIGHTS.map(([k]) => html`<td class="num">${((w[k] || 0) / 10).toFixed(1)}%</td>`)}
+        <td>${w.created_by || '—'}${w.note ? html`<div class="muted">${w.note}</div>` : null}</td></tr>`, g.loading && !g.data)}</tbody></table></div>
+    <p class="hint">${t('sw.hint')}</p>
+    ${can(me, ['admin']) && g.data ? html`<details class="add-form" open=${open} id="sw-add" onToggle=${(ev) => setOpen(ev.target.open)}><summary id="sw-add-open">${t('sw.add')}</summary>
+      ${open ? html`<${WeightsForm} current=${current} onDone=${(w) => { setMsg(t('sw.added', { v: w.version, from: fmtDate(w.effective_from) })); setOpen(false); onChange(); }} />` : null}</details>` : null}
+  <//>`;
+}
+// The period's rewards posted to settlement (admin, a closed period): once per centre.
+function Rewards({ rep }) {
+  const [res, setRes] = useState(null);
+  useEffect(() => { setRes(null); }, [rep.from, rep.to]);
+  const list = (res && res.rewards) || [];
+  return html`<${Card} title=${t('rw.title')}>
+    <p class="hint">${t('rw.hint', { from: fmtDate(rep.from), to: fmtDate(rep.to) })}</p>
+    <div class="form-actions"><${PostButton} path="/v1/reports/scorecard/rewards" body=${{ from: rep.from, to: rep.to }} label=${t('rw.post')} id="rw-post" onDone=${setRes} /></div>
+    ${res ? html`<div class="table-card"><table class="table" id="rw-table"><thead><tr><th>${t('rw.id')}</th><th>${t('col.center')}</th><th class="num">${t('sc.score')}</th>
+      <th class="num">${t('sc.repaired')}</th><th class="num">${t('rw.band')}</th><th class="num">${t('rw.amount')}</th><th>${t('col.state')}</th></tr></thead>
+      <tbody>${rowsOr(list, 7, (w) => html`<tr id=${`rw-${w.center}`}><td class="mono">${w.id || '—'}</td><td class="mono">${w.center}</td>
+        <td class="num">${w.score === undefined ? '—' : Number(w.score).toFixed(1)}</td><td class="num">${w.repaired || 0}</td><td class="num">${w.band_pct || 0}%</td>
+        <td class="num"><strong>${fmtMoney(w.amount_cents || 0)}</strong></td>
+        <td>${w.already_posted ? html`<${Tag}>${t('rw.already')}<//>` : html`<${Tag} color="green">${t('rw.posted')}<//>`}</td></tr>`)}</tbody></table></div>` : null}
+  <//>`;
+}
+function Scorecard({ me }) {
   const [f, setF] = useState({ from: scorecardMemory.from || sinceDays(29), to: scorecardMemory.to || today() });
   const [rep, setRep] = useState(null);
   const [error, setError] = useState(null);
+  const [tick, setTick] = useState(0);
+  const readsWeights = can(me, FIN);
+  const [weights, setWeights] = useState({ data: null });
+  useEffect(() => { if (readsWeights) api('GET', '/v1/scorecard/weights').then((data) => setWeights({ data }), () => setWeights({ data: null })); }, [tick]);
   async function load(ev) {
     if (ev) ev.preventDefault();
     Object.assign(scorecardMemory, f);
@@ -926,6 +1156,9 @@ function Scorecard() {
   const regions = {};
   for (const r of (rep && rep.rows) || []) (regions[r.region || '—'] = regions[r.region || '—'] || []).push(r);
   for (const k of Object.keys(regions)) regions[k].sort((a, b) => (a.rank || 1e9) - (b.rank || 1e9) || String(a.center).localeCompare(String(b.center)));
+  // The reward column: the reward rule of the weight set this scorecard used (admin and finance read it).
+  const ws = readsWeights && rep && weights.data ? (weights.data.weight_sets || []).find((w) => w.version === rep.weights_version) : null;
+  const closed = rep && rep.to < today();
   return html`<div class="page"><div class="page-head"><h1>${t('sc.title')}</h1></div>
     <form class="card filter-bar" onSubmit=${load} id="sc-filters"><div class="filters">
       <${FilterInput} name="sc.from" label=${t('more.from')} value=${f.from} set=${set('from')} error=${qe.from} />
@@ -936,11 +1169,35 @@ function Scorecard() {
     ${rep && !Object.keys(regions).length ? html`<p class="muted">${t('common.none')}</p>` : null}
     ${Object.keys(regions).sort().map((reg) => html`<${Card} title=${`${t('users.region')} ${reg}`}><div class="table-card"><table class="table sc-table" id=${`sc-${reg}`}>
       <thead><tr><th class="num">${t('sc.rank')}</th><th>${t('col.center')}</th><th class="num">${t('sc.score')}</th><th class="num">${t('sc.tickets')}</th><th class="num">${t('sc.repaired')}</th>
-        ${SC_METRICS.map((k) => html`<th class="num">${t(`sc.m.${k}`)}</th>`)}</tr></thead>
-      <tbody>${regions[reg].map((r) => html`<tr id=${`sc-row-${r.center}`}><td class="num">${r.rank ? html`<strong>${r.rank}</strong><span class="muted">/${r.region_centers || 0}</span>` : '—'}</td>
+        ${ws ? html`<th class="num sc-reward">${t('sc.reward')}</th>` : null}${SC_METRICS.map((k) => html`<th class="num">${t(`sc.m.${k}`)}</th>`)}</tr></thead>
+      <tbody>${regions[reg].map((r) => { const rw = ws ? rewardOf(ws, r) : null;
+        return html`<tr id=${`sc-row-${r.center}`}><td class="num">${r.rank ? html`<strong>${r.rank}</strong><span class="muted">/${r.region_centers || 0}</span>` : '—'}</td>
         <td class="mono">${r.center}</td><td class="num"><strong>${r.score === undefined || r.score === null ? '—' : Number(r.score).toFixed(1)}</strong></td>
         <td class="num">${r.tickets || 0}</td><td class="num">${r.repaired || 0}</td>
-        ${SC_METRICS.map((k) => metricCell((r.metrics || []).find((m) => m.key === k)))}</tr>`)}</tbody></table></div><//>`)}
-    ${rep ? html`<p class="hint">${t('sc.hint')}</p>` : !error ? html`<p class="muted">${t('common.loading')}</p>` : null}
+        ${ws ? html`<td class="num sc-reward">${rw ? html`<strong>${fmtMoney(rw.cents)}</strong><div class="muted">${t('sc.band', { pct: rw.pct })}</div>` : '—'}</td>` : null}
+        ${SC_METRICS.map((k) => metricCell((r.metrics || []).find((m) => m.key === k)))}</tr>`; })}</tbody></table></div><//>`)}
+    ${rep ? html`<p class="hint">${t(ws ? 'sc.hint_reward' : 'sc.hint')}</p>` : !error ? html`<p class="muted">${t('common.loading')}</p>` : null}
+    ${rep && closed && can(me, ['admin']) ? html`<${Rewards} rep=${rep} />` : null}
+    ${readsWeights ? html`<${Weights} me=${me} tick=${tick} onChange=${() => { setTick(tick + 1); load(); }} />` : null}
   </div>`;
+}
+
+// ---- proactive calls in the call-back desk's list (quality tracking, maintenance reminders) ----
+
+const PC_COLOR = { quality_tracking: 'blue', maintenance: 'purple' };
+export function ProactiveCalls({ me, rows, onDone }) {
+  const [open, setOpen] = useState('');
+  return html`<${Card} title=${t('pc.title')} cls="table-card"><table class="table" id="proactive-table"><thead><tr><th>${t('pc.kind')}</th><th>${t('col.id')}</th>
+      <th>${t('col.customer')}</th><th>${t('col.device')}</th><th>${t('pc.due')}</th><th></th></tr></thead>
+    <tbody>${rowsOr(rows || [], 6, (pc) => html`<tr id=${`pc-${pc.id}`}><td><${Tag} color=${PC_COLOR[pc.kind] || 'default'}>${t(`pc.kind.${pc.kind}`)}<//><div class="muted mono">${pc.id}</div></td>
+      <td><a class="mono" href=${`#/tickets/${encodeURIComponent(pc.ticket_id)}`}>${pc.ticket_id}</a>${me.role !== 'center' ? html`<div class="muted">${pc.center}</div>` : null}</td>
+      <td>${pc.customer_name || '—'}<div class="muted">${pc.customer_phone || ''}</div></td>
+      <td>${pc.brand || ''} ${pc.category ? t(`cat.${pc.category}`) : ''}<div class="muted">${t('pc.closed', { at: pc.closed_at ? fmtDate(String(pc.closed_at).slice(0, 10)) : '—' })}</div></td>
+      <td>${fmtDate(pc.due_date)}${pc.notified_at ? html`<div class="muted">${t('pc.notified', { at: fmtTime(pc.notified_at) })}</div>` : null}</td>
+      <td><button type="button" class="btn btn-sm btn-primary" id=${`pc-call-${pc.id}`} onClick=${() => setOpen(open === pc.id ? '' : pc.id)}>${t('cb.call')}</button>
+        ${open === pc.id ? html`<div class="call-panel">
+          <blockquote class="script" id=${`pc-script-${pc.id}`}>${t(`pc.script.${pc.kind}`, { name: pc.customer_name || '', center: pc.center || '', brand: pc.brand || '', ticket: pc.ticket_id })}</blockquote>
+          <${MiniForm} path=${`/v1/surveys/proactive/${encodeURIComponent(pc.id)}/done`} formId=${`pc-${pc.id}`} submitLabel=${t('pc.done')}
+            initial=${{ note: '' }} fields=${[{ name: 'note', label: 'pc.note' }]} build=${(v) => ({ note: String(v.note || '').trim() || undefined })}
+            onDone=${(r) => { setOpen(''); onDone(r); }} /></div>` : null}</td></tr>`, rows === null)}</tbody></table><//>`;
 }

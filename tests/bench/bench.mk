@@ -8,6 +8,9 @@
 #   make bench-fair    a desk's single-ticket read while another principal floods list reads,
 #                      with and without the per-principal limit (tests/bench/fair.sh, its own
 #                      stack: var/bench-fair, its own ports); results in build/bench/fair.txt
+#   make bench-console the console's pages with 100,000 tickets loaded by SQL: p50 / p99 / max
+#                      of each page through the HTTP API (tests/bench/console.sh, its own stack:
+#                      var/bench-console, its own ports); results in build/bench/console.txt
 #
 # docs/benchmark.md explains the figures; tests/bench/run.sh lists every setting.
 
@@ -16,7 +19,7 @@ BENCH_OBJS := $(patsubst tests/%.c,$(BUILD)/obj/tests/%.o,$(BENCH_SRCS))
 BENCH_BIN  := $(BUILD)/bin/as-bench
 BENCH_OUT  ?= build/bench
 
-.PHONY: bench bench-build bench-fair
+.PHONY: bench bench-build bench-fair bench-console
 
 bench-build: $(BENCH_BIN)
 
@@ -30,3 +33,6 @@ bench: build $(BENCH_BIN)
 
 bench-fair: build
 	@BUILD=$(BUILD) AS_BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) tests/bench/fair.sh
+
+bench-console: build
+	@BUILD=$(BUILD) AS_BUILD=$(BUILD) BENCH_OUT=$(BENCH_OUT) tests/bench/console.sh

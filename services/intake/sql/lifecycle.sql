@@ -709,11 +709,14 @@ BEGIN
     IF p->>'role' NOT IN ('admin', 'center') THEN
         PERFORM fail(403, 'forbidden', 'customers are read by admin and the centre desks only');
     END IF;
+    -- A phone prefix is looked up in the phones first (a range of the pattern index: byte-wise,
+    -- whatever the database's collation; ':' follows every digit and '+'), so that the page does
+    -- not walk every customer before the first match (decision 0033).
     SELECT coalesce(jsonb_agg(customer_json(c, false) ORDER BY c.id), '[]'), count(*)
         INTO v_rows, v_n
     FROM (SELECT * FROM customers c
-          WHERE (v_phone IS NULL OR EXISTS (SELECT 1 FROM customer_phones cp
-                     WHERE cp.customer_id = c.id AND cp.phone LIKE v_phone || '%'))
+          WHERE (v_phone IS NULL OR c.id IN (SELECT cp.customer_id FROM customer_phones cp
+                     WHERE cp.phone ~>=~ v_phone AND cp.phone ~<~ (v_phone || ':')))
             AND (v_name IS NULL OR lower(c.name) LIKE v_name || '%')
             AND (v_imei IS NULL OR EXISTS (SELECT 1 FROM devices d
                      WHERE d.customer_id = c.id AND (d.device_key = v_imei OR d.imei = v_imei
@@ -978,26 +981,32 @@ BEGIN
     IF v_from > v_to THEN
         PERFORM fail(400, 'validation', 'from: is after to');
     END IF;
+    -- Two reads per centre, each from its own index (migration 440): the running promises (few)
+    -- and the promises that ended in the period (a range of promise_met_at) — not every ticket
+    -- the centre ever had (decision 0033).
     SELECT coalesce(jsonb_agg(jsonb_build_object(
                'center', c.code, 'region', c.region, 'open', r.open, 'at_risk', r.at_risk,
-               'overdue', r.overdue, 'escalated', r.escalated, 'kept', r.kept, 'missed', r.missed,
-               'kept_pct', CASE WHEN r.kept + r.missed > 0
-                                THEN round(100.0 * r.kept / (r.kept + r.missed), 1) END)
+               'overdue', r.overdue, 'escalated', r.escalated, 'kept', k.kept, 'missed', k.missed,
+               'kept_pct', CASE WHEN k.kept + k.missed > 0
+                                THEN round(100.0 * k.kept / (k.kept + k.missed), 1) END)
                ORDER BY c.code), '[]')
         INTO v_rows
     FROM centers c
     CROSS JOIN LATERAL (
-        SELECT count(*) FILTER (WHERE t.promise_met_at IS NULL) AS open,
-               count(*) FILTER (WHERE t.promise_met_at IS NULL AND promise_at_risk(t)) AS at_risk,
-               count(*) FILTER (WHERE t.promise_met_at IS NULL AND promise_overdue(t)) AS overdue,
-               count(*) FILTER (WHERE t.promise_met_at IS NULL AND t.promise_level <> 'desk') AS escalated,
-               count(*) FILTER (WHERE t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
-                                  AND (t.promise_met_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN v_from AND v_to
-                                  AND t.promise_met_at <= t.promised_at) AS kept,
-               count(*) FILTER (WHERE t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
-                                  AND (t.promise_met_at AT TIME ZONE 'Asia/Shanghai')::date BETWEEN v_from AND v_to
-                                  AND t.promise_met_at > t.promised_at) AS missed
-        FROM tickets t WHERE t.center = c.code AND t.promised_at IS NOT NULL) r
+        SELECT count(*) AS open,
+               count(*) FILTER (WHERE promise_at_risk(t)) AS at_risk,
+               count(*) FILTER (WHERE promise_overdue(t)) AS overdue,
+               count(*) FILTER (WHERE t.promise_level <> 'desk') AS escalated
+        FROM tickets t
+        WHERE t.center = c.code AND t.promised_at IS NOT NULL AND t.promise_met_at IS NULL) r
+    CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE t.promise_met_at <= t.promised_at) AS kept,
+               count(*) FILTER (WHERE t.promise_met_at > t.promised_at) AS missed
+        FROM tickets t
+        WHERE t.center = c.code AND t.promised_at IS NOT NULL AND t.promise_met_at IS NOT NULL
+          AND t.state IN ('ready', 'closed')
+          AND t.promise_met_at >= (v_from::timestamp AT TIME ZONE 'Asia/Shanghai')
+          AND t.promise_met_at < ((v_to + 1)::timestamp AT TIME ZONE 'Asia/Shanghai')) k
     WHERE may_see(p_principal, c.code, c.region)
       AND (a->>'center' IS NULL OR c.code = a->>'center');
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
@@ -1278,7 +1287,10 @@ LANGUAGE sql STABLE AS $$
            EXISTS (SELECT 1 FROM device_repairs p JOIN tickets pt ON pt.id = p.ticket_id
                    WHERE p.device_key = d.device_key AND pt.opened_at < t.opened_at
                      AND p.returned <= d.dropped_off AND d.dropped_off - p.returned <= 90)
-    FROM device_repairs d JOIN tickets t ON t.id = d.ticket_id
+    -- each repair's ticket by its key (OFFSET 0: not a scan of every ticket for a hash join; a
+    -- period's repairs are a small part of the tickets, decision 0033)
+    FROM device_repairs d
+    CROSS JOIN LATERAL (SELECT * FROM tickets x WHERE x.id = d.ticket_id OFFSET 0) t
     WHERE d.returned BETWEEN p_from AND p_to
       AND may_see(p_principal, t.center, t.region)
       AND (p_manufacturer IS NULL OR lower(t.manufacturer) = lower(p_manufacturer))
@@ -1324,6 +1336,8 @@ BEGIN
     v_pfrom := v_pto - (v_to - v_from);
     SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_cur FROM quality_rows(p_principal, v_from, v_to, v_m, v_b) r;
     SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]') INTO v_prev FROM quality_rows(p_principal, v_pfrom, v_pto, v_m, v_b) r;
+    -- Each dimension is counted here (GROUP BY) and handed to quality_dim as a few {key, n}, not
+    -- one object per repair (decision 0033: the report of a month with 100,000 tickets).
     RETURN jsonb_strip_nulls(jsonb_build_object(
         'from', v_from::text, 'to', v_to::text,
         'previous_from', v_pfrom::text, 'previous_to', v_pto::text,
@@ -1331,27 +1345,27 @@ BEGIN
         'repairs', jsonb_array_length(v_cur), 'previous_repairs', jsonb_array_length(v_prev),
         'repeats', (SELECT count(*) FROM jsonb_array_elements(v_cur) e WHERE (e->>'repeat')::boolean),
         'by_brand', quality_dim(
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'brand', 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'brand', 'n', 1)), '[]') FROM jsonb_array_elements(v_prev) e), 100),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]') FROM (SELECT e->>'brand' AS k, count(*) AS n FROM jsonb_array_elements(v_cur) e GROUP BY 1) g),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]') FROM (SELECT e->>'brand' AS k, count(*) AS n FROM jsonb_array_elements(v_prev) e GROUP BY 1) g), 100),
         'by_model', quality_dim(
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model'), 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model'), 'n', 1)), '[]') FROM jsonb_array_elements(v_prev) e), 100),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]') FROM (SELECT (e->>'brand') || ' ' || (e->>'model') AS k, count(*) AS n FROM jsonb_array_elements(v_cur) e GROUP BY 1) g),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]') FROM (SELECT (e->>'brand') || ' ' || (e->>'model') AS k, count(*) AS n FROM jsonb_array_elements(v_prev) e GROUP BY 1) g), 100),
         'by_fault_code', quality_dim(
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'fault_code', 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', e->>'fault_code', 'n', 1)), '[]') FROM jsonb_array_elements(v_prev) e), 100),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]') FROM (SELECT e->>'fault_code' AS k, count(*) AS n FROM jsonb_array_elements(v_cur) e GROUP BY 1) g),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]') FROM (SELECT e->>'fault_code' AS k, count(*) AS n FROM jsonb_array_elements(v_prev) e GROUP BY 1) g), 100),
         'by_part', quality_dim(
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', u->>'sku', 'n', coalesce((u->>'qty')::int, 1))), '[]')
-               FROM jsonb_array_elements(v_cur) e, jsonb_array_elements(e->'parts') u),
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', u->>'sku', 'n', coalesce((u->>'qty')::int, 1))), '[]')
-               FROM jsonb_array_elements(v_prev) e, jsonb_array_elements(e->'parts') u), 100),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]')
+               FROM (SELECT u->>'sku' AS k, sum(coalesce((u->>'qty')::int, 1)) AS n FROM jsonb_array_elements(v_cur) e, jsonb_array_elements(e->'parts') u GROUP BY 1) g),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]')
+               FROM (SELECT u->>'sku' AS k, sum(coalesce((u->>'qty')::int, 1)) AS n FROM jsonb_array_elements(v_prev) e, jsonb_array_elements(e->'parts') u GROUP BY 1) g), 100),
         'by_month', quality_dim(
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', to_char((e->>'returned')::date, 'YYYY-MM'), 'n', 1)), '[]') FROM jsonb_array_elements(v_cur) e),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]') FROM (SELECT to_char((e->>'returned')::date, 'YYYY-MM') AS k, count(*) AS n FROM jsonb_array_elements(v_cur) e GROUP BY 1) g),
             '[]', 100),
         'repeat_hotspots', quality_dim(
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model') || ' / ' || (e->>'fault_code'), 'n', 1)), '[]')
-               FROM jsonb_array_elements(v_cur) e WHERE (e->>'repeat')::boolean),
-            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', (e->>'brand') || ' ' || (e->>'model') || ' / ' || (e->>'fault_code'), 'n', 1)), '[]')
-               FROM jsonb_array_elements(v_prev) e WHERE (e->>'repeat')::boolean), 20)));
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]')
+               FROM (SELECT (e->>'brand') || ' ' || (e->>'model') || ' / ' || (e->>'fault_code') AS k, count(*) AS n FROM jsonb_array_elements(v_cur) e WHERE (e->>'repeat')::boolean GROUP BY 1) g),
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('key', k, 'n', n)), '[]')
+               FROM (SELECT (e->>'brand') || ' ' || (e->>'model') || ' / ' || (e->>'fault_code') AS k, count(*) AS n FROM jsonb_array_elements(v_prev) e WHERE (e->>'repeat')::boolean GROUP BY 1) g), 20)));
 END $$;
 
 CREATE OR REPLACE FUNCTION cmd_quality_report(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb

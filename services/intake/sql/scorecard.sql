@@ -79,7 +79,7 @@ RETURNS TABLE (center text, region text, tickets int, repaired int, turnaround_h
                responses int, satisfaction numeric, promoters int, detractors int,
                complaints int, charged int, cost_cents numeric, parts_tickets int, parts_filled int)
 LANGUAGE sql STABLE AS $$
-    -- Each source is read once and grouped by centre (not once per centre): the period's bounds
+    -- Each source is read once and grouped by centre (not once per centre; decision 0033): the period's bounds
     -- as instants in China time so the (center, opened_at) index serves the ticket counts.
     WITH b AS (SELECT (p_from::timestamp AT TIME ZONE 'Asia/Shanghai') AS t0,
                       ((p_to + 1)::timestamp AT TIME ZONE 'Asia/Shanghai') AS t1),

@@ -189,6 +189,15 @@ END $$;
 -- (VIP, key, the others; newest first within each). The cursor is the last ticket's id in
 -- either order (a tier changed between two pages moves its tickets in the order, like any
 -- concurrent change of a paged list).
+--
+-- Keyset pages at any depth and table size (issue 18: a page under a second with 100,000
+-- tickets): the query is assembled from the filters actually given (EXECUTE, so each is
+-- planned with its values) and the caller's scope is also spelled as plain `center =` /
+-- `region =` conditions beside may_see(), so that an index on (center | region | state,
+-- opened_at DESC, id DESC) returns the page in order and the scan stops at the page's end.
+-- With order=priority the key and VIP customers' tickets (few) are sorted apart and the others
+-- read in index order, skipping those customers: no per-row priority lookup over every
+-- candidate, no sort of the whole list.
 CREATE OR REPLACE FUNCTION cmd_list_tickets(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -200,6 +209,10 @@ DECLARE
     v_rows jsonb;
     v_n int;
     v_mask boolean := NOT sees_phones(p_principal);
+    v_from timestamptz := ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai');
+    v_to timestamptz := (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai');
+    v_where text := 'may_see($1, t.center, t.region)';
+    v_sql text;
 BEGIN
     IF coalesce(a->>'after', '') <> '' THEN
         SELECT opened_at, id, ticket_priority(customer_id)
@@ -208,51 +221,54 @@ BEGIN
             PERFORM fail(400, 'bad_cursor', 'the cursor does not name a ticket');
         END IF;
     END IF;
+    -- The scope again as plain conditions (may_see() stays: it decides, these only help the plan).
+    IF p_principal->>'role' = 'center' THEN
+        v_where := v_where || ' AND t.center = coalesce($1->>''site'', '''')';
+    ELSIF p_principal->>'role' = 'region' THEN
+        v_where := v_where || ' AND t.region = coalesce($1->>''region'', '''')';
+    END IF;
+    IF a->>'center' IS NOT NULL THEN v_where := v_where || ' AND t.center = ($2->>''center'')'; END IF;
+    IF a->>'state' IS NOT NULL THEN v_where := v_where || ' AND t.state = ($2->>''state'')'; END IF;
+    IF a->>'imei' IS NOT NULL THEN v_where := v_where || ' AND (t.device->>''imei'') = ($2->>''imei'')'; END IF;
+    IF a->>'serial' IS NOT NULL THEN v_where := v_where || ' AND (t.device->>''serial'') = ($2->>''serial'')'; END IF;
+    IF a->>'phone' IS NOT NULL THEN v_where := v_where || ' AND t.customer_phone = ($2->>''phone'')'; END IF;
+    IF v_from IS NOT NULL THEN v_where := v_where || ' AND t.opened_at >= $3'; END IF;
+    IF v_to IS NOT NULL THEN v_where := v_where || ' AND t.opened_at < $4'; END IF;
     IF NOT v_priority THEN
-        -- newest first: the index on (opened_at, id) answers a page without sorting
-        WITH page AS (
-            SELECT t FROM tickets t
-            WHERE may_see(p_principal, t.center, t.region)
-              AND (a->>'center' IS NULL OR t.center = a->>'center')
-              AND (a->>'state' IS NULL OR t.state = a->>'state')
-              AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
-              AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
-              AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
-              AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
-              AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))
-              AND (v_after_id IS NULL OR (t.opened_at, t.id) < (v_after_at, v_after_id))
-            ORDER BY t.opened_at DESC, t.id DESC
-            LIMIT v_limit)
-        SELECT coalesce(jsonb_agg(CASE WHEN v_mask
-                                       THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
-                                                      to_jsonb(mask_phone((page.t).customer_phone)))
-                                       ELSE ticket_json(page.t, false) END), '[]'),
-               count(*) INTO v_rows, v_n FROM page;
+        IF v_after_id IS NOT NULL THEN v_where := v_where || ' AND (t.opened_at, t.id) < ($5, $6)'; END IF;
+        v_sql := 'WITH page AS (SELECT t, 2 AS rank FROM tickets t WHERE ' || v_where ||
+                 ' ORDER BY t.opened_at DESC, t.id DESC LIMIT $8)';
     ELSE
-        WITH cand AS (
-            SELECT t, ticket_priority(t.customer_id) AS rank
-            FROM tickets t
-            WHERE may_see(p_principal, t.center, t.region)
-              AND (a->>'center' IS NULL OR t.center = a->>'center')
-              AND (a->>'state' IS NULL OR t.state = a->>'state')
-              AND (a->>'imei' IS NULL OR t.device->>'imei' = a->>'imei')
-              AND (a->>'serial' IS NULL OR t.device->>'serial' = a->>'serial')
-              AND (a->>'phone' IS NULL OR t.customer_phone = a->>'phone')
-              AND (a->>'from' IS NULL OR t.opened_at >= ((a->>'from')::date::timestamp AT TIME ZONE 'Asia/Shanghai'))
-              AND (a->>'to' IS NULL OR t.opened_at < (((a->>'to')::date + 1)::timestamp AT TIME ZONE 'Asia/Shanghai'))),
-        page AS (
-            SELECT cand.t, cand.rank FROM cand
-            WHERE v_after_id IS NULL OR cand.rank > v_after_rank
-               OR (cand.rank = v_after_rank AND ((cand.t).opened_at, (cand.t).id) < (v_after_at, v_after_id))
-            ORDER BY cand.rank, (cand.t).opened_at DESC, (cand.t).id DESC
-            LIMIT v_limit)
-        SELECT coalesce(jsonb_agg(CASE WHEN v_mask
-                                       THEN jsonb_set(ticket_json(page.t, false), '{customer,phone}',
+        -- rank 0 (VIP) and 1 (key): those customers' tickets, sorted; rank 2: every other ticket
+        -- in index order. Each part stops at a page; the page is the first v_limit of the two.
+        -- The key and VIP customers' tickets are read customer by customer (tickets_customer; the
+        -- OFFSET 0 keeps the planner from turning it into a scan of every ticket in scope), unless
+        -- a phone, IMEI or serial number names a few tickets: then those are read by their index.
+        v_sql := 'WITH tiered AS (SELECT x.t, x.rank FROM customers c
+                      CROSS JOIN LATERAL (SELECT t, CASE c.tier WHEN ''vip'' THEN 0 ELSE 1 END AS rank
+                                          FROM tickets t WHERE t.customer_id = c.id AND ' || v_where ||
+                 CASE WHEN coalesce(a->>'phone', a->>'imei', a->>'serial') IS NULL THEN ' OFFSET 0' ELSE '' END || ') x
+                      WHERE c.tier IN (''vip'', ''key'')' ||
+                 CASE WHEN v_after_id IS NOT NULL THEN
+                      ' AND (x.rank > $7 OR (x.rank = $7 AND ((x.t).opened_at, (x.t).id) < ($5, $6)))' ELSE '' END ||
+                 '    ORDER BY x.rank, (x.t).opened_at DESC, (x.t).id DESC LIMIT $8),
+                 others AS (SELECT t, 2 AS rank FROM tickets t
+                      WHERE ' || v_where ||
+                 '      AND NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = t.customer_id AND c.tier IN (''vip'', ''key''))' ||
+                 CASE WHEN v_after_id IS NOT NULL THEN ' AND ($7 < 2 OR (t.opened_at, t.id) < ($5, $6))' ELSE '' END ||
+                 '    ORDER BY t.opened_at DESC, t.id DESC LIMIT $8),
+                 page AS (SELECT u.t, u.rank FROM (SELECT * FROM tiered UNION ALL SELECT * FROM others) u
+                          ORDER BY u.rank, (u.t).opened_at DESC, (u.t).id DESC LIMIT $8)';
+    END IF;
+    EXECUTE v_sql || '
+        SELECT coalesce(jsonb_agg(CASE WHEN $9
+                                       THEN jsonb_set(ticket_json(page.t, false), ''{customer,phone}'',
                                                       to_jsonb(mask_phone((page.t).customer_phone)))
                                        ELSE ticket_json(page.t, false) END
-                                  ORDER BY page.rank, (page.t).opened_at DESC, (page.t).id DESC), '[]'),
-               count(*) INTO v_rows, v_n FROM page;
-    END IF;
+                                  ORDER BY page.rank, (page.t).opened_at DESC, (page.t).id DESC), ''[]''),
+               count(*) FROM page'
+        INTO v_rows, v_n
+        USING p_principal, a, v_from, v_to, v_after_at, v_after_id, v_after_rank, v_limit, v_mask;
     RETURN jsonb_build_object('status', 200, 'nostore', true, 'body', jsonb_build_object(
         'tickets', v_rows,
         'next', CASE WHEN v_n = v_limit THEN v_rows->(v_n - 1)->>'id' END));
