@@ -870,18 +870,32 @@ LANGUAGE sql STABLE AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION promise_json(t tickets) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN t.promised_at IS NULL THEN '{}'::jsonb ELSE jsonb_strip_nulls(jsonb_build_object(
-        'promised_at', to_char(promise_due(t) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_now timestamptz;
+    v_due timestamptz;
+BEGIN
+    -- promise_due(), promise_at_risk() and promise_overdue() with the service clock read once
+    -- (this is on every ticket's reply)
+    IF t.promised_at IS NULL THEN
+        RETURN '{}';
+    END IF;
+    v_now := svc_now();
+    v_due := CASE WHEN t.paused_since IS NOT NULL AND t.promise_met_at IS NULL
+                  THEN t.promised_at + (v_now - t.paused_since) ELSE t.promised_at END;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'promised_at', to_char(v_due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'promise_hours', t.promise_h,
-        'at_risk', promise_at_risk(t),
-        'overdue', promise_overdue(t),
+        'at_risk', t.promise_met_at IS NULL AND t.paused_since IS NULL AND v_now <= t.promised_at
+                   AND v_now > t.promised_at - make_interval(secs => t.promise_h * 36
+                                                             * coalesce(setting('promise_at_risk_pct'), 25)),
+        'overdue', t.promise_met_at IS NULL AND v_now > v_due,
         'promise_paused', t.paused_since IS NOT NULL AND t.promise_met_at IS NULL,
         'promise_level', t.promise_level,
         'promise_met_at', to_char(t.promise_met_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'promise_kept', CASE WHEN t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
-                             THEN t.promise_met_at <= t.promised_at END)) END
-$$;
+                             THEN t.promise_met_at <= t.promised_at END));
+END $$;
 
 -- GET /v1/promises: running promises at risk or overdue (or both), in scope, most urgent first.
 CREATE OR REPLACE FUNCTION cmd_list_promises(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb
