@@ -414,9 +414,9 @@ static void event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n, int f
             trace[tn++] = *t;
     trace[tn] = '\0';
     int with_trace = n > 0;
-    if (n > 0)
+    if (n > 0 || !fresh) /* !fresh: collected (as_event_collect), its effect is in the batch's */
         AS_INFO("event applied", "stream=%s seq=%" PRIu64 " type=%s trace=%s effects=%d",
-                ev->stream, h->seq, ev->type ? ev->type : "?", tn ? trace : "-", n);
+                ev->stream, h->seq, ev->type ? ev->type : "?", tn ? trace : "-", n ? n : 1);
     if (n > 0 && c->coll) { /* what was collected before goes before these statements */
         if (c->bn + 1 >= BATCH_STMTS)
             batch_submit(c);

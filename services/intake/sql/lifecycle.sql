@@ -755,13 +755,18 @@ END $$;
 CREATE OR REPLACE TRIGGER tickets_announce_customer AFTER INSERT ON tickets
     FOR EACH ROW EXECUTE FUNCTION tickets_announce_customer();
 
+-- PL/pgSQL: as SQL (a subquery, so never inlined) it was planned again on every ticket opened
+-- (decision 36).
 CREATE OR REPLACE FUNCTION service_level_hours(p_center text, p_category text) RETURNS int
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT hours FROM service_levels
-                     WHERE center IN (p_center, '*') AND category IN (p_category, '*')
-                     ORDER BY (center = '*'), (category = '*') LIMIT 1),
-                    setting('promise_default_h')::int, 72)
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v int;
+BEGIN
+    SELECT hours INTO v FROM service_levels
+     WHERE center IN (p_center, '*') AND category IN (p_category, '*')
+     ORDER BY (center = '*'), (category = '*') LIMIT 1;
+    RETURN coalesce(v, setting('promise_default_h')::int, 72);
+END $$;
 
 -- When the timer next has to look at a running promise at this level.
 CREATE OR REPLACE FUNCTION promise_check_at(p_promised timestamptz, p_level text) RETURNS timestamptz
@@ -795,9 +800,10 @@ $$;
 CREATE OR REPLACE FUNCTION tickets_promise_clock() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_now timestamptz := svc_now();
+    v_now timestamptz;  -- the service clock, read only when a branch below needs it
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        v_now := svc_now();
         NEW.promise_h := service_level_hours(NEW.center, NEW.category);
         NEW.promised_at := v_now + make_interval(hours => NEW.promise_h);
         NEW.promise_level := 'desk';
@@ -805,6 +811,11 @@ BEGIN
     END IF;
     IF NEW.promised_at IS NULL OR NEW.promise_met_at IS NOT NULL THEN
         RETURN NEW;  -- tickets opened before promises existed, or a clock already stopped
+    END IF;
+    IF (NEW.paused_since IS NOT NULL AND NEW.state <> 'estimate_pending')
+       OR NEW.state IN ('ready', 'closed', 'cancelled', 'declined', 'refunded', 'exchanged', 'returned',
+                        'estimate_pending') THEN
+        v_now := coalesce(v_now, svc_now());
     END IF;
     -- leaving a pause: the promise moves by the time the customer took
     IF NEW.paused_since IS NOT NULL AND NEW.state <> 'estimate_pending' THEN
