@@ -15,6 +15,10 @@
 . "$(dirname "$0")/../../services/notify/tests/lib.sh"
 
 RUN=$RANDOM$RANDOM
+# at STREAM SEQ — notify's position in STREAM has reached SEQ (re-read on every call)
+at() { [ "$(nt_sql "SELECT last_seq FROM consumer_offsets WHERE stream = '$1'")" -ge "$2" ] 2>/dev/null; }
+# decided N — warranty has published at least N decisions after W0
+decided() { [ "$(q warranty "SELECT count(*) FROM outbox WHERE stream = 'warranty' AND seq > $W0")" -ge "$1" ] 2>/dev/null; }
 p() { printf '15%d%08d' "$1" $(((RUN + $1) % 100000000)); }
 N=8
 
@@ -29,7 +33,7 @@ HOOK=$HOOK_ID
 I0=$(q intake "SELECT coalesce(max(last_seq), 0) FROM outbox_streams WHERE stream = 'intake'")
 W0=$(q warranty "SELECT coalesce(max(last_seq), 0) FROM outbox_streams WHERE stream = 'warranty'")
 t_check "the notify consumer is at intake's head before the stop" \
-    wait_until 20 test "$(nt_sql "SELECT last_seq FROM consumer_offsets WHERE stream = 'intake'")" = "$I0"
+    wait_until 20 at intake "$I0"
 
 pid=$(cat "$AS_VAR/run/notify.pid")
 kill -TERM "$pid"
@@ -47,8 +51,7 @@ t_status "the first ticket's customer becomes VIP (a tier change after its link)
 nt_ticket "$AS_TOKEN_CENTER" "$(p 1)"
 TV=$TICKET
 t_match "... and opens a second ticket (a link after the change)" '^T' "$TV"
-t_check "every decision is published" wait_until 30 test \
-    "$(q warranty "SELECT count(*) FROM outbox WHERE stream = 'warranty' AND seq > $W0")" -ge $((N + 1))
+t_check "every decision is published" wait_until 30 decided $((N + 1))
 
 ALL=$(printf "'%s'," "${TICKETS[@]}" "$TV")
 ALL=${ALL%,}
@@ -59,10 +62,8 @@ W1=$(q warranty "SELECT last_seq FROM outbox_streams WHERE stream = 'warranty'")
 t_check "notify starts again with the same channel" \
     nt_restart AS_NOTIFY_SMS_URL="$NT_SINK/sms" AS_NOTIFY_SMS_KEY=k-$RUN \
     AS_NOTIFY_QUIET_START_H=0 AS_NOTIFY_QUIET_END_H=0
-t_check "it applies the intake backlog" wait_until 30 test \
-    "$(nt_sql "SELECT last_seq FROM consumer_offsets WHERE stream = 'intake'")" = "$I1"
-t_check "... and the warranty backlog" wait_until 30 test \
-    "$(nt_sql "SELECT last_seq FROM consumer_offsets WHERE stream = 'warranty'")" = "$W1"
+t_check "it applies the intake backlog" wait_until 30 at intake "$I1"
+t_check "... and the warranty backlog" wait_until 30 at warranty "$W1"
 
 # --- the feed: every event once, in order, scoped -------------------------------------------------
 want=$(q intake "SELECT string_agg(seq || ':' || type, ',' ORDER BY seq) FROM outbox
@@ -76,10 +77,11 @@ t_eq "the feed's positions follow the sequence (intake and warranty)" 0 "$(nt_sq
                             FROM events WHERE (stream = 'intake' AND sequence > $I0)
                                            OR (stream = 'warranty' AND sequence > $W0)) x
      WHERE prev IS NOT NULL AND prev >= sequence")"
-t_eq "every event naming one of the tickets is scoped to centre SH01" 0 "$(nt_sql "
-    SELECT count(*) FROM events WHERE ((stream = 'intake' AND sequence > $I0)
-                                       OR (stream = 'warranty' AND sequence > $W0))
-       AND payload->>'ticket_id' IS NOT NULL AND center IS DISTINCT FROM 'SH01'")"
+# (warranty's events name only the ticket: scoped when notify knew it, and the streams are
+# applied independently, so not asserted here)
+t_eq "every intake event naming one of the tickets is scoped to centre SH01" 0 "$(nt_sql "
+    SELECT count(*) FROM events WHERE stream = 'intake' AND sequence > $I0
+       AND payload->>'ticket_id' IN ($ALL) AND center IS DISTINCT FROM 'SH01'")"
 t_eq "notify knows each ticket and its centre" $((N + 1)) "$(nt_sql "
     SELECT count(*) FROM tickets WHERE ticket_id IN ($ALL) AND center = 'SH01'")"
 
@@ -122,8 +124,7 @@ nt_ticket "$AS_TOKEN_CENTER" "$(p 20)"
 I2=$(q intake "SELECT last_seq FROM outbox_streams WHERE stream = 'intake'")
 t_check "notify starts again" nt_restart AS_NOTIFY_SMS_URL="$NT_SINK/sms" AS_NOTIFY_SMS_KEY=k-$RUN \
     AS_NOTIFY_QUIET_START_H=0 AS_NOTIFY_QUIET_END_H=0
-t_check "it applies the backlog with the erasure" wait_until 30 test \
-    "$(nt_sql "SELECT last_seq FROM consumer_offsets WHERE stream = 'intake'")" = "$I2"
+t_check "it applies the backlog with the erasure" wait_until 30 at intake "$I2"
 t_eq "both of the erased customer's tickets have no phone in notify" "0" "$(nt_sql "
     SELECT count(phone) FROM tickets WHERE ticket_id IN ('${TICKETS[1]}', '$TE')")"
 t_eq "the feed keeps no customer of theirs" 0 "$(nt_sql "
