@@ -205,6 +205,7 @@ static void batch_reset(as_consumer_t *c)
     c->coll = NULL;
     c->coll_len = c->coll_cap = 0;
     c->coll_sql = NULL;
+    c->broken = 0;
 }
 
 /* The collected items become their statement (the array closed), after what is in the batch
