@@ -61,7 +61,12 @@ struct as_consumer {
     as_db_stmt_t bstmt[BATCH_STMTS];
     char **bstore; /* owned copies of the batch's SQL and parameters */
     size_t bstore_n, bstore_cap;
-    int bn;                 /* statements in the batch */
+    int bn;     /* statements in the batch */
+    char *coll; /* as_event_collect(): the items gathered so far, "[a,b" (NULL: none) */
+    size_t coll_len, coll_cap;
+    const char *coll_sql;   /* ... and the statement they are for */
+    int broken;             /* an event's effects could not be kept (out of memory): the batch
+                               must not commit; it is dropped and its events go again */
     uint64_t bfirst, blast; /* sequences the batch covers */
     uint64_t known_head;    /* highest sequence we know exists */
     qitem_t q[QUEUE_CAP];   /* q[k] holds sequence applied + 1 + k */
@@ -196,6 +201,73 @@ static void batch_reset(as_consumer_t *c)
     c->bstore_n = 0;
     c->bn = 0;
     c->bfirst = c->blast = 0;
+    free(c->coll);
+    c->coll = NULL;
+    c->coll_len = c->coll_cap = 0;
+    c->coll_sql = NULL;
+    c->broken = 0;
+}
+
+/* The collected items become their statement (the array closed), after what is in the batch
+ * already, so statements stay in the order of their events. Returns -1 when out of memory. */
+static int coll_flush(as_consumer_t *c)
+{
+    if (!c->coll)
+        return 0;
+    char *arr = c->coll;
+    c->coll = NULL;
+    arr[c->coll_len] = ']'; /* coll_add keeps room for "]" and the NUL */
+    arr[c->coll_len + 1] = '\0';
+    c->coll_len = c->coll_cap = 0;
+    const char *sql = c->coll_sql;
+    c->coll_sql = NULL;
+    const char **pp = bown(c, calloc(2, sizeof *pp));
+    if (!pp || !bown(c, arr)) {
+        if (!pp)
+            free(arr);
+        c->broken = 1;
+        return -1;
+    }
+    pp[0] = bkeep(c, c->stream);
+    pp[1] = arr;
+    if (!pp[0]) {
+        c->broken = 1;
+        return -1;
+    }
+    if (c->bn == 0)
+        c->bn = 1; /* slot 0: the position advance */
+    c->bstmt[c->bn++] = (as_db_stmt_t){sql, 2, (const char *const *)pp};
+    return 0;
+}
+
+/* Append one item to the collection for `sql` (a new collection when `sql` differs). */
+static int coll_add(as_consumer_t *c, const char *sql, const char *item)
+{
+    if (c->coll && strcmp(c->coll_sql, sql) != 0 && coll_flush(c) < 0)
+        return -1;
+    size_t n = strlen(item);
+    size_t need = c->coll_len + 1 + n + 2; /* separator, item, "]" and NUL */
+    if (need > c->coll_cap) {
+        size_t cap = c->coll_cap ? c->coll_cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *b = realloc(c->coll, cap);
+        if (!b) {
+            c->broken = 1;
+            return -1;
+        }
+        c->coll = b;
+        c->coll_cap = cap;
+    }
+    char sep = c->coll_len == 0 ? '[' : ',';
+    c->coll[c->coll_len++] = sep;
+    memcpy(c->coll + c->coll_len, item, n);
+    c->coll_len += n;
+    if (!c->coll_sql && !(c->coll_sql = bkeep(c, sql))) {
+        c->broken = 1;
+        return -1;
+    }
+    return 0;
 }
 
 static void apply_done(const as_db_result_t *r, void *ud)
@@ -250,6 +322,14 @@ static void apply_done(const as_db_result_t *r, void *ud)
 /* Submit the collected batch as one transaction. */
 static void batch_submit(as_consumer_t *c)
 {
+    coll_flush(c);
+    if (c->broken) { /* out of memory: nothing of it commits; the timer retries */
+        c->broken = 0;
+        batch_reset(c);
+        c->retry_at = as_now_ms() + RETRY_MS;
+        c->dispatched = c->applied;
+        return;
+    }
     if (c->bn == 0)
         return;
     /* Events whose handlers gave no statement (most consumers ignore most types) need only
@@ -306,7 +386,15 @@ static void batch_submit(as_consumer_t *c)
     batch_reset(c);
 }
 
+static void event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n, int fresh);
+
 void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
+{
+    event_commit(ev, stmts, n, 1);
+}
+
+/* fresh: a late (asynchronous) commit starts its own batch (as_event_collect did that itself) */
+static void event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n, int fresh)
 {
     ev_holder_t *h = (ev_holder_t *)ev;
     as_consumer_t *c = ev->consumer;
@@ -315,7 +403,7 @@ void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
     h->committed = 1;
     if (n < 0)
         n = 0;
-    if (!c->collecting)
+    if (!c->collecting && fresh)
         batch_reset(c); /* a late (asynchronous) commit goes alone */
     /* The event's trace goes with its effects: the outbox rows they emit record it (the
      * transaction-local as.trace_id, see common/sql/210_traces.sql), and the log line names it. */
@@ -327,9 +415,15 @@ void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
             trace[tn++] = *t;
     trace[tn] = '\0';
     int with_trace = n > 0;
-    if (n > 0)
+    if (n > 0 || !fresh) /* !fresh: collected (as_event_collect), its effect is in the batch's */
         AS_INFO("event applied", "stream=%s seq=%" PRIu64 " type=%s trace=%s effects=%d",
-                ev->stream, h->seq, ev->type ? ev->type : "?", tn ? trace : "-", n);
+                ev->stream, h->seq, ev->type ? ev->type : "?", tn ? trace : "-", n ? n : 1);
+    if (n > 0 && c->coll) { /* what was collected before goes before these statements */
+        if (c->bn + 1 >= BATCH_STMTS)
+            batch_submit(c);
+        else
+            coll_flush(c);
+    }
     if (c->bn + n + with_trace > BATCH_STMTS)
         batch_submit(c);
     if (c->bn == 0)
@@ -363,6 +457,22 @@ void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n)
             c->dispatched = c->applied;
         }
     }
+}
+
+void as_event_collect(as_event_t *ev, const char *sql, const char *item)
+{
+    ev_holder_t *h = (ev_holder_t *)ev;
+    as_consumer_t *c = ev->consumer;
+    if (h->committed)
+        return; /* exactly once */
+    if (!c->collecting)
+        batch_reset(c);           /* a late (asynchronous) commit goes alone */
+    if (c->bn + 1 >= BATCH_STMTS) /* room for the collection's statement */
+        batch_submit(c);
+    if (c->bn == 0)
+        c->bn = 1;          /* slot 0: the position advance */
+    coll_add(c, sql, item); /* out of memory: marks the batch broken (see batch_submit) */
+    event_commit(ev, NULL, 0, 0);
 }
 
 /* Hand queued events to the handler, from the first not yet dispatched, and commit what they

@@ -1022,14 +1022,14 @@ static const as_cmd_def_t commands[] = {
      "cmd_decide_estimate"},
 };
 
-/* Event type -> SQL handler taking the payload as jsonb. Other types are passed over. */
+/* Event type -> SQL handler taking the payload as jsonb. Other types are passed over.
+ * warranty.WarrantyDecided is collected per batch instead (on_event below). */
 typedef struct event_route {
     const char *type;
     const char *sql;
 } event_route_t;
 
 static const event_route_t EVENT_ROUTES[] = {
-    {"warranty.WarrantyDecided", "SELECT on_warranty_decided($1::jsonb)"},
     {"parts.PartsReserved", "SELECT on_parts_reserved($1::jsonb)"},
     {"parts.PartsBackordered", "SELECT on_parts_backordered($1::jsonb)"},
     {"parts.PartsIssued", "SELECT on_parts_issued($1::jsonb)"},
@@ -1051,6 +1051,12 @@ static const event_route_t EVENT_ROUTES[] = {
 static void on_event(as_event_t *ev, void *ud)
 {
     (void)ud;
+    /* Decisions arrive one per ticket: a batch of them is one statement (decision 36) that
+     * applies each with on_warranty_decided() in order. */
+    if (strcmp(ev->type, "warranty.WarrantyDecided") == 0) {
+        as_event_collect(ev, "SELECT on_warranty_decisions($1, $2::jsonb)", ev->json);
+        return;
+    }
     for (size_t i = 0; i < sizeof EVENT_ROUTES / sizeof EVENT_ROUTES[0]; i++) {
         if (strcmp(ev->type, EVENT_ROUTES[i].type) == 0) {
             const char *p[1] = {ev->json};

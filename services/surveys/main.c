@@ -13,6 +13,8 @@
 #include "as/service.h"
 #include "surveys.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 sv_settings_t sv_cfg;
@@ -87,20 +89,31 @@ static void on_intake_event(as_event_t *ev, void *ud)
         as_event_commit(ev, &st, 1);
         return;
     }
-    /* the customers' tiers: key / VIP complaints start one severity higher */
-    const char *tier_sql =
-        strcmp(ev->type, "intake.CustomerLinked") == 0    ? "SELECT on_customer_linked($1::jsonb)"
-        : strcmp(ev->type, "intake.CustomerChanged") == 0 ? "SELECT on_customer_changed($1::jsonb)"
-                                                          : NULL;
-    if (tier_sql) {
-        const char *p[1] = {ev->json};
-        as_db_stmt_t st = {tier_sql, 1, p};
+    /* Every ticket's CustomerLinked and TicketOpened (the customer's tier: key / VIP complaints
+     * start one severity higher; the ticket's customer for callbacks): collected, one
+     * on_intake_events() statement per batch (decision 36). */
+    int linked = strcmp(ev->type, "intake.CustomerLinked") == 0;
+    if (linked || strcmp(ev->type, "intake.TicketOpened") == 0) {
+        const char *type = linked ? "intake.CustomerLinked" : "intake.TicketOpened";
+        const char *payload = ev->json && *ev->json ? ev->json : "{}";
+        size_t cap = strlen(payload) + 64;
+        char *item = malloc(cap);
+        if (item) {
+            snprintf(item, cap, "{\"type\":\"%s\",\"payload\":%s}", type, payload);
+            as_event_collect(ev, "SELECT on_intake_events($1, $2::jsonb)", item);
+            free(item);
+            return;
+        }
+        const char *p[1] = {payload}; /* out of memory: the event goes alone, the old way */
+        as_db_stmt_t st = {linked ? "SELECT on_customer_linked($1::jsonb)"
+                                  : "SELECT on_ticket_opened($1::jsonb)",
+                           1, p};
         as_event_commit(ev, &st, 1);
         return;
     }
-    if (strcmp(ev->type, "intake.TicketOpened") == 0) {
+    if (strcmp(ev->type, "intake.CustomerChanged") == 0) {
         const char *p[1] = {ev->json};
-        as_db_stmt_t st = {"SELECT on_ticket_opened($1::jsonb)", 1, p};
+        as_db_stmt_t st = {"SELECT on_customer_changed($1::jsonb)", 1, p};
         as_event_commit(ev, &st, 1);
         return;
     }

@@ -195,4 +195,13 @@ out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_ADMIN" service-level l
 t_match "asctl service-level list shows the new hours" 'SH01 +phone_charger +12' "$out"
 
 t_check "intake starts again in normal mode" in_restart
+
+# With no promise running, the timer has nothing to wait for: the next check is "none" (NULL),
+# not "now" (0 made the timer check again at once, in a loop, while nothing ran).
+t_eq "no running promise: no next check (NULL, not 0)" "null" "$(q intake "
+    BEGIN;
+    UPDATE tickets SET promise_next_check_at = NULL WHERE promise_next_check_at IS NOT NULL;
+    UPDATE service_orders SET promise_next_check_at = NULL WHERE promise_next_check_at IS NOT NULL;
+    SELECT coalesce(promise_next_check_ms()::text, 'null');
+    ROLLBACK;" | grep -E '^(null|[0-9]+)$')"
 t_done

@@ -241,6 +241,13 @@ typedef void (*as_event_fn)(as_event_t *ev, void *user_data);
  * fails, the event is delivered again later. */
 void as_event_commit(as_event_t *ev, const as_db_stmt_t *stmts, int n);
 
+/* Set-based apply (decision 36): instead of statements of its own, the event gives one item (a
+ * JSON value) of a statement shared by the batch. The consumer joins the items of consecutive
+ * events that name the same `sql` into a JSON array, in order, and runs `sql` once with $1 = the
+ * stream and $2 = that array (e.g. "SELECT on_events($1, $2::jsonb)"), in the batch's
+ * transaction after the position advance. Counts as the event's as_event_commit(). */
+void as_event_collect(as_event_t *ev, const char *sql, const char *item);
+
 as_consumer_t *as_consumer_new(uv_loop_t *loop, void *zctx, as_db_t *db, const char *stream,
                                const char *pub_endpoint, const char *cmd_endpoint,
                                const char *service, as_event_fn fn, void *user_data, char *err,

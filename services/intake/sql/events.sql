@@ -25,6 +25,20 @@ BEGIN
     END IF;
 END $$;
 
+-- A batch of warranty decisions as the consumer collects them (decision 36): each one applied
+-- by on_warranty_decided() in sequence order, in one statement for the batch instead of two per
+-- event. p_stream is the stream the batch came from (always warranty).
+CREATE OR REPLACE FUNCTION on_warranty_decisions(p_stream text, p jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    e record;
+BEGIN
+    FOR e IN SELECT x.value, x.n FROM jsonb_array_elements(p) WITH ORDINALITY AS x(value, n)
+              ORDER BY x.n LOOP
+        PERFORM on_warranty_decided(e.value);
+    END LOOP;
+END $$;
+
 -- intake: PartsReserved delivered again must not add a timeline row. When the first delivery
 -- completed the ticket's parts, move() wrote the row with its own note ("N line(s) reserved at
 -- SITE"); a later delivery finds the ticket past awaiting_parts and took the other branch, whose

@@ -814,13 +814,18 @@ END $$;
 CREATE OR REPLACE TRIGGER tickets_announce_customer AFTER INSERT ON tickets
     FOR EACH ROW EXECUTE FUNCTION tickets_announce_customer();
 
+-- PL/pgSQL: as SQL (a subquery, so never inlined) it was planned again on every ticket opened
+-- (decision 36).
 CREATE OR REPLACE FUNCTION service_level_hours(p_center text, p_category text) RETURNS int
-LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT hours FROM service_levels
-                     WHERE center IN (p_center, '*') AND category IN (p_category, '*')
-                     ORDER BY (center = '*'), (category = '*') LIMIT 1),
-                    setting('promise_default_h')::int, 72)
-$$;
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v int;
+BEGIN
+    SELECT hours INTO v FROM service_levels
+     WHERE center IN (p_center, '*') AND category IN (p_category, '*')
+     ORDER BY (center = '*'), (category = '*') LIMIT 1;
+    RETURN coalesce(v, setting('promise_default_h')::int, 72);
+END $$;
 
 -- When the timer next has to look at a running promise at this level.
 CREATE OR REPLACE FUNCTION promise_check_at(p_promised timestamptz, p_level text) RETURNS timestamptz
@@ -854,9 +859,10 @@ $$;
 CREATE OR REPLACE FUNCTION tickets_promise_clock() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
-    v_now timestamptz := svc_now();
+    v_now timestamptz;  -- the service clock, read only when a branch below needs it
 BEGIN
     IF TG_OP = 'INSERT' THEN
+        v_now := svc_now();
         NEW.promise_h := service_level_hours(NEW.center, NEW.category);
         NEW.promised_at := v_now + make_interval(hours => NEW.promise_h);
         NEW.promise_level := 'desk';
@@ -864,6 +870,11 @@ BEGIN
     END IF;
     IF NEW.promised_at IS NULL OR NEW.promise_met_at IS NOT NULL THEN
         RETURN NEW;  -- tickets opened before promises existed, or a clock already stopped
+    END IF;
+    IF (NEW.paused_since IS NOT NULL AND NEW.state <> 'estimate_pending')
+       OR NEW.state IN ('ready', 'closed', 'cancelled', 'declined', 'refunded', 'exchanged', 'returned',
+                        'estimate_pending') THEN
+        v_now := coalesce(v_now, svc_now());
     END IF;
     -- leaving a pause: the promise moves by the time the customer took
     IF NEW.paused_since IS NOT NULL AND NEW.state <> 'estimate_pending' THEN
@@ -920,27 +931,45 @@ BEGIN
     RETURN v_n + escalate_service_orders_due();
 END $$;
 
+-- NULL when no promise is running (the timer then looks again after promise_poll_s). It said 0
+-- then (greatest() skips a NULL), and the timer checked again at once, in a loop: a quarter of
+-- a core in intake's backend while no promise ran (measured by `make bench`'s idle phase).
 CREATE OR REPLACE FUNCTION promise_next_check_ms() RETURNS bigint
 LANGUAGE sql STABLE AS $$
-    SELECT greatest(0, ceil(extract(epoch FROM min(at) - svc_now()) * 1000))::bigint
+    SELECT CASE WHEN min(at) IS NOT NULL
+                THEN greatest(0, ceil(extract(epoch FROM min(at) - svc_now()) * 1000))::bigint END
     FROM (SELECT min(promise_next_check_at) AS at FROM tickets WHERE promise_next_check_at IS NOT NULL
           UNION ALL
           SELECT min(promise_next_check_at) FROM service_orders WHERE promise_next_check_at IS NOT NULL) x
 $$;
 
 CREATE OR REPLACE FUNCTION promise_json(t tickets) RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN t.promised_at IS NULL THEN '{}'::jsonb ELSE jsonb_strip_nulls(jsonb_build_object(
-        'promised_at', to_char(promise_due(t) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    v_now timestamptz;
+    v_due timestamptz;
+BEGIN
+    -- promise_due(), promise_at_risk() and promise_overdue() with the service clock read once
+    -- (this is on every ticket's reply)
+    IF t.promised_at IS NULL THEN
+        RETURN '{}';
+    END IF;
+    v_now := svc_now();
+    v_due := CASE WHEN t.paused_since IS NOT NULL AND t.promise_met_at IS NULL
+                  THEN t.promised_at + (v_now - t.paused_since) ELSE t.promised_at END;
+    RETURN jsonb_strip_nulls(jsonb_build_object(
+        'promised_at', to_char(v_due AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'promise_hours', t.promise_h,
-        'at_risk', promise_at_risk(t),
-        'overdue', promise_overdue(t),
+        'at_risk', t.promise_met_at IS NULL AND t.paused_since IS NULL AND v_now <= t.promised_at
+                   AND v_now > t.promised_at - make_interval(secs => t.promise_h * 36
+                                                             * coalesce(setting('promise_at_risk_pct'), 25)),
+        'overdue', t.promise_met_at IS NULL AND v_now > v_due,
         'promise_paused', t.paused_since IS NOT NULL AND t.promise_met_at IS NULL,
         'promise_level', t.promise_level,
         'promise_met_at', to_char(t.promise_met_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
         'promise_kept', CASE WHEN t.promise_met_at IS NOT NULL AND t.state IN ('ready', 'closed')
-                             THEN t.promise_met_at <= t.promised_at END)) END
-$$;
+                             THEN t.promise_met_at <= t.promised_at END));
+END $$;
 
 -- GET /v1/promises: running promises at risk or overdue (or both), in scope, most urgent first.
 CREATE OR REPLACE FUNCTION cmd_list_promises(p_req text, p_principal jsonb, a jsonb) RETURNS jsonb

@@ -119,6 +119,121 @@ BEGIN
     END IF;
 END $$;
 
+-- A batch of one stream's events, as the consumer collects it (decision 36): a JSON array of
+-- {seq, type, occ, payload} in sequence order. The same effects as on_event() for each, in a few
+-- statements for the whole batch instead of a function call per event:
+--   1. the tickets of the batch's TicketOpened (before the feed rows, so that a later event of
+--      the batch that names only the ticket is scoped through it, as one by one);
+--   2. the customer tiers of its CustomerLinked (the last one of a ticket wins, as one by one);
+--   3. the feed rows, one INSERT in sequence order (positions follow the sequence), and the
+--      webhooks' delivery rows in the order one by one would give them;
+--   4. the customer's notifications: first those waiting for a ticket the batch opened, then
+--      the batch's own, in order.
+-- Customer tier changes apply in order with the links (a loop over those two types only); a
+-- batch with an erasure goes event by event through on_event() (rare, and it rewrites what the
+-- batch's other events would read).
+CREATE OR REPLACE FUNCTION on_events(p_stream text, p jsonb) RETURNS void
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    v_rows events[];
+    v_opened text[];
+BEGIN
+    IF EXISTS (SELECT 1 FROM jsonb_array_elements(p) x
+                WHERE x->>'type' = 'intake.CustomerChanged' AND x->'payload'->>'change' = 'erased') THEN
+        FOR r IN SELECT * FROM jsonb_to_recordset(p) AS x(seq bigint, type text, occ bigint, payload jsonb)
+                  ORDER BY x.seq LOOP
+            PERFORM on_event(p_stream, r.seq, r.type, r.occ, r.payload);
+        END LOOP;
+        RETURN;
+    END IF;
+    SELECT array_agg(x.payload->>'ticket_id') INTO v_opened
+      FROM jsonb_to_recordset(p) AS x(type text, payload jsonb)
+     WHERE x.type = 'intake.TicketOpened' AND x.payload->>'ticket_id' IS NOT NULL
+       AND nullif(x.payload->>'center', '') IS NOT NULL;
+    IF v_opened IS NOT NULL THEN
+        INSERT INTO tickets(ticket_id, center, region, phone, brand)
+        SELECT DISTINCT ON (x.payload->>'ticket_id')
+               x.payload->>'ticket_id', x.payload->>'center', nullif(x.payload->>'region', ''),
+               nullif(x.payload->'customer'->>'phone', ''), x.payload->'device'->>'brand'
+          FROM jsonb_to_recordset(p) AS x(seq bigint, type text, payload jsonb)
+         WHERE x.type = 'intake.TicketOpened' AND x.payload->>'ticket_id' IS NOT NULL
+           AND nullif(x.payload->>'center', '') IS NOT NULL
+         ORDER BY x.payload->>'ticket_id', x.seq
+        ON CONFLICT (ticket_id) DO NOTHING;
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM jsonb_array_elements(p) x
+                    WHERE x->>'type' = 'intake.CustomerChanged' AND x->'payload'->>'customer_id' IS NOT NULL) THEN
+        INSERT INTO ticket_tiers(ticket_id, customer_id, tier)
+        SELECT DISTINCT ON (x.payload->>'ticket_id')
+               x.payload->>'ticket_id', x.payload->>'customer_id',
+               coalesce(nullif(x.payload->>'tier', ''), 'regular')
+          FROM jsonb_to_recordset(p) AS x(seq bigint, type text, payload jsonb)
+         WHERE x.type = 'intake.CustomerLinked' AND x.payload->>'ticket_id' IS NOT NULL
+         ORDER BY x.payload->>'ticket_id', x.seq DESC
+        ON CONFLICT (ticket_id) DO UPDATE SET customer_id = excluded.customer_id, tier = excluded.tier;
+    ELSE
+        -- links and tier changes in their order (a change applies to the links before it)
+        FOR r IN SELECT x.type, x.payload FROM jsonb_to_recordset(p) AS x(seq bigint, type text, payload jsonb)
+                  WHERE (x.type = 'intake.CustomerLinked' AND x.payload->>'ticket_id' IS NOT NULL)
+                     OR (x.type = 'intake.CustomerChanged' AND x.payload->>'customer_id' IS NOT NULL)
+                  ORDER BY x.seq LOOP
+            IF r.type = 'intake.CustomerLinked' THEN
+                INSERT INTO ticket_tiers(ticket_id, customer_id, tier)
+                VALUES (r.payload->>'ticket_id', r.payload->>'customer_id',
+                        coalesce(nullif(r.payload->>'tier', ''), 'regular'))
+                ON CONFLICT (ticket_id) DO UPDATE SET customer_id = excluded.customer_id, tier = excluded.tier;
+            ELSE
+                UPDATE ticket_tiers SET tier = coalesce(nullif(r.payload->>'tier', ''), 'regular')
+                 WHERE customer_id = r.payload->>'customer_id';
+            END IF;
+        END LOOP;
+    END IF;
+    WITH ins AS (
+        INSERT INTO events(stream, sequence, type, center, region, occurred_at, payload)
+        SELECT p_stream, x.seq, x.type,
+               CASE WHEN nullif(x.payload->>'center', '') IS NOT NULL THEN x.payload->>'center'
+                    WHEN x.payload->>'ticket_id' IS NOT NULL THEN t.center END,
+               CASE WHEN nullif(x.payload->>'center', '') IS NOT NULL
+                         OR x.payload->>'ticket_id' IS NULL THEN nullif(x.payload->>'region', '')
+                    WHEN t.ticket_id IS NOT NULL THEN coalesce(nullif(x.payload->>'region', ''), t.region) END,
+               CASE WHEN x.occ > 0 THEN to_timestamp(x.occ / 1000.0) ELSE now() END, x.payload
+          FROM jsonb_to_recordset(p) AS x(seq bigint, type text, occ bigint, payload jsonb)
+          LEFT JOIN tickets t ON nullif(x.payload->>'center', '') IS NULL
+                             AND t.ticket_id = x.payload->>'ticket_id'
+         ORDER BY x.seq
+        ON CONFLICT (stream, sequence) DO NOTHING
+        RETURNING *)
+    SELECT array_agg(ROW(ins.position, ins.stream, ins.sequence, ins.type, ins.center, ins.region,
+                         ins.occurred_at, ins.payload)::events ORDER BY ins.position)
+      INTO v_rows FROM ins;
+    IF v_rows IS NULL THEN
+        RETURN;
+    END IF;
+    INSERT INTO deliveries(webhook_id, stream, sequence, type, body)
+    SELECT w.id, e.stream, e.sequence, e.type, event_body(e, w.role)
+      FROM unnest(v_rows) e, webhooks w
+     WHERE w.state <> 'deleted' AND type_matches(w.event_types, e.type)
+       AND may_see(w.role, w.center, w.region, e.center, e.region)
+     ORDER BY e.position, w.id;
+    IF v_opened IS NOT NULL THEN
+        FOR r IN SELECT w AS e FROM events w JOIN customer_waiting c
+                   ON c.stream = w.stream AND c.sequence = w.sequence
+                  WHERE c.ticket_id = ANY (v_opened)
+                  ORDER BY w.position LOOP
+            PERFORM queue_customer(r.e, (r.e).payload);
+        END LOOP;
+        DELETE FROM customer_waiting WHERE ticket_id = ANY (v_opened);
+    END IF;
+    FOR r IN SELECT e FROM unnest(v_rows) e
+              WHERE e.type IN ('warranty.WarrantyDecided', 'intake.TicketDiagnosed', 'parts.PartsReserved',
+                               'intake.RepairCompleted', 'surveys.CallbackScheduled',
+                               'surveys.MaintenanceDue')
+              ORDER BY e.position LOOP
+        PERFORM queue_customer(r.e, (r.e).payload);
+    END LOOP;
+END $$;
+
 -- The next delivery of each (webhook, stream) that is due: one at a time per pair keeps the
 -- order. `p_busy` lists pairs ("webhook stream") the sender has in flight.
 CREATE OR REPLACE FUNCTION due_deliveries(p_limit int, p_busy text[]) RETURNS TABLE (
@@ -460,6 +575,9 @@ BEGIN
     END IF;
     IF t.phone IS NULL THEN
         RETURN;                          -- no phone: nobody to tell
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM channels WHERE enabled) THEN
+        RETURN;                          -- no channel configured: the INSERT below would add none
     END IF;
     SELECT * INTO tpl FROM templates
      WHERE kind = v_kind AND effective_from <= now()
