@@ -49,11 +49,16 @@ void asctl_print_row(json_t *row, const char *const *money, const asctl_col_t *c
 /* The string at a dot path ("" when absent); numbers and booleans are formatted. */
 const char *asctl_get(json_t *obj, const char *path, char *buf, size_t len);
 
+struct asctl_verb;
+
+/* A row of a noun's command table: a verb either has its own `run` function or is declared
+ * (`call`, run by asctl_verb_run; `run` is NULL then). */
 typedef struct asctl_cmd {
     const char *noun, *verb;
     const char *usage; /* arguments, e.g. "ID [--note TEXT]" */
     const char *help;  /* one line */
     int (*run)(const asctl_opts_t *o, int argc, char **argv);
+    const struct asctl_verb *call;
 } asctl_cmd_t;
 
 extern const asctl_cmd_t asctl_ticket_cmds[];
@@ -97,7 +102,34 @@ int asctl_flag(int argc, char **argv, const char *name);
  * with a message on stderr when one is malformed. */
 json_t *asctl_parts(int argc, char **argv, const char *name);
 
-/* Helpers the verbs share (defined in cmd_warranty.c). `spec` lists a verb's options
+/* A declared verb: one request. Its options are those of `query` and `body` (no others); it
+ * takes one argument when `path` holds a "%s" (the argument, URL-escaped) or `arg` names its body
+ * field, none otherwise. The
+ * options named in `need` must be given. `body` NULL sends no body; ASCTL_NO_FIELDS sends {}. The
+ * answer goes to `view` when set, else to `print` (NULL: JSON); --json always prints JSON. */
+typedef struct asctl_verb {
+    const char *method;
+    const char *path;
+    const char *const *query; /* pairs {option, query parameter, …, NULL}, or NULL */
+    const char *const *body;  /* triples {option, field, kind, …, NULL} (asctl_verb_body) */
+    const char *const *need;  /* {option, …, NULL}, or NULL */
+    void (*print)(json_t *);
+    const asctl_view_t *view;
+    const char *arg;   /* the body field the one argument goes to (then `path` has no "%s") */
+    const char *fixed; /* a JSON object whose fields every request's body carries, or NULL */
+} asctl_verb_t;
+extern const char *const ASCTL_NO_FIELDS[];
+/* The last two members of a command table row for a declared verb:
+ *   {"webhook", "show", "ID", "one webhook", ASCTL_CALL("GET", "/v1/webhooks/%s", .print = p)} */
+#define ASCTL_CALL(...)                                                                            \
+    NULL, &(const asctl_verb_t)                                                                    \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
+/* Run the declared verb of `c` (c->call) on its arguments. Returns the exit code. */
+int asctl_verb_run(const asctl_cmd_t *c, const asctl_opts_t *o, int argc, char **argv);
+
+/* Helpers the verbs share (defined in verb.c). `spec` lists a verb's options
  * ("--site= --limit= --json"), `map` pairs options with JSON/query field names, NULL-terminated;
  * functions returning int answer 0 or -1 after printing the problem on stderr. */
 int asctl_verb_check(int argc, char **argv, const char *spec, int min_pos, int max_pos,

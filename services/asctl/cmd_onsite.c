@@ -141,27 +141,6 @@ static int order_action(const asctl_opts_t *o0, int argc, char **argv, const cha
     return asctl_request(&o, "POST", path, b, NULL, print_order);
 }
 
-static int so_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--state",    "state",  "--center", "center",   "--technician",
-                                    "technician", "--date", "date",     "--status", "status",
-                                    "--after",    "after",  "--limit",  "limit",    NULL};
-    return asctl_verb_list(o, argc, argv, "service-order list", "/v1/service-orders", q,
-                           print_orders);
-}
-
-static int so_show(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "service-order show") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/service-orders/%s",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_order);
-}
-
 static int so_create(const asctl_opts_t *o0, int argc, char **argv)
 {
     const char *spec = "--name= --phone= --address= --category= --brand= --model= --serial= "
@@ -193,27 +172,6 @@ static int so_create(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", "/v1/service-orders", b, NULL, print_order);
 }
 
-static int so_schedule(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {
-        "--technician", "technician", "s", "--from", "window_start", "s", "--to", "window_end", "s",
-        "--note",       "note",       "s", NULL};
-    return order_action(o, argc, argv, "--technician= --from= --to= --note=", "schedule", map,
-                        NULL);
-}
-
-static int so_dispatch(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--note", "note", "s", NULL};
-    return order_action(o, argc, argv, "--note=", "dispatch", map, NULL);
-}
-
-static int so_check_in(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--at", "at", "s", NULL};
-    return order_action(o, argc, argv, "--at=", "check-in", map, NULL);
-}
-
 static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
 {
     static const char *const map[] = {"--at", "at", "s", "--work", "work_done", "s", NULL};
@@ -241,34 +199,6 @@ static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
     return order_action(o, argc, argv, "--at= --work= --km= --part=", "check-out", map, b);
 }
 
-static int so_confirm(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {
-        "--by", "confirmed_by", "s",    "--signature", "signature", "s", "--rating",
-        "i",    "--note",       "note", "s",           NULL};
-    return order_action(o, argc, argv, "--by= --signature= --rating= --note=", "confirm", map,
-                        NULL);
-}
-
-static int so_cancel(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--reason", "reason", "s", NULL};
-    return order_action(o, argc, argv, "--reason=", "cancel", map, NULL);
-}
-
-static int te_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--skill", "skill", NULL};
-    return asctl_verb_list(o, argc, argv, "technician list", "/v1/technicians", q, print_techs);
-}
-
-static int te_workload(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--date", "date", "--center", "center", NULL};
-    return asctl_verb_list(o, argc, argv, "technician workload", "/v1/technicians/workload", q,
-                           print_load);
-}
-
 static int te_save(const asctl_opts_t *o0, int argc, char **argv)
 {
     const char *spec = "--name= --center= --skills= --inactive";
@@ -287,30 +217,56 @@ static int te_save(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", "/v1/technicians", b, NULL, print_tech);
 }
 
+static const char *const ORDER_QUERY[] = {
+    "--state",  "state",  "--center", "center", "--technician", "technician", "--date", "date",
+    "--status", "status", "--after",  "after",  "--limit",      "limit",      NULL};
+static const char *const SCHEDULE_FIELDS[] = {
+    "--technician", "technician", "s", "--from", "window_start", "s", "--to", "window_end", "s",
+    "--note",       "note",       "s", NULL};
+static const char *const NOTE_FIELD[] = {"--note", "note", "s", NULL};
+static const char *const AT_FIELD[] = {"--at", "at", "s", NULL};
+static const char *const CONFIRM_FIELDS[] = {
+    "--by", "confirmed_by", "s",    "--signature", "signature", "s", "--rating", "rating",
+    "i",    "--note",       "note", "s",           NULL};
+static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
+static const char *const TECH_QUERY[] = {"--center", "center", "--skill", "skill", NULL};
+static const char *const LOAD_QUERY[] = {"--date", "date", "--center", "center", NULL};
+
 const asctl_cmd_t asctl_onsite_cmds[] = {
     {"service-order", "list",
      "[--state S] [--center C] [--technician LOGIN] [--date YYYY-MM-DD] "
      "[--status at_risk|overdue] [--limit N] [--after ID]",
-     "on-site service orders in scope", so_list},
+     "on-site service orders in scope",
+     ASCTL_CALL("GET", "/v1/service-orders", .query = ORDER_QUERY, .print = print_orders)},
     {"service-order", "show", "ID", "one order as the field-service record (外出服务记录表)",
-     so_show},
+     ASCTL_CALL("GET", "/v1/service-orders/%s", .print = print_order)},
     {"service-order", "create",
      "--name N --phone P --address A --category C --fault TEXT --from TS --to TS [--brand B] "
      "[--model M] [--serial S] [--center C] [--ticket ID] [--note TEXT]",
-     "open an on-site service order", so_create},
+     "open an on-site service order", so_create, NULL},
     {"service-order", "schedule", "ID --technician LOGIN [--from TS --to TS] [--note TEXT]",
-     "assign the technician (skill and region are checked)", so_schedule},
-    {"service-order", "dispatch", "ID [--note TEXT]", "the technician sets off", so_dispatch},
-    {"service-order", "check-in", "ID [--at TS]", "the technician is on site", so_check_in},
+     "assign the technician (skill and region are checked)",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/schedule", .body = SCHEDULE_FIELDS,
+                .print = print_order)},
+    {"service-order", "dispatch", "ID [--note TEXT]", "the technician sets off",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/dispatch", .body = NOTE_FIELD,
+                .print = print_order)},
+    {"service-order", "check-in", "ID [--at TS]", "the technician is on site",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/check-in", .body = AT_FIELD, .print = print_order)},
     {"service-order", "check-out", "ID --work TEXT --km N [--part SKU:QTY]... [--at TS]",
-     "the work is done (the distance prices the travel fee)", so_check_out},
+     "the work is done (the distance prices the travel fee)", so_check_out, NULL},
     {"service-order", "confirm", "ID --by NAME [--signature S] [--rating 1-5] [--note TEXT]",
-     "the customer's confirmation", so_confirm},
-    {"service-order", "cancel", "ID --reason TEXT", "cancel an order not yet on site", so_cancel},
-    {"technician", "list", "[--center C] [--skill CATEGORY]", "the technicians in scope", te_list},
+     "the customer's confirmation",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/confirm", .body = CONFIRM_FIELDS,
+                .print = print_order)},
+    {"service-order", "cancel", "ID --reason TEXT", "cancel an order not yet on site",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/cancel", .body = REASON_FIELD,
+                .print = print_order)},
+    {"technician", "list", "[--center C] [--skill CATEGORY]", "the technicians in scope",
+     ASCTL_CALL("GET", "/v1/technicians", .query = TECH_QUERY, .print = print_techs)},
     {"technician", "save", "LOGIN --name N --center C --skills CAT[,CAT…] [--inactive]",
-     "register or change a technician", te_save},
+     "register or change a technician", te_save, NULL},
     {"technician", "workload", "[--date YYYY-MM-DD] [--center C]", "orders per technician on a day",
-     te_workload},
-    {NULL, NULL, NULL, NULL, NULL},
+     ASCTL_CALL("GET", "/v1/technicians/workload", .query = LOAD_QUERY, .print = print_load)},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
