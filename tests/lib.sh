@@ -231,3 +231,11 @@ wait_http() {
     done
     return 1
 }
+
+# wait_state TICKET STATE [TOKEN] — wait_http until the ticket is in STATE (read with TOKEN, the
+# centre's by default); the last answer stays in HTTP_BODY.
+wait_state() { wait_http "/v1/tickets/$1" "${3:-$AS_TOKEN_CENTER}" .state "$2"; }
+
+# wait_decided TICKET [TOKEN] — wait_http until the ticket has left `received` (the warranty
+# decision has come back).
+wait_decided() { wait_http "/v1/tickets/$1" "${2:-$AS_TOKEN_CENTER}" '.state != "received"' true; }

@@ -16,14 +16,6 @@ ticket_body() {
       purchase: {invoice_date: $inv, price_cents: 199900, invoice: true, warranty_card: true},
       fault: {code: "NO_POWER", listed: true}, request: "repair"}'
 }
-wait_decided() {
-    local i
-    for i in $(seq 1 50); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"
-        [ "$(jbody .state)" != received ] && return 0
-        sleep 0.1
-    done
-}
 repair() { # one repair of the device, to the hand-back; prints nothing
     http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body)"
     local id

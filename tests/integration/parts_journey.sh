@@ -13,15 +13,6 @@ SKU="T$RUN-SCREEN"
 
 # wait_for NAME EXPECTED SQL — poll SQL (up to 10 s) until it prints EXPECTED; assert it.
 wait_for() { t_poll "$1" "$2" q "$3"; }
-# wait_state TICKET STATE — poll intake (up to 10 s) until the ticket is in STATE.
-wait_state() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"
-        [ "$(jbody .state)" = "$2" ] && return 0
-        sleep 0.1
-    done
-}
 
 http POST /v1/parts/skus "$AS_TOKEN_WAREHOUSE" \
     "{\"sku\":\"$SKU\",\"name\":\"HX-10 screen (journey)\",\"brand\":\"Huaxin\",\"manufacturer\":\"HUAXIN\",\"compatible_models\":[\"HX-10\"],\"unit_cost_cents\":52000,\"list_price_cents\":89900,\"defective_return_required\":true}"
