@@ -232,6 +232,20 @@ wait_http() {
     return 1
 }
 
+# until_status STATUS METHOD PATH [TOKEN] [BODY] — repeat the request (http) until it answers
+# STATUS (10 s at most; status 1 otherwise), e.g. while a new centre reaches the services on the
+# people stream.
+until_status() {
+    local want=$1 i
+    shift
+    for ((i = 0; i < 50; i++)); do
+        http "$@"
+        [ "$HTTP_STATUS" = "$want" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
 # wait_state TICKET STATE [TOKEN] — wait_http until the ticket is in STATE (read with TOKEN, the
 # centre's by default); the last answer stays in HTTP_BODY.
 wait_state() { wait_http "/v1/tickets/$1" "${3:-$AS_TOKEN_CENTER}" .state "$2"; }

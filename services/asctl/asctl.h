@@ -117,6 +117,8 @@ typedef struct asctl_verb {
     const asctl_view_t *view;
     const char *arg;   /* the body field the one argument goes to (then `path` has no "%s") */
     const char *fixed; /* a JSON object whose fields every request's body carries, or NULL */
+    const char *one;   /* or: an optional argument; with it, GET `one` (its "%s" the argument) */
+    void (*print_one)(json_t *); /* prints that answer */
 } asctl_verb_t;
 extern const char *const ASCTL_NO_FIELDS[];
 /* The last two members of a command table row for a declared verb:
@@ -138,13 +140,6 @@ const char *asctl_verb_pos(int argc, char **argv, const char *spec, int k);
 asctl_opts_t asctl_verb_opts(const asctl_opts_t *o, int argc, char **argv);
 int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *const *map);
 int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment);
-/* A list verb: no positional argument, the options of `map` (its only options) become the
- * query parameters of GET `base`, the answer goes to `print`. Returns the exit code. */
-int asctl_verb_list(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *base,
-                    const char *const *map, void (*print)(json_t *));
-/* The same, the answer printed through a view. */
-int asctl_verb_list_view(const asctl_opts_t *o, int argc, char **argv, const char *cmd,
-                         const char *base, const char *const *map, const asctl_view_t *v);
 int asctl_verb_int(const char *v, const char *what, long long *out);
 int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map);
 const char *asctl_verb_yuan(long long cents, char *buf, size_t len);

@@ -86,18 +86,6 @@ static void print_charges(json_t *c)
         asctl_verb_line("note", json_string_value(n));
 }
 
-static int s_charges(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "settlement charges") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/charges/%s",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_charges);
-}
-
 static const char *const INVOICE_MONEY[] = {"net_cents", "vat_cents", "total_cents", NULL};
 
 static void print_invoice(json_t *inv)
@@ -132,27 +120,6 @@ static void print_invoices(json_t *ans)
     const char *next = json_string_value(json_object_get(ans, "next"));
     if (next)
         printf("\nmore: asctl settlement invoices --after %s (with the same filters)\n", next);
-}
-
-static int s_invoices(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center",  "--year", "year", "--after",
-                                    "after",    "--limit", "limit",  NULL};
-    const char *spec = "--center= --year= --after= --limit=";
-    int n = asctl_verb_check(argc, argv, spec, 0, 1, "settlement invoices");
-    if (n < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/settlement/invoices";
-    if (n == 1) {
-        if (asctl_verb_path(path, sizeof path, "/v1/settlement/invoices/%s",
-                            asctl_verb_pos(argc, argv, spec, 0)) < 0)
-            return ASCTL_USAGE;
-        return asctl_request(&o, "GET", path, NULL, NULL, print_invoice);
-    }
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_invoices);
 }
 
 /* ---- manufacturer claims ----------------------------------------------------------------- */
@@ -221,28 +188,6 @@ static void print_claims(json_t *ans)
         printf("\nmore: asctl settlement claims --after %s (with the same filters)\n", next);
 }
 
-static int s_claims(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--manufacturer", "manufacturer", "--period", "period",
-                                    "--state",        "state",        "--after",  "after",
-                                    "--limit",        "limit",        NULL};
-    const char *spec = "--manufacturer= --period= --state= --after= --limit=";
-    int n = asctl_verb_check(argc, argv, spec, 0, 1, "settlement claims");
-    if (n < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/settlement/claims";
-    if (n == 1) {
-        if (asctl_verb_path(path, sizeof path, "/v1/settlement/claims/%s",
-                            asctl_verb_pos(argc, argv, spec, 0)) < 0)
-            return ASCTL_USAGE;
-        return asctl_request(&o, "GET", path, NULL, NULL, print_claim);
-    }
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_claims);
-}
-
 static int claim_post(const asctl_opts_t *o, const char *id, const char *verb, json_t *body)
 {
     char fmt[128], path[256];
@@ -252,18 +197,6 @@ static int claim_post(const asctl_opts_t *o, const char *id, const char *verb, j
         return ASCTL_USAGE;
     }
     return asctl_request(o, "POST", path, body, NULL, print_claim);
-}
-
-static int s_claim_submit(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--defer-waiting";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement claim-submit") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_flag(argc, argv, "--defer-waiting"))
-        json_object_set_new(b, "defer_waiting", json_true());
-    return claim_post(&o, asctl_verb_pos(argc, argv, spec, 0), "submit", b);
 }
 
 /* Yuan with exactly two decimals: "50.00" (the service checks the same). */
@@ -448,49 +381,6 @@ static void print_refund(json_t *r)
     }
 }
 
-static int s_refunds(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 1, "settlement refunds") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    const char *t = asctl_verb_pos(argc, argv, "", 0);
-    if (!t)
-        return asctl_request(&o, "GET", "/v1/settlement/refunds", NULL, NULL, print_refunds);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/refunds/%s", t) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_refund);
-}
-
-static int s_refund_pay(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--method= --amount-cents= --date= --reference=";
-    static const char *const map[] = {
-        "--method", "method",    "s", "--amount-cents", "amount_cents", "i",
-        "--date",   "paid_date", "s", "--reference",    "reference",    "s",
-        NULL};
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement refund-pay") < 0)
-        return ASCTL_USAGE;
-    if (!asctl_opt(argc, argv, "--method")) {
-        fprintf(stderr, "asctl: settlement refund-pay needs --method "
-                        "cash|card|wechat_pay|alipay|bank_transfer\n");
-        return ASCTL_USAGE;
-    }
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/refunds/%s/payout",
-                        asctl_verb_pos(argc, argv, spec, 0)) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request(&o, "POST", path, b, NULL, print_refund);
-}
-
 /* ---- periods, balance, costs, entries ---------------------------------------------------- */
 
 static const char *const DC_MONEY[] = {"debit_cents", "credit_cents", "balance_cents", NULL};
@@ -517,26 +407,6 @@ static void print_period(json_t *p)
     asctl_print_row(p, DC_MONEY, PERIOD_COLS, ASCTL_NCOLS(PERIOD_COLS));
 }
 
-static int s_periods(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 0, "settlement periods") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    return asctl_request(&o, "GET", "/v1/settlement/periods", NULL, NULL, print_periods);
-}
-
-static int s_close(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "settlement close") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/periods/%s/close",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "POST", path, json_object(), NULL, print_period);
-}
-
 static void print_balance(json_t *ans)
 {
     static const asctl_col_t cols[] = {
@@ -555,13 +425,6 @@ static void print_balance(json_t *ans)
            asctl_get(ans, "entries", b, sizeof b), yuan_of(ans, "debit_cents", y1, sizeof y1),
            yuan_of(ans, "credit_cents", y2, sizeof y2),
            json_is_true(json_object_get(ans, "balanced")) ? "yes" : "NO");
-}
-
-static int s_balance(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--period", "period", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "settlement balance", "/v1/settlement/balance", q,
-                           print_balance);
 }
 
 static void print_costs(json_t *ans)
@@ -603,13 +466,6 @@ static void print_costs(json_t *ans)
     json_decref(rows);
 }
 
-static int s_costs(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "settlement costs", "/v1/settlement/costs", q,
-                           print_costs);
-}
-
 static void print_entry(json_t *e)
 {
     char b[512];
@@ -638,36 +494,6 @@ static void print_entry(json_t *e)
     asctl_verb_add_yuan(lines, DC_MONEY);
     printf("\n");
     asctl_print_table(lines, cols, sizeof cols / sizeof cols[0]);
-}
-
-static int s_entry(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "settlement entry") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/entries/%s",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_entry);
-}
-
-static int s_reverse(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--reason=";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement reverse") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    const char *reason = asctl_opt(argc, argv, "--reason");
-    if (!reason) {
-        fprintf(stderr, "asctl: settlement reverse needs --reason TEXT\n");
-        return ASCTL_USAGE;
-    }
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/entries/%s/reverse",
-                        asctl_verb_pos(argc, argv, spec, 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "POST", path, json_pack("{s:s}", "reason", reason), NULL, print_entry);
 }
 
 /* ---- the finance export ------------------------------------------------------------------ */
@@ -994,16 +820,38 @@ static int s_export(const asctl_opts_t *o0, int argc, char **argv)
     return code;
 }
 
+static const char *const INVOICE_QUERY[] = {"--center", "center",  "--year", "year", "--after",
+                                            "after",    "--limit", "limit",  NULL};
+static const char *const CLAIM_QUERY[] = {"--manufacturer", "manufacturer", "--period", "period",
+                                          "--state",        "state",        "--after",  "after",
+                                          "--limit",        "limit",        NULL};
+static const char *const DEFER_FIELD[] = {"--defer-waiting", "defer_waiting", "b", NULL};
+static const char *const REFUND_FIELDS[] = {
+    "--method", "method",    "s", "--amount-cents", "amount_cents", "i",
+    "--date",   "paid_date", "s", "--reference",    "reference",    "s",
+    NULL};
+static const char *const METHOD[] = {"--method", NULL};
+static const char *const BALANCE_QUERY[] = {"--period", "period", "--from", "from",
+                                            "--to",     "to",     NULL};
+static const char *const COSTS_QUERY[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
+static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
+static const char *const REASON[] = {"--reason", NULL};
+
 const asctl_cmd_t asctl_settlement_cmds[] = {
     {"settlement", "charges", "TICKET", "a ticket's charge lines, payers, totals and entries",
-     s_charges, NULL},
+     ASCTL_CALL("GET", "/v1/settlement/charges/%s", .print = print_charges)},
     {"settlement", "invoices", "[NO] [--center C] [--year Y] [--after NO] [--limit N]",
-     "customer invoices, or one invoice with its lines", s_invoices, NULL},
+     "customer invoices, or one invoice with its lines",
+     ASCTL_CALL("GET", "/v1/settlement/invoices", .query = INVOICE_QUERY, .print = print_invoices,
+                .one = "/v1/settlement/invoices/%s", .print_one = print_invoice)},
     {"settlement", "claims", "[ID] [--manufacturer M] [--period YYYY-MM] [--state S]",
-     "manufacturer claims, or one claim with its lines", s_claims, NULL},
+     "manufacturer claims, or one claim with its lines",
+     ASCTL_CALL("GET", "/v1/settlement/claims", .query = CLAIM_QUERY, .print = print_claims,
+                .one = "/v1/settlement/claims/%s", .print_one = print_claim)},
     {"settlement", "claim-submit", "ID [--defer-waiting]",
      "submit an open claim (--defer-waiting: lines without their returned part move on)",
-     s_claim_submit, NULL},
+     ASCTL_CALL("POST", "/v1/settlement/claims/%s/submit", .body = DEFER_FIELD,
+                .print = print_claim)},
     {"settlement", "claim-decide",
      "ID [--approve N] [--reject N:REASON] [--partial N:YUAN:REASON] [--approve-others] "
      "[--correction REASON] | "
@@ -1013,22 +861,30 @@ const asctl_cmd_t asctl_settlement_cmds[] = {
      "ID [--amount YUAN (e.g. 175.00) | --amount-cents N] [--date YYYY-MM-DD] [--reference R]",
      "record the manufacturer's payment (default: the approved amount, today)", s_claim_pay, NULL},
     {"settlement", "refunds", "[TICKET]",
-     "refunds owed to customers not paid out yet, or one ticket's refund and payouts", s_refunds,
-     NULL},
+     "refunds owed to customers not paid out yet, or one ticket's refund and payouts",
+     ASCTL_CALL("GET", "/v1/settlement/refunds", .print = print_refunds,
+                .one = "/v1/settlement/refunds/%s", .print_one = print_refund)},
     {"settlement", "refund-pay",
      "TICKET --method cash|card|wechat_pay|alipay|bank_transfer [--amount-cents N] "
      "[--date YYYY-MM-DD] [--reference R]",
      "record the payout of a refund owed to the customer (default: all that is outstanding)",
-     s_refund_pay, NULL},
-    {"settlement", "periods", "", "accounting periods, their state and totals", s_periods, NULL},
-    {"settlement", "close", "YYYY-MM", "close an accounting period that has ended", s_close, NULL},
+     ASCTL_CALL("POST", "/v1/settlement/refunds/%s/payout", .body = REFUND_FIELDS, .need = METHOD,
+                .print = print_refund)},
+    {"settlement", "periods", "", "accounting periods, their state and totals",
+     ASCTL_CALL("GET", "/v1/settlement/periods", .print = print_periods)},
+    {"settlement", "close", "YYYY-MM", "close an accounting period that has ended",
+     ASCTL_CALL("POST", "/v1/settlement/periods/%s/close", .body = ASCTL_NO_FIELDS,
+                .print = print_period)},
     {"settlement", "balance", "[--period YYYY-MM | --from D --to D]", "the trial balance",
-     s_balance, NULL},
+     ASCTL_CALL("GET", "/v1/settlement/balance", .query = BALANCE_QUERY, .print = print_balance)},
     {"settlement", "costs", "[--group region|center|cause] [--from D] [--to D]",
-     "service cost analysis", s_costs, NULL},
-    {"settlement", "entry", "NO", "one journal entry with its lines", s_entry, NULL},
-    {"settlement", "reverse", "NO --reason TEXT", "post the reversal of a journal entry", s_reverse,
-     NULL},
+     "service cost analysis",
+     ASCTL_CALL("GET", "/v1/settlement/costs", .query = COSTS_QUERY, .print = print_costs)},
+    {"settlement", "entry", "NO", "one journal entry with its lines",
+     ASCTL_CALL("GET", "/v1/settlement/entries/%s", .print = print_entry)},
+    {"settlement", "reverse", "NO --reason TEXT", "post the reversal of a journal entry",
+     ASCTL_CALL("POST", "/v1/settlement/entries/%s/reverse", .body = REASON_FIELD, .need = REASON,
+                .print = print_entry)},
     {"settlement", "export",
      "[--from D] [--to D] [--format csv|json] [--out FILE] [--after CURSOR] [--quiet]",
      "the finance export (streamed; progress on stderr)", s_export, NULL},

@@ -162,25 +162,6 @@ static int t_show(const asctl_opts_t *o, int argc, char **argv)
     return asctl_request(o, "GET", path, NULL, NULL, print_ticket);
 }
 
-static int t_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    /* each option is the route's query parameter of the same name */
-    static const char *const q[] = {"--center", "center",   "--state", "state",   "--imei",
-                                    "imei",     "--serial", "serial",  "--phone", "phone",
-                                    "--from",   "from",     "--to",    "to",      "--after",
-                                    "after",    "--limit",  "limit",   NULL};
-    if (asctl_verb_check(argc, argv,
-                         "--center= --state= --imei= --serial= --phone= --from= --to= --after= "
-                         "--limit=",
-                         0, 0, "ticket list") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[1024] = "/v1/tickets";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_list);
-}
-
 static int post_verb(const asctl_opts_t *o, const char *id, const char *verb, json_t *body)
 {
     char path[256];
@@ -323,13 +304,6 @@ static void print_promises(json_t *ans)
     asctl_print_table(rows, PROMISE_COLS, sizeof PROMISE_COLS / sizeof PROMISE_COLS[0]);
 }
 
-static int t_promises(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--status", "status",
-                                    "--limit",  "limit",  NULL};
-    return asctl_verb_list(o0, argc, argv, "ticket promises", "/v1/promises", q, print_promises);
-}
-
 static const asctl_col_t PROMISE_REPORT_COLS[] = {
     {"CENTRE", "center", 6},   {"REGION", "region", 8},   {"OPEN", "open", 5},
     {"AT RISK", "at_risk", 7}, {"OVERDUE", "overdue", 7}, {"ESCALATED", "escalated", 9},
@@ -345,13 +319,6 @@ static void print_promise_report(json_t *ans)
                       sizeof PROMISE_REPORT_COLS / sizeof PROMISE_REPORT_COLS[0]);
 }
 
-static int t_promise_report(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "ticket promise-report", "/v1/reports/promises", q,
-                           print_promise_report);
-}
-
 static const asctl_col_t LEVEL_COLS[] = {
     {"CENTRE", "center", 6},  {"CATEGORY", "category", 20}, {"HOURS", "hours", 6},
     {"BY", "updated_by", 14}, {"AT", "updated_at", 24},
@@ -364,13 +331,6 @@ static void print_levels(json_t *ans)
            asctl_get(ans, "default_hours", b, sizeof b));
     asctl_print_table(json_object_get(ans, "levels"), LEVEL_COLS,
                       sizeof LEVEL_COLS / sizeof LEVEL_COLS[0]);
-}
-
-static int sl_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", NULL};
-    return asctl_verb_list(o0, argc, argv, "service-level list", "/v1/service-levels", q,
-                           print_levels);
 }
 
 static int sl_set(const asctl_opts_t *o0, int argc, char **argv)
@@ -451,14 +411,6 @@ static void print_scorecard(json_t *ans)
     asctl_print_table(rows, SCORECARD_COLS, sizeof SCORECARD_COLS / sizeof SCORECARD_COLS[0]);
 }
 
-static int r_scorecard(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--from", "from",     "--to",   "to", "--region",
-                                    "region", "--center", "center", NULL};
-    return asctl_verb_list(o0, argc, argv, "report scorecard", "/v1/reports/scorecard", q,
-                           print_scorecard);
-}
-
 static const asctl_col_t SC_WEIGHT_COLS[] = {
     {"VERSION", "version", 7},
     {"FROM", "effective_from", 10},
@@ -484,14 +436,6 @@ static void print_sc_weights(json_t *ans)
            asctl_get(ans, "current_version", b, sizeof b));
 }
 
-static int r_scorecard_weights(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 0, "report scorecard-weights") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    return asctl_request(&o, "GET", "/v1/scorecard/weights", NULL, NULL, print_sc_weights);
-}
-
 /* ---- the hotline's call log (issue 19.1) ---- */
 
 static const asctl_col_t CALL_COLS[] = {
@@ -511,26 +455,6 @@ static void print_calls(json_t *ans)
 {
     asctl_print_table(json_object_get(ans, "calls"), CALL_COLS,
                       sizeof CALL_COLS / sizeof CALL_COLS[0]);
-}
-
-static int c_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--phone",  "phone",    "--ticket", "ticket_id", "--category",
-                                    "category", "--center", "center",   "--from",    "from",
-                                    "--to",     "to",       "--text",   "q",         "--after",
-                                    "after",    "--limit",  "limit",    NULL};
-    return asctl_verb_list(o0, argc, argv, "hotline list", "/v1/calls", q, print_calls);
-}
-
-static int c_show(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "hotline show") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/calls/%s", asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, NULL);
 }
 
 static const asctl_col_t CALL_STAT_COLS[] = {
@@ -554,12 +478,6 @@ static void print_call_stats(json_t *ans)
         asctl_print_table(json_object_get(ans, dims[i][0]), CALL_STAT_COLS,
                           sizeof CALL_STAT_COLS / sizeof CALL_STAT_COLS[0]);
     }
-}
-
-static int c_stats(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "hotline stats", "/v1/calls/stats", q, print_call_stats);
 }
 
 static int c_record(const asctl_opts_t *o0, int argc, char **argv)
@@ -613,6 +531,23 @@ static int c_record(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", "/v1/calls", b, NULL, NULL);
 }
 
+/* each option is the route's query parameter of the same name */
+static const char *const TICKET_QUERY[] = {"--center", "center",   "--state", "state",   "--imei",
+                                           "imei",     "--serial", "serial",  "--phone", "phone",
+                                           "--from",   "from",     "--to",    "to",      "--after",
+                                           "after",    "--limit",  "limit",   NULL};
+static const char *const PROMISE_QUERY[] = {"--center", "center", "--status", "status",
+                                            "--limit",  "limit",  NULL};
+static const char *const CENTER_FROM_TO[] = {"--center", "center", "--from", "from",
+                                             "--to",     "to",     NULL};
+static const char *const CENTER_QUERY[] = {"--center", "center", NULL};
+static const char *const SCORECARD_QUERY[] = {"--from", "from",     "--to",   "to", "--region",
+                                              "region", "--center", "center", NULL};
+static const char *const CALL_QUERY[] = {
+    "--phone", "phone",  "--ticket", "ticket_id", "--category", "category", "--center",
+    "center",  "--from", "from",     "--to",      "to",         "--text",   "q",
+    "--after", "after",  "--limit",  "limit",     NULL};
+
 const asctl_cmd_t asctl_ticket_cmds[] = {
     {"ticket", "open", "--file FILE|- [--key IDEMPOTENCY-KEY]", "open a ticket from its JSON",
      t_open, NULL},
@@ -620,7 +555,7 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
     {"ticket", "list",
      "[--center C] [--state S] [--imei I] [--serial S] [--phone P] [--from D] [--to D] [--limit N] "
      "[--after ID]",
-     "list tickets", t_list, NULL},
+     "list tickets", ASCTL_CALL("GET", "/v1/tickets", .query = TICKET_QUERY, .print = print_list)},
     {"ticket", "diagnose",
      "ID [--fault-code C] [--labour-code L] [--part SKU:QTY]... [--estimate CENTS] [--promised "
      "DATE]",
@@ -635,18 +570,22 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
     {"ticket", "handback", "ID [--note T]", "hand the product back", t_handback, NULL},
     {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel, NULL},
     {"ticket", "promises", "[--center C] [--status at_risk|overdue|all] [--limit N]",
-     "running promises at risk or overdue", t_promises, NULL},
+     "running promises at risk or overdue",
+     ASCTL_CALL("GET", "/v1/promises", .query = PROMISE_QUERY, .print = print_promises)},
     {"ticket", "promise-report", "[--center C] [--from D] [--to D]",
-     "promises per centre: open, at risk, overdue, escalated, kept, missed", t_promise_report,
-     NULL},
-    {"service-level", "list", "[--center C]", "hours promised per centre and category", sl_list,
-     NULL},
+     "promises per centre: open, at risk, overdue, escalated, kept, missed",
+     ASCTL_CALL("GET", "/v1/reports/promises", .query = CENTER_FROM_TO,
+                .print = print_promise_report)},
+    {"service-level", "list", "[--center C]", "hours promised per centre and category",
+     ASCTL_CALL("GET", "/v1/service-levels", .query = CENTER_QUERY, .print = print_levels)},
     {"service-level", "set", "CENTER|* CATEGORY|* HOURS",
      "set a service level (head office; HOURS 0 removes it)", sl_set, NULL},
     {"report", "scorecard", "[--from D] [--to D] [--region R] [--center C]",
-     "the station scorecard: metrics, weighted score and rank per centre", r_scorecard, NULL},
+     "the station scorecard: metrics, weighted score and rank per centre",
+     ASCTL_CALL("GET", "/v1/reports/scorecard", .query = SCORECARD_QUERY,
+                .print = print_scorecard)},
     {"report", "scorecard-weights", "", "the scorecard weight sets and reward rules",
-     r_scorecard_weights, NULL},
+     ASCTL_CALL("GET", "/v1/scorecard/weights", .print = print_sc_weights)},
     {"hotline", "record",
      "--direction inbound|outbound --category C --summary T [--channel C] [--outcome O] "
      "[--phone P] [--name N] [--ticket ID] [--complaint ID] [--center C] [--duration S] "
@@ -656,10 +595,12 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
     {"hotline", "list",
      "[--phone P] [--ticket ID] [--category C] [--center C] [--from D] [--to D] [--text T] "
      "[--limit N] [--after ID]",
-     "search the call archive", c_list, NULL},
-    {"hotline", "show", "ID", "one call", c_show, NULL},
+     "search the call archive",
+     ASCTL_CALL("GET", "/v1/calls", .query = CALL_QUERY, .print = print_calls)},
+    {"hotline", "show", "ID", "one call", ASCTL_CALL("GET", "/v1/calls/%s", .print = NULL)},
     {"hotline", "stats", "[--center C] [--from D] [--to D]",
-     "calls by category, centre and hour of the day", c_stats, NULL},
+     "calls by category, centre and hour of the day",
+     ASCTL_CALL("GET", "/v1/calls/stats", .query = CENTER_FROM_TO, .print = print_call_stats)},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 

@@ -131,13 +131,6 @@ static void print_policy(json_t *p)
     }
 }
 
-static int w_policy(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--version", "version", NULL};
-    return asctl_verb_list(o0, argc, argv, "warranty policy", "/v1/warranty/policy", q,
-                           print_policy);
-}
-
 static void print_reevaluation(json_t *r)
 {
     char b[256];
@@ -150,18 +143,6 @@ static void print_reevaluation(json_t *r)
     print_decision(json_object_get(r, "stored"));
     printf("\nrecomputed:\n");
     print_decision(json_object_get(r, "recomputed"));
-}
-
-static int w_reevaluate(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "warranty re-evaluate") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/warranty/decisions/%s/re-evaluate",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "POST", path, NULL, NULL, print_reevaluation);
 }
 
 /* ---- review ------------------------------------------------------------------------------ */
@@ -207,13 +188,6 @@ static void print_reviews(json_t *ans)
     json_t *next = json_object_get(ans, "next");
     if (json_is_integer(next))
         printf("\nmore: asctl review list --after %lld\n", (long long)json_integer_value(next));
-}
-
-static int r_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--status", "status", "--limit", "limit",
-                                    "--after",  "after",  NULL};
-    return asctl_verb_list(o0, argc, argv, "review list", "/v1/warranty/reviews", q, print_reviews);
 }
 
 static int review_decide(const asctl_opts_t *o, const char *id, json_t *body)
@@ -278,15 +252,21 @@ static int r_override(const asctl_opts_t *o0, int argc, char **argv)
     return review_decide(&o, asctl_verb_pos(argc, argv, spec, 0), b);
 }
 
+static const char *const VERSION_QUERY[] = {"--version", "version", NULL};
+static const char *const REVIEW_QUERY[] = {"--status", "status", "--limit", "limit",
+                                           "--after",  "after",  NULL};
+
 const asctl_cmd_t asctl_warranty_cmds[] = {
     {"warranty", "evaluate", "--file FILE|-",
      "what-if: a request in the evaluation contract's JSON in, the decision out", w_evaluate, NULL},
     {"warranty", "policy", "[--version V]", "the policy version in force (or another one)",
-     w_policy, NULL},
+     ASCTL_CALL("GET", "/v1/warranty/policy", .query = VERSION_QUERY, .print = print_policy)},
     {"warranty", "re-evaluate", "TICKET",
-     "re-run a ticket's stored request under its recorded policy version", w_reevaluate, NULL},
+     "re-run a ticket's stored request under its recorded policy version",
+     ASCTL_CALL("POST", "/v1/warranty/decisions/%s/re-evaluate", .print = print_reevaluation)},
     {"review", "list", "[--status pending|decided|withdrawn] [--limit N] [--after ID]",
-     "the manual-review queue", r_list, NULL},
+     "the manual-review queue",
+     ASCTL_CALL("GET", "/v1/warranty/reviews", .query = REVIEW_QUERY, .print = print_reviews)},
     {"review", "approve", "ID [--note TEXT]", "confirm the engine's decision", r_approve, NULL},
     {"review", "override", "ID --status S --remedy R [--entitled a,b] [--free|--paid] --reason T",
      "replace the engine's decision (denied: remedy none)", r_override, NULL},

@@ -123,40 +123,6 @@ int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *
     return 0;
 }
 
-static int verb_list(const asctl_opts_t *o0, int argc, char **argv, const char *cmd,
-                     const char *base, const char *const *map, void (*print)(json_t *),
-                     const asctl_view_t *view)
-{
-    char spec[256] = "", path[1024];
-    size_t off = 0;
-    for (size_t i = 0; map[i]; i += 2) {
-        int n = snprintf(spec + off, sizeof spec - off, "%s%s=", off ? " " : "", map[i]);
-        if (n < 0 || (size_t)n >= sizeof spec - off)
-            return ASCTL_USAGE;
-        off += (size_t)n;
-    }
-    if (asctl_verb_check(argc, argv, spec, 0, 0, cmd) < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    snprintf(path, sizeof path, "%s", base);
-    if (asctl_verb_query(path, sizeof path, argc, argv, map) < 0)
-        return ASCTL_USAGE;
-    return view ? asctl_request_view(&o, "GET", path, NULL, NULL, view)
-                : asctl_request(&o, "GET", path, NULL, NULL, print);
-}
-
-int asctl_verb_list(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *base,
-                    const char *const *map, void (*print)(json_t *))
-{
-    return verb_list(o, argc, argv, cmd, base, map, print, NULL);
-}
-
-int asctl_verb_list_view(const asctl_opts_t *o, int argc, char **argv, const char *cmd,
-                         const char *base, const char *const *map, const asctl_view_t *v)
-{
-    return verb_list(o, argc, argv, cmd, base, map, NULL, v);
-}
-
 /* A path with one escaped segment: fmt holds one %s. Returns 0 or -1 when it does not fit. */
 int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment)
 {
@@ -186,15 +152,15 @@ int asctl_verb_int(const char *v, const char *what, long long *out)
 }
 
 /* Set body fields from options. `map` holds triples {option, field, kind}: kind "s" copies the
- * text, "i" a whole number, "b" sets true when the flag is present, "l" a comma-separated list
- * of words. Returns 0, or -1 (with a message) when a number is malformed. */
+ * text, "i" a whole number, "b" sets true when the flag is present ("!" false), "l" a
+ * comma-separated list of words. Returns 0, or -1 (with a message) when a number is malformed. */
 int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map)
 {
     for (size_t i = 0; map[i]; i += 3) {
         const char *opt = map[i], *field = map[i + 1], *kind = map[i + 2];
-        if (kind[0] == 'b') {
+        if (kind[0] == 'b' || kind[0] == '!') {
             if (asctl_flag(argc, argv, opt))
-                json_object_set_new(body, field, json_true());
+                json_object_set_new(body, field, json_boolean(kind[0] == 'b'));
             continue;
         }
         const char *v = asctl_opt(argc, argv, opt);
@@ -293,9 +259,9 @@ static int verb_spec(char *spec, size_t len, const asctl_verb_t *v)
         const char *const *map = part == 0 ? v->query : v->body;
         size_t step = part == 0 ? 2 : 3;
         for (size_t i = 0; map && map[i]; i += step) {
-            int flag = part == 1 && map[i + 2][0] == 'b';
-            int n = snprintf(spec + off, len - off, "%s%s%s", off ? " " : "", map[i],
-                             flag ? "" : "=");
+            int flag = part == 1 && (map[i + 2][0] == 'b' || map[i + 2][0] == '!');
+            int n =
+                snprintf(spec + off, len - off, "%s%s%s", off ? " " : "", map[i], flag ? "" : "=");
             if (n < 0 || (size_t)n >= len - off)
                 return -1;
             off += (size_t)n;
@@ -304,7 +270,8 @@ static int verb_spec(char *spec, size_t len, const asctl_verb_t *v)
     return 0;
 }
 
-/* Is every option of `need` given? Otherwise prints "asctl: CMD needs --a, --b and --c". */
+/* Is every option of `need` given? Otherwise prints "asctl: CMD needs --a, --b and --c (asctl CMD
+ * --help)". */
 static int verb_needs(int argc, char **argv, const char *const *need, const char *cmd)
 {
     size_t n = 0, missing = 0;
@@ -316,7 +283,7 @@ static int verb_needs(int argc, char **argv, const char *const *need, const char
     fprintf(stderr, "asctl: %s needs ", cmd);
     for (size_t i = 0; i < n; i++)
         fprintf(stderr, "%s%s", i == 0 ? "" : i + 1 == n ? " and " : ", ", need[i]);
-    fprintf(stderr, "\n");
+    fprintf(stderr, " (asctl %s --help)\n", cmd);
     return -1;
 }
 
@@ -326,11 +293,17 @@ int asctl_verb_run(const asctl_cmd_t *c, const asctl_opts_t *o0, int argc, char 
     char cmd[96], spec[512], path[1024];
     snprintf(cmd, sizeof cmd, "%s%s%s", c->noun, c->verb[0] ? " " : "", c->verb);
     int in_path = strstr(v->path, "%s") != NULL, npos = in_path || v->arg;
-    if (verb_spec(spec, sizeof spec, v) < 0 ||
-        asctl_verb_check(argc, argv, spec, npos, npos, cmd) < 0 ||
-        verb_needs(argc, argv, v->need, cmd) < 0)
+    if (verb_spec(spec, sizeof spec, v) < 0)
+        return ASCTL_USAGE;
+    int n = asctl_verb_check(argc, argv, spec, v->one ? 0 : npos, v->one ? 1 : npos, cmd);
+    if (n < 0 || verb_needs(argc, argv, v->need, cmd) < 0)
         return ASCTL_USAGE;
     asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
+    if (v->one && n == 1) {
+        if (asctl_verb_path(path, sizeof path, v->one, asctl_verb_pos(argc, argv, spec, 0)) < 0)
+            return ASCTL_USAGE;
+        return asctl_request(&o, "GET", path, NULL, NULL, v->print_one);
+    }
     if (in_path) {
         if (asctl_verb_path(path, sizeof path, v->path, asctl_verb_pos(argc, argv, spec, 0)) < 0)
             return ASCTL_USAGE;
@@ -339,9 +312,7 @@ int asctl_verb_run(const asctl_cmd_t *c, const asctl_opts_t *o0, int argc, char 
     }
     if (v->query && asctl_verb_query(path, sizeof path, argc, argv, v->query) < 0)
         return ASCTL_USAGE;
-    json_t *b = v->fixed ? json_loads(v->fixed, 0, NULL)
-                : v->body || v->arg ? json_object()
-                                    : NULL;
+    json_t *b = v->fixed ? json_loads(v->fixed, 0, NULL) : v->body || v->arg ? json_object() : NULL;
     if (v->arg)
         json_object_set_new(b, v->arg, json_string(asctl_verb_pos(argc, argv, spec, 0)));
     if (v->body && asctl_verb_body(b, argc, argv, v->body) < 0) {

@@ -12,15 +12,6 @@ B=SCB-$RUN
 day() { TZ=Asia/Shanghai date -d "$1 days" +%F; }
 today=$(day 0)
 yesterday=$(day -1)
-until_status() {
-    local want=$1 i
-    shift
-    for i in $(seq 1 50); do
-        http "$@"
-        [ "$HTTP_STATUS" = "$want" ] && return 0
-        sleep 0.2
-    done
-}
 ticket() { # centre imei request invoice-days-ago
     jq -nc --arg c "$1" --arg imei "$2" --arg req "$3" --arg inv "$(day "-$4")" '{
       center: $c, customer: {name: "Zhao Min", phone: "13700004444"},
