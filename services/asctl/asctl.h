@@ -78,16 +78,21 @@ int asctl_request(const asctl_opts_t *o, const char *method, const char *path, j
                   const char *idempotency_key, void (*print)(json_t *));
 
 /* A table view of an answer: the rows of its array `list_key` (NULL: the answer itself is the one
- * row) under `cols`, then `after` (or NULL) for what follows the table. */
+ * row) under `cols`, the cent fields named in `money` (or NULL) shown in yuan (the "<field>_yuan"
+ * columns), then — when the answer has a `next` cursor — the line `more` with the cursor for its
+ * %s, and `after` (or NULL) for what follows the table. */
 typedef struct asctl_view {
     const char *list_key;
     const asctl_col_t *cols;
     int ncols;
     void (*after)(json_t *answer);
+    const char *const *money;
+    const char *more;
 } asctl_view_t;
-#define ASCTL_VIEW(key, cols)                                                                      \
+/* ASCTL_VIEW(key, cols[, .money = …, .more = …, .after = …]) */
+#define ASCTL_VIEW(key_, cols_, ...)                                                               \
     {                                                                                              \
-        (key), (cols), (int)(sizeof(cols) / sizeof((cols)[0])), NULL                               \
+        .list_key = (key_), .cols = (cols_), .ncols = ASCTL_NCOLS(cols_), __VA_ARGS__              \
     }
 void asctl_print_view(json_t *answer, const asctl_view_t *v);
 /* asctl_request with the answer printed through a view (JSON with --json). */
@@ -104,9 +109,9 @@ json_t *asctl_parts(int argc, char **argv, const char *name);
 
 /* A declared verb: one request. Its options are those of `query` and `body` (no others); it
  * takes one argument when `path` holds a "%s" (the argument, URL-escaped) or `arg` names its body
- * field, none otherwise. The
- * options named in `need` must be given. `body` NULL sends no body; ASCTL_NO_FIELDS sends {}. The
- * answer goes to `view` when set, else to `print` (NULL: JSON); --json always prints JSON. */
+ * field, none otherwise. The options named in `need` must be given. `body` NULL sends no body;
+ * ASCTL_NO_FIELDS sends {}. The answer goes to `view` when set, else to `print` (NULL: JSON);
+ * --json always prints JSON. */
 typedef struct asctl_verb {
     const char *method;
     const char *path;

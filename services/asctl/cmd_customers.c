@@ -54,14 +54,8 @@ static void print_customer(json_t *c)
     }
 }
 
-static void print_customers(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "customers"), CUSTOMER_COLS,
-                      sizeof CUSTOMER_COLS / sizeof CUSTOMER_COLS[0]);
-    const char *next = json_string_value(json_object_get(ans, "next"));
-    if (next)
-        printf("\nmore: asctl customer list --after %s\n", next);
-}
+static const asctl_view_t CUSTOMERS_VIEW =
+    ASCTL_VIEW("customers", CUSTOMER_COLS, .more = "more: asctl customer list --after %s");
 
 static void print_device(json_t *d)
 {
@@ -77,14 +71,8 @@ static void print_device(json_t *d)
                       sizeof HISTORY_COLS / sizeof HISTORY_COLS[0]);
 }
 
-static void print_device_list(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "devices"), DEVICE_COLS,
-                      sizeof DEVICE_COLS / sizeof DEVICE_COLS[0]);
-    const char *next = json_string_value(json_object_get(ans, "next"));
-    if (next)
-        printf("\nmore: asctl device list --after %s\n", next);
-}
+static const asctl_view_t DEVICES_VIEW =
+    ASCTL_VIEW("devices", DEVICE_COLS, .more = "more: asctl device list --after %s");
 
 static void print_devices(json_t *ans)
 {
@@ -188,7 +176,7 @@ static const char *const DEVICE_QUERY[] = {"--imei",  "imei",  "--serial", "seri
 const asctl_cmd_t asctl_customer_cmds[] = {
     {"customer", "list", "[--phone PREFIX] [--name PREFIX] [--imei IMEI] [--limit N] [--after ID]",
      "find customers (admin, centre desks)",
-     ASCTL_CALL("GET", "/v1/customers", .query = CUSTOMER_QUERY, .print = print_customers)},
+     ASCTL_CALL("GET", "/v1/customers", .query = CUSTOMER_QUERY, .view = &CUSTOMERS_VIEW)},
     {"customer", "show", "ID", "a customer with devices and tickets (the read is audited)",
      ASCTL_CALL("GET", "/v1/customers/%s", .print = print_customer)},
     {"customer", "add",
@@ -206,6 +194,6 @@ const asctl_cmd_t asctl_customer_cmds[] = {
      ASCTL_CALL("GET", "/v1/devices/%s", .print = print_device)},
     {"device", "list", "[--imei PREFIX] [--serial PREFIX] [--vin PREFIX] [--limit N] [--after KEY]",
      "find devices by IMEI, serial or VIN prefix",
-     ASCTL_CALL("GET", "/v1/devices", .query = DEVICE_QUERY, .print = print_device_list)},
+     ASCTL_CALL("GET", "/v1/devices", .query = DEVICE_QUERY, .view = &DEVICES_VIEW)},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -26,38 +26,15 @@ static const asctl_col_t EVENT_COLS[] = {
     {"CENTRE", "center", 6}, {"AT", "occurred_at", 24},
 };
 
-static void print_webhooks(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "webhooks"), WEBHOOK_COLS,
-                      sizeof WEBHOOK_COLS / sizeof WEBHOOK_COLS[0]);
-}
+static const asctl_view_t WEBHOOKS_VIEW = ASCTL_VIEW("webhooks", WEBHOOK_COLS);
 
-static void print_webhook(json_t *w)
-{
-    json_t *rows = json_array(), *ans = json_object();
-    json_array_append(rows, w);
-    json_object_set_new(ans, "webhooks", rows);
-    print_webhooks(ans);
-    json_decref(ans);
-}
+static const asctl_view_t WEBHOOK_VIEW = ASCTL_VIEW(NULL, WEBHOOK_COLS);
 
-static void print_deliveries(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "deliveries"), DELIVERY_COLS,
-                      sizeof DELIVERY_COLS / sizeof DELIVERY_COLS[0]);
-    const char *next = json_string_value(json_object_get(ans, "next"));
-    if (next)
-        printf("\nmore: asctl webhook deliveries ID --after %s\n", next);
-}
+static const asctl_view_t DELIVERIES_VIEW =
+    ASCTL_VIEW("deliveries", DELIVERY_COLS, .more = "more: asctl webhook deliveries ID --after %s");
 
-static void print_events(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "events"), EVENT_COLS,
-                      sizeof EVENT_COLS / sizeof EVENT_COLS[0]);
-    json_t *next = json_object_get(ans, "next");
-    if (json_is_integer(next))
-        printf("\nnext: asctl events --after %lld\n", (long long)json_integer_value(next));
-}
+static const asctl_view_t EVENTS_VIEW =
+    ASCTL_VIEW("events", EVENT_COLS, .more = "next: asctl events --after %s");
 
 static const char *const WH_FIELDS[] = {
     "--url",         "url",         "s", "--types",  "event_types", "l", "--secret", "secret", "s",
@@ -77,28 +54,27 @@ const asctl_cmd_t asctl_notify_cmds[] = {
      "--url URL --types T1,T2 --secret S [--role admin|reviewer|region|center] [--center C] "
      "[--region R] [--description T]",
      "subscribe a URL to event types (signed deliveries)",
-     ASCTL_CALL("POST", "/v1/webhooks", .body = WH_FIELDS, .need = WH_NEED,
-                .print = print_webhook)},
+     ASCTL_CALL("POST", "/v1/webhooks", .body = WH_FIELDS, .need = WH_NEED, .view = &WEBHOOK_VIEW)},
     {"webhook", "list", "", "every webhook with its delivery counts",
-     ASCTL_CALL("GET", "/v1/webhooks", .print = print_webhooks)},
+     ASCTL_CALL("GET", "/v1/webhooks", .view = &WEBHOOKS_VIEW)},
     {"webhook", "show", "ID", "one webhook",
-     ASCTL_CALL("GET", "/v1/webhooks/%s", .print = print_webhook)},
+     ASCTL_CALL("GET", "/v1/webhooks/%s", .view = &WEBHOOK_VIEW)},
     {"webhook", "pause", "ID", "stop sending (deliveries keep queueing)",
-     ASCTL_CALL("POST", "/v1/webhooks/%s/pause", .body = ASCTL_NO_FIELDS, .print = print_webhook)},
+     ASCTL_CALL("POST", "/v1/webhooks/%s/pause", .body = ASCTL_NO_FIELDS, .view = &WEBHOOK_VIEW)},
     {"webhook", "resume", "ID", "send the waiting deliveries, in order",
-     ASCTL_CALL("POST", "/v1/webhooks/%s/resume", .body = ASCTL_NO_FIELDS, .print = print_webhook)},
+     ASCTL_CALL("POST", "/v1/webhooks/%s/resume", .body = ASCTL_NO_FIELDS, .view = &WEBHOOK_VIEW)},
     {"webhook", "delete", "ID", "nothing more is sent",
-     ASCTL_CALL("DELETE", "/v1/webhooks/%s", .print = print_webhook)},
+     ASCTL_CALL("DELETE", "/v1/webhooks/%s", .view = &WEBHOOK_VIEW)},
     {"webhook", "deliveries", "ID [--state pending|delivered|failed] [--after C] [--limit N]",
      "the delivery log, newest first",
      ASCTL_CALL("GET", "/v1/webhooks/%s/deliveries", .query = DELIVERY_QUERY,
-                .print = print_deliveries)},
+                .view = &DELIVERIES_VIEW)},
     {"webhook", "redeliver", "ID --stream S --from SEQ",
      "queue again every selected event of a stream from a sequence on",
      ASCTL_CALL("POST", "/v1/webhooks/%s/redeliver", .body = REDELIVER_FIELDS,
                 .need = REDELIVER_NEED)},
     {"events", "list", "[--after CURSOR] [--limit N] [--type T]",
      "the pull feed of events after a cursor (scoped like reads)",
-     ASCTL_CALL("GET", "/v1/events", .query = EVENT_QUERY, .print = print_events)},
+     ASCTL_CALL("GET", "/v1/events", .query = EVENT_QUERY, .view = &EVENTS_VIEW)},
     {NULL, NULL, NULL, NULL, NULL, NULL},
 };

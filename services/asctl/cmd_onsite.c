@@ -90,28 +90,12 @@ static void print_order(json_t *o)
     }
 }
 
-static void print_orders(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "orders"), ORDER_COLS,
-                      sizeof ORDER_COLS / sizeof ORDER_COLS[0]);
-    const char *next = json_string_value(json_object_get(ans, "next"));
-    if (next)
-        printf("\nmore: asctl service-order list --after %s\n", next);
-}
+static const asctl_view_t ORDERS_VIEW =
+    ASCTL_VIEW("orders", ORDER_COLS, .more = "more: asctl service-order list --after %s");
 
-static void print_techs(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "technicians"), TECH_COLS,
-                      sizeof TECH_COLS / sizeof TECH_COLS[0]);
-}
+static const asctl_view_t TECHS_VIEW = ASCTL_VIEW("technicians", TECH_COLS);
 
-static void print_tech(json_t *t)
-{
-    json_t *rows = json_array();
-    json_array_append(rows, t);
-    asctl_print_table(rows, TECH_COLS, sizeof TECH_COLS / sizeof TECH_COLS[0]);
-    json_decref(rows);
-}
+static const asctl_view_t TECH_VIEW = ASCTL_VIEW(NULL, TECH_COLS);
 
 static void print_load(json_t *ans)
 {
@@ -214,7 +198,7 @@ static int te_save(const asctl_opts_t *o0, int argc, char **argv)
     }
     json_object_set_new(b, "login", json_string(asctl_verb_pos(argc, argv, spec, 0)));
     json_object_set_new(b, "active", json_boolean(!asctl_flag(argc, argv, "--inactive")));
-    return asctl_request(&o, "POST", "/v1/technicians", b, NULL, print_tech);
+    return asctl_request_view(&o, "POST", "/v1/technicians", b, NULL, &TECH_VIEW);
 }
 
 static const char *const ORDER_QUERY[] = {
@@ -237,7 +221,7 @@ const asctl_cmd_t asctl_onsite_cmds[] = {
      "[--state S] [--center C] [--technician LOGIN] [--date YYYY-MM-DD] "
      "[--status at_risk|overdue] [--limit N] [--after ID]",
      "on-site service orders in scope",
-     ASCTL_CALL("GET", "/v1/service-orders", .query = ORDER_QUERY, .print = print_orders)},
+     ASCTL_CALL("GET", "/v1/service-orders", .query = ORDER_QUERY, .view = &ORDERS_VIEW)},
     {"service-order", "show", "ID", "one order as the field-service record (外出服务记录表)",
      ASCTL_CALL("GET", "/v1/service-orders/%s", .print = print_order)},
     {"service-order", "create",
@@ -263,7 +247,7 @@ const asctl_cmd_t asctl_onsite_cmds[] = {
      ASCTL_CALL("POST", "/v1/service-orders/%s/cancel", .body = REASON_FIELD,
                 .print = print_order)},
     {"technician", "list", "[--center C] [--skill CATEGORY]", "the technicians in scope",
-     ASCTL_CALL("GET", "/v1/technicians", .query = TECH_QUERY, .print = print_techs)},
+     ASCTL_CALL("GET", "/v1/technicians", .query = TECH_QUERY, .view = &TECHS_VIEW)},
     {"technician", "save", "LOGIN --name N --center C --skills CAT[,CAT…] [--inactive]",
      "register or change a technician", te_save, NULL},
     {"technician", "workload", "[--date YYYY-MM-DD] [--center C]", "orders per technician on a day",

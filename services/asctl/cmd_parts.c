@@ -47,15 +47,9 @@ static const asctl_col_t MOVE_COLS[] = {
     {"NOTE", "note", 30},
 };
 
-static void print_movements(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "movements"), MOVE_COLS,
-                      sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
-    json_t *next = json_object_get(ans, "next");
-    if (json_is_integer(next))
-        printf("\nmore: asctl parts movements --after %lld (with the same filters)\n",
-               (long long)json_integer_value(next));
-}
+static const asctl_view_t MOVEMENTS_VIEW =
+    ASCTL_VIEW("movements", MOVE_COLS,
+               .more = "more: asctl parts movements --after %s (with the same filters)");
 
 static void print_receipt(json_t *r)
 {
@@ -441,7 +435,7 @@ const asctl_cmd_t asctl_parts_cmds[] = {
      ASCTL_CALL("GET", "/v1/parts/stock", .query = STOCK_QUERY, .print = print_stock)},
     {"parts", "movements", "[--site S] [--sku K] [--kind K] [--ticket T] [--limit N] [--after ID]",
      "the stock ledger, oldest first",
-     ASCTL_CALL("GET", "/v1/parts/movements", .query = MOVE_QUERY, .print = print_movements)},
+     ASCTL_CALL("GET", "/v1/parts/movements", .query = MOVE_QUERY, .view = &MOVEMENTS_VIEW)},
     {"parts", "receive", "--site S --sku K --qty N [--note T] | --file CSV|-",
      "receive goods (a CSV site,sku,qty,note is applied whole or not at all)", p_receive, NULL},
     {"parts", "adjust", "--site S --sku K --delta N --reason R [--note T]",

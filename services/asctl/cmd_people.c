@@ -53,8 +53,7 @@ static const asctl_view_t USER = ASCTL_VIEW(NULL, USER_COLS),
                           REGIONS = ASCTL_VIEW("regions", REGION_COLS),
                           BRAND = ASCTL_VIEW(NULL, BRAND_COLS),
                           BRANDS = ASCTL_VIEW("brands", BRAND_COLS),
-                          TOKEN = {NULL, TOKEN_COLS, sizeof TOKEN_COLS / sizeof TOKEN_COLS[0],
-                                   print_token_secret},
+                          TOKEN = ASCTL_VIEW(NULL, TOKEN_COLS, .after = print_token_secret),
                           TOKENS = ASCTL_VIEW("tokens", TOKEN_COLS),
                           AUDIT = ASCTL_VIEW("entries", AUDIT_COLS);
 

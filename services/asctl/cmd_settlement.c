@@ -357,12 +357,7 @@ static const asctl_col_t REFUND_COLS[] = {
     {"OUTSTANDING", "outstanding_cents_yuan", 12},
 };
 
-static void print_refunds(json_t *ans)
-{
-    json_t *rows = json_object_get(ans, "refunds");
-    asctl_verb_add_yuan(rows, REFUND_MONEY);
-    asctl_print_table(rows, REFUND_COLS, sizeof REFUND_COLS / sizeof REFUND_COLS[0]);
-}
+static const asctl_view_t REFUNDS_VIEW = ASCTL_VIEW("refunds", REFUND_COLS, .money = REFUND_MONEY);
 
 static void print_refund(json_t *r)
 {
@@ -395,17 +390,9 @@ static const asctl_col_t PERIOD_COLS[] = {
     {"BY", "closed_by", 12},
 };
 
-static void print_periods(json_t *ans)
-{
-    json_t *p = json_object_get(ans, "periods");
-    asctl_verb_add_yuan(p, DC_MONEY);
-    asctl_print_table(p, PERIOD_COLS, sizeof PERIOD_COLS / sizeof PERIOD_COLS[0]);
-}
+static const asctl_view_t PERIODS_VIEW = ASCTL_VIEW("periods", PERIOD_COLS, .money = DC_MONEY);
 
-static void print_period(json_t *p)
-{
-    asctl_print_row(p, DC_MONEY, PERIOD_COLS, ASCTL_NCOLS(PERIOD_COLS));
-}
+static const asctl_view_t PERIOD_VIEW = ASCTL_VIEW(NULL, PERIOD_COLS, .money = DC_MONEY);
 
 static void print_balance(json_t *ans)
 {
@@ -862,7 +849,7 @@ const asctl_cmd_t asctl_settlement_cmds[] = {
      "record the manufacturer's payment (default: the approved amount, today)", s_claim_pay, NULL},
     {"settlement", "refunds", "[TICKET]",
      "refunds owed to customers not paid out yet, or one ticket's refund and payouts",
-     ASCTL_CALL("GET", "/v1/settlement/refunds", .print = print_refunds,
+     ASCTL_CALL("GET", "/v1/settlement/refunds", .view = &REFUNDS_VIEW,
                 .one = "/v1/settlement/refunds/%s", .print_one = print_refund)},
     {"settlement", "refund-pay",
      "TICKET --method cash|card|wechat_pay|alipay|bank_transfer [--amount-cents N] "
@@ -871,10 +858,10 @@ const asctl_cmd_t asctl_settlement_cmds[] = {
      ASCTL_CALL("POST", "/v1/settlement/refunds/%s/payout", .body = REFUND_FIELDS, .need = METHOD,
                 .print = print_refund)},
     {"settlement", "periods", "", "accounting periods, their state and totals",
-     ASCTL_CALL("GET", "/v1/settlement/periods", .print = print_periods)},
+     ASCTL_CALL("GET", "/v1/settlement/periods", .view = &PERIODS_VIEW)},
     {"settlement", "close", "YYYY-MM", "close an accounting period that has ended",
      ASCTL_CALL("POST", "/v1/settlement/periods/%s/close", .body = ASCTL_NO_FIELDS,
-                .print = print_period)},
+                .view = &PERIOD_VIEW)},
     {"settlement", "balance", "[--period YYYY-MM | --from D --to D]", "the trial balance",
      ASCTL_CALL("GET", "/v1/settlement/balance", .query = BALANCE_QUERY, .print = print_balance)},
     {"settlement", "costs", "[--group region|center|cause] [--from D] [--to D]",

@@ -47,13 +47,19 @@ int asctl_request_view(const asctl_opts_t *o, const char *method, const char *pa
 
 void asctl_print_view(json_t *answer, const asctl_view_t *v)
 {
-    if (v->list_key) {
-        asctl_print_table(json_object_get(answer, v->list_key), v->cols, v->ncols);
-    } else {
-        json_t *rows = json_array();
+    json_t *rows = v->list_key ? json_incref(json_object_get(answer, v->list_key)) : json_array();
+    if (!v->list_key)
         json_array_append(rows, answer);
-        asctl_print_table(rows, v->cols, v->ncols);
-        json_decref(rows);
+    if (v->money)
+        asctl_verb_add_yuan(rows, v->money);
+    asctl_print_table(rows, v->cols, v->ncols);
+    json_decref(rows);
+    json_t *next = json_object_get(answer, "next");
+    if (v->more && (json_is_string(next) || json_is_integer(next))) {
+        char b[256];
+        printf("\n");
+        printf(v->more, asctl_get(answer, "next", b, sizeof b));
+        printf("\n");
     }
     if (v->after)
         v->after(answer);
@@ -298,11 +304,7 @@ static const asctl_col_t PROMISE_COLS[] = {
     {"LEVEL", "promise_level", 14},
 };
 
-static void print_promises(json_t *ans)
-{
-    json_t *rows = json_object_get(ans, "tickets");
-    asctl_print_table(rows, PROMISE_COLS, sizeof PROMISE_COLS / sizeof PROMISE_COLS[0]);
-}
+static const asctl_view_t PROMISES_VIEW = ASCTL_VIEW("tickets", PROMISE_COLS);
 
 static const asctl_col_t PROMISE_REPORT_COLS[] = {
     {"CENTRE", "center", 6},   {"REGION", "region", 8},   {"OPEN", "open", 5},
@@ -451,11 +453,7 @@ static const asctl_col_t CALL_COLS[] = {
     {"SUMMARY", "summary", 30},
 };
 
-static void print_calls(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "calls"), CALL_COLS,
-                      sizeof CALL_COLS / sizeof CALL_COLS[0]);
-}
+static const asctl_view_t CALLS_VIEW = ASCTL_VIEW("calls", CALL_COLS);
 
 static const asctl_col_t CALL_STAT_COLS[] = {
     {"KEY", "key", 16},
@@ -571,7 +569,7 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
     {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel, NULL},
     {"ticket", "promises", "[--center C] [--status at_risk|overdue|all] [--limit N]",
      "running promises at risk or overdue",
-     ASCTL_CALL("GET", "/v1/promises", .query = PROMISE_QUERY, .print = print_promises)},
+     ASCTL_CALL("GET", "/v1/promises", .query = PROMISE_QUERY, .view = &PROMISES_VIEW)},
     {"ticket", "promise-report", "[--center C] [--from D] [--to D]",
      "promises per centre: open, at risk, overdue, escalated, kept, missed",
      ASCTL_CALL("GET", "/v1/reports/promises", .query = CENTER_FROM_TO,
@@ -596,7 +594,7 @@ const asctl_cmd_t asctl_ticket_cmds[] = {
      "[--phone P] [--ticket ID] [--category C] [--center C] [--from D] [--to D] [--text T] "
      "[--limit N] [--after ID]",
      "search the call archive",
-     ASCTL_CALL("GET", "/v1/calls", .query = CALL_QUERY, .print = print_calls)},
+     ASCTL_CALL("GET", "/v1/calls", .query = CALL_QUERY, .view = &CALLS_VIEW)},
     {"hotline", "show", "ID", "one call", ASCTL_CALL("GET", "/v1/calls/%s", .print = NULL)},
     {"hotline", "stats", "[--center C] [--from D] [--to D]",
      "calls by category, centre and hour of the day",

@@ -181,14 +181,8 @@ static const asctl_col_t REVIEW_COLS[] = {
     {"QUEUED", "created_at", 24},
 };
 
-static void print_reviews(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "reviews"), REVIEW_COLS,
-                      sizeof REVIEW_COLS / sizeof REVIEW_COLS[0]);
-    json_t *next = json_object_get(ans, "next");
-    if (json_is_integer(next))
-        printf("\nmore: asctl review list --after %lld\n", (long long)json_integer_value(next));
-}
+static const asctl_view_t REVIEWS_VIEW =
+    ASCTL_VIEW("reviews", REVIEW_COLS, .more = "more: asctl review list --after %s");
 
 static int review_decide(const asctl_opts_t *o, const char *id, json_t *body)
 {
@@ -266,7 +260,7 @@ const asctl_cmd_t asctl_warranty_cmds[] = {
      ASCTL_CALL("POST", "/v1/warranty/decisions/%s/re-evaluate", .print = print_reevaluation)},
     {"review", "list", "[--status pending|decided|withdrawn] [--limit N] [--after ID]",
      "the manual-review queue",
-     ASCTL_CALL("GET", "/v1/warranty/reviews", .query = REVIEW_QUERY, .print = print_reviews)},
+     ASCTL_CALL("GET", "/v1/warranty/reviews", .query = REVIEW_QUERY, .view = &REVIEWS_VIEW)},
     {"review", "approve", "ID [--note TEXT]", "confirm the engine's decision", r_approve, NULL},
     {"review", "override", "ID --status S --remedy R [--entitled a,b] [--free|--paid] --reason T",
      "replace the engine's decision (denied: remedy none)", r_override, NULL},

@@ -45,6 +45,16 @@ t_check "a body option reaches the service (--reason)" \
     a --token "$AS_TOKEN_ADMIN" center suspend "V$RUN" --reason "verb test"
 t_eq "the centre is suspended" suspended "$(a --token "$AS_TOKEN_ADMIN" --json center show "V$RUN" | jq -r .state)"
 
+# --- a list view names the next page ----------------------------------------------------------
+for n in 1 2; do
+    t_check "customer $n is registered" a --token "$AS_TOKEN_ADMIN" customer add \
+        --name "Verb Customer $RUN $n" --phones "1390$((RUN % 10000000 + n))" --center SH01
+done
+out=$(a --token "$AS_TOKEN_ADMIN" customer list --name "Verb Customer $RUN" --limit 1)
+t_match "one row of a longer list is followed by the cursor of the next page" \
+    $'\n\nmore: asctl customer list --after [A-Z0-9]+$' "$out"
+t_eq "the table shows one customer under its header and rule" 1 "$(grep -c "Verb Cust" <<<"$out")"
+
 # --- fixed body fields: user disable/enable send {"active": false|true} -----------------------
 t_check "a user is created" a --token "$AS_TOKEN_ADMIN" user create "vu.$RUN" --name "Verb User" \
     --role region --region "v$RUN" --password "Verb-pass-$RUN"
