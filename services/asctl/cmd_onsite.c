@@ -125,37 +125,6 @@ static int order_action(const asctl_opts_t *o0, int argc, char **argv, const cha
     return asctl_request(&o, "POST", path, b, NULL, print_order);
 }
 
-static int so_create(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--name= --phone= --address= --category= --brand= --model= --serial= "
-                       "--fault= --from= --to= --center= --ticket= --note=";
-    static const char *const map[] = {
-        "--address", "address",      "s", "--category", "category",   "s",
-        "--brand",   "brand",        "s", "--model",    "model",      "s",
-        "--serial",  "serial",       "s", "--fault",    "fault",      "s",
-        "--from",    "window_start", "s", "--to",       "window_end", "s",
-        "--center",  "center",       "s", "--ticket",   "ticket_id",  "s",
-        "--note",    "note",         "s", NULL};
-    if (asctl_verb_check(argc, argv, spec, 0, 0, "service-order create") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    const char *name = asctl_opt(argc, argv, "--name"), *phone = asctl_opt(argc, argv, "--phone");
-    if (name || phone) {
-        json_t *c = json_object();
-        if (name)
-            json_object_set_new(c, "name", json_string(name));
-        if (phone)
-            json_object_set_new(c, "phone", json_string(phone));
-        json_object_set_new(b, "customer", c);
-    }
-    return asctl_request(&o, "POST", "/v1/service-orders", b, NULL, print_order);
-}
-
 static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
 {
     static const char *const map[] = {"--at", "at", "s", "--work", "work_done", "s", NULL};
@@ -216,6 +185,15 @@ static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
 static const char *const TECH_QUERY[] = {"--center", "center", "--skill", "skill", NULL};
 static const char *const LOAD_QUERY[] = {"--date", "date", "--center", "center", NULL};
 
+static const char *const ORDER_FIELDS[] = {
+    "--name",    "customer.name", "s", "--phone",    "customer.phone", "s",
+    "--address", "address",       "s", "--category", "category",       "s",
+    "--brand",   "brand",         "s", "--model",    "model",          "s",
+    "--serial",  "serial",        "s", "--fault",    "fault",          "s",
+    "--from",    "window_start",  "s", "--to",       "window_end",     "s",
+    "--center",  "center",        "s", "--ticket",   "ticket_id",      "s",
+    "--note",    "note",          "s", NULL};
+
 const asctl_cmd_t asctl_onsite_cmds[] = {
     {"service-order", "list",
      "[--state S] [--center C] [--technician LOGIN] [--date YYYY-MM-DD] "
@@ -227,7 +205,8 @@ const asctl_cmd_t asctl_onsite_cmds[] = {
     {"service-order", "create",
      "--name N --phone P --address A --category C --fault TEXT --from TS --to TS [--brand B] "
      "[--model M] [--serial S] [--center C] [--ticket ID] [--note TEXT]",
-     "open an on-site service order", so_create, NULL},
+     "open an on-site service order",
+     ASCTL_CALL("POST", "/v1/service-orders", .body = ORDER_FIELDS, .print = print_order)},
     {"service-order", "schedule", "ID --technician LOGIN [--from TS --to TS] [--note TEXT]",
      "assign the technician (skill and region are checked)",
      ASCTL_CALL("POST", "/v1/service-orders/%s/schedule", .body = SCHEDULE_FIELDS,

@@ -483,13 +483,17 @@ static int c_record(const asctl_opts_t *o0, int argc, char **argv)
     static const char *const spec = "--direction= --channel= --category= --outcome= --phone= "
                                     "--name= --ticket= --complaint= --center= --summary= "
                                     "--duration= --started= --cause= --description= --file=";
+    /* clang-format off */
     static const char *const map[] = {
-        "--direction", "direction",  "s", "--channel",   "channel",      "s",
-        "--category",  "category",   "s", "--outcome",   "outcome",      "s",
-        "--ticket",    "ticket_id",  "s", "--complaint", "complaint_id", "s",
-        "--center",    "center",     "s", "--summary",   "summary",      "s",
-        "--duration",  "duration_s", "i", "--started",   "started_at",   "s",
+        "--direction", "direction", "s",      "--channel", "channel", "s",
+        "--category", "category", "s",        "--outcome", "outcome", "s",
+        "--ticket", "ticket_id", "s",         "--complaint", "complaint_id", "s",
+        "--center", "center", "s",            "--summary", "summary", "s",
+        "--duration", "duration_s", "i",      "--started", "started_at", "s",
+        "--phone", "customer.phone", "s",     "--name", "customer.name", "s",
+        "--cause", "complaint.cause", "s",    "--description", "complaint.description", "s",
         NULL};
+    /* clang-format on */
     if (asctl_verb_check(argc, argv, spec, 0, 0, "hotline record") < 0)
         return ASCTL_USAGE;
     asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
@@ -497,25 +501,6 @@ static int c_record(const asctl_opts_t *o0, int argc, char **argv)
     if (asctl_verb_body(b, argc, argv, map) < 0) {
         json_decref(b);
         return ASCTL_USAGE;
-    }
-    const char *phone = asctl_opt(argc, argv, "--phone"), *name = asctl_opt(argc, argv, "--name");
-    if (phone || name) {
-        json_t *cu = json_object();
-        if (phone)
-            json_object_set_new(cu, "phone", json_string(phone));
-        if (name)
-            json_object_set_new(cu, "name", json_string(name));
-        json_object_set_new(b, "customer", cu);
-    }
-    const char *cause = asctl_opt(argc, argv, "--cause");
-    const char *descr = asctl_opt(argc, argv, "--description");
-    if (cause || descr) {
-        json_t *cp = json_object();
-        if (cause)
-            json_object_set_new(cp, "cause", json_string(cause));
-        if (descr)
-            json_object_set_new(cp, "description", json_string(descr));
-        json_object_set_new(b, "complaint", cp);
     }
     const char *file = asctl_opt(argc, argv, "--file");
     if (file) {

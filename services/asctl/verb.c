@@ -153,14 +153,33 @@ int asctl_verb_int(const char *v, const char *what, long long *out)
 
 /* Set body fields from options. `map` holds triples {option, field, kind}: kind "s" copies the
  * text, "i" a whole number, "b" sets true when the flag is present ("!" false), "l" a
- * comma-separated list of words. Returns 0, or -1 (with a message) when a number is malformed. */
+ * comma-separated list of words. A field "a.b" is the field b of the object a. Returns 0, or -1
+ * (with a message) when a number is malformed. */
+/* Set `field` of `body` to `value` (taken); "a.b" is field b of the object a, made when absent. */
+static void body_set(json_t *body, const char *field, json_t *value)
+{
+    const char *dot = strchr(field, '.');
+    if (dot) {
+        char head[64];
+        snprintf(head, sizeof head, "%.*s", (int)(dot - field), field);
+        json_t *sub = json_object_get(body, head);
+        if (!json_is_object(sub)) {
+            sub = json_object();
+            json_object_set_new(body, head, sub);
+        }
+        body = sub;
+        field = dot + 1;
+    }
+    json_object_set_new(body, field, value);
+}
+
 int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map)
 {
     for (size_t i = 0; map[i]; i += 3) {
         const char *opt = map[i], *field = map[i + 1], *kind = map[i + 2];
         if (kind[0] == 'b' || kind[0] == '!') {
             if (asctl_flag(argc, argv, opt))
-                json_object_set_new(body, field, json_boolean(kind[0] == 'b'));
+                body_set(body, field, json_boolean(kind[0] == 'b'));
             continue;
         }
         const char *v = asctl_opt(argc, argv, opt);
@@ -170,7 +189,7 @@ int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map)
             long long n;
             if (asctl_verb_int(v, opt, &n) < 0)
                 return -1;
-            json_object_set_new(body, field, json_integer(n));
+            body_set(body, field, json_integer(n));
         } else if (kind[0] == 'l') {
             json_t *a = json_array();
             const char *p = v;
@@ -182,9 +201,9 @@ int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map)
                 if (*p == ',')
                     p++;
             }
-            json_object_set_new(body, field, a);
+            body_set(body, field, a);
         } else {
-            json_object_set_new(body, field, json_string(v));
+            body_set(body, field, json_string(v));
         }
     }
     return 0;

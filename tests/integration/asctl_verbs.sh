@@ -85,6 +85,20 @@ t_eq "with an unknown ticket it asks for that one (not found, exit 3)" 3 \
 t_eq "settlement invoices takes its list options" 0 \
     "$(rc --token "$AS_TOKEN_FINANCE" settlement invoices --year 2026 --limit 1)"
 
+# --- nested body fields: customer.phone, complaint.cause -------------------------------------
+phone="1380$(printf '%07d' $((RUN % 10000000)))"
+out=$(a --token "$AS_TOKEN_CENTER" --json hotline record --direction inbound --channel phone \
+    --category complaint --outcome callback_needed --summary "verb test" --phone "$phone" \
+    --name "Verb Caller" --cause attitude --description "nobody called back (verb test)")
+t_eq "hotline record --phone/--name fill the call's customer" "$phone Verb Caller" \
+    "$(jq -r '"\(.customer_phone) \(.customer_name)"' <<<"$out")"
+t_eq "and --cause/--description its complaint" true "$(jq -r .complaint_pending <<<"$out")"
+out=$(a --token "$AS_TOKEN_CENTER" --json service-order create --name "Verb Home" --phone "$phone" \
+    --address "1 Verb Road, Shanghai" --category phone_host --fault "no power" \
+    --from "$(date -u -d '+1 day' +%Y-%m-%dT09:00:00Z)" --to "$(date -u -d '+1 day' +%Y-%m-%dT12:00:00Z)" 2>&1)
+t_eq "service-order create nests --name and --phone as the customer" "Verb Home $phone" \
+    "$(jq -r '"\(.customer.name // .customer_name) \(.customer.phone // .customer_phone)"' <<<"$out" 2>/dev/null)"
+
 # --- service-order confirm maps --rating to the rating field ----------------------------------
 out=$(a --token "$AS_TOKEN_CENTER" service-order confirm "SO$RUN" --by "Verb" --rating 5 2>&1)
 t_eq "service-order confirm with --rating is sent (an unknown order: exit 3)" 3 \
