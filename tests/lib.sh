@@ -232,6 +232,21 @@ wait_http() {
     return 1
 }
 
+# ticket_json [JQ]... — a POST /v1/tickets body: a free repair of a Huaxin phone (a new IMEI, on
+# its label too) bought 40 days ago with invoice and warranty card, NO_POWER; each JQ filter is
+# applied to it in turn, e.g. ticket_json '.customer.name = "Han Mei"' '.request = "refund"'.
+ticket_json() {
+    local body f
+    body=$(jq -nc --arg inv "$(days_ago 40)" --arg imei "$(new_imei)" '{
+      customer: {name: "Zhao Min", phone: "13900002222"},
+      device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
+      purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
+      fault: {code: "NO_POWER", description: "will not power on", listed: true},
+      request: "repair"}')
+    for f in "$@"; do body=$(jq -c "$f" <<<"$body"); done
+    printf '%s\n' "$body"
+}
+
 # until_status STATUS METHOD PATH [TOKEN] [BODY] — repeat the request (http) until it answers
 # STATUS (10 s at most; status 1 otherwise), e.g. while a new centre reaches the services on the
 # people stream.

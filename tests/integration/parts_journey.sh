@@ -19,13 +19,8 @@ http POST /v1/parts/skus "$AS_TOKEN_WAREHOUSE" \
 t_status "the warehouse lists a screen that must come back when replaced" 201
 http POST /v1/parts/receipts "$AS_TOKEN_WAREHOUSE" "{\"site\":\"WH01\",\"sku\":\"$SKU\",\"qty\":3}"
 
-imei=$(new_imei)
-inv=$(TZ=Asia/Shanghai date -d "-40 days" +%F)
-http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg imei "$imei" --arg inv "$inv" '{
-    customer: {name: "Zhao Min", phone: "13900007777"},
-    device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
-    purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
-    fault: {code: "NO_DISPLAY", description: "screen stays black", listed: true}, request: "repair"}')"
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_json '.customer.phone = "13900007777"' \
+    '.fault = {code: "NO_DISPLAY", description: "screen stays black", listed: true}')"
 t_status "SH01 opens a warranty repair" 201
 id=$(jbody .id)
 wait_state "$id" adjudicated
