@@ -161,7 +161,7 @@ const asctl_cmd_t asctl_people_cmds[] = {
     {"center", "suspend", "CODE [--reason T]", "suspend a centre",
      ASCTL_CALL("POST", "/v1/centers/%s/suspend", .body = REASON_FIELD, .view = &CENTER)},
     {"center", "reopen", "CODE", "reopen a suspended centre",
-     ASCTL_CALL("POST", "/v1/centers/%s/reopen", .body = REASON_FIELD, .view = &CENTER)},
+     ASCTL_CALL("POST", "/v1/centers/%s/reopen", .body = ASCTL_NO_FIELDS, .view = &CENTER)},
     {"center", "close", "CODE [--reason T]", "close a centre",
      ASCTL_CALL("POST", "/v1/centers/%s/close", .body = REASON_FIELD, .view = &CENTER)},
     {"brand", "list", "", "brands and manufacturers",
