@@ -151,5 +151,8 @@ const char *asctl_verb_yuan(long long cents, char *buf, size_t len);
 void asctl_verb_add_yuan(json_t *rows, const char *const *fields);
 json_t *asctl_verb_read_json(const char *path);
 void asctl_verb_line(const char *label, const char *value);
+/* The "label  value" lines of `obj` (asctl_verb_line): `lines` holds pairs {label, dot path, …,
+ * NULL}; an empty value prints no line. */
+void asctl_print_lines(json_t *obj, const char *const *lines);
 
 #endif

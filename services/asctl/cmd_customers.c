@@ -22,12 +22,17 @@ static const asctl_col_t DEVICE_COLS[] = {
 static void print_customer(json_t *c)
 {
     char b[512];
-    asctl_verb_line("id", asctl_get(c, "id", b, sizeof b));
-    asctl_verb_line("name", asctl_get(c, "name", b, sizeof b));
-    asctl_verb_line("phones", asctl_get(c, "phones", b, sizeof b));
-    asctl_verb_line("address", asctl_get(c, "address", b, sizeof b));
-    asctl_verb_line("tier", asctl_get(c, "tier", b, sizeof b));
-    asctl_verb_line("owner", asctl_get(c, "account_owner", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "id", "id",
+        "name", "name",
+        "phones", "phones",
+        "address", "address",
+        "tier", "tier",
+        "owner", "account_owner",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(c, fields);
     size_t off = 0;
     const char *ch;
     json_t *yes;
@@ -59,13 +64,17 @@ static const asctl_view_t CUSTOMERS_VIEW =
 
 static void print_device(json_t *d)
 {
-    char b[256];
-    asctl_verb_line("device", asctl_get(d, "key", b, sizeof b));
-    asctl_verb_line("brand", asctl_get(d, "brand", b, sizeof b));
-    asctl_verb_line("model", asctl_get(d, "model", b, sizeof b));
-    asctl_verb_line("purchased", asctl_get(d, "purchase_date", b, sizeof b));
-    asctl_verb_line("invoice", asctl_get(d, "invoice_ref", b, sizeof b));
-    asctl_verb_line("owner", asctl_get(d, "customer_id", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "device", "key",
+        "brand", "brand",
+        "model", "model",
+        "purchased", "purchase_date",
+        "invoice", "invoice_ref",
+        "owner", "customer_id",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(d, fields);
     printf("\nhistory:\n");
     asctl_print_table(json_object_get(d, "history"), HISTORY_COLS,
                       sizeof HISTORY_COLS / sizeof HISTORY_COLS[0]);

@@ -179,14 +179,19 @@ static void print_transfer(json_t *t)
            json_string_value(json_object_get(t, "from")),
            json_string_value(json_object_get(t, "to")),
            json_string_value(json_object_get(t, "state")));
-    asctl_verb_line("origin", asctl_get(t, "origin", b, sizeof b));
-    asctl_verb_line("ticket", asctl_get(t, "ticket_id", b, sizeof b));
-    asctl_verb_line("note", asctl_get(t, "note", b, sizeof b));
-    asctl_verb_line("created", asctl_get(t, "created_at", b, sizeof b));
-    asctl_verb_line("allocated", asctl_get(t, "allocated_at", b, sizeof b));
-    asctl_verb_line("shipped", asctl_get(t, "shipped_at", b, sizeof b));
-    asctl_verb_line("received", asctl_get(t, "received_at", b, sizeof b));
-    asctl_verb_line("cancelled", asctl_get(t, "cancelled_at", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "origin", "origin",
+        "ticket", "ticket_id",
+        "note", "note",
+        "created", "created_at",
+        "allocated", "allocated_at",
+        "shipped", "shipped_at",
+        "received", "received_at",
+        "cancelled", "cancelled_at",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(t, fields);
     static const asctl_col_t cols[] = {
         {"LINE", "line_no", 4}, {"SKU", "sku", 16}, {"QTY", "qty", 5}};
     printf("\n");

@@ -59,13 +59,17 @@ static const asctl_view_t USER = ASCTL_VIEW(NULL, USER_COLS),
 
 static void print_me(json_t *a)
 {
-    char b[200];
-    asctl_verb_line("login", asctl_get(a, "login", b, sizeof b));
-    asctl_verb_line("name", asctl_get(a, "display_name", b, sizeof b));
-    asctl_verb_line("role", asctl_get(a, "role", b, sizeof b));
-    asctl_verb_line("site", asctl_get(a, "site", b, sizeof b));
-    asctl_verb_line("region", asctl_get(a, "region", b, sizeof b));
-    asctl_verb_line("auth", asctl_get(a, "auth", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "login", "login",
+        "name", "display_name",
+        "role", "role",
+        "site", "site",
+        "region", "region",
+        "auth", "auth",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(a, fields);
 }
 
 /* ---- sign-in ---- */

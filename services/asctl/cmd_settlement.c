@@ -136,12 +136,17 @@ static void print_claim(json_t *c)
     printf("amounts        claimed %s   approved %s   paid %s   %s\n",
            yuan_of(c, "claimed_cents", y1, sizeof y1), yuan_of(c, "approved_cents", y2, sizeof y2),
            yuan_of(c, "paid_cents", y3, sizeof y3), str_or(c, "currency", ""));
-    asctl_verb_line("created", json_string_value(json_object_get(c, "created_at")));
-    asctl_verb_line("submitted", json_string_value(json_object_get(c, "submitted_at")));
-    asctl_verb_line("decided", json_string_value(json_object_get(c, "decided_at")));
-    asctl_verb_line("paid", json_string_value(json_object_get(c, "paid_date")));
-    asctl_verb_line("reference", json_string_value(json_object_get(c, "reference")));
-    asctl_verb_line("deferred to", json_string_value(json_object_get(c, "deferred_to")));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "created", "created_at",
+        "submitted", "submitted_at",
+        "decided", "decided_at",
+        "paid", "paid_date",
+        "reference", "reference",
+        "deferred to", "deferred_to",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(c, fields);
     if (json_array_size(json_object_get(c, "waiting_lines")) > 0)
         asctl_verb_line("waiting", asctl_get(c, "waiting_lines", b, sizeof b));
     static const asctl_col_t cols[] = {
@@ -461,12 +466,17 @@ static void print_entry(json_t *e)
            json_string_value(json_object_get(e, "business_date")),
            json_string_value(json_object_get(e, "posting_date")),
            json_string_value(json_object_get(e, "posting_period")));
-    asctl_verb_line("memo", json_string_value(json_object_get(e, "memo")));
-    asctl_verb_line("ticket", json_string_value(json_object_get(e, "ticket_id")));
-    asctl_verb_line("invoice", json_string_value(json_object_get(e, "invoice_no")));
-    asctl_verb_line("claim", json_string_value(json_object_get(e, "claim_id")));
-    asctl_verb_line("reverses", asctl_get(e, "reverses", b, sizeof b));
-    asctl_verb_line("reversed by", asctl_get(e, "reversed_by", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "memo", "memo",
+        "ticket", "ticket_id",
+        "invoice", "invoice_no",
+        "claim", "claim_id",
+        "reverses", "reverses",
+        "reversed by", "reversed_by",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(e, fields);
     static const asctl_col_t cols[] = {
         {"LINE", "line_no", 4},
         {"ACCOUNT", "account", 7},

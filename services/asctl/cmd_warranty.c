@@ -111,13 +111,18 @@ static void print_policy(json_t *p)
     char b[512];
     printf("policy         %s%s\n", asctl_get(p, "version", b, sizeof b),
            json_is_true(json_object_get(p, "in_force")) ? "  (in force)" : "");
-    asctl_verb_line("effective", asctl_get(p, "effective_from", b, sizeof b));
-    asctl_verb_line("description", asctl_get(p, "description", b, sizeof b));
-    asctl_verb_line("phone depr.", asctl_get(p, "phone_depreciation_ppm", b, sizeof b));
-    asctl_verb_line("car use comp.", asctl_get(p, "car_use_comp_ppm", b, sizeof b));
-    asctl_verb_line("fault codes", asctl_get(p, "fault_codes", b, sizeof b));
-    asctl_verb_line("holidays", asctl_get(p, "holidays", b, sizeof b));
-    asctl_verb_line("loaded at", asctl_get(p, "loaded_at", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "effective", "effective_from",
+        "description", "description",
+        "phone depr.", "phone_depreciation_ppm",
+        "car use comp.", "car_use_comp_ppm",
+        "fault codes", "fault_codes",
+        "holidays", "holidays",
+        "loaded at", "loaded_at",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(p, fields);
     json_t *pr = json_object_get(p, "promises");
     if (json_array_size(pr) > 0) {
         static const asctl_col_t cols[] = {

@@ -264,6 +264,14 @@ void asctl_verb_line(const char *label, const char *value)
         printf("%-14s %s\n", label, value);
 }
 
+/* The "label  value" lines of `obj`: `lines` holds pairs {label, dot path, …, NULL}. */
+void asctl_print_lines(json_t *obj, const char *const *lines)
+{
+    char b[1024];
+    for (size_t i = 0; lines[i]; i += 2)
+        asctl_verb_line(lines[i], asctl_get(obj, lines[i + 1], b, sizeof b));
+}
+
 /* ---- declared verbs ---------------------------------------------------------------------- */
 
 const char *const ASCTL_NO_FIELDS[] = {NULL};

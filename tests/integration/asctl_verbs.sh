@@ -55,6 +55,13 @@ t_match "one row of a longer list is followed by the cursor of the next page" \
     $'\n\nmore: asctl customer list --after [A-Z0-9]+$' "$out"
 t_eq "the table shows one customer under its header and rule" 1 "$(grep -c "Verb Cust" <<<"$out")"
 
+cid=$(a --token "$AS_TOKEN_ADMIN" --json customer list --name "Verb Customer $RUN" --limit 1 | jq -r '.customers[0].id')
+out=$(a --token "$AS_TOKEN_ADMIN" customer show "$cid")
+t_eq "customer show prints its fields as label lines" 1 \
+    "$(grep -cE "^name +Verb Customer $RUN [12]\$" <<<"$out")"
+t_match "the first line is the id" '^id +C' "$out"
+t_eq "and no empty address line" 0 "$(grep -c '^address' <<<"$out")"
+
 # --- fixed body fields: user disable/enable send {"active": false|true} -----------------------
 t_check "a user is created" a --token "$AS_TOKEN_ADMIN" user create "vu.$RUN" --name "Verb User" \
     --role region --region "v$RUN" --password "Verb-pass-$RUN"
