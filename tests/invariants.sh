@@ -31,6 +31,8 @@
 #   AS_INV_CUSTOMER  a LIKE pattern on intake's customer_name: the cross-service ticket checks
 #                    look at these tickets only (default: every ticket)
 set -uo pipefail
+# shellcheck source=tests/helpers.sh
+. "$(dirname "${BASH_SOURCE[0]}")/helpers.sh" # wait_until
 
 AS_VAR=${AS_VAR:-var}
 ENV_FILE=$AS_VAR/run/env
@@ -94,15 +96,6 @@ has() {
     done
 }
 has_fn() { has "$@"; }
-# wait_for SECONDS COMMAND... — until COMMAND succeeds or the time is up.
-wait_for() {
-    local deadline=$((SECONDS + $1))
-    shift
-    until "$@"; do
-        [ "$SECONDS" -lt "$deadline" ] || return 1
-        sleep 0.5
-    done
-}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -133,7 +126,7 @@ for s in "${up[@]}"; do
         skip "$name" "no outbox tables in schema $s"
         continue
     fi
-    wait_for "$WAIT" published_all "$s" || true
+    wait_until "$WAIT" published_all "$s" || true
     rows=$(q "$s" "SELECT o.stream, o.last_seq, o.published_seq, coalesce(b.n, 0), coalesce(b.lo, 0),
                           coalesce(b.hi, 0)
                    FROM outbox_streams o
@@ -183,7 +176,7 @@ all_caught_up() {
         done <<<"${CONS[$s]}"
     done
 }
-wait_for "$WAIT" all_caught_up || true
+wait_until "$WAIT" all_caught_up || true
 for s in "${up[@]}"; do
     if ! has "$s" consumer_offsets consumer_applied; then
         skip "$s: consumers applied every event once" "no consumer tables in schema $s"
@@ -365,7 +358,7 @@ if is_up parts && is_up settlement && has_fn parts valuation_totals value_mismat
                       FROM journal_lines WHERE account IN ('1405', '1406', '1407')"
     }
     inv_same() { [ "$(inv_want)" = "$(inv_got)" ]; }
-    wait_for "$WAIT" inv_same || true
+    wait_until "$WAIT" inv_same || true
     check "money: ledger 1405 / 1406 / 1407 equal parts' valued stock / in transit / defective (cents)" \
         "$(inv_want)" "$(inv_got)"
     check "money: parts inventory (1405) never stood below zero, entry by entry" 0 \

@@ -242,3 +242,39 @@ staff_account() {
     wait_until 10 staff_copied "$1"
 }
 staff_copied() { [ "$(q intake "SELECT count(*) FROM staff_accounts WHERE login = '$1' AND active")" = 1 ]; }
+# ticket_json [JQ]... — a POST /v1/tickets body: a free repair of a Huaxin phone (a new IMEI, on
+# its label too) bought 40 days ago with invoice and warranty card, NO_POWER; each JQ filter is
+# applied to it in turn, e.g. ticket_json '.customer.name = "Han Mei"' '.request = "refund"'.
+ticket_json() {
+    local body f
+    body=$(jq -nc --arg inv "$(days_ago 40)" --arg imei "$(new_imei)" '{
+      customer: {name: "Zhao Min", phone: "13900002222"},
+      device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
+      purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
+      fault: {code: "NO_POWER", description: "will not power on", listed: true},
+      request: "repair"}')
+    for f in "$@"; do body=$(jq -c "$f" <<<"$body"); done
+    printf '%s\n' "$body"
+}
+
+# until_status STATUS METHOD PATH [TOKEN] [BODY] — repeat the request (http) until it answers
+# STATUS (10 s at most; status 1 otherwise), e.g. while a new centre reaches the services on the
+# people stream.
+until_status() {
+    local want=$1 i
+    shift
+    for ((i = 0; i < 50; i++)); do
+        http "$@"
+        [ "$HTTP_STATUS" = "$want" ] && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# wait_state TICKET STATE [TOKEN] — wait_http until the ticket is in STATE (read with TOKEN, the
+# centre's by default); the last answer stays in HTTP_BODY.
+wait_state() { wait_http "/v1/tickets/$1" "${3:-$AS_TOKEN_CENTER}" .state "$2"; }
+
+# wait_decided TICKET [TOKEN] — wait_http until the ticket has left `received` (the warranty
+# decision has come back).
+wait_decided() { wait_http "/v1/tickets/$1" "${2:-$AS_TOKEN_CENTER}" '.state != "received"' true; }

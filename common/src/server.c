@@ -2,12 +2,12 @@
  * frames with an error reply, dispatches to handlers, and runs SQL-backed commands through the
  * schema's idempotent exec_command() wrapper. Also answers the built-in as.HealthRequest and
  * as.ReplayRequest. */
+#include "as/proc.h"
 #include "as/bus.h"
 #include "as/log.h"
 #include "as/pbjson.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -789,36 +789,11 @@ static void lag_tick(uv_timer_t *t)
 /* This process's CPU seconds (user + system), resident bytes and open descriptors. */
 static void process_figures(double *cpu, double *rss, double *fds)
 {
-    *cpu = *rss = *fds = 0;
-    long hz = sysconf(_SC_CLK_TCK);
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (f) {
-        char buf[1024];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-        unsigned long long ut = 0, st = 0;
-        if (p &&
-            sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) == 2)
-            *cpu = (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-    }
-    long pages = 0;
-    f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%*d %ld", &pages) != 1)
-            pages = 0;
-        fclose(f);
-    }
-    *rss = (double)pages * (double)sysconf(_SC_PAGESIZE);
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        unsigned k = 0;
-        for (struct dirent *e; (e = readdir(d));)
-            k += e->d_name[0] != '.';
-        closedir(d);
-        *fds = k ? k - 1 : 0; /* opendir's own */
-    }
+    as_proc_t p;
+    as_proc_read(&p);
+    *cpu = p.cpu_s;
+    *rss = p.rss_bytes;
+    *fds = p.fds;
 }
 
 #ifndef AS_BUILD_COMMIT

@@ -49,11 +49,16 @@ void asctl_print_row(json_t *row, const char *const *money, const asctl_col_t *c
 /* The string at a dot path ("" when absent); numbers and booleans are formatted. */
 const char *asctl_get(json_t *obj, const char *path, char *buf, size_t len);
 
+struct asctl_verb;
+
+/* A row of a noun's command table: a verb either has its own `run` function or is declared
+ * (`call`, run by asctl_verb_run; `run` is NULL then). */
 typedef struct asctl_cmd {
     const char *noun, *verb;
     const char *usage; /* arguments, e.g. "ID [--note TEXT]" */
     const char *help;  /* one line */
     int (*run)(const asctl_opts_t *o, int argc, char **argv);
+    const struct asctl_verb *call;
 } asctl_cmd_t;
 
 extern const asctl_cmd_t asctl_ticket_cmds[];
@@ -73,16 +78,21 @@ int asctl_request(const asctl_opts_t *o, const char *method, const char *path, j
                   const char *idempotency_key, void (*print)(json_t *));
 
 /* A table view of an answer: the rows of its array `list_key` (NULL: the answer itself is the one
- * row) under `cols`, then `after` (or NULL) for what follows the table. */
+ * row) under `cols`, the cent fields named in `money` (or NULL) shown in yuan (the "<field>_yuan"
+ * columns), then — when the answer has a `next` cursor — the line `more` with the cursor for its
+ * %s, and `after` (or NULL) for what follows the table. */
 typedef struct asctl_view {
     const char *list_key;
     const asctl_col_t *cols;
     int ncols;
     void (*after)(json_t *answer);
+    const char *const *money;
+    const char *more;
 } asctl_view_t;
-#define ASCTL_VIEW(key, cols)                                                                      \
+/* ASCTL_VIEW(key, cols[, .money = …, .more = …, .after = …]) */
+#define ASCTL_VIEW(key_, cols_, ...)                                                               \
     {                                                                                              \
-        (key), (cols), (int)(sizeof(cols) / sizeof((cols)[0])), NULL                               \
+        .list_key = (key_), .cols = (cols_), .ncols = ASCTL_NCOLS(cols_), __VA_ARGS__              \
     }
 void asctl_print_view(json_t *answer, const asctl_view_t *v);
 /* asctl_request with the answer printed through a view (JSON with --json). */
@@ -97,7 +107,36 @@ int asctl_flag(int argc, char **argv, const char *name);
  * with a message on stderr when one is malformed. */
 json_t *asctl_parts(int argc, char **argv, const char *name);
 
-/* Helpers the verbs share (defined in cmd_warranty.c). `spec` lists a verb's options
+/* A declared verb: one request. Its options are those of `query` and `body` (no others); it
+ * takes one argument when `path` holds a "%s" (the argument, URL-escaped) or `arg` names its body
+ * field, none otherwise. The options named in `need` must be given. `body` NULL sends no body;
+ * ASCTL_NO_FIELDS sends {}. The answer goes to `view` when set, else to `print` (NULL: JSON);
+ * --json always prints JSON. */
+typedef struct asctl_verb {
+    const char *method;
+    const char *path;
+    const char *const *query; /* pairs {option, query parameter, …, NULL}, or NULL */
+    const char *const *body;  /* triples {option, field, kind, …, NULL} (asctl_verb_body) */
+    const char *const *need;  /* {option, …, NULL}, or NULL */
+    void (*print)(json_t *);
+    const asctl_view_t *view;
+    const char *arg;   /* the body field the one argument goes to (then `path` has no "%s") */
+    const char *fixed; /* a JSON object whose fields every request's body carries, or NULL */
+    const char *one;   /* or: an optional argument; with it, GET `one` (its "%s" the argument) */
+    void (*print_one)(json_t *); /* prints that answer */
+} asctl_verb_t;
+extern const char *const ASCTL_NO_FIELDS[];
+/* The last two members of a command table row for a declared verb:
+ *   {"webhook", "show", "ID", "one webhook", ASCTL_CALL("GET", "/v1/webhooks/%s", .print = p)} */
+#define ASCTL_CALL(...)                                                                            \
+    NULL, &(const asctl_verb_t)                                                                    \
+    {                                                                                              \
+        __VA_ARGS__                                                                                \
+    }
+/* Run the declared verb of `c` (c->call) on its arguments. Returns the exit code. */
+int asctl_verb_run(const asctl_cmd_t *c, const asctl_opts_t *o, int argc, char **argv);
+
+/* Helpers the verbs share (defined in verb.c). `spec` lists a verb's options
  * ("--site= --limit= --json"), `map` pairs options with JSON/query field names, NULL-terminated;
  * functions returning int answer 0 or -1 after printing the problem on stderr. */
 int asctl_verb_check(int argc, char **argv, const char *spec, int min_pos, int max_pos,
@@ -106,18 +145,14 @@ const char *asctl_verb_pos(int argc, char **argv, const char *spec, int k);
 asctl_opts_t asctl_verb_opts(const asctl_opts_t *o, int argc, char **argv);
 int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *const *map);
 int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment);
-/* A list verb: no positional argument, the options of `map` (its only options) become the
- * query parameters of GET `base`, the answer goes to `print`. Returns the exit code. */
-int asctl_verb_list(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *base,
-                    const char *const *map, void (*print)(json_t *));
-/* The same, the answer printed through a view. */
-int asctl_verb_list_view(const asctl_opts_t *o, int argc, char **argv, const char *cmd,
-                         const char *base, const char *const *map, const asctl_view_t *v);
 int asctl_verb_int(const char *v, const char *what, long long *out);
 int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map);
 const char *asctl_verb_yuan(long long cents, char *buf, size_t len);
 void asctl_verb_add_yuan(json_t *rows, const char *const *fields);
 json_t *asctl_verb_read_json(const char *path);
 void asctl_verb_line(const char *label, const char *value);
+/* The "label  value" lines of `obj` (asctl_verb_line): `lines` holds pairs {label, dot path, …,
+ * NULL}; an empty value prints no line. */
+void asctl_print_lines(json_t *obj, const char *const *lines);
 
 #endif

@@ -22,12 +22,17 @@ static const asctl_col_t DEVICE_COLS[] = {
 static void print_customer(json_t *c)
 {
     char b[512];
-    asctl_verb_line("id", asctl_get(c, "id", b, sizeof b));
-    asctl_verb_line("name", asctl_get(c, "name", b, sizeof b));
-    asctl_verb_line("phones", asctl_get(c, "phones", b, sizeof b));
-    asctl_verb_line("address", asctl_get(c, "address", b, sizeof b));
-    asctl_verb_line("tier", asctl_get(c, "tier", b, sizeof b));
-    asctl_verb_line("owner", asctl_get(c, "account_owner", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "id", "id",
+        "name", "name",
+        "phones", "phones",
+        "address", "address",
+        "tier", "tier",
+        "owner", "account_owner",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(c, fields);
     size_t off = 0;
     const char *ch;
     json_t *yes;
@@ -54,37 +59,29 @@ static void print_customer(json_t *c)
     }
 }
 
-static void print_customers(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "customers"), CUSTOMER_COLS,
-                      sizeof CUSTOMER_COLS / sizeof CUSTOMER_COLS[0]);
-    const char *next = json_string_value(json_object_get(ans, "next"));
-    if (next)
-        printf("\nmore: asctl customer list --after %s\n", next);
-}
+static const asctl_view_t CUSTOMERS_VIEW =
+    ASCTL_VIEW("customers", CUSTOMER_COLS, .more = "more: asctl customer list --after %s");
 
 static void print_device(json_t *d)
 {
-    char b[256];
-    asctl_verb_line("device", asctl_get(d, "key", b, sizeof b));
-    asctl_verb_line("brand", asctl_get(d, "brand", b, sizeof b));
-    asctl_verb_line("model", asctl_get(d, "model", b, sizeof b));
-    asctl_verb_line("purchased", asctl_get(d, "purchase_date", b, sizeof b));
-    asctl_verb_line("invoice", asctl_get(d, "invoice_ref", b, sizeof b));
-    asctl_verb_line("owner", asctl_get(d, "customer_id", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "device", "key",
+        "brand", "brand",
+        "model", "model",
+        "purchased", "purchase_date",
+        "invoice", "invoice_ref",
+        "owner", "customer_id",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(d, fields);
     printf("\nhistory:\n");
     asctl_print_table(json_object_get(d, "history"), HISTORY_COLS,
                       sizeof HISTORY_COLS / sizeof HISTORY_COLS[0]);
 }
 
-static void print_device_list(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "devices"), DEVICE_COLS,
-                      sizeof DEVICE_COLS / sizeof DEVICE_COLS[0]);
-    const char *next = json_string_value(json_object_get(ans, "next"));
-    if (next)
-        printf("\nmore: asctl device list --after %s\n", next);
-}
+static const asctl_view_t DEVICES_VIEW =
+    ASCTL_VIEW("devices", DEVICE_COLS, .more = "more: asctl device list --after %s");
 
 static void print_devices(json_t *ans)
 {
@@ -179,63 +176,33 @@ static int c_erase(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", path, b, NULL, print_customer);
 }
 
-static int get_one(const asctl_opts_t *o0, int argc, char **argv, const char *cmd, const char *fmt,
-                   void (*print)(json_t *))
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, cmd) < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, fmt, asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print);
-}
-
-static int c_show(const asctl_opts_t *o, int argc, char **argv)
-{
-    return get_one(o, argc, argv, "customer show", "/v1/customers/%s", print_customer);
-}
-
-static int c_devices(const asctl_opts_t *o, int argc, char **argv)
-{
-    return get_one(o, argc, argv, "customer devices", "/v1/customers/%s/devices", print_devices);
-}
-
-static int d_show(const asctl_opts_t *o, int argc, char **argv)
-{
-    return get_one(o, argc, argv, "device show", "/v1/devices/%s", print_device);
-}
-
-static int c_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--phone", "phone", "--name",  "name",  "--imei", "imei",
-                                    "--after", "after", "--limit", "limit", NULL};
-    return asctl_verb_list(o, argc, argv, "customer list", "/v1/customers", q, print_customers);
-}
-
-static int d_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--imei",  "imei",  "--serial", "serial", "--vin", "vin",
-                                    "--after", "after", "--limit",  "limit",  NULL};
-    return asctl_verb_list(o, argc, argv, "device list", "/v1/devices", q, print_device_list);
-}
+static const char *const CUSTOMER_QUERY[] = {"--phone", "phone", "--name",  "name",
+                                             "--imei",  "imei",  "--after", "after",
+                                             "--limit", "limit", NULL};
+static const char *const DEVICE_QUERY[] = {"--imei",  "imei",  "--serial", "serial", "--vin", "vin",
+                                           "--after", "after", "--limit",  "limit",  NULL};
 
 const asctl_cmd_t asctl_customer_cmds[] = {
     {"customer", "list", "[--phone PREFIX] [--name PREFIX] [--imei IMEI] [--limit N] [--after ID]",
-     "find customers (admin, centre desks)", c_list},
-    {"customer", "show", "ID", "a customer with devices and tickets (the read is audited)", c_show},
+     "find customers (admin, centre desks)",
+     ASCTL_CALL("GET", "/v1/customers", .query = CUSTOMER_QUERY, .view = &CUSTOMERS_VIEW)},
+    {"customer", "show", "ID", "a customer with devices and tickets (the read is audited)",
+     ASCTL_CALL("GET", "/v1/customers/%s", .print = print_customer)},
     {"customer", "add",
      "--name N --phones P[,P…] [--address A] [--tier regular|key|vip --owner NAME] [--center C] "
      "[--consent sms=yes,phone=no,…]",
-     "register a customer", c_add},
+     "register a customer", c_add, NULL},
     {"customer", "update",
      "ID [--name N] [--phones P,…] [--address A] [--tier T] [--owner NAME] [--consent …]",
-     "change a customer (phones are added)", c_update},
-    {"customer", "devices", "ID", "the customer's devices with their history", c_devices},
+     "change a customer (phones are added)", c_update, NULL},
+    {"customer", "devices", "ID", "the customer's devices with their history",
+     ASCTL_CALL("GET", "/v1/customers/%s/devices", .print = print_devices)},
     {"customer", "erase", "ID --reason TEXT",
-     "erase a customer's personal data (admin; tickets keep their ids and states)", c_erase},
-    {"device", "show", "IMEI|VIN", "a device: owner and repair history at every centre", d_show},
+     "erase a customer's personal data (admin; tickets keep their ids and states)", c_erase, NULL},
+    {"device", "show", "IMEI|VIN", "a device: owner and repair history at every centre",
+     ASCTL_CALL("GET", "/v1/devices/%s", .print = print_device)},
     {"device", "list", "[--imei PREFIX] [--serial PREFIX] [--vin PREFIX] [--limit N] [--after KEY]",
-     "find devices by IMEI, serial or VIN prefix", d_list},
-    {NULL, NULL, NULL, NULL, NULL},
+     "find devices by IMEI, serial or VIN prefix",
+     ASCTL_CALL("GET", "/v1/devices", .query = DEVICE_QUERY, .view = &DEVICES_VIEW)},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -90,28 +90,12 @@ static void print_order(json_t *o)
     }
 }
 
-static void print_orders(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "orders"), ORDER_COLS,
-                      sizeof ORDER_COLS / sizeof ORDER_COLS[0]);
-    const char *next = json_string_value(json_object_get(ans, "next"));
-    if (next)
-        printf("\nmore: asctl service-order list --after %s\n", next);
-}
+static const asctl_view_t ORDERS_VIEW =
+    ASCTL_VIEW("orders", ORDER_COLS, .more = "more: asctl service-order list --after %s");
 
-static void print_techs(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "technicians"), TECH_COLS,
-                      sizeof TECH_COLS / sizeof TECH_COLS[0]);
-}
+static const asctl_view_t TECHS_VIEW = ASCTL_VIEW("technicians", TECH_COLS);
 
-static void print_tech(json_t *t)
-{
-    json_t *rows = json_array();
-    json_array_append(rows, t);
-    asctl_print_table(rows, TECH_COLS, sizeof TECH_COLS / sizeof TECH_COLS[0]);
-    json_decref(rows);
-}
+static const asctl_view_t TECH_VIEW = ASCTL_VIEW(NULL, TECH_COLS);
 
 static void print_load(json_t *ans)
 {
@@ -139,80 +123,6 @@ static int order_action(const asctl_opts_t *o0, int argc, char **argv, const cha
         return ASCTL_USAGE;
     }
     return asctl_request(&o, "POST", path, b, NULL, print_order);
-}
-
-static int so_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--state",    "state",  "--center", "center",   "--technician",
-                                    "technician", "--date", "date",     "--status", "status",
-                                    "--after",    "after",  "--limit",  "limit",    "--order",
-                                    "order",      NULL};
-    return asctl_verb_list(o, argc, argv, "service-order list", "/v1/service-orders", q,
-                           print_orders);
-}
-
-static int so_show(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "service-order show") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/service-orders/%s",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_order);
-}
-
-static int so_create(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--name= --phone= --address= --category= --brand= --model= --serial= "
-                       "--fault= --from= --to= --center= --ticket= --note=";
-    static const char *const map[] = {
-        "--address", "address",      "s", "--category", "category",   "s",
-        "--brand",   "brand",        "s", "--model",    "model",      "s",
-        "--serial",  "serial",       "s", "--fault",    "fault",      "s",
-        "--from",    "window_start", "s", "--to",       "window_end", "s",
-        "--center",  "center",       "s", "--ticket",   "ticket_id",  "s",
-        "--note",    "note",         "s", NULL};
-    if (asctl_verb_check(argc, argv, spec, 0, 0, "service-order create") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    const char *name = asctl_opt(argc, argv, "--name"), *phone = asctl_opt(argc, argv, "--phone");
-    if (name || phone) {
-        json_t *c = json_object();
-        if (name)
-            json_object_set_new(c, "name", json_string(name));
-        if (phone)
-            json_object_set_new(c, "phone", json_string(phone));
-        json_object_set_new(b, "customer", c);
-    }
-    return asctl_request(&o, "POST", "/v1/service-orders", b, NULL, print_order);
-}
-
-static int so_schedule(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {
-        "--technician", "technician", "s", "--from", "window_start", "s", "--to", "window_end", "s",
-        "--note",       "note",       "s", NULL};
-    return order_action(o, argc, argv, "--technician= --from= --to= --note=", "schedule", map,
-                        NULL);
-}
-
-static int so_dispatch(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--note", "note", "s", NULL};
-    return order_action(o, argc, argv, "--note=", "dispatch", map, NULL);
-}
-
-static int so_check_in(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--at", "at", "s", NULL};
-    return order_action(o, argc, argv, "--at=", "check-in", map, NULL);
 }
 
 static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
@@ -265,11 +175,8 @@ static int so_pay(const asctl_opts_t *o0, int argc, char **argv)
 }
 
 /* Vans (parts sites of kind van) and travel rates: answers printed as JSON. */
-static int van_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--technician", "technician", NULL};
-    return asctl_verb_list(o, argc, argv, "van list", "/v1/parts/vans", q, NULL);
-}
+static const char *const VAN_QUERY[] = {"--center", "center", "--technician", "technician", NULL};
+static const char *const TRAVEL_QUERY[] = {"--date", "date", "--category", "category", NULL};
 
 static int van_save(const asctl_opts_t *o0, int argc, char **argv)
 {
@@ -287,13 +194,6 @@ static int van_save(const asctl_opts_t *o0, int argc, char **argv)
     json_object_set_new(b, "code", json_string(asctl_verb_pos(argc, argv, spec, 0)));
     json_object_set_new(b, "active", json_boolean(!asctl_flag(argc, argv, "--inactive")));
     return asctl_request(&o, "POST", "/v1/parts/vans", b, NULL, NULL);
-}
-
-static int tr_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--date", "date", "--category", "category", NULL};
-    return asctl_verb_list(o, argc, argv, "travel-rate list", "/v1/settlement/travel-rates", q,
-                           NULL);
 }
 
 static int tr_set(const asctl_opts_t *o0, int argc, char **argv)
@@ -314,34 +214,6 @@ static int tr_set(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", "/v1/settlement/rates/travel", b, NULL, NULL);
 }
 
-static int so_confirm(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {
-        "--by", "confirmed_by", "s",    "--signature", "signature", "s", "--rating",
-        "i",    "--note",       "note", "s",           NULL};
-    return order_action(o, argc, argv, "--by= --signature= --rating= --note=", "confirm", map,
-                        NULL);
-}
-
-static int so_cancel(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--reason", "reason", "s", NULL};
-    return order_action(o, argc, argv, "--reason=", "cancel", map, NULL);
-}
-
-static int te_list(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--skill", "skill", NULL};
-    return asctl_verb_list(o, argc, argv, "technician list", "/v1/technicians", q, print_techs);
-}
-
-static int te_workload(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const q[] = {"--date", "date", "--center", "center", NULL};
-    return asctl_verb_list(o, argc, argv, "technician workload", "/v1/technicians/workload", q,
-                           print_load);
-}
-
 static int te_save(const asctl_opts_t *o0, int argc, char **argv)
 {
     const char *spec = "--name= --center= --skills= --inactive";
@@ -357,43 +229,82 @@ static int te_save(const asctl_opts_t *o0, int argc, char **argv)
     }
     json_object_set_new(b, "login", json_string(asctl_verb_pos(argc, argv, spec, 0)));
     json_object_set_new(b, "active", json_boolean(!asctl_flag(argc, argv, "--inactive")));
-    return asctl_request(&o, "POST", "/v1/technicians", b, NULL, print_tech);
+    return asctl_request_view(&o, "POST", "/v1/technicians", b, NULL, &TECH_VIEW);
 }
+
+static const char *const ORDER_QUERY[] = {
+    "--state", "state",    "--center", "center",  "--technician", "technician", "--date",
+    "date",    "--status", "status",   "--after", "after",        "--limit",    "limit",
+    "--order", "order",    NULL};
+static const char *const SCHEDULE_FIELDS[] = {
+    "--technician", "technician", "s", "--from", "window_start", "s", "--to", "window_end", "s",
+    "--note",       "note",       "s", NULL};
+static const char *const NOTE_FIELD[] = {"--note", "note", "s", NULL};
+static const char *const AT_FIELD[] = {"--at", "at", "s", NULL};
+static const char *const CONFIRM_FIELDS[] = {
+    "--by", "confirmed_by", "s",    "--signature", "signature", "s", "--rating", "rating",
+    "i",    "--note",       "note", "s",           NULL};
+static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
+static const char *const TECH_QUERY[] = {"--center", "center", "--skill", "skill", NULL};
+static const char *const LOAD_QUERY[] = {"--date", "date", "--center", "center", NULL};
+
+static const char *const ORDER_FIELDS[] = {
+    "--name",    "customer.name", "s", "--phone",    "customer.phone", "s",
+    "--address", "address",       "s", "--category", "category",       "s",
+    "--brand",   "brand",         "s", "--model",    "model",          "s",
+    "--serial",  "serial",        "s", "--fault",    "fault",          "s",
+    "--from",    "window_start",  "s", "--to",       "window_end",     "s",
+    "--center",  "center",        "s", "--ticket",   "ticket_id",      "s",
+    "--note",    "note",          "s", NULL};
 
 const asctl_cmd_t asctl_onsite_cmds[] = {
     {"service-order", "list",
      "[--state S] [--center C] [--technician LOGIN] [--date YYYY-MM-DD] "
      "[--status at_risk|overdue] [--order newest|priority] [--limit N] [--after ID]",
-     "on-site service orders in scope", so_list},
+     "on-site service orders in scope",
+     ASCTL_CALL("GET", "/v1/service-orders", .query = ORDER_QUERY, .view = &ORDERS_VIEW)},
     {"service-order", "show", "ID", "one order as the field-service record (外出服务记录表)",
-     so_show},
+     ASCTL_CALL("GET", "/v1/service-orders/%s", .print = print_order)},
     {"service-order", "create",
      "--name N --phone P --address A --category C --fault TEXT --from TS --to TS [--brand B] "
      "[--model M] [--serial S] [--center C] [--ticket ID] [--note TEXT]",
-     "open an on-site service order", so_create},
+     "open an on-site service order",
+     ASCTL_CALL("POST", "/v1/service-orders", .body = ORDER_FIELDS, .print = print_order)},
     {"service-order", "schedule", "ID --technician LOGIN [--from TS --to TS] [--note TEXT]",
-     "assign the technician (skill and region are checked)", so_schedule},
-    {"service-order", "dispatch", "ID [--note TEXT]", "the technician sets off", so_dispatch},
-    {"service-order", "check-in", "ID [--at TS]", "the technician is on site", so_check_in},
+     "assign the technician (skill and region are checked)",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/schedule", .body = SCHEDULE_FIELDS,
+                .print = print_order)},
+    {"service-order", "dispatch", "ID [--note TEXT]", "the technician sets off",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/dispatch", .body = NOTE_FIELD,
+                .print = print_order)},
+    {"service-order", "check-in", "ID [--at TS]", "the technician is on site",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/check-in", .body = AT_FIELD, .print = print_order)},
     {"service-order", "check-out",
      "ID --work TEXT --km N [--part SKU:QTY]... [--odometer KM] [--at TS]",
-     "the work is done (the distance prices the travel fee)", so_check_out},
+     "the work is done (the distance prices the travel fee)", so_check_out, NULL},
     {"service-order", "confirm", "ID --by NAME [--signature S] [--rating 1-5] [--note TEXT]",
-     "the customer's confirmation", so_confirm},
-    {"service-order", "cancel", "ID --reason TEXT", "cancel an order not yet on site", so_cancel},
+     "the customer's confirmation",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/confirm", .body = CONFIRM_FIELDS,
+                .print = print_order)},
+    {"service-order", "cancel", "ID --reason TEXT", "cancel an order not yet on site",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/cancel", .body = REASON_FIELD,
+                .print = print_order)},
     {"service-order", "pay", "ID --method M [--reference R] [--date YYYY-MM-DD]",
-     "the customer pays the visit's invoice (posted once)", so_pay},
-    {"van", "list", "[--center C] [--technician LOGIN]", "technicians' vans in scope", van_list},
+     "the customer pays the visit's invoice (posted once)", so_pay, NULL},
+    {"van", "list", "[--center C] [--technician LOGIN]", "technicians' vans in scope",
+     ASCTL_CALL("GET", "/v1/parts/vans", .query = VAN_QUERY)},
     {"van", "save", "CODE --center C --technician LOGIN [--name N] [--inactive]",
-     "register or change a technician's van (a parts site)", van_save},
+     "register or change a technician's van (a parts site)", van_save, NULL},
     {"travel-rate", "list", "[--date YYYY-MM-DD] [--category C]",
-     "the travel rates per km, in force on a date", tr_list},
+     "the travel rates per km, in force on a date",
+     ASCTL_CALL("GET", "/v1/settlement/travel-rates", .query = TRAVEL_QUERY)},
     {"travel-rate", "set", "--category C|* --from YYYY-MM-DD --list CENTS --claim CENTS",
-     "a travel rate per km from a date (today or later)", tr_set},
-    {"technician", "list", "[--center C] [--skill CATEGORY]", "the technicians in scope", te_list},
+     "a travel rate per km from a date (today or later)", tr_set, NULL},
+    {"technician", "list", "[--center C] [--skill CATEGORY]", "the technicians in scope",
+     ASCTL_CALL("GET", "/v1/technicians", .query = TECH_QUERY, .view = &TECHS_VIEW)},
     {"technician", "save", "LOGIN --name N --center C --skills CAT[,CAT…] [--inactive]",
-     "register or change a technician", te_save},
+     "register or change a technician", te_save, NULL},
     {"technician", "workload", "[--date YYYY-MM-DD] [--center C]", "orders per technician on a day",
-     te_workload},
-    {NULL, NULL, NULL, NULL, NULL},
+     ASCTL_CALL("GET", "/v1/technicians/workload", .query = LOAD_QUERY, .print = print_load)},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -30,12 +30,6 @@ static void print_stock(json_t *ans)
     asctl_print_table(items, STOCK_COLS, sizeof STOCK_COLS / sizeof STOCK_COLS[0]);
 }
 
-static int p_stock(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--site", "site", "--sku", "sku", NULL};
-    return asctl_verb_list(o0, argc, argv, "parts stock", "/v1/parts/stock", q, print_stock);
-}
-
 static const asctl_col_t MOVE_COLS[] = {
     {"ID", "id", 6},
     {"AT", "at", 24},
@@ -53,24 +47,9 @@ static const asctl_col_t MOVE_COLS[] = {
     {"NOTE", "note", 30},
 };
 
-static void print_movements(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "movements"), MOVE_COLS,
-                      sizeof MOVE_COLS / sizeof MOVE_COLS[0]);
-    json_t *next = json_object_get(ans, "next");
-    if (json_is_integer(next))
-        printf("\nmore: asctl parts movements --after %lld (with the same filters)\n",
-               (long long)json_integer_value(next));
-}
-
-static int p_movements(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--site",  "site",     "--sku",     "sku",     "--kind",
-                                    "kind",    "--ticket", "ticket_id", "--after", "after",
-                                    "--limit", "limit",    NULL};
-    return asctl_verb_list(o0, argc, argv, "parts movements", "/v1/parts/movements", q,
-                           print_movements);
-}
+static const asctl_view_t MOVEMENTS_VIEW =
+    ASCTL_VIEW("movements", MOVE_COLS,
+               .more = "more: asctl parts movements --after %s (with the same filters)");
 
 static void print_receipt(json_t *r)
 {
@@ -162,73 +141,6 @@ static int p_receive(const asctl_opts_t *o0, int argc, char **argv)
 
 static const asctl_view_t MOVEMENT_VIEW = ASCTL_VIEW(NULL, MOVE_COLS);
 
-static int p_adjust(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--site= --sku= --delta= --reason= --note=";
-    static const char *const map[] = {"--site",  "site",  "s", "--sku",    "sku",    "s",
-                                      "--delta", "delta", "i", "--reason", "reason", "s",
-                                      "--note",  "note",  "s", NULL};
-    if (asctl_verb_check(argc, argv, spec, 0, 0, "parts adjust") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    if (!asctl_opt(argc, argv, "--site") || !asctl_opt(argc, argv, "--sku") ||
-        !asctl_opt(argc, argv, "--delta") || !asctl_opt(argc, argv, "--reason")) {
-        fprintf(stderr, "asctl: parts adjust needs --site, --sku, --delta N (+/-) and --reason\n");
-        return ASCTL_USAGE;
-    }
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request_view(&o, "POST", "/v1/parts/adjustments", b, NULL, &MOVEMENT_VIEW);
-}
-
-static int p_scrap(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--site= --sku= --qty= --reason= --good";
-    static const char *const map[] = {"--site", "site", "s",        "--sku",  "sku", "s", "--qty",
-                                      "qty",    "i",    "--reason", "reason", "s",   NULL};
-    if (asctl_verb_check(argc, argv, spec, 0, 0, "parts scrap") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    if (!asctl_opt(argc, argv, "--site") || !asctl_opt(argc, argv, "--sku") ||
-        !asctl_opt(argc, argv, "--qty") || !asctl_opt(argc, argv, "--reason")) {
-        fprintf(stderr, "asctl: parts scrap needs --site, --sku, --qty and --reason\n");
-        return ASCTL_USAGE;
-    }
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    if (asctl_flag(argc, argv, "--good"))
-        json_object_set_new(b, "defective", json_false());
-    return asctl_request_view(&o, "POST", "/v1/parts/scrap", b, NULL, &MOVEMENT_VIEW);
-}
-
-static int p_safety(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--site= --sku= --level= --reorder= --lead-days=";
-    static const char *const map[] = {
-        "--site",      "site",           "s", "--sku",     "sku",           "s",
-        "--level",     "safety_level",   "i", "--reorder", "reorder_point", "i",
-        "--lead-days", "lead_time_days", "i", NULL};
-    if (asctl_verb_check(argc, argv, spec, 0, 0, "parts safety") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    if (!asctl_opt(argc, argv, "--site") || !asctl_opt(argc, argv, "--sku")) {
-        fprintf(stderr, "asctl: parts safety needs --site and --sku\n");
-        return ASCTL_USAGE;
-    }
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request(&o, "POST", "/v1/parts/stock/safety", b, NULL, print_stock);
-}
-
 /* ---- transfers --------------------------------------------------------------------------- */
 
 static const asctl_col_t TRANSFER_COLS[] = {
@@ -267,14 +179,19 @@ static void print_transfer(json_t *t)
            json_string_value(json_object_get(t, "from")),
            json_string_value(json_object_get(t, "to")),
            json_string_value(json_object_get(t, "state")));
-    asctl_verb_line("origin", asctl_get(t, "origin", b, sizeof b));
-    asctl_verb_line("ticket", asctl_get(t, "ticket_id", b, sizeof b));
-    asctl_verb_line("note", asctl_get(t, "note", b, sizeof b));
-    asctl_verb_line("created", asctl_get(t, "created_at", b, sizeof b));
-    asctl_verb_line("allocated", asctl_get(t, "allocated_at", b, sizeof b));
-    asctl_verb_line("shipped", asctl_get(t, "shipped_at", b, sizeof b));
-    asctl_verb_line("received", asctl_get(t, "received_at", b, sizeof b));
-    asctl_verb_line("cancelled", asctl_get(t, "cancelled_at", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "origin", "origin",
+        "ticket", "ticket_id",
+        "note", "note",
+        "created", "created_at",
+        "allocated", "allocated_at",
+        "shipped", "shipped_at",
+        "received", "received_at",
+        "cancelled", "cancelled_at",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(t, fields);
     static const asctl_col_t cols[] = {
         {"LINE", "line_no", 4}, {"SKU", "sku", 16}, {"QTY", "qty", 5}};
     printf("\n");
@@ -337,48 +254,6 @@ static int p_transfer(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", "/v1/parts/transfers", b, NULL, print_transfer);
 }
 
-/* POST /v1/parts/<what>/<ID>/<verb> with an optional text field; prints via `print`. */
-static int id_action(const asctl_opts_t *o0, int argc, char **argv, const char *cmd,
-                     const char *fmt, const char *opt, const char *field, int required,
-                     void (*print)(json_t *))
-{
-    char spec[64];
-    snprintf(spec, sizeof spec, "%s=", opt ? opt : "--note");
-    if (asctl_verb_check(argc, argv, spec, 1, 1, cmd) < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    const char *v = opt ? asctl_opt(argc, argv, opt) : NULL;
-    if (required && !v) {
-        fprintf(stderr, "asctl: %s needs %s TEXT\n", cmd, opt);
-        return ASCTL_USAGE;
-    }
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, fmt, asctl_verb_pos(argc, argv, spec, 0)) < 0)
-        return ASCTL_USAGE;
-    json_t *b = json_object();
-    if (v)
-        json_object_set_new(b, field, json_string(v));
-    return asctl_request(&o, "POST", path, b, NULL, print);
-}
-
-static int p_ship(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_action(o, argc, argv, "parts ship", "/v1/parts/transfers/%s/ship", "--note", "note",
-                     0, print_transfer);
-}
-
-static int p_receive_transfer(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_action(o, argc, argv, "parts receive-transfer", "/v1/parts/transfers/%s/receive",
-                     "--note", "note", 0, print_transfer);
-}
-
-static int p_cancel_transfer(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_action(o, argc, argv, "parts cancel-transfer", "/v1/parts/transfers/%s/cancel",
-                     "--reason", "reason", 1, print_transfer);
-}
-
 /* ---- reservations, replenishment --------------------------------------------------------- */
 
 static const asctl_col_t RES_COLS[] = {
@@ -395,14 +270,6 @@ static const asctl_col_t RES_COLS[] = {
 };
 
 static const asctl_view_t RESERVATIONS_VIEW = ASCTL_VIEW("reservations", RES_COLS);
-
-static int p_reservations(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--ticket", "ticket_id", "--site", "site", "--state",
-                                    "state",    "--limit",   "limit",  NULL};
-    return asctl_verb_list_view(o0, argc, argv, "parts reservations", "/v1/parts/reservations", q,
-                                &RESERVATIONS_VIEW);
-}
 
 static void print_replenishment(json_t *ans)
 {
@@ -432,13 +299,6 @@ static void print_replenishment(json_t *ans)
     printf("\n");
 }
 
-static int p_replenishment(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--site", "site", "--sku", "sku", NULL};
-    return asctl_verb_list(o0, argc, argv, "parts replenishment", "/v1/parts/replenishment", q,
-                           print_replenishment);
-}
-
 /* ---- defective returns ------------------------------------------------------------------- */
 
 static const asctl_col_t RET_COLS[] = {
@@ -462,20 +322,6 @@ static void print_return(json_t *r)
     asctl_print_row(r, NULL, RET_COLS, ASCTL_NCOLS(RET_COLS));
 }
 
-static int p_returns(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--status",  "status",  "--site", "site", "--ticket",
-                                    "ticket_id", "--limit", "limit",  NULL};
-    return asctl_verb_list_view(o0, argc, argv, "parts returns", "/v1/parts/returns", q,
-                                &RETURNS_VIEW);
-}
-
-static int p_receive_return(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_action(o, argc, argv, "parts receive-return", "/v1/parts/returns/%s/receive",
-                     "--note", "note", 0, print_return);
-}
-
 /* ---- loaners ----------------------------------------------------------------------------- */
 
 static const asctl_col_t LOANER_COLS[] = {
@@ -489,42 +335,6 @@ static const asctl_view_t LOANERS_VIEW = ASCTL_VIEW("loaners", LOANER_COLS);
 static void print_loaner(json_t *l)
 {
     asctl_print_row(l, NULL, LOANER_COLS, ASCTL_NCOLS(LOANER_COLS));
-}
-
-static int p_loaners(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--site", "site", "--state", "state", NULL};
-    return asctl_verb_list_view(o0, argc, argv, "parts loaners", "/v1/parts/loaners", q,
-                                &LOANERS_VIEW);
-}
-
-static int p_lend(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--ticket= --customer= --phone= --note=";
-    static const char *const map[] = {"--ticket", "ticket_id", "s",     "--customer", "customer",
-                                      "s",        "--phone",   "phone", "s",          "--note",
-                                      "note",     "s",         NULL};
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "parts lend") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    if (!asctl_opt(argc, argv, "--ticket")) {
-        fprintf(stderr,
-                "asctl: parts lend needs --ticket TICKET (whose customer takes the unit)\n");
-        return ASCTL_USAGE;
-    }
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/parts/loaners/%s/lend",
-                        asctl_verb_pos(argc, argv, spec, 0)) < 0)
-        return ASCTL_USAGE;
-    json_t *b = json_object();
-    asctl_verb_body(b, argc, argv, map);
-    return asctl_request(&o, "POST", path, b, NULL, print_loaner);
-}
-
-static int p_return_loaner(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_action(o, argc, argv, "parts return-loaner", "/v1/parts/loaners/%s/return", "--note",
-                     "note", 0, print_loaner);
 }
 
 /* ---- catalogue and ledger check ---------------------------------------------------------- */
@@ -546,12 +356,6 @@ static void print_skus(json_t *ans)
     json_t *skus = json_object_get(ans, "skus");
     asctl_verb_add_yuan(skus, money);
     asctl_print_table(skus, cols, sizeof cols / sizeof cols[0]);
-}
-
-static int p_skus(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--brand", "brand", "--model", "model", "--q", "q", NULL};
-    return asctl_verb_list(o0, argc, argv, "parts skus", "/v1/parts/skus", q, print_skus);
 }
 
 static void print_ledger_check(json_t *ans)
@@ -599,43 +403,95 @@ static int p_ledger_check(const asctl_opts_t *o0, int argc, char **argv)
     return code;
 }
 
+static const char *const STOCK_QUERY[] = {"--site", "site", "--sku", "sku", NULL};
+static const char *const MOVE_QUERY[] = {"--site",  "site",     "--sku",     "sku",     "--kind",
+                                         "kind",    "--ticket", "ticket_id", "--after", "after",
+                                         "--limit", "limit",    NULL};
+static const char *const ADJUST_FIELDS[] = {"--site",  "site",  "s", "--sku",    "sku",    "s",
+                                            "--delta", "delta", "i", "--reason", "reason", "s",
+                                            "--note",  "note",  "s", NULL};
+static const char *const ADJUST_NEED[] = {"--site", "--sku", "--delta", "--reason", NULL};
+static const char *const SCRAP_FIELDS[] = {"--site", "site",      "s", "--sku",    "sku",    "s",
+                                           "--qty",  "qty",       "i", "--reason", "reason", "s",
+                                           "--good", "defective", "!", NULL};
+static const char *const SCRAP_NEED[] = {"--site", "--sku", "--qty", "--reason", NULL};
+static const char *const SAFETY_FIELDS[] = {
+    "--site",      "site",           "s", "--sku",     "sku",           "s",
+    "--level",     "safety_level",   "i", "--reorder", "reorder_point", "i",
+    "--lead-days", "lead_time_days", "i", NULL};
+static const char *const SITE_SKU[] = {"--site", "--sku", NULL};
+static const char *const NOTE_FIELD[] = {"--note", "note", "s", NULL};
+static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
+static const char *const REASON[] = {"--reason", NULL};
+static const char *const RES_QUERY[] = {"--ticket", "ticket_id", "--site", "site", "--state",
+                                        "state",    "--limit",   "limit",  NULL};
+static const char *const RET_QUERY[] = {"--status",  "status",  "--site", "site", "--ticket",
+                                        "ticket_id", "--limit", "limit",  NULL};
+static const char *const LOANER_QUERY[] = {"--site", "site", "--state", "state", NULL};
+static const char *const LEND_FIELDS[] = {
+    "--ticket", "ticket_id", "s",      "--customer", "customer", "s", "--phone",
+    "phone",    "s",         "--note", "note",       "s",        NULL};
+static const char *const TICKET[] = {"--ticket", NULL};
+static const char *const SKU_QUERY[] = {"--brand", "brand", "--model", "model", "--q", "q", NULL};
+
 const asctl_cmd_t asctl_parts_cmds[] = {
     {"parts", "stock", "[--site S] [--sku K]",
-     "stock per site and SKU: on hand, reserved, available, defective, inbound", p_stock},
+     "stock per site and SKU: on hand, reserved, available, defective, inbound",
+     ASCTL_CALL("GET", "/v1/parts/stock", .query = STOCK_QUERY, .print = print_stock)},
     {"parts", "movements", "[--site S] [--sku K] [--kind K] [--ticket T] [--limit N] [--after ID]",
-     "the stock ledger, oldest first", p_movements},
+     "the stock ledger, oldest first",
+     ASCTL_CALL("GET", "/v1/parts/movements", .query = MOVE_QUERY, .view = &MOVEMENTS_VIEW)},
     {"parts", "receive", "--site S --sku K --qty N [--note T] | --file CSV|-",
-     "receive goods (a CSV site,sku,qty,note is applied whole or not at all)", p_receive},
+     "receive goods (a CSV site,sku,qty,note is applied whole or not at all)", p_receive, NULL},
     {"parts", "adjust", "--site S --sku K --delta N --reason R [--note T]",
-     "correct on-hand stock after a count", p_adjust},
+     "correct on-hand stock after a count",
+     ASCTL_CALL("POST", "/v1/parts/adjustments", .body = ADJUST_FIELDS, .need = ADJUST_NEED,
+                .view = &MOVEMENT_VIEW)},
     {"parts", "scrap", "--site S --sku K --qty N --reason R [--good]",
-     "scrap defective units (--good: good ones)", p_scrap},
+     "scrap defective units (--good: good ones)",
+     ASCTL_CALL("POST", "/v1/parts/scrap", .body = SCRAP_FIELDS, .need = SCRAP_NEED,
+                .view = &MOVEMENT_VIEW)},
     {"parts", "safety", "--site S --sku K [--level N] [--reorder N] [--lead-days N]",
-     "set the safety stock of a site and SKU", p_safety},
+     "set the safety stock of a site and SKU",
+     ASCTL_CALL("POST", "/v1/parts/stock/safety", .body = SAFETY_FIELDS, .need = SITE_SKU,
+                .print = print_stock)},
     {"parts", "transfers", "[ID] [--site S] [--state S] [--ticket T]",
-     "transfers from or to your sites, or one transfer", p_transfers},
+     "transfers from or to your sites, or one transfer", p_transfers, NULL},
     {"parts", "transfer", "--from S --to S --part SKU:QTY... [--note T]",
-     "request a transfer (allocated at the source when it has the stock)", p_transfer},
-    {"parts", "ship", "ID [--note T]", "the source ships an allocated transfer", p_ship},
+     "request a transfer (allocated at the source when it has the stock)", p_transfer, NULL},
+    {"parts", "ship", "ID [--note T]", "the source ships an allocated transfer",
+     ASCTL_CALL("POST", "/v1/parts/transfers/%s/ship", .body = NOTE_FIELD,
+                .print = print_transfer)},
     {"parts", "receive-transfer", "ID [--note T]",
-     "the destination receives a shipped transfer (fills backorders)", p_receive_transfer},
+     "the destination receives a shipped transfer (fills backorders)",
+     ASCTL_CALL("POST", "/v1/parts/transfers/%s/receive", .body = NOTE_FIELD,
+                .print = print_transfer)},
     {"parts", "cancel-transfer", "ID --reason T", "cancel a transfer that has not left",
-     p_cancel_transfer},
+     ASCTL_CALL("POST", "/v1/parts/transfers/%s/cancel", .body = REASON_FIELD, .need = REASON,
+                .print = print_transfer)},
     {"parts", "reservations", "[--ticket T] [--site S] [--state S]",
-     "ticket part lines and their reservations", p_reservations},
+     "ticket part lines and their reservations",
+     ASCTL_CALL("GET", "/v1/parts/reservations", .query = RES_QUERY, .view = &RESERVATIONS_VIEW)},
     {"parts", "replenishment", "[--site S] [--sku K]", "what to reorder, with a suggested quantity",
-     p_replenishment},
+     ASCTL_CALL("GET", "/v1/parts/replenishment", .query = STOCK_QUERY,
+                .print = print_replenishment)},
     {"parts", "returns", "[--status owed|overdue|returned] [--site S] [--ticket T]",
-     "defective parts owed back to the warehouse", p_returns},
+     "defective parts owed back to the warehouse",
+     ASCTL_CALL("GET", "/v1/parts/returns", .query = RET_QUERY, .view = &RETURNS_VIEW)},
     {"parts", "receive-return", "ID [--note T]", "the warehouse receives a defective part",
-     p_receive_return},
+     ASCTL_CALL("POST", "/v1/parts/returns/%s/receive", .body = NOTE_FIELD, .print = print_return)},
     {"parts", "loaners", "[--site S] [--state available|lent|retired]",
-     "loaner units and who holds them", p_loaners},
+     "loaner units and who holds them",
+     ASCTL_CALL("GET", "/v1/parts/loaners", .query = LOANER_QUERY, .view = &LOANERS_VIEW)},
     {"parts", "lend", "SERIAL --ticket T [--customer NAME] [--phone P] [--note T]",
-     "lend a loaner unit to a ticket's customer", p_lend},
-    {"parts", "return-loaner", "SERIAL [--note T]", "take a loaner unit back", p_return_loaner},
-    {"parts", "skus", "[--brand B] [--model M] [--q TEXT]", "the parts catalogue", p_skus},
+     "lend a loaner unit to a ticket's customer",
+     ASCTL_CALL("POST", "/v1/parts/loaners/%s/lend", .body = LEND_FIELDS, .need = TICKET,
+                .print = print_loaner)},
+    {"parts", "return-loaner", "SERIAL [--note T]", "take a loaner unit back",
+     ASCTL_CALL("POST", "/v1/parts/loaners/%s/return", .body = NOTE_FIELD, .print = print_loaner)},
+    {"parts", "skus", "[--brand B] [--model M] [--q TEXT]", "the parts catalogue",
+     ASCTL_CALL("GET", "/v1/parts/skus", .query = SKU_QUERY, .print = print_skus)},
     {"parts", "ledger-check", "[--site S]",
-     "prove every balance equals its ledger (exit 3 on a mismatch)", p_ledger_check},
-    {NULL, NULL, NULL, NULL, NULL},
+     "prove every balance equals its ledger (exit 3 on a mismatch)", p_ledger_check, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

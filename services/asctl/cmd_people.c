@@ -53,20 +53,23 @@ static const asctl_view_t USER = ASCTL_VIEW(NULL, USER_COLS),
                           REGIONS = ASCTL_VIEW("regions", REGION_COLS),
                           BRAND = ASCTL_VIEW(NULL, BRAND_COLS),
                           BRANDS = ASCTL_VIEW("brands", BRAND_COLS),
-                          TOKEN = {NULL, TOKEN_COLS, sizeof TOKEN_COLS / sizeof TOKEN_COLS[0],
-                                   print_token_secret},
+                          TOKEN = ASCTL_VIEW(NULL, TOKEN_COLS, .after = print_token_secret),
                           TOKENS = ASCTL_VIEW("tokens", TOKEN_COLS),
                           AUDIT = ASCTL_VIEW("entries", AUDIT_COLS);
 
 static void print_me(json_t *a)
 {
-    char b[200];
-    asctl_verb_line("login", asctl_get(a, "login", b, sizeof b));
-    asctl_verb_line("name", asctl_get(a, "display_name", b, sizeof b));
-    asctl_verb_line("role", asctl_get(a, "role", b, sizeof b));
-    asctl_verb_line("site", asctl_get(a, "site", b, sizeof b));
-    asctl_verb_line("region", asctl_get(a, "region", b, sizeof b));
-    asctl_verb_line("auth", asctl_get(a, "auth", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "login", "login",
+        "name", "display_name",
+        "role", "role",
+        "site", "site",
+        "region", "region",
+        "auth", "auth",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(a, fields);
 }
 
 /* ---- sign-in ---- */
@@ -105,234 +108,72 @@ static int a_login(const asctl_opts_t *o0, int argc, char **argv)
     return ASCTL_OK;
 }
 
-static int a_whoami(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 0, "whoami") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    return asctl_request(&o, "GET", "/v1/auth/me", NULL, NULL, print_me);
-}
-
-static int t_create(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const map[] = {"--name",          "name", "s", "--days",
-                                      "expires_in_days", "i",    NULL};
-    if (asctl_verb_check(argc, argv, "--name= --days=", 0, 0, "token create") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request_view(&o, "POST", "/v1/auth/tokens", b, NULL, &TOKEN);
-}
-
-static int t_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--login", "login", NULL};
-    return asctl_verb_list_view(o0, argc, argv, "token list", "/v1/auth/tokens", q, &TOKENS);
-}
-
-/* VERB ID: METHOD fmt with the escaped ID, an optional JSON body from `map`. */
-static int id_call(const asctl_opts_t *o0, int argc, char **argv, const char *cmd, const char *spec,
-                   const char *method, const char *fmt, const char *const *map, json_t *body,
-                   const asctl_view_t *view)
-{
-    if (asctl_verb_check(argc, argv, spec, 1, 1, cmd) < 0) {
-        json_decref(body);
-        return ASCTL_USAGE;
-    }
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512];
-    if (asctl_verb_path(path, sizeof path, fmt, asctl_verb_pos(argc, argv, spec, 0)) < 0 ||
-        (map && body && asctl_verb_body(body, argc, argv, map) < 0)) {
-        json_decref(body);
-        return ASCTL_USAGE;
-    }
-    return asctl_request_view(&o, method, path, body, NULL, view);
-}
-
-static int t_revoke(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_call(o, argc, argv, "token revoke", "", "DELETE", "/v1/auth/tokens/%s", NULL, NULL,
-                   &TOKENS);
-}
-
-/* ---- users ---- */
-
-static int u_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--role", "role", "--region", "region", "--site", "site", NULL};
-    return asctl_verb_list_view(o0, argc, argv, "user list", "/v1/users", q, &USERS);
-}
-
-static int u_show(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_call(o, argc, argv, "user show", "", "GET", "/v1/users/%s", NULL, NULL, &USER);
-}
-
-static int u_create(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const map[] = {"--name",     "display_name", "s", "--role",   "role",   "s",
-                                      "--site",     "site",         "s", "--region", "region", "s",
-                                      "--password", "password",     "s", NULL};
-    const char *spec = "--name= --role= --site= --region= --password=";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "user create") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_pack("{s:s}", "login", asctl_verb_pos(argc, argv, spec, 0));
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request_view(&o, "POST", "/v1/users", b, NULL, &USER);
-}
-
-static int u_disable(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_call(o, argc, argv, "user disable", "", "PATCH", "/v1/users/%s", NULL,
-                   json_pack("{s:b}", "active", 0), &USER);
-}
-
-static int u_enable(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_call(o, argc, argv, "user enable", "", "PATCH", "/v1/users/%s", NULL,
-                   json_pack("{s:b}", "active", 1), &USER);
-}
-
-static int u_reset(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--password", "password", "s", NULL};
-    return id_call(o, argc, argv, "user reset-password", "--password=", "POST",
-                   "/v1/users/%s/password", map, json_object(), &USER);
-}
-
-/* ---- the network ---- */
-
-static int r_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {NULL};
-    return asctl_verb_list_view(o0, argc, argv, "region list", "/v1/regions", q, &REGIONS);
-}
-
-static int r_create(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const map[] = {"--name", "name", "s", NULL};
-    const char *spec = "--name=";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "region create") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_pack("{s:s}", "code", asctl_verb_pos(argc, argv, spec, 0));
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request_view(&o, "POST", "/v1/regions", b, NULL, &REGION);
-}
-
-static int c_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--region", "region", "--state", "state", NULL};
-    return asctl_verb_list_view(o0, argc, argv, "center list", "/v1/centers", q, &CENTERS);
-}
-
-static int c_show(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_call(o, argc, argv, "center show", "", "GET", "/v1/centers/%s", NULL, NULL, &CENTER);
-}
-
-static int c_open(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const map[] = {
-        "--name",   "name",   "s", "--region", "region", "s", "--address",    "address",    "s",
-        "--phone",  "phone",  "s", "--hours",  "hours",  "s", "--categories", "categories", "l",
-        "--brands", "brands", "l", NULL};
-    const char *spec = "--name= --region= --address= --phone= --hours= --categories= --brands=";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "center open") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_pack("{s:s}", "code", asctl_verb_pos(argc, argv, spec, 0));
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request_view(&o, "POST", "/v1/centers", b, NULL, &CENTER);
-}
-
-static int c_state(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *fmt)
-{
-    static const char *const map[] = {"--reason", "reason", "s", NULL};
-    return id_call(o, argc, argv, cmd, "--reason=", "POST", fmt, map, json_object(), &CENTER);
-}
-static int c_suspend(const asctl_opts_t *o, int argc, char **argv)
-{
-    return c_state(o, argc, argv, "center suspend", "/v1/centers/%s/suspend");
-}
-static int c_reopen(const asctl_opts_t *o, int argc, char **argv)
-{
-    return c_state(o, argc, argv, "center reopen", "/v1/centers/%s/reopen");
-}
-static int c_close(const asctl_opts_t *o, int argc, char **argv)
-{
-    return c_state(o, argc, argv, "center close", "/v1/centers/%s/close");
-}
-
-static int b_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {NULL};
-    return asctl_verb_list_view(o0, argc, argv, "brand list", "/v1/brands", q, &BRANDS);
-}
-
-static int b_create(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const map[] = {
-        "--manufacturer", "manufacturer", "s", "--models", "models", "l", NULL};
-    const char *spec = "--manufacturer= --models=";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "brand create") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_pack("{s:s}", "name", asctl_verb_pos(argc, argv, spec, 0));
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request_view(&o, "POST", "/v1/brands", b, NULL, &BRAND);
-}
-
-static int x_audit(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--subject", "subject", "--since", "since", "--until",
-                                    "until",     "--limit", "limit",   NULL};
-    return asctl_verb_list_view(o0, argc, argv, "audit", "/v1/audit", q, &AUDIT);
-}
+static const char *const TOKEN_FIELDS[] = {"--name",          "name", "s", "--days",
+                                           "expires_in_days", "i",    NULL};
+static const char *const LOGIN_QUERY[] = {"--login", "login", NULL};
+static const char *const USER_QUERY[] = {"--role", "role", "--region", "region",
+                                         "--site", "site", NULL};
+static const char *const USER_FIELDS[] = {
+    "--name", "display_name", "s",      "--role", "role",       "s",        "--site", "site",
+    "s",      "--region",     "region", "s",      "--password", "password", "s",      NULL};
+static const char *const PASSWORD_FIELD[] = {"--password", "password", "s", NULL};
+static const char *const NAME_FIELD[] = {"--name", "name", "s", NULL};
+static const char *const CENTER_QUERY[] = {"--region", "region", "--state", "state", NULL};
+static const char *const CENTER_FIELDS[] = {
+    "--name",   "name",   "s", "--region", "region", "s", "--address",    "address",    "s",
+    "--phone",  "phone",  "s", "--hours",  "hours",  "s", "--categories", "categories", "l",
+    "--brands", "brands", "l", NULL};
+static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
+static const char *const BRAND_FIELDS[] = {
+    "--manufacturer", "manufacturer", "s", "--models", "models", "l", NULL};
+static const char *const AUDIT_QUERY[] = {"--subject", "subject", "--since", "since", "--until",
+                                          "until",     "--limit", "limit",   NULL};
 
 const asctl_cmd_t asctl_people_cmds[] = {
     {"login", "", "LOGIN [--password P]", "sign in; prints export AS_TOKEN=<session> (eval it)",
-     a_login},
-    {"whoami", "", "", "who the token is (login, name, role, scope)", a_whoami},
-    {"token", "create", "[--name N] [--days D]", "a personal API token (shown once)", t_create},
-    {"token", "list", "[--login L]", "live sessions and tokens", t_list},
-    {"token", "revoke", "ID", "revoke a session or token (at once)", t_revoke},
-    {"user", "list", "[--role R] [--region R] [--site S]", "staff accounts", u_list},
-    {"user", "show", "LOGIN", "one staff account", u_show},
+     a_login, NULL},
+    {"whoami", "", "", "who the token is (login, name, role, scope)",
+     ASCTL_CALL("GET", "/v1/auth/me", .print = print_me)},
+    {"token", "create", "[--name N] [--days D]", "a personal API token (shown once)",
+     ASCTL_CALL("POST", "/v1/auth/tokens", .body = TOKEN_FIELDS, .view = &TOKEN)},
+    {"token", "list", "[--login L]", "live sessions and tokens",
+     ASCTL_CALL("GET", "/v1/auth/tokens", .query = LOGIN_QUERY, .view = &TOKENS)},
+    {"token", "revoke", "ID", "revoke a session or token (at once)",
+     ASCTL_CALL("DELETE", "/v1/auth/tokens/%s", .view = &TOKENS)},
+    {"user", "list", "[--role R] [--region R] [--site S]", "staff accounts",
+     ASCTL_CALL("GET", "/v1/users", .query = USER_QUERY, .view = &USERS)},
+    {"user", "show", "LOGIN", "one staff account",
+     ASCTL_CALL("GET", "/v1/users/%s", .view = &USER)},
     {"user", "create", "LOGIN --name N --role R [--site S] [--region R] --password P",
-     "create a staff account", u_create},
-    {"user", "disable", "LOGIN", "disable an account (refused at once)", u_disable},
-    {"user", "enable", "LOGIN", "enable it again", u_enable},
-    {"user", "reset-password", "LOGIN --password P", "new password, unlock, end sessions", u_reset},
-    {"region", "list", "", "the regions", r_list},
-    {"region", "create", "CODE --name N", "create a region", r_create},
-    {"center", "list", "[--region R] [--state S]", "the service centres", c_list},
-    {"center", "show", "CODE", "one centre", c_show},
+     "create a staff account",
+     ASCTL_CALL("POST", "/v1/users", .body = USER_FIELDS, .view = &USER, .arg = "login")},
+    {"user", "disable", "LOGIN", "disable an account (refused at once)",
+     ASCTL_CALL("PATCH", "/v1/users/%s", .view = &USER, .fixed = "{\"active\": false}")},
+    {"user", "enable", "LOGIN", "enable it again",
+     ASCTL_CALL("PATCH", "/v1/users/%s", .view = &USER, .fixed = "{\"active\": true}")},
+    {"user", "reset-password", "LOGIN --password P", "new password, unlock, end sessions",
+     ASCTL_CALL("POST", "/v1/users/%s/password", .body = PASSWORD_FIELD, .view = &USER)},
+    {"region", "list", "", "the regions", ASCTL_CALL("GET", "/v1/regions", .view = &REGIONS)},
+    {"region", "create", "CODE --name N", "create a region",
+     ASCTL_CALL("POST", "/v1/regions", .body = NAME_FIELD, .view = &REGION, .arg = "code")},
+    {"center", "list", "[--region R] [--state S]", "the service centres",
+     ASCTL_CALL("GET", "/v1/centers", .query = CENTER_QUERY, .view = &CENTERS)},
+    {"center", "show", "CODE", "one centre", ASCTL_CALL("GET", "/v1/centers/%s", .view = &CENTER)},
     {"center", "open", "CODE --name N --region R [--brands a,b] [--categories a,b] ...",
-     "open a centre", c_open},
-    {"center", "suspend", "CODE [--reason T]", "suspend a centre", c_suspend},
-    {"center", "reopen", "CODE", "reopen a suspended centre", c_reopen},
-    {"center", "close", "CODE [--reason T]", "close a centre", c_close},
-    {"brand", "list", "", "brands and manufacturers", b_list},
-    {"brand", "create", "NAME --manufacturer M [--models a,b]", "add a brand", b_create},
+     "open a centre",
+     ASCTL_CALL("POST", "/v1/centers", .body = CENTER_FIELDS, .view = &CENTER, .arg = "code")},
+    {"center", "suspend", "CODE [--reason T]", "suspend a centre",
+     ASCTL_CALL("POST", "/v1/centers/%s/suspend", .body = REASON_FIELD, .view = &CENTER)},
+    {"center", "reopen", "CODE", "reopen a suspended centre",
+     ASCTL_CALL("POST", "/v1/centers/%s/reopen", .body = ASCTL_NO_FIELDS, .view = &CENTER)},
+    {"center", "close", "CODE [--reason T]", "close a centre",
+     ASCTL_CALL("POST", "/v1/centers/%s/close", .body = REASON_FIELD, .view = &CENTER)},
+    {"brand", "list", "", "brands and manufacturers",
+     ASCTL_CALL("GET", "/v1/brands", .view = &BRANDS)},
+    {"brand", "create", "NAME --manufacturer M [--models a,b]", "add a brand",
+     ASCTL_CALL("POST", "/v1/brands", .body = BRAND_FIELDS, .view = &BRAND, .arg = "name")},
     {"audit", "", "[--subject L] [--since T] [--until T] [--limit N]",
-     "who did what (every service)", x_audit},
-    {NULL, NULL, NULL, NULL, NULL},
+     "who did what (every service)",
+     ASCTL_CALL("GET", "/v1/audit", .query = AUDIT_QUERY, .view = &AUDIT)},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

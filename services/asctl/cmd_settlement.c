@@ -86,18 +86,6 @@ static void print_charges(json_t *c)
         asctl_verb_line("note", json_string_value(n));
 }
 
-static int s_charges(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "settlement charges") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/charges/%s",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_charges);
-}
-
 static const char *const INVOICE_MONEY[] = {"net_cents", "vat_cents", "total_cents", NULL};
 
 static void print_invoice(json_t *inv)
@@ -134,27 +122,6 @@ static void print_invoices(json_t *ans)
         printf("\nmore: asctl settlement invoices --after %s (with the same filters)\n", next);
 }
 
-static int s_invoices(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center",  "--year", "year", "--after",
-                                    "after",    "--limit", "limit",  NULL};
-    const char *spec = "--center= --year= --after= --limit=";
-    int n = asctl_verb_check(argc, argv, spec, 0, 1, "settlement invoices");
-    if (n < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/settlement/invoices";
-    if (n == 1) {
-        if (asctl_verb_path(path, sizeof path, "/v1/settlement/invoices/%s",
-                            asctl_verb_pos(argc, argv, spec, 0)) < 0)
-            return ASCTL_USAGE;
-        return asctl_request(&o, "GET", path, NULL, NULL, print_invoice);
-    }
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_invoices);
-}
-
 /* ---- manufacturer claims ----------------------------------------------------------------- */
 
 static const char *const CLAIM_MONEY[] = {"claimed_cents", "approved_cents", "paid_cents", NULL};
@@ -169,12 +136,17 @@ static void print_claim(json_t *c)
     printf("amounts        claimed %s   approved %s   paid %s   %s\n",
            yuan_of(c, "claimed_cents", y1, sizeof y1), yuan_of(c, "approved_cents", y2, sizeof y2),
            yuan_of(c, "paid_cents", y3, sizeof y3), str_or(c, "currency", ""));
-    asctl_verb_line("created", json_string_value(json_object_get(c, "created_at")));
-    asctl_verb_line("submitted", json_string_value(json_object_get(c, "submitted_at")));
-    asctl_verb_line("decided", json_string_value(json_object_get(c, "decided_at")));
-    asctl_verb_line("paid", json_string_value(json_object_get(c, "paid_date")));
-    asctl_verb_line("reference", json_string_value(json_object_get(c, "reference")));
-    asctl_verb_line("deferred to", json_string_value(json_object_get(c, "deferred_to")));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "created", "created_at",
+        "submitted", "submitted_at",
+        "decided", "decided_at",
+        "paid", "paid_date",
+        "reference", "reference",
+        "deferred to", "deferred_to",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(c, fields);
     if (json_array_size(json_object_get(c, "waiting_lines")) > 0)
         asctl_verb_line("waiting", asctl_get(c, "waiting_lines", b, sizeof b));
     static const asctl_col_t cols[] = {
@@ -221,28 +193,6 @@ static void print_claims(json_t *ans)
         printf("\nmore: asctl settlement claims --after %s (with the same filters)\n", next);
 }
 
-static int s_claims(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--manufacturer", "manufacturer", "--period", "period",
-                                    "--state",        "state",        "--after",  "after",
-                                    "--limit",        "limit",        NULL};
-    const char *spec = "--manufacturer= --period= --state= --after= --limit=";
-    int n = asctl_verb_check(argc, argv, spec, 0, 1, "settlement claims");
-    if (n < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[512] = "/v1/settlement/claims";
-    if (n == 1) {
-        if (asctl_verb_path(path, sizeof path, "/v1/settlement/claims/%s",
-                            asctl_verb_pos(argc, argv, spec, 0)) < 0)
-            return ASCTL_USAGE;
-        return asctl_request(&o, "GET", path, NULL, NULL, print_claim);
-    }
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_claims);
-}
-
 static int claim_post(const asctl_opts_t *o, const char *id, const char *verb, json_t *body)
 {
     char fmt[128], path[256];
@@ -252,18 +202,6 @@ static int claim_post(const asctl_opts_t *o, const char *id, const char *verb, j
         return ASCTL_USAGE;
     }
     return asctl_request(o, "POST", path, body, NULL, print_claim);
-}
-
-static int s_claim_submit(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--defer-waiting";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement claim-submit") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_flag(argc, argv, "--defer-waiting"))
-        json_object_set_new(b, "defer_waiting", json_true());
-    return claim_post(&o, asctl_verb_pos(argc, argv, spec, 0), "submit", b);
 }
 
 /* Yuan with exactly two decimals: "50.00" (the service checks the same). */
@@ -424,12 +362,7 @@ static const asctl_col_t REFUND_COLS[] = {
     {"OUTSTANDING", "outstanding_cents_yuan", 12},
 };
 
-static void print_refunds(json_t *ans)
-{
-    json_t *rows = json_object_get(ans, "refunds");
-    asctl_verb_add_yuan(rows, REFUND_MONEY);
-    asctl_print_table(rows, REFUND_COLS, sizeof REFUND_COLS / sizeof REFUND_COLS[0]);
-}
+static const asctl_view_t REFUNDS_VIEW = ASCTL_VIEW("refunds", REFUND_COLS, .money = REFUND_MONEY);
 
 static void print_refund(json_t *r)
 {
@@ -448,49 +381,6 @@ static void print_refund(json_t *r)
     }
 }
 
-static int s_refunds(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 1, "settlement refunds") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    const char *t = asctl_verb_pos(argc, argv, "", 0);
-    if (!t)
-        return asctl_request(&o, "GET", "/v1/settlement/refunds", NULL, NULL, print_refunds);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/refunds/%s", t) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_refund);
-}
-
-static int s_refund_pay(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--method= --amount-cents= --date= --reference=";
-    static const char *const map[] = {
-        "--method", "method",    "s", "--amount-cents", "amount_cents", "i",
-        "--date",   "paid_date", "s", "--reference",    "reference",    "s",
-        NULL};
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement refund-pay") < 0)
-        return ASCTL_USAGE;
-    if (!asctl_opt(argc, argv, "--method")) {
-        fprintf(stderr, "asctl: settlement refund-pay needs --method "
-                        "cash|card|wechat_pay|alipay|bank_transfer\n");
-        return ASCTL_USAGE;
-    }
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/refunds/%s/payout",
-                        asctl_verb_pos(argc, argv, spec, 0)) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request(&o, "POST", path, b, NULL, print_refund);
-}
-
 /* ---- periods, balance, costs, entries ---------------------------------------------------- */
 
 static const char *const DC_MONEY[] = {"debit_cents", "credit_cents", "balance_cents", NULL};
@@ -505,37 +395,9 @@ static const asctl_col_t PERIOD_COLS[] = {
     {"BY", "closed_by", 12},
 };
 
-static void print_periods(json_t *ans)
-{
-    json_t *p = json_object_get(ans, "periods");
-    asctl_verb_add_yuan(p, DC_MONEY);
-    asctl_print_table(p, PERIOD_COLS, sizeof PERIOD_COLS / sizeof PERIOD_COLS[0]);
-}
+static const asctl_view_t PERIODS_VIEW = ASCTL_VIEW("periods", PERIOD_COLS, .money = DC_MONEY);
 
-static void print_period(json_t *p)
-{
-    asctl_print_row(p, DC_MONEY, PERIOD_COLS, ASCTL_NCOLS(PERIOD_COLS));
-}
-
-static int s_periods(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 0, "settlement periods") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    return asctl_request(&o, "GET", "/v1/settlement/periods", NULL, NULL, print_periods);
-}
-
-static int s_close(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "settlement close") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/periods/%s/close",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "POST", path, json_object(), NULL, print_period);
-}
+static const asctl_view_t PERIOD_VIEW = ASCTL_VIEW(NULL, PERIOD_COLS, .money = DC_MONEY);
 
 static void print_balance(json_t *ans)
 {
@@ -555,13 +417,6 @@ static void print_balance(json_t *ans)
            asctl_get(ans, "entries", b, sizeof b), yuan_of(ans, "debit_cents", y1, sizeof y1),
            yuan_of(ans, "credit_cents", y2, sizeof y2),
            json_is_true(json_object_get(ans, "balanced")) ? "yes" : "NO");
-}
-
-static int s_balance(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--period", "period", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "settlement balance", "/v1/settlement/balance", q,
-                           print_balance);
 }
 
 static void print_costs(json_t *ans)
@@ -603,13 +458,6 @@ static void print_costs(json_t *ans)
     json_decref(rows);
 }
 
-static int s_costs(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "settlement costs", "/v1/settlement/costs", q,
-                           print_costs);
-}
-
 static void print_entry(json_t *e)
 {
     char b[512];
@@ -618,12 +466,17 @@ static void print_entry(json_t *e)
            json_string_value(json_object_get(e, "business_date")),
            json_string_value(json_object_get(e, "posting_date")),
            json_string_value(json_object_get(e, "posting_period")));
-    asctl_verb_line("memo", json_string_value(json_object_get(e, "memo")));
-    asctl_verb_line("ticket", json_string_value(json_object_get(e, "ticket_id")));
-    asctl_verb_line("invoice", json_string_value(json_object_get(e, "invoice_no")));
-    asctl_verb_line("claim", json_string_value(json_object_get(e, "claim_id")));
-    asctl_verb_line("reverses", asctl_get(e, "reverses", b, sizeof b));
-    asctl_verb_line("reversed by", asctl_get(e, "reversed_by", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "memo", "memo",
+        "ticket", "ticket_id",
+        "invoice", "invoice_no",
+        "claim", "claim_id",
+        "reverses", "reverses",
+        "reversed by", "reversed_by",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(e, fields);
     static const asctl_col_t cols[] = {
         {"LINE", "line_no", 4},
         {"ACCOUNT", "account", 7},
@@ -638,36 +491,6 @@ static void print_entry(json_t *e)
     asctl_verb_add_yuan(lines, DC_MONEY);
     printf("\n");
     asctl_print_table(lines, cols, sizeof cols / sizeof cols[0]);
-}
-
-static int s_entry(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "settlement entry") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/entries/%s",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_entry);
-}
-
-static int s_reverse(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--reason=";
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "settlement reverse") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    const char *reason = asctl_opt(argc, argv, "--reason");
-    if (!reason) {
-        fprintf(stderr, "asctl: settlement reverse needs --reason TEXT\n");
-        return ASCTL_USAGE;
-    }
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/settlement/entries/%s/reverse",
-                        asctl_verb_pos(argc, argv, spec, 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "POST", path, json_pack("{s:s}", "reason", reason), NULL, print_entry);
 }
 
 /* ---- the finance export ------------------------------------------------------------------ */
@@ -994,42 +817,73 @@ static int s_export(const asctl_opts_t *o0, int argc, char **argv)
     return code;
 }
 
+static const char *const INVOICE_QUERY[] = {"--center", "center",  "--year", "year", "--after",
+                                            "after",    "--limit", "limit",  NULL};
+static const char *const CLAIM_QUERY[] = {"--manufacturer", "manufacturer", "--period", "period",
+                                          "--state",        "state",        "--after",  "after",
+                                          "--limit",        "limit",        NULL};
+static const char *const DEFER_FIELD[] = {"--defer-waiting", "defer_waiting", "b", NULL};
+static const char *const REFUND_FIELDS[] = {
+    "--method", "method",    "s", "--amount-cents", "amount_cents", "i",
+    "--date",   "paid_date", "s", "--reference",    "reference",    "s",
+    NULL};
+static const char *const METHOD[] = {"--method", NULL};
+static const char *const BALANCE_QUERY[] = {"--period", "period", "--from", "from",
+                                            "--to",     "to",     NULL};
+static const char *const COSTS_QUERY[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
+static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
+static const char *const REASON[] = {"--reason", NULL};
+
 const asctl_cmd_t asctl_settlement_cmds[] = {
     {"settlement", "charges", "TICKET", "a ticket's charge lines, payers, totals and entries",
-     s_charges},
+     ASCTL_CALL("GET", "/v1/settlement/charges/%s", .print = print_charges)},
     {"settlement", "invoices", "[NO] [--center C] [--year Y] [--after NO] [--limit N]",
-     "customer invoices, or one invoice with its lines", s_invoices},
+     "customer invoices, or one invoice with its lines",
+     ASCTL_CALL("GET", "/v1/settlement/invoices", .query = INVOICE_QUERY, .print = print_invoices,
+                .one = "/v1/settlement/invoices/%s", .print_one = print_invoice)},
     {"settlement", "claims", "[ID] [--manufacturer M] [--period YYYY-MM] [--state S]",
-     "manufacturer claims, or one claim with its lines", s_claims},
+     "manufacturer claims, or one claim with its lines",
+     ASCTL_CALL("GET", "/v1/settlement/claims", .query = CLAIM_QUERY, .print = print_claims,
+                .one = "/v1/settlement/claims/%s", .print_one = print_claim)},
     {"settlement", "claim-submit", "ID [--defer-waiting]",
      "submit an open claim (--defer-waiting: lines without their returned part move on)",
-     s_claim_submit},
+     ASCTL_CALL("POST", "/v1/settlement/claims/%s/submit", .body = DEFER_FIELD,
+                .print = print_claim)},
     {"settlement", "claim-decide",
      "ID [--approve N] [--reject N:REASON] [--partial N:YUAN:REASON] [--approve-others] "
      "[--correction REASON] | "
      "--file F",
-     "record the manufacturer's decision per line", s_claim_decide},
+     "record the manufacturer's decision per line", s_claim_decide, NULL},
     {"settlement", "claim-pay",
      "ID [--amount YUAN (e.g. 175.00) | --amount-cents N] [--date YYYY-MM-DD] [--reference R]",
-     "record the manufacturer's payment (default: the approved amount, today)", s_claim_pay},
+     "record the manufacturer's payment (default: the approved amount, today)", s_claim_pay, NULL},
     {"settlement", "refunds", "[TICKET]",
-     "refunds owed to customers not paid out yet, or one ticket's refund and payouts", s_refunds},
+     "refunds owed to customers not paid out yet, or one ticket's refund and payouts",
+     ASCTL_CALL("GET", "/v1/settlement/refunds", .view = &REFUNDS_VIEW,
+                .one = "/v1/settlement/refunds/%s", .print_one = print_refund)},
     {"settlement", "refund-pay",
      "TICKET --method cash|card|wechat_pay|alipay|bank_transfer [--amount-cents N] "
      "[--date YYYY-MM-DD] [--reference R]",
      "record the payout of a refund owed to the customer (default: all that is outstanding)",
-     s_refund_pay},
-    {"settlement", "periods", "", "accounting periods, their state and totals", s_periods},
-    {"settlement", "close", "YYYY-MM", "close an accounting period that has ended", s_close},
+     ASCTL_CALL("POST", "/v1/settlement/refunds/%s/payout", .body = REFUND_FIELDS, .need = METHOD,
+                .print = print_refund)},
+    {"settlement", "periods", "", "accounting periods, their state and totals",
+     ASCTL_CALL("GET", "/v1/settlement/periods", .view = &PERIODS_VIEW)},
+    {"settlement", "close", "YYYY-MM", "close an accounting period that has ended",
+     ASCTL_CALL("POST", "/v1/settlement/periods/%s/close", .body = ASCTL_NO_FIELDS,
+                .view = &PERIOD_VIEW)},
     {"settlement", "balance", "[--period YYYY-MM | --from D --to D]", "the trial balance",
-     s_balance},
+     ASCTL_CALL("GET", "/v1/settlement/balance", .query = BALANCE_QUERY, .print = print_balance)},
     {"settlement", "costs", "[--group region|center|cause] [--from D] [--to D]",
-     "service cost analysis", s_costs},
-    {"settlement", "entry", "NO", "one journal entry with its lines", s_entry},
+     "service cost analysis",
+     ASCTL_CALL("GET", "/v1/settlement/costs", .query = COSTS_QUERY, .print = print_costs)},
+    {"settlement", "entry", "NO", "one journal entry with its lines",
+     ASCTL_CALL("GET", "/v1/settlement/entries/%s", .print = print_entry)},
     {"settlement", "reverse", "NO --reason TEXT", "post the reversal of a journal entry",
-     s_reverse},
+     ASCTL_CALL("POST", "/v1/settlement/entries/%s/reverse", .body = REASON_FIELD, .need = REASON,
+                .print = print_entry)},
     {"settlement", "export",
      "[--from D] [--to D] [--format csv|json] [--out FILE] [--after CURSOR] [--quiet]",
-     "the finance export (streamed; progress on stderr)", s_export},
-    {NULL, NULL, NULL, NULL, NULL},
+     "the finance export (streamed; progress on stderr)", s_export, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -12,29 +12,6 @@ static const char *str_of(json_t *obj, const char *field)
     return v ? v : "";
 }
 
-/* POST <fmt with the ID> with a body from `map`; `need` names an option that must be given. */
-static int id_post(const asctl_opts_t *o0, int argc, char **argv, const char *cmd, const char *spec,
-                   const char *fmt, const char *const *map, const char *need,
-                   void (*print)(json_t *))
-{
-    if (asctl_verb_check(argc, argv, spec, 1, 1, cmd) < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    if (need && !asctl_opt(argc, argv, need)) {
-        fprintf(stderr, "asctl: %s needs %s (asctl %s --help)\n", cmd, need, cmd);
-        return ASCTL_USAGE;
-    }
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, fmt, asctl_verb_pos(argc, argv, spec, 0)) < 0)
-        return ASCTL_USAGE;
-    json_t *b = json_object();
-    if (map && asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request(&o, "POST", path, b, NULL, print);
-}
-
 /* ---- callbacks --------------------------------------------------------------------------- */
 
 static const asctl_col_t CALLBACK_COLS[] = {
@@ -103,25 +80,6 @@ static void print_callback(json_t *cb)
     }
 }
 
-static int sv_due(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--date",  "date",  "--center", "center",
-                                    "--limit", "limit", NULL};
-    return asctl_verb_list(o0, argc, argv, "survey due", "/v1/surveys/due", q, print_due);
-}
-
-static int sv_show(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "survey show") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/surveys/callbacks/%s",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_callback);
-}
-
 static int sv_answer(const asctl_opts_t *o0, int argc, char **argv)
 {
     const char *spec = "--scores= --attitude= --repair= --timeliness= --price= --facilities= "
@@ -186,19 +144,6 @@ static int sv_answer(const asctl_opts_t *o0, int argc, char **argv)
 
 static const char *const NOTE_MAP[] = {"--note", "note", "s", NULL};
 
-static int sv_refuse(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_post(o, argc, argv, "survey refuse", "--note=", "/v1/surveys/callbacks/%s/refuse",
-                   NOTE_MAP, NULL, print_callback);
-}
-
-static int sv_unreachable(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_post(o, argc, argv, "survey unreachable",
-                   "--note=", "/v1/surveys/callbacks/%s/unreachable", NOTE_MAP, NULL,
-                   print_callback);
-}
-
 static void print_satisfaction(json_t *ans)
 {
     static const asctl_col_t cols[] = {
@@ -219,13 +164,6 @@ static void print_satisfaction(json_t *ans)
     asctl_print_table(json_object_get(ans, "rows"), cols, sizeof cols / sizeof cols[0]);
 }
 
-static int sv_report(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--group", "group", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "survey report", "/v1/reports/satisfaction", q,
-                           print_satisfaction);
-}
-
 static void print_weights(json_t *ans)
 {
     static const asctl_col_t cols[] = {
@@ -243,14 +181,6 @@ static void print_weights(json_t *ans)
     asctl_print_table(json_object_get(ans, "weight_sets"), cols, sizeof cols / sizeof cols[0]);
     printf("\nin effect today: version %s (weights in thousandths)\n",
            asctl_get(ans, "current_version", b, sizeof b));
-}
-
-static int sv_weights(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 0, "survey weights") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    return asctl_request(&o, "GET", "/v1/surveys/weights", NULL, NULL, print_weights);
 }
 
 /* ---- complaints -------------------------------------------------------------------------- */
@@ -320,107 +250,6 @@ static void print_complaint(json_t *c)
     }
 }
 
-static int c_open(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--channel= --cause= --description= --ticket= --center= --customer= "
-                       "--phone=";
-    static const char *const map[] = {
-        "--channel",     "channel",        "s", "--cause",    "cause",         "s",
-        "--description", "description",    "s", "--ticket",   "ticket_id",     "s",
-        "--center",      "center",         "s", "--customer", "customer_name", "s",
-        "--phone",       "customer_phone", "s", NULL};
-    if (asctl_verb_check(argc, argv, spec, 0, 0, "complaint open") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    if (!asctl_opt(argc, argv, "--channel") || !asctl_opt(argc, argv, "--cause") ||
-        !asctl_opt(argc, argv, "--description")) {
-        fprintf(stderr, "asctl: complaint open needs --channel, --cause and --description\n");
-        return ASCTL_USAGE;
-    }
-    json_t *b = json_object();
-    asctl_verb_body(b, argc, argv, map);
-    return asctl_request(&o, "POST", "/v1/complaints", b, NULL, print_complaint);
-}
-
-static int c_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--state", "state",   "--severity", "severity", "--center",
-                                    "center",  "--cause", "cause",      "--ticket", "ticket_id",
-                                    "--after", "after",   "--limit",    "limit",    NULL};
-    if (asctl_verb_check(argc, argv,
-                         "--state= --severity= --center= --cause= --ticket= --after= --limit=", 0,
-                         0, "complaint list") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[1024] = "/v1/complaints";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_complaints);
-}
-
-static int c_show(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "complaint show") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/complaints/%s", asctl_verb_pos(argc, argv, "", 0)) <
-        0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_complaint);
-}
-
-static int c_ack(const asctl_opts_t *o, int argc, char **argv)
-{
-    return id_post(o, argc, argv, "complaint ack", "--note=", "/v1/complaints/%s/acknowledge",
-                   NOTE_MAP, NULL, print_complaint);
-}
-
-static int c_resolve(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--resolution", "resolution", "s", NULL};
-    return id_post(o, argc, argv, "complaint resolve", "--resolution=", "/v1/complaints/%s/resolve",
-                   map, "--resolution", print_complaint);
-}
-
-static int c_close(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--outcome", "followup_outcome", "s", "--note", "note", "s",
-                                      NULL};
-    return id_post(o, argc, argv, "complaint close",
-                   "--outcome= --note=", "/v1/complaints/%s/close", map, "--outcome",
-                   print_complaint);
-}
-
-static int c_reopen(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--reason", "reason", "s", NULL};
-    return id_post(o, argc, argv, "complaint reopen", "--reason=", "/v1/complaints/%s/reopen", map,
-                   NULL, print_complaint);
-}
-
-static int c_raise(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--severity", "severity", "s", "--note", "note", "s", NULL};
-    return id_post(o, argc, argv, "complaint raise",
-                   "--severity= --note=", "/v1/complaints/%s/severity", map, "--severity",
-                   print_complaint);
-}
-
-static int c_assign(const asctl_opts_t *o, int argc, char **argv)
-{
-    static const char *const map[] = {"--owner", "owner", "s", "--note", "note", "s", NULL};
-    return id_post(o, argc, argv, "complaint assign",
-                   "--owner= --note=", "/v1/complaints/%s/assign", map, "--owner", print_complaint);
-}
-
-static int c_overdue(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--limit", "limit", NULL};
-    return asctl_verb_list(o0, argc, argv, "complaint overdue", "/v1/complaints/overdue", q,
-                           print_complaints);
-}
-
 static void print_complaint_report(json_t *ans)
 {
     static const asctl_col_t cols[] = {
@@ -470,36 +299,88 @@ static int c_report(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "GET", path, NULL, NULL, print_complaint_report);
 }
 
+static const char *const DUE_QUERY[] = {"--date",  "date",  "--center", "center",
+                                        "--limit", "limit", NULL};
+static const char *const REPORT_QUERY[] = {"--group", "group", "--from", "from",
+                                           "--to",    "to",    NULL};
+static const char *const COMPLAINT_FIELDS[] = {
+    "--channel",     "channel",        "s", "--cause",    "cause",         "s",
+    "--description", "description",    "s", "--ticket",   "ticket_id",     "s",
+    "--center",      "center",         "s", "--customer", "customer_name", "s",
+    "--phone",       "customer_phone", "s", NULL};
+static const char *const COMPLAINT_NEED[] = {"--channel", "--cause", "--description", NULL};
+static const char *const COMPLAINT_QUERY[] = {
+    "--state",  "state",     "--severity", "severity", "--center", "center", "--cause", "cause",
+    "--ticket", "ticket_id", "--after",    "after",    "--limit",  "limit",  NULL};
+static const char *const RESOLUTION_FIELD[] = {"--resolution", "resolution", "s", NULL};
+static const char *const RESOLUTION[] = {"--resolution", NULL};
+static const char *const CLOSE_FIELDS[] = {
+    "--outcome", "followup_outcome", "s", "--note", "note", "s", NULL};
+static const char *const OUTCOME[] = {"--outcome", NULL};
+static const char *const REASON_FIELD[] = {"--reason", "reason", "s", NULL};
+static const char *const RAISE_FIELDS[] = {"--severity", "severity", "s", "--note",
+                                           "note",       "s",        NULL};
+static const char *const SEVERITY[] = {"--severity", NULL};
+static const char *const ASSIGN_FIELDS[] = {"--owner", "owner", "s", "--note", "note", "s", NULL};
+static const char *const OWNER[] = {"--owner", NULL};
+static const char *const OVERDUE_QUERY[] = {"--center", "center", "--limit", "limit", NULL};
+
 const asctl_cmd_t asctl_surveys_cmds[] = {
     {"survey", "due", "[--date YYYY-MM-DD] [--center C] [--limit N]",
-     "callbacks due on or before a date (default today)", sv_due},
-    {"survey", "show", "CALLBACK", "one callback with its attempts and response", sv_show},
+     "callbacks due on or before a date (default today)",
+     ASCTL_CALL("GET", "/v1/surveys/due", .query = DUE_QUERY, .print = print_due)},
+    {"survey", "show", "CALLBACK", "one callback with its attempts and response",
+     ASCTL_CALL("GET", "/v1/surveys/callbacks/%s", .print = print_callback)},
     {"survey", "answer", "CALLBACK --scores A,R,T,P,F [--nps N] [--comment T]",
-     "record the scores (1-5: attitude, repair, timeliness, price, facilities)", sv_answer},
-    {"survey", "refuse", "CALLBACK [--note T]", "the customer declined the survey", sv_refuse},
+     "record the scores (1-5: attitude, repair, timeliness, price, facilities)", sv_answer, NULL},
+    {"survey", "refuse", "CALLBACK [--note T]", "the customer declined the survey",
+     ASCTL_CALL("POST", "/v1/surveys/callbacks/%s/refuse", .body = NOTE_MAP,
+                .print = print_callback)},
     {"survey", "unreachable", "CALLBACK [--note T]",
-     "nobody answered: retried later, closed after the last attempt", sv_unreachable},
+     "nobody answered: retried later, closed after the last attempt",
+     ASCTL_CALL("POST", "/v1/surveys/callbacks/%s/unreachable", .body = NOTE_MAP,
+                .print = print_callback)},
     {"survey", "report", "[--group center|region] [--from D] [--to D]",
-     "weighted score, NPS and response rate (default: the last 30 days)", sv_report},
-    {"survey", "weights", "", "the weight sets and the one in effect today", sv_weights},
+     "weighted score, NPS and response rate (default: the last 30 days)",
+     ASCTL_CALL("GET", "/v1/reports/satisfaction", .query = REPORT_QUERY,
+                .print = print_satisfaction)},
+    {"survey", "weights", "", "the weight sets and the one in effect today",
+     ASCTL_CALL("GET", "/v1/surveys/weights", .print = print_weights)},
     {"complaint", "open",
      "--channel C --cause C --description T [--ticket T] [--center C] [--customer N] [--phone P]",
-     "open a complaint (severity follows the channel)", c_open},
+     "open a complaint (severity follows the channel)",
+     ASCTL_CALL("POST", "/v1/complaints", .body = COMPLAINT_FIELDS, .need = COMPLAINT_NEED,
+                .print = print_complaint)},
     {"complaint", "list", "[--state S] [--severity S] [--center C] [--cause C] [--ticket T]",
-     "complaints, newest first", c_list},
-    {"complaint", "show", "ID", "one complaint with its deadlines and history", c_show},
-    {"complaint", "ack", "ID [--note T]", "first response: open -> acknowledged", c_ack},
-    {"complaint", "resolve", "ID --resolution T", "acknowledged -> resolved", c_resolve},
+     "complaints, newest first",
+     ASCTL_CALL("GET", "/v1/complaints", .query = COMPLAINT_QUERY, .print = print_complaints)},
+    {"complaint", "show", "ID", "one complaint with its deadlines and history",
+     ASCTL_CALL("GET", "/v1/complaints/%s", .print = print_complaint)},
+    {"complaint", "ack", "ID [--note T]", "first response: open -> acknowledged",
+     ASCTL_CALL("POST", "/v1/complaints/%s/acknowledge", .body = NOTE_MAP,
+                .print = print_complaint)},
+    {"complaint", "resolve", "ID --resolution T", "acknowledged -> resolved",
+     ASCTL_CALL("POST", "/v1/complaints/%s/resolve", .body = RESOLUTION_FIELD, .need = RESOLUTION,
+                .print = print_complaint)},
     {"complaint", "close", "ID --outcome satisfied|unsatisfied|unreachable [--note T]",
-     "resolved -> closed, with the follow-up call's outcome", c_close},
+     "resolved -> closed, with the follow-up call's outcome",
+     ASCTL_CALL("POST", "/v1/complaints/%s/close", .body = CLOSE_FIELDS, .need = OUTCOME,
+                .print = print_complaint)},
     {"complaint", "reopen", "ID [--reason T]", "resolved or closed -> open, fresh deadlines",
-     c_reopen},
+     ASCTL_CALL("POST", "/v1/complaints/%s/reopen", .body = REASON_FIELD,
+                .print = print_complaint)},
     {"complaint", "raise", "ID --severity serious|critical [--note T]",
-     "raise the severity (escalates to its level; never lowered)", c_raise},
-    {"complaint", "assign", "ID --owner O [--note T]", "head office reassigns the owner", c_assign},
+     "raise the severity (escalates to its level; never lowered)",
+     ASCTL_CALL("POST", "/v1/complaints/%s/severity", .body = RAISE_FIELDS, .need = SEVERITY,
+                .print = print_complaint)},
+    {"complaint", "assign", "ID --owner O [--note T]", "head office reassigns the owner",
+     ASCTL_CALL("POST", "/v1/complaints/%s/assign", .body = ASSIGN_FIELDS, .need = OWNER,
+                .print = print_complaint)},
     {"complaint", "overdue", "[--center C] [--limit N]",
-     "complaints with a deadline passed and not met", c_overdue},
+     "complaints with a deadline passed and not met",
+     ASCTL_CALL("GET", "/v1/complaints/overdue", .query = OVERDUE_QUERY,
+                .print = print_complaints)},
     {"complaint", "report", "[--group cause|severity|center] [--from D] [--to D] | ID --text T",
-     "complaint statistics; with an ID, file the written report", c_report},
-    {NULL, NULL, NULL, NULL, NULL},
+     "complaint statistics; with an ID, file the written report", c_report, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

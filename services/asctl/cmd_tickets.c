@@ -47,13 +47,19 @@ int asctl_request_view(const asctl_opts_t *o, const char *method, const char *pa
 
 void asctl_print_view(json_t *answer, const asctl_view_t *v)
 {
-    if (v->list_key) {
-        asctl_print_table(json_object_get(answer, v->list_key), v->cols, v->ncols);
-    } else {
-        json_t *rows = json_array();
+    json_t *rows = v->list_key ? json_incref(json_object_get(answer, v->list_key)) : json_array();
+    if (!v->list_key)
         json_array_append(rows, answer);
-        asctl_print_table(rows, v->cols, v->ncols);
-        json_decref(rows);
+    if (v->money)
+        asctl_verb_add_yuan(rows, v->money);
+    asctl_print_table(rows, v->cols, v->ncols);
+    json_decref(rows);
+    json_t *next = json_object_get(answer, "next");
+    if (v->more && (json_is_string(next) || json_is_integer(next))) {
+        char b[256];
+        printf("\n");
+        printf(v->more, asctl_get(answer, "next", b, sizeof b));
+        printf("\n");
     }
     if (v->after)
         v->after(answer);
@@ -160,25 +166,6 @@ static int t_show(const asctl_opts_t *o, int argc, char **argv)
     char path[256];
     snprintf(path, sizeof path, "/v1/tickets/%s", argv[0]);
     return asctl_request(o, "GET", path, NULL, NULL, print_ticket);
-}
-
-static int t_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    /* each option is the route's query parameter of the same name */
-    static const char *const q[] = {"--center", "center",   "--state", "state",   "--imei",
-                                    "imei",     "--serial", "serial",  "--phone", "phone",
-                                    "--from",   "from",     "--to",    "to",      "--after",
-                                    "after",    "--limit",  "limit",   NULL};
-    if (asctl_verb_check(argc, argv,
-                         "--center= --state= --imei= --serial= --phone= --from= --to= --after= "
-                         "--limit=",
-                         0, 0, "ticket list") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[1024] = "/v1/tickets";
-    if (asctl_verb_query(path, sizeof path, argc, argv, q) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, print_list);
 }
 
 static int post_verb(const asctl_opts_t *o, const char *id, const char *verb, json_t *body)
@@ -317,18 +304,7 @@ static const asctl_col_t PROMISE_COLS[] = {
     {"LEVEL", "promise_level", 14},
 };
 
-static void print_promises(json_t *ans)
-{
-    json_t *rows = json_object_get(ans, "tickets");
-    asctl_print_table(rows, PROMISE_COLS, sizeof PROMISE_COLS / sizeof PROMISE_COLS[0]);
-}
-
-static int t_promises(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--status", "status",
-                                    "--limit",  "limit",  NULL};
-    return asctl_verb_list(o0, argc, argv, "ticket promises", "/v1/promises", q, print_promises);
-}
+static const asctl_view_t PROMISES_VIEW = ASCTL_VIEW("tickets", PROMISE_COLS);
 
 static const asctl_col_t PROMISE_REPORT_COLS[] = {
     {"CENTRE", "center", 6},   {"REGION", "region", 8},   {"OPEN", "open", 5},
@@ -345,13 +321,6 @@ static void print_promise_report(json_t *ans)
                       sizeof PROMISE_REPORT_COLS / sizeof PROMISE_REPORT_COLS[0]);
 }
 
-static int t_promise_report(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "ticket promise-report", "/v1/reports/promises", q,
-                           print_promise_report);
-}
-
 static const asctl_col_t LEVEL_COLS[] = {
     {"CENTRE", "center", 6},  {"CATEGORY", "category", 20}, {"HOURS", "hours", 6},
     {"BY", "updated_by", 14}, {"AT", "updated_at", 24},
@@ -364,13 +333,6 @@ static void print_levels(json_t *ans)
            asctl_get(ans, "default_hours", b, sizeof b));
     asctl_print_table(json_object_get(ans, "levels"), LEVEL_COLS,
                       sizeof LEVEL_COLS / sizeof LEVEL_COLS[0]);
-}
-
-static int sl_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", NULL};
-    return asctl_verb_list(o0, argc, argv, "service-level list", "/v1/service-levels", q,
-                           print_levels);
 }
 
 static int sl_set(const asctl_opts_t *o0, int argc, char **argv)
@@ -451,14 +413,6 @@ static void print_scorecard(json_t *ans)
     asctl_print_table(rows, SCORECARD_COLS, sizeof SCORECARD_COLS / sizeof SCORECARD_COLS[0]);
 }
 
-static int r_scorecard(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--from", "from",     "--to",   "to", "--region",
-                                    "region", "--center", "center", NULL};
-    return asctl_verb_list(o0, argc, argv, "report scorecard", "/v1/reports/scorecard", q,
-                           print_scorecard);
-}
-
 static const asctl_col_t SC_WEIGHT_COLS[] = {
     {"VERSION", "version", 7},
     {"FROM", "effective_from", 10},
@@ -482,14 +436,6 @@ static void print_sc_weights(json_t *ans)
                       sizeof SC_WEIGHT_COLS / sizeof SC_WEIGHT_COLS[0]);
     printf("\nin force today: version %s (weights in thousandths; BASE: cents per repair)\n",
            asctl_get(ans, "current_version", b, sizeof b));
-}
-
-static int r_scorecard_weights(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 0, 0, "report scorecard-weights") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    return asctl_request(&o, "GET", "/v1/scorecard/weights", NULL, NULL, print_sc_weights);
 }
 
 /* Rewards for past months (POST /v1/reports/scorecard/rewards/backfill): the answer as JSON. */
@@ -525,31 +471,7 @@ static const asctl_col_t CALL_COLS[] = {
     {"SUMMARY", "summary", 30},
 };
 
-static void print_calls(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "calls"), CALL_COLS,
-                      sizeof CALL_COLS / sizeof CALL_COLS[0]);
-}
-
-static int c_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--phone",  "phone",    "--ticket", "ticket_id", "--category",
-                                    "category", "--center", "center",   "--from",    "from",
-                                    "--to",     "to",       "--text",   "q",         "--after",
-                                    "after",    "--limit",  "limit",    NULL};
-    return asctl_verb_list(o0, argc, argv, "hotline list", "/v1/calls", q, print_calls);
-}
-
-static int c_show(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "hotline show") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/calls/%s", asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "GET", path, NULL, NULL, NULL);
-}
+static const asctl_view_t CALLS_VIEW = ASCTL_VIEW("calls", CALL_COLS);
 
 static const asctl_col_t CALL_STAT_COLS[] = {
     {"KEY", "key", 16},
@@ -574,24 +496,22 @@ static void print_call_stats(json_t *ans)
     }
 }
 
-static int c_stats(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--center", "center", "--from", "from", "--to", "to", NULL};
-    return asctl_verb_list(o0, argc, argv, "hotline stats", "/v1/calls/stats", q, print_call_stats);
-}
-
 static int c_record(const asctl_opts_t *o0, int argc, char **argv)
 {
     static const char *const spec = "--direction= --channel= --category= --outcome= --phone= "
                                     "--name= --ticket= --complaint= --center= --summary= "
                                     "--duration= --started= --cause= --description= --file=";
+    /* clang-format off */
     static const char *const map[] = {
-        "--direction", "direction",  "s", "--channel",   "channel",      "s",
-        "--category",  "category",   "s", "--outcome",   "outcome",      "s",
-        "--ticket",    "ticket_id",  "s", "--complaint", "complaint_id", "s",
-        "--center",    "center",     "s", "--summary",   "summary",      "s",
-        "--duration",  "duration_s", "i", "--started",   "started_at",   "s",
+        "--direction", "direction", "s",      "--channel", "channel", "s",
+        "--category", "category", "s",        "--outcome", "outcome", "s",
+        "--ticket", "ticket_id", "s",         "--complaint", "complaint_id", "s",
+        "--center", "center", "s",            "--summary", "summary", "s",
+        "--duration", "duration_s", "i",      "--started", "started_at", "s",
+        "--phone", "customer.phone", "s",     "--name", "customer.name", "s",
+        "--cause", "complaint.cause", "s",    "--description", "complaint.description", "s",
         NULL};
+    /* clang-format on */
     if (asctl_verb_check(argc, argv, spec, 0, 0, "hotline record") < 0)
         return ASCTL_USAGE;
     asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
@@ -599,25 +519,6 @@ static int c_record(const asctl_opts_t *o0, int argc, char **argv)
     if (asctl_verb_body(b, argc, argv, map) < 0) {
         json_decref(b);
         return ASCTL_USAGE;
-    }
-    const char *phone = asctl_opt(argc, argv, "--phone"), *name = asctl_opt(argc, argv, "--name");
-    if (phone || name) {
-        json_t *cu = json_object();
-        if (phone)
-            json_object_set_new(cu, "phone", json_string(phone));
-        if (name)
-            json_object_set_new(cu, "name", json_string(name));
-        json_object_set_new(b, "customer", cu);
-    }
-    const char *cause = asctl_opt(argc, argv, "--cause");
-    const char *descr = asctl_opt(argc, argv, "--description");
-    if (cause || descr) {
-        json_t *cp = json_object();
-        if (cause)
-            json_object_set_new(cp, "cause", json_string(cause));
-        if (descr)
-            json_object_set_new(cp, "description", json_string(descr));
-        json_object_set_new(b, "complaint", cp);
     }
     const char *file = asctl_opt(argc, argv, "--file");
     if (file) {
@@ -631,55 +532,80 @@ static int c_record(const asctl_opts_t *o0, int argc, char **argv)
     return asctl_request(&o, "POST", "/v1/calls", b, NULL, NULL);
 }
 
+/* each option is the route's query parameter of the same name */
+static const char *const TICKET_QUERY[] = {"--center", "center",   "--state", "state",   "--imei",
+                                           "imei",     "--serial", "serial",  "--phone", "phone",
+                                           "--from",   "from",     "--to",    "to",      "--after",
+                                           "after",    "--limit",  "limit",   NULL};
+static const char *const PROMISE_QUERY[] = {"--center", "center", "--status", "status",
+                                            "--limit",  "limit",  NULL};
+static const char *const CENTER_FROM_TO[] = {"--center", "center", "--from", "from",
+                                             "--to",     "to",     NULL};
+static const char *const CENTER_QUERY[] = {"--center", "center", NULL};
+static const char *const SCORECARD_QUERY[] = {"--from", "from",     "--to",   "to", "--region",
+                                              "region", "--center", "center", NULL};
+static const char *const CALL_QUERY[] = {
+    "--phone", "phone",  "--ticket", "ticket_id", "--category", "category", "--center",
+    "center",  "--from", "from",     "--to",      "to",         "--text",   "q",
+    "--after", "after",  "--limit",  "limit",     NULL};
+
 const asctl_cmd_t asctl_ticket_cmds[] = {
     {"ticket", "open", "--file FILE|- [--key IDEMPOTENCY-KEY]", "open a ticket from its JSON",
-     t_open},
-    {"ticket", "show", "ID", "a ticket with its decision and timeline", t_show},
+     t_open, NULL},
+    {"ticket", "show", "ID", "a ticket with its decision and timeline", t_show, NULL},
     {"ticket", "list",
      "[--center C] [--state S] [--imei I] [--serial S] [--phone P] [--from D] [--to D] [--limit N] "
      "[--after ID]",
-     "list tickets", t_list},
+     "list tickets", ASCTL_CALL("GET", "/v1/tickets", .query = TICKET_QUERY, .print = print_list)},
     {"ticket", "diagnose",
      "ID [--fault-code C] [--labour-code L] [--part SKU:QTY]... [--estimate CENTS] [--promised "
      "DATE]",
-     "record the diagnosis", t_diagnose},
+     "record the diagnosis", t_diagnose, NULL},
     {"ticket", "consent", "ID --accept|--decline [--note T]",
-     "the customer's answer to the estimate", t_consent},
+     "the customer's answer to the estimate", t_consent, NULL},
     {"ticket", "revise-estimate", "ID --estimate CENTS [--note T]",
-     "the work needs more: a revised estimate for a new consent", t_revise},
-    {"ticket", "parts", "ID --part SKU:QTY...", "request parts for the repair", t_parts},
+     "the work needs more: a revised estimate for a new consent", t_revise, NULL},
+    {"ticket", "parts", "ID --part SKU:QTY...", "request parts for the repair", t_parts, NULL},
     {"ticket", "complete", "ID [--part SKU:QTY]... [--minutes N] [--cause C]", "the repair is done",
-     t_complete},
-    {"ticket", "handback", "ID [--note T]", "hand the product back", t_handback},
-    {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel},
+     t_complete, NULL},
+    {"ticket", "handback", "ID [--note T]", "hand the product back", t_handback, NULL},
+    {"ticket", "cancel", "ID --reason TEXT", "cancel a ticket", t_cancel, NULL},
     {"ticket", "promises", "[--center C] [--status at_risk|overdue|all] [--limit N]",
-     "running promises at risk or overdue", t_promises},
+     "running promises at risk or overdue",
+     ASCTL_CALL("GET", "/v1/promises", .query = PROMISE_QUERY, .view = &PROMISES_VIEW)},
     {"ticket", "promise-report", "[--center C] [--from D] [--to D]",
-     "promises per centre: open, at risk, overdue, escalated, kept, missed", t_promise_report},
-    {"service-level", "list", "[--center C]", "hours promised per centre and category", sl_list},
+     "promises per centre: open, at risk, overdue, escalated, kept, missed",
+     ASCTL_CALL("GET", "/v1/reports/promises", .query = CENTER_FROM_TO,
+                .print = print_promise_report)},
+    {"service-level", "list", "[--center C]", "hours promised per centre and category",
+     ASCTL_CALL("GET", "/v1/service-levels", .query = CENTER_QUERY, .print = print_levels)},
     {"service-level", "set", "CENTER|* CATEGORY|* HOURS",
-     "set a service level (head office; HOURS 0 removes it)", sl_set},
+     "set a service level (head office; HOURS 0 removes it)", sl_set, NULL},
     {"report", "scorecard", "[--from D] [--to D] [--region R] [--center C]",
-     "the station scorecard: metrics, weighted score and rank per centre", r_scorecard},
+     "the station scorecard: metrics, weighted score and rank per centre",
+     ASCTL_CALL("GET", "/v1/reports/scorecard", .query = SCORECARD_QUERY,
+                .print = print_scorecard)},
     {"report", "scorecard-weights", "", "the scorecard weight sets and reward rules",
-     r_scorecard_weights},
+     ASCTL_CALL("GET", "/v1/scorecard/weights", .print = print_sc_weights)},
     {"report", "scorecard-backfill",
      "--from YYYY-MM --to YYYY-MM [--region R] [--center C] [--dry-run]",
-     "rewards for every closed month in a range, each posted once", r_scorecard_backfill},
+     "rewards for every closed month in a range, each posted once", r_scorecard_backfill, NULL},
     {"hotline", "record",
      "--direction inbound|outbound --category C --summary T [--channel C] [--outcome O] "
      "[--phone P] [--name N] [--ticket ID] [--complaint ID] [--center C] [--duration S] "
      "[--started TS] [--cause C --description T] [--file TICKET.json|-]",
      "record a call (repair_request: --file opens the ticket; complaint: --cause/--description)",
-     c_record},
+     c_record, NULL},
     {"hotline", "list",
      "[--phone P] [--ticket ID] [--category C] [--center C] [--from D] [--to D] [--text T] "
      "[--limit N] [--after ID]",
-     "search the call archive", c_list},
-    {"hotline", "show", "ID", "one call", c_show},
+     "search the call archive",
+     ASCTL_CALL("GET", "/v1/calls", .query = CALL_QUERY, .view = &CALLS_VIEW)},
+    {"hotline", "show", "ID", "one call", ASCTL_CALL("GET", "/v1/calls/%s", .print = NULL)},
     {"hotline", "stats", "[--center C] [--from D] [--to D]",
-     "calls by category, centre and hour of the day", c_stats},
-    {NULL, NULL, NULL, NULL, NULL},
+     "calls by category, centre and hour of the day",
+     ASCTL_CALL("GET", "/v1/calls/stats", .query = CENTER_FROM_TO, .print = print_call_stats)},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };
 
 static void print_health(json_t *ans)
@@ -732,7 +658,8 @@ static int m_call(const asctl_opts_t *o, int argc, char **argv)
 }
 
 const asctl_cmd_t asctl_misc_cmds[] = {
-    {"health", "", "", "is every service up?", m_health},
-    {"call", "", "METHOD PATH [JSON|@FILE] [--key K]", "any gateway route, raw JSON out", m_call},
-    {NULL, NULL, NULL, NULL, NULL},
+    {"health", "", "", "is every service up?", m_health, NULL},
+    {"call", "", "METHOD PATH [JSON|@FILE] [--key K]", "any gateway route, raw JSON out", m_call,
+     NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

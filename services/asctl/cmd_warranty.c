@@ -1,287 +1,11 @@
 /* cmd_warranty.c — `asctl warranty …` (the what-if evaluation, the policy in force,
- * re-evaluation) and `asctl review …` (the manual-review queue).
- *
- * This file also defines the small helpers the other noun files (cmd_parts.c,
- * cmd_settlement.c, cmd_surveys.c) share for their verbs: strict option checking, positional
- * arguments, query strings, request bodies from options, and money in yuan (declared in
- * asctl.h). The table printer they all use is in table.c. */
+ * re-evaluation) and `asctl review …` (the manual-review queue). */
 #include "asctl.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ---- helpers shared by the noun files ---------------------------------------------------- */
-
-/* Is `name` in the space-separated `spec`? *takes_value is set when it is written "name=". */
-static int spec_has(const char *spec, const char *name, int *takes_value)
-{
-    size_t n = strlen(name);
-    const char *p = spec;
-    while (p && *p) {
-        while (*p == ' ')
-            p++;
-        size_t w = strcspn(p, " ");
-        if (w == 0)
-            break;
-        int value = p[w - 1] == '=';
-        size_t base = value ? w - 1 : w;
-        if (base == n && strncmp(p, name, n) == 0) {
-            *takes_value = value;
-            return 1;
-        }
-        p += w;
-    }
-    return 0;
-}
-
-/* Check a verb's arguments against `spec` ("--site= --sku= --all": '=' marks an option that
- * takes a value; options may repeat; --json and --help are always allowed) and count the
- * positional arguments, which must number min_pos..max_pos. Prints what is wrong, naming
- * `cmd`, and returns -1; otherwise returns the number of positional arguments. */
-int asctl_verb_check(int argc, char **argv, const char *spec, int min_pos, int max_pos,
-                     const char *cmd)
-{
-    int npos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (strncmp(a, "--", 2) != 0 || a[2] == '\0') {
-            npos++;
-            continue;
-        }
-        int value = 0;
-        if (strcmp(a, "--json") == 0 || strcmp(a, "--help") == 0)
-            continue;
-        if (!spec_has(spec, a, &value)) {
-            fprintf(stderr, "asctl: %s: unknown option '%s' (asctl %s --help)\n", cmd, a, cmd);
-            return -1;
-        }
-        if (value) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "asctl: %s: option %s needs a value\n", cmd, a);
-                return -1;
-            }
-            i++;
-        }
-    }
-    if (npos < min_pos || npos > max_pos) {
-        if (min_pos == max_pos)
-            fprintf(stderr, "asctl: %s takes %d argument%s before its options (got %d)\n", cmd,
-                    min_pos, min_pos == 1 ? "" : "s", npos);
-        else
-            fprintf(stderr, "asctl: %s takes %d to %d arguments before its options (got %d)\n", cmd,
-                    min_pos, max_pos, npos);
-        return -1;
-    }
-    return npos;
-}
-
-/* The k-th positional argument (0-based) under `spec`, or NULL. */
-const char *asctl_verb_pos(int argc, char **argv, const char *spec, int k)
-{
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        int value = 0;
-        if (strncmp(a, "--", 2) == 0 && a[2] != '\0') {
-            if (spec_has(spec, a, &value) && value)
-                i++;
-            continue;
-        }
-        if (k-- == 0)
-            return a;
-    }
-    return NULL;
-}
-
-/* The global options with --json applied when the verb's arguments carry it. */
-asctl_opts_t asctl_verb_opts(const asctl_opts_t *o, int argc, char **argv)
-{
-    asctl_opts_t lo = *o;
-    if (asctl_flag(argc, argv, "--json"))
-        lo.json = 1;
-    return lo;
-}
-
-/* Append "?k=v&…" to `path` (of size `len`) from the options in `map`, pairs of option and
- * query name ({"--center", "center", …, NULL}); values are URL-escaped. Returns 0, or -1 when
- * the path would not fit. */
-int asctl_verb_query(char *path, size_t len, int argc, char **argv, const char *const *map)
-{
-    size_t off = strlen(path);
-    char sep = strchr(path, '?') ? '&' : '?';
-    for (size_t i = 0; map[i]; i += 2) {
-        const char *v = asctl_opt(argc, argv, map[i]);
-        if (!v)
-            continue;
-        char *e = curl_easy_escape(NULL, v, 0);
-        if (!e)
-            return -1;
-        int n = snprintf(path + off, len - off, "%c%s=%s", sep, map[i + 1], e);
-        curl_free(e);
-        if (n < 0 || (size_t)n >= len - off)
-            return -1;
-        off += (size_t)n;
-        sep = '&';
-    }
-    return 0;
-}
-
-static int verb_list(const asctl_opts_t *o0, int argc, char **argv, const char *cmd,
-                     const char *base, const char *const *map, void (*print)(json_t *),
-                     const asctl_view_t *view)
-{
-    char spec[256] = "", path[1024];
-    size_t off = 0;
-    for (size_t i = 0; map[i]; i += 2) {
-        int n = snprintf(spec + off, sizeof spec - off, "%s%s=", off ? " " : "", map[i]);
-        if (n < 0 || (size_t)n >= sizeof spec - off)
-            return ASCTL_USAGE;
-        off += (size_t)n;
-    }
-    if (asctl_verb_check(argc, argv, spec, 0, 0, cmd) < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    snprintf(path, sizeof path, "%s", base);
-    if (asctl_verb_query(path, sizeof path, argc, argv, map) < 0)
-        return ASCTL_USAGE;
-    return view ? asctl_request_view(&o, "GET", path, NULL, NULL, view)
-                : asctl_request(&o, "GET", path, NULL, NULL, print);
-}
-
-int asctl_verb_list(const asctl_opts_t *o, int argc, char **argv, const char *cmd, const char *base,
-                    const char *const *map, void (*print)(json_t *))
-{
-    return verb_list(o, argc, argv, cmd, base, map, print, NULL);
-}
-
-int asctl_verb_list_view(const asctl_opts_t *o, int argc, char **argv, const char *cmd,
-                         const char *base, const char *const *map, const asctl_view_t *v)
-{
-    return verb_list(o, argc, argv, cmd, base, map, NULL, v);
-}
-
-/* A path with one escaped segment: fmt holds one %s. Returns 0 or -1 when it does not fit. */
-int asctl_verb_path(char *path, size_t len, const char *fmt, const char *segment)
-{
-    char *e = curl_easy_escape(NULL, segment, 0);
-    if (!e)
-        return -1;
-    int n = snprintf(path, len, fmt, e);
-    curl_free(e);
-    return n < 0 || (size_t)n >= len ? -1 : 0;
-}
-
-/* Parse a whole number; prints a message naming `what` and returns -1 when it is not one. */
-int asctl_verb_int(const char *v, const char *what, long long *out)
-{
-    char *end;
-    if (!v || !*v) {
-        fprintf(stderr, "asctl: %s needs a whole number\n", what);
-        return -1;
-    }
-    long long n = strtoll(v, &end, 10);
-    if (*end) {
-        fprintf(stderr, "asctl: %s must be a whole number, got '%s'\n", what, v);
-        return -1;
-    }
-    *out = n;
-    return 0;
-}
-
-/* Set body fields from options. `map` holds triples {option, field, kind}: kind "s" copies the
- * text, "i" a whole number, "b" sets true when the flag is present, "l" a comma-separated list
- * of words. Returns 0, or -1 (with a message) when a number is malformed. */
-int asctl_verb_body(json_t *body, int argc, char **argv, const char *const *map)
-{
-    for (size_t i = 0; map[i]; i += 3) {
-        const char *opt = map[i], *field = map[i + 1], *kind = map[i + 2];
-        if (kind[0] == 'b') {
-            if (asctl_flag(argc, argv, opt))
-                json_object_set_new(body, field, json_true());
-            continue;
-        }
-        const char *v = asctl_opt(argc, argv, opt);
-        if (!v)
-            continue;
-        if (kind[0] == 'i') {
-            long long n;
-            if (asctl_verb_int(v, opt, &n) < 0)
-                return -1;
-            json_object_set_new(body, field, json_integer(n));
-        } else if (kind[0] == 'l') {
-            json_t *a = json_array();
-            const char *p = v;
-            while (*p) {
-                size_t w = strcspn(p, ",");
-                if (w > 0)
-                    json_array_append_new(a, json_stringn(p, w));
-                p += w;
-                if (*p == ',')
-                    p++;
-            }
-            json_object_set_new(body, field, a);
-        } else {
-            json_object_set_new(body, field, json_string(v));
-        }
-    }
-    return 0;
-}
-
-/* Cents as yuan text: 123456 -> "1,234.56", -5 -> "-0.05". Returns buf. */
-const char *asctl_verb_yuan(long long cents, char *buf, size_t len)
-{
-    unsigned long long a = cents < 0 ? 0ULL - (unsigned long long)cents : (unsigned long long)cents;
-    char digits[32], grouped[48];
-    snprintf(digits, sizeof digits, "%llu", a / 100);
-    size_t n = strlen(digits), k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (i > 0 && (n - i) % 3 == 0)
-            grouped[k++] = ',';
-        grouped[k++] = digits[i];
-    }
-    grouped[k] = '\0';
-    snprintf(buf, len, "%s%s.%02llu", cents < 0 ? "-" : "", grouped, a % 100);
-    return buf;
-}
-
-/* Add "<field>_yuan" text next to each integer "<field>" named in `fields` (NULL-terminated) of
- * every object in `rows`, so the table printer can show money in yuan. */
-void asctl_verb_add_yuan(json_t *rows, const char *const *fields)
-{
-    size_t i;
-    json_t *row;
-    json_array_foreach(rows, i, row)
-    {
-        for (size_t f = 0; fields[f]; f++) {
-            json_t *v = json_object_get(row, fields[f]);
-            if (!json_is_integer(v))
-                continue;
-            char key[96], buf[48];
-            snprintf(key, sizeof key, "%s_yuan", fields[f]);
-            json_object_set_new(
-                row, key, json_string(asctl_verb_yuan(json_integer_value(v), buf, sizeof buf)));
-        }
-    }
-}
-
-/* Read a JSON document from a file, or stdin for "-". NULL with a message when unreadable. */
-json_t *asctl_verb_read_json(const char *path)
-{
-    json_error_t e;
-    json_t *j = strcmp(path, "-") == 0 ? json_loadf(stdin, 0, &e) : json_load_file(path, 0, &e);
-    if (!j)
-        fprintf(stderr, "asctl: %s: %s (line %d)\n", strcmp(path, "-") == 0 ? "stdin" : path,
-                e.text, e.line);
-    return j;
-}
-
-/* One "label  value" line, skipped when the value is empty. */
-void asctl_verb_line(const char *label, const char *value)
-{
-    if (value && *value)
-        printf("%-14s %s\n", label, value);
-}
 
 /* ---- warranty ---------------------------------------------------------------------------- */
 
@@ -387,13 +111,18 @@ static void print_policy(json_t *p)
     char b[512];
     printf("policy         %s%s\n", asctl_get(p, "version", b, sizeof b),
            json_is_true(json_object_get(p, "in_force")) ? "  (in force)" : "");
-    asctl_verb_line("effective", asctl_get(p, "effective_from", b, sizeof b));
-    asctl_verb_line("description", asctl_get(p, "description", b, sizeof b));
-    asctl_verb_line("phone depr.", asctl_get(p, "phone_depreciation_ppm", b, sizeof b));
-    asctl_verb_line("car use comp.", asctl_get(p, "car_use_comp_ppm", b, sizeof b));
-    asctl_verb_line("fault codes", asctl_get(p, "fault_codes", b, sizeof b));
-    asctl_verb_line("holidays", asctl_get(p, "holidays", b, sizeof b));
-    asctl_verb_line("loaded at", asctl_get(p, "loaded_at", b, sizeof b));
+    /* clang-format off */
+    static const char *const fields[] = {
+        "effective", "effective_from",
+        "description", "description",
+        "phone depr.", "phone_depreciation_ppm",
+        "car use comp.", "car_use_comp_ppm",
+        "fault codes", "fault_codes",
+        "holidays", "holidays",
+        "loaded at", "loaded_at",
+        NULL};
+    /* clang-format on */
+    asctl_print_lines(p, fields);
     json_t *pr = json_object_get(p, "promises");
     if (json_array_size(pr) > 0) {
         static const asctl_col_t cols[] = {
@@ -405,13 +134,6 @@ static void print_policy(json_t *p)
         printf("\npromises:\n");
         asctl_print_table(pr, cols, sizeof cols / sizeof cols[0]);
     }
-}
-
-static int w_policy(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--version", "version", NULL};
-    return asctl_verb_list(o0, argc, argv, "warranty policy", "/v1/warranty/policy", q,
-                           print_policy);
 }
 
 static void print_reevaluation(json_t *r)
@@ -426,18 +148,6 @@ static void print_reevaluation(json_t *r)
     print_decision(json_object_get(r, "stored"));
     printf("\nrecomputed:\n");
     print_decision(json_object_get(r, "recomputed"));
-}
-
-static int w_reevaluate(const asctl_opts_t *o0, int argc, char **argv)
-{
-    if (asctl_verb_check(argc, argv, "", 1, 1, "warranty re-evaluate") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    char path[256];
-    if (asctl_verb_path(path, sizeof path, "/v1/warranty/decisions/%s/re-evaluate",
-                        asctl_verb_pos(argc, argv, "", 0)) < 0)
-        return ASCTL_USAGE;
-    return asctl_request(&o, "POST", path, NULL, NULL, print_reevaluation);
 }
 
 /* ---- review ------------------------------------------------------------------------------ */
@@ -476,21 +186,8 @@ static const asctl_col_t REVIEW_COLS[] = {
     {"QUEUED", "created_at", 24},
 };
 
-static void print_reviews(json_t *ans)
-{
-    asctl_print_table(json_object_get(ans, "reviews"), REVIEW_COLS,
-                      sizeof REVIEW_COLS / sizeof REVIEW_COLS[0]);
-    json_t *next = json_object_get(ans, "next");
-    if (json_is_integer(next))
-        printf("\nmore: asctl review list --after %lld\n", (long long)json_integer_value(next));
-}
-
-static int r_list(const asctl_opts_t *o0, int argc, char **argv)
-{
-    static const char *const q[] = {"--status", "status", "--limit", "limit",
-                                    "--after",  "after",  NULL};
-    return asctl_verb_list(o0, argc, argv, "review list", "/v1/warranty/reviews", q, print_reviews);
-}
+static const asctl_view_t REVIEWS_VIEW =
+    ASCTL_VIEW("reviews", REVIEW_COLS, .more = "more: asctl review list --after %s");
 
 static int review_decide(const asctl_opts_t *o, const char *id, json_t *body)
 {
@@ -554,17 +251,23 @@ static int r_override(const asctl_opts_t *o0, int argc, char **argv)
     return review_decide(&o, asctl_verb_pos(argc, argv, spec, 0), b);
 }
 
+static const char *const VERSION_QUERY[] = {"--version", "version", NULL};
+static const char *const REVIEW_QUERY[] = {"--status", "status", "--limit", "limit",
+                                           "--after",  "after",  NULL};
+
 const asctl_cmd_t asctl_warranty_cmds[] = {
     {"warranty", "evaluate", "--file FILE|-",
-     "what-if: a request in the evaluation contract's JSON in, the decision out", w_evaluate},
+     "what-if: a request in the evaluation contract's JSON in, the decision out", w_evaluate, NULL},
     {"warranty", "policy", "[--version V]", "the policy version in force (or another one)",
-     w_policy},
+     ASCTL_CALL("GET", "/v1/warranty/policy", .query = VERSION_QUERY, .print = print_policy)},
     {"warranty", "re-evaluate", "TICKET",
-     "re-run a ticket's stored request under its recorded policy version", w_reevaluate},
+     "re-run a ticket's stored request under its recorded policy version",
+     ASCTL_CALL("POST", "/v1/warranty/decisions/%s/re-evaluate", .print = print_reevaluation)},
     {"review", "list", "[--status pending|decided|withdrawn] [--limit N] [--after ID]",
-     "the manual-review queue", r_list},
-    {"review", "approve", "ID [--note TEXT]", "confirm the engine's decision", r_approve},
+     "the manual-review queue",
+     ASCTL_CALL("GET", "/v1/warranty/reviews", .query = REVIEW_QUERY, .view = &REVIEWS_VIEW)},
+    {"review", "approve", "ID [--note TEXT]", "confirm the engine's decision", r_approve, NULL},
     {"review", "override", "ID --status S --remedy R [--entitled a,b] [--free|--paid] --reason T",
-     "replace the engine's decision (denied: remedy none)", r_override},
-    {NULL, NULL, NULL, NULL, NULL},
+     "replace the engine's decision (denied: remedy none)", r_override, NULL},
+    {NULL, NULL, NULL, NULL, NULL, NULL},
 };

@@ -292,7 +292,8 @@ int main(int argc, char **argv)
                 return ASCTL_OK;
             }
             curl_global_init(CURL_GLOBAL_DEFAULT);
-            int rc = c->run(&o, argc - i - skip, argv + i + skip);
+            int rc = c->run ? c->run(&o, argc - i - skip, argv + i + skip)
+                            : asctl_verb_run(c, &o, argc - i - skip, argv + i + skip);
             curl_global_cleanup();
             return rc;
         }

@@ -2,9 +2,9 @@
 #include "metrics.h"
 
 #include "as/log.h"
+#include "as/proc.h"
 #include "ratelimit.h"
 
-#include <dirent.h>
 #include <stdarg.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -211,43 +211,8 @@ static uint64_t stream_head(scrape_t *s, const char *stream)
  * time (the usual process_* names), and the build it runs. */
 static void render_process(sbuf_t *b)
 {
-    double cpu = 0, start = 0;
-    long rss_pages = 0;
-    FILE *f = fopen("/proc/self/stat", "r");
-    if (f) {
-        char buf[1024];
-        size_t n = fread(buf, 1, sizeof buf - 1, f);
-        buf[n] = '\0';
-        fclose(f);
-        const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-        unsigned long long ut = 0, st = 0, starttime = 0;
-        if (p && sscanf(p + 2,
-                        "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
-                        "%*d %*d %llu",
-                        &ut, &st, &starttime) == 3) {
-            long hz = sysconf(_SC_CLK_TCK);
-            cpu = (double)(ut + st) / (double)(hz > 0 ? hz : 100);
-            struct timespec now, up;
-            clock_gettime(CLOCK_REALTIME, &now);
-            clock_gettime(CLOCK_BOOTTIME, &up);
-            start = (double)now.tv_sec - (double)up.tv_sec +
-                    (double)starttime / (double)(hz > 0 ? hz : 100);
-        }
-    }
-    f = fopen("/proc/self/statm", "r");
-    if (f) {
-        if (fscanf(f, "%*d %ld", &rss_pages) != 1)
-            rss_pages = 0;
-        fclose(f);
-    }
-    unsigned fds = 0;
-    DIR *d = opendir("/proc/self/fd");
-    if (d) {
-        for (struct dirent *e; (e = readdir(d));)
-            fds += e->d_name[0] != '.';
-        closedir(d);
-        fds = fds ? fds - 1 : 0; /* opendir's own */
-    }
+    as_proc_t p;
+    as_proc_read(&p);
     struct rlimit rl;
     unsigned long long maxfds =
         getrlimit(RLIMIT_NOFILE, &rl) == 0 ? (unsigned long long)rl.rlim_cur : 0;
@@ -265,8 +230,7 @@ static void render_process(sbuf_t *b)
               "# HELP aftersales_build_info the build the gateway runs (value 1)\n"
               "# TYPE aftersales_build_info gauge\n"
               "aftersales_build_info{program=\"as-gateway\",commit=\"%s\"} 1\n",
-              cpu, (long long)rss_pages * sysconf(_SC_PAGESIZE), fds, maxfds, start,
-              AS_BUILD_COMMIT);
+              p.cpu_s, (long long)p.rss_bytes, p.fds, maxfds, p.start_s, AS_BUILD_COMMIT);
 }
 
 /* The services' process figures: one HELP/TYPE per name, then that name's series of every

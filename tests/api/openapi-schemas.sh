@@ -147,6 +147,12 @@ generate() {
         printf '%s\n' "$table"
     } | awk -F'\t' '
     function q(s) { gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); return "\"" s "\"" }
+    # the first lines of a schema: its name, type and description (the proto message or enum)
+    function head(name, type, kind, d) {
+        print "    " name ":"
+        print "      type: " type
+        print "      description: " q(d == "" ? "protobuf " kind " " name : d " (protobuf " kind " " name ")")
+    }
     function ref(t) { return "$ref: '"'"'#/components/schemas/" t "'"'"'" }
     function scalar(t,   r) {
         if (t == "string") return "type: string"
@@ -202,10 +208,7 @@ generate() {
         for (i = 1; i <= nm; i++) {
             m = morder[i]
             if (!(m in want)) continue
-            print "    " m ":"
-            print "      type: object"
-            d = mdesc[m]
-            print "      description: " q(d == "" ? "protobuf message " m : d " (protobuf message " m ")")
+            head(m, "object", "message", mdesc[m])
             if (nf[m] == 0) { print "      properties: {}"; continue }
             req = ""
             for (k = 1; k <= nf[m]; k++) if (freq[m, k]) req = req (req == "" ? "" : ", ") fname[m, k]
@@ -232,10 +235,7 @@ generate() {
         for (i = 1; i <= ne; i++) {
             en = eorder[i]
             if (!(en in wantenum)) continue
-            print "    " en ":"
-            print "      type: string"
-            d = edesc[en]
-            print "      description: " q(d == "" ? "protobuf enum " en : d " (protobuf enum " en ")")
+            head(en, "string", "enum", edesc[en])
             vs = ""
             for (k = 1; k <= nv[en]; k++) vs = vs (k > 1 ? ", " : "") evals[en, k]
             print "      enum: [" vs "]"

@@ -78,6 +78,25 @@ static double group_ms(const bench_report_t *r, const phase_res_t *p, const char
     return v;
 }
 
+/* The phases that ran, in the order they ran (idle, the peaks, the sweeps, the journeys), into
+ * `list` (20 at most); returns how many. */
+static int phases_in_order(const bench_report_t *r, const phase_res_t *list[20])
+{
+    int n = 0;
+    if (r->idle)
+        list[n++] = r->idle;
+    if (r->zmq_peak)
+        list[n++] = r->zmq_peak;
+    if (r->http_peak)
+        list[n++] = r->http_peak;
+    for (int via = 0; via < 2; via++)
+        for (int i = 0; i < r->n_sweep[via] && n < 19; i++)
+            list[n++] = r->sweep[via][i];
+    if (r->journeys)
+        list[n++] = r->journeys;
+    return n;
+}
+
 static json_t *phase_json(const bench_report_t *rep, const phase_res_t *r)
 {
     phase_res_t *m = (phase_res_t *)r;
@@ -261,18 +280,7 @@ json_t *report_json(const bench_report_t *r)
 
     json_t *phases = json_array();
     const phase_res_t *list[20];
-    int n = 0;
-    if (r->idle)
-        list[n++] = r->idle;
-    if (r->zmq_peak)
-        list[n++] = r->zmq_peak;
-    if (r->http_peak)
-        list[n++] = r->http_peak;
-    for (int via = 0; via < 2; via++)
-        for (int i = 0; i < r->n_sweep[via]; i++)
-            list[n++] = r->sweep[via][i];
-    if (r->journeys)
-        list[n++] = r->journeys;
+    int n = phases_in_order(r, list);
     for (int i = 0; i < n; i++)
         json_array_append_new(phases, phase_json(r, list[i]));
     json_object_set_new(j, "phases", phases);
@@ -611,18 +619,7 @@ void report_print(const bench_report_t *r, FILE *o)
     fprintf(o, "\nCPU during each phase (%% of one core; the machine has %lld cores)\n",
             (long long)json_integer_value(json_object_get(m, "nproc")));
     const phase_res_t *list[20];
-    int n = 0;
-    if (r->idle)
-        list[n++] = r->idle;
-    if (r->zmq_peak)
-        list[n++] = r->zmq_peak;
-    if (r->http_peak)
-        list[n++] = r->http_peak;
-    for (int via = 0; via < 2; via++)
-        for (int i = 0; i < r->n_sweep[via]; i++)
-            list[n++] = r->sweep[via][i];
-    if (r->journeys)
-        list[n++] = r->journeys;
+    int n = phases_in_order(r, list);
     for (int i = 0; i < n; i++)
         cpu_line(o, list[i], (long)json_integer_value(json_object_get(m, "nproc")));
     fprintf(o, "\neach service's database connection, %% of pg_stat_activity samples:\n"

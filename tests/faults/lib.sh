@@ -61,27 +61,30 @@ f_signal() {
     kill "-$2" "$pid" 2>/dev/null
 }
 
-# f_stop NAME — SIGTERM, then up to 15 s, then SIGKILL.
-f_stop() {
-    local pid i
-    pid=$(f_pid "$1") || return 0
-    kill -TERM "$pid" 2>/dev/null || return 0
-    for i in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.1
+# f_gone PID N STEP — wait until PID is gone: N looks, STEP seconds apart; status 1 if it is not.
+f_gone() {
+    local i
+    for ((i = 0; i < $2; i++)); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep "$3"
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    return 1
 }
 
-# f_kill9 NAME — SIGKILL and wait until it is gone.
+# f_stop NAME — SIGTERM, then up to 15 s, then SIGKILL.
+f_stop() {
+    local pid
+    pid=$(f_pid "$1") || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    f_gone "$pid" 150 0.1 || kill -KILL "$pid" 2>/dev/null || true
+}
+
+# f_kill9 NAME — SIGKILL and wait (5 s at most) until it is gone.
 f_kill9() {
-    local pid i
+    local pid
     pid=$(f_pid "$1") || return 1
     kill -KILL "$pid" 2>/dev/null || return 1
-    for i in $(seq 1 100); do
-        kill -0 "$pid" 2>/dev/null || return 0
-        sleep 0.05
-    done
+    f_gone "$pid" 100 0.05 || true
 }
 
 # f_healthy — the gateway answers /healthz with 200 (every service answered it).

@@ -22,14 +22,8 @@ TODAY=$(TZ=Asia/Shanghai date +%F)
 
 # ticket_body PHONE DAYS_AGO [JQ] — an open-ticket body for a Huaxin phone (fresh IMEI).
 ticket_body() {
-    local imei
-    imei=$(new_imei)
-    jq -nc --arg phone "$1" --arg inv "$(days_ago "$2")" --arg imei "$imei" "{
-      customer: {name: \"Role Test\", phone: \$phone},
-      device: {category: \"phone_host\", brand: \"Huaxin\", model: \"HX-10\", imei: \$imei, imei_label: \$imei},
-      purchase: {invoice_date: \$inv, price_cents: 399900, invoice: true, warranty_card: true},
-      fault: {code: \"NO_POWER\", description: \"will not power on\", listed: true},
-      request: \"repair\"} ${3:+| $3}"
+    ticket_json ".customer = {name: \"Role Test\", phone: \"$1\"}" \
+        ".purchase.invoice_date = \"$(days_ago "$2")\"" ${3:+"$3"}
 }
 # wait_sql SERVICE QUERY — poll until QUERY prints something (10 s at most); prints it.
 wait_sql() {

@@ -26,6 +26,14 @@ static int it_read_key(const char *path, char *pub, char *sec)
     return ok ? 0 : -1;
 }
 
+/* Give `sock` the CURVE keys: the server's public key, and this client's pair (Z85 text). */
+static void it_curve_keys(void *sock, const char *server, const char *pub, const char *sec)
+{
+    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server, 40);
+    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
+    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+}
+
 /* Returns 0 when done (or CURVE is off), -1 when the keys cannot be read. */
 static int it_curve_client(void *sock, const char *name, const char *peer)
 {
@@ -38,9 +46,7 @@ static int it_curve_client(void *sock, const char *name, const char *peer)
     snprintf(path, sizeof path, "%s/%s.pub", as_cfg_curve_keys, peer);
     if (it_read_key(path, server, NULL) < 0)
         return -1;
-    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+    it_curve_keys(sock, server, pub, sec);
     return 0;
 }
 

@@ -47,12 +47,7 @@ restart_gateway || t_fail "the gateway restarts with strict limits" "not healthy
 t_eq "intake holds two database connections (commands, and collection reads)" 2 \
     "$(q intake "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'as-intake'")"
 
-imei=$(new_imei)
-http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg inv "$(days_ago 40)" --arg imei "$imei" '{
-  customer: {name: "Fair Share", phone: "13900002222"},
-  device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
-  purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
-  fault: {code: "NO_POWER", description: "will not power on", listed: true}, request: "repair"}')"
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_json '.customer.name = "Fair Share"')"
 t_status "the desk opens a ticket" 201
 id=$(jbody .id)
 

@@ -14,16 +14,7 @@
 
 t_need_gateway
 t_scratch
-ticket_body() {
-    local imei
-    imei=$(new_imei)
-    jq -nc --arg inv "$(days_ago 40)" --arg imei "$imei" '{
-      customer: {name: "Manners Test", phone: "13900005555"},
-      device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
-      purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
-      fault: {code: "NO_POWER", description: "will not power on", listed: true},
-      request: "repair"}'
-}
+ticket_body() { ticket_json '.customer = {name: "Manners Test", phone: "13900005555"}'; }
 # req METHOD PATH [curl args...] — status into $code, headers into $TMP/h, body into $TMP/b
 req() {
     local m=$1 p=$2

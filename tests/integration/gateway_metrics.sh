@@ -58,6 +58,17 @@ check aftersales_service_events_applied_total 'v >= 0'
 check aftersales_service_outbox_backlog 'v >= 0'
 check aftersales_service_db_connected 'v == 1'
 check aftersales_service_db_round_trips_total 'v >= 1'
+# The gateway's own process figures (read the same way as the services', as_proc_read).
+gw_check() { # NAME EXPR
+    local v
+    v=$(printf '%s\n' "$M1" | awk -v n="$1" '$1 == n {print $2; exit}')
+    t_check "the gateway reports $1 ($2; got ${v:-nothing})" \
+        awk -v v="$v" -v now="$(date +%s)" "BEGIN {exit !(v != \"\" && $2)}"
+}
+gw_check process_resident_memory_bytes 'v > 1048576 && v < 4294967296'
+gw_check process_cpu_seconds_total 'v >= 0 && v < 100000'
+gw_check process_open_fds 'v >= 5 && v < 100000'
+gw_check process_start_time_seconds 'v > now - 30 * 86400 && v <= now + 5'
 check aftersales_service_db_round_trip_seconds_total 'v > 0'
 check aftersales_service_db_round_trip_last_seconds 'v >= 0 && v < 60'
 check aftersales_service_db_jobs_failed_total 'v >= 0'

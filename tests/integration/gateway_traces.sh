@@ -15,16 +15,7 @@
 t_scratch
 LOG=$AS_VAR/log
 
-ticket_body() {
-    local imei
-    imei=$(new_imei)
-    jq -nc --arg inv "$(days_ago 40)" --arg imei "$imei" '{
-      customer: {name: "Trace Test", phone: "13900003333"},
-      device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
-      purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
-      fault: {code: "NO_POWER", description: "will not power on", listed: true},
-      request: "repair"}'
-}
+ticket_body() { ticket_json '.customer = {name: "Trace Test", phone: "13900003333"}'; }
 hex() { od -An -tx1 -N"$1" /dev/urandom | tr -d ' \n'; }
 # hdr NAME — a response header's value from $TMP/h
 # wait_for FILE TEXT [SECONDS] — until FILE has a line with TEXT

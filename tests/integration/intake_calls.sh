@@ -92,13 +92,8 @@ t_status "a complaint call is recorded" 201
 cc=$(jbody .id)
 t_jq "the complaint is on its way" .complaint_pending true
 t_jq "the call takes the ticket's phone" .customer_phone "$phone"
-cid=""
-for _ in $(seq 1 50); do
-    http GET "/v1/calls/$cc" "$AS_TOKEN_CENTER"
-    cid=$(jbody '.complaint_id // empty')
-    [ -n "$cid" ] && break
-    sleep 0.2
-done
+wait_http "/v1/calls/$cc" "$AS_TOKEN_CENTER" '.complaint_id != null' true
+cid=$(jbody '.complaint_id // empty')
 t_match "surveys opened the complaint and the call links it" '^C[0-9]{8}$' "$cid"
 http GET "/v1/complaints/$cid" "$AS_TOKEN_CENTER"
 t_status "the complaint can be read" 200

@@ -27,24 +27,7 @@ ticket_body() { # invoice_date imei [flags]
       purchase: {invoice_date: $inv, price_cents: 9900, invoice: true, warranty_card: true},
       fault: {code: "NO_CHARGE", listed: true}, flags: $flags, request: "repair"}'
 }
-wait_state() { # id state
-    local i
-    for i in $(seq 1 50); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"
-        [ "$(jbody .state)" = "$2" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
-wait_level() { # id level
-    local i
-    for i in $(seq 1 50); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"
-        [ "$(jbody .promise_level)" = "$2" ] && return 0
-        sleep 0.2
-    done
-    return 1
-}
+wait_level() { wait_http "/v1/tickets/$1" "$AS_TOKEN_CENTER" .promise_level "$2"; } # id level
 events() { # ticket to_level
     q intake "SELECT count(*) FROM outbox WHERE type = 'intake.PromiseEscalated'
               AND payload->>'ticket_id' = '$1' AND payload->>'to_level' = '$2'"

@@ -16,16 +16,6 @@ ticket_body() { # request invoice_date [extra jq]
       request: $req}'
 }
 
-# Wait (bounded, 5 s) until the ticket leaves state `received`; the last GET stays in
-# HTTP_BODY (so call it directly, not in a subshell).
-wait_decided() {
-    local id=$1 i
-    for i in $(seq 1 50); do
-        http GET "/v1/tickets/$id" "$AS_TOKEN_CENTER"
-        [ "$(jbody .state)" != received ] && return 0
-        sleep 0.1
-    done
-}
 
 # --- a free repair: day 40 after the sale, inside validity ---
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body repair "$(days_ago 40)")"

@@ -10,19 +10,9 @@ fault="QF$RANDOM"
 imei=$(new_imei)
 
 ticket_body() {
-    jq -nc --arg m "$model" --arg i "$imei" --arg inv "$(days_ago 40)" '{
-      customer: {name: "Qian Li", phone: "13900007777"},
-      device: {category: "phone_host", brand: "Huaxin", model: $m, imei: $i, imei_label: $i},
-      purchase: {invoice_date: $inv, price_cents: 199900, invoice: true, warranty_card: true},
-      fault: {code: "NO_POWER", listed: true}, request: "repair"}'
-}
-wait_decided() {
-    local i
-    for i in $(seq 1 50); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"
-        [ "$(jbody .state)" != received ] && return 0
-        sleep 0.1
-    done
+    ticket_json ".customer = {name: \"Qian Li\", phone: \"13900007777\"}" \
+        ".device.model = \"$model\" | .device.imei = \"$imei\" | .device.imei_label = \"$imei\"" \
+        '.purchase.price_cents = 199900 | del(.fault.description)'
 }
 repair() { # one repair of the device, to the hand-back; prints nothing
     http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body)"

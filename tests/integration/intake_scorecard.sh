@@ -12,24 +12,6 @@ B=SCB-$RUN
 day() { TZ=Asia/Shanghai date -d "$1 days" +%F; }
 today=$(day 0)
 yesterday=$(day -1)
-until_status() {
-    local want=$1 i
-    shift
-    for i in $(seq 1 50); do
-        http "$@"
-        [ "$HTTP_STATUS" = "$want" ] && return 0
-        sleep 0.2
-    done
-}
-wait_http() { # PATH TOKEN FILTER EXPECTED
-    local i
-    for i in $(seq 1 100); do
-        http GET "$1" "$2"
-        [ "$(jbody "$3")" = "$4" ] && return 0
-        sleep 0.1
-    done
-    return 1
-}
 ticket() { # centre imei request invoice-days-ago
     jq -nc --arg c "$1" --arg imei "$2" --arg req "$3" --arg inv "$(day "-$4")" '{
       center: $c, customer: {name: "Zhao Min", phone: "13700004444"},
@@ -76,13 +58,9 @@ for id in "$a1" "$a2" "$b1"; do
     t_jq "repair $id is closed" .state closed
 done
 
-cb=""
-for _ in $(seq 1 50); do
-    http GET "/v1/surveys/due?date=$(day 10)&center=$A&limit=500" "$AS_TOKEN_ADMIN"
-    cb=$(jbody ".callbacks[] | select(.ticket_id == \"$a1\") | .id")
-    [ -n "$cb" ] && break
-    sleep 0.2
-done
+wait_http "/v1/surveys/due?date=$(day 10)&center=$A&limit=500" "$AS_TOKEN_ADMIN" \
+    "any(.callbacks[]; .ticket_id == \"$a1\")" true
+cb=$(jbody ".callbacks[] | select(.ticket_id == \"$a1\") | .id")
 http POST "/v1/surveys/callbacks/$cb/answer" "$AS_TOKEN_ADMIN" \
     '{"attitude":4,"repair_quality":4,"timeliness":4,"price":4,"facilities":4,"nps":9}'
 t_status "A's customer answers the survey" 200

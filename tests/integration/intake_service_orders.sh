@@ -22,34 +22,9 @@ days_ago() { TZ=Asia/Shanghai date -d "-$1 days" +%F; }
 orders_for() { q intake "SELECT count(*) FROM service_orders WHERE customer_phone = '$1'"; }
 order_state() { q intake "SELECT state || '/' || coalesce(technician, '-') FROM service_orders WHERE id = '$1'"; }
 
-healthy() {
-    local i
-    for i in $(seq 1 100); do
-        curl -sf -o /dev/null --max-time 2 "$AS_GATEWAY_URL/healthz" && return 0
-        sleep 0.2
-    done
-    return 1
-}
 # in_restart [NAME=VALUE...] — stop as-intake, start it again with these settings in its
-# environment (as intake_deadlines.sh does)
-in_restart() {
-    local pidf=$AS_VAR/run/intake.pid pid i
-    pid=$(cat "$pidf" 2>/dev/null || true)
-    if [[ $pid =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid"
-        for i in $(seq 1 100); do
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-        done
-    fi
-    (
-        cd "$ROOT" || exit 1
-        env "$@" setsid "$BIN/as-intake" --config "$AS_CONFIG" >>"$AS_VAR/log/intake.log" 2>&1 </dev/null &
-        echo $! >"$pidf"
-    )
-    sleep 0.3
-    healthy
-}
+# environment (svc_restart, as intake_deadlines.sh does)
+in_restart() { svc_restart intake "$@"; }
 restarted=0
 restore() { [ "$restarted" = 0 ] || in_restart >/dev/null 2>&1 || true; }
 trap restore EXIT

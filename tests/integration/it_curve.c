@@ -12,18 +12,57 @@
 #include <string.h>
 #include <zmq.h>
 
+/* Send one command (`type`, request id `rid`, `principal` or NULL, the message `msg`) to intake
+ * on a fresh DEALER set up by `setup`. Returns the reply (free with as__reply__free_unpacked), or
+ * NULL when none came within `wait_ms`; *refused is set when `setup` failed. */
+static As__Reply *call(void *ctx, int (*setup)(void *), const char *type, const char *rid,
+                       As__Principal *principal, const ProtobufCMessage *msg, int wait_ms,
+                       int *refused)
+{
+    As__Reply *r = NULL;
+    void *sock = zmq_socket(ctx, ZMQ_DEALER);
+    int linger = 0;
+    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
+    *refused = setup(sock) < 0;
+    if (*refused) {
+        zmq_close(sock);
+        return NULL;
+    }
+    zmq_connect(sock, as_endpoint("intake", "cmd"));
+    As__Envelope env = AS__ENVELOPE__INIT;
+    env.type = (char *)type;
+    env.request_id = (char *)rid;
+    env.principal = principal;
+    size_t plen, len;
+    uint8_t *pb = as_pack(msg, &plen);
+    env.has_payload = 1;
+    env.payload.data = pb;
+    env.payload.len = plen;
+    uint8_t *frame = as_pack(&env.base, &len);
+    free(pb);
+    zmq_send(sock, frame, len, ZMQ_DONTWAIT);
+    free(frame);
+    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
+    if (zmq_poll(&it, 1, wait_ms) > 0) {
+        zmq_msg_t m;
+        zmq_msg_init(&m);
+        if (zmq_msg_recv(&m, sock, 0) >= 0) {
+            As__Envelope *e = as__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
+            if (e && e->has_payload)
+                r = as__reply__unpack(NULL, e->payload.len, e->payload.data);
+            if (e)
+                as__envelope__free_unpacked(e, NULL);
+        }
+        zmq_msg_close(&m);
+    }
+    zmq_close(sock);
+    return r;
+}
+
 /* Open a ticket with request id `rid` on a fresh DEALER set up by `setup`. Returns the reply's
  * status (with *replayed set), or -1 when no answer came within `wait_ms`. */
 static int open_ticket(void *ctx, int (*setup)(void *), const char *rid, int wait_ms, int *replayed)
 {
-    void *sock = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (setup(sock) < 0) {
-        zmq_close(sock);
-        return -2;
-    }
-    zmq_connect(sock, as_endpoint("intake", "cmd"));
     Intake__OpenTicket t = INTAKE__OPEN_TICKET__INIT;
     Intake__Customer c = INTAKE__CUSTOMER__INIT;
     Intake__Device d = INTAKE__DEVICE__INIT;
@@ -49,40 +88,15 @@ static int open_ticket(void *ctx, int (*setup)(void *), const char *rid, int wai
     t.request = (char *)"repair";
     pr.subject = (char *)"it_curve";
     pr.role = (char *)"admin";
-    As__Envelope env = AS__ENVELOPE__INIT;
-    env.type = (char *)"intake.OpenTicket";
-    env.request_id = (char *)rid;
-    env.principal = &pr;
-    size_t plen, len;
-    uint8_t *pb = as_pack(&t.base, &plen);
-    env.has_payload = 1;
-    env.payload.data = pb;
-    env.payload.len = plen;
-    uint8_t *frame = as_pack(&env.base, &len);
-    free(pb);
-    zmq_send(sock, frame, len, ZMQ_DONTWAIT);
-    free(frame);
-    int status = -1;
-    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, wait_ms) > 0) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, 0) >= 0) {
-            As__Envelope *e = as__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-            As__Reply *r = e && e->has_payload
-                               ? as__reply__unpack(NULL, e->payload.len, e->payload.data)
-                               : NULL;
-            if (r) {
-                status = r->status;
-                *replayed = r->has_replayed && r->replayed;
-                as__reply__free_unpacked(r, NULL);
-            }
-            if (e)
-                as__envelope__free_unpacked(e, NULL);
-        }
-        zmq_msg_close(&m);
+    int refused, status = -1;
+    As__Reply *r = call(ctx, setup, "intake.OpenTicket", rid, &pr, &t.base, wait_ms, &refused);
+    if (refused)
+        return -2;
+    if (r) {
+        status = r->status;
+        *replayed = r->has_replayed && r->replayed;
+        as__reply__free_unpacked(r, NULL);
     }
-    zmq_close(sock);
     return status;
 }
 
@@ -90,53 +104,22 @@ static int open_ticket(void *ctx, int (*setup)(void *), const char *rid, int wai
  * from the answer, or -1 when no answer came within `wait_ms`. */
 static long long health(void *ctx, int (*setup)(void *), int wait_ms)
 {
-    void *sock = zmq_socket(ctx, ZMQ_DEALER);
-    int linger = 0;
-    zmq_setsockopt(sock, ZMQ_LINGER, &linger, sizeof linger);
-    if (setup(sock) < 0) {
-        zmq_close(sock);
-        return -2;
-    }
-    zmq_connect(sock, as_endpoint("intake", "cmd"));
     char rid[33];
     as_new_id(rid);
     As__HealthRequest hq = AS__HEALTH_REQUEST__INIT;
-    As__Envelope env = AS__ENVELOPE__INIT;
-    env.type = (char *)"as.HealthRequest";
-    env.request_id = rid;
-    size_t plen, len;
-    uint8_t *p = as_pack(&hq.base, &plen);
-    env.has_payload = 1;
-    env.payload.data = p;
-    env.payload.len = plen;
-    uint8_t *frame = as_pack(&env.base, &len);
-    free(p);
-    zmq_send(sock, frame, len, ZMQ_DONTWAIT);
-    free(frame);
+    int refused;
     long long commands = -1;
-    zmq_pollitem_t it = {sock, 0, ZMQ_POLLIN, 0};
-    if (zmq_poll(&it, 1, wait_ms) > 0) {
-        zmq_msg_t m;
-        zmq_msg_init(&m);
-        if (zmq_msg_recv(&m, sock, 0) >= 0) {
-            As__Envelope *e = as__envelope__unpack(NULL, zmq_msg_size(&m), zmq_msg_data(&m));
-            As__Reply *r = e && e->has_payload
-                               ? as__reply__unpack(NULL, e->payload.len, e->payload.data)
-                               : NULL;
-            As__HealthReply *h =
-                r && r->has_body ? as__health_reply__unpack(NULL, r->body.len, r->body.data) : NULL;
-            if (h)
-                commands = (long long)h->commands;
-            if (h)
-                as__health_reply__free_unpacked(h, NULL);
-            if (r)
-                as__reply__free_unpacked(r, NULL);
-            if (e)
-                as__envelope__free_unpacked(e, NULL);
-        }
-        zmq_msg_close(&m);
+    As__Reply *r = call(ctx, setup, "as.HealthRequest", rid, NULL, &hq.base, wait_ms, &refused);
+    if (refused)
+        return -2;
+    As__HealthReply *h =
+        r && r->has_body ? as__health_reply__unpack(NULL, r->body.len, r->body.data) : NULL;
+    if (h) {
+        commands = (long long)h->commands;
+        as__health_reply__free_unpacked(h, NULL);
     }
-    zmq_close(sock);
+    if (r)
+        as__reply__free_unpacked(r, NULL);
     return commands;
 }
 
@@ -158,9 +141,7 @@ static int stranger(void *sock)
     snprintf(path, sizeof path, "%s/intake.pub", as_cfg_curve_keys);
     if (it_read_key(path, server, NULL) < 0)
         return -1;
-    zmq_setsockopt(sock, ZMQ_CURVE_SERVERKEY, server, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_PUBLICKEY, pub, 40);
-    zmq_setsockopt(sock, ZMQ_CURVE_SECRETKEY, sec, 40);
+    it_curve_keys(sock, server, pub, sec);
     return 0;
 }
 

@@ -13,28 +13,14 @@ SKU="T$RUN-SCREEN"
 
 # wait_for NAME EXPECTED SQL — poll SQL (up to 10 s) until it prints EXPECTED; assert it.
 wait_for() { t_poll "$1" "$2" q "$3"; }
-# wait_state TICKET STATE — poll intake (up to 10 s) until the ticket is in STATE.
-wait_state() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"
-        [ "$(jbody .state)" = "$2" ] && return 0
-        sleep 0.1
-    done
-}
 
 http POST /v1/parts/skus "$AS_TOKEN_WAREHOUSE" \
     "{\"sku\":\"$SKU\",\"name\":\"HX-10 screen (journey)\",\"brand\":\"Huaxin\",\"manufacturer\":\"HUAXIN\",\"compatible_models\":[\"HX-10\"],\"unit_cost_cents\":52000,\"list_price_cents\":89900,\"defective_return_required\":true}"
 t_status "the warehouse lists a screen that must come back when replaced" 201
 http POST /v1/parts/receipts "$AS_TOKEN_WAREHOUSE" "{\"site\":\"WH01\",\"sku\":\"$SKU\",\"qty\":3}"
 
-imei=$(new_imei)
-inv=$(TZ=Asia/Shanghai date -d "-40 days" +%F)
-http POST /v1/tickets "$AS_TOKEN_CENTER" "$(jq -nc --arg imei "$imei" --arg inv "$inv" '{
-    customer: {name: "Zhao Min", phone: "13900007777"},
-    device: {category: "phone_host", brand: "Huaxin", model: "HX-10", imei: $imei, imei_label: $imei},
-    purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
-    fault: {code: "NO_DISPLAY", description: "screen stays black", listed: true}, request: "repair"}')"
+http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_json '.customer.phone = "13900007777"' \
+    '.fault = {code: "NO_DISPLAY", description: "screen stays black", listed: true}')"
 t_status "SH01 opens a warranty repair" 201
 id=$(jbody .id)
 wait_state "$id" adjudicated

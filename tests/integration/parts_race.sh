@@ -136,13 +136,9 @@ open_ticket() { # TOKEN — a free phone repair; sets TICKET (in_repair) or leav
         purchase: {invoice_date: $inv, price_cents: 399900, invoice: true, warranty_card: true},
         fault: {code: "NO_POWER", description: "will not power on", listed: true}, request: "repair"}')"
     [ "$HTTP_STATUS" = 201 ] || return 0
-    local id i
+    local id
     id=$(jbody .id)
-    for i in $(seq 1 100); do
-        http GET "/v1/tickets/$id" "$1"
-        [ "$(jbody .state)" = adjudicated ] && break
-        sleep 0.1
-    done
+    wait_state "$id" adjudicated "$1"
     http POST "/v1/tickets/$id/diagnosis" "$1" '{"fault_code":"NO_POWER"}'
     [ "$(jbody .state)" = in_repair ] && TICKET=$id
 }

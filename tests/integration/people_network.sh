@@ -10,17 +10,6 @@ RUN=$RANDOM$RANDOM
 REGION=rn$RUN
 CENTER=NW-$RUN
 SKU="T$RUN-NET"
-# until_status STATUS METHOD PATH TOKEN [BODY] — repeat until the answer is STATUS (the services
-# follow the people stream, so a new centre reaches them a moment later), ~10 s at most.
-until_status() {
-    local want=$1 i
-    shift
-    for i in $(seq 1 50); do
-        http "$@"
-        [ "$HTTP_STATUS" = "$want" ] && return 0
-        sleep 0.2
-    done
-}
 ticket() { # request invoice-days-ago
     jq -nc --arg imei "$(new_imei)" --arg c "$CENTER" --arg req "$1" \
         --arg inv "$(TZ=Asia/Shanghai date -d "-$2 days" +%F)" '{

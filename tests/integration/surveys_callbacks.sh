@@ -38,20 +38,12 @@ body=$(jq -nc --arg inv "$(TZ=Asia/Shanghai date -d '-3 days' +%F)" --arg imei "
     request: "refund"}')
 http POST /v1/tickets "$AS_TOKEN_CENTER" "$body"
 tid=$(jbody .id)
-for _ in $(seq 1 50); do
-    http GET "/v1/tickets/$tid" "$AS_TOKEN_CENTER"
-    [ "$(jbody .state)" = adjudicated ] && break
-    sleep 0.1
-done
+wait_state "$tid" adjudicated
 http POST "/v1/tickets/$tid/handback" "$AS_TOKEN_CENTER" '{}'
 t_jq "intake closes a granted refund at hand-back" .state refunded
-found=""
-for _ in $(seq 1 50); do
-    http GET "/v1/surveys/due?date=$(days_ahead 4)&center=SH01&limit=500" "$AS_TOKEN_CENTER"
-    found=$(jbody ".callbacks[] | select(.ticket_id == \"$tid\") | .id")
-    [ -n "$found" ] && break
-    sleep 0.2
-done
+wait_http "/v1/surveys/due?date=$(days_ahead 4)&center=SH01&limit=500" "$AS_TOKEN_CENTER" \
+    "any(.callbacks[]; .ticket_id == \"$tid\")" true
+found=$(jbody ".callbacks[] | select(.ticket_id == \"$tid\") | .id")
 t_match "a ticket closed at intake appears among the callbacks due" '^CB[0-9]+$' "$found"
 t_jq "the callback carries the customer to call" \
     ".callbacks[] | select(.ticket_id == \"$tid\") | .customer_name + \"/\" + .outcome" \

@@ -25,14 +25,6 @@ ticket_body() { # brand
       purchase: {invoice_date: $inv, price_cents: 259900, invoice: true, warranty_card: true},
       fault: {code: "NO_SOUND", listed: true}, request: "repair"}'
 }
-wait_decided() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_CENTER"
-        [ "$(jbody .state)" != received ] && return 0
-        sleep 0.1
-    done
-}
 open_decided() { # brand -> $TICKET, the decided ticket in HTTP_BODY
     http POST /v1/tickets "$AS_TOKEN_CENTER" "$(ticket_body "$1")"
     TICKET=$(jbody .id)

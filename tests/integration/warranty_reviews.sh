@@ -14,24 +14,6 @@ ticket_body() { # imei request days-ago price [code]
       purchase: {invoice_date: $inv, price_cents: $price, invoice: true, warranty_card: true},
       fault: {code: $code, listed: true}, request: $req}'
 }
-# Wait (bounded, 10 s) until the ticket leaves `received`; the last GET stays in HTTP_BODY.
-wait_decided() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_ADMIN"
-        [ "$(jbody .state)" != received ] && return 0
-        sleep 0.1
-    done
-}
-# Wait (bounded) for the ticket to reach state $2.
-wait_state() {
-    local i
-    for i in $(seq 1 100); do
-        http GET "/v1/tickets/$1" "$AS_TOKEN_ADMIN"
-        [ "$(jbody .state)" = "$2" ] && return 0
-        sleep 0.1
-    done
-}
 # The pending review of ticket $1 (its JSON), from the reviewer's queue.
 review_of() {
     http GET "/v1/warranty/reviews?status=pending&limit=200" "$AS_TOKEN_REVIEWER"
@@ -49,7 +31,7 @@ body=$(ticket_body "$imei" repair 30 399900 | jq -c --arg l "$(new_imei)" '.devi
 open_ticket "$AS_TOKEN_CENTER" "$body"
 id=$TICKET
 t_status "a ticket with a mismatched IMEI label opens" 201
-wait_decided "$id"
+wait_decided "$id" "$AS_TOKEN_ADMIN"
 t_jq "a proof mismatch waits for a reviewer" .state awaiting_review
 t_jq "the waiting decision is marked for review" .decision.review true
 t_jq "the engine's decision excludes the mismatched card (E5)" '.decision.rules | index("E5") != null' true
@@ -88,7 +70,7 @@ t_jq "the review is decided" .status decided
 t_jq "the review records the override" .action override
 t_jq "the review records who decided" .decided_by reviewer
 t_jq "the review records what was published" '.final.status + "/" + .final.remedy' granted/repair
-wait_state "$id" adjudicated
+wait_state "$id" adjudicated "$AS_TOKEN_ADMIN"
 t_jq "the overridden ticket moves to adjudicated" .state adjudicated
 t_jq "the ticket carries the reviewer's decision" '.decision.status + "/" + .decision.remedy + "/" + (.decision.free|tostring)' granted/repair/true
 t_jq "the ticket's decision no longer waits for review" .decision.review false
@@ -107,18 +89,18 @@ t_eq "the override is audited" 1 "$audit"
 imei=$(new_imei)
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$imei" repair 30 399900)"
 first=$TICKET
-wait_decided "$first"
+wait_decided "$first" "$AS_TOKEN_ADMIN"
 t_jq "the first ticket for a device is decided at once" .state adjudicated
 open_ticket "$AS_TOKEN_CENTER_B" "$(ticket_body "$imei" repair 30 399900 | jq -c '.center = "GZ01"')"
 second=$TICKET
 t_status "the same device opens at another centre" 201
-wait_decided "$second"
+wait_decided "$second" "$AS_TOKEN_ADMIN"
 t_jq "the same device open at another centre waits for a reviewer" .state awaiting_review
 rv=$(review_of "$second")
 t_match "the review names the possible duplicate claim" '^duplicate_claim' "$(jq -r '.reasons | join(";")' <<<"$rv")"
 http POST "/v1/warranty/reviews/$(jq -r .id <<<"$rv")/decision" "$AS_TOKEN_REVIEWER" '{"action":"approve","reason":"customer moved; SH01 ticket is being closed"}'
 t_status "the reviewer approves the duplicate" 200
-wait_state "$second" adjudicated
+wait_state "$second" adjudicated "$AS_TOKEN_ADMIN"
 t_jq "the approved ticket moves to adjudicated" .state adjudicated
 t_jq "the approved ticket keeps the engine's remedy" '.decision.status + "/" + .decision.remedy' granted/repair
 t_jq "the timeline shows the approval" \
@@ -128,7 +110,7 @@ t_jq "the timeline shows the approval" \
 imei=$(new_imei)
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$imei" repair 30 399900)"
 first=$TICKET
-wait_decided "$first"
+wait_decided "$first" "$AS_TOKEN_ADMIN"
 http POST "/v1/tickets/$first/cancel" "$AS_TOKEN_CENTER" '{"reason":"customer took it to Guangzhou"}'
 t_jq "the SH01 ticket is cancelled" .state cancelled
 closed=0
@@ -140,13 +122,13 @@ done
 t_eq "warranty follows the cancellation and closes the device's ticket" 1 "$closed"
 open_ticket "$AS_TOKEN_CENTER_B" "$(ticket_body "$imei" repair 30 399900 | jq -c '.center = "GZ01"')"
 second=$TICKET
-wait_decided "$second"
+wait_decided "$second" "$AS_TOKEN_ADMIN"
 t_jq "after the cancellation the other centre's ticket is decided at once" .state adjudicated
 
 # --- 3. a large refund: above review_refund_cents (5000.00 yuan by default) ---
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$(new_imei)" refund 3 899900)"
 id=$TICKET
-wait_decided "$id"
+wait_decided "$id" "$AS_TOKEN_ADMIN"
 t_jq "a day-3 refund of 8999.00 waits for a reviewer" .state awaiting_review
 t_jq "the engine granted the refund" '.decision.status + "/" + .decision.remedy' granted/refund
 rv=$(review_of "$id")
@@ -154,18 +136,18 @@ t_match "the review names the large refund" 'large_refund' "$(jq -r '.reasons | 
 t_eq "the queued review shows the refund amount" 899900 "$(jq -r .decision.refund_cents <<<"$rv")"
 http POST "/v1/warranty/reviews/$(jq -r .id <<<"$rv")/decision" "$AS_TOKEN_ADMIN" '{"action":"approve"}'
 t_status "an administrator approves the refund" 200
-wait_state "$id" adjudicated
+wait_state "$id" adjudicated "$AS_TOKEN_ADMIN"
 t_jq "the approved refund moves to adjudicated" .state adjudicated
 t_jq "the approved refund keeps its amount" .decision.refund_cents 899900
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$(new_imei)" refund 3 399900)"
 small=$TICKET
-wait_decided "$small"
+wait_decided "$small" "$AS_TOKEN_ADMIN"
 t_jq "a refund under the limit is decided without review" .state adjudicated
 
 # A ticket cancelled while it waits: its review is withdrawn and can no longer be decided.
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$(new_imei)" refund 2 899900)"
 gone=$TICKET
-wait_decided "$gone"
+wait_decided "$gone" "$AS_TOKEN_ADMIN"
 t_jq "another large refund waits for a reviewer" .state awaiting_review
 rid=$(review_of "$gone" | jq -r .id)
 http POST "/v1/tickets/$gone/cancel" "$AS_TOKEN_CENTER" '{"reason":"customer withdrew the claim"}'
@@ -184,14 +166,14 @@ t_status "a withdrawn review cannot be decided" 409
 # --- 4. a fault code the table does not know ---
 open_ticket "$AS_TOKEN_CENTER" "$(ticket_body "$(new_imei)" exchange 10 399900 MYSTERY_42)"
 id=$TICKET
-wait_decided "$id"
+wait_decided "$id" "$AS_TOKEN_ADMIN"
 t_jq "an unknown fault code waits for a reviewer" .state awaiting_review
 rv=$(review_of "$id")
 t_match "the review names the unknown code" 'unknown_fault_code: fault code MYSTERY_42' "$(jq -r '.reasons | join(";")' <<<"$rv")"
 http POST "/v1/warranty/reviews/$(jq -r .id <<<"$rv")/decision" "$AS_TOKEN_REVIEWER" \
     '{"action":"override","status":"denied","remedy":"none","entitled":["repair"],"free":false,"reason":"cosmetic only: not a listed performance fault"}'
 t_status "the reviewer overrides the unknown code" 200
-wait_state "$id" adjudicated
+wait_state "$id" adjudicated "$AS_TOKEN_ADMIN"
 t_jq "the overridden ticket is adjudicated as denied" '.decision.status + "/" + .decision.remedy' denied/none
 t_jq "the denial offers repair instead" '.decision.entitled | join(",")' repair
 t_jq "the timeline carries the reviewer's reason" \
