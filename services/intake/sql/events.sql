@@ -99,7 +99,9 @@ BEGIN
                 + coalesce((e->>'manufacturer_cents')::bigint, 0)
                 + coalesce((e->>'company_cents')::bigint, 0))
         ON CONFLICT (ticket_id) DO UPDATE SET total_cents = EXCLUDED.total_cents,
-                                              received_at = now();
+                                              received_at = now()
+            -- a replayed event (the same total) changes nothing
+            WHERE charge_facts.total_cents IS DISTINCT FROM EXCLUDED.total_cents;
     END IF;
     INSERT INTO ticket_timeline(ticket_id, from_state, to_state, event, actor, note)
         SELECT t.id, t.state, t.state, 'charged', 'settlement',
