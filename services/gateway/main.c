@@ -1388,7 +1388,9 @@ static void on_people_event(as_zsock_t *zs, const void *const *frames, const siz
     } else if (strcmp(type, "people.UserChanged") == 0 && env->has_payload) {
         People__UserChanged *ev =
             people__user_changed__unpack(NULL, env->payload.len, env->payload.data);
-        if (ev && ev->login) {
+        if (ev && ev->change && strcmp(ev->change, "announced") == 0) {
+            /* an account re-announced as it is (an upgrade's copy for intake): nothing changed */
+        } else if (ev && ev->login) {
             gw_idcache_drop_login(ev->login);
             gw_sse_drop(NULL, ev->login);
         } else
