@@ -29,7 +29,9 @@ BEGIN
         RETURN r || '{"replayed": true}';
     END IF;
     r := dispatch_command(p_fn, p_request_id, p_principal, p_args);
-    IF coalesce((r->>'nostore')::boolean, false) THEN
+    -- A read's answer is not kept: it says "nostore", or it runs on the read connection (a READ
+    -- ONLY transaction: exec_read_batch), where storing it would fail the read.
+    IF coalesce((r->>'nostore')::boolean, false) OR current_setting('transaction_read_only') = 'on' THEN
         RETURN r - 'nostore';
     END IF;
     INSERT INTO commands(request_id, command, reply, request_hash)
@@ -93,8 +95,8 @@ BEGIN
 END $$;
 
 -- exec_batch on the read connection (decisions 25 and 31): the collection reads and reports sent
--- there run in a READ ONLY transaction, so one that tried to write (or to store its reply: they
--- answer "nostore") fails with SQLSTATE 25006 instead of changing anything.
+-- there run in a READ ONLY transaction, so one that tried to write fails with SQLSTATE 25006
+-- instead of changing anything (exec_command keeps no reply there).
 CREATE OR REPLACE FUNCTION exec_read_batch(p_batch jsonb) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 BEGIN
