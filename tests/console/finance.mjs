@@ -9,65 +9,22 @@
 // words); the trial balance and the CSV export show the payment, the cost analysis is charted;
 // the accounting periods screen
 // closes a past month. Prints TAP lines and saves a screenshot per screen into docs/console/.
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
+import {
+  ROOT, U, notOk, check, chinaDay, apiAs, rnd, browser, pageErrors, newPage, signIn, shot, F, failures,
+} from './lib.mjs';
 
-const ROOT = process.env.AS_ROOT || process.cwd();
-const require = createRequire(`${ROOT}/build/npm/node_modules/`);
-const { chromium } = require('playwright-core');
-const U = process.env.AS_GATEWAY_URL;
-const SHOTS = `${ROOT}/docs/console`;
-mkdirSync(SHOTS, { recursive: true });
-
-let failed = 0;
-const ok = (name) => console.log(`ok - ${name}`);
-const notOk = (name, why) => { failed++; console.log(`not ok - ${name}: ${String(why).split('\n')[0]}`); if (process.env.AS_DEBUG) console.log(String(why)); };
-async function check(name, fn) {
-  try { const r = await fn(); if (r === false) notOk(name, 'condition false'); else ok(name); } catch (e) { notOk(name, e.message || e); }
-}
-const chinaDay = (offsetDays) => new Date(Date.now() + offsetDays * 864e5 + 8 * 36e5).toISOString().slice(0, 10);
 const TODAY = chinaDay(0);
-async function apiAs(token, method, path, body) {
-  const r = await fetch(U + path, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined });
-  const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
 // SQL as the settlement service (the test's own rates and the repairs the consumer would apply).
 function sql(text) {
   try {
     return execFileSync(`${ROOT}/deploy/local/stack.sh`, ['psql', 'settlement', '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', text], { stdio: 'pipe' }).toString().trim();
   } catch (e) { throw new Error(`${text.slice(0, 80)}: ${String(e.stderr || e.message).trim()}`); }
 }
-const rnd = (n) => String(Math.floor(Math.random() * 10 ** n)).padStart(n, '0');
 const TAG = rnd(6);
 const MFR = `FC${TAG}`;
 const LAB = `L-FC${TAG}`;
 const SKU = `P-FC${TAG}`;
-
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
-const pageErrors = [];
-async function newPage(viewport = { width: 1366, height: 768 }) {
-  const ctx = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(30000); // the checks wait for behaviour, not for speed
-  page.setDefaultNavigationTimeout(60000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text()); });
-  page.on('dialog', (d) => d.accept());
-  return page;
-}
-async function signIn(page, who) {
-  await page.goto(`${U}/`);
-  await page.fill('#f-login', process.env[`AS_${who}_LOGIN`]);
-  await page.fill('#f-password', process.env[`AS_${who}_PASSWORD`]);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('#sign-out');
-}
-const shot = (page, name, opts = {}) => page.screenshot({ path: `${SHOTS}/${name}.png`, ...opts });
-const F = process.env.AS_TOKEN_FINANCE;
 const money = (s) => Number(String(s).replace(/[^0-9.-]/g, ''));
 
 try {
@@ -304,4 +261,4 @@ try {
 } finally {
   await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failures() ? 1 : 0);

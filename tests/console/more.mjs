@@ -9,81 +9,10 @@
 // on-site service order through its life with its printed field-service record and the
 // technicians' workload, and the station scorecard.
 // Prints TAP lines and saves a screenshot per screen into docs/console/.
-import { createRequire } from 'node:module';
-import { mkdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-
-const ROOT = process.env.AS_ROOT || process.cwd();
-const require = createRequire(`${ROOT}/build/npm/node_modules/`);
-const { chromium } = require('playwright-core');
-const U = process.env.AS_GATEWAY_URL;
-const SHOTS = `${ROOT}/docs/console`;
-mkdirSync(SHOTS, { recursive: true });
-
-let failed = 0;
-const ok = (name) => console.log(`ok - ${name}`);
-const notOk = (name, why) => { failed++; console.log(`not ok - ${name}: ${String(why).split('\n')[0]}`); if (process.env.AS_DEBUG) console.log(String(why)); };
-async function check(name, fn) {
-  try { const r = await fn(); if (r === false) notOk(name, 'condition false'); else ok(name); } catch (e) { notOk(name, e.message || e); }
-}
-
-function newImei() {
-  const body = `35${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
-  let sum = 0;
-  for (let i = 0; i < 14; i++) { let d = Number(body[13 - i]); if (i % 2 === 0) { d *= 2; if (d > 9) d -= 9; } sum += d; }
-  return body + ((10 - (sum % 10)) % 10);
-}
-const chinaDay = (offsetDays) => new Date(Date.now() + offsetDays * 864e5 + 8 * 36e5).toISOString().slice(0, 10);
-async function apiAs(token, method, path, body) {
-  const r = await fetch(U + path, { method, headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined });
-  const j = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(j)}`);
-  return j;
-}
-const rnd = (n) => String(Math.floor(Math.random() * 10 ** n)).padStart(n, '0');
-const phone = `137${rnd(8)}`;
-const surname = `测${rnd(4)}`; // a fresh name prefix: only this run's customer starts with it
-const ticketBody = (name, days) => ({
-  customer: { name, phone },
-  device: { category: 'phone_host', brand: 'Huaxin', model: 'HX-10', imei: newImei() },
-  purchase: { invoice_date: chinaDay(-days), price_cents: 399900, invoice: true, warranty_card: true },
-  fault: { code: 'NO_DISPLAY', description: 'screen stays black', listed: true }, request: 'repair',
-});
-async function waitState(token, id, states, tries = 240) {
-  for (let i = 0; i < tries; i++) {
-    const tk = await apiAs(token, 'GET', `/v1/tickets/${id}`);
-    if (states.includes(tk.state)) return tk;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`ticket ${id} never reached ${states}`);
-}
-
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox', '--disable-gpu'] });
-const pageErrors = [];
-async function newPage(viewport = { width: 1366, height: 768 }) {
-  const ctx = await browser.newContext({ viewport, locale: 'zh-CN', timezoneId: 'Asia/Shanghai' });
-  const page = await ctx.newPage();
-  page.setDefaultTimeout(30000); // the checks wait for behaviour, not for speed
-  page.setDefaultNavigationTimeout(60000);
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => { if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text()); });
-  page.on('dialog', (d) => d.accept());
-  return page;
-}
-async function signIn(page, who) {
-  await page.goto(`${U}/`);
-  await page.fill('#f-login', process.env[`AS_${who}_LOGIN`]);
-  await page.fill('#f-password', process.env[`AS_${who}_PASSWORD`]);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('#sign-out');
-}
-const shot = (page, name, opts = {}) => page.screenshot({ path: `${SHOTS}/${name}.png`, ...opts });
-const C = process.env.AS_TOKEN_CENTER;
-const A = process.env.AS_TOKEN_ADMIN;
-const F = process.env.AS_TOKEN_FINANCE;
-const CENTER_B = process.env.AS_CENTER_B_CODE || 'SH02';
-const CENTER = process.env.AS_CENTER_CODE || 'SH01';
+import {
+  ROOT, U, notOk, check, newImei, chinaDay, apiAs, rnd, phone, surname, ticketBody, waitState, browser, pageErrors, newPage, signIn, shot, C, A, F, CENTER, CENTER_B, failures,
+} from './lib.mjs';
 
 try {
   // A customer with a covered repair done: the customer record, a device with its history, and
@@ -571,4 +500,4 @@ try {
 } finally {
   await browser.close();
 }
-process.exit(failed ? 1 : 0);
+process.exit(failures() ? 1 : 0);
