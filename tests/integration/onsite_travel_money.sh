@@ -8,7 +8,14 @@
 . "$(dirname "$0")/../lib.sh"
 
 RUN=$RANDOM$RANDOM
-CAT=phone_terminal_card   # its own category: travel rates in force are never rewritten, and other tests set phone_headset's
+# A category with no travel rate from today on: a rate in force is never rewritten, and other
+# tests (the price list's, the console's) set some categories' rates from today.
+CAT=$(q settlement "SELECT c FROM unnest(ARRAY['phone_data_card', 'phone_charger', 'phone_battery',
+                      'phone_terminal_card', 'phone_headset', 'general']) WITH ORDINALITY u(c, n)
+                    WHERE NOT EXISTS (SELECT 1 FROM travel_rates r WHERE r.category = u.c
+                                        AND r.effective_from >= (now() AT TIME ZONE 'Asia/Shanghai')::date)
+                    ORDER BY n LIMIT 1")
+[ -n "$CAT" ] || { t_fail "a device category with no travel rate from today on" "all have one"; t_done; exit; }
 TECH=tech.money.$RUN
 today=$(TZ=Asia/Shanghai date +%F)
 yesterday=$(TZ=Asia/Shanghai date -d '-1 day' +%F)

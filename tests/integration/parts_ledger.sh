@@ -151,12 +151,23 @@ t_eq "used from free stock, the line is issued and its transfer called off" "iss
 ledger_ok "after an unreserved issue and a called-off transfer the ledger holds"
 
 # --- scope: who sees which site ---
+# vans_of CENTER... — those centres' vans as jq strings ("V1","V2"), for the scope checks below
+vans_of() {
+    local list
+    list=$(printf "'%s'," "$@")
+    q parts "SELECT coalesce(string_agg('\"' || code || '\"', ','), '\"-\"') FROM sites WHERE kind = 'van' AND center IN (${list%,})"
+}
 http GET "/v1/parts/stock?site=GZ01" "$AS_TOKEN_CENTER"
 t_status "a centre asking for another centre's stock is refused (403)" 403
 http GET "/v1/parts/stock" "$AS_TOKEN_CENTER"
-t_jq "a centre's stock list holds its own site only" '[.items[].site] | unique | join(",")' SH01
+# (a centre's technicians' vans are its sites too: docs/onsite.md "Van stock")
+t_jq "a centre's stock list holds its own sites only" \
+    "[.items[].site] | unique | . - [\"SH01\", $(vans_of SH01)] | join(\",\")" ''
+t_jq "... with its own site's stock in it" '[.items[].site] | index("SH01") != null' true
 http GET "/v1/parts/stock" "$AS_TOKEN_REGION"
-t_jq "a region's stock list holds its region's centres only" '[.items[].site] | unique | join(",")' "SH01,SH02"
+t_jq "a region's stock list holds its region's centres only" \
+    "[.items[].site] | unique | . - [\"SH01\", \"SH02\", $(vans_of SH01 SH02)] | join(\",\")" ''
+t_jq "... with both centres' stock in it" '[.items[].site] | (index("SH01") != null) and (index("SH02") != null)' true
 http GET "/v1/parts/stock?site=WH01" "$AS_TOKEN_REGION"
 t_status "a region does not see the warehouse" 403
 http POST /v1/parts/adjustments "$AS_TOKEN_REGION" "{\"site\":\"SH01\",\"sku\":\"$SKU\",\"delta\":1,\"reason\":\"x\"}"
