@@ -49,6 +49,15 @@ N=${AS_MH_TICKETS:-300}
 PART_S=${AS_MH_PARTITION_S:-20}
 CONC=${AS_MH_CONCURRENCY:-32}
 PG_PORT=55432
+# The hosts' namespaces, bridge and addresses are the machine's, not this checkout's: two runs at
+# once (two checkouts testing side by side) would tear down each other's network. The second
+# waits for the first (20 minutes at most).
+LOCK=${AS_MH_LOCK:-/tmp/aftersales-multihost.lock}
+exec 9>>"$LOCK"
+if ! flock -w 1200 9; then
+    echo "not ok - multihost: another multi-host run held $LOCK for 20 minutes"
+    exit 1
+fi
 # The programs from deploy/services.conf: service N (from 1) on $NET.(10 + N), commands on port
 # 7100 + 10N + 1 and events on the next; the gateway on .20, the database on .2, the client on .30.
 # shellcheck source=deploy/services.sh
