@@ -46,6 +46,7 @@ t_eq "its close carries 60 km a day (6000 km in 100 days)" "26000/60" \
 # an on-site visit's check-out reads the odometer too: a later ticket measures from it
 VIN2=LDC8$(printf '%06d%07d' $((RANDOM % 1000000)) $((RANDOM % 10000000)))
 TECH=tech.odo.$RUN
+staff_account "$TECH" SH01 || t_fail "a staff account for $TECH" "HTTP $HTTP_STATUS $HTTP_BODY"
 http POST /v1/technicians "$AS_TOKEN_ADMIN" "{\"login\":\"$TECH\",\"name\":\"Du Fei\",\"center\":\"SH01\",\"skills\":[\"car\",\"general\"]}"
 t_status "a car technician" 201
 visit() { # category serial -> order id on site
