@@ -154,65 +154,19 @@ static int so_check_out(const asctl_opts_t *o, int argc, char **argv)
                         b);
 }
 
-/* The customer pays the visit's invoice (settlement): the answer is printed as JSON. */
-static int so_pay(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--method= --reference= --date=";
-    static const char *const map[] = {"--method", "method", "s",         "--reference", "reference",
-                                      "s",        "--date", "paid_date", "s",           NULL};
-    char path[256];
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "service-order pay") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_path(path, sizeof path, "/v1/service-orders/%s/payment",
-                        asctl_verb_pos(argc, argv, spec, 0)) < 0 ||
-        asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request(&o, "POST", path, b, NULL, NULL);
-}
-
-/* Vans (parts sites of kind van) and travel rates: answers printed as JSON. */
+/* A visit's payment (settlement), vans (parts sites of kind van) and travel rates: answers
+ * printed as JSON. */
+static const char *const PAY_FIELDS[] = {
+    "--method", "method", "s", "--reference", "reference", "s", "--date", "paid_date", "s", NULL};
 static const char *const VAN_QUERY[] = {"--center", "center", "--technician", "technician", NULL};
+static const char *const VAN_FIELDS[] = {
+    "--name",     "name", "s",          "--center", "center", "s", "--technician",
+    "technician", "s",    "--inactive", "active",   "!",      NULL};
 static const char *const TRAVEL_QUERY[] = {"--date", "date", "--category", "category", NULL};
-
-static int van_save(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--name= --center= --technician= --inactive";
-    static const char *const map[] = {"--name", "name",         "s",          "--center", "center",
-                                      "s",      "--technician", "technician", "s",        NULL};
-    if (asctl_verb_check(argc, argv, spec, 1, 1, "van save") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    json_object_set_new(b, "code", json_string(asctl_verb_pos(argc, argv, spec, 0)));
-    json_object_set_new(b, "active", json_boolean(!asctl_flag(argc, argv, "--inactive")));
-    return asctl_request(&o, "POST", "/v1/parts/vans", b, NULL, NULL);
-}
-
-static int tr_set(const asctl_opts_t *o0, int argc, char **argv)
-{
-    const char *spec = "--category= --from= --list= --claim=";
-    static const char *const map[] = {
-        "--category", "category",          "s", "--from",  "effective_from",     "s",
-        "--list",     "list_cents_per_km", "i", "--claim", "claim_cents_per_km", "i",
-        NULL};
-    if (asctl_verb_check(argc, argv, spec, 0, 0, "travel-rate set") < 0)
-        return ASCTL_USAGE;
-    asctl_opts_t o = asctl_verb_opts(o0, argc, argv);
-    json_t *b = json_object();
-    if (asctl_verb_body(b, argc, argv, map) < 0) {
-        json_decref(b);
-        return ASCTL_USAGE;
-    }
-    return asctl_request(&o, "POST", "/v1/settlement/rates/travel", b, NULL, NULL);
-}
+static const char *const TRAVEL_FIELDS[] = {
+    "--category", "category",          "s", "--from",  "effective_from",     "s",
+    "--list",     "list_cents_per_km", "i", "--claim", "claim_cents_per_km", "i",
+    NULL};
 
 static int te_save(const asctl_opts_t *o0, int argc, char **argv)
 {
@@ -290,16 +244,19 @@ const asctl_cmd_t asctl_onsite_cmds[] = {
      ASCTL_CALL("POST", "/v1/service-orders/%s/cancel", .body = REASON_FIELD,
                 .print = print_order)},
     {"service-order", "pay", "ID --method M [--reference R] [--date YYYY-MM-DD]",
-     "the customer pays the visit's invoice (posted once)", so_pay, NULL},
+     "the customer pays the visit's invoice (posted once)",
+     ASCTL_CALL("POST", "/v1/service-orders/%s/payment", .body = PAY_FIELDS)},
     {"van", "list", "[--center C] [--technician LOGIN]", "technicians' vans in scope",
      ASCTL_CALL("GET", "/v1/parts/vans", .query = VAN_QUERY)},
     {"van", "save", "CODE --center C --technician LOGIN [--name N] [--inactive]",
-     "register or change a technician's van (a parts site)", van_save, NULL},
+     "register or change a technician's van (a parts site)",
+     ASCTL_CALL("POST", "/v1/parts/vans", .body = VAN_FIELDS, .arg = "code")},
     {"travel-rate", "list", "[--date YYYY-MM-DD] [--category C]",
      "the travel rates per km, in force on a date",
      ASCTL_CALL("GET", "/v1/settlement/travel-rates", .query = TRAVEL_QUERY)},
     {"travel-rate", "set", "--category C|* --from YYYY-MM-DD --list CENTS --claim CENTS",
-     "a travel rate per km from a date (today or later)", tr_set, NULL},
+     "a travel rate per km from a date (today or later)",
+     ASCTL_CALL("POST", "/v1/settlement/rates/travel", .body = TRAVEL_FIELDS)},
     {"technician", "list", "[--center C] [--skill CATEGORY]", "the technicians in scope",
      ASCTL_CALL("GET", "/v1/technicians", .query = TECH_QUERY, .view = &TECHS_VIEW)},
     {"technician", "save", "LOGIN --name N --center C --skills CAT[,CAT…] [--inactive]",

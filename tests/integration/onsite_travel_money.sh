@@ -67,6 +67,11 @@ out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_FINANCE" travel-rate l
 t_match "asctl travel-rate list shows the later row" "$future" "$out"
 t_eq "every rate change is audited" 2 \
     "$(q settlement "SELECT count(*) FROM audit WHERE entity = 'travel' AND entity_id LIKE '$CAT/%'")"
+later=$(TZ=Asia/Shanghai date -d '+60 days' +%F)
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_FINANCE" travel-rate set --category "$CAT" \
+    --from "$later" --list 950 --claim 850 2>&1)
+t_eq "asctl travel-rate set writes a row from a later date" "950/850" \
+    "$(q settlement "SELECT list_cents_per_km || '/' || claim_cents_per_km FROM travel_rates WHERE category = '$CAT' AND effective_from = '$later'")"
 
 # --- a visit priced at today's rate ---------------------------------------------------------------
 

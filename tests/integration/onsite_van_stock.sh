@@ -53,6 +53,10 @@ t_jq "the region sees it" '.vans | length' 1
 ASCTL=${AS_BIN:-${AS_BUILD:-build}/bin}/asctl
 out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" van list --technician "$T1" 2>&1)
 t_match "asctl van list shows it" "$VAN" "$out"
+out=$("$ASCTL" --url "$AS_GATEWAY_URL" --token "$AS_TOKEN_CENTER" van save "$VAN" --center SH01 \
+    --technician "$T1" --name "Van 2, Xuhui" 2>&1)
+t_eq "asctl van save changes the van (the code from its argument)" "Van 2, Xuhui/true" \
+    "$(q parts "SELECT name || '/' || active FROM sites WHERE code = '$VAN'")"
 
 # --- stock reaches the van by transfer, like any site ---------------------------------------------
 
