@@ -1930,6 +1930,11 @@ int wr_evaluate_line(const char *line, size_t len, const wr_policy_t *policy, ch
     if (req == NULL) {
         char msg[256];
         snprintf(msg, sizeof msg, "invalid JSON: %s", jerr.text);
+        /* jansson quotes the offending bytes, which need not be UTF-8: keep the message ASCII so
+         * that it can be answered as a JSON string */
+        for (char *c = msg; *c; c++)
+            if ((unsigned char)*c < 0x20 || (unsigned char)*c > 0x7e)
+                *c = '?';
         res = error_json(NULL, msg);
     } else {
         res = wr_evaluate(req, policy);
