@@ -64,12 +64,6 @@ LANGUAGE sql STABLE AS $$
                                              WHERE p.phone = o.customer_phone))), 'regular')
 $$;
 
--- Dispatch rank: VIP 0, key 1, others 2 (the tickets' queue order, ticket_priority()).
-CREATE OR REPLACE FUNCTION so_rank(p_tier text) RETURNS int
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE p_tier WHEN 'vip' THEN 0 WHEN 'key' THEN 1 ELSE 2 END
-$$;
-
 CREATE OR REPLACE FUNCTION service_order_json(o service_orders, p_timeline boolean, p_mask boolean)
 RETURNS jsonb LANGUAGE sql STABLE AS $$
     SELECT jsonb_strip_nulls(jsonb_build_object(
@@ -150,7 +144,7 @@ BEGIN
           AND CASE v_status WHEN 'overdue' THEN so_overdue(o)
                             WHEN 'at_risk' THEN so_at_risk(o) ELSE true END
           AND (v_status IS NOT NULL OR v_after_id IS NULL OR (o.created_at, o.id) < (v_after_at, v_after_id))
-        ORDER BY CASE WHEN v_priority THEN so_rank(so_tier(o)) END,
+        ORDER BY CASE WHEN v_priority THEN tier_rank(so_tier(o)) END,
                  CASE WHEN v_status IS NOT NULL OR v_priority THEN o.respond_by END,
                  o.created_at DESC, o.id DESC
         LIMIT v_limit)
@@ -488,7 +482,7 @@ BEGIN
     CROSS JOIN LATERAL (
         SELECT count(*)::int AS n,
                count(*) FILTER (WHERE o.state IN ('scheduled', 'dispatched', 'on_site'))::int AS open,
-               coalesce(array_agg(o.id ORDER BY so_rank(so_tier(o)), o.respond_by, o.id)
+               coalesce(array_agg(o.id ORDER BY tier_rank(so_tier(o)), o.respond_by, o.id)
                             FILTER (WHERE o.id IS NOT NULL), '{}') AS ids
         FROM service_orders o
         WHERE o.technician = t.login AND o.state <> 'cancelled'
@@ -500,7 +494,7 @@ BEGIN
                                                     AND s.role = 'center' AND s.site = t.center);
     -- the day's orders still without a technician, in dispatch order (tier, then promise)
     SELECT coalesce(jsonb_agg(x.j ORDER BY x.rank, x.respond_by, x.id), '[]') INTO v_assign
-    FROM (SELECT o.id, o.respond_by, so_rank(so_tier(o)) AS rank,
+    FROM (SELECT o.id, o.respond_by, tier_rank(so_tier(o)) AS rank,
                  jsonb_build_object('id', o.id, 'category', o.category, 'center', o.center,
                                     'customer_tier', so_tier(o), 'respond_by', iso_ts(o.respond_by),
                                     'window_start', iso_ts(o.window_start)) AS j

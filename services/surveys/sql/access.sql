@@ -78,9 +78,4 @@ BEGIN
     RETURN jsonb_build_object('status', 200, 'body', clock_json(NULL));
 END $$;
 
--- The tier of a ticket's customer ('regular' when unknown).
-CREATE OR REPLACE FUNCTION ticket_tier(p_ticket text) RETURNS text LANGUAGE sql STABLE AS $$
-    SELECT coalesce((SELECT ct.tier FROM ticket_tiers tt
-                     JOIN customer_tiers ct ON ct.customer_id = tt.customer_id
-                     WHERE tt.ticket_id = p_ticket), 'regular')
-$$;
+-- (ticket_tier(): common/sql/families/customer_tiers.sql)

@@ -8,7 +8,7 @@ BEGIN
     VALUES (e->>'customer_id', coalesce(e->>'tier', 'regular'), e->>'account_owner')
     ON CONFLICT (customer_id) DO UPDATE SET tier = EXCLUDED.tier,
                                             account_owner = EXCLUDED.account_owner;
-    INSERT INTO ticket_customers(ticket_id, customer_id) VALUES (e->>'ticket_id', e->>'customer_id')
+    INSERT INTO ticket_tiers(ticket_id, customer_id) VALUES (e->>'ticket_id', e->>'customer_id')
     ON CONFLICT (ticket_id) DO NOTHING;
 END $$;
 
@@ -25,17 +25,4 @@ BEGIN
                                             account_owner = EXCLUDED.account_owner;
 END $$;
 
--- A ticket's customer tier: regular when the ticket has no known customer.
-CREATE OR REPLACE FUNCTION ticket_tier(p_ticket_id text) RETURNS text
-LANGUAGE plpgsql STABLE AS $$
-BEGIN
-    RETURN coalesce((SELECT ct.tier FROM ticket_customers tc
-                     JOIN customer_tiers ct ON ct.customer_id = tc.customer_id
-                     WHERE tc.ticket_id = p_ticket_id), 'regular');
-END $$;
-
--- The review queue's order of a tier: VIP 0, key 1, the others 2 (intake's ticket_priority()).
-CREATE OR REPLACE FUNCTION tier_rank(p_tier text) RETURNS int
-LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE p_tier WHEN 'vip' THEN 0 WHEN 'key' THEN 1 ELSE 2 END
-$$;
+-- (ticket_tier(): common/sql/families/customer_tiers.sql)
