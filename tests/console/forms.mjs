@@ -64,11 +64,13 @@ try {
       && (await admin.textContent('#tech-msg')).includes(techLogin);
   });
   await admin.click(`#tech-edit-${techLogin.replace('.', '\\.')}`);
+  // the form takes the technician in a moment: wait for its skills before changing them
+  await admin.waitForFunction(() => document.querySelector('#f-tech-skill-car')?.checked === true);
   await admin.uncheck('#f-tech-skill-car');
+  await admin.waitForFunction(() => document.querySelector('#f-tech-skill-car')?.checked === false);
   await admin.click('#submit-tech');
   await check('the technician is changed from the list (one skill taken away)', async () => {
-    await admin.waitForFunction(async () => true);
-    for (let i = 0; i < 40; i++) {
+    for (let i = 0; i < 120; i++) {
       const x = ((await apiAs(A, 'GET', `/v1/technicians?center=${CENTER}`)).technicians || []).find((y) => y.login === techLogin);
       if (x && x.skills.join(',') === 'general') return true;
       await new Promise((r) => setTimeout(r, 250));
