@@ -828,7 +828,18 @@ function TechForm({ me, edit, onDone }) {
     setBusy(true);
     try {
       if (v.account) await api('POST', '/v1/users', { login, display_name: name, role: 'center', site: center, password: v.password }, keys.user);
-      const r = await api('POST', '/v1/technicians', { login, name, center, skills: v.skills, active: v.active }, keys.tech);
+      // A staff account made a moment ago reaches intake by the people stream: until it has,
+      // intake answers unknown_technician — wait for it (a few seconds at most) before saying so.
+      let r;
+      for (let i = 0; ; i++) {
+        try {
+          r = await api('POST', '/v1/technicians', { login, name, center, skills: v.skills, active: v.active }, keys.tech);
+          break;
+        } catch (x) {
+          if (!(v.account && x.code === 'unknown_technician' && i < 40)) throw x;
+          await new Promise((res) => setTimeout(res, 250));
+        }
+      }
       setKeys({ user: newKey(), tech: newKey() });
       setV(blank);
       onDone(r, v.account);
